@@ -1,0 +1,2 @@
+//! Wire types shared by the agent and the server.
+#![warn(missing_docs)]

@@ -1,0 +1,1 @@
+//! The pakiti agent: collects a host's packages and reports them.

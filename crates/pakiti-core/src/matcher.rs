@@ -1,0 +1,294 @@
+//! The matcher: installed packages + advisories → findings, as a pure function.
+//!
+//! [`AdvisoryIndex`] indexes affected entries by (stream, package name). Evaluating one
+//! installed package touches only the entries for its name in its stream. Fleets share most
+//! package versions, so [`AdvisoryIndex::match_fleet`] evaluates each distinct
+//! (stream, name, version, arch, source) once and reuses the answer for every host that has it;
+//! the server does the same with its stored package-version ids.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::advisory::{Advisory, Affected, PackageKind};
+use crate::package::InstalledPackage;
+use crate::stream::OsStream;
+use crate::version::Scheme;
+
+/// A reference to one affected entry of one advisory in an [`AdvisoryIndex`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hit {
+    /// Index of the advisory ([`AdvisoryIndex::advisory`]).
+    pub advisory: u32,
+    /// Index of the entry in the advisory's `affected` list.
+    pub affected: u32,
+}
+
+#[derive(Default)]
+struct StreamIndex {
+    by_binary: FxHashMap<Box<str>, Vec<Hit>>,
+    by_source: FxHashMap<Box<str>, Vec<Hit>>,
+    /// Binary name → source name, from the distribution's package indexes, for agents that do
+    /// not report source names.
+    source_of: FxHashMap<Box<str>, Box<str>>,
+}
+
+/// Advisories indexed for matching.
+pub struct AdvisoryIndex {
+    advisories: Vec<Advisory>,
+    streams: FxHashMap<OsStream, StreamIndex>,
+}
+
+/// What a host reports, as the matcher needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct HostInventory<'a> {
+    /// The host's OS stream; `None` when its OS maps to no known stream.
+    pub stream: Option<&'a OsStream>,
+    /// Installed packages; several versions of one name (kernels) are all kept.
+    pub packages: &'a [InstalledPackage],
+    /// Enabled module streams (`nodejs:18`); a host that reports none has none.
+    pub modules: &'a [String],
+}
+
+/// One installed package affected by one advisory.
+#[derive(Clone, Copy, Debug)]
+pub struct Finding<'i> {
+    /// Index of the package in [`HostInventory::packages`].
+    pub package: usize,
+    /// The advisory.
+    pub advisory: &'i Advisory,
+    /// The entry that matched (its status says fixed-in version, unfixed, will not fix ...).
+    pub affected: &'i Affected,
+}
+
+/// The result of matching one host.
+#[derive(Clone, Debug)]
+pub struct HostResult<'i> {
+    /// Whether any imported data covers the host's stream. A host that is not covered is
+    /// "not covered", never "clean".
+    pub covered: bool,
+    /// Findings, ordered by package index then advisory.
+    pub findings: Vec<Finding<'i>>,
+}
+
+impl AdvisoryIndex {
+    /// Indexes `advisories`. Entries with status `NotAffected` are kept in the advisories but
+    /// not indexed, as they can never match.
+    #[must_use]
+    pub fn new(advisories: Vec<Advisory>) -> Self {
+        let mut streams: FxHashMap<OsStream, StreamIndex> = FxHashMap::default();
+        for (ai, adv) in advisories.iter().enumerate() {
+            for (ei, entry) in adv.affected.iter().enumerate() {
+                let s = streams.entry(entry.stream.clone()).or_default();
+                if matches!(entry.status, crate::advisory::Status::NotAffected) {
+                    continue;
+                }
+                let map = match entry.kind {
+                    PackageKind::Binary => &mut s.by_binary,
+                    PackageKind::Source => &mut s.by_source,
+                };
+                let hit = Hit {
+                    advisory: u32::try_from(ai).expect("fewer than 2^32 advisories"),
+                    affected: u32::try_from(ei).expect("fewer than 2^32 entries"),
+                };
+                map.entry(entry.package.as_str().into())
+                    .or_default()
+                    .push(hit);
+            }
+        }
+        AdvisoryIndex {
+            advisories,
+            streams,
+        }
+    }
+
+    /// Adds binary → source name pairs for `stream` (from its `Packages` index), so that
+    /// source-package entries match binaries whose agent did not say their source.
+    pub fn add_source_map<I, B, S>(&mut self, stream: &OsStream, pairs: I)
+    where
+        I: IntoIterator<Item = (B, S)>,
+        B: Into<Box<str>>,
+        S: Into<Box<str>>,
+    {
+        let s = self.streams.entry(stream.clone()).or_default();
+        for (bin, src) in pairs {
+            s.source_of.insert(bin.into(), src.into());
+        }
+    }
+
+    /// Whether any advisory speaks about `stream`.
+    #[must_use]
+    pub fn covers(&self, stream: &OsStream) -> bool {
+        self.streams
+            .get(stream)
+            .is_some_and(|s| !s.by_binary.is_empty() || !s.by_source.is_empty())
+    }
+
+    /// The streams the index has data for.
+    pub fn streams(&self) -> impl Iterator<Item = &OsStream> {
+        self.streams.keys()
+    }
+
+    /// All advisories, in index order.
+    #[must_use]
+    pub fn advisories(&self) -> &[Advisory] {
+        &self.advisories
+    }
+
+    /// The advisory behind a hit.
+    #[must_use]
+    pub fn advisory(&self, hit: Hit) -> &Advisory {
+        &self.advisories[hit.advisory as usize]
+    }
+
+    /// The affected entry behind a hit.
+    #[must_use]
+    pub fn affected(&self, hit: Hit) -> &Affected {
+        &self.advisories[hit.advisory as usize].affected[hit.affected as usize]
+    }
+
+    /// Evaluates one installed package: every advisory whose entry for this stream, name and
+    /// arch says the version is affected, at most one hit per advisory.
+    ///
+    /// Module-stream conditions are not checked here (they depend on the host, not the
+    /// package): use [`AdvisoryIndex::applies_to_modules`] per host.
+    #[must_use]
+    pub fn evaluate(&self, stream: &OsStream, pkg: &InstalledPackage) -> Vec<Hit> {
+        let Some(s) = self.streams.get(stream) else {
+            return Vec::new();
+        };
+        let scheme = stream.scheme();
+        let mut hits = Vec::new();
+        if let Some(entries) = s.by_binary.get(pkg.name.as_str()) {
+            self.collect(entries, scheme, pkg, &mut hits);
+        }
+        if !s.by_source.is_empty() {
+            let source = pkg
+                .source
+                .as_deref()
+                .or_else(|| s.source_of.get(pkg.name.as_str()).map(AsRef::as_ref))
+                .unwrap_or(pkg.name.as_str());
+            if let Some(entries) = s.by_source.get(source) {
+                self.collect(entries, scheme, pkg, &mut hits);
+            }
+        }
+        if hits.len() > 1 {
+            hits.sort_unstable();
+            // Several entries of one advisory (per arch, per module) can match; one finding
+            // per advisory is what a person wants to read. Entries are kept in feed order, so
+            // the first match of each advisory wins.
+            hits.dedup_by_key(|h| h.advisory);
+        }
+        hits
+    }
+
+    fn collect(&self, entries: &[Hit], scheme: Scheme, pkg: &InstalledPackage, out: &mut Vec<Hit>) {
+        for &hit in entries {
+            let entry = self.affected(hit);
+            if entry.applies_to_arch(&pkg.arch) && entry.is_affected(scheme, &pkg.version) {
+                out.push(hit);
+            }
+        }
+    }
+
+    /// Whether a hit's module condition holds for a host with `modules` enabled.
+    #[must_use]
+    pub fn applies_to_modules(&self, hit: Hit, modules: &[String]) -> bool {
+        match &self.affected(hit).module {
+            None => true,
+            Some(m) => modules.iter().any(|h| h == m),
+        }
+    }
+
+    /// Evaluates many packages in parallel; `out[i]` answers `items[i]`.
+    #[must_use]
+    pub fn evaluate_many(&self, items: &[(&OsStream, &InstalledPackage)]) -> Vec<Vec<Hit>> {
+        items
+            .par_iter()
+            .with_min_len(256)
+            .map(|(s, p)| self.evaluate(s, p))
+            .collect()
+    }
+
+    /// Matches one host.
+    #[must_use]
+    pub fn match_host<'i>(&'i self, host: &HostInventory<'_>) -> HostResult<'i> {
+        let Some(stream) = host.stream else {
+            return HostResult {
+                covered: false,
+                findings: Vec::new(),
+            };
+        };
+        let mut findings = Vec::new();
+        for (i, pkg) in host.packages.iter().enumerate() {
+            for hit in self.evaluate(stream, pkg) {
+                if self.applies_to_modules(hit, host.modules) {
+                    findings.push(self.finding(i, hit));
+                }
+            }
+        }
+        HostResult {
+            covered: self.covers(stream),
+            findings,
+        }
+    }
+
+    fn finding(&self, package: usize, hit: Hit) -> Finding<'_> {
+        Finding {
+            package,
+            advisory: self.advisory(hit),
+            affected: self.affected(hit),
+        }
+    }
+
+    /// Matches a whole fleet, evaluating each distinct (stream, name, version, arch, source)
+    /// once. `out[i]` answers `hosts[i]` and equals `self.match_host(&hosts[i])`.
+    #[must_use]
+    pub fn match_fleet<'i>(&'i self, hosts: &[HostInventory<'_>]) -> Vec<HostResult<'i>> {
+        type Key<'a> = (&'a OsStream, &'a InstalledPackage);
+        // Interning: one id per distinct package version in the fleet.
+        let mut ids: FxHashMap<Key<'_>, u32> = FxHashMap::default();
+        let mut distinct: Vec<Key<'_>> = Vec::new();
+        let per_host: Vec<Vec<u32>> = hosts
+            .iter()
+            .map(|h| match h.stream {
+                None => Vec::new(),
+                Some(stream) => h
+                    .packages
+                    .iter()
+                    .map(|p| {
+                        *ids.entry((stream, p)).or_insert_with(|| {
+                            distinct.push((stream, p));
+                            u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        drop(ids);
+        let answers = self.evaluate_many(&distinct);
+        hosts
+            .par_iter()
+            .zip(per_host.par_iter())
+            .map(|(host, pkg_ids)| {
+                let Some(stream) = host.stream else {
+                    return HostResult {
+                        covered: false,
+                        findings: Vec::new(),
+                    };
+                };
+                let mut findings = Vec::new();
+                for (i, &id) in pkg_ids.iter().enumerate() {
+                    for &hit in &answers[id as usize] {
+                        if self.applies_to_modules(hit, host.modules) {
+                            findings.push(self.finding(i, hit));
+                        }
+                    }
+                }
+                HostResult {
+                    covered: self.covers(stream),
+                    findings,
+                }
+            })
+            .collect()
+    }
+}

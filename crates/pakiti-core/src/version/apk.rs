@@ -1,0 +1,16 @@
+//! apk version comparison (placeholder until the comparator lands).
+use std::cmp::Ordering;
+
+/// Compares two apk version strings.
+#[must_use]
+pub fn compare(a: &str, b: &str) -> Ordering {
+    a.cmp(b)
+}
+
+/// Validates an apk version.
+///
+/// # Errors
+/// The reason the version is invalid.
+pub fn validate(_v: &str) -> Result<(), String> {
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! OVAL definitions: the generic streaming reader and the vendor interpretations.

@@ -1,0 +1,3 @@
+//! Subcommands of `pakiti`, each a plain function of its arguments and streams.
+
+pub mod vercmp;

@@ -1,0 +1,1 @@
+//! `pakiti vercmp`: placeholder until the comparators land.

@@ -1,0 +1,3 @@
+//! The pakiti server and the subcommands of the `pakiti` command.
+
+pub mod cmd;

@@ -1,0 +1,1 @@
+//! The store: one trait, SQLite and PostgreSQL behind it.
