@@ -20,7 +20,11 @@ pub struct InstalledPackage {
 impl InstalledPackage {
     /// A package with no source name.
     #[must_use]
-    pub fn new(name: impl Into<String>, version: impl Into<String>, arch: impl Into<String>) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        arch: impl Into<String>,
+    ) -> Self {
         InstalledPackage {
             name: name.into(),
             version: version.into(),

@@ -148,8 +148,7 @@ impl OsStream {
     pub fn new(distro: Distro, release: &str) -> Self {
         let release = release.trim().to_ascii_lowercase();
         let release = match distro {
-            Distro::Debian => debian_codename(&release)
-                .map_or(release.clone(), str::to_owned),
+            Distro::Debian => debian_codename(&release).map_or(release.clone(), str::to_owned),
             Distro::Ubuntu => ubuntu_version(&release).map_or(release.clone(), str::to_owned),
             Distro::Rhel
             | Distro::Centos
@@ -264,17 +263,38 @@ mod tests {
 
     #[test]
     fn normalises_release_keys() {
-        assert_eq!(OsStream::new(Distro::Debian, "12").to_string(), "debian:bookworm");
-        assert_eq!(OsStream::new(Distro::Debian, "12.5").to_string(), "debian:bookworm");
-        assert_eq!(OsStream::new(Distro::Ubuntu, "jammy").to_string(), "ubuntu:22.04");
-        assert_eq!(OsStream::new(Distro::Ubuntu, "22.04.3").to_string(), "ubuntu:22.04");
+        assert_eq!(
+            OsStream::new(Distro::Debian, "12").to_string(),
+            "debian:bookworm"
+        );
+        assert_eq!(
+            OsStream::new(Distro::Debian, "12.5").to_string(),
+            "debian:bookworm"
+        );
+        assert_eq!(
+            OsStream::new(Distro::Ubuntu, "jammy").to_string(),
+            "ubuntu:22.04"
+        );
+        assert_eq!(
+            OsStream::new(Distro::Ubuntu, "22.04.3").to_string(),
+            "ubuntu:22.04"
+        );
         assert_eq!(OsStream::new(Distro::Rhel, "8.4").to_string(), "rhel:8");
-        assert_eq!(OsStream::new(Distro::Alpine, "3.19").to_string(), "alpine:3.19");
+        assert_eq!(
+            OsStream::new(Distro::Alpine, "3.19").to_string(),
+            "alpine:3.19"
+        );
     }
 
     #[test]
     fn parses_and_prints() {
-        for s in ["rhel:8", "debian:bookworm", "ubuntu:22.04", "alpine:3.19", "sles:15.5"] {
+        for s in [
+            "rhel:8",
+            "debian:bookworm",
+            "ubuntu:22.04",
+            "alpine:3.19",
+            "sles:15.5",
+        ] {
             assert_eq!(s.parse::<OsStream>().unwrap().to_string(), s);
         }
         assert!("nonsense".parse::<OsStream>().is_err());

@@ -1,3 +1,4 @@
 //! Subcommands of `pakiti`, each a plain function of its arguments and streams.
 
+pub mod bench;
 pub mod vercmp;

@@ -1,0 +1,336 @@
+//! `pakiti bench`: the performance figures the issues ask for, measured on the real data in
+//! `shared/data/`.
+//!
+//! Benchmarks are commands, not timed tests: they print figures for a person (and the closing
+//! notes of issues) to read, and never fail a build because the machine was busy.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use pakiti_core::advisory::Advisory;
+use pakiti_core::matcher::{AdvisoryIndex, HostInventory};
+use pakiti_core::package::InstalledPackage;
+use pakiti_core::stream::{Distro, OsStream};
+use pakiti_core::version::Scheme;
+use pakiti_feeds::{FeedKind, ParseOptions, decompress};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::sample::{self, HostList};
+
+/// The full vendor files of `shared/data` used as "a large advisory set", with their kinds.
+pub const FULL_FEEDS: &[(&str, &str)] = &[
+    (
+        "redhat-oval",
+        "oval/redhat/rhel-7-including-unpatched.oval.xml.bz2",
+    ),
+    (
+        "redhat-oval",
+        "oval/redhat/rhel-8-including-unpatched.oval.xml.bz2",
+    ),
+    ("redhat-oval", "oval/redhat/com.redhat.rhsa-RHEL5.xml.bz2"),
+    (
+        "ubuntu-oval",
+        "oval/ubuntu/com.ubuntu.trusty.cve.oval.xml.bz2",
+    ),
+    (
+        "ubuntu-oval",
+        "oval/ubuntu/com.ubuntu.bionic.cve.oval.xml.bz2",
+    ),
+    (
+        "ubuntu-oval",
+        "oval/ubuntu/com.ubuntu.focal.cve.oval.xml.bz2",
+    ),
+    ("suse-oval", "oval/suse/opensuse.leap.15.3.xml.gz"),
+    ("debian-list", "debian-tracker/data/DSA/list"),
+    ("debian-list", "debian-tracker/data/DLA/list"),
+];
+
+/// Reads and decompresses a file, then parses it as `kind`; returns the advisories, the
+/// problem count and the parse time (after decompression).
+///
+/// # Errors
+/// The file is unreadable or the parser rejects it.
+pub fn parse_file(kind: FeedKind, path: &Path) -> Result<(Vec<Advisory>, usize, Duration)> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let data =
+        decompress::to_vec(&raw).with_context(|| format!("decompressing {}", path.display()))?;
+    let start = Instant::now();
+    let parsed = kind
+        .parse(BufReader::new(&data[..]), &ParseOptions::default())
+        .with_context(|| format!("parsing {} as {kind}", path.display()))?;
+    Ok((parsed.records, parsed.problems.len(), start.elapsed()))
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+#[must_use]
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// `pakiti bench vercmp`: compares per second for each scheme, on the oracle vectors.
+///
+/// # Errors
+/// The vector files are missing.
+pub fn vercmp(data: &Path, out: &mut impl Write) -> Result<()> {
+    writeln!(out, "scheme  pairs   compares/s (one core)")?;
+    for (scheme, file) in [
+        (Scheme::Rpm, "vercmp/rpm-oracle-evr-20k.tsv"),
+        (Scheme::Deb, "vercmp/dpkg-oracle-20k.tsv"),
+        (Scheme::Apk, "vercmp/apk-oracle-20k.tsv"),
+    ] {
+        let text =
+            std::fs::read_to_string(data.join(file)).with_context(|| format!("reading {file}"))?;
+        let pairs: Vec<(&str, &str)> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut it = l.split('\t');
+                Some((it.next()?, it.next()?))
+            })
+            .collect();
+        let rounds = 200;
+        let start = Instant::now();
+        let mut sink = 0i64;
+        for _ in 0..rounds {
+            for (a, b) in &pairs {
+                sink += scheme.compare(std::hint::black_box(a), std::hint::black_box(b)) as i64;
+            }
+        }
+        let secs = start.elapsed().as_secs_f64();
+        let n = (pairs.len() * rounds) as f64;
+        std::hint::black_box(sink);
+        writeln!(
+            out,
+            "{:<7} {:>6}  {:>12.0}",
+            scheme.name(),
+            pairs.len(),
+            n / secs
+        )?;
+    }
+    Ok(())
+}
+
+/// `pakiti bench feeds`: parse time and peak memory of each full vendor file, each in a
+/// fresh process so that peaks do not add up.
+///
+/// # Errors
+/// The current executable cannot be re-run.
+pub fn feeds(data: &Path, out: &mut impl Write) -> Result<()> {
+    let exe = std::env::current_exe().context("locating the pakiti executable")?;
+    writeln!(
+        out,
+        "{:<58} {:>7} {:>8} {:>9} {:>9} {:>9}",
+        "file", "MB", "records", "problems", "parse s", "peak MiB"
+    )?;
+    for (kind, file) in FULL_FEEDS {
+        let output = Command::new(&exe)
+            .args(["bench", "feed-file", "--kind", kind, "--data"])
+            .arg(data)
+            .arg(file)
+            .output()
+            .context("running pakiti bench feed-file")?;
+        let line = String::from_utf8_lossy(&output.stdout);
+        if output.status.success() {
+            write!(out, "{line}")?;
+        } else {
+            writeln!(
+                out,
+                "{file:<58} failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One line of `pakiti bench feeds`, measured in this process.
+///
+/// # Errors
+/// The file cannot be read or parsed.
+pub fn feed_file(kind: FeedKind, data: &Path, file: &str, out: &mut impl Write) -> Result<()> {
+    let path = data.join(file);
+    let size = std::fs::metadata(&path)?.len();
+    let raw = std::fs::read(&path)?;
+    let plain = decompress::to_vec(&raw)?.len();
+    drop(raw);
+    let (advisories, problems, took) = parse_file(kind, &path)?;
+    let _ = size;
+    writeln!(
+        out,
+        "{:<58} {:>7.1} {:>8} {:>9} {:>9.3} {:>9.0}",
+        file,
+        plain as f64 / 1e6,
+        advisories.len(),
+        problems,
+        took.as_secs_f64(),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    )?;
+    Ok(())
+}
+
+/// The stream whose vendor data a sample host is matched against: the Red Hat rebuilds use
+/// RHEL data, as Pakiti does.
+fn data_stream(list: &HostList) -> Option<OsStream> {
+    let own = list.stream()?;
+    Some(match own.distro() {
+        Distro::Centos | Distro::Alma | Distro::Rocky | Distro::Oracle => {
+            OsStream::new(Distro::Rhel, own.release())
+        }
+        _ => own,
+    })
+}
+
+/// A synthetic fleet: `hosts` hosts cycling through the real lists whose stream has data, each
+/// padded to about `per_host` packages with packages of same-scheme lists, and with a share of
+/// versions moved to a neighbouring version (`jitter`), so that hosts share most but not all
+/// package versions as real fleets do.
+#[must_use]
+pub fn build_fleet(
+    lists: &[HostList],
+    covered: &dyn Fn(&OsStream) -> bool,
+    hosts: usize,
+    per_host: usize,
+    jitter: f64,
+    seed: u64,
+) -> Vec<(OsStream, Vec<InstalledPackage>)> {
+    let bases: Vec<(&HostList, OsStream)> = lists
+        .iter()
+        .filter_map(|l| data_stream(l).filter(|s| covered(s)).map(|s| (l, s)))
+        .collect();
+    if bases.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut fleet = Vec::with_capacity(hosts);
+    for i in 0..hosts {
+        let (base, stream) = &bases[i % bases.len()];
+        let mut pkgs: Vec<InstalledPackage> = base.packages.clone();
+        // Pad from other lists of the same scheme (rpm hosts get rpm packages...).
+        let mut donor = i;
+        while pkgs.len() < per_host {
+            donor += 1;
+            let other = &lists[donor % lists.len()];
+            if data_stream(other).is_some_and(|s| s.scheme() == stream.scheme())
+                && other.name != base.name
+            {
+                let need = per_host - pkgs.len();
+                let have: rustc_hash::FxHashSet<&str> =
+                    pkgs.iter().map(|p| p.name.as_str()).collect();
+                let extra: Vec<InstalledPackage> = other
+                    .packages
+                    .iter()
+                    .filter(|p| !have.contains(p.name.as_str()))
+                    .take(need)
+                    .cloned()
+                    .collect();
+                pkgs.extend(extra);
+            }
+            if donor > i + lists.len() * 2 {
+                break;
+            }
+        }
+        for p in &mut pkgs {
+            if rng.random_bool(jitter) {
+                p.version = sample::jitter_version(&p.version, rng.random_range(-2..=2));
+            }
+        }
+        fleet.push((stream.clone(), pkgs));
+    }
+    fleet
+}
+
+/// `pakiti bench match`: matches a fleet built from the real host lists against the full
+/// vendor files.
+///
+/// # Errors
+/// The data files are missing or unparsable.
+pub fn matching(data: &Path, hosts: usize, per_host: usize, out: &mut impl Write) -> Result<()> {
+    let mut advisories = Vec::new();
+    let load = Instant::now();
+    for (kind, file) in FULL_FEEDS {
+        let kind = FeedKind::from_name(kind).context("unknown kind")?;
+        match parse_file(kind, &data.join(file)) {
+            Ok((mut a, _, _)) => advisories.append(&mut a),
+            Err(e) => writeln!(out, "skipping {file}: {e:#}")?,
+        }
+    }
+    if advisories.is_empty() {
+        bail!("no advisories could be loaded from {}", data.display());
+    }
+    let entries: usize = advisories.iter().map(|a| a.affected.len()).sum();
+    writeln!(
+        out,
+        "advisory set: {} advisories, {} affected entries (parsed in {:.2} s)",
+        advisories.len(),
+        entries,
+        load.elapsed().as_secs_f64()
+    )?;
+    let t = Instant::now();
+    let index = AdvisoryIndex::new(advisories);
+    writeln!(out, "index built in {:.3} s", t.elapsed().as_secs_f64())?;
+
+    let lists = sample::load_lists(&data.join("hosts/lists"))?;
+    let fleet = build_fleet(
+        &lists,
+        &|s| index.covers(s),
+        hosts,
+        per_host,
+        0.1,
+        20_261_124,
+    );
+    let total: usize = fleet.iter().map(|(_, p)| p.len()).sum();
+    let no_modules: Vec<String> = Vec::new();
+    let inventories: Vec<HostInventory<'_>> = fleet
+        .iter()
+        .map(|(s, p)| HostInventory {
+            stream: Some(s),
+            packages: p,
+            modules: &no_modules,
+        })
+        .collect();
+    let mut streams: Vec<String> = fleet.iter().map(|(s, _)| s.to_string()).collect();
+    streams.sort();
+    streams.dedup();
+    writeln!(
+        out,
+        "fleet: {} hosts, {} installed packages ({:.0} per host), streams {}",
+        fleet.len(),
+        total,
+        total as f64 / fleet.len().max(1) as f64,
+        streams.join(" ")
+    )?;
+    let t = Instant::now();
+    let results = index.match_fleet(&inventories);
+    let took = t.elapsed();
+    let findings: usize = results.iter().map(|r| r.findings.len()).sum();
+    let vulnerable = results.iter().filter(|r| !r.findings.is_empty()).count();
+    writeln!(
+        out,
+        "matched {} hosts in {:.3} s ({:.0} hosts/s, {:.1} M packages/s on {} threads): {} findings, {} vulnerable hosts",
+        fleet.len(),
+        took.as_secs_f64(),
+        fleet.len() as f64 / took.as_secs_f64(),
+        total as f64 / took.as_secs_f64() / 1e6,
+        rayon_threads(),
+        findings,
+        vulnerable
+    )?;
+    Ok(())
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// Where `--data` points when not given.
+#[must_use]
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(sample::default_data_dir)
+}
