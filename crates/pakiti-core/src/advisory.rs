@@ -5,6 +5,7 @@
 //! version is affected has exactly one definition, [`Affected::is_affected`]: introduced
 //! inclusive, fixed exclusive.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::stream::OsStream;
@@ -160,13 +161,26 @@ impl Affected {
     /// `NotAffected` affects none.
     #[must_use]
     pub fn is_affected(&self, scheme: Scheme, installed: &str) -> bool {
-        if let Some(intro) = &self.introduced {
-            if scheme.compare(installed, intro).is_lt() {
-                return false;
-            }
+        self.is_affected_with(scheme, installed, unchanged)
+    }
+
+    /// [`Affected::is_affected`] with the vendor's versions passed through `normalize` first
+    /// (`installed` must already be normalised the same way). Used when a rebuild's host is
+    /// matched against upstream data: `el7_4` and `el7.centos` release tags are both made `el7`.
+    #[must_use]
+    pub fn is_affected_with(
+        &self,
+        scheme: Scheme,
+        installed: &str,
+        normalize: impl for<'v> Fn(&'v str) -> Cow<'v, str>,
+    ) -> bool {
+        if let Some(intro) = &self.introduced
+            && scheme.compare(installed, &normalize(intro)).is_lt()
+        {
+            return false;
         }
         match &self.status {
-            Status::Fixed(fixed) => scheme.compare(installed, fixed).is_lt(),
+            Status::Fixed(fixed) => scheme.compare(installed, &normalize(fixed)).is_lt(),
             Status::Unfixed | Status::WillNotFix | Status::EndOfLife => true,
             Status::NotAffected => false,
         }
@@ -182,6 +196,10 @@ impl Affected {
             || matches!(arch, "" | "unknown" | "N/A" | "(none)")
             || self.arches.iter().any(|a| a == arch)
     }
+}
+
+fn unchanged(v: &str) -> Cow<'_, str> {
+    Cow::Borrowed(v)
 }
 
 /// A vendor advisory or vulnerability record.

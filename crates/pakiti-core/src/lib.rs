@@ -15,6 +15,7 @@
 
 pub mod advisory;
 pub mod matcher;
+pub mod osname;
 pub mod package;
 pub mod stream;
 pub mod version;

@@ -6,13 +6,14 @@
 //! (stream, name, version, arch, source) once and reuses the answer for every host that has it;
 //! the server does the same with its stored package-version ids.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use crate::advisory::{Advisory, Affected, PackageKind};
 use crate::package::InstalledPackage;
 use crate::stream::OsStream;
-use crate::version::Scheme;
 
 /// A reference to one affected entry of one advisory in an [`AdvisoryIndex`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +22,64 @@ pub struct Hit {
     pub advisory: u32,
     /// Index of the entry in the advisory's `affected` list.
     pub affected: u32,
+}
+
+/// The data a host is matched against: its own stream's, or, for a rebuild of RHEL with no
+/// data of its own, RHEL's with release tags normalised (see [`rebuild_release`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// The stream whose advisories apply.
+    pub stream: OsStream,
+    /// Whether versions are compared through [`rebuild_release`].
+    pub rebuild: bool,
+}
+
+/// Normalises Red Hat release tags the way rebuilds differ from them, so that CentOS's
+/// `67.el7.centos.6`, Rocky's `1.el8_4.rocky` and RHEL's `67.el7_4.6` compare on what matters:
+/// `.elN_M` and `.elN.centos|rocky|alma` all become `.elN` (Pakiti issues #138 and #153, where
+/// CentOS hosts were always shown vulnerable).
+#[must_use]
+pub fn rebuild_release(version: &str) -> Cow<'_, str> {
+    let b = version.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 3 < b.len() {
+        if b[i] == b'.' && b[i + 1] == b'e' && b[i + 2] == b'l' && b[i + 3].is_ascii_digit() {
+            let mut j = i + 3;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let keep_end = j;
+            if j + 1 < b.len() && b[j] == b'_' && b[j + 1].is_ascii_digit() {
+                j += 1;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+            }
+            for tag in [".centos", ".rocky", ".alma"] {
+                if version[j..].starts_with(tag) {
+                    j += tag.len();
+                    break;
+                }
+            }
+            if j != keep_end {
+                let o = out.get_or_insert_with(|| String::with_capacity(version.len()));
+                o.push_str(&version[copied..keep_end]);
+                copied = j;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(version),
+        Some(mut o) => {
+            o.push_str(&version[copied..]);
+            Cow::Owned(o)
+        }
+    }
 }
 
 #[derive(Default)]
@@ -146,20 +205,72 @@ impl AdvisoryIndex {
         &self.advisories[hit.advisory as usize].affected[hit.affected as usize]
     }
 
-    /// Evaluates one installed package: every advisory whose entry for this stream, name and
-    /// arch says the version is affected, at most one hit per advisory.
+    /// The data a host of stream `own` is matched against: its own stream when the index
+    /// covers it, else the upstream stream ([`OsStream::upstream`]) in rebuild mode; `None`
+    /// when neither is covered (the host is "not covered").
+    #[must_use]
+    pub fn target(&self, own: &OsStream) -> Option<Target> {
+        if self.covers(own) {
+            return Some(Target {
+                stream: own.clone(),
+                rebuild: false,
+            });
+        }
+        own.upstream()
+            .filter(|up| self.covers(up))
+            .map(|stream| Target {
+                stream,
+                rebuild: true,
+            })
+    }
+
+    /// Evaluates one installed package against `stream`'s own data: every advisory whose entry
+    /// for this name and arch says the version is affected, at most one hit per advisory.
     ///
     /// Module-stream conditions are not checked here (they depend on the host, not the
     /// package): use [`AdvisoryIndex::applies_to_modules`] per host.
     #[must_use]
     pub fn evaluate(&self, stream: &OsStream, pkg: &InstalledPackage) -> Vec<Hit> {
-        let Some(s) = self.streams.get(stream) else {
+        self.evaluate_target(
+            &Target {
+                stream: stream.clone(),
+                rebuild: false,
+            },
+            pkg,
+        )
+    }
+
+    /// Evaluates one installed package against a [`Target`].
+    #[must_use]
+    pub fn evaluate_target(&self, target: &Target, pkg: &InstalledPackage) -> Vec<Hit> {
+        let Some(s) = self.streams.get(&target.stream) else {
             return Vec::new();
         };
-        let scheme = stream.scheme();
+        let scheme = target.stream.scheme();
+        let installed = if target.rebuild {
+            rebuild_release(&pkg.version)
+        } else {
+            Cow::Borrowed(pkg.version.as_str())
+        };
         let mut hits = Vec::new();
+        let mut collect = |entries: &[Hit]| {
+            for &hit in entries {
+                let entry = self.affected(hit);
+                if !entry.applies_to_arch(&pkg.arch) {
+                    continue;
+                }
+                let affected = if target.rebuild {
+                    entry.is_affected_with(scheme, &installed, rebuild_release)
+                } else {
+                    entry.is_affected(scheme, &installed)
+                };
+                if affected {
+                    hits.push(hit);
+                }
+            }
+        };
         if let Some(entries) = s.by_binary.get(pkg.name.as_str()) {
-            self.collect(entries, scheme, pkg, &mut hits);
+            collect(entries);
         }
         if !s.by_source.is_empty() {
             let source = pkg
@@ -168,7 +279,7 @@ impl AdvisoryIndex {
                 .or_else(|| s.source_of.get(pkg.name.as_str()).map(AsRef::as_ref))
                 .unwrap_or(pkg.name.as_str());
             if let Some(entries) = s.by_source.get(source) {
-                self.collect(entries, scheme, pkg, &mut hits);
+                collect(entries);
             }
         }
         if hits.len() > 1 {
@@ -179,15 +290,6 @@ impl AdvisoryIndex {
             hits.dedup_by_key(|h| h.advisory);
         }
         hits
-    }
-
-    fn collect(&self, entries: &[Hit], scheme: Scheme, pkg: &InstalledPackage, out: &mut Vec<Hit>) {
-        for &hit in entries {
-            let entry = self.affected(hit);
-            if entry.applies_to_arch(&pkg.arch) && entry.is_affected(scheme, &pkg.version) {
-                out.push(hit);
-            }
-        }
     }
 
     /// Whether a hit's module condition holds for a host with `modules` enabled.
@@ -201,18 +303,18 @@ impl AdvisoryIndex {
 
     /// Evaluates many packages in parallel; `out[i]` answers `items[i]`.
     #[must_use]
-    pub fn evaluate_many(&self, items: &[(&OsStream, &InstalledPackage)]) -> Vec<Vec<Hit>> {
+    pub fn evaluate_many(&self, items: &[(&Target, &InstalledPackage)]) -> Vec<Vec<Hit>> {
         items
             .par_iter()
             .with_min_len(256)
-            .map(|(s, p)| self.evaluate(s, p))
+            .map(|(t, p)| self.evaluate_target(t, p))
             .collect()
     }
 
     /// Matches one host.
     #[must_use]
     pub fn match_host<'i>(&'i self, host: &HostInventory<'_>) -> HostResult<'i> {
-        let Some(stream) = host.stream else {
+        let Some(target) = host.stream.and_then(|s| self.target(s)) else {
             return HostResult {
                 covered: false,
                 findings: Vec::new(),
@@ -220,14 +322,14 @@ impl AdvisoryIndex {
         };
         let mut findings = Vec::new();
         for (i, pkg) in host.packages.iter().enumerate() {
-            for hit in self.evaluate(stream, pkg) {
+            for hit in self.evaluate_target(&target, pkg) {
                 if self.applies_to_modules(hit, host.modules) {
                     findings.push(self.finding(i, hit));
                 }
             }
         }
         HostResult {
-            covered: self.covers(stream),
+            covered: true,
             findings,
         }
     }
@@ -244,20 +346,24 @@ impl AdvisoryIndex {
     /// once. `out[i]` answers `hosts[i]` and equals `self.match_host(&hosts[i])`.
     #[must_use]
     pub fn match_fleet<'i>(&'i self, hosts: &[HostInventory<'_>]) -> Vec<HostResult<'i>> {
-        type Key<'a> = (&'a OsStream, &'a InstalledPackage);
-        // Interning: one id per distinct package version in the fleet.
-        let mut ids: FxHashMap<Key<'_>, u32> = FxHashMap::default();
-        let mut distinct: Vec<Key<'_>> = Vec::new();
+        let targets: Vec<Option<Target>> = hosts
+            .iter()
+            .map(|h| h.stream.and_then(|s| self.target(s)))
+            .collect();
+        // Interning: one id per distinct (target, package version) in the fleet.
+        let mut ids: FxHashMap<(&Target, &InstalledPackage), u32> = FxHashMap::default();
+        let mut distinct: Vec<(&Target, &InstalledPackage)> = Vec::new();
         let per_host: Vec<Vec<u32>> = hosts
             .iter()
-            .map(|h| match h.stream {
+            .zip(&targets)
+            .map(|(h, t)| match t {
                 None => Vec::new(),
-                Some(stream) => h
+                Some(target) => h
                     .packages
                     .iter()
                     .map(|p| {
-                        *ids.entry((stream, p)).or_insert_with(|| {
-                            distinct.push((stream, p));
+                        *ids.entry((target, p)).or_insert_with(|| {
+                            distinct.push((target, p));
                             u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
                         })
                     })
@@ -269,13 +375,8 @@ impl AdvisoryIndex {
         hosts
             .par_iter()
             .zip(per_host.par_iter())
-            .map(|(host, pkg_ids)| {
-                let Some(stream) = host.stream else {
-                    return HostResult {
-                        covered: false,
-                        findings: Vec::new(),
-                    };
-                };
+            .zip(targets.par_iter())
+            .map(|((host, pkg_ids), target)| {
                 let mut findings = Vec::new();
                 for (i, &id) in pkg_ids.iter().enumerate() {
                     for &hit in &answers[id as usize] {
@@ -285,7 +386,7 @@ impl AdvisoryIndex {
                     }
                 }
                 HostResult {
-                    covered: self.covers(stream),
+                    covered: target.is_some(),
                     findings,
                 }
             })
@@ -527,5 +628,33 @@ mod tests {
         }
         assert_eq!(fleet[0].findings.len(), 2);
         assert_eq!(fleet[2].findings.len(), 1);
+    }
+
+    #[test]
+    fn rebuild_release_tags() {
+        assert_eq!(rebuild_release("0:7.4p1-16.el7_4.1"), "0:7.4p1-16.el7.1");
+        assert_eq!(
+            rebuild_release("1:1.0.2k-67.el7.centos.6"),
+            "1:1.0.2k-67.el7.6"
+        );
+        assert_eq!(rebuild_release("1.2-3.el8_4.rocky"), "1.2-3.el8");
+        assert_eq!(rebuild_release("1.2-3.el8"), "1.2-3.el8");
+        assert!(matches!(rebuild_release("1.2-3.el8"), Cow::Borrowed(_)));
+        assert_eq!(
+            rebuild_release("2.0-1.module+el8.4.0+1"),
+            "2.0-1.module+el8.4.0+1"
+        );
+    }
+
+    #[test]
+    fn rebuilds_use_upstream_data_with_normalised_releases() {
+        let idx = index();
+        let rocky = OsStream::new(Distro::Rocky, "8");
+        let t = idx.target(&rocky).unwrap();
+        assert_eq!(t.stream, rhel8());
+        assert!(t.rebuild);
+        assert!(idx.target(&OsStream::new(Distro::Alpine, "3.19")).is_none());
+        // An RHEL host's own data is used as is.
+        assert!(!idx.target(&rhel8()).unwrap().rebuild);
     }
 }

@@ -176,6 +176,18 @@ impl OsStream {
         &self.release
     }
 
+    /// The stream whose vendor data applies to this one when it has none of its own: Red Hat
+    /// Enterprise Linux for its rebuilds (CentOS, AlmaLinux, Rocky, Oracle).
+    #[must_use]
+    pub fn upstream(&self) -> Option<OsStream> {
+        match self.distro {
+            Distro::Centos | Distro::Alma | Distro::Rocky | Distro::Oracle => {
+                Some(OsStream::new(Distro::Rhel, &self.release))
+            }
+            _ => None,
+        }
+    }
+
     /// The version scheme that applies to this stream's packages.
     #[must_use]
     pub fn scheme(&self) -> Scheme {
