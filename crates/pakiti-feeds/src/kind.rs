@@ -71,6 +71,51 @@ impl FeedKind {
         FeedKind::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    /// Recognises a (decompressed) document's kind from its first bytes (a few KiB are
+    /// enough): OVAL by its generator/namespace, CSAF by `csaf_version`, OSV by its
+    /// `affected`/`schema_version` keys, Alpine secdb by `distroversion`, the DSA/DLA lists by
+    /// their `[date] DSA-` headers, the tracker JSON as an object of package names.
+    #[must_use]
+    pub fn detect(head: &[u8]) -> Option<FeedKind> {
+        let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+        let t = text.trim_start_matches('\u{feff}').trim_start();
+        if t.starts_with('<') {
+            if !t.contains("oval_definitions") {
+                return None;
+            }
+            let lower = t.to_ascii_lowercase();
+            return if lower.contains("canonical") || lower.contains("com.ubuntu") {
+                Some(FeedKind::UbuntuOval)
+            } else if lower.contains("suse") {
+                Some(FeedKind::SuseOval)
+            } else if lower.contains("red hat") || lower.contains("redhat") {
+                Some(FeedKind::RedhatOval)
+            } else {
+                None
+            };
+        }
+        let first = t.lines().next().unwrap_or_default();
+        if first.starts_with('[') && (first.contains("] DSA-") || first.contains("] DLA-")) {
+            return Some(FeedKind::DebianList);
+        }
+        if t.starts_with('{') || t.starts_with('[') {
+            return if t.contains("\"csaf_version\"") {
+                Some(FeedKind::Csaf)
+            } else if t.contains("\"distroversion\"") {
+                Some(FeedKind::AlpineSecdb)
+            } else if t.contains("\"affected\"")
+                && (t.contains("\"schema_version\"") || t.contains("\"modified\""))
+            {
+                Some(FeedKind::Osv)
+            } else if t.contains("\"releases\"") {
+                Some(FeedKind::DebianTracker)
+            } else {
+                None
+            };
+        }
+        None
+    }
+
     /// Parses a (decompressed) document of this kind.
     ///
     /// # Errors
@@ -91,5 +136,40 @@ impl FeedKind {
 impl fmt::Display for FeedKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in FeedKind::ALL {
+            assert_eq!(FeedKind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(FeedKind::from_name("nope"), None);
+    }
+
+    #[test]
+    fn detects_kinds_from_content() {
+        let cases: [(&[u8], Option<FeedKind>); 8] = [
+            (br#"<?xml version="1.0"?><oval_definitions xmlns="x"><generator><oval:product_name>Red Hat OVAL Patch Definition Merger</oval:product_name>"#, Some(FeedKind::RedhatOval)),
+            (br#"<oval_definitions><generator><oval:product_name>Canonical CVE OVAL Generator</oval:product_name>"#, Some(FeedKind::UbuntuOval)),
+            (br#"<oval_definitions><generator><oval:product_name>Marcus Updateinfo to OVAL Converter</oval:product_name></generator><definitions><definition id="oval:org.opensuse.security:def:1">"#, Some(FeedKind::SuseOval)),
+            (br#"{"document": {"csaf_version": "2.0"}}"#, Some(FeedKind::Csaf)),
+            (br#"{"distroversion": "v3.11", "packages": []}"#, Some(FeedKind::AlpineSecdb)),
+            (br#"{"schema_version": "1.6.0", "id": "ALSA-2023:1", "affected": []}"#, Some(FeedKind::Osv)),
+            (b"[05 Mar 2023] DSA-5365-1 curl - security update\n", Some(FeedKind::DebianList)),
+            (b"hello", None),
+        ];
+        for (data, want) in cases {
+            assert_eq!(
+                FeedKind::detect(data),
+                want,
+                "{}",
+                String::from_utf8_lossy(data)
+            );
+        }
     }
 }
