@@ -1,4 +1,6 @@
 //! The pakiti server and the subcommands of the `pakiti` command.
 
 pub mod cmd;
+pub mod error;
 pub mod sample;
+pub mod settings;

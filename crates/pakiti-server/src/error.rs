@@ -1,0 +1,81 @@
+//! The one error type at the HTTP edge.
+//!
+//! A 4xx carries a message meant for the client (what was wrong with the request); a 5xx
+//! answers with a generic body and logs the whole error chain server-side, so internal details
+//! never leak. Feed endpoint answers keep Pakiti's shape: `ERROR` plus the reason.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The request is malformed (400), with a reason for the client.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is too large (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body's media type or encoding is not one we read (415).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The client may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing by that name (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// Something failed on our side (500); the source is logged, not shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// The HTTP status for this error.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The message shown to the client.
+    #[must_use]
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs the error: the full chain for 5xx, the reason for 4xx.
+    pub fn log(&self) {
+        match self {
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            other => {
+                tracing::info!(status = other.status().as_u16(), reason = %other, "request rejected")
+            }
+        }
+    }
+
+    /// The Pakiti feed-endpoint form of the error: `ERROR: reason`.
+    #[must_use]
+    pub fn into_feed_response(self) -> Response {
+        self.log();
+        (self.status(), format!("ERROR: {}\n", self.public_message())).into_response()
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        self.log();
+        let body =
+            serde_json::json!({ "error": self.public_message(), "status": self.status().as_u16() });
+        (self.status(), axum::Json(body)).into_response()
+    }
+}

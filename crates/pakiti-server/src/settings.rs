@@ -1,0 +1,244 @@
+//! Server settings, loaded in layers: built-in defaults, then a TOML file, then `PAKITI_*`
+//! environment variables (`__` separates nested keys: `PAKITI_PROXIES__TRUSTED`).
+//!
+//! One typed struct, passed explicitly; no global configuration. `pakiti default-config`
+//! prints the commented example that documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The commented example configuration, with every key at its default.
+pub const EXAMPLE: &str = include_str!("../pakiti.example.toml");
+
+/// Everything the server needs to know, with the defaults a fresh install uses.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and other state live.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data_dir>/pakiti.db`.
+    pub database_url: String,
+    /// Largest accepted report body, in bytes (after decompression).
+    pub max_report_bytes: usize,
+    /// When reports are evaluated: `ingest` (before answering) or `async` (queued, by workers).
+    pub evaluation: Evaluation,
+    /// Report history kept per host, in days (0 keeps everything).
+    pub report_retention_days: u32,
+    /// PEM private key that decrypts S/MIME-encrypted protocol-5 reports.
+    pub report_key: Option<PathBuf>,
+    /// Who may submit reports on behalf of other hosts (protocol-4 `proxy=1`).
+    pub proxies: Proxies,
+}
+
+/// When reports are evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evaluation {
+    /// Store and evaluate before answering the agent.
+    #[default]
+    Ingest,
+    /// Store in a durable queue, answer, and let workers evaluate.
+    Async,
+}
+
+/// Trusted report proxies.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Proxies {
+    /// Addresses or CIDR blocks (`192.0.2.10`, `10.0.0.0/8`, `2001:db8::/32`).
+    pub addresses: Vec<String>,
+    /// TLS client-certificate subject DNs, as the fronting proxy passes them.
+    pub certificate_dns: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("pakiti-data"),
+            database_url: String::new(),
+            max_report_bytes: 32 * 1024 * 1024,
+            evaluation: Evaluation::Ingest,
+            report_retention_days: 90,
+            report_key: None,
+            proxies: Proxies::default(),
+        }
+    }
+}
+
+/// Settings that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file or an environment variable is not valid.
+    #[error("invalid settings{}: {message}", .origin.as_deref().map(|o| format!(" in {o}")).unwrap_or_default())]
+    Invalid {
+        /// The file or variable at fault, when known.
+        origin: Option<String>,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if given), then the `PAKITI_*` variables of `env`.
+    ///
+    /// # Errors
+    /// The file is unreadable, or a value has the wrong type or an unknown key.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, SettingsError> {
+        let mut table = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| SettingsError::Invalid {
+                    origin: Some(path.display().to_string()),
+                    message: e.to_string(),
+                })?;
+        }
+        for (key, value) in env {
+            let Some(rest) = key.strip_prefix("PAKITI_") else {
+                continue;
+            };
+            // Variables that are not settings (test hooks, log filters) are left alone.
+            if matches!(rest, "LOG" | "CONFIG") || rest.starts_with("TEST_") {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            insert_env(&mut table, &path, &value);
+        }
+        toml::Value::Table(table)
+            .try_into::<Settings>()
+            .map_err(|e| SettingsError::Invalid {
+                origin: None,
+                message: e.to_string(),
+            })
+    }
+
+    /// The database URL, defaulting to an SQLite file in the data directory.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("pakiti.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+/// Puts an environment value into the table: TOML syntax when it parses (numbers, booleans,
+/// arrays), a plain string otherwise.
+fn insert_env(table: &mut toml::Table, path: &[String], raw: &str) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut t = table;
+    for p in parents {
+        let entry = t
+            .entry(p.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            return;
+        };
+        t = next;
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    t.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database_url(), "sqlite://pakiti-data/pakiti.db");
+        assert_eq!(s.evaluation, Evaluation::Ingest);
+    }
+
+    #[test]
+    fn the_example_is_valid_and_says_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let s = Settings::load(Some(&path), env(&[])).unwrap();
+        let d = Settings::default();
+        assert_eq!(s.listen, d.listen);
+        assert_eq!(s.max_report_bytes, d.max_report_bytes);
+        assert_eq!(s.report_retention_days, d.report_retention_days);
+    }
+
+    #[test]
+    fn layers_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9000\"\nevaluation = \"async\"\n[proxies]\naddresses = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("PAKITI_LISTEN", "127.0.0.1:9001"),
+                ("PAKITI_DATABASE_URL", "postgres://u@h/db"),
+                ("PAKITI_PROXIES__CERTIFICATE_DNS", "[\"CN=proxy\"]"),
+                ("PAKITI_TEST_POSTGRES_URL", "ignored"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(s.database_url(), "postgres://u@h/db");
+        assert_eq!(s.evaluation, Evaluation::Async);
+        assert_eq!(s.proxies.addresses, ["10.0.0.0/8"]);
+        assert_eq!(s.proxies.certificate_dns, ["CN=proxy"]);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let e = Settings::load(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let e = Settings::load(None, env(&[("PAKITI_LISTEN", "nowhere")])).unwrap_err();
+        assert!(e.to_string().contains("invalid settings"), "{e}");
+    }
+}
