@@ -1,0 +1,3 @@
+//! Integration tests of the agent.
+
+mod collect;
