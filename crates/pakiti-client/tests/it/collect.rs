@@ -79,3 +79,108 @@ fn empty_listing_is_an_error() {
         .to_string();
     assert_eq!(err, "dpkg listed no installed packages");
 }
+
+/// Builds a package with the real rpmbuild and installs it into the rpm database at `db`.
+fn build_and_install(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    name: &str,
+    epoch: Option<u32>,
+    version: &str,
+    release: &str,
+    arch: &str,
+) {
+    let spec = dir.join(format!("{name}.spec"));
+    let epoch_line = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
+    std::fs::write(
+        &spec,
+        format!("Name: {name}\nVersion: {version}\nRelease: {release}\n{epoch_line}Summary: t\nLicense: MIT\nBuildArch: {arch}\n%description\nt\n%files\n"),
+    )
+    .unwrap();
+    let top = dir.join("top");
+    let out = dir.join("out");
+    let st = Command::new("rpmbuild")
+        .arg("--define")
+        .arg(format!("_topdir {}", top.display()))
+        .arg("--define")
+        .arg(format!("_rpmdir {}", out.display()))
+        .args(["--quiet", "-bb"])
+        .arg(&spec)
+        .status()
+        .expect("rpmbuild is installed (apt-get install rpm)");
+    assert!(st.success());
+    let file = out
+        .join(arch)
+        .join(format!("{name}-{version}-{release}.{arch}.rpm"));
+    let st = Command::new("rpm")
+        .arg("--dbpath")
+        .arg(db)
+        .args([
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--ignorearch",
+            "--ignoreos",
+            "--quiet",
+        ])
+        .arg(&file)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "installing {}", file.display());
+}
+
+/// rpm collection against a real rpm database built here with rpmbuild and rpm --justdb.
+#[test]
+fn rpm_collection_from_a_real_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    let st = Command::new("rpm")
+        .arg("--dbpath")
+        .arg(&db)
+        .arg("--initdb")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    build_and_install(
+        dir.path(),
+        &db,
+        "openssl-libs",
+        Some(1),
+        "1.1.1k",
+        "9.el8_7",
+        "x86_64",
+    );
+    build_and_install(dir.path(), &db, "bash", None, "4.4.20", "4.el8_6", "x86_64");
+    build_and_install(dir.path(), &db, "tzdata", None, "2023c", "1.el8", "noarch");
+    let src = Sources {
+        rpm_dbpath: Some(db),
+        ..Sources::default()
+    };
+    let pkgs = collect::packages(Packager::Rpm, &src).unwrap();
+    let got: Vec<(&str, &str, &str, Option<&str>)> = pkgs
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.arch.as_str(),
+                p.source.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("bash", "0:4.4.20-4.el8_6", "x86_64", Some("bash")),
+            (
+                "openssl-libs",
+                "1:1.1.1k-9.el8_7",
+                "x86_64",
+                Some("openssl-libs")
+            ),
+            ("tzdata", "0:2023c-1.el8", "noarch", Some("tzdata")),
+        ]
+    );
+}
