@@ -92,7 +92,8 @@ fn decode_component(s: &str) -> String {
 ///
 /// * the first non-blank line must be `#`, and the header must be closed by a second `#`;
 /// * a header line without `:` is an error; unknown keys are ignored; `host` keeps only the first
-///   whitespace-separated name (CERN's reporter listed all names of the host);
+///   whitespace-separated name (CERN's reporter listed all names of the host); a header key must
+///   be one word, so a package line before the closing `#` is an error, not an unknown key;
 /// * a missing or empty `host` is [`WireError::EmptyHost`]; missing `system`, `arch`, `kernel`
 ///   become `unknown`; a missing `packager` is `Packager::Unknown("")`;
 /// * package lines are `name<TAB>version<TAB>arch` (a run of spaces is accepted instead of a
@@ -142,7 +143,9 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         if t.is_empty() {
             continue;
         }
-        let Some((key, value)) = t.split_once(':') else {
+        // A key is one word: a package line here (a missing `#` after the header) must not be
+        // mistaken for an unknown key, or its packages would silently vanish.
+        let Some((key, value)) = t.split_once(':').filter(|(k, _)| is_header_key(k.trim())) else {
             return Err(WireError::report_line(
                 i + 1,
                 "expected 'key: value' in the header",
@@ -182,8 +185,9 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         if t.is_empty() || t == "#" {
             continue;
         }
+        // Split the untrimmed line on tabs: an empty arch leaves a trailing tab.
         let parts: Vec<&str> = if t.contains('\t') {
-            t.split('\t').map(str::trim).collect()
+            line.trim_matches(' ').split('\t').map(str::trim).collect()
         } else {
             t.split_whitespace().collect()
         };
@@ -216,6 +220,13 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         ));
     }
     Ok(report)
+}
+
+/// Header keys are single words (`arch`, `cpu`, CERN's `ts`).
+fn is_header_key(k: &str) -> bool {
+    !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Renders a report as a protocol-5 body, as the Perl client writes it: header keys sorted
