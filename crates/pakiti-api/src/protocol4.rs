@@ -1,0 +1,619 @@
+//! Pakiti protocol 4: the form POST of the Pakiti 2 bash clients (and the older v1–v3 package
+//! list formats), and the clients' `stdout` text format that proxy mode reads back.
+//!
+//! The server decodes `multipart/form-data` itself and passes the (name, value) pairs to
+//! [`parse_fields`]. For the bash client's "openssl method" (a hand-built
+//! `application/x-www-form-urlencoded` body in which only `+` is escaped, as `%2b`, so spaces and
+//! `&` in the OS string arrive raw and the package list follows `pkgs=` unescaped up to the end of
+//! the body) use [`parse_urlencoded`] / [`decode_urlencoded`].
+//!
+//! Package lines (protocol 4): `'<name>' '<epoch>:<version>' '<release>' '<arch>'` for rpm, and
+//! `'<Package>' '<Version>' '' '<Architecture>'` for dpkg. The [`Report`] keeps the rpm version
+//! as `E:V-R` and the Debian version verbatim (the v3 server's split at the last `-` is a display
+//! concern). Backslashes are stripped before parsing, as Pakiti does.
+//!
+//! Unlike Pakiti, which logs and skips a package line it cannot parse, every parser here fails
+//! with the line number: a dropped package line could hide a vulnerable package.
+
+use crate::error::utf8;
+use crate::report::{join_rpm_version, non_empty, one_line, split_rpm_version};
+use crate::{Mode, Package, Packager, Report, WireError};
+
+/// The protocol version the bash clients send in the `version` field.
+pub const PROTOCOL_VERSION: &str = "4";
+
+/// The placeholder Pakiti stores for a missing `os`, `arch` or `kernel` field.
+pub const UNKNOWN: &str = "unknown";
+
+/// Every field name a protocol-4 request may carry, including the one-letter v2 aliases.
+const KNOWN_FIELDS: &[&str] = &[
+    "type", "host", "os", "arch", "tag", "kernel", "version", "report", "proxy", "site", "pkgs",
+    "rpms", "ip", "mode", "verbose", "debug", "h", "o", "m", "k", "a", "s", "t", "v", "r", "p",
+];
+
+/// Field names whose value is the package list.
+const PKGS_FIELDS: &[&str] = &["pkgs", "p", "rpms"];
+
+/// How the package list is written, selected by the `version` field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PkgsFormat {
+    /// Protocol 4: four quoted tokens `'n' 'e:v' 'r' 'arch'`.
+    V4,
+    /// Protocol 3: three quoted tokens `'n' 'v' 'r'` (no arch).
+    V3,
+    /// Protocol 1: `<N='n' V='v' R='r'/>` entries.
+    V1,
+    /// Protocol 2: `<N="n" V="v" R="r"/>` entries.
+    V2,
+    /// Protocol 2.x.y: `NEWPAKITIRPM=name ver-rel` entries.
+    V2xy,
+}
+
+impl PkgsFormat {
+    /// The format for a `version` field value; a missing field means protocol 4.
+    pub fn from_version(version: Option<&str>) -> Result<Self, WireError> {
+        let Some(v) = version.map(str::trim) else {
+            return Ok(PkgsFormat::V4);
+        };
+        match v {
+            "4" => Ok(PkgsFormat::V4),
+            "3" => Ok(PkgsFormat::V3),
+            "1" => Ok(PkgsFormat::V1),
+            "2" => Ok(PkgsFormat::V2),
+            _ if is_v2xy(v) => Ok(PkgsFormat::V2xy),
+            _ => Err(WireError::UnsupportedProtocol(v.to_owned())),
+        }
+    }
+}
+
+/// `2.<digit>.<digit>`, as Pakiti 2 recognises the yumit-era clients.
+fn is_v2xy(v: &str) -> bool {
+    let mut parts = v.split('.');
+    parts.next() == Some("2")
+        && parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .next()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Finds the first value among `names` (in that order of precedence; first occurrence wins).
+fn get<'a, K: AsRef<str>, V: AsRef<str>>(fields: &'a [(K, V)], names: &[&str]) -> Option<&'a str> {
+    names.iter().find_map(|n| {
+        fields
+            .iter()
+            .find(|(k, _)| k.as_ref() == *n)
+            .map(|(_, v)| v.as_ref())
+    })
+}
+
+/// Parses the fields of a protocol-4 POST into a [`Report`].
+///
+/// Field names and aliases: `host`/`h`, `os`/`o`, `arch`/`m`, `kernel`/`k`, `tag`/`a`,
+/// `site`/`s`, `type`/`t`, `version`/`v`, `report`/`r` (and v3's `mode`, which wins), `proxy`,
+/// `ip`, `pkgs`/`p`/`rpms`. The long name wins over the alias when both are present. Unknown
+/// fields (`verbose`, `debug`) are ignored.
+///
+/// Defaults for missing fields follow Pakiti: `os`, `arch`, `kernel` → `unknown`; `type` → rpm;
+/// `report` → store-only; `proxy` → 0; `version` → 4; empty `tag`/`site` → `None`. A missing or
+/// empty `host` is an error ([`WireError::EmptyHost`]): Pakiti 2 filed such reports under a
+/// shared host called `unknown`.
+pub fn parse_fields<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Result<Report, WireError> {
+    let hostname = get(fields, &["host", "h"])
+        .and_then(non_empty)
+        .ok_or(WireError::EmptyHost)?;
+    let text = |names: &[&str]| {
+        get(fields, names)
+            .and_then(non_empty)
+            .unwrap_or_else(|| UNKNOWN.to_owned())
+    };
+    let packager = match get(fields, &["type", "t"]).map(str::trim) {
+        None | Some("") => Packager::Rpm,
+        Some(t) => Packager::from_name(t),
+    };
+    let mode = match (get(fields, &["mode"]), get(fields, &["report", "r"])) {
+        (Some(m), _) => Mode::parse("mode", m)?,
+        (None, Some(r)) if r.trim().is_empty() => Mode::StoreOnly,
+        (None, Some(r)) => Mode::parse("report", r)?,
+        (None, None) => Mode::StoreOnly,
+    };
+    let proxy = match get(fields, &["proxy"]).map(str::trim) {
+        None | Some("" | "0") => false,
+        Some("1") => true,
+        Some(other) => {
+            return Err(WireError::field(
+                "proxy",
+                format!("expected 0 or 1, found {other:?}"),
+            ));
+        }
+    };
+    let format = PkgsFormat::from_version(get(fields, &["version", "v"]))?;
+    let packages = match get(fields, &["pkgs", "p", "rpms"]) {
+        Some(p) => parse_pkgs(p, &packager, format)?,
+        None => Vec::new(),
+    };
+    Ok(Report {
+        hostname,
+        host_id: None,
+        os: text(&["os", "o"]),
+        os_release: None,
+        arch: text(&["arch", "m"]),
+        cpu: None,
+        kernel: text(&["kernel", "k"]),
+        site: get(fields, &["site", "s"]).and_then(non_empty),
+        tag: get(fields, &["tag", "a"]).and_then(non_empty),
+        packager,
+        mode,
+        proxy,
+        ip: get(fields, &["ip"]).and_then(non_empty),
+        packages,
+        module_streams: Vec::new(),
+    })
+}
+
+/// Decodes an `application/x-www-form-urlencoded` protocol-4 body and parses it.
+pub fn parse_urlencoded(body: &[u8]) -> Result<Report, WireError> {
+    parse_fields(&decode_urlencoded(body)?)
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body tolerantly, for the bash client's
+/// "openssl method".
+///
+/// A properly encoded body (no raw space, quote or newline) is split at every `&`. A raw body,
+/// as the bash client builds it, is split only at an `&` followed by a known protocol-4 field
+/// name and `=`, so an OS string like `Foo & Bar` survives; and the package-list field (`pkgs`,
+/// `p`, `rpms`) takes the rest of the body. Values are then decoded as PHP does: `+` → space,
+/// `%XX` → byte, a `%` not followed by two hex digits stays literal.
+pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError> {
+    let body = utf8(body)?;
+    let raw = body.trim_end().contains([' ', '\'', '\n']);
+    let mut pairs = Vec::new();
+    let mut pos = 0;
+    while pos < body.len() {
+        let rest = &body[pos..];
+        let (name, value_start) = match rest.find(['=', '&']) {
+            Some(i) if rest.as_bytes()[i] == b'=' => (&rest[..i], pos + i + 1),
+            Some(i) => {
+                // A segment without `=`: a bare name with an empty value.
+                push_pair(&mut pairs, &rest[..i], "")?;
+                pos += i + 1;
+                continue;
+            }
+            None => {
+                push_pair(&mut pairs, rest, "")?;
+                break;
+            }
+        };
+        let value_end = if raw && PKGS_FIELDS.contains(&name) {
+            body.len()
+        } else {
+            next_boundary(body, value_start, raw)
+        };
+        push_pair(&mut pairs, name, &body[value_start..value_end])?;
+        pos = value_end + 1;
+    }
+    Ok(pairs)
+}
+
+/// The index of the `&` ending the value that starts at `from` (or the body length).
+fn next_boundary(body: &str, from: usize, raw: bool) -> usize {
+    let bytes = body.as_bytes();
+    let mut i = from;
+    while let Some(off) = body[i..].find('&') {
+        let amp = i + off;
+        if !raw {
+            return amp;
+        }
+        let after = &body[amp + 1..];
+        let starts_field = after
+            .find('=')
+            .is_some_and(|eq| KNOWN_FIELDS.contains(&&after[..eq]));
+        if starts_field {
+            return amp;
+        }
+        i = amp + 1;
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    body.len()
+}
+
+fn push_pair(pairs: &mut Vec<(String, String)>, name: &str, value: &str) -> Result<(), WireError> {
+    if name.is_empty() && value.is_empty() {
+        return Ok(());
+    }
+    let name = percent_decode(name)
+        .map_err(|()| WireError::field(name, "field name is not valid utf-8"))?;
+    let value =
+        percent_decode(value).map_err(|()| WireError::field(&name, "value is not valid utf-8"))?;
+    pairs.push((name, value));
+    Ok(())
+}
+
+/// PHP `urldecode`: `+` → space, `%XX` → byte, anything else verbatim.
+pub(crate) fn percent_decode(s: &str) -> Result<String, ()> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| ())
+}
+
+fn hex(b: Option<&u8>) -> Option<u8> {
+    let b = *b?;
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Parses a package list (the `pkgs` field) written in `format` by a `packager` host.
+///
+/// Blank lines are skipped; every other line must parse, else the error names its 1-based line.
+pub fn parse_pkgs(
+    pkgs: &str,
+    packager: &Packager,
+    format: PkgsFormat,
+) -> Result<Vec<Package>, WireError> {
+    parse_pkgs_from(pkgs, packager, format, 0)
+}
+
+/// [`parse_pkgs`] with line numbers shifted by `offset` (for lists embedded in a larger text).
+fn parse_pkgs_from(
+    pkgs: &str,
+    packager: &Packager,
+    format: PkgsFormat,
+    offset: usize,
+) -> Result<Vec<Package>, WireError> {
+    let pkgs = pkgs.replace('\\', "");
+    match format {
+        PkgsFormat::V4 | PkgsFormat::V3 => {
+            let want = if format == PkgsFormat::V4 { 4 } else { 3 };
+            let mut out = Vec::new();
+            for (i, line) in pkgs.split('\n').enumerate() {
+                let line = line.trim_end_matches('\r');
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let n = offset + i + 1;
+                let tokens = quoted_tokens(line).map_err(|r| WireError::pkgs(n, r))?;
+                if tokens.len() != want {
+                    let words = if want == 4 { "four" } else { "three" };
+                    return Err(WireError::pkgs(
+                        n,
+                        format!("expected {words} quoted tokens, found {}", tokens.len()),
+                    ));
+                }
+                let arch = tokens.get(3).copied().unwrap_or("");
+                out.push(package(n, packager, tokens[0], tokens[1], tokens[2], arch)?);
+            }
+            Ok(out)
+        }
+        PkgsFormat::V1 | PkgsFormat::V2 => {
+            let q = if format == PkgsFormat::V1 { '\'' } else { '"' };
+            parse_tagged(&pkgs, packager, q)
+        }
+        PkgsFormat::V2xy => parse_newpakitirpm(&pkgs, packager),
+    }
+}
+
+/// Builds a package from protocol-4 tokens, checking the mandatory parts.
+fn package(
+    line: usize,
+    packager: &Packager,
+    name: &str,
+    version: &str,
+    release: &str,
+    arch: &str,
+) -> Result<Package, WireError> {
+    if name.is_empty() {
+        return Err(WireError::pkgs(line, "empty package name"));
+    }
+    if version.is_empty() {
+        return Err(WireError::pkgs(
+            line,
+            format!("empty version for package {name:?}"),
+        ));
+    }
+    let full = match packager {
+        Packager::Rpm => {
+            // `(none)` (and the bash client's `0`) stand for "no epoch".
+            let evr = split_rpm_version(version);
+            let v = if evr.release.is_empty() {
+                evr.version
+            } else {
+                // An rpm version token never contains `-`; keep it whole if a client sent one.
+                format!("{}-{}", evr.version, evr.release)
+            };
+            join_rpm_version(&evr.epoch, &v, release)
+        }
+        _ if release.is_empty() => version.to_owned(),
+        _ => format!("{version}-{release}"),
+    };
+    Ok(Package::new(name, full, arch))
+}
+
+/// Splits a line into single-quoted tokens separated by whitespace.
+fn quoted_tokens(line: &str) -> Result<Vec<&str>, String> {
+    let mut tokens = Vec::with_capacity(4);
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        let Some(after) = rest.strip_prefix('\'') else {
+            return Err(format!(
+                "expected a quoted token at {:?}",
+                rest.chars().take(20).collect::<String>()
+            ));
+        };
+        let Some(end) = after.find('\'') else {
+            return Err(format!("unterminated quote after token {}", tokens.len()));
+        };
+        tokens.push(&after[..end]);
+        let tail = &after[end + 1..];
+        if !tail.is_empty() && !tail.starts_with(char::is_whitespace) {
+            return Err(format!("expected whitespace after token {}", tokens.len()));
+        }
+        rest = tail.trim_start();
+    }
+    Ok(tokens)
+}
+
+/// Protocols 1 and 2: `<N='n' V='v' R='r'/>` entries anywhere in the text.
+fn parse_tagged(pkgs: &str, packager: &Packager, q: char) -> Result<Vec<Package>, WireError> {
+    let mut out = Vec::new();
+    let mut rest = pkgs;
+    let mut entry = 0;
+    while let Some(start) = rest.find("<N=") {
+        entry += 1;
+        let mut s = &rest[start + 2..];
+        let mut parts = [""; 3];
+        for (i, key) in ["=", " V=", " R="].iter().enumerate() {
+            let Some(after_key) = s.strip_prefix(key).and_then(|t| t.strip_prefix(q)) else {
+                return Err(WireError::pkgs(
+                    entry,
+                    format!("expected {}{q}…{q}", key.trim()),
+                ));
+            };
+            let Some(end) = after_key.find(q) else {
+                return Err(WireError::pkgs(entry, "unterminated quote"));
+            };
+            parts[i] = &after_key[..end];
+            s = &after_key[end + 1..];
+        }
+        let Some(after) = s.strip_prefix("/>") else {
+            return Err(WireError::pkgs(entry, "expected /> after the release"));
+        };
+        out.push(package(entry, packager, parts[0], parts[1], parts[2], "")?);
+        rest = after;
+    }
+    Ok(out)
+}
+
+/// Protocol 2.x.y: `NEWPAKITIRPM=name ver-rel` entries, each ended by a space or quote.
+fn parse_newpakitirpm(pkgs: &str, packager: &Packager) -> Result<Vec<Package>, WireError> {
+    const KEY: &str = "NEWPAKITIRPM=";
+    let mut out = Vec::new();
+    for (i, chunk) in pkgs.split(KEY).skip(1).enumerate() {
+        let entry = i + 1;
+        let err = || WireError::pkgs(entry, "expected NEWPAKITIRPM=name version-release");
+        let (name, rest) = chunk.split_once(' ').ok_or_else(err)?;
+        let (version, rest) = rest.split_once('-').ok_or_else(err)?;
+        let end = rest.find([' ', '\'', '\n']).unwrap_or(rest.len());
+        out.push(package(
+            entry,
+            packager,
+            name,
+            version,
+            rest[..end].trim_end(),
+            "",
+        )?);
+    }
+    Ok(out)
+}
+
+/// Strips what cannot be expressed inside a quoted token (quotes, backslashes, control chars).
+fn token(s: &str) -> String {
+    s.chars()
+        .filter(|&c| c != '\'' && c != '\\' && !c.is_control())
+        .collect()
+}
+
+/// Renders the package list as protocol-4 lines (`'n' 'e:v' 'r' 'arch'`, newline-terminated).
+///
+/// rpm versions are split into `E:V` and `R`; other packagers send the full version in the
+/// second token and an empty release, as the bash client does for dpkg. Characters the format
+/// cannot carry (`'`, `\`, control characters) are dropped; real package names never hold them.
+#[must_use]
+pub fn render_pkgs(packages: &[Package], packager: &Packager) -> String {
+    let mut out = String::with_capacity(packages.len() * 48);
+    for p in packages {
+        let (v, r) = match packager {
+            Packager::Rpm => {
+                let evr = split_rpm_version(&p.version);
+                (format!("{}:{}", evr.epoch, evr.version), evr.release)
+            }
+            _ => (p.version.clone(), String::new()),
+        };
+        out.push_str(&format!(
+            "'{}' '{}' '{}' '{}'\n",
+            token(&p.name),
+            token(&v),
+            token(&r),
+            token(&p.arch)
+        ));
+    }
+    out
+}
+
+/// Renders a report as protocol-4 form fields, in the order the bash client's curl method sends
+/// them (`type, host, os, tag, kernel, arch, version, report, proxy, site, [ip], pkgs`).
+#[must_use]
+pub fn to_fields(report: &Report) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("type", report.packager.as_str().to_owned()),
+        ("host", one_line(&report.hostname)),
+        ("os", one_line(&report.os)),
+        ("tag", one_line(report.tag.as_deref().unwrap_or(""))),
+        ("kernel", one_line(&report.kernel)),
+        ("arch", one_line(&report.arch)),
+        ("version", PROTOCOL_VERSION.to_owned()),
+        ("report", report.mode.as_digit().to_owned()),
+        ("proxy", if report.proxy { "1" } else { "0" }.to_owned()),
+        ("site", one_line(report.site.as_deref().unwrap_or(""))),
+    ];
+    if let Some(ip) = &report.ip {
+        fields.push(("ip", one_line(ip)));
+    }
+    fields.push(("pkgs", render_pkgs(&report.packages, &report.packager)));
+    fields
+}
+
+/// Renders a report as a fully percent-encoded `x-www-form-urlencoded` body (fields as
+/// [`to_fields`], `pkgs` last so even a tolerant Pakiti-style reader gets it right).
+#[must_use]
+pub fn to_urlencoded(report: &Report) -> String {
+    to_fields(report)
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Header keys of the `stdout` format, in the bash client's order.
+const STDOUT_KEYS: &[&str] = &[
+    "type", "host", "os", "tag", "kernel", "arch", "site", "version", "report",
+];
+
+/// Renders the bash client's `stdout` format: one line of comma-separated `key="value"` pairs
+/// (`type,host,os,tag,kernel,arch,site,version,report`), an empty line, then the package lines.
+#[must_use]
+pub fn render_stdout(report: &Report) -> String {
+    let value = |k: &str| -> String {
+        match k {
+            "type" => report.packager.as_str().to_owned(),
+            "host" => one_line(&report.hostname),
+            "os" => one_line(&report.os),
+            "tag" => one_line(report.tag.as_deref().unwrap_or("")),
+            "kernel" => one_line(&report.kernel),
+            "arch" => one_line(&report.arch),
+            "site" => one_line(report.site.as_deref().unwrap_or("")),
+            "version" => PROTOCOL_VERSION.to_owned(),
+            _ => report.mode.as_digit().to_owned(),
+        }
+    };
+    let header = STDOUT_KEYS
+        .iter()
+        .map(|k| format!("{k}=\"{}\"", value(k)))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "{header}\n\n{}",
+        render_pkgs(&report.packages, &report.packager)
+    )
+}
+
+/// Parses the bash client's `stdout` format (what its proxy mode reads from stdin).
+///
+/// The header's `version` must be `4` when present (the bash proxy refuses other versions).
+/// A value may itself contain `,` or `"`: a value ends only at `"` followed by `,key=` or the end
+/// of the line. The returned report has `proxy == false`; a proxy submitting it sets the flag.
+/// Package-line errors carry line numbers of the whole text.
+pub fn parse_stdout(text: &str) -> Result<Report, WireError> {
+    let (header, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let header = header.trim_end_matches('\r');
+    let pairs = parse_stdout_header(header)?;
+    if let Some((_, v)) = pairs.iter().find(|(k, _)| k == "version")
+        && v.trim() != PROTOCOL_VERSION
+    {
+        return Err(WireError::UnsupportedProtocol(v.clone()));
+    }
+    let mut fields: Vec<(String, String)> =
+        pairs.into_iter().filter(|(k, _)| k != "version").collect();
+    let packager = match fields
+        .iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v.trim())
+    {
+        None | Some("") => Packager::Rpm,
+        Some(t) => Packager::from_name(t),
+    };
+    let packages = parse_pkgs_from(rest, &packager, PkgsFormat::V4, 1)?;
+    fields.retain(|(k, _)| !PKGS_FIELDS.contains(&k.as_str()));
+    let mut report = parse_fields(&fields)?;
+    report.packages = packages;
+    Ok(report)
+}
+
+/// Splits `k1="v1",k2="v2"` tolerantly.
+fn parse_stdout_header(line: &str) -> Result<Vec<(String, String)>, WireError> {
+    let mut pairs = Vec::new();
+    let mut rest = line.trim();
+    while !rest.is_empty() {
+        let bad = |why: &str| WireError::report_line(1, format!("stdout header: {why}"));
+        let (key, after) = rest
+            .split_once('=')
+            .ok_or_else(|| bad("expected key=\"value\""))?;
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return Err(bad(&format!("bad key {key:?}")));
+        }
+        let after = after
+            .strip_prefix('"')
+            .ok_or_else(|| bad(&format!("value of {key} is not quoted")))?;
+        // The value ends at the first `"` that is followed by `,key=` or ends the line.
+        let mut end = None;
+        let mut search = 0;
+        while let Some(off) = after[search..].find('"') {
+            let q = search + off;
+            let tail = &after[q + 1..];
+            if tail.trim().is_empty() || next_is_key(tail) {
+                end = Some(q);
+                break;
+            }
+            search = q + 1;
+        }
+        let q = end.ok_or_else(|| bad(&format!("unterminated quote in value of {key}")))?;
+        pairs.push((key.to_owned(), after[..q].to_owned()));
+        let tail = after[q + 1..].trim();
+        rest = tail.strip_prefix(',').unwrap_or(tail);
+    }
+    Ok(pairs)
+}
+
+/// `,key="` follows.
+fn next_is_key(tail: &str) -> bool {
+    let Some(t) = tail.strip_prefix(',') else {
+        return false;
+    };
+    t.split_once("=\"")
+        .is_some_and(|(k, _)| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphabetic()))
+}
