@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod advisory;
+pub mod kernel;
 pub mod matcher;
 pub mod osname;
 pub mod package;
