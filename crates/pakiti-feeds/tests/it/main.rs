@@ -1,0 +1,3 @@
+//! Integration tests of pakiti-feeds, one module per feed.
+
+mod csaf;
