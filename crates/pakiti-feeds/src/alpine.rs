@@ -39,7 +39,7 @@ struct RawDb {
     distroversion: Option<String>,
     #[serde(default)]
     urlprefix: Option<String>,
-    packages: Vec<serde_json::Value>,
+    packages: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +75,7 @@ pub fn parse<R: BufRead>(reader: R, opts: &ParseOptions) -> Result<Parsed<Adviso
                     None::<String>,
                     format!(
                         "wolfi secdb ({} packages) skipped: wolfi is not a supported distro",
-                        db.packages.len()
+                        db.packages.as_array().map_or(0, Vec::len)
                     ),
                 ));
                 return Ok(out);
@@ -86,8 +86,25 @@ pub fn parse<R: BufRead>(reader: R, opts: &ParseOptions) -> Result<Parsed<Adviso
             });
         }
     };
+    let packages = match db.packages {
+        serde_json::Value::Array(items) => items,
+        // The YAML-derived files write an empty package list as `""`.
+        serde_json::Value::String(s) if s.trim().is_empty() => {
+            out.problems.push(Problem::new(
+                None::<String>,
+                "packages is an empty string, not a list: no packages",
+            ));
+            Vec::new()
+        }
+        other => {
+            return Err(FeedError::Format {
+                expected: "alpine secdb json",
+                reason: format!("packages is not a list: {other}"),
+            });
+        }
+    };
     let mut index: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in db.packages.into_iter().enumerate() {
+    for (i, raw) in packages.into_iter().enumerate() {
         let entry = match RawEntry::deserialize(raw) {
             Ok(e) => e,
             Err(e) => {
@@ -224,5 +241,15 @@ mod tests {
         assert_eq!(a.id, "CVE-2021-42373");
         assert_eq!(a.affected[0].stream.to_string(), "alpine:3.15");
         assert_eq!(a.affected[0].status, Status::NotAffected);
+        for bad in [
+            r#"{"distroversion": "v3.1"}"#,
+            r#"{"distroversion": "v3.1", "packages": 5}"#,
+            "[]",
+        ] {
+            assert!(
+                parse(bad.as_bytes(), &ParseOptions::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }
