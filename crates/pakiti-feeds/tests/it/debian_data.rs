@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 
 /// A path under `shared/data/`.
-pub fn data(rel: &str) -> PathBuf {
+pub(crate) fn data(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/data/"
@@ -13,14 +13,14 @@ pub fn data(rel: &str) -> PathBuf {
 }
 
 /// Opens a data file, decompressing it whatever its compression.
-pub fn open(rel: &str) -> Box<dyn BufRead + Send> {
+pub(crate) fn open(rel: &str) -> Box<dyn BufRead + Send> {
     let path = data(rel);
     let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     pakiti_feeds::decompress::reader(BufReader::new(file)).unwrap()
 }
 
 /// Every file under a data directory, sorted, as paths relative to `shared/data/`.
-pub fn files_under(rel: &str) -> Vec<String> {
+pub(crate) fn files_under(rel: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![data(rel)];
     while let Some(dir) = stack.pop() {
