@@ -1,3 +1,10 @@
-//! Integration tests of pakiti-feeds, one module per feed.
+//! Integration tests of pakiti-feeds against real vendor files in `shared/data/`, one module
+//! per feed.
 
+mod alpine;
 mod csaf;
+mod debian_data;
+mod debian_index;
+mod debian_list;
+mod debian_tracker;
+mod osv;
