@@ -233,13 +233,16 @@ pub fn validate(v: &str) -> Result<(), String> {
     if v.is_empty() {
         return Err("empty version".to_owned());
     }
-    if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("contains whitespace or control character {c:?}"));
-    }
-    if let Some(c) = v.chars().find(|c| !c.is_ascii()) {
-        return Err(format!(
-            "contains non-ASCII character {c:?}, which rpm ignores when comparing"
-        ));
+    // Fast path first: printable ASCII without space is all real EVRs contain.
+    if !v.bytes().all(|c| c.is_ascii_graphic()) {
+        if let Some(c) = v.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("contains whitespace or control character {c:?}"));
+        }
+        if let Some(c) = v.chars().find(|c| !c.is_ascii()) {
+            return Err(format!(
+                "contains non-ASCII character {c:?}, which rpm ignores when comparing"
+            ));
+        }
     }
     let evr = Evr::parse(v);
     if v.starts_with(':') {
