@@ -1,0 +1,3 @@
+//! Integration tests of the `pakiti` binary.
+
+mod vercmp;
