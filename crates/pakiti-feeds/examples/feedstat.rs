@@ -48,7 +48,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     if args.get(3).map(String::as_str) == Some("problems") {
         for p in &report.parsed.problems {
-            println!("problem\t{}\t{}", p.record.as_deref().unwrap_or("-"), p.message);
+            println!(
+                "problem\t{}\t{}",
+                p.record.as_deref().unwrap_or("-"),
+                p.message
+            );
         }
     }
     Ok(())

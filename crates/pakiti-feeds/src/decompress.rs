@@ -40,7 +40,9 @@ pub fn sniff(head: &[u8]) -> Compression {
 ///
 /// # Errors
 /// Reading the first bytes failed, or the zstd decoder could not start.
-pub fn reader<'a, R: BufRead + Send + 'a>(mut input: R) -> io::Result<Box<dyn BufRead + Send + 'a>> {
+pub fn reader<'a, R: BufRead + Send + 'a>(
+    mut input: R,
+) -> io::Result<Box<dyn BufRead + Send + 'a>> {
     let head = input.fill_buf()?;
     let kind = sniff(head);
     Ok(match kind {

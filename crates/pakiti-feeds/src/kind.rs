@@ -75,7 +75,11 @@ impl FeedKind {
     ///
     /// # Errors
     /// The document is unreadable or not of this kind at all.
-    pub fn parse<R: BufRead>(self, reader: R, opts: &ParseOptions) -> Result<Parsed<Advisory>, FeedError> {
+    pub fn parse<R: BufRead>(
+        self,
+        reader: R,
+        opts: &ParseOptions,
+    ) -> Result<Parsed<Advisory>, FeedError> {
         let _ = (reader, opts);
         Err(FeedError::Format {
             expected: self.name(),

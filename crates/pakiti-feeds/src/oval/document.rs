@@ -297,7 +297,9 @@ impl Builder {
                     if let Some((_, item)) = &mut self.item {
                         if self.section == Section::Tests {
                             match name {
-                                b"object" => item.object_ref = attr(e, b"object_ref").map(Into::into),
+                                b"object" => {
+                                    item.object_ref = attr(e, b"object_ref").map(Into::into)
+                                }
                                 b"state" => {
                                     if let Some(s) = attr(e, b"state_ref") {
                                         item.state_refs.push(s.into());

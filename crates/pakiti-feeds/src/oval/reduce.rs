@@ -204,7 +204,10 @@ impl<'d> Ctx<'d> {
         collect_streams(&expr, &self.atoms, &mut streams);
         let plan: Vec<(Option<OsStream>, OsStream)> = match override_stream {
             Some(o) => {
-                let same: Vec<_> = streams.iter().filter(|s| s.release() == o.release()).collect();
+                let same: Vec<_> = streams
+                    .iter()
+                    .filter(|s| s.release() == o.release())
+                    .collect();
                 if let Some(s) = same.first() {
                     vec![(Some((*s).clone()), o.clone())]
                 } else if streams.is_empty() {
@@ -213,7 +216,10 @@ impl<'d> Ctx<'d> {
                     Vec::new()
                 }
             }
-            None => streams.iter().map(|s| (Some(s.clone()), s.clone())).collect(),
+            None => streams
+                .iter()
+                .map(|s| (Some(s.clone()), s.clone()))
+                .collect(),
         };
         if plan.is_empty() && override_stream.is_none() {
             problems.push("no platform (os stream) check in the criteria".into());
@@ -237,8 +243,18 @@ impl<'d> Ctx<'d> {
             return Severity::Unknown;
         };
         let known: &[&str] = match self.vendor {
-            Vendor::Ubuntu => &["critical", "high", "medium", "low", "negligible", "untriaged", ""],
-            Vendor::Redhat | Vendor::Suse => &["critical", "important", "moderate", "low", "none", ""],
+            Vendor::Ubuntu => &[
+                "critical",
+                "high",
+                "medium",
+                "low",
+                "negligible",
+                "untriaged",
+                "",
+            ],
+            Vendor::Redhat | Vendor::Suse => {
+                &["critical", "important", "moderate", "low", "none", ""]
+            }
         };
         let lower = word.to_ascii_lowercase();
         if !known.contains(&lower.as_str()) {
@@ -248,7 +264,13 @@ impl<'d> Ctx<'d> {
     }
 
     /// Builds the negation normal form of a criteria node.
-    fn build(&mut self, node: &'d Node, neg: bool, depth: u32, problems: &mut DefProblems<'_>) -> Expr {
+    fn build(
+        &mut self,
+        node: &'d Node,
+        neg: bool,
+        depth: u32,
+        problems: &mut DefProblems<'_>,
+    ) -> Expr {
         match node {
             Node::Criteria {
                 operator,
@@ -265,7 +287,11 @@ impl<'d> Ctx<'d> {
                     .collect();
                 // De Morgan: a negated AND is an OR of negations, and vice versa.
                 let is_and = (*operator == Operator::And) != neg;
-                if is_and { Expr::And(kids) } else { Expr::Or(kids) }
+                if is_and {
+                    Expr::And(kids)
+                } else {
+                    Expr::Or(kids)
+                }
             }
             Node::Criterion { test_ref, negate } => {
                 let class = self.classify(test_ref);
@@ -303,11 +329,24 @@ impl<'d> Ctx<'d> {
     }
 
     /// Replaces platform and assumed atoms by constants for a host on `stream`.
-    fn substitute(&self, e: &Expr, stream: Option<&OsStream>, problems: &mut DefProblems<'_>) -> Expr {
+    fn substitute(
+        &self,
+        e: &Expr,
+        stream: Option<&OsStream>,
+        problems: &mut DefProblems<'_>,
+    ) -> Expr {
         match e {
             Expr::Const(b) => Expr::Const(*b),
-            Expr::And(v) => simplify_and(v.iter().map(|x| self.substitute(x, stream, problems)).collect()),
-            Expr::Or(v) => simplify_or(v.iter().map(|x| self.substitute(x, stream, problems)).collect()),
+            Expr::And(v) => simplify_and(
+                v.iter()
+                    .map(|x| self.substitute(x, stream, problems))
+                    .collect(),
+            ),
+            Expr::Or(v) => simplify_or(
+                v.iter()
+                    .map(|x| self.substitute(x, stream, problems))
+                    .collect(),
+            ),
             Expr::Lit(a, pos) => match &self.atoms[*a as usize] {
                 Atom::Platform(p) => {
                     let holds = match (p, stream) {
@@ -319,7 +358,9 @@ impl<'d> Ctx<'d> {
                 }
                 Atom::Assumed => {
                     if !pos {
-                        problems.push("negated signature/kernel/family check taken as satisfied".into());
+                        problems.push(
+                            "negated signature/kernel/family check taken as satisfied".into(),
+                        );
                     }
                     Expr::Const(true)
                 }
@@ -371,20 +412,33 @@ impl<'d> Ctx<'d> {
             problems.push("a branch of the criteria holds without any package check".into());
             return;
         }
+        let module = match modules.as_slice() {
+            [] => None,
+            [m] => Some((*m).to_owned()),
+            _ => {
+                problems
+                    .push("several module checks in one branch: module condition dropped".into());
+                None
+            }
+        };
+        let only_equals = |name: &str| {
+            positive
+                .iter()
+                .filter(|p| p.name == name)
+                .all(|p| !p.evr.is_empty() && p.evr.iter().all(|e| matches!(e, Evr::Equals(_))))
+        };
+        if names.len() > 1 && names.iter().any(|n| !only_equals(n)) {
+            // Kernel live patches: `kernel equals X AND kpatch-patch-X earlier than Y`. The
+            // kpatch entry carries the condition; the exact-kernel check cannot be represented,
+            // and the kernel's own fix is a separate branch of the same definition.
+            names.retain(|n| !only_equals(n));
+        }
         if names.len() > 1 && !contradiction {
             problems.push(format!(
                 "and of checks on different packages ({}): one entry per package",
                 names.join(", ")
             ));
         }
-        let module = match modules.as_slice() {
-            [] => None,
-            [m] => Some((*m).to_owned()),
-            _ => {
-                problems.push("several module checks in one branch: module condition dropped".into());
-                None
-            }
-        };
         for name in names {
             let checks: Vec<&&PkgCheck> = positive.iter().filter(|p| p.name == name).collect();
             let mut entry = Affected::binary(stream.clone(), name, Status::Unfixed);
@@ -413,7 +467,9 @@ impl<'d> Ctx<'d> {
                             inexact = true;
                         }
                         Evr::Unsupported(op) => {
-                            problems.push(format!("unsupported evr operation {op:?} on {name} ignored"));
+                            problems.push(format!(
+                                "unsupported evr operation {op:?} on {name} ignored"
+                            ));
                         }
                     }
                 }
@@ -442,7 +498,12 @@ impl<'d> Ctx<'d> {
     }
 
     /// The status of a package that is affected whatever its version.
-    fn unpatched_status(&self, def: &Definition, name: &str, problems: &mut DefProblems<'_>) -> Status {
+    fn unpatched_status(
+        &self,
+        def: &Definition,
+        name: &str,
+        problems: &mut DefProblems<'_>,
+    ) -> Status {
         let resolution = def
             .resolutions
             .iter()
@@ -456,7 +517,10 @@ impl<'d> Ctx<'d> {
             "will not fix" => Status::WillNotFix,
             "out of support scope" => Status::EndOfLife,
             _ => {
-                problems.push(format!("unknown resolution state {:?}: taken as affected", r.state));
+                problems.push(format!(
+                    "unknown resolution state {:?}: taken as affected",
+                    r.state
+                ));
                 Status::Unfixed
             }
         }
@@ -469,7 +533,12 @@ impl<'d> Ctx<'d> {
         }
         let doc = self.doc;
         let (atoms, negated) = match doc.tests.get(test_ref) {
-            None => (vec![Atom::Unknown(format!("test {test_ref} not in the document"))], false),
+            None => (
+                vec![Atom::Unknown(format!(
+                    "test {test_ref} not in the document"
+                ))],
+                false,
+            ),
             Some(test) => self.classify_test(test_ref, test),
         };
         let atoms = atoms.into_iter().map(|a| self.intern(a)).collect();
@@ -487,12 +556,22 @@ impl<'d> Ctx<'d> {
             .filter_map(|s| doc.states.get(s.as_ref()))
             .collect();
         if test.state_refs.len() != states.len() {
-            return (vec![Atom::Unknown(format!("state of test {test_ref} not in the document"))], false);
+            return (
+                vec![Atom::Unknown(format!(
+                    "state of test {test_ref} not in the document"
+                ))],
+                false,
+            );
         }
         let Some(object) = object else {
             return match &*test.kind {
                 "uname_test" | "family_test" => (vec![Atom::Assumed], false),
-                _ => (vec![Atom::Unknown(format!("object of test {test_ref} not in the document"))], false),
+                _ => (
+                    vec![Atom::Unknown(format!(
+                        "object of test {test_ref} not in the document"
+                    ))],
+                    false,
+                ),
             };
         };
         // `none_exist`: true when no item exists, whatever the states say.
@@ -543,12 +622,18 @@ impl<'d> Ctx<'d> {
                         .find_map(|s| s.field("text"))
                         .and_then(|t| module_stream(&t.value))
                     {
-                        return (vec![Atom::Module(format!("{module}:{stream}"))], none_exist || none_satisfy);
+                        return (
+                            vec![Atom::Module(format!("{module}:{stream}"))],
+                            none_exist || none_satisfy,
+                        );
                     }
                 } else if path.starts_with("/boot/grub") {
                     return (vec![Atom::Assumed], false);
                 }
-                (vec![Atom::Unknown(format!("textfilecontent54 test on {path:?}"))], false)
+                (
+                    vec![Atom::Unknown(format!("textfilecontent54 test on {path:?}"))],
+                    false,
+                )
             }
             other => (vec![Atom::Unknown(format!("{other} test"))], false),
         }
@@ -568,7 +653,10 @@ impl<'d> Ctx<'d> {
         }
         match name.operation.as_deref() {
             None | Some("equals") if !name.value.is_empty() => Ok(vec![name.value.to_string()]),
-            op => Err(format!("package name {:?} with operation {op:?}", name.value)),
+            op => Err(format!(
+                "package name {:?} with operation {op:?}",
+                name.value
+            )),
         }
     }
 
@@ -582,7 +670,10 @@ impl<'d> Ctx<'d> {
                     .find_map(|s| s.field("name"))
                     .or_else(|| object.field("name"))?;
                 let n = name.value.trim_start_matches('^');
-                if !n.starts_with("redhat-release") {
+                // `redhat-release is earlier than ...` is an ordinary package check.
+                if !n.starts_with("redhat-release")
+                    || states.iter().any(|s| s.field("evr").is_some())
+                {
                     return None;
                 }
                 if n.starts_with("redhat-release-coreos") {
@@ -647,7 +738,10 @@ fn suse_platform(name: &str, version: &str) -> Platform {
     if lower == "opensuse-leap-micro-release" {
         return Platform::Stream(OsStream::new(Distro::Opensuse, &format!("micro-{version}")));
     }
-    if lower.starts_with("sle") && !version.is_empty() && version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    if lower.starts_with("sle")
+        && !version.is_empty()
+        && version.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
         return Platform::Stream(OsStream::new(Distro::Sles, version));
     }
     Platform::Other
@@ -665,7 +759,10 @@ fn module_stream(pattern: &str) -> Option<String> {
     let rest = &pattern[start..];
     let end = rest.find("\\b").unwrap_or(rest.len());
     let s = rest[..end].replace("\\.", ".");
-    (!s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))).then_some(s)
+    (!s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    .then_some(s)
 }
 
 type PackageState = (Vec<Evr>, Option<Vec<String>>, Vec<String>, bool);
@@ -717,7 +814,10 @@ fn arch_list(value: &str, op: &str) -> Option<Vec<String>> {
         "pattern match" => v.trim_start_matches('^').trim_end_matches('$'),
         _ => return None,
     };
-    let v = v.strip_prefix('(').and_then(|x| x.strip_suffix(')')).unwrap_or(v);
+    let v = v
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap_or(v);
     let list: Vec<String> = v.split('|').map(str::to_owned).collect();
     list.iter()
         .all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
@@ -824,11 +924,11 @@ fn dedup(entries: &mut Vec<Affected>) {
 /// vulnerability definitions, the OVAL id when neither is named.
 fn advisory_id(def: &Definition) -> String {
     if def.class == "patch" {
-        if let Some(r) = def
-            .references
-            .iter()
-            .find(|r| !r.ref_id.is_empty() && !r.source.eq_ignore_ascii_case("CVE") && !r.source.eq_ignore_ascii_case("BUGZILLA"))
-        {
+        if let Some(r) = def.references.iter().find(|r| {
+            !r.ref_id.is_empty()
+                && !r.source.eq_ignore_ascii_case("CVE")
+                && !r.source.eq_ignore_ascii_case("BUGZILLA")
+        }) {
             return r.ref_id.clone();
         }
     } else if let Some(c) = cves(def).into_iter().next() {

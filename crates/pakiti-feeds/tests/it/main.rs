@@ -1,0 +1,4 @@
+//! Integration tests of pakiti-feeds (one binary, one module per topic).
+
+mod oval;
+mod oval_hosts;
