@@ -200,29 +200,23 @@ pub(crate) fn read<R: BufRead>(input: R, expected: &'static str) -> Result<Docum
                 b.stack.pop();
                 b.text.clear();
             }
-            Event::Text(t) => {
-                if b.wants_text() {
-                    let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
-                    b.text.push_str(&s);
-                }
+            Event::Text(t) if b.wants_text() => {
+                let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
+                b.text.push_str(&s);
             }
-            Event::CData(t) => {
-                if b.wants_text() {
-                    let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
-                    b.text.push_str(&s);
-                }
+            Event::CData(t) if b.wants_text() => {
+                let s = t.decode().map_err(|e| xml_err(&reader, &e))?;
+                b.text.push_str(&s);
             }
-            Event::GeneralRef(r) => {
-                if b.wants_text() {
-                    if let Ok(Some(c)) = r.resolve_char_ref() {
-                        b.text.push(c);
-                    } else {
-                        let name = r.decode().map_err(|e| xml_err(&reader, &e))?;
-                        match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => b.text.push_str(s),
-                            None => {
-                                return Err(xml_err(&reader, &format!("unknown entity &{name};")));
-                            }
+            Event::GeneralRef(r) if b.wants_text() => {
+                if let Ok(Some(c)) = r.resolve_char_ref() {
+                    b.text.push(c);
+                } else {
+                    let name = r.decode().map_err(|e| xml_err(&reader, &e))?;
+                    match quick_xml::escape::resolve_predefined_entity(&name) {
+                        Some(s) => b.text.push_str(s),
+                        None => {
+                            return Err(xml_err(&reader, &format!("unknown entity &{name};")));
                         }
                     }
                 }
@@ -293,28 +287,26 @@ impl Builder {
                         ..Item::default()
                     };
                     self.item = Some((id.into(), item));
-                } else if self.stack.len() == 3 {
-                    if let Some((_, item)) = &mut self.item {
-                        if self.section == Section::Tests {
-                            match name {
-                                b"object" => {
-                                    item.object_ref = attr(e, b"object_ref").map(Into::into)
+                } else if self.stack.len() == 3
+                    && let Some((_, item)) = &mut self.item
+                {
+                    if self.section == Section::Tests {
+                        match name {
+                            b"object" => item.object_ref = attr(e, b"object_ref").map(Into::into),
+                            b"state" => {
+                                if let Some(s) = attr(e, b"state_ref") {
+                                    item.state_refs.push(s.into());
                                 }
-                                b"state" => {
-                                    if let Some(s) = attr(e, b"state_ref") {
-                                        item.state_refs.push(s.into());
-                                    }
-                                }
-                                _ => {}
                             }
-                        } else {
-                            self.field = Some(Field {
-                                name: String::from_utf8_lossy(name).into(),
-                                value: "".into(),
-                                operation: attr(e, b"operation").map(Into::into),
-                                var_ref: attr(e, b"var_ref").map(Into::into),
-                            });
+                            _ => {}
                         }
+                    } else {
+                        self.field = Some(Field {
+                            name: String::from_utf8_lossy(name).into(),
+                            value: "".into(),
+                            operation: attr(e, b"operation").map(Into::into),
+                            var_ref: attr(e, b"var_ref").map(Into::into),
+                        });
                     }
                 }
             }
@@ -395,15 +387,15 @@ impl Builder {
                             ..f
                         });
                     }
-                } else if depth == 2 {
-                    if let Some((id, item)) = self.item.take() {
-                        let map = match self.section {
-                            Section::Tests => &mut self.doc.tests,
-                            Section::Objects => &mut self.doc.objects,
-                            _ => &mut self.doc.states,
-                        };
-                        map.insert(id, item);
-                    }
+                } else if depth == 2
+                    && let Some((id, item)) = self.item.take()
+                {
+                    let map = match self.section {
+                        Section::Tests => &mut self.doc.tests,
+                        Section::Objects => &mut self.doc.objects,
+                        _ => &mut self.doc.states,
+                    };
+                    map.insert(id, item);
                 }
             }
             Section::Variables => {
@@ -411,10 +403,10 @@ impl Builder {
                     if let Some((_, Some(values))) = &mut self.variable {
                         values.push(self.text.trim().to_owned());
                     }
-                } else if depth == 2 {
-                    if let Some((id, v)) = self.variable.take() {
-                        self.doc.variables.insert(id, v);
-                    }
+                } else if depth == 2
+                    && let Some((id, v)) = self.variable.take()
+                {
+                    self.doc.variables.insert(id, v);
                 }
             }
             Section::None => {}

@@ -608,10 +608,10 @@ impl<'d> Ctx<'d> {
             "textfilecontent54_test" => {
                 let path = object.field("filepath").map_or("", |f| &f.value);
                 if path == "/etc/lsb-release" {
-                    if let Some(code) = states.iter().find_map(|s| s.field("subexpression")) {
-                        if let Some(p) = ubuntu_platform(&code.value) {
-                            return (vec![Atom::Platform(p)], none_exist || none_satisfy);
-                        }
+                    if let Some(code) = states.iter().find_map(|s| s.field("subexpression"))
+                        && let Some(p) = ubuntu_platform(&code.value)
+                    {
+                        return (vec![Atom::Platform(p)], none_exist || none_satisfy);
                     }
                 } else if let Some(module) = path
                     .strip_prefix("/etc/dnf/modules.d/")
@@ -827,10 +827,10 @@ fn arch_list(value: &str, op: &str) -> Option<Vec<String>> {
 fn collect_streams(e: &Expr, atoms: &[Atom], out: &mut Vec<OsStream>) {
     match e {
         Expr::Lit(a, _) => {
-            if let Atom::Platform(Platform::Stream(s)) = &atoms[*a as usize] {
-                if !out.contains(s) {
-                    out.push(s.clone());
-                }
+            if let Atom::Platform(Platform::Stream(s)) = &atoms[*a as usize]
+                && !out.contains(s)
+            {
+                out.push(s.clone());
             }
         }
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_streams(x, atoms, out)),
@@ -946,10 +946,10 @@ fn cves(def: &Definition) -> Vec<String> {
         .filter(|r| r.source.eq_ignore_ascii_case("CVE"))
         .map(|r| r.ref_id.as_str());
     for raw in def.cves.iter().map(String::as_str).chain(refs) {
-        if let Some(id) = raw.split_whitespace().find(|w| w.starts_with("CVE-")) {
-            if !out.iter().any(|c| c == id) {
-                out.push(id.to_owned());
-            }
+        if let Some(id) = raw.split_whitespace().find(|w| w.starts_with("CVE-"))
+            && !out.iter().any(|c| c == id)
+        {
+            out.push(id.to_owned());
         }
     }
     out
