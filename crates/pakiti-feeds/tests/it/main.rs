@@ -8,3 +8,5 @@ mod debian_index;
 mod debian_list;
 mod debian_tracker;
 mod osv;
+mod oval;
+mod oval_hosts;

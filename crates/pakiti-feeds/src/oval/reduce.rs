@@ -1,0 +1,956 @@
+//! Criteria-tree evaluation: from OVAL definitions, tests, objects and states to advisories.
+//!
+//! Each test is classified once into atoms: a platform check (a release package or the
+//! `/etc/lsb-release` codename), a package check (name, EVR condition, arch list), a module
+//! check (`/etc/dnf/modules.d/NAME.module` with `stream = S` enabled), a condition taken as
+//! satisfied (see below), or an unknown check. A definition's tree is rewritten in negation
+//! normal form over those atoms; for every OS stream the tree names, the platform atoms are
+//! replaced by constants, the rest is expanded into a disjunction of conjunctions, and each
+//! conjunction becomes [`Affected`] entries.
+//!
+//! Conditions taken as satisfied (agents do not report them):
+//! - signature checks (`signature_keyid equals`, "signed with Red Hat key"): a package from
+//!   another vendor with the same name would be reported too, which errs on the safe side;
+//! - the running / next-boot kernel checks (`uname_test`, grubenv `textfilecontent54_test`) of
+//!   Red Hat kernel errata: the installed-package check alone decides;
+//! - the "host is unix" `family_test`.
+//!
+//! Anything that cannot be reduced soundly yields a [`Problem`], and the entry is widened
+//! (a check that cannot be represented is dropped from its conjunction, which only adds
+//! findings), never silently narrowed.
+
+use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
+use pakiti_core::stream::{Distro, OsStream};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::document::{Definition, Document, Item, Node, Operator};
+use crate::{Parsed, Problem};
+
+/// The vendor conventions a document follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Vendor {
+    Redhat,
+    Ubuntu,
+    Suse,
+}
+
+impl Vendor {
+    fn source(self) -> &'static str {
+        match self {
+            Vendor::Redhat => "redhat-oval",
+            Vendor::Ubuntu => "ubuntu-oval",
+            Vendor::Suse => "suse-oval",
+        }
+    }
+}
+
+/// The largest disjunctive form expanded for one definition and stream.
+const MAX_TERMS: usize = 50_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Platform {
+    /// The host runs this stream.
+    Stream(OsStream),
+    /// The host runs any release of this distro ("Red Hat Enterprise Linux must be installed").
+    Family(Distro),
+    /// A platform pakiti has no stream for (Red Hat CoreOS, SUSE Manager): false for every
+    /// stream pakiti knows.
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Evr {
+    Less(String),
+    GreaterEq(String),
+    Equals(String),
+    Unsupported(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct PkgCheck {
+    name: String,
+    evr: Vec<Evr>,
+    /// `None`: every architecture.
+    arches: Option<Vec<String>>,
+    /// State fields that could not be represented (dropped: the check is widened).
+    unsupported: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Atom {
+    /// Satisfied by assumption (signature, running kernel, unix family).
+    Assumed,
+    Platform(Platform),
+    Package(PkgCheck),
+    Module(String),
+    Unknown(String),
+}
+
+#[derive(Clone, Debug)]
+enum Expr {
+    Const(bool),
+    Lit(u32, bool),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+}
+
+/// What one test reduces to: a disjunction of atoms, possibly negated.
+#[derive(Clone)]
+struct TestClass {
+    atoms: Vec<u32>,
+    negated: bool,
+}
+
+struct Ctx<'d> {
+    vendor: Vendor,
+    doc: &'d Document,
+    def_index: FxHashMap<&'d str, usize>,
+    atoms: Vec<Atom>,
+    atom_ids: FxHashMap<Atom, u32>,
+    tests: FxHashMap<&'d str, TestClass>,
+}
+
+/// Problems of one definition, de-duplicated.
+struct DefProblems<'a> {
+    id: &'a str,
+    seen: FxHashSet<String>,
+    out: Vec<Problem>,
+}
+
+impl DefProblems<'_> {
+    fn push(&mut self, message: String) {
+        if self.seen.insert(message.clone()) {
+            self.out.push(Problem::new(Some(self.id), message));
+        }
+    }
+}
+
+/// Turns a document into advisories.
+pub(crate) fn advisories(
+    doc: &Document,
+    vendor: Vendor,
+    override_stream: Option<&OsStream>,
+) -> Parsed<Advisory> {
+    let mut ctx = Ctx {
+        vendor,
+        doc,
+        def_index: doc
+            .definitions
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.as_str(), i))
+            .collect(),
+        atoms: Vec::new(),
+        atom_ids: FxHashMap::default(),
+        tests: FxHashMap::default(),
+    };
+    let mut parsed = Parsed::default();
+    for def in &doc.definitions {
+        if def.class == "inventory" || def.class == "compliance" || def.class == "miscellaneous" {
+            continue;
+        }
+        let mut problems = DefProblems {
+            id: &def.id,
+            seen: FxHashSet::default(),
+            out: Vec::new(),
+        };
+        let adv = ctx.advisory(def, override_stream, &mut problems);
+        parsed.records.push(adv);
+        parsed.problems.append(&mut problems.out);
+    }
+    parsed
+}
+
+impl<'d> Ctx<'d> {
+    fn intern(&mut self, atom: Atom) -> u32 {
+        if let Some(&id) = self.atom_ids.get(&atom) {
+            return id;
+        }
+        let id = u32::try_from(self.atoms.len()).unwrap_or(u32::MAX);
+        self.atoms.push(atom.clone());
+        self.atom_ids.insert(atom, id);
+        id
+    }
+
+    fn advisory(
+        &mut self,
+        def: &'d Definition,
+        override_stream: Option<&OsStream>,
+        problems: &mut DefProblems<'_>,
+    ) -> Advisory {
+        let mut adv = Advisory {
+            id: advisory_id(def),
+            source: self.vendor.source().to_owned(),
+            title: def.title.clone(),
+            severity: self.severity(def, problems),
+            cves: cves(def),
+            references: def
+                .references
+                .iter()
+                .filter(|r| !r.url.is_empty())
+                .map(|r| r.url.clone())
+                .collect(),
+            issued: def.issued.clone(),
+            updated: def.updated.clone(),
+            affected: Vec::new(),
+        };
+        let Some(root) = &def.criteria else {
+            problems.push("definition has no criteria".into());
+            return adv;
+        };
+        let expr = self.build(root, false, 0, problems);
+        // The streams the tree names.
+        let mut streams: Vec<OsStream> = Vec::new();
+        collect_streams(&expr, &self.atoms, &mut streams);
+        let plan: Vec<(Option<OsStream>, OsStream)> = match override_stream {
+            Some(o) => {
+                let same: Vec<_> = streams
+                    .iter()
+                    .filter(|s| s.release() == o.release())
+                    .collect();
+                if let Some(s) = same.first() {
+                    vec![(Some((*s).clone()), o.clone())]
+                } else if streams.is_empty() {
+                    vec![(None, o.clone())]
+                } else {
+                    Vec::new()
+                }
+            }
+            None => streams
+                .iter()
+                .map(|s| (Some(s.clone()), s.clone()))
+                .collect(),
+        };
+        if plan.is_empty() && override_stream.is_none() {
+            problems.push("no platform (os stream) check in the criteria".into());
+        }
+        for (assume, label) in plan {
+            let reduced = self.substitute(&expr, assume.as_ref(), problems);
+            let Some(terms) = dnf(&reduced) else {
+                problems.push("criteria too large to expand".into());
+                continue;
+            };
+            for term in terms {
+                self.entries(def, &term, &label, &mut adv.affected, problems);
+            }
+        }
+        dedup(&mut adv.affected);
+        adv
+    }
+
+    fn severity(&self, def: &Definition, problems: &mut DefProblems<'_>) -> Severity {
+        let Some(word) = def.severity.as_deref().map(str::trim) else {
+            return Severity::Unknown;
+        };
+        let known: &[&str] = match self.vendor {
+            Vendor::Ubuntu => &[
+                "critical",
+                "high",
+                "medium",
+                "low",
+                "negligible",
+                "untriaged",
+                "",
+            ],
+            Vendor::Redhat | Vendor::Suse => {
+                &["critical", "important", "moderate", "low", "none", ""]
+            }
+        };
+        let lower = word.to_ascii_lowercase();
+        if !known.contains(&lower.as_str()) {
+            problems.push(format!("unknown severity {word:?}"));
+        }
+        Severity::from_vendor(word)
+    }
+
+    /// Builds the negation normal form of a criteria node.
+    fn build(
+        &mut self,
+        node: &'d Node,
+        neg: bool,
+        depth: u32,
+        problems: &mut DefProblems<'_>,
+    ) -> Expr {
+        match node {
+            Node::Criteria {
+                operator,
+                negate,
+                children,
+            } => {
+                let neg = neg ^ negate;
+                if *operator == Operator::OneOrXor {
+                    problems.push("ONE/XOR criteria read as OR".into());
+                }
+                let kids: Vec<Expr> = children
+                    .iter()
+                    .map(|c| self.build(c, neg, depth, problems))
+                    .collect();
+                // De Morgan: a negated AND is an OR of negations, and vice versa.
+                let is_and = (*operator == Operator::And) != neg;
+                if is_and {
+                    Expr::And(kids)
+                } else {
+                    Expr::Or(kids)
+                }
+            }
+            Node::Criterion { test_ref, negate } => {
+                let class = self.classify(test_ref);
+                let neg = neg ^ negate ^ class.negated;
+                let lits: Vec<Expr> = class.atoms.iter().map(|&a| Expr::Lit(a, !neg)).collect();
+                // A test over several names holds when any name does; its negation when none does.
+                if lits.len() == 1 {
+                    lits.into_iter().next().unwrap_or(Expr::Const(true))
+                } else if neg {
+                    Expr::And(lits)
+                } else {
+                    Expr::Or(lits)
+                }
+            }
+            Node::Extend {
+                definition_ref,
+                negate,
+            } => {
+                let neg = neg ^ negate;
+                let target = self
+                    .def_index
+                    .get(definition_ref.as_ref())
+                    .and_then(|&i| self.doc.definitions[i].criteria.as_ref());
+                match target {
+                    Some(t) if depth < 16 => self.build(t, neg, depth + 1, problems),
+                    _ => {
+                        let a = self.intern(Atom::Unknown(format!(
+                            "extended definition {definition_ref} not found"
+                        )));
+                        Expr::Lit(a, !neg)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces platform and assumed atoms by constants for a host on `stream`.
+    fn substitute(
+        &self,
+        e: &Expr,
+        stream: Option<&OsStream>,
+        problems: &mut DefProblems<'_>,
+    ) -> Expr {
+        match e {
+            Expr::Const(b) => Expr::Const(*b),
+            Expr::And(v) => simplify_and(
+                v.iter()
+                    .map(|x| self.substitute(x, stream, problems))
+                    .collect(),
+            ),
+            Expr::Or(v) => simplify_or(
+                v.iter()
+                    .map(|x| self.substitute(x, stream, problems))
+                    .collect(),
+            ),
+            Expr::Lit(a, pos) => match &self.atoms[*a as usize] {
+                Atom::Platform(p) => {
+                    let holds = match (p, stream) {
+                        (Platform::Stream(s), Some(h)) => s == h,
+                        (Platform::Family(d), Some(h)) => *d == h.distro(),
+                        _ => false,
+                    };
+                    Expr::Const(holds == *pos)
+                }
+                Atom::Assumed => {
+                    if !pos {
+                        problems.push(
+                            "negated signature/kernel/family check taken as satisfied".into(),
+                        );
+                    }
+                    Expr::Const(true)
+                }
+                Atom::Unknown(why) => {
+                    problems.push(format!("unsupported check taken as satisfied: {why}"));
+                    Expr::Const(true)
+                }
+                Atom::Package(_) | Atom::Module(_) => Expr::Lit(*a, *pos),
+            },
+        }
+    }
+
+    /// Turns one conjunction into affected entries.
+    fn entries(
+        &self,
+        def: &Definition,
+        term: &[(u32, bool)],
+        stream: &OsStream,
+        out: &mut Vec<Affected>,
+        problems: &mut DefProblems<'_>,
+    ) {
+        let mut positive: Vec<&PkgCheck> = Vec::new();
+        let mut negative: Vec<&PkgCheck> = Vec::new();
+        let mut modules: Vec<&str> = Vec::new();
+        for &(a, pos) in term {
+            match (&self.atoms[a as usize], pos) {
+                (Atom::Package(p), true) => positive.push(p),
+                (Atom::Package(p), false) => negative.push(p),
+                (Atom::Module(m), true) => modules.push(m),
+                (Atom::Module(m), false) => {
+                    problems.push(format!("negated module check {m} dropped"));
+                }
+                _ => {}
+            }
+        }
+        // "X is installed" AND "X is not installed": Red Hat's way of saying "not affected".
+        let contradiction = negative.iter().any(|n| {
+            n.evr.is_empty() && n.arches.is_none() && positive.iter().any(|p| p.name == n.name)
+        });
+        if !contradiction {
+            for n in &negative {
+                problems.push(format!("negated package check on {} dropped", n.name));
+            }
+        }
+        let mut names: Vec<&str> = positive.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.is_empty() {
+            problems.push("a branch of the criteria holds without any package check".into());
+            return;
+        }
+        let module = match modules.as_slice() {
+            [] => None,
+            [m] => Some((*m).to_owned()),
+            _ => {
+                problems
+                    .push("several module checks in one branch: module condition dropped".into());
+                None
+            }
+        };
+        let only_equals = |name: &str| {
+            positive
+                .iter()
+                .filter(|p| p.name == name)
+                .all(|p| !p.evr.is_empty() && p.evr.iter().all(|e| matches!(e, Evr::Equals(_))))
+        };
+        if names.len() > 1 && names.iter().any(|n| !only_equals(n)) {
+            // Kernel live patches: `kernel equals X AND kpatch-patch-X earlier than Y`. The
+            // kpatch entry carries the condition; the exact-kernel check cannot be represented,
+            // and the kernel's own fix is a separate branch of the same definition.
+            names.retain(|n| !only_equals(n));
+        }
+        if names.len() > 1 && !contradiction {
+            problems.push(format!(
+                "and of checks on different packages ({}): one entry per package",
+                names.join(", ")
+            ));
+        }
+        for name in names {
+            let checks: Vec<&&PkgCheck> = positive.iter().filter(|p| p.name == name).collect();
+            let mut entry = Affected::binary(stream.clone(), name, Status::Unfixed);
+            entry.module.clone_from(&module);
+            let mut fixed: Option<String> = None;
+            let mut arches: Option<Vec<String>> = None;
+            let mut inexact = false;
+            for c in &checks {
+                for f in &c.unsupported {
+                    problems.push(format!("unsupported state field {f} on {name} ignored"));
+                }
+                for e in &c.evr {
+                    match e {
+                        Evr::Less(v) => {
+                            let smaller = match &fixed {
+                                Some(old) => stream.scheme().compare(v, old).is_lt(),
+                                None => true,
+                            };
+                            if smaller {
+                                fixed = Some(v.clone());
+                            }
+                        }
+                        Evr::GreaterEq(v) => entry.introduced = Some(v.clone()),
+                        Evr::Equals(v) => {
+                            entry.introduced = Some(v.clone());
+                            inexact = true;
+                        }
+                        Evr::Unsupported(op) => {
+                            problems.push(format!(
+                                "unsupported evr operation {op:?} on {name} ignored"
+                            ));
+                        }
+                    }
+                }
+                if let Some(a) = &c.arches {
+                    arches = Some(match arches {
+                        None => a.clone(),
+                        Some(old) => old.into_iter().filter(|x| a.contains(x)).collect(),
+                    });
+                }
+            }
+            if inexact {
+                problems.push(format!(
+                    "evr equals on {name}: entry covers that version and every later one"
+                ));
+            }
+            entry.arches = arches.unwrap_or_default();
+            entry.status = if contradiction {
+                Status::NotAffected
+            } else if let Some(v) = fixed.filter(|_| !inexact) {
+                Status::Fixed(normalise_fixed(stream, v))
+            } else {
+                self.unpatched_status(def, name, problems)
+            };
+            out.push(entry);
+        }
+    }
+
+    /// The status of a package that is affected whatever its version.
+    fn unpatched_status(
+        &self,
+        def: &Definition,
+        name: &str,
+        problems: &mut DefProblems<'_>,
+    ) -> Status {
+        let resolution = def
+            .resolutions
+            .iter()
+            .find(|r| r.components.iter().any(|c| c == name))
+            .or_else(|| def.resolutions.iter().find(|r| r.components.is_empty()));
+        let Some(r) = resolution else {
+            return Status::Unfixed;
+        };
+        match r.state.trim().to_ascii_lowercase().as_str() {
+            "affected" | "fix deferred" | "under investigation" | "new" => Status::Unfixed,
+            "will not fix" => Status::WillNotFix,
+            "out of support scope" => Status::EndOfLife,
+            _ => {
+                problems.push(format!(
+                    "unknown resolution state {:?}: taken as affected",
+                    r.state
+                ));
+                Status::Unfixed
+            }
+        }
+    }
+
+    /// Classifies a test (cached).
+    fn classify(&mut self, test_ref: &'d str) -> TestClass {
+        if let Some(c) = self.tests.get(test_ref) {
+            return c.clone();
+        }
+        let doc = self.doc;
+        let (atoms, negated) = match doc.tests.get(test_ref) {
+            None => (
+                vec![Atom::Unknown(format!(
+                    "test {test_ref} not in the document"
+                ))],
+                false,
+            ),
+            Some(test) => self.classify_test(test_ref, test),
+        };
+        let atoms = atoms.into_iter().map(|a| self.intern(a)).collect();
+        let class = TestClass { atoms, negated };
+        self.tests.insert(test_ref, class.clone());
+        class
+    }
+
+    fn classify_test(&self, test_ref: &str, test: &Item) -> (Vec<Atom>, bool) {
+        let doc = self.doc;
+        let object = test.object_ref.as_deref().and_then(|o| doc.objects.get(o));
+        let states: Vec<&Item> = test
+            .state_refs
+            .iter()
+            .filter_map(|s| doc.states.get(s.as_ref()))
+            .collect();
+        if test.state_refs.len() != states.len() {
+            return (
+                vec![Atom::Unknown(format!(
+                    "state of test {test_ref} not in the document"
+                ))],
+                false,
+            );
+        }
+        let Some(object) = object else {
+            return match &*test.kind {
+                "uname_test" | "family_test" => (vec![Atom::Assumed], false),
+                _ => (
+                    vec![Atom::Unknown(format!(
+                        "object of test {test_ref} not in the document"
+                    ))],
+                    false,
+                ),
+            };
+        };
+        // `none_exist`: true when no item exists, whatever the states say.
+        let none_exist = test.check_existence.as_deref() == Some("none_exist");
+        let none_satisfy = test.check.as_deref() == Some("none satisfy");
+        match &*test.kind {
+            "uname_test" | "family_test" => (vec![Atom::Assumed], false),
+            "rpminfo_test" | "dpkginfo_test" | "rpmverifyfile_test" => {
+                if let Some(p) = self.platform(object, &states) {
+                    return (vec![Atom::Platform(p)], none_exist || none_satisfy);
+                }
+                let names = match self.names(object) {
+                    Ok(n) => n,
+                    Err(why) => return (vec![Atom::Unknown(why)], false),
+                };
+                let states: &[&Item] = if none_exist { &[] } else { &states };
+                let (evr, arches, unsupported, signature_only) = package_state(states);
+                if signature_only && !states.is_empty() && !none_exist && !none_satisfy {
+                    return (vec![Atom::Assumed], false);
+                }
+                let atoms = names
+                    .into_iter()
+                    .map(|name| {
+                        Atom::Package(PkgCheck {
+                            name,
+                            evr: evr.clone(),
+                            arches: arches.clone(),
+                            unsupported: unsupported.clone(),
+                        })
+                    })
+                    .collect();
+                (atoms, none_exist || none_satisfy)
+            }
+            "textfilecontent54_test" => {
+                let path = object.field("filepath").map_or("", |f| &f.value);
+                if path == "/etc/lsb-release" {
+                    if let Some(code) = states.iter().find_map(|s| s.field("subexpression"))
+                        && let Some(p) = ubuntu_platform(&code.value)
+                    {
+                        return (vec![Atom::Platform(p)], none_exist || none_satisfy);
+                    }
+                } else if let Some(module) = path
+                    .strip_prefix("/etc/dnf/modules.d/")
+                    .and_then(|m| m.strip_suffix(".module"))
+                {
+                    if let Some(stream) = states
+                        .iter()
+                        .find_map(|s| s.field("text"))
+                        .and_then(|t| module_stream(&t.value))
+                    {
+                        return (
+                            vec![Atom::Module(format!("{module}:{stream}"))],
+                            none_exist || none_satisfy,
+                        );
+                    }
+                } else if path.starts_with("/boot/grub") {
+                    return (vec![Atom::Assumed], false);
+                }
+                (
+                    vec![Atom::Unknown(format!("textfilecontent54 test on {path:?}"))],
+                    false,
+                )
+            }
+            other => (vec![Atom::Unknown(format!("{other} test"))], false),
+        }
+    }
+
+    /// The package names an object selects.
+    fn names(&self, object: &Item) -> Result<Vec<String>, String> {
+        let Some(name) = object.field("name") else {
+            return Err(format!("{} object without a name", object.kind));
+        };
+        if let Some(var) = &name.var_ref {
+            return match self.doc.variables.get(var.as_ref()) {
+                Some(Some(values)) if !values.is_empty() => Ok(values.clone()),
+                Some(_) => Err(format!("variable {var} is not a constant list")),
+                None => Err(format!("variable {var} not in the document")),
+            };
+        }
+        match name.operation.as_deref() {
+            None | Some("equals") if !name.value.is_empty() => Ok(vec![name.value.to_string()]),
+            op => Err(format!(
+                "package name {:?} with operation {op:?}",
+                name.value
+            )),
+        }
+    }
+
+    /// Recognises a platform test: a release package with a version condition (and no evr).
+    fn platform(&self, object: &Item, states: &[&Item]) -> Option<Platform> {
+        match self.vendor {
+            Vendor::Redhat => {
+                // Red Hat: `redhat-release*` named in the object or (rpmverifyfile) the state.
+                let name = states
+                    .iter()
+                    .find_map(|s| s.field("name"))
+                    .or_else(|| object.field("name"))?;
+                let n = name.value.trim_start_matches('^');
+                // `redhat-release is earlier than ...` is an ordinary package check.
+                if !n.starts_with("redhat-release")
+                    || states.iter().any(|s| s.field("evr").is_some())
+                {
+                    return None;
+                }
+                if n.starts_with("redhat-release-coreos") {
+                    return Some(Platform::Other);
+                }
+                match states.iter().find_map(|s| s.field("version")) {
+                    None => Some(Platform::Family(Distro::Rhel)),
+                    Some(v) => {
+                        let major: String = v
+                            .value
+                            .trim_start_matches('^')
+                            .chars()
+                            .take_while(char::is_ascii_digit)
+                            .collect();
+                        if major.is_empty() {
+                            Some(Platform::Other)
+                        } else {
+                            Some(Platform::Stream(OsStream::new(Distro::Rhel, &major)))
+                        }
+                    }
+                }
+            }
+            Vendor::Suse => {
+                let name = object.field("name")?;
+                if name.var_ref.is_some() || !name.value.ends_with("-release") {
+                    return None;
+                }
+                if states.iter().any(|s| s.field("evr").is_some()) {
+                    return None;
+                }
+                let version = states.iter().find_map(|s| s.field("version"))?;
+                Some(suse_platform(&name.value, &version.value))
+            }
+            Vendor::Ubuntu => None,
+        }
+    }
+}
+
+/// Maps a SUSE release package and its version to a stream.
+///
+/// SUSE tests the platform with the product's release package (`openSUSE-release`,
+/// `sles-release`, `SLES_SAP-release`, `sle-module-basesystem-release` ...) and its rpm
+/// `version`, which is `15` for SLES 15 GA and `15.3` for 15 SP3. The stream key is that
+/// version as published (`sles:15`, `sles:15.3`), because service packs ship different package
+/// versions and a host knows its own `VERSION_ID` (`15.3`) from `/etc/os-release`. Every SLE
+/// product and module built on SLES (SAP, HPC, RT, LTSS, Desktop, modules) maps to the same
+/// `sles` stream: they share the base packages. openSUSE Leap maps to `opensuse:15.3`;
+/// openSUSE Leap Micro, whose release package is `openSUSE-release` with version `5.x`, maps
+/// to `opensuse:micro-5.3`. Any other product (SUSE Manager, CaaSP ...) has no stream.
+fn suse_platform(name: &str, version: &str) -> Platform {
+    let lower = name.to_ascii_lowercase();
+    let version = version.trim();
+    if lower == "opensuse-release" || lower == "opensuse-leap-release" {
+        if version.starts_with("15.") || version.starts_with("42.") {
+            return Platform::Stream(OsStream::new(Distro::Opensuse, version));
+        }
+        if version.starts_with("5.") || version.starts_with("6.") {
+            return Platform::Stream(OsStream::new(Distro::Opensuse, &format!("micro-{version}")));
+        }
+        return Platform::Other;
+    }
+    if lower == "opensuse-leap-micro-release" {
+        return Platform::Stream(OsStream::new(Distro::Opensuse, &format!("micro-{version}")));
+    }
+    if lower.starts_with("sle")
+        && !version.is_empty()
+        && version.chars().all(|c| c.is_ascii_digit() || c == '.')
+    {
+        return Platform::Stream(OsStream::new(Distro::Sles, version));
+    }
+    Platform::Other
+}
+
+fn ubuntu_platform(code: &str) -> Option<Platform> {
+    let s = OsStream::new(Distro::Ubuntu, code);
+    // An unknown codename stays a codename; it is still a stream of its own.
+    Some(Platform::Stream(s))
+}
+
+/// Extracts the stream from Red Hat's module pattern `\nstream\s*=\s*7\.2\b...`.
+fn module_stream(pattern: &str) -> Option<String> {
+    let start = pattern.find("stream\\s*=\\s*")? + "stream\\s*=\\s*".len();
+    let rest = &pattern[start..];
+    let end = rest.find("\\b").unwrap_or(rest.len());
+    let s = rest[..end].replace("\\.", ".");
+    (!s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
+    .then_some(s)
+}
+
+type PackageState = (Vec<Evr>, Option<Vec<String>>, Vec<String>, bool);
+
+/// Reads the package conditions of a test's states: evr, arch, and fields pakiti ignores.
+/// The last value says whether the states hold only signature conditions.
+fn package_state(states: &[&Item]) -> PackageState {
+    let mut evr = Vec::new();
+    let mut arches: Option<Vec<String>> = None;
+    let mut unsupported = Vec::new();
+    let mut only_signature = true;
+    for s in states {
+        for f in &s.fields {
+            let op = f.operation.as_deref().unwrap_or("equals");
+            match &*f.name {
+                "signature_keyid" => continue,
+                "evr" => evr.push(match op {
+                    "less than" => Evr::Less(f.value.to_string()),
+                    "greater than or equal" => Evr::GreaterEq(f.value.to_string()),
+                    "equals" => Evr::Equals(f.value.to_string()),
+                    other => Evr::Unsupported(other.to_owned()),
+                }),
+                "arch" => match arch_list(&f.value, op) {
+                    Some(list) => arches = Some(list),
+                    None => unsupported.push(format!("arch {:?}", f.value)),
+                },
+                other => unsupported.push(other.to_owned()),
+            }
+            only_signature = false;
+        }
+    }
+    (evr, arches, unsupported, only_signature)
+}
+
+/// Debian versions with a zero epoch are published without it (`0:1.2-3` is `1.2-3`), and
+/// dpkg compares them equal; rpm EVRs keep their epoch as Red Hat and SUSE write it.
+fn normalise_fixed(stream: &OsStream, v: String) -> String {
+    match (stream.scheme(), v.strip_prefix("0:")) {
+        (pakiti_core::version::Scheme::Deb, Some(rest)) => rest.to_owned(),
+        _ => v,
+    }
+}
+
+/// An arch condition as a list: `x86_64`, `aarch64|x86_64`, `(aarch64|x86_64)`, `^x86_64$`.
+fn arch_list(value: &str, op: &str) -> Option<Vec<String>> {
+    let v = value.trim();
+    let v = match op {
+        "equals" => return (!v.is_empty()).then(|| vec![v.to_owned()]),
+        "pattern match" => v.trim_start_matches('^').trim_end_matches('$'),
+        _ => return None,
+    };
+    let v = v
+        .strip_prefix('(')
+        .and_then(|x| x.strip_suffix(')'))
+        .unwrap_or(v);
+    let list: Vec<String> = v.split('|').map(str::to_owned).collect();
+    list.iter()
+        .all(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .then_some(list)
+}
+
+fn collect_streams(e: &Expr, atoms: &[Atom], out: &mut Vec<OsStream>) {
+    match e {
+        Expr::Lit(a, _) => {
+            if let Atom::Platform(Platform::Stream(s)) = &atoms[*a as usize]
+                && !out.contains(s)
+            {
+                out.push(s.clone());
+            }
+        }
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_streams(x, atoms, out)),
+        Expr::Const(_) => {}
+    }
+}
+
+fn simplify_and(v: Vec<Expr>) -> Expr {
+    let mut out = Vec::with_capacity(v.len());
+    for x in v {
+        match x {
+            Expr::Const(true) => {}
+            Expr::Const(false) => return Expr::Const(false),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Expr::Const(true),
+        1 => out.pop().unwrap_or(Expr::Const(true)),
+        _ => Expr::And(out),
+    }
+}
+
+fn simplify_or(v: Vec<Expr>) -> Expr {
+    let mut out = Vec::with_capacity(v.len());
+    for x in v {
+        match x {
+            Expr::Const(false) => {}
+            Expr::Const(true) => return Expr::Const(true),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Expr::Const(false),
+        1 => out.pop().unwrap_or(Expr::Const(false)),
+        _ => Expr::Or(out),
+    }
+}
+
+type Term = Vec<(u32, bool)>;
+
+/// Disjunctive normal form; `None` when it would exceed [`MAX_TERMS`].
+fn dnf(e: &Expr) -> Option<Vec<Term>> {
+    match e {
+        Expr::Const(true) => Some(vec![Vec::new()]),
+        Expr::Const(false) => Some(Vec::new()),
+        Expr::Lit(a, p) => Some(vec![vec![(*a, *p)]]),
+        Expr::Or(v) => {
+            let mut out = Vec::new();
+            for x in v {
+                out.extend(dnf(x)?);
+                if out.len() > MAX_TERMS {
+                    return None;
+                }
+            }
+            Some(out)
+        }
+        Expr::And(v) => {
+            let mut acc: Vec<Term> = vec![Vec::new()];
+            for x in v {
+                let d = dnf(x)?;
+                if acc.len().saturating_mul(d.len()) > MAX_TERMS {
+                    return None;
+                }
+                let mut next = Vec::with_capacity(acc.len() * d.len());
+                for a in &acc {
+                    for b in &d {
+                        let mut t = a.clone();
+                        t.extend_from_slice(b);
+                        next.push(t);
+                    }
+                }
+                acc = next;
+            }
+            Some(acc)
+        }
+    }
+}
+
+fn dedup(entries: &mut Vec<Affected>) {
+    let mut seen: Vec<Affected> = Vec::with_capacity(entries.len());
+    for e in entries.drain(..) {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    *entries = seen;
+}
+
+/// The advisory id: the erratum (RHSA, SUSE-SU) for patch definitions, the CVE for
+/// vulnerability definitions, the OVAL id when neither is named.
+fn advisory_id(def: &Definition) -> String {
+    if def.class == "patch" {
+        if let Some(r) = def.references.iter().find(|r| {
+            !r.ref_id.is_empty()
+                && !r.source.eq_ignore_ascii_case("CVE")
+                && !r.source.eq_ignore_ascii_case("BUGZILLA")
+        }) {
+            return r.ref_id.clone();
+        }
+    } else if let Some(c) = cves(def).into_iter().next() {
+        return c;
+    }
+    def.id.clone()
+}
+
+/// CVE ids from `<cve>` elements and CVE references (SUSE writes `Mitre CVE-2004-2771`).
+fn cves(def: &Definition) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let refs = def
+        .references
+        .iter()
+        .filter(|r| r.source.eq_ignore_ascii_case("CVE"))
+        .map(|r| r.ref_id.as_str());
+    for raw in def.cves.iter().map(String::as_str).chain(refs) {
+        if let Some(id) = raw.split_whitespace().find(|w| w.starts_with("CVE-"))
+            && !out.iter().any(|c| c == id)
+        {
+            out.push(id.to_owned());
+        }
+    }
+    out
+}
