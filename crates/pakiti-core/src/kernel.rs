@@ -12,8 +12,20 @@ use crate::version::Scheme;
 pub fn is_kernel_package(name: &str) -> bool {
     matches!(
         name,
-        "kernel" | "kernel-core" | "kernel-default" | "kernel-smp" | "kernel-PAE" | "kernel-xen" | "kernel-uek"
-            | "kernel-rt" | "kernel-64k" | "kernel-default-base" | "kernel-preempt" | "kernel-azure" | "linux-lts" | "linux-virt"
+        "kernel"
+            | "kernel-core"
+            | "kernel-default"
+            | "kernel-smp"
+            | "kernel-PAE"
+            | "kernel-xen"
+            | "kernel-uek"
+            | "kernel-rt"
+            | "kernel-64k"
+            | "kernel-default-base"
+            | "kernel-preempt"
+            | "kernel-azure"
+            | "linux-lts"
+            | "linux-virt"
     ) || (name.starts_with("linux-image-") && name[12..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
@@ -29,7 +41,10 @@ pub fn reboot_needed(scheme: Scheme, running: &str, packages: &[InstalledPackage
     if running.is_empty() || running == "unknown" {
         return false;
     }
-    let kernels: Vec<&InstalledPackage> = packages.iter().filter(|p| is_kernel_package(&p.name)).collect();
+    let kernels: Vec<&InstalledPackage> = packages
+        .iter()
+        .filter(|p| is_kernel_package(&p.name))
+        .collect();
     let Some(newest) = kernels
         .iter()
         .copied()
@@ -39,7 +54,10 @@ pub fn reboot_needed(scheme: Scheme, running: &str, packages: &[InstalledPackage
     };
     match scheme {
         Scheme::Rpm => {
-            let vr = newest.version.split_once(':').map_or(newest.version.as_str(), |(_, vr)| vr);
+            let vr = newest
+                .version
+                .split_once(':')
+                .map_or(newest.version.as_str(), |(_, vr)| vr);
             !running.starts_with(vr)
         }
         Scheme::Deb => {
@@ -48,7 +66,9 @@ pub fn reboot_needed(scheme: Scheme, running: &str, packages: &[InstalledPackage
                 .iter()
                 .filter(|p| scheme.compare(&p.version, &newest.version).is_eq())
                 .collect();
-            !newest_debs.iter().any(|p| p.name.strip_prefix("linux-image-") == Some(running))
+            !newest_debs
+                .iter()
+                .any(|p| p.name.strip_prefix("linux-image-") == Some(running))
         }
         Scheme::Apk => {
             let upstream = newest.version.split("-r").next().unwrap_or(&newest.version);
@@ -67,11 +87,19 @@ mod tests {
 
     #[test]
     fn rpm_kernels() {
-        let pkgs = [p("kernel", "0:4.18.0-500.el8"), p("kernel", "0:4.18.0-513.el8"), p("bash", "0:4.4-1.el8")];
+        let pkgs = [
+            p("kernel", "0:4.18.0-500.el8"),
+            p("kernel", "0:4.18.0-513.el8"),
+            p("bash", "0:4.4-1.el8"),
+        ];
         assert!(!reboot_needed(Scheme::Rpm, "4.18.0-513.el8.x86_64", &pkgs));
         assert!(reboot_needed(Scheme::Rpm, "4.18.0-500.el8.x86_64", &pkgs));
         assert!(!reboot_needed(Scheme::Rpm, "", &pkgs));
-        assert!(!reboot_needed(Scheme::Rpm, "4.18.0-500.el8.x86_64", &pkgs[2..]));
+        assert!(!reboot_needed(
+            Scheme::Rpm,
+            "4.18.0-500.el8.x86_64",
+            &pkgs[2..]
+        ));
     }
 
     #[test]

@@ -206,22 +206,25 @@ impl AdvisoryIndex {
     }
 
     /// The data a host of stream `own` is matched against: its own stream when the index
-    /// covers it, else the upstream stream ([`OsStream::upstream`]) in rebuild mode; `None`
-    /// when neither is covered (the host is "not covered").
+    /// covers it, and for a rebuild of RHEL also RHEL's data in rebuild mode (a rebuild's own
+    /// data, such as AlmaLinux's OSV records, may be partial; missing a CVE is worse than
+    /// naming it under two advisories). Empty when nothing covers the host: "not covered".
     #[must_use]
-    pub fn target(&self, own: &OsStream) -> Option<Target> {
+    pub fn targets(&self, own: &OsStream) -> Vec<Target> {
+        let mut out = Vec::new();
         if self.covers(own) {
-            return Some(Target {
+            out.push(Target {
                 stream: own.clone(),
                 rebuild: false,
             });
         }
-        own.upstream()
-            .filter(|up| self.covers(up))
-            .map(|stream| Target {
-                stream,
+        if let Some(up) = own.upstream().filter(|up| self.covers(up)) {
+            out.push(Target {
+                stream: up,
                 rebuild: true,
-            })
+            });
+        }
+        out
     }
 
     /// Evaluates one installed package against `stream`'s own data: every advisory whose entry
@@ -314,22 +317,19 @@ impl AdvisoryIndex {
     /// Matches one host.
     #[must_use]
     pub fn match_host<'i>(&'i self, host: &HostInventory<'_>) -> HostResult<'i> {
-        let Some(target) = host.stream.and_then(|s| self.target(s)) else {
-            return HostResult {
-                covered: false,
-                findings: Vec::new(),
-            };
-        };
+        let targets = host.stream.map(|s| self.targets(s)).unwrap_or_default();
         let mut findings = Vec::new();
         for (i, pkg) in host.packages.iter().enumerate() {
-            for hit in self.evaluate_target(&target, pkg) {
-                if self.applies_to_modules(hit, host.modules) {
-                    findings.push(self.finding(i, hit));
+            for target in &targets {
+                for hit in self.evaluate_target(target, pkg) {
+                    if self.applies_to_modules(hit, host.modules) {
+                        findings.push(self.finding(i, hit));
+                    }
                 }
             }
         }
         HostResult {
-            covered: true,
+            covered: !targets.is_empty(),
             findings,
         }
     }
@@ -346,28 +346,28 @@ impl AdvisoryIndex {
     /// once. `out[i]` answers `hosts[i]` and equals `self.match_host(&hosts[i])`.
     #[must_use]
     pub fn match_fleet<'i>(&'i self, hosts: &[HostInventory<'_>]) -> Vec<HostResult<'i>> {
-        let targets: Vec<Option<Target>> = hosts
+        let targets: Vec<Vec<Target>> = hosts
             .iter()
-            .map(|h| h.stream.and_then(|s| self.target(s)))
+            .map(|h| h.stream.map(|s| self.targets(s)).unwrap_or_default())
             .collect();
         // Interning: one id per distinct (target, package version) in the fleet.
         let mut ids: FxHashMap<(&Target, &InstalledPackage), u32> = FxHashMap::default();
         let mut distinct: Vec<(&Target, &InstalledPackage)> = Vec::new();
-        let per_host: Vec<Vec<u32>> = hosts
+        let per_host: Vec<Vec<(usize, u32)>> = hosts
             .iter()
             .zip(&targets)
-            .map(|(h, t)| match t {
-                None => Vec::new(),
-                Some(target) => h
-                    .packages
-                    .iter()
-                    .map(|p| {
-                        *ids.entry((target, p)).or_insert_with(|| {
+            .map(|(h, ts)| {
+                let mut v = Vec::with_capacity(h.packages.len() * ts.len());
+                for (i, p) in h.packages.iter().enumerate() {
+                    for target in ts {
+                        let id = *ids.entry((target, p)).or_insert_with(|| {
                             distinct.push((target, p));
                             u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
-                        })
-                    })
-                    .collect(),
+                        });
+                        v.push((i, id));
+                    }
+                }
+                v
             })
             .collect();
         drop(ids);
@@ -376,9 +376,9 @@ impl AdvisoryIndex {
             .par_iter()
             .zip(per_host.par_iter())
             .zip(targets.par_iter())
-            .map(|((host, pkg_ids), target)| {
+            .map(|((host, pkg_ids), ts)| {
                 let mut findings = Vec::new();
-                for (i, &id) in pkg_ids.iter().enumerate() {
+                for &(i, id) in pkg_ids {
                     for &hit in &answers[id as usize] {
                         if self.applies_to_modules(hit, host.modules) {
                             findings.push(self.finding(i, hit));
@@ -386,7 +386,7 @@ impl AdvisoryIndex {
                     }
                 }
                 HostResult {
-                    covered: target.is_some(),
+                    covered: !ts.is_empty(),
                     findings,
                 }
             })
@@ -650,11 +650,42 @@ mod tests {
     fn rebuilds_use_upstream_data_with_normalised_releases() {
         let idx = index();
         let rocky = OsStream::new(Distro::Rocky, "8");
-        let t = idx.target(&rocky).unwrap();
-        assert_eq!(t.stream, rhel8());
-        assert!(t.rebuild);
-        assert!(idx.target(&OsStream::new(Distro::Alpine, "3.19")).is_none());
+        let t = idx.targets(&rocky);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].stream, rhel8());
+        assert!(t[0].rebuild);
+        assert!(
+            idx.targets(&OsStream::new(Distro::Alpine, "3.19"))
+                .is_empty()
+        );
         // An RHEL host's own data is used as is.
-        assert!(!idx.target(&rhel8()).unwrap().rebuild);
+        let own = idx.targets(&rhel8());
+        assert_eq!(own.len(), 1);
+        assert!(!own[0].rebuild);
+        // A CentOS host with a dist-tag release is not vulnerable to the RHEL fix it has.
+        let centos_pkg = [InstalledPackage::new(
+            "openssl-libs",
+            "1:1.1.1k-9.el8.centos",
+            "x86_64",
+        )];
+        let c8 = OsStream::new(Distro::Centos, "8");
+        let r = idx.match_host(&HostInventory {
+            stream: Some(&c8),
+            packages: &centos_pkg,
+            modules: &[],
+        });
+        assert!(r.covered);
+        assert!(r.findings.is_empty());
+        let old = [InstalledPackage::new(
+            "openssl-libs",
+            "1:1.1.1k-8.el8.centos",
+            "x86_64",
+        )];
+        let r = idx.match_host(&HostInventory {
+            stream: Some(&c8),
+            packages: &old,
+            modules: &[],
+        });
+        assert_eq!(r.findings.len(), 1);
     }
 }

@@ -125,11 +125,16 @@ impl FeedKind {
         reader: R,
         opts: &ParseOptions,
     ) -> Result<Parsed<Advisory>, FeedError> {
-        let _ = (reader, opts);
-        Err(FeedError::Format {
-            expected: self.name(),
-            reason: "parser not wired yet".into(),
-        })
+        match self {
+            FeedKind::RedhatOval => crate::oval::redhat::parse(reader, opts),
+            FeedKind::UbuntuOval => crate::oval::ubuntu::parse(reader, opts),
+            FeedKind::SuseOval => crate::oval::suse::parse(reader, opts),
+            FeedKind::Csaf => crate::csaf::parse(reader, opts),
+            FeedKind::DebianTracker => crate::debian::tracker::parse(reader, opts),
+            FeedKind::DebianList => crate::debian::list::parse(reader, opts),
+            FeedKind::AlpineSecdb => crate::alpine::parse(reader, opts),
+            FeedKind::Osv => crate::osv::parse(reader, opts),
+        }
     }
 }
 
