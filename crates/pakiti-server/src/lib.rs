@@ -2,3 +2,4 @@
 
 pub mod cmd;
 pub mod sample;
+pub mod smime;

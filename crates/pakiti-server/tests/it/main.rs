@@ -1,0 +1,3 @@
+//! Integration tests of the pakiti server crate.
+
+mod smime;
