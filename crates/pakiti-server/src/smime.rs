@@ -325,6 +325,9 @@ fn parse_enveloped(body: &[u8]) -> Result<EnvelopedData, SmimeError> {
 fn der_error(e: der::Error) -> SmimeError {
     match e.kind() {
         ErrorKind::Incomplete { .. } => SmimeError::Truncated(e.to_string()),
+        ErrorKind::IndefiniteLength => SmimeError::Malformed(
+            "BER indefinite-length encoding (openssl -stream) is not supported, only DER".into(),
+        ),
         _ => SmimeError::Malformed(e.to_string()),
     }
 }

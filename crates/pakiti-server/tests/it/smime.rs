@@ -210,6 +210,11 @@ fn ber_indefinite_length_is_rejected_cleanly() {
     assert!(looks_encrypted(&body));
     let err = decrypt(&body, &server_key()).unwrap_err();
     assert!(matches!(err, SmimeError::Malformed(_)), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "malformed CMS enveloped data: BER indefinite-length encoding (openssl -stream) \
+         is not supported, only DER"
+    );
 }
 
 /// Replaces the one occurrence of `from` in `body` by `to` (same length).
