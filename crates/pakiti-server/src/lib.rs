@@ -1,6 +1,5 @@
 //! The pakiti server and the subcommands of the `pakiti` command.
 
 pub mod cmd;
-pub mod error;
 pub mod sample;
-pub mod settings;
+pub mod smime;

@@ -1,3 +1,4 @@
-//! Integration tests of the `pakiti` binary.
+//! Integration tests of the pakiti server crate and the `pakiti` binary.
 
+mod smime;
 mod vercmp;
