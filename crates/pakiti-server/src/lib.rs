@@ -1,5 +1,22 @@
 //! The pakiti server and the subcommands of the `pakiti` command.
+//!
+//! `router(state)` builds the application and `serve(listener, state, shutdown)` runs it on an
+//! already-bound listener, so tests bind port 0 and talk to a real server on 127.0.0.1.
 
 pub mod cmd;
+pub mod demo;
+pub mod error;
+pub mod evaluate;
+pub mod handlers;
+pub mod ingest;
+pub mod jobs;
+pub mod net;
+pub mod router;
 pub mod sample;
+pub mod settings;
 pub mod smime;
+pub mod state;
+pub mod web;
+pub mod worker;
+
+pub use router::{router, serve};

@@ -89,14 +89,18 @@ pub fn default_data_dir() -> PathBuf {
 /// # Errors
 /// The file is unreadable or a line does not have six tab-separated columns.
 pub fn load_list(path: &Path) -> Result<HostList> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path.file_stem().unwrap_or_default().to_string_lossy();
+    parse_list(&name, &text).with_context(|| path.display().to_string())
+}
+
+/// Parses the text of a `<host>.tsv` list named `name`.
+///
+/// # Errors
+/// A line does not have the five leading tab-separated columns.
+pub fn parse_list(name: &str, text: &str) -> Result<HostList> {
     let mut list = HostList {
-        name: path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
+        name: name.to_owned(),
         family: String::new(),
         release: String::new(),
         kernel: String::new(),
@@ -119,11 +123,7 @@ pub fn load_list(path: &Path) -> Result<HostList> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 5 {
-            bail!(
-                "{}:{}: expected name, epoch, version, release, arch",
-                path.display(),
-                no + 1
-            );
+            bail!("line {}: expected name, epoch, version, release, arch", no + 1);
         }
         let (name, epoch, version, release, arch) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
         let full = if release.is_empty() {
@@ -156,25 +156,36 @@ pub fn load_lists(dir: &Path) -> Result<Vec<HostList>> {
     paths.iter().map(|p| load_list(p)).collect()
 }
 
-/// Changes the last numeric run of a version by `delta` (never below zero), to make a
-/// plausible neighbouring version: `1.2-3.el8` → `1.2-4.el8`.
+/// Moves a version to a plausible neighbour by `delta`: the first numeric run of the release
+/// (after the last `-`) when there is one, else the last numeric run of the version:
+/// `1.2-3.el8` → `1.2-4.el8`, `3.134` → `3.135` (never below zero).
 #[must_use]
 pub fn jitter_version(version: &str, delta: i64) -> String {
     let bytes = version.as_bytes();
-    let Some(end) = bytes.iter().rposition(u8::is_ascii_digit) else {
-        return format!("{version}.{}", delta.unsigned_abs());
+    let (start, end) = match version.rfind('-') {
+        Some(dash) => match bytes[dash + 1..].iter().position(u8::is_ascii_digit) {
+            Some(off) => {
+                let s = dash + 1 + off;
+                let e = bytes[s..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| s + n);
+                (s, e)
+            }
+            None => return format!("{version}.{}", delta.unsigned_abs()),
+        },
+        None => {
+            let Some(last) = bytes.iter().rposition(u8::is_ascii_digit) else {
+                return format!("{version}.{}", delta.unsigned_abs());
+            };
+            let s = bytes[..last].iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |i| i + 1);
+            (s, last + 1)
+        }
     };
-    let start = bytes[..end]
-        .iter()
-        .rposition(|b| !b.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    let digits = &version[start..=end];
+    let digits = &version[start..end];
     if digits.len() > 9 {
         return version.to_owned();
     }
     let n: i64 = digits.parse().unwrap_or(0);
     let m = (n + delta).max(0);
-    format!("{}{}{}", &version[..start], m, &version[end + 1..])
+    format!("{}{}{}", &version[..start], m, &version[end..])
 }
 
 #[cfg(test)]
@@ -185,6 +196,8 @@ mod tests {
     fn jitter() {
         assert_eq!(jitter_version("0:1.2-3.el8", 1), "0:1.2-4.el8");
         assert_eq!(jitter_version("3.134", -200), "3.0");
+        assert_eq!(jitter_version("1:2.3-4+deb12u1", 1), "1:2.3-5+deb12u1");
+        assert_eq!(jitter_version("1.36.1-r15", 1), "1.36.1-r16");
         assert_eq!(jitter_version("abc", 2), "abc.2");
     }
 

@@ -32,6 +32,11 @@ pub struct Settings {
     pub report_key: Option<PathBuf>,
     /// Who may submit reports on behalf of other hosts (protocol-4 `proxy=1`).
     pub proxies: Proxies,
+    /// Outgoing HTTP(S) proxy for feed and repository downloads (`http://proxy:3128`); the
+    /// `HTTPS_PROXY`/`HTTP_PROXY` environment variables are honoured too.
+    pub outgoing_proxy: Option<String>,
+    /// Whether the server syncs enabled feeds on their schedule.
+    pub sync_feeds: bool,
 }
 
 /// When reports are evaluated.
@@ -66,6 +71,8 @@ impl Default for Settings {
             report_retention_days: 90,
             report_key: None,
             proxies: Proxies::default(),
+            outgoing_proxy: None,
+            sync_feeds: true,
         }
     }
 }

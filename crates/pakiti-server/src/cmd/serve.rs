@@ -1,0 +1,156 @@
+//! `pakiti serve`: open the store, start workers and the feed scheduler, serve HTTP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::net::TcpListener;
+
+use crate::settings::{Evaluation, Settings};
+use crate::state::AppState;
+
+/// Opens the store named by the settings (creating the data directory for SQLite) and builds
+/// the shared state.
+///
+/// # Errors
+/// The store cannot be opened or migrated, or the report key cannot be read.
+pub async fn open_state(settings: Settings) -> Result<AppState> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    }
+    let store = pakiti_store::open(&url)
+        .await
+        .with_context(|| format!("opening the store {}", redact(&url)))?;
+    let key = match &settings.report_key {
+        Some(path) => {
+            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(crate::smime::ReportKey::from_pem(&pem).with_context(|| format!("loading {}", path.display()))?)
+        }
+        None => None,
+    };
+    AppState::new(store, settings, key).await
+}
+
+/// A database URL with any password replaced, for logs and errors.
+#[must_use]
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// The store cannot be opened or the address cannot be bound.
+pub async fn run(settings: Settings, demo: bool) -> Result<()> {
+    let listen = settings.listen;
+    let state = open_state(settings).await?;
+    if demo {
+        let summary = crate::demo::populate(&state).await.context("filling the demo store")?;
+        tracing::info!("{summary}");
+    }
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tracing::info!(
+        store = state.store.backend(),
+        advisories = state.evaluator().advisory_count(),
+        "pakiti listening on {url}"
+    );
+    eprintln!("pakiti is running: open {url} in a browser (Ctrl-C stops it)");
+    let mut tasks = tokio::task::JoinSet::new();
+    if state.settings.evaluation == Evaluation::Async {
+        for i in 0..2 {
+            let st = state.clone();
+            let name = format!("{}-{}-{i}", hostname(), std::process::id());
+            tasks.spawn(async move {
+                crate::worker::run(st, name).await;
+                "worker"
+            });
+        }
+    }
+    if state.settings.sync_feeds {
+        let st = state.clone();
+        tasks.spawn(async move {
+            loop {
+                if let Err(e) = crate::jobs::feeds::sync_due(&st).await {
+                    tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
+                }
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+    }
+    if state.settings.report_retention_days > 0 {
+        let st = state.clone();
+        let days = i64::from(state.settings.report_retention_days);
+        tasks.spawn(async move {
+            loop {
+                let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+                if let Err(e) = pakiti_store::Store::prune_reports(&st.store, cutoff).await {
+                    tracing::error!(error = %e, "pruning report history failed");
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+        });
+    }
+    let shutdown = Arc::new(tokio::sync::Notify::new());
+    let notify = shutdown.clone();
+    let server = crate::serve(listener, state.clone(), async move { notify.notified().await });
+    tokio::select! {
+        r = server => r.context("serving HTTP")?,
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            shutdown.notify_waiters();
+        }
+        Some(done) = tasks.join_next() => {
+            tracing::error!(task = ?done, "a background task exited");
+        }
+    }
+    state.store.close().await;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "pakiti".to_owned())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,237 @@
+//! `pakiti serve --demo`: a populated store from real data shipped in the repository.
+//!
+//! Feeds: trimmed real vendor files in `fixtures/demo/` (Red Hat OVAL for RHEL 7 and 8, Ubuntu
+//! focal OVAL, the Debian DSA list's bullseye entries, AlmaLinux OSV records; see
+//! `fixtures/demo/make.py`). Hosts: real package lists of RHEL, CentOS, Rocky, Alma, Ubuntu,
+//! Debian and Alpine machines, each reported several times under different names with a few
+//! versions moved, plus the machine the demo runs on, collected by the real agent code. Every
+//! report goes through the same ingest path as a real one.
+
+use std::fmt::Write as _;
+
+use anyhow::{Context, Result};
+use pakiti_api::report::{Mode, Packager, Report};
+use pakiti_store::Store;
+use pakiti_store::model::NewFeed;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use time::OffsetDateTime;
+
+use crate::ingest::{self, Origin};
+use crate::jobs::{feeds, reevaluate};
+use crate::sample;
+use crate::state::AppState;
+
+struct DemoFeed {
+    name: &'static str,
+    kind: &'static str,
+    file: &'static str,
+    data: &'static [u8],
+}
+
+const FEEDS: &[DemoFeed] = &[
+    DemoFeed {
+        name: "demo-rhel-8-oval",
+        kind: "redhat-oval",
+        file: "rhel-8.oval.xml.bz2",
+        data: include_bytes!("../../../fixtures/demo/rhel-8.oval.xml.bz2"),
+    },
+    DemoFeed {
+        name: "demo-rhel-7-oval",
+        kind: "redhat-oval",
+        file: "rhel-7.oval.xml.bz2",
+        data: include_bytes!("../../../fixtures/demo/rhel-7.oval.xml.bz2"),
+    },
+    DemoFeed {
+        name: "demo-ubuntu-focal-oval",
+        kind: "ubuntu-oval",
+        file: "focal.oval.xml.bz2",
+        data: include_bytes!("../../../fixtures/demo/focal.oval.xml.bz2"),
+    },
+    DemoFeed {
+        name: "demo-debian-dsa",
+        kind: "debian-list",
+        file: "dsa-bullseye.list",
+        data: include_bytes!("../../../fixtures/demo/dsa-bullseye.list"),
+    },
+    DemoFeed {
+        name: "demo-alma-osv",
+        kind: "osv",
+        file: "alma.osv.json",
+        data: include_bytes!("../../../fixtures/demo/alma.osv.json"),
+    },
+];
+
+/// (list name, list text, host name prefix, site, tag, copies)
+const HOSTS: &[(&str, &str, &str, &str, &str, usize)] = &[
+    ("rhel_80", include_str!("../../../fixtures/demo/hosts/rhel_80.tsv"), "web", "prague", "web", 6),
+    ("rocky_8", include_str!("../../../fixtures/demo/hosts/rocky_8.tsv"), "wn", "prague", "workers", 8),
+    ("alma_8", include_str!("../../../fixtures/demo/hosts/alma_8.tsv"), "db", "brno", "db", 4),
+    ("alma_9", include_str!("../../../fixtures/demo/hosts/alma_9.tsv"), "app", "brno", "web", 4),
+    ("centos_7", include_str!("../../../fixtures/demo/hosts/centos_7.tsv"), "legacy", "brno", "workers", 5),
+    ("rhel_73", include_str!("../../../fixtures/demo/hosts/rhel_73.tsv"), "batch", "cern-lab", "workers", 3),
+    ("ubuntu_2004", include_str!("../../../fixtures/demo/hosts/ubuntu_2004.tsv"), "ui", "cern-lab", "web", 5),
+    ("debian_11", include_str!("../../../fixtures/demo/hosts/debian_11.tsv"), "mail", "prague", "infra", 4),
+    ("alpine_319", include_str!("../../../fixtures/demo/hosts/alpine_319.tsv"), "edge", "cern-lab", "infra", 2),
+];
+
+fn demo_report(list: &sample::HostList, hostname: String, site: &str, tag: &str, rng: &mut StdRng) -> Report {
+    let packager = match list.stream().map(|s| s.scheme()) {
+        Some(pakiti_core::version::Scheme::Deb) => Packager::Dpkg,
+        Some(pakiti_core::version::Scheme::Apk) => Packager::Apk,
+        _ => Packager::Rpm,
+    };
+    let packages = list
+        .packages
+        .iter()
+        .map(|p| {
+            let version = if rng.random_bool(0.05) {
+                sample::jitter_version(&p.version, rng.random_range(-1..=1))
+            } else {
+                p.version.clone()
+            };
+            pakiti_api::report::Package::new(p.name.clone(), version, p.arch.clone())
+        })
+        .collect();
+    Report {
+        hostname,
+        os: list.os_name(),
+        arch: "x86_64".into(),
+        kernel: list.kernel.clone(),
+        site: Some(site.to_owned()),
+        tag: Some(tag.to_owned()),
+        packager,
+        mode: Mode::StoreOnly,
+        packages,
+        ..Report::default()
+    }
+}
+
+/// The report of the machine the demo runs on, collected by the agent's own code.
+fn this_machine() -> Result<Report> {
+    use pakiti_client::collect;
+    let sources = collect::Sources::default();
+    let packager = collect::detect_packager(&sources).context("no package manager on this machine")?;
+    let pkgs = collect::packages(packager, &sources)?;
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let field = |k: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap_or_default()
+    };
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default();
+    Ok(Report {
+        hostname: format!("{hostname} (this machine)").replace(' ', "-").replace(['(', ')'], ""),
+        os: format!("{} {}", field("NAME"), field("VERSION_ID")),
+        os_release: Some(pakiti_api::report::OsRelease {
+            id: field("ID"),
+            version_id: field("VERSION_ID"),
+        }),
+        arch: std::env::consts::ARCH.to_owned(),
+        kernel,
+        site: Some("local".into()),
+        tag: Some("demo".into()),
+        packager: Packager::from_name(packager.name()),
+        mode: Mode::StoreOnly,
+        packages: pkgs
+            .into_iter()
+            .map(|p| pakiti_api::report::Package {
+                name: p.name,
+                version: p.version,
+                arch: p.arch,
+                source: p.source,
+            })
+            .collect(),
+        ..Report::default()
+    })
+}
+
+/// Fills an empty store with the demo feeds and hosts; leaves a store with data alone.
+///
+/// # Errors
+/// The store fails or the shipped data does not parse.
+pub async fn populate(state: &AppState) -> Result<String> {
+    let existing = state.store.list_feeds().await?;
+    let hosts = state
+        .store
+        .list_hosts(&Default::default(), Default::default(), pakiti_store::model::Page { offset: 0, limit: 1 })
+        .await?;
+    if !existing.is_empty() || hosts.total > 0 {
+        return Ok(format!(
+            "demo: the store already has {} feeds and {} hosts; nothing added",
+            existing.len(),
+            hosts.total
+        ));
+    }
+    let mut summary = String::from("demo:");
+    let dir = state.settings.data_dir.join("demo-feeds");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    for f in FEEDS {
+        // The feed's source is a real local file, so scheduled syncs find it unchanged.
+        let path = dir.join(f.file);
+        std::fs::write(&path, f.data).with_context(|| format!("writing {}", path.display()))?;
+        let feed = state
+            .store
+            .create_feed(&NewFeed {
+                name: f.name.into(),
+                kind: f.kind.into(),
+                url: path.display().to_string(),
+                stream: None,
+                enabled: true,
+                interval_secs: 86_400,
+            })
+            .await?;
+        let fetched = feeds::Fetched {
+            body: Some(f.data.to_vec()),
+            ..feeds::Fetched::default()
+        };
+        let out = feeds::import(state, &feed, fetched, false, &feeds::NoProgress).await?;
+        write!(summary, " {} ({} advisories);", f.name, out.advisories)?;
+        if let Some(e) = out.error {
+            anyhow::bail!("demo feed {} failed: {e}", f.name);
+        }
+    }
+    reevaluate::run_once(state).await?;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut n = 0;
+    let evaluator = state.evaluator();
+    for (name, text, prefix, site, tag, copies) in HOSTS {
+        let list = sample::parse_list(name, text)?;
+        for i in 1..=*copies {
+            let hostname = format!("{prefix}{i:02}.{site}.example.org");
+            let report = demo_report(&list, hostname, site, tag, &mut rng);
+            let origin = Origin {
+                received_at: OffsetDateTime::now_utc() - time::Duration::hours(rng.random_range(0..72)),
+                peer: None,
+                client_dn: None,
+                trusted_proxy: false,
+            };
+            ingest::process(&state.store, &evaluator, &report, &origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
+            n += 1;
+        }
+    }
+    match this_machine() {
+        Ok(report) => {
+            let origin = Origin {
+                received_at: OffsetDateTime::now_utc(),
+                peer: None,
+                client_dn: None,
+                trusted_proxy: false,
+            };
+            ingest::process(&state.store, &evaluator, &report, &origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("this machine: {e}"))?;
+            n += 1;
+        }
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not collect this machine's packages"),
+    }
+    write!(summary, " {n} hosts")?;
+    Ok(summary)
+}

@@ -1,0 +1,4 @@
+//! HTTP handlers: the agent endpoint and the JSON API.
+
+pub mod api;
+pub mod feed;

@@ -1,0 +1,231 @@
+//! `POST /feed/`: the report endpoint, wire-compatible with Pakiti 2 and 3 clients.
+//!
+//! One endpoint reads every format: protocol 4 form posts (multipart or urlencoded, including
+//! the bash client's barely-encoded "openssl method" bodies), protocol 5 text (optionally
+//! S/MIME encrypted), and our JSON report (optionally gzip-compressed). The answer is Pakiti's:
+//! `OK` plus report-back lines, or `ERROR: reason` with a 4xx/5xx status.
+
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use pakiti_api::report::{Mode, Report};
+use pakiti_api::{json, protocol4, protocol5, reply};
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+use crate::ingest::{self, Origin};
+use crate::state::AppState;
+
+/// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
+pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
+
+/// Which wire format a request body is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wire {
+    /// Protocol 4 multipart form.
+    Multipart,
+    /// Protocol 4 urlencoded form.
+    Form,
+    /// Protocol 5 text.
+    Text,
+    /// Protocol 5 text, S/MIME encrypted.
+    Encrypted,
+    /// Our JSON report.
+    Json,
+}
+
+/// Decides the wire format from the query, the content type and the body's first bytes. The
+/// old clients label everything `application/x-www-form-urlencoded`, so the body decides.
+#[must_use]
+pub fn sniff(query: &protocol5::FeedQuery, content_type: &str, body: &[u8]) -> Wire {
+    let ct = content_type.to_ascii_lowercase();
+    if ct.starts_with("multipart/form-data") {
+        return Wire::Multipart;
+    }
+    if crate::smime::looks_encrypted(body) {
+        return Wire::Encrypted;
+    }
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).map_or(&body[..0], |i| &body[i..]);
+    if start.starts_with(b"#") {
+        return Wire::Text;
+    }
+    if ct.starts_with("application/json") || start.starts_with(b"{") {
+        return Wire::Json;
+    }
+    if query.protocol.as_deref() == Some("5") {
+        return Wire::Text;
+    }
+    Wire::Form
+}
+
+fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>, AppError> {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut out = Vec::new();
+    let read = match encoding.as_str() {
+        "" | "identity" => return Ok(body.to_vec()),
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&body[..])
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out),
+        "deflate" => flate2::read::ZlibDecoder::new(&body[..])
+            .take(limit as u64 + 1)
+            .read_to_end(&mut out),
+        other => return Err(AppError::Unsupported(format!("unsupported content-encoding {other:?}"))),
+    };
+    read.map_err(|e| AppError::BadRequest(format!("body is not valid {encoding}: {e}")))?;
+    if out.len() > limit {
+        return Err(AppError::TooLarge(format!("report is larger than {limit} bytes after decompression")));
+    }
+    Ok(out)
+}
+
+async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, AppError> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| AppError::BadRequest(format!("bad multipart content-type: {e}")))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let mut fields: Vec<(String, String)> = Vec::new();
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| AppError::BadRequest(format!("malformed multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| AppError::BadRequest(format!("malformed multipart field {name}: {e}")))?;
+        let value = String::from_utf8(bytes.to_vec())
+            .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?;
+        fields.push((name, value));
+    }
+    protocol4::parse_fields(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// Reads the report out of a request.
+///
+/// # Errors
+/// The body is in no format we read, or malformed (4xx with the reason).
+pub async fn read_report(
+    state: &AppState,
+    query: &protocol5::FeedQuery,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Report, AppError> {
+    let limit = state.settings.max_report_bytes;
+    let body = decode_body(headers, body, limit)?;
+    if body.is_empty() {
+        return Err(AppError::BadRequest("empty request body".into()));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let bad = |e: pakiti_api::WireError| AppError::BadRequest(e.to_string());
+    let mut report = match sniff(query, &content_type, &body) {
+        Wire::Multipart => parse_multipart(&content_type, body).await?,
+        Wire::Form => protocol4::parse_urlencoded(&body).map_err(bad)?,
+        Wire::Json => json::parse(&body).map_err(bad)?,
+        Wire::Text => protocol5::parse(&body).map_err(bad)?,
+        Wire::Encrypted => {
+            let key = state.report_key.as_ref().ok_or_else(|| {
+                AppError::BadRequest(
+                    "the report is S/MIME encrypted but this server has no report_key configured".into(),
+                )
+            })?;
+            let plain = crate::smime::decrypt(&body, key)
+                .map_err(|e| AppError::BadRequest(format!("cannot decrypt the report: {e}")))?;
+            protocol5::parse(&plain).map_err(bad)?
+        }
+    };
+    // The query string's mode wins for protocol 5 (its body has none); for protocol 4 the
+    // `report` field already set it unless the query says otherwise.
+    if let Some(mode) = query.mode {
+        report.mode = mode;
+    }
+    Ok(report)
+}
+
+fn trusted_proxy(state: &AppState, peer: Option<IpAddr>, dn: Option<&str>) -> bool {
+    let p = &state.settings.proxies;
+    if let Some(dn) = dn
+        && p.certificate_dns.iter().any(|d| d == dn)
+    {
+        return true;
+    }
+    peer.is_some_and(|ip| p.addresses.iter().any(|spec| crate::net::cidr_contains(spec, ip)))
+}
+
+/// `POST /feed/`.
+pub async fn post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match handle(&state, Some(peer.ip()), raw_query.as_deref().unwrap_or(""), &headers, body).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_feed_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let query = protocol5::parse_query_string(raw_query).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let report = read_report(state, &query, headers, body).await?;
+    let dn = headers.get(CLIENT_DN_HEADER).and_then(|v| v.to_str().ok());
+    let origin = Origin {
+        received_at: OffsetDateTime::now_utc(),
+        peer,
+        client_dn: dn.map(str::to_owned),
+        trusted_proxy: trusted_proxy(state, peer, dn),
+    };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"));
+    let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async && report.mode != Mode::ReportOnly {
+        crate::worker::enqueue(state, &report, &origin).await?
+    } else {
+        ingest::process(&state.store, &state.evaluator(), &report, &origin).await?
+    };
+    tracing::info!(
+        host = %report.hostname,
+        packages = report.packages.len(),
+        unchanged = outcome.unchanged,
+        queued = outcome.queued,
+        findings = outcome.findings,
+        "report"
+    );
+    if wants_json {
+        let reply = json::JsonReply {
+            status: json::ReplyStatus::Ok,
+            stored: outcome.stored,
+            host: Some(report.hostname.clone()),
+            findings: Some(outcome.findings as u64),
+            report_back: outcome.report_back.iter().map(|l| format!("{}\t{}\t{}\t{}\t{}", l.name, l.version, l.arch, l.cve, l.tag)).collect(),
+            message: None,
+        };
+        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], reply.render()).into_response());
+    }
+    let body = if report.mode.reports_back() {
+        reply::render_v3(&outcome.report_back)
+    } else {
+        reply::OK.to_owned()
+    };
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+}

@@ -1,0 +1,315 @@
+//! Feed sync and import: fetch (HTTP(S) with conditional GET, or a local file), decompress,
+//! parse, and replace the feed's advisories in one transaction.
+//!
+//! A sync that yields no advisories, or fewer than half of what the feed had, is not applied:
+//! it is recorded as failed and the previous advisories stay (a vendor format change must be
+//! loud, never a silent zero — Pakiti 3 told sites they had no CVEs when Ubuntu changed its
+//! OVAL).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use pakiti_core::stream::OsStream;
+use pakiti_feeds::{FeedKind, ParseOptions, Problem, decompress};
+use pakiti_store::Store;
+use pakiti_store::model::{Feed, SyncRecord, SyncStatus};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::state::AppState;
+
+/// The feed kind that is recognised from the content at each sync.
+pub const AUTO_KIND: &str = "auto";
+
+/// What a sync or import did.
+#[derive(Clone, Debug)]
+pub struct ImportOutcome {
+    /// How it ended.
+    pub status: SyncStatus,
+    /// Advisories parsed.
+    pub advisories: usize,
+    /// Affected entries parsed.
+    pub affected: usize,
+    /// Per-record problems met while parsing.
+    pub problems: Vec<Problem>,
+    /// (stream, package) keys whose entries changed.
+    pub changed_keys: usize,
+    /// Bytes fetched (compressed).
+    pub bytes: usize,
+    /// Wall time.
+    pub took: Duration,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Bytes fetched for a feed, with the validators for the next conditional GET.
+#[derive(Clone, Debug, Default)]
+pub struct Fetched {
+    /// The body; `None` when the source answered "not modified".
+    pub body: Option<Vec<u8>>,
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Last-Modified`.
+    pub last_modified: Option<String>,
+}
+
+/// Progress reports for a person watching (a progress bar on a terminal).
+pub trait Progress: Send + Sync {
+    /// A new stage starts (`downloading`, `parsing`, `storing`); `total` bytes when known.
+    fn stage(&self, name: &str, total: Option<u64>);
+    /// Bytes done in the current stage.
+    fn advance(&self, done: u64);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+/// Fetches a feed's bytes: a conditional GET for URLs, a read for local paths.
+///
+/// # Errors
+/// Network or file errors, or a non-success HTTP status.
+pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) -> Result<Fetched> {
+    if !is_url(&feed.url) {
+        let path = feed.url.strip_prefix("file://").unwrap_or(&feed.url);
+        progress.stage("reading", None);
+        let body = tokio::fs::read(path).await.with_context(|| format!("reading {path}"))?;
+        progress.advance(body.len() as u64);
+        return Ok(Fetched {
+            body: Some(body),
+            ..Fetched::default()
+        });
+    }
+    let mut client = reqwest::Client::builder()
+        .user_agent(concat!("pakiti/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(15 * 60));
+    if let Some(p) = proxy.filter(|p| !p.is_empty()) {
+        client = client.proxy(reqwest::Proxy::all(p).with_context(|| format!("invalid proxy {p}"))?);
+    }
+    let client = client.build().context("building the HTTP client")?;
+    let mut req = client.get(&feed.url);
+    if let Some(last) = feed.last_sync.as_ref().filter(|s| s.status != SyncStatus::Failed || s.etag.is_some()) {
+        if let Some(etag) = &last.etag {
+            req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &last.last_modified {
+            req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+        }
+    }
+    let mut resp = req.send().await.with_context(|| format!("fetching {}", feed.url))?;
+    let header = |r: &reqwest::Response, h: reqwest::header::HeaderName| {
+        r.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    };
+    let etag = header(&resp, reqwest::header::ETAG);
+    let last_modified = header(&resp, reqwest::header::LAST_MODIFIED);
+    if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
+        return Ok(Fetched {
+            body: None,
+            etag,
+            last_modified,
+        });
+    }
+    if !resp.status().is_success() {
+        bail!("{} answered {}", feed.url, resp.status());
+    }
+    progress.stage("downloading", resp.content_length());
+    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = resp.chunk().await.with_context(|| format!("downloading {}", feed.url))? {
+        body.extend_from_slice(&chunk);
+        progress.advance(body.len() as u64);
+    }
+    Ok(Fetched {
+        body: Some(body),
+        etag,
+        last_modified,
+    })
+}
+
+fn checksum(data: &[u8]) -> String {
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Imports fetched bytes into a feed: the deterministic step of a sync.
+///
+/// Returns the outcome also for failures that were recorded on the feed (count drop, parse
+/// error); `Err` only when the store itself fails.
+///
+/// # Errors
+/// The store fails.
+pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool, progress: &dyn Progress) -> Result<ImportOutcome> {
+    let start = Instant::now();
+    let at = OffsetDateTime::now_utc();
+    let mut outcome = ImportOutcome {
+        status: SyncStatus::Unchanged,
+        advisories: 0,
+        affected: 0,
+        problems: Vec::new(),
+        changed_keys: 0,
+        bytes: 0,
+        took: Duration::ZERO,
+        error: None,
+    };
+    let record = |status, error: Option<String>, sum: Option<String>, f: &Fetched| SyncRecord {
+        at,
+        status,
+        error,
+        duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+        etag: f.etag.clone(),
+        last_modified: f.last_modified.clone(),
+        checksum: sum,
+    };
+    let Some(body) = fetched.body.as_deref() else {
+        state.store.record_feed_sync(feed.id, &record(SyncStatus::Unchanged, None, None, &fetched)).await?;
+        outcome.took = start.elapsed();
+        return Ok(outcome);
+    };
+    outcome.bytes = body.len();
+    let sum = checksum(body);
+    let last_ok = feed
+        .last_sync
+        .as_ref()
+        .is_some_and(|s| s.status != SyncStatus::Failed && s.checksum.as_deref() == Some(sum.as_str()));
+    if last_ok && !force && feed.advisory_count > 0 {
+        state
+            .store
+            .record_feed_sync(feed.id, &record(SyncStatus::Unchanged, None, Some(sum), &fetched))
+            .await?;
+        outcome.took = start.elapsed();
+        return Ok(outcome);
+    }
+    progress.stage("parsing", None);
+    let parsed = {
+        let body = body.to_vec();
+        let kind_name = feed.kind.clone();
+        let stream = feed.stream.clone();
+        tokio::task::spawn_blocking(move || parse(&kind_name, stream.as_deref(), &body)).await?
+    };
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            state
+                .store
+                .record_feed_sync(feed.id, &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched))
+                .await?;
+            outcome.status = SyncStatus::Failed;
+            outcome.error = Some(msg);
+            outcome.took = start.elapsed();
+            return Ok(outcome);
+        }
+    };
+    outcome.advisories = parsed.records.len();
+    outcome.affected = parsed.records.iter().map(|a| a.affected.len()).sum();
+    outcome.problems = parsed.problems;
+    let old = usize::try_from(feed.advisory_count).unwrap_or(0);
+    let drop = if outcome.advisories == 0 {
+        Some("the feed yielded no advisories".to_owned())
+    } else if old > 0 && outcome.advisories * 2 < old && !force {
+        Some(format!(
+            "advisory count dropped from {old} to {} (more than half); not applied — check the source, or import with --force",
+            outcome.advisories
+        ))
+    } else {
+        None
+    };
+    if let Some(msg) = drop {
+        state
+            .store
+            .record_feed_sync(feed.id, &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched))
+            .await?;
+        outcome.status = SyncStatus::Failed;
+        outcome.error = Some(msg);
+        outcome.took = start.elapsed();
+        return Ok(outcome);
+    }
+    progress.stage("storing", None);
+    let replaced = state
+        .store
+        .replace_feed_advisories(feed.id, &parsed.records, &record(SyncStatus::Ok, None, Some(sum), &fetched))
+        .await?;
+    outcome.status = SyncStatus::Ok;
+    outcome.changed_keys = replaced.changed_keys.len();
+    outcome.took = start.elapsed();
+    Ok(outcome)
+}
+
+fn parse(kind: &str, stream: Option<&str>, body: &[u8]) -> Result<pakiti_feeds::Parsed<pakiti_core::advisory::Advisory>> {
+    let data = decompress::to_vec(body).context("decompressing")?;
+    let kind = if kind == AUTO_KIND {
+        FeedKind::detect(&data).ok_or_else(|| anyhow!("cannot tell the feed kind from its content; set one with --kind"))?
+    } else {
+        FeedKind::from_name(kind).ok_or_else(|| anyhow!("unknown feed kind {kind}"))?
+    };
+    let opts = ParseOptions {
+        stream: stream.map(str::parse::<OsStream>).transpose()?,
+    };
+    Ok(kind.parse(&data[..], &opts)?)
+}
+
+/// Fetches and imports one feed.
+///
+/// # Errors
+/// The store fails. Fetch failures are recorded on the feed and returned as a failed outcome.
+pub async fn sync(state: &AppState, feed: &Feed, force: bool, progress: &dyn Progress) -> Result<ImportOutcome> {
+    let start = Instant::now();
+    match fetch(feed, state.settings.outgoing_proxy.as_deref(), progress).await {
+        Ok(fetched) => import(state, feed, fetched, force, progress).await,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            let rec = SyncRecord {
+                at: OffsetDateTime::now_utc(),
+                status: SyncStatus::Failed,
+                error: Some(msg.clone()),
+                duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+                etag: None,
+                last_modified: None,
+                checksum: None,
+            };
+            state.store.record_feed_sync(feed.id, &rec).await?;
+            Ok(ImportOutcome {
+                status: SyncStatus::Failed,
+                advisories: 0,
+                affected: 0,
+                problems: Vec::new(),
+                changed_keys: 0,
+                bytes: 0,
+                took: start.elapsed(),
+                error: Some(msg),
+            })
+        }
+    }
+}
+
+/// Syncs every enabled feed whose interval has passed; the server's scheduler calls this.
+///
+/// # Errors
+/// The store fails.
+pub async fn sync_due(state: &AppState) -> Result<usize> {
+    let now = OffsetDateTime::now_utc();
+    let mut n = 0;
+    for feed in state.store.list_feeds().await? {
+        let due = feed.enabled
+            && feed
+                .last_sync
+                .as_ref()
+                .is_none_or(|s| (now - s.at).whole_seconds() >= feed.interval_secs);
+        if due {
+            let out = sync(state, &feed, false, &NoProgress).await?;
+            tracing::info!(feed = %feed.name, status = out.status.as_str(), advisories = out.advisories, error = out.error.as_deref().unwrap_or(""), "feed sync");
+            n += 1;
+        }
+    }
+    if n > 0 {
+        super::reevaluate::run_once(state).await?;
+    }
+    Ok(n)
+}

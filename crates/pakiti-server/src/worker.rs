@@ -1,0 +1,116 @@
+//! Asynchronous evaluation: reports queued durably in the store, evaluated by workers.
+//!
+//! The queue lives in the store, so several server processes sharing one PostgreSQL database
+//! can all run workers: a claim has a lease, and a report whose worker died is claimed again
+//! when the lease runs out. [`run_once`] is the deterministic step; [`run`] is the loop.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use pakiti_api::json;
+use pakiti_api::report::Report;
+use pakiti_store::Store;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::AppError;
+use crate::ingest::{self, Origin, Outcome};
+use crate::state::AppState;
+
+/// What is queued: the report in our JSON form plus where it came from.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    report: serde_json::Value,
+    mode: String,
+    proxy: bool,
+    received_at: i64,
+    peer: Option<String>,
+    client_dn: Option<String>,
+    trusted_proxy: bool,
+}
+
+/// Queues a report; answered `OK` as soon as the queue row is durable.
+///
+/// # Errors
+/// The store fails.
+pub async fn enqueue(state: &AppState, report: &Report, origin: &Origin) -> Result<Outcome, AppError> {
+    if report.hostname.trim().is_empty() {
+        return Err(AppError::BadRequest("report has no host name".into()));
+    }
+    if report.proxy && !origin.trusted_proxy {
+        return Err(AppError::Forbidden("not a trusted proxy".into()));
+    }
+    let env = Envelope {
+        report: serde_json::from_str(&json::render(report)).context("encoding the report")?,
+        mode: report.mode.as_name().to_owned(),
+        proxy: report.proxy,
+        received_at: origin.received_at.unix_timestamp(),
+        peer: origin.peer.map(|p| p.to_string()),
+        client_dn: origin.client_dn.clone(),
+        trusted_proxy: origin.trusted_proxy,
+    };
+    let payload = serde_json::to_vec(&env).context("encoding the queue entry")?;
+    state
+        .store
+        .enqueue_report(&payload, origin.received_at)
+        .await
+        .context("queueing the report")?;
+    Ok(Outcome {
+        stored: true,
+        queued: true,
+        ..Outcome::default()
+    })
+}
+
+/// Claims and processes up to `batch` queued reports; returns how many were processed.
+///
+/// A report that fails to process (malformed after all) is logged and removed, so that it
+/// does not block the queue forever.
+///
+/// # Errors
+/// The store fails.
+pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Result<usize> {
+    let claimed = state
+        .store
+        .claim_reports(worker, batch, time::Duration::minutes(5), OffsetDateTime::now_utc())
+        .await?;
+    let n = claimed.len();
+    for q in claimed {
+        let result = async {
+            let env: Envelope = serde_json::from_slice(&q.payload).context("decoding the queue entry")?;
+            let body = serde_json::to_vec(&env.report)?;
+            let mut report = json::parse(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
+            report.mode = pakiti_api::report::Mode::parse("mode", &env.mode).map_err(|e| anyhow::anyhow!("{e}"))?;
+            report.proxy = env.proxy;
+            let origin = Origin {
+                received_at: OffsetDateTime::from_unix_timestamp(env.received_at).unwrap_or_else(|_| OffsetDateTime::now_utc()),
+                peer: env.peer.and_then(|p| p.parse().ok()),
+                client_dn: env.client_dn,
+                trusted_proxy: env.trusted_proxy,
+            };
+            ingest::process(&state.store, &state.evaluator(), &report, &origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(queue_id = q.id, attempts = q.attempts, error = format!("{e:#}"), "queued report failed");
+        }
+        state.store.complete_report(q.id).await?;
+    }
+    Ok(n)
+}
+
+/// The worker loop: process batches, sleep briefly when the queue is empty.
+pub async fn run(state: AppState, worker: String) {
+    loop {
+        match run_once(&state, &worker, 16).await {
+            Ok(0) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "worker step failed");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
