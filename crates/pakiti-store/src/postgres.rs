@@ -917,7 +917,7 @@ impl Store for PgStore {
         Ok(())
     }
 
-    #[instrument(skip_all, fields(stream, evaluated = evaluated.len(), findings = findings.len()))]
+    #[instrument(skip_all, fields(stream = %stream, evaluated = evaluated.len(), findings = findings.len()))]
     async fn store_package_findings(
         &self,
         stream: &str,
@@ -1155,7 +1155,7 @@ impl Store for PgStore {
         Ok(id)
     }
 
-    #[instrument(skip_all, fields(worker, n))]
+    #[instrument(skip_all, fields(worker = %worker, n = n))]
     async fn claim_reports(
         &self,
         worker: &str,

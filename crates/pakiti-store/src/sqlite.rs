@@ -86,8 +86,16 @@ impl SqliteStore {
         Ok(SqliteStore { write, read })
     }
 
-    /// Closes both pools, waiting for checked-out connections.
+    /// Checkpoints the WAL into the database file and closes both pools, waiting for
+    /// checked-out connections.
     pub async fn close(&self) {
+        // Best effort: a failed checkpoint only leaves the WAL for the next open to replay.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await
+        {
+            tracing::warn!(error = %e, "wal checkpoint on close failed");
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -965,7 +973,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    #[instrument(skip_all, fields(stream, evaluated = evaluated.len(), findings = findings.len()))]
+    #[instrument(skip_all, fields(stream = %stream, evaluated = evaluated.len(), findings = findings.len()))]
     async fn store_package_findings(
         &self,
         stream: &str,
@@ -1203,7 +1211,7 @@ impl Store for SqliteStore {
         Ok(id)
     }
 
-    #[instrument(skip_all, fields(worker, n))]
+    #[instrument(skip_all, fields(worker = %worker, n = n))]
     async fn claim_reports(
         &self,
         worker: &str,
