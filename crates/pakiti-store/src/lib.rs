@@ -1,1 +1,99 @@
-//! The store: one trait, SQLite and PostgreSQL behind it.
+//! The store: one [`Store`] trait, SQLite and PostgreSQL behind it. The only crate with SQL.
+//!
+//! # Decisions
+//!
+//! - **sqlx 0.8 with runtime queries** (`sqlx::query_as::<_, Row>(..).bind(..)`) and private
+//!   `FromRow` row structs, converted to domain values at the store boundary. Both engines
+//!   accept the same `$n` placeholders, so most SQL reads the same in [`sqlite`] and
+//!   [`postgres`]; where they differ (passing lists: `json_each` vs `UNNEST`/`ANY`; claiming:
+//!   `FOR UPDATE SKIP LOCKED`) each backend has its own. The conformance suite in `tests/it/`
+//!   keeps them equivalent.
+//! - **Migrations** with `sqlx::migrate!`, one directory per backend
+//!   (`migrations/{sqlite,postgres}/`), applied by [`open`]. Append-only: never edit an applied
+//!   migration.
+//! - **Backend from the URL scheme**: `sqlite://path`, `sqlite::memory:`, `postgres://...`
+//!   (or `postgresql://`).
+//! - **SQLite durability**: WAL, `synchronous=FULL`, foreign keys, busy timeout. In WAL mode
+//!   `NORMAL` already survives a killed process (a commit is in the WAL before it returns); only
+//!   `FULL` also survives a power loss or kernel crash, and "no acknowledged report is lost"
+//!   should hold for those too. The cost is one fsync per commit, which is why the server
+//!   batches and the unchanged-report path is a single small transaction.
+//! - **[`AnyStore`]**, an enum over the backends that implements [`Store`] by delegation, is
+//!   what the server holds: it avoids monomorphising the whole server twice (STYLE.md 3.8.1).
+//!   The trait uses native `async fn` (declared as `impl Future + Send`), so no `dyn`.
+//!
+//! # Schema, sized for the scale targets
+//!
+//! Targets: ≥ 200 first reports/s (800–1,800 packages each), ≥ 400 changed and ≥ 3,000
+//! unchanged reports/s, and under 12 MiB per 1,000 hosts (Pakiti 3 needed 120 MiB).
+//!
+//! - `package_versions (name, version, arch, source)` is unique: a version is stored once and
+//!   shared by every host that has it (interning is one batch lookup plus one batch insert of
+//!   the new ones).
+//! - A host's installed set is one row, `host_packages(host_id, ids)`: the sorted ids, delta
+//!   and varint encoded ([`codec`]), about 1–2 bytes per package, not a row per package.
+//! - Matching results are per (stream, package version), not per host:
+//!   `evaluated_packages` says what has been matched and `package_findings` what matched, so a
+//!   fleet of identical hosts is matched once. Per-host counts are cached on `hosts`.
+//! - Advisories keep their ids across syncs (identified by feed, vendor id and a duplicate
+//!   number) so findings survive re-imports; a sync records the (stream, package) keys whose
+//!   entries changed in `stale_keys`, in the same transaction, for the server to re-evaluate.
+//! - Hosts are identified by the agent's client id when sent, else by hostname — never by the
+//!   reporter IP (Pakiti issue #158).
+//! - `report_queue` is a durable queue with leases that several server processes can claim
+//!   from without double-claiming.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), pakiti_store::StoreError> {
+//! use pakiti_store::{open, Store, NewFeed};
+//!
+//! let store = open("sqlite::memory:").await?;
+//! let feed = store
+//!     .create_feed(&NewFeed {
+//!         name: "rhel8".into(),
+//!         kind: "redhat-oval".into(),
+//!         url: "https://security.access.redhat.com/data/oval/v2/RHEL8/rhel-8.oval.xml.bz2".into(),
+//!         stream: None,
+//!         enabled: true,
+//!         interval_secs: 3600,
+//!     })
+//!     .await?;
+//! assert_eq!(store.list_feeds().await?, vec![feed]);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod codec;
+mod error;
+mod model;
+pub mod postgres;
+mod shared;
+pub mod sqlite;
+mod store;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+pub use store::{AnyStore, Store};
+
+/// Opens the store named by `url` and applies its migrations.
+///
+/// `sqlite://path/to/file.db` (created if missing), `sqlite::memory:`, or
+/// `postgres://user@host/db` / `postgresql://...`.
+///
+/// # Errors
+///
+/// [`StoreError::UnsupportedUrl`] for another scheme; otherwise connection or migration errors.
+pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(AnyStore::Postgres(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

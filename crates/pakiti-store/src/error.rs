@@ -1,0 +1,54 @@
+//! The store's error type.
+
+/// Everything a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL names no backend this crate has.
+    #[error("unsupported database url scheme: expected sqlite://, sqlite::memory: or postgres://")]
+    UnsupportedUrl,
+    /// The database rejected or failed a query, or could not be reached.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Applying the migrations failed.
+    #[error("database migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row the caller named does not exist.
+    #[error("{what} {id} not found")]
+    NotFound {
+        /// What was looked for (`feed`, `host`, ...).
+        what: &'static str,
+        /// The id or name that was looked for.
+        id: String,
+    },
+    /// A feed with this name already exists.
+    #[error("a feed named {0:?} already exists")]
+    DuplicateFeed(String),
+    /// A stored value could not be turned back into a domain value (an unknown stream key,
+    /// status word or a damaged package blob).
+    #[error("corrupt stored {what}: {detail}")]
+    Corrupt {
+        /// Which column or structure.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The caller passed a value the store cannot hold (a count that overflows, an empty name).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: &'static str, detail: impl Into<String>) -> Self {
+        StoreError::Corrupt {
+            what,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! The values the store takes and returns (no serde: wire formats live elsewhere).
+
+use pakiti_core::advisory::{Advisory, Severity};
+use pakiti_core::package::InstalledPackage;
+use pakiti_core::stream::OsStream;
+use time::OffsetDateTime;
+
+/// A feed's database id.
+pub type FeedId = i64;
+/// An advisory's database id (stable while the advisory's vendor id stays in its feed).
+pub type AdvisoryDbId = i64;
+/// A host's database id.
+pub type HostId = i64;
+/// A report's database id.
+pub type ReportId = i64;
+/// An interned package version's id (`package_versions.id`).
+pub type PackageVersionId = i64;
+/// A queued report's id.
+pub type QueueId = i64;
+
+/// A feed to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewFeed {
+    /// A unique name chosen by the operator.
+    pub name: String,
+    /// The parser kind (`redhat-oval`, `debian-tracker`, ...).
+    pub kind: String,
+    /// Where to fetch it: a URL or a local path.
+    pub url: String,
+    /// A stream that overrides what the parser infers (`rhel:8`).
+    pub stream: Option<String>,
+    /// Whether it is synced and its advisories used.
+    pub enabled: bool,
+    /// Seconds between syncs.
+    pub interval_secs: i64,
+}
+
+/// How a sync ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// New data was imported.
+    Ok,
+    /// The source had not changed (304, same checksum).
+    Unchanged,
+    /// Fetching or parsing failed; the previous advisories stay.
+    Failed,
+}
+
+impl SyncStatus {
+    /// The stored word (`ok`, `unchanged`, `failed`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Ok => "ok",
+            SyncStatus::Unchanged => "unchanged",
+            SyncStatus::Failed => "failed",
+        }
+    }
+
+    /// Parses [`SyncStatus::as_str`].
+    #[must_use]
+    pub fn from_word(s: &str) -> Option<Self> {
+        match s {
+            "ok" => Some(SyncStatus::Ok),
+            "unchanged" => Some(SyncStatus::Unchanged),
+            "failed" => Some(SyncStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One sync of a feed, as recorded on the feed and in its history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRecord {
+    /// When the sync started.
+    pub at: OffsetDateTime,
+    /// How it ended.
+    pub status: SyncStatus,
+    /// The error chain, for failures.
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// The `ETag` the source sent, for the next conditional GET.
+    pub etag: Option<String>,
+    /// The `Last-Modified` the source sent.
+    pub last_modified: Option<String>,
+    /// A checksum of the fetched bytes, to detect an unchanged source without a 304.
+    pub checksum: Option<String>,
+}
+
+/// A feed as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Feed {
+    /// Database id.
+    pub id: FeedId,
+    /// Unique name.
+    pub name: String,
+    /// Parser kind.
+    pub kind: String,
+    /// URL or local path.
+    pub url: String,
+    /// Stream override.
+    pub stream: Option<String>,
+    /// Whether it is synced and used.
+    pub enabled: bool,
+    /// Seconds between syncs.
+    pub interval_secs: i64,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// The last sync, if any (its `etag`, `last_modified` and `checksum` are those of the last
+    /// successful fetch: a failure does not clear them).
+    pub last_sync: Option<SyncRecord>,
+    /// Advisories currently stored for the feed.
+    pub advisory_count: i64,
+    /// Affected entries currently stored for the feed.
+    pub affected_count: i64,
+}
+
+/// Changes to a feed's settings; `None` leaves a field alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeedUpdate {
+    /// New URL or path.
+    pub url: Option<String>,
+    /// New stream override (`Some(None)` clears it).
+    pub stream: Option<Option<String>>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New interval.
+    pub interval_secs: Option<i64>,
+}
+
+/// One row of a feed's sync history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedRun {
+    /// The sync.
+    pub record: SyncRecord,
+    /// Advisories imported (0 for failures and unchanged syncs).
+    pub advisory_count: i64,
+    /// Affected entries imported.
+    pub affected_count: i64,
+    /// (stream, package) keys whose entries changed.
+    pub changed_keys: i64,
+}
+
+/// A (stream, package name) pair: the unit the matcher indexes and re-evaluation works on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamPackage {
+    /// The stream key (`rhel:8`).
+    pub stream: String,
+    /// The binary or source package name the entry names.
+    pub package: String,
+}
+
+/// What [`crate::Store::replace_feed_advisories`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaceOutcome {
+    /// Advisories now stored for the feed.
+    pub advisory_count: i64,
+    /// Affected entries now stored for the feed.
+    pub affected_count: i64,
+    /// Advisories that were new or changed.
+    pub upserted: i64,
+    /// Advisories that were removed.
+    pub removed: i64,
+    /// Keys whose entries changed (sorted); also recorded durably as stale keys until
+    /// [`crate::Store::clear_stale_keys`] is called.
+    pub changed_keys: Vec<StreamPackage>,
+}
+
+/// An advisory with its database ids, as loaded for the matcher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAdvisory {
+    /// Database id (what findings reference).
+    pub id: AdvisoryDbId,
+    /// The feed it belongs to.
+    pub feed_id: FeedId,
+    /// The advisory exactly as it was imported.
+    pub advisory: Advisory,
+}
+
+/// Who a report comes from: the agent's client id when it sends one, else the hostname.
+///
+/// Never the reporter's IP address: hosts behind one NAT or proxy would merge (Pakiti issue
+/// #158).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HostIdentity {
+    /// The hostname the agent reports.
+    pub hostname: String,
+    /// A stable id the agent generated (survives renames).
+    pub client_id: Option<String>,
+}
+
+/// Host facts carried by a report.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// DNS domain.
+    pub domain: Option<String>,
+    /// Host group (Pakiti's "site"); `None` leaves the host ungrouped.
+    pub group: Option<String>,
+    /// OS name as reported (`Rocky Linux 9.3`).
+    pub os_name: String,
+    /// The stream the server mapped the OS to; `None` when unknown (host is "not covered").
+    pub stream: Option<OsStream>,
+    /// Architecture.
+    pub arch: String,
+    /// Running kernel.
+    pub kernel: String,
+    /// Free-form tag from the agent config.
+    pub tag: Option<String>,
+    /// Package manager (`rpm`, `dpkg`, `apk`).
+    pub packager: String,
+    /// Whether the agent says a reboot is needed.
+    pub reboot_needed: bool,
+}
+
+/// Report metadata (everything but the packages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportMeta {
+    /// When the server received it.
+    pub received_at: OffsetDateTime,
+    /// A hash of the package list (the unchanged test).
+    pub hash: String,
+    /// Whether it came through a proxy.
+    pub via_proxy: bool,
+    /// The proxy's name.
+    pub proxy_name: Option<String>,
+    /// The site the reporter claims.
+    pub site: Option<String>,
+    /// The tag sent with the report.
+    pub tag: Option<String>,
+}
+
+/// A full (changed or first) report to save.
+#[derive(Clone, Copy, Debug)]
+pub struct NewReport<'a> {
+    /// Who sent it.
+    pub identity: &'a HostIdentity,
+    /// Host facts.
+    pub facts: &'a HostFacts,
+    /// Report metadata.
+    pub meta: &'a ReportMeta,
+    /// The installed packages (duplicates are harmless).
+    pub packages: &'a [InstalledPackage],
+}
+
+/// What [`crate::Store::save_report`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedReport {
+    /// The host (created or found).
+    pub host_id: HostId,
+    /// Whether the host was created by this report.
+    pub new_host: bool,
+    /// The report row.
+    pub report_id: ReportId,
+    /// `package_ids[i]` is the interned id of `packages[i]`.
+    pub package_ids: Vec<PackageVersionId>,
+    /// Ids (sorted, distinct) that were never evaluated for the host's stream; empty when the
+    /// host has no stream.
+    pub unevaluated: Vec<PackageVersionId>,
+}
+
+/// What the server needs to decide between the full and the unchanged path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostState {
+    /// The host.
+    pub id: HostId,
+    /// The hash of its last saved package list.
+    pub last_report_hash: Option<String>,
+    /// Its stream.
+    pub stream: Option<String>,
+}
+
+/// One evaluated (stream, package version) → advisory entry hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PackageFinding {
+    /// The package version.
+    pub package_version_id: PackageVersionId,
+    /// The advisory.
+    pub advisory_id: AdvisoryDbId,
+    /// The index of the entry in the advisory's `affected` list.
+    pub affected_idx: i64,
+}
+
+/// A finding on one host, joined with what a person reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostFinding {
+    /// The installed package version.
+    pub package_version_id: PackageVersionId,
+    /// The installed package.
+    pub package: InstalledPackage,
+    /// The advisory's database id.
+    pub advisory_id: AdvisoryDbId,
+    /// The vendor id (`RHSA-2023:7700`).
+    pub vendor_id: String,
+    /// Title.
+    pub title: String,
+    /// Severity.
+    pub severity: Severity,
+    /// CVEs of the advisory.
+    pub cves: Vec<String>,
+    /// Index of the entry that matched.
+    pub affected_idx: i64,
+    /// The entry's status word (`fixed`, `unfixed`, ...).
+    pub status: String,
+    /// The fixed version, when there is one.
+    pub fixed_version: Option<String>,
+    /// The module stream the entry requires (the server filters by the host's modules).
+    pub module: Option<String>,
+}
+
+/// Cached per-host figures, written after evaluation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostCounts {
+    /// Distinct CVEs.
+    pub cves: i64,
+    /// Distinct CVEs from critical advisories.
+    pub critical: i64,
+    /// From high advisories.
+    pub high: i64,
+    /// From medium advisories.
+    pub medium: i64,
+    /// From low advisories.
+    pub low: i64,
+    /// From advisories without a severity.
+    pub unknown: i64,
+    /// Distinct CVEs carrying an operator tag.
+    pub tagged: i64,
+    /// Installed packages with at least one finding.
+    pub vulnerable_packages: i64,
+}
+
+/// A host as listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Host {
+    /// Database id.
+    pub id: HostId,
+    /// Hostname.
+    pub hostname: String,
+    /// Client id.
+    pub client_id: Option<String>,
+    /// Group name.
+    pub group: Option<String>,
+    /// Facts from the last report.
+    pub facts: HostFacts,
+    /// First report.
+    pub first_seen: OffsetDateTime,
+    /// Last report (changed or not).
+    pub last_report_at: OffsetDateTime,
+    /// Hash of the last saved package list.
+    pub last_report_hash: Option<String>,
+    /// Installed packages.
+    pub pkg_count: i64,
+    /// Cached counts.
+    pub counts: HostCounts,
+}
+
+/// Which hosts to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostFilter {
+    /// Case-insensitive substring of the hostname.
+    pub hostname_contains: Option<String>,
+    /// Exact stream key.
+    pub stream: Option<String>,
+    /// Exact group name.
+    pub group: Option<String>,
+    /// Exact domain.
+    pub domain: Option<String>,
+    /// Exact tag.
+    pub tag: Option<String>,
+    /// Only hosts with at least one CVE.
+    pub vulnerable_only: bool,
+}
+
+/// The column hosts are sorted by (ties broken by id).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HostSortKey {
+    /// Hostname.
+    #[default]
+    Hostname,
+    /// Last report time.
+    LastReport,
+    /// CVE count.
+    Cves,
+    /// Critical CVE count.
+    Critical,
+    /// Package count.
+    Packages,
+}
+
+/// Sort order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostSort {
+    /// Column.
+    pub key: HostSortKey,
+    /// Descending instead of ascending.
+    pub descending: bool,
+}
+
+/// A page of a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return at most.
+    pub limit: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            offset: 0,
+            limit: 100,
+        }
+    }
+}
+
+/// A page of hosts and how many match in total.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostPage {
+    /// The hosts on this page.
+    pub hosts: Vec<Host>,
+    /// All matching hosts.
+    pub total: i64,
+}
+
+/// A report claimed from the durable queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedReport {
+    /// Queue id (pass to [`crate::Store::complete_report`]).
+    pub id: QueueId,
+    /// The raw payload as enqueued.
+    pub payload: Vec<u8>,
+    /// How many times it has been claimed, this claim included; above 1 means an earlier
+    /// worker died or let its lease run out, so the report may be half processed.
+    pub attempts: i64,
+}
+
+/// The keys awaiting re-evaluation, with the sequence number to clear them up to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaleKeys {
+    /// Sorted keys.
+    pub keys: Vec<StreamPackage>,
+    /// Pass to [`crate::Store::clear_stale_keys`] once they are re-evaluated; keys marked again
+    /// in the meantime get a higher number and survive the clear.
+    pub seq: i64,
+}

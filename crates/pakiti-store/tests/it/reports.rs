@@ -1,0 +1,498 @@
+//! Hosts, reports, interning, findings and retention.
+
+use pakiti_core::package::InstalledPackage;
+use pakiti_store::{
+    AnyStore, FeedUpdate, HostCounts, HostFacts, HostFilter, HostIdentity, HostSort, HostSortKey,
+    NewReport, PackageFinding, Page, ReportMeta, SavedReport, Store, StoreError,
+};
+
+use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, stream};
+
+fn id(hostname: &str, client_id: Option<&str>) -> HostIdentity {
+    HostIdentity {
+        hostname: hostname.into(),
+        client_id: client_id.map(str::to_owned),
+    }
+}
+
+fn facts(s: &str) -> HostFacts {
+    HostFacts {
+        domain: Some("example.org".into()),
+        group: Some("site-a".into()),
+        os_name: "Rocky Linux 8.9".into(),
+        stream: Some(stream(s)),
+        arch: "x86_64".into(),
+        kernel: "4.18.0-513.el8.x86_64".into(),
+        tag: Some("prod".into()),
+        packager: "rpm".into(),
+        reboot_needed: false,
+    }
+}
+
+fn meta(secs: i64, hash: &str) -> ReportMeta {
+    ReportMeta {
+        received_at: at(secs),
+        hash: hash.into(),
+        via_proxy: false,
+        proxy_name: None,
+        site: Some("site-a".into()),
+        tag: None,
+    }
+}
+
+fn pkg(name: &str, version: &str) -> InstalledPackage {
+    InstalledPackage::new(name, version, "x86_64")
+}
+
+async fn save(
+    s: &AnyStore,
+    identity: &HostIdentity,
+    facts: &HostFacts,
+    secs: i64,
+    hash: &str,
+    packages: &[InstalledPackage],
+) -> SavedReport {
+    s.save_report(NewReport {
+        identity,
+        facts,
+        meta: &meta(secs, hash),
+        packages,
+    })
+    .await
+    .expect("save report")
+}
+
+#[tokio::test]
+async fn host_identity() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let f = facts("rhel:8");
+        let p = [pkg("bash", "5.0-1.el8")];
+        let a = save(s, &id("web1", Some("c-1")), &f, 1, "h1", &p).await;
+        assert!(a.new_host);
+        // Same client id, new hostname: the same host, renamed.
+        let b = save(s, &id("web1-renamed", Some("c-1")), &f, 2, "h2", &p).await;
+        assert!(!b.new_host);
+        assert_eq!(a.host_id, b.host_id);
+        let host = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert_eq!(host.hostname, "web1-renamed");
+        assert_eq!(host.client_id.as_deref(), Some("c-1"));
+        // Same hostname, another client id: another host.
+        let c = save(s, &id("web1-renamed", Some("c-2")), &f, 3, "h3", &p).await;
+        assert_ne!(c.host_id, a.host_id);
+        // No client id: the hostname identifies the host.
+        let d = save(s, &id("db1", None), &f, 4, "h4", &p).await;
+        let e = save(s, &id("db1", None), &f, 5, "h5", &p).await;
+        assert_eq!(d.host_id, e.host_id);
+        assert!(d.new_host && !e.new_host);
+        // A host first seen without a client id is adopted when the agent starts sending one.
+        let g = save(s, &id("db1", Some("c-3")), &f, 6, "h6", &p).await;
+        assert_eq!(g.host_id, d.host_id);
+        assert_eq!(
+            s.get_host(d.host_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .client_id
+                .as_deref(),
+            Some("c-3")
+        );
+        let state = s
+            .host_state(&id("whatever", Some("c-3")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(state.id, d.host_id);
+        assert_eq!(state.last_report_hash.as_deref(), Some("h6"));
+        assert_eq!(state.stream.as_deref(), Some("rhel:8"));
+        assert_eq!(s.host_state(&id("nobody", None)).await.unwrap(), None);
+        let all = s
+            .list_hosts(&HostFilter::default(), HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(all.total, 3);
+        assert!(matches!(
+            s.save_report(NewReport {
+                identity: &id("", None),
+                facts: &f,
+                meta: &meta(1, "x"),
+                packages: &p
+            })
+            .await,
+            Err(StoreError::Invalid(_))
+        ));
+    });
+}
+
+#[tokio::test]
+async fn packages_are_interned_and_evaluated_once_per_stream() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let f8 = facts("rhel:8");
+        let shared = [pkg("bash", "5.0-1.el8"), pkg("curl", "7.61-1.el8")];
+        let mut first = shared.to_vec();
+        first.push(pkg("kernel", "4.18.0-1.el8"));
+        first.push(pkg("kernel", "4.18.0-2.el8"));
+        first.push(pkg("bash", "5.0-1.el8")); // duplicate line in the report
+        let mut with_source = pkg("openssl-libs", "1:3.0.7-25.el8");
+        with_source.source = Some("openssl".into());
+        first.push(with_source.clone());
+        let a = save(s, &id("a", None), &f8, 1, "ha", &first).await;
+        assert_eq!(a.package_ids.len(), 6);
+        assert_eq!(a.package_ids[0], a.package_ids[4]);
+        assert_ne!(a.package_ids[2], a.package_ids[3]);
+        let mut distinct = a.package_ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(a.unevaluated, distinct);
+        assert_eq!(s.get_host(a.host_id).await.unwrap().unwrap().pkg_count, 5);
+        let stored = s.host_packages(a.host_id).await.unwrap();
+        assert_eq!(stored.len(), 5);
+        assert!(stored.iter().any(|(_, p)| *p == with_source));
+        assert!(
+            stored
+                .iter()
+                .any(|(_, p)| *p == pkg("kernel", "4.18.0-2.el8"))
+        );
+
+        // Nothing matched: all evaluated, no findings.
+        s.store_package_findings("rhel:8", &a.unevaluated, &[])
+            .await
+            .unwrap();
+
+        let mut second = shared.to_vec();
+        second.push(pkg("zsh", "5.5-1.el8"));
+        let b = save(s, &id("b", None), &f8, 2, "hb", &second).await;
+        assert_eq!(&b.package_ids[..2], &a.package_ids[..2]);
+        assert_eq!(b.unevaluated, vec![b.package_ids[2]]);
+        // The same versions on another stream are evaluated separately.
+        let c = save(s, &id("c", None), &facts("rhel:9"), 3, "hc", &shared).await;
+        assert_eq!(&c.package_ids[..], &a.package_ids[..2]);
+        let mut expected = c.package_ids.clone();
+        expected.sort_unstable();
+        assert_eq!(c.unevaluated, expected);
+        // A host with no stream has nothing to evaluate.
+        let mut nostream = facts("rhel:8");
+        nostream.stream = None;
+        let d = save(s, &id("d", None), &nostream, 4, "hd", &shared).await;
+        assert!(d.unevaluated.is_empty());
+
+        let found = s
+            .evaluated_package_versions("rhel:8", &["openssl".into(), "curl".into()])
+            .await
+            .unwrap();
+        let names: Vec<&str> = found.iter().map(|(_, p)| p.name.as_str()).collect();
+        assert_eq!(names, ["curl", "openssl-libs"]);
+        assert!(
+            s.evaluated_package_versions("rhel:9", &["curl".into()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let mut hosts = s
+            .hosts_with_packages("rhel:8", &[a.package_ids[2]])
+            .await
+            .unwrap();
+        assert_eq!(hosts, vec![a.host_id]);
+        hosts = s
+            .hosts_with_packages("rhel:8", &[a.package_ids[1]])
+            .await
+            .unwrap();
+        assert_eq!(hosts, vec![a.host_id, b.host_id]);
+
+        // Re-saving with fewer packages replaces the installed set.
+        save(s, &id("a", None), &f8, 5, "ha2", &shared).await;
+        assert_eq!(s.host_packages(a.host_id).await.unwrap().len(), 2);
+        assert_eq!(s.get_host(a.host_id).await.unwrap().unwrap().pkg_count, 2);
+    });
+}
+
+#[tokio::test]
+async fn findings_join_and_follow_feed_changes() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let fid = feed(s, "rhel").await;
+        let mut bash_adv = rhsa("RHSA-1", "8", "bash", "5.0-2.el8");
+        bash_adv.cves = vec!["CVE-2024-1".into(), "CVE-2024-2".into()];
+        let curl_adv = rhsa("RHSA-2", "8", "curl", "7.61-2.el8");
+        s.replace_feed_advisories(fid, &[bash_adv.clone(), curl_adv.clone()], &ok_sync(1))
+            .await
+            .unwrap();
+        let adv = s.load_advisories().await.unwrap();
+        let r = save(
+            s,
+            &id("a", None),
+            &facts("rhel:8"),
+            1,
+            "h",
+            &[
+                pkg("bash", "5.0-1.el8"),
+                pkg("curl", "7.61-1.el8"),
+                pkg("zsh", "1-1"),
+            ],
+        )
+        .await;
+        let findings = [
+            PackageFinding {
+                package_version_id: r.package_ids[0],
+                advisory_id: adv[0].id,
+                affected_idx: 0,
+            },
+            PackageFinding {
+                package_version_id: r.package_ids[1],
+                advisory_id: adv[1].id,
+                affected_idx: 0,
+            },
+        ];
+        s.store_package_findings("rhel:8", &r.unevaluated, &findings)
+            .await
+            .unwrap();
+        let got = s.host_findings(r.host_id).await.unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].package, pkg("bash", "5.0-1.el8"));
+        assert_eq!(got[0].vendor_id, "RHSA-1");
+        assert_eq!(got[0].cves, ["CVE-2024-1", "CVE-2024-2"]);
+        assert_eq!(got[0].status, "fixed");
+        assert_eq!(got[0].fixed_version.as_deref(), Some("5.0-2.el8"));
+        assert_eq!(got[0].title, "bash security update");
+        assert_eq!(got[1].vendor_id, "RHSA-2");
+
+        // Re-evaluating replaces earlier answers; findings for advisories that vanished
+        // meanwhile are dropped instead of failing.
+        s.store_package_findings(
+            "rhel:8",
+            &[r.package_ids[1]],
+            &[PackageFinding {
+                package_version_id: r.package_ids[1],
+                advisory_id: 999_999,
+                affected_idx: 0,
+            }],
+        )
+        .await
+        .unwrap();
+        let got = s.host_findings(r.host_id).await.unwrap();
+        assert_eq!(got.len(), 1);
+        s.store_package_findings("rhel:8", &[r.package_ids[1]], &findings[1..])
+            .await
+            .unwrap();
+
+        // A changed advisory loses its findings (its keys are stale); others keep theirs.
+        let mut curl_fixed_later = curl_adv.clone();
+        curl_fixed_later.affected[0].status =
+            pakiti_core::advisory::Status::Fixed("7.61-3.el8".into());
+        let out = s
+            .replace_feed_advisories(fid, &[bash_adv.clone(), curl_fixed_later], &ok_sync(2))
+            .await
+            .unwrap();
+        assert_eq!(out.changed_keys.len(), 1);
+        let got = s.host_findings(r.host_id).await.unwrap();
+        assert_eq!(
+            got.iter().map(|f| f.vendor_id.as_str()).collect::<Vec<_>>(),
+            ["RHSA-1"]
+        );
+
+        // Disabled feeds' findings are not shown.
+        s.update_feed(
+            fid,
+            &FeedUpdate {
+                enabled: Some(false),
+                ..FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(s.host_findings(r.host_id).await.unwrap().is_empty());
+        assert!(matches!(
+            s.host_findings(12345).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}
+
+#[tokio::test]
+async fn unchanged_reports_take_the_cheap_path() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let p = [pkg("bash", "5.0-1.el8"), pkg("curl", "7.61-1.el8")];
+        let r = save(s, &id("a", Some("c")), &facts("rhel:8"), 10, "same", &p).await;
+        s.update_host_counts(
+            r.host_id,
+            &HostCounts {
+                cves: 4,
+                high: 3,
+                low: 1,
+                ..HostCounts::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.mark_report_processed(r.report_id, at(11), 4)
+            .await
+            .unwrap();
+        let state = s.host_state(&id("a", Some("c"))).await.unwrap().unwrap();
+        assert_eq!(state.last_report_hash.as_deref(), Some("same"));
+        let rid = s
+            .touch_unchanged_report(state.id, &meta(500, "same"))
+            .await
+            .unwrap();
+        assert!(rid > r.report_id);
+        let host = s.get_host(r.host_id).await.unwrap().unwrap();
+        assert_eq!(host.last_report_at, at(500));
+        assert_eq!(host.first_seen, at(10));
+        assert_eq!(host.pkg_count, 2);
+        assert_eq!(host.counts.cves, 4);
+        assert_eq!(host.counts.high, 3);
+        assert_eq!(s.host_packages(r.host_id).await.unwrap().len(), 2);
+        assert!(matches!(
+            s.touch_unchanged_report(9999, &meta(1, "x")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            s.mark_report_processed(9999, at(1), 0).await,
+            Err(StoreError::NotFound { .. })
+        ));
+    });
+}
+
+#[tokio::test]
+async fn listing_sorting_and_deleting_hosts() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let p = [pkg("bash", "5.0-1.el8")];
+        let mut ids = Vec::new();
+        for (i, name) in ["web-01", "Web-02", "db-01", "mail_01"].iter().enumerate() {
+            let mut f = facts(if i % 2 == 0 { "rhel:8" } else { "debian:12" });
+            if i == 3 {
+                f.group = None;
+                f.tag = None;
+            }
+            let secs = i64::try_from(i).unwrap();
+            let r = save(s, &id(name, None), &f, 100 + secs, "h", &p).await;
+            s.update_host_counts(
+                r.host_id,
+                &HostCounts {
+                    cves: secs * 10,
+                    critical: 3 - secs,
+                    ..HostCounts::default()
+                },
+            )
+            .await
+            .unwrap();
+            ids.push(r.host_id);
+        }
+        let names = |page: &pakiti_store::HostPage| {
+            page.hosts
+                .iter()
+                .map(|h| h.hostname.clone())
+                .collect::<Vec<_>>()
+        };
+        let all = s
+            .list_hosts(&HostFilter::default(), HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(all.total, 4);
+        assert_eq!(names(&all), ["Web-02", "db-01", "mail_01", "web-01"]);
+        let web = HostFilter {
+            hostname_contains: Some("WEB".into()),
+            ..HostFilter::default()
+        };
+        let page = s
+            .list_hosts(&web, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2);
+        // LIKE wildcards in the search text are literal.
+        let underscore = HostFilter {
+            hostname_contains: Some("_".into()),
+            ..HostFilter::default()
+        };
+        let page = s
+            .list_hosts(&underscore, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(names(&page), ["mail_01"]);
+        let by_cves = HostSort {
+            key: HostSortKey::Cves,
+            descending: true,
+        };
+        let page = s
+            .list_hosts(
+                &HostFilter::default(),
+                by_cves,
+                Page {
+                    offset: 1,
+                    limit: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.total, 4);
+        assert_eq!(names(&page), ["db-01", "Web-02"]);
+        let deb = HostFilter {
+            stream: Some("debian:bookworm".into()),
+            ..HostFilter::default()
+        };
+        let page = s
+            .list_hosts(&deb, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(names(&page), ["Web-02", "mail_01"]);
+        let site = HostFilter {
+            group: Some("site-a".into()),
+            vulnerable_only: true,
+            tag: Some("prod".into()),
+            domain: Some("example.org".into()),
+            ..HostFilter::default()
+        };
+        let page = s
+            .list_hosts(
+                &site,
+                HostSort {
+                    key: HostSortKey::LastReport,
+                    descending: false,
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(names(&page), ["Web-02", "db-01"]);
+        assert_eq!(page.hosts[1].group.as_deref(), Some("site-a"));
+        assert_eq!(page.hosts[1].facts.kernel, "4.18.0-513.el8.x86_64");
+
+        let host = s.get_host_by_name("db-01").await.unwrap().unwrap();
+        assert_eq!(host.id, ids[2]);
+        assert_eq!(host.counts.critical, 1);
+        assert_eq!(s.get_host_by_name("nope").await.unwrap(), None);
+        assert!(s.delete_host(ids[2]).await.unwrap());
+        assert!(!s.delete_host(ids[2]).await.unwrap());
+        assert_eq!(s.get_host(ids[2]).await.unwrap(), None);
+        assert!(s.host_packages(ids[2]).await.unwrap().is_empty());
+        let all = s
+            .list_hosts(&HostFilter::default(), HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(all.total, 3);
+    });
+}
+
+#[tokio::test]
+async fn retention_keeps_each_hosts_latest_report() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let p = [pkg("bash", "5.0-1.el8")];
+        let a = save(s, &id("a", None), &facts("rhel:8"), 0, "h", &p).await;
+        for i in 1..=5 {
+            s.touch_unchanged_report(a.host_id, &meta(i * 100, "h"))
+                .await
+                .unwrap();
+        }
+        let b = save(s, &id("b", None), &facts("rhel:8"), 50, "h", &p).await;
+        // Reports at 0,100,...,500 for a and 50 for b; prune before 350: a's 0,100,200,300 go,
+        // b's only report stays although it is old.
+        assert_eq!(s.prune_reports(at(350)).await.unwrap(), 4);
+        assert_eq!(s.prune_reports(at(350)).await.unwrap(), 0);
+        assert_eq!(s.prune_reports(at(10_000)).await.unwrap(), 1);
+        assert!(s.get_host(b.host_id).await.unwrap().is_some());
+    });
+}
