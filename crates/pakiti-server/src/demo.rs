@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use pakiti_api::report::{Mode, Packager, Report};
 use pakiti_store::Store;
-use pakiti_store::model::NewFeed;
+use pakiti_store::NewFeed;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -159,7 +159,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
     let existing = state.store.list_feeds().await?;
     let hosts = state
         .store
-        .list_hosts(&Default::default(), Default::default(), pakiti_store::model::Page { offset: 0, limit: 1 })
+        .list_hosts(&Default::default(), Default::default(), pakiti_store::Page { offset: 0, limit: 1 })
         .await?;
     if !existing.is_empty() || hosts.total > 0 {
         return Ok(format!(

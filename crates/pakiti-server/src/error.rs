@@ -71,6 +71,12 @@ impl AppError {
     }
 }
 
+impl From<pakiti_store::StoreError> for AppError {
+    fn from(e: pakiti_store::StoreError) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         self.log();

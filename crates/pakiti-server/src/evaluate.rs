@@ -11,7 +11,7 @@ use pakiti_core::advisory::Severity;
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
-use pakiti_store::model::{AdvisoryDbId, HostCounts, HostFinding, PackageFinding, PackageVersionId, StoredAdvisory};
+use pakiti_store::{AdvisoryDbId, HostCounts, HostFinding, PackageFinding, PackageVersionId, StoredAdvisory};
 
 /// Advisories indexed for matching, with their database ids.
 pub struct Evaluator {
@@ -53,33 +53,26 @@ impl Evaluator {
         self.db_ids.len()
     }
 
-    /// The data a host of `stream` is matched against, if any.
-    #[must_use]
-    pub fn target(&self, stream: &OsStream) -> Option<Target> {
-        self.index.target(stream)
-    }
-
-    /// Evaluates package versions for a host stream; each is evaluated once, whatever the
-    /// number of hosts that have it.
+    /// Evaluates package versions for a host stream against every target that covers it;
+    /// each is evaluated once, whatever the number of hosts that have it.
     #[must_use]
     pub fn evaluate(&self, stream: &OsStream, items: &[(PackageVersionId, &InstalledPackage)]) -> Vec<PackageFinding> {
-        let Some(target) = self.target(stream) else {
-            return Vec::new();
-        };
-        let pairs: Vec<(&Target, &InstalledPackage)> = items.iter().map(|(_, p)| (&target, *p)).collect();
-        let answers = if items.len() > 512 {
-            self.index.evaluate_many(&pairs)
-        } else {
-            pairs.iter().map(|(t, p)| self.index.evaluate_target(t, p)).collect()
-        };
         let mut out = Vec::new();
-        for ((id, _), hits) in items.iter().zip(answers) {
-            for hit in hits {
-                out.push(PackageFinding {
-                    package_version_id: *id,
-                    advisory_id: self.db_ids[hit.advisory as usize],
-                    affected_idx: i64::from(hit.affected),
-                });
+        for target in self.index.targets(stream) {
+            let pairs: Vec<(&Target, &InstalledPackage)> = items.iter().map(|(_, p)| (&target, *p)).collect();
+            let answers = if items.len() > 512 {
+                self.index.evaluate_many(&pairs)
+            } else {
+                pairs.iter().map(|(t, p)| self.index.evaluate_target(t, p)).collect()
+            };
+            for ((id, _), hits) in items.iter().zip(answers) {
+                for hit in hits {
+                    out.push(PackageFinding {
+                        package_version_id: *id,
+                        advisory_id: self.db_ids[hit.advisory as usize],
+                        affected_idx: i64::from(hit.affected),
+                    });
+                }
             }
         }
         out

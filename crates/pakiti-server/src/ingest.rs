@@ -15,7 +15,7 @@ use pakiti_core::matcher::HostInventory;
 use pakiti_core::osname;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::model::{HostFacts, HostIdentity, NewReport, ReportMeta};
+use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
 use pakiti_store::{AnyStore, Store};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -122,7 +122,7 @@ fn validate(report: &Report) -> Result<(), AppError> {
     Ok(())
 }
 
-fn report_back(findings: &[pakiti_store::model::HostFinding]) -> Vec<TaggedCveLine> {
+fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
     use pakiti_core::advisory::Severity;
     let mut lines = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -136,7 +136,7 @@ fn report_back(findings: &[pakiti_store::model::HostFinding]) -> Vec<TaggedCveLi
             if seen.insert((f.package_version_id, cve.clone())) {
                 lines.push(TaggedCveLine {
                     name: f.package.name.clone(),
-                    version: f.package.version.clone(),
+                    version_release: f.package.version.clone(),
                     arch: f.package.arch.clone(),
                     cve: cve.clone(),
                     tag: tag.to_owned(),
@@ -277,7 +277,7 @@ fn report_only(evaluator: &Evaluator, report: &Report, stream: Option<&OsStream>
             if seen.insert((f.package, cve.clone())) {
                 lines.push(TaggedCveLine {
                     name: p.name.clone(),
-                    version: p.version.clone(),
+                    version_release: p.version.clone(),
                     arch: p.arch.clone(),
                     cve: cve.clone(),
                     tag: tag.to_owned(),

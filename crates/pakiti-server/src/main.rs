@@ -262,7 +262,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         interval,
                         disabled,
                     } => {
-                        let new = pakiti_store::model::NewFeed {
+                        let new = pakiti_store::NewFeed {
                             name,
                             kind,
                             url,

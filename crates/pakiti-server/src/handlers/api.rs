@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use pakiti_store::Store;
-use pakiti_store::model::{Host, HostFilter, HostSort, HostSortKey, Page};
+use pakiti_store::{Host, HostFilter, HostSort, HostSortKey, Page};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 

@@ -215,9 +215,9 @@ async fn handle(
         let reply = json::JsonReply {
             status: json::ReplyStatus::Ok,
             stored: outcome.stored,
-            host: Some(report.hostname.clone()),
-            findings: Some(outcome.findings as u64),
-            report_back: outcome.report_back.iter().map(|l| format!("{}\t{}\t{}\t{}\t{}", l.name, l.version, l.arch, l.cve, l.tag)).collect(),
+            host: report.hostname.clone(),
+            findings: outcome.findings as u64,
+            report_back: outcome.report_back.iter().map(|l| format!("{}\t{}\t{}\t{}\t{}", l.name, l.version_release, l.arch, l.cve, l.tag)).collect(),
             message: None,
         };
         return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], reply.render()).into_response());

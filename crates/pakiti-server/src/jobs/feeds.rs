@@ -12,7 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use pakiti_core::stream::OsStream;
 use pakiti_feeds::{FeedKind, ParseOptions, Problem, decompress};
 use pakiti_store::Store;
-use pakiti_store::model::{Feed, SyncRecord, SyncStatus};
+use pakiti_store::{Feed, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
