@@ -90,6 +90,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store.touch_unchanged_report(state.id, &meta).await?;
     }
     report("unchanged", hosts, started);
+    // The same, group-committed 100 at a time as a loaded server would.
+    let mut host_ids = Vec::with_capacity(hosts);
+    for identity in &ids {
+        host_ids.push(store.host_state(identity).await?.ok_or("host vanished")?.id);
+    }
+    let started = Instant::now();
+    for chunk in host_ids.chunks(100) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|&id| {
+                let meta = ReportMeta {
+                    received_at: OffsetDateTime::now_utc(),
+                    hash: String::new(),
+                    via_proxy: false,
+                    proxy_name: None,
+                    site: None,
+                    tag: None,
+                };
+                (id, meta)
+            })
+            .collect();
+        store.touch_unchanged_reports(&batch).await?;
+    }
+    report("unchanged batched", hosts, started);
     store.close().await;
     Ok(())
 }

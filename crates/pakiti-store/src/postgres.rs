@@ -97,60 +97,77 @@ fn in_list(n: u32) -> String {
     format!("= ANY(${n})")
 }
 
-/// Interns `pkgs` (distinct keys) and returns their ids, in order.
+/// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
+/// order.
+///
+/// Insert first: the caller's cache already filtered out the known versions, so most of
+/// these are new, and `INSERT .. ON CONFLICT DO NOTHING RETURNING` interns them in one
+/// statement. Only the ones that already existed (cold cache, another process) are looked up.
 async fn intern_packages(
     tx: &mut Tx,
     pkgs: &[(&str, &str, &str, &str)],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut cols: [Vec<&str>; 4] = Default::default();
-    for (n, v, a, s) in pkgs {
-        cols[0].push(n);
-        cols[1].push(v);
-        cols[2].push(a);
-        cols[3].push(s);
-    }
-    let lookup = "SELECT (t.pos - 1)::bigint, pv.id \
-        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
-        AS t(name, version, arch, source, pos) \
-        JOIN package_versions pv ON pv.name = t.name AND pv.version = t.version \
-        AND pv.arch = t.arch AND pv.source = t.source";
-    let mut ids = vec![0i64; pkgs.len()];
-    let mut found = 0;
-    for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-            *slot = id;
-            found += 1;
+    let cols = |idx: &[usize]| {
+        let mut cols: [Vec<&str>; 4] = Default::default();
+        for &i in idx {
+            let (n, v, a, s) = pkgs[i];
+            cols[0].push(n);
+            cols[1].push(v);
+            cols[2].push(a);
+            cols[3].push(s);
         }
-    }
-    if found < pkgs.len() {
-        sqlx::query(
-            "INSERT INTO package_versions (name, version, arch, source) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-             ON CONFLICT DO NOTHING",
+        cols
+    };
+    let all: Vec<usize> = (0..pkgs.len()).collect();
+    let c = cols(&all);
+    let inserted: Vec<PackageRow> = sqlx::query_as(
+        "INSERT INTO package_versions (name, version, arch, source) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+         ON CONFLICT DO NOTHING RETURNING id, name, version, arch, source",
+    )
+    .bind(&c[0])
+    .bind(&c[1])
+    .bind(&c[2])
+    .bind(&c[3])
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_key: HashMap<(&str, &str, &str, &str), i64> = inserted
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.name.as_str(),
+                    r.version.as_str(),
+                    r.arch.as_str(),
+                    r.source.as_str(),
+                ),
+                r.id,
+            )
+        })
+        .collect();
+    let mut ids: Vec<i64> = pkgs
+        .iter()
+        .map(|k| by_key.get(k).copied().unwrap_or(0))
+        .collect();
+    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == 0).collect();
+    if !missing.is_empty() {
+        let c = cols(&missing);
+        let found: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (t.pos - 1)::bigint, pv.id \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+             AS t(name, version, arch, source, pos) \
+             JOIN package_versions pv ON pv.name = t.name AND pv.version = t.version \
+             AND pv.arch = t.arch AND pv.source = t.source",
         )
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .execute(&mut **tx)
+        .bind(&c[0])
+        .bind(&c[1])
+        .bind(&c[2])
+        .bind(&c[3])
+        .fetch_all(&mut **tx)
         .await?;
-        for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-            .bind(&cols[0])
-            .bind(&cols[1])
-            .bind(&cols[2])
-            .bind(&cols[3])
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-                *slot = id;
+        for (pos, id) in found {
+            if let Some(&i) = usize::try_from(pos).ok().and_then(|p| missing.get(p)) {
+                ids[i] = id;
             }
         }
     }

@@ -148,14 +148,76 @@ fn in_list(n: u32) -> String {
     format!("IN (SELECT value FROM json_each(${n}))")
 }
 
-/// Interns `pkgs` (distinct keys) and returns their ids, in order.
+/// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
+/// order.
+///
+/// Insert first: the caller's cache already filtered out the known versions, so most of
+/// these are new, and `INSERT .. ON CONFLICT DO NOTHING RETURNING` interns them in one
+/// statement. Only the ones that already existed (cold cache, another process) are looked up.
 async fn intern_packages(
     tx: &mut Tx,
     pkgs: &[(&str, &str, &str, &str)],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut json = String::with_capacity(pkgs.len() * 48);
-    json.push('[');
-    for (i, (n, v, a, s)) in pkgs.iter().enumerate() {
+    let json = packages_json(pkgs.iter());
+    let inserted: Vec<PackageRow> = sqlx::query_as(
+        "INSERT INTO package_versions (name, version, arch, source) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
+         WHERE true ON CONFLICT DO NOTHING RETURNING id, name, version, arch, source",
+    )
+    .bind(&json)
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_key: HashMap<(&str, &str, &str, &str), i64> = inserted
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.name.as_str(),
+                    r.version.as_str(),
+                    r.arch.as_str(),
+                    r.source.as_str(),
+                ),
+                r.id,
+            )
+        })
+        .collect();
+    let mut ids: Vec<i64> = pkgs
+        .iter()
+        .map(|k| by_key.get(k).copied().unwrap_or(0))
+        .collect();
+    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == 0).collect();
+    if !missing.is_empty() {
+        let json = packages_json(missing.iter().map(|&i| &pkgs[i]));
+        // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
+        let found: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT j.key, pv.id FROM json_each($1) AS j CROSS JOIN package_versions AS pv \
+             ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
+             AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3",
+        )
+        .bind(&json)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (pos, id) in found {
+            if let Some(&i) = usize::try_from(pos).ok().and_then(|p| missing.get(p)) {
+                ids[i] = id;
+            }
+        }
+    }
+    if ids.contains(&0) {
+        return Err(StoreError::corrupt(
+            "package_versions",
+            "interning lost a row",
+        ));
+    }
+    Ok(ids)
+}
+
+/// `[[name, version, arch, source], ...]` as JSON.
+fn packages_json<'a>(
+    pkgs: impl Iterator<Item = &'a (&'a str, &'a str, &'a str, &'a str)>,
+) -> String {
+    let mut json = String::from("[");
+    for (i, (n, v, a, s)) in pkgs.enumerate() {
         if i > 0 {
             json.push(',');
         }
@@ -169,48 +231,7 @@ async fn intern_packages(
         json.push(']');
     }
     json.push(']');
-    // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
-    let lookup = "SELECT j.key AS pos, pv.id FROM json_each($1) AS j CROSS JOIN package_versions AS pv \
-        ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
-        AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3";
-    let mut ids = vec![0i64; pkgs.len()];
-    let mut found = 0;
-    for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-        .bind(&json)
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-            *slot = id;
-            found += 1;
-        }
-    }
-    if found < pkgs.len() {
-        sqlx::query(
-            "INSERT INTO package_versions (name, version, arch, source) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
-             WHERE true ON CONFLICT DO NOTHING",
-        )
-        .bind(&json)
-        .execute(&mut **tx)
-        .await?;
-        for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-            .bind(&json)
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-                *slot = id;
-            }
-        }
-    }
-    if ids.contains(&0) {
-        return Err(StoreError::corrupt(
-            "package_versions",
-            "interning lost a row",
-        ));
-    }
-    Ok(ids)
+    json
 }
 
 async fn insert_findings(
