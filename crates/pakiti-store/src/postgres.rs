@@ -832,7 +832,7 @@ impl Store for PgStore {
             "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
              domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
              packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-             pkg_count = $15 WHERE id = $1",
+             pkg_count = $15, modules = $16 WHERE id = $1",
         )
         .bind(host_id)
         .bind(&identity.hostname)
@@ -849,6 +849,7 @@ impl Store for PgStore {
         .bind(now)
         .bind(&meta.hash)
         .bind(pkg_count)
+        .bind(facts.modules.join(" "))
         .execute(&mut *tx)
         .await?;
         sqlx::query(

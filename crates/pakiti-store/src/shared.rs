@@ -474,7 +474,7 @@ pub(crate) fn package_key(p: &InstalledPackage) -> (&str, &str, &str, &str) {
 }
 
 pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS group_name, \
-    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, \
+    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
     h.tagged_count, h.vulnerable_pkg_count";
@@ -493,6 +493,7 @@ pub(crate) struct HostRow {
     pub(crate) tag: Option<String>,
     pub(crate) packager: String,
     pub(crate) reboot_needed: bool,
+    pub(crate) modules: String,
     pub(crate) first_seen: i64,
     pub(crate) last_report_at: i64,
     pub(crate) last_report_hash: Option<String>,
@@ -531,6 +532,7 @@ impl HostRow {
                 tag: self.tag,
                 packager: self.packager,
                 reboot_needed: self.reboot_needed,
+                modules: self.modules.split_whitespace().map(str::to_owned).collect(),
             },
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,

@@ -26,6 +26,7 @@ fn facts(s: &str) -> HostFacts {
         tag: Some("prod".into()),
         packager: "rpm".into(),
         reboot_needed: false,
+        modules: vec!["nodejs:18".into(), "perl:5.26".into()],
     }
 }
 
@@ -77,6 +78,7 @@ async fn host_identity() {
         let host = s.get_host(a.host_id).await.unwrap().unwrap();
         assert_eq!(host.hostname, "web1-renamed");
         assert_eq!(host.client_id.as_deref(), Some("c-1"));
+        assert_eq!(host.facts.modules, ["nodejs:18", "perl:5.26"]);
         // Same hostname, another client id: another host.
         let c = save(s, &id("web1-renamed", Some("c-2")), &f, 3, "h3", &p).await;
         assert_ne!(c.host_id, a.host_id);
