@@ -562,7 +562,10 @@ mod tests {
     use super::*;
     use crate::stream::Distro;
 
-    fn deb_index(repos: &[(&str, i32, bool, &[(&str, &str, &str)])]) -> (AvailableIndex, OsStream) {
+    /// (repo name, priority, security, [(name, version, arch)]).
+    type TestRepo<'a> = (&'a str, i32, bool, &'a [(&'a str, &'a str, &'a str)]);
+
+    fn deb_index(repos: &[TestRepo<'_>]) -> (AvailableIndex, OsStream) {
         let stream = OsStream::new(Distro::Debian, "bookworm");
         let mut idx = AvailableIndex::new();
         for (name, priority, security, entries) in repos {
