@@ -11,7 +11,7 @@
 //! use pakiti_feeds::{debian::index::parse_packages, decompress, repo};
 //! let release = repo::apt::parse_release(&std::fs::read("InRelease").unwrap()).unwrap();
 //! let packages_xz = std::fs::read("main_binary-amd64_Packages.xz").unwrap();
-//! release.verify("main/binary-amd64/Packages.xz", &packages_xz).unwrap();
+//! release.verify_index("main/binary-amd64/Packages", &packages_xz).unwrap();
 //! let packages = parse_packages(decompress::reader(&packages_xz[..]).unwrap()).unwrap();
 //! let stream = OsStream::new(Distro::Debian, "bookworm");
 //! let mut index = AvailableIndex::new();

@@ -77,6 +77,14 @@ pub enum ChecksumError {
         /// Size of the data.
         actual: u64,
     },
+    /// The data does not decompress.
+    #[error("{path}: cannot decompress: {message}")]
+    Corrupt {
+        /// The path.
+        path: String,
+        /// The decompressor's message.
+        message: String,
+    },
     /// The SHA-256 differs.
     #[error("{path}: sha256 {actual}, release says {expected}")]
     Sha256 {
@@ -147,6 +155,36 @@ impl Release {
             });
         }
         Ok(())
+    }
+}
+
+impl Release {
+    /// Checks a downloaded index whose uncompressed path is `base`
+    /// (`main/binary-amd64/Packages`): the compressed entry (`base.xz`, `.gz`, `.bz2`,
+    /// `.zst`, by the data's magic bytes) when it is listed and matches, otherwise the
+    /// decompressed data against `base`. The second path accepts a file that was
+    /// recompressed after download (apt keeps its lists in lz4; copies are often re-packed).
+    ///
+    /// # Errors
+    /// The decompressed data does not match `base` (or `base` is not listed), or the data is
+    /// corrupt for its compression.
+    pub fn verify_index(&self, base: &str, data: &[u8]) -> Result<(), ChecksumError> {
+        use crate::decompress::{Compression, sniff};
+        let ext = match sniff(data) {
+            Compression::None => return self.verify(base, data),
+            Compression::Xz => "xz",
+            Compression::Gzip => "gz",
+            Compression::Bzip2 => "bz2",
+            Compression::Zstd => "zst",
+        };
+        if self.verify(&format!("{base}.{ext}"), data).is_ok() {
+            return Ok(());
+        }
+        let plain = crate::decompress::to_vec(data).map_err(|e| ChecksumError::Corrupt {
+            path: format!("{base}.{ext}"),
+            message: e.to_string(),
+        })?;
+        self.verify(base, &plain)
     }
 }
 

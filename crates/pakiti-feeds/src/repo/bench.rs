@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_core::updates::{AvailableIndex, HostPackages};
+use pakiti_core::updates::{AvailableIndex, HostPackages, RepoId};
 
 use crate::FeedError;
-use crate::debian::index::parse_packages;
+use crate::debian::index::{BinaryPackage, parse_packages};
 
 /// A host list of `shared/data/hosts/lists/*.tsv`: the stream from its header and, per
 /// package, the candidate update the scan saw (`None` when the column is empty).
@@ -138,7 +138,7 @@ pub const APT_SUITES: &[(Distro, &str, &str)] = &[
 ];
 
 /// Loads the apt suites of `<data>/repos/apt/` whose stream is in `streams` (all when
-/// empty) into `index`, as amd64 `main` repositories.
+/// empty) into `index`, as amd64 `main` repositories; returns each repository's stanzas.
 ///
 /// # Errors
 /// A file is missing or does not parse, or a Packages index fails its checksum.
@@ -146,7 +146,8 @@ pub fn load_apt_fixtures(
     data: &Path,
     streams: &[OsStream],
     index: &mut AvailableIndex,
-) -> Result<(), FeedError> {
+) -> Result<Vec<(RepoId, Vec<BinaryPackage>)>, FeedError> {
+    let mut out = Vec::new();
     let dir = data.join("repos/apt");
     for &(distro, release, prefix) in APT_SUITES {
         let stream = OsStream::new(distro, release);
@@ -164,10 +165,12 @@ pub fn load_apt_fixtures(
             })?;
         let release = super::apt::parse_release(&read(&rel_path)?)?;
         let xz = read(&dir.join(format!("{prefix}_main_binary-amd64_Packages.xz")))?;
+        let text = crate::decompress::to_vec(&xz)?;
+        // The fixtures were recompressed after download: verify the decompressed index.
         release
-            .verify("main/binary-amd64/Packages.xz", &xz)
+            .verify("main/binary-amd64/Packages", &text)
             .map_err(|e| FeedError::Io(std::io::Error::other(e.to_string())))?;
-        let parsed = parse_packages(crate::decompress::reader(&xz[..])?)?;
+        let parsed = parse_packages(&text[..])?;
         let name = release
             .codename
             .clone()
@@ -180,8 +183,9 @@ pub fn load_apt_fixtures(
             &release,
         ));
         super::add_apt_packages(index, id, &parsed.records);
+        out.push((id, parsed.records));
     }
-    Ok(())
+    Ok(out)
 }
 
 fn read(p: &Path) -> Result<Vec<u8>, FeedError> {

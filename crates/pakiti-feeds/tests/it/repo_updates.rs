@@ -1,0 +1,286 @@
+//! Newest available versions on the real apt indexes of `shared/data/repos/apt/` for the
+//! real host lists of `shared/data/hosts/lists/`, and the same computation against this
+//! machine's own apt state compared with `apt list --upgradable`.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use pakiti_core::package::InstalledPackage;
+use pakiti_core::stream::{Distro, OsStream};
+use pakiti_core::updates::{AvailableIndex, HostPackages, Repo};
+use pakiti_core::version::Scheme;
+use pakiti_feeds::debian::index;
+use pakiti_feeds::repo::{self, apt, bench};
+
+use crate::debian_data::data;
+
+fn shared() -> std::path::PathBuf {
+    data("")
+}
+
+fn host_list(name: &str) -> bench::HostList {
+    let text = std::fs::read_to_string(data(&format!("hosts/lists/{name}.tsv"))).unwrap();
+    bench::parse_host_list(&text).unwrap()
+}
+
+struct Outcome {
+    /// (name, installed, candidate, security)
+    updates: Vec<(String, String, String, bool)>,
+    /// Packages whose scan saw an update that we do not confirm (name, installed, scan's).
+    contradicted: Vec<(String, String, String)>,
+    /// Packages whose scan saw an update to a version higher than any the loaded indexes
+    /// carry (it came from a pocket these fixtures lack, such as `noble-updates`).
+    unverifiable: usize,
+}
+
+/// Computes a host list's updates and checks them against the scan's `candidate_update`.
+///
+/// What the TSV column can prove: when the scan saw a candidate newer than the installed
+/// version, an update existed then; the indexes here are newer than every scan and a suite
+/// never goes back in version, so an update at least that new must exist now (unless the
+/// scan's candidate came from a suite these fixtures lack, e.g. `-updates` or `universe`:
+/// those are counted as unverifiable: checked only when the loaded indexes carry a version
+/// at least as high as the scan's candidate). What it cannot prove: the
+/// exact candidate (later point releases and security updates replaced it), nor that a
+/// package the scan saw as current has no update now. Those are asserted on a hand-checked
+/// sample below.
+fn outcome(
+    idx: &AvailableIndex,
+    list: &bench::HostList,
+    highest: &HashMap<String, String>,
+) -> Outcome {
+    let scheme = list.stream.scheme();
+    let pkgs: Vec<InstalledPackage> = list.packages.iter().map(|(p, _)| p.clone()).collect();
+    let res = idx.host_updates(&HostPackages {
+        stream: Some(&list.stream),
+        arch: Some("amd64"),
+        packages: &pkgs,
+        modules: &[],
+    });
+    assert!(res.covered);
+    let found: std::collections::HashMap<usize, _> = res.updates.iter().copied().collect();
+    let mut contradicted = Vec::new();
+    let mut unverifiable = 0;
+    for (i, (p, cand)) in list.packages.iter().enumerate() {
+        let Some(cand) = cand else { continue };
+        if scheme.compare(cand, &p.version).is_le() {
+            continue;
+        }
+        if !highest
+            .get(&p.name)
+            .is_some_and(|h| scheme.compare(h, cand).is_ge())
+        {
+            unverifiable += 1;
+            continue;
+        }
+        let ok = found
+            .get(&i)
+            .is_some_and(|u| scheme.compare(u.version, cand).is_ge());
+        if !ok {
+            contradicted.push((p.name.clone(), p.version.clone(), cand.clone()));
+        }
+    }
+    Outcome {
+        updates: res
+            .updates
+            .iter()
+            .map(|(i, u)| {
+                (
+                    pkgs[*i].name.clone(),
+                    pkgs[*i].version.clone(),
+                    u.version.to_owned(),
+                    u.security,
+                )
+            })
+            .collect(),
+        contradicted,
+        unverifiable,
+    }
+}
+
+/// The index of `streams`, and each name's highest version over the loaded indexes.
+fn load_with_versions(streams: &[OsStream]) -> (AvailableIndex, HashMap<String, String>) {
+    let mut idx = AvailableIndex::new();
+    let repos = bench::load_apt_fixtures(&shared(), streams, &mut idx).unwrap();
+    let mut highest: HashMap<String, String> = HashMap::new();
+    for p in repos.iter().flat_map(|(_, pkgs)| pkgs) {
+        let e = highest
+            .entry(p.package.clone())
+            .or_insert_with(|| p.version.clone());
+        if Scheme::Deb.compare(&p.version, e).is_gt() {
+            e.clone_from(&p.version);
+        }
+    }
+    (idx, highest)
+}
+
+#[track_caller]
+fn check_list(
+    list: &str,
+    stream: OsStream,
+    expect_updates: usize,
+    expect_security: usize,
+    expect_unverifiable: usize,
+    samples: &[(&str, &str, bool)],
+) {
+    let (idx, versions) = load_with_versions(std::slice::from_ref(&stream));
+    let l = host_list(list);
+    assert_eq!(l.stream, stream);
+    let o = outcome(&idx, &l, &versions);
+    assert!(o.contradicted.is_empty(), "{list}: {:?}", o.contradicted);
+    assert_eq!(o.unverifiable, expect_unverifiable, "{list}");
+    let by_name: HashMap<&str, (&str, bool)> = o
+        .updates
+        .iter()
+        .map(|(n, _, v, s)| (n.as_str(), (v.as_str(), *s)))
+        .collect();
+    for &(name, version, security) in samples {
+        assert_eq!(
+            by_name.get(name),
+            Some(&(version, security)),
+            "{list}: {name}"
+        );
+    }
+    // Regression figures: the number of upgradable packages and of security upgrades.
+    assert_eq!(
+        (o.updates.len(), o.updates.iter().filter(|u| u.3).count()),
+        (expect_updates, expect_security),
+        "{list}"
+    );
+}
+
+#[test]
+fn debian_12_against_bookworm() {
+    // Hand-checked in the three Packages files (`xz -dc … | grep -A1 '^Package: NAME$'`):
+    // - libc6 2.36-9+deb12u13: main has +deb12u14, security only the older +deb12u7 → ORD.
+    // - openssh-server 1:9.2p1-2+deb12u7: main +deb12u10, updates +deb12u7, security
+    //   +deb12u9 — the candidate is main's, and the security fix u9 lies on the way → SEC.
+    // - tzdata 2024b-0+deb12u1: main 2026b, updates 2025b, security 2026f → 2026f, SEC.
+    // - linux-base 4.9: 4.12.1~deb12u1 in both main and security → SEC.
+    // - apt 2.6.1: main 2.6.1, security 2.6.2 → SEC; dpkg 1.21.22 → main's 1.21.23, ORD.
+    // - qemu-utils: main's binNMU 1:7.2+dfsg-7+deb12u18+b3 beats security's +deb12u15.
+    check_list(
+        "debian_12",
+        OsStream::new(Distro::Debian, "bookworm"),
+        114,
+        67,
+        0,
+        &[
+            ("libc6", "2.36-9+deb12u14", false),
+            ("openssh-server", "1:9.2p1-2+deb12u10", true),
+            ("tzdata", "2026f-0+deb12u1", true),
+            ("linux-base", "4.12.1~deb12u1", true),
+            ("apt", "2.6.2", true),
+            ("dpkg", "1.21.23", false),
+            ("qemu-utils", "1:7.2+dfsg-7+deb12u18+b3", true),
+            ("libbpf1", "1:1.1.2-0+deb12u1", false),
+        ],
+    );
+}
+
+#[test]
+fn debian_11_against_bullseye() {
+    // Hand-checked: systemd 247.3-6 → bullseye 247.3-7+deb11u5, bullseye-security
+    // 247.3-7+deb11u8 (same priority, higher version wins) → SEC; bash only in bullseye
+    // (5.1-2+deb11u1) → ORD; libc6: bullseye u11, security u14 → u14 SEC.
+    check_list(
+        "debian_11",
+        OsStream::new(Distro::Debian, "bullseye"),
+        151,
+        120,
+        0,
+        &[
+            ("systemd", "247.3-7+deb11u8", true),
+            ("bash", "5.1-2+deb11u1", false),
+            ("libc6", "2.31-13+deb11u14", true),
+            ("openssl", "1.1.1w-0+deb11u8", true),
+        ],
+    );
+}
+
+#[test]
+fn debian_13_against_trixie() {
+    // Hand-checked: libc6 and sudo only in trixie (2.41-12+deb13u5, 1.9.16p2-3+deb13u5) →
+    // ORD; zlib1g 1:1.3.dfsg+really1.3.1-1+deb13u1 in both trixie and trixie-security →
+    // SEC; tzdata 2026f-0+deb13u1 only in trixie → ORD. The one unverifiable scan
+    // candidate comes from trixie-updates, which the fixtures lack.
+    check_list(
+        "debian_13",
+        OsStream::new(Distro::Debian, "trixie"),
+        147,
+        67,
+        1,
+        &[
+            ("libc6", "2.41-12+deb13u5", false),
+            ("sudo", "1.9.16p2-3+deb13u5", false),
+            ("zlib1g", "1:1.3.dfsg+really1.3.1-1+deb13u1", true),
+            ("tzdata", "2026f-0+deb13u1", false),
+        ],
+    );
+}
+
+#[test]
+fn ubuntu_focal_and_noble() {
+    // Only the release and -security pockets of `main` are fixtures, so every update found
+    // comes from -security. Hand-checked: sudo focal 1.8.31-1ubuntu1, focal-security
+    // 1.8.31-1ubuntu1.5; tzdata focal-security 2025b-0ubuntu0.20.04.1; zlib1g
+    // noble-security 1:1.3.dfsg-3.1ubuntu2.3. The focal scan recorded no candidates; the
+    // noble scan's 128 unverifiable candidates come from noble-updates.
+    check_list(
+        "ubuntu_2004",
+        OsStream::new(Distro::Ubuntu, "focal"),
+        158,
+        158,
+        0,
+        &[
+            ("sudo", "1.8.31-1ubuntu1.5", true),
+            ("tzdata", "2025b-0ubuntu0.20.04.1", true),
+        ],
+    );
+    check_list(
+        "ubuntu_2404",
+        OsStream::new(Distro::Ubuntu, "noble"),
+        240,
+        240,
+        128,
+        &[
+            ("sudo", "1.9.15p5-3ubuntu5.24.04.4", true),
+            ("zlib1g", "1:1.3.dfsg-3.1ubuntu2.3", true),
+        ],
+    );
+}
+
+#[test]
+fn fleet_equals_per_host_and_benchmark_entry_point_runs() {
+    let (idx, _) = load_with_versions(&[]);
+    let lists: Vec<bench::HostList> = [
+        "debian_11",
+        "debian_12",
+        "debian_13",
+        "ubuntu_2004",
+        "ubuntu_2404",
+    ]
+    .iter()
+    .map(|n| host_list(n))
+    .collect();
+    let fleet = bench::jittered_fleet(&lists, 40);
+    let hosts: Vec<HostPackages<'_>> = fleet
+        .iter()
+        .map(|(s, p)| HostPackages {
+            stream: Some(s),
+            arch: Some("amd64"),
+            packages: p,
+            modules: &[],
+        })
+        .collect();
+    let all = idx.fleet_updates(&hosts);
+    for (h, r) in hosts.iter().zip(&all) {
+        assert_eq!(idx.host_updates(h).updates, r.updates);
+    }
+    // Jittered versions (`~jN`) sort before the real ones, so hosts have at least as many
+    // updates as their list minus the dropped packages.
+    assert!(all.iter().all(|r| r.covered && !r.updates.is_empty()));
+    let report = bench::bench_repos(&shared(), 20).unwrap();
+    assert_eq!(report.stanzas, 63_440);
+    assert_eq!(report.hosts, 20);
+}
