@@ -527,14 +527,11 @@ pub fn parse_updateinfo<R: BufRead>(input: R) -> Result<Parsed<UpdateInfo>, Feed
                 (3, b"updated") => u.updated = attr(e, b"date"),
                 (4, b"reference") => {
                     let is_cve = attr(e, b"type").is_some_and(|t| t.eq_ignore_ascii_case("cve"));
-                    if is_cve {
-                        if let Some(c) =
-                            cve_of(attr(e, b"id").as_deref(), attr(e, b"href").as_deref())
-                        {
-                            if !u.cves.contains(&c) {
-                                u.cves.push(c);
-                            }
-                        }
+                    let cve = is_cve
+                        .then(|| cve_of(attr(e, b"id").as_deref(), attr(e, b"href").as_deref()))
+                        .flatten();
+                    if let Some(c) = cve.filter(|c| !u.cves.contains(c)) {
+                        u.cves.push(c);
                     }
                 }
                 (4, b"collection") => self.module = None,

@@ -343,7 +343,7 @@ fn every_repomd() {
         (Some(305_912), Some(3_407_814), Some(1_642_733_004))
     );
     let modules = p.records.iter().find(|d| d.kind == "modules").unwrap();
-    assert!(modules.location.ends_with("-modules.yaml.gz"));
+    assert_eq!(modules.location, "repodata/modules.yaml.gz");
     assert!(rpmmd::parse_repomd(&b"<metadata/>"[..]).is_err());
 }
 
@@ -501,10 +501,16 @@ fn updateinfo_by_hand() {
     assert_eq!(f35.records[0].severity.as_deref(), Some("Low"));
 }
 
+/// (file, modulemd documents as (name:stream, artifacts), defaults as (module, stream))
+type ModulesCase<'a> = (
+    &'a str,
+    &'a [(&'a str, usize)],
+    &'a [(&'a str, Option<&'a str>)],
+);
+
 #[test]
 fn every_modules_yaml() {
-    // (file, modulemd documents as (name:stream, artifacts), defaults)
-    let cases: [(&str, &[(&str, usize)], &[(&str, Option<&str>)]); 3] = [
+    let cases: [ModulesCase<'_>; 3] = [
         (
             "fedora35-updates-Modular-x86_64/repodata/modules.yaml.gz",
             &[("nodejs:12", 29)],

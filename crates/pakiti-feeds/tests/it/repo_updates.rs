@@ -7,7 +7,7 @@ use std::process::Command;
 
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_core::updates::{AvailableIndex, HostPackages, Repo};
+use pakiti_core::updates::{AvailableIndex, HostPackages};
 use pakiti_core::version::Scheme;
 use pakiti_feeds::debian::index;
 use pakiti_feeds::repo::{self, apt, bench};
@@ -283,4 +283,187 @@ fn fleet_equals_per_host_and_benchmark_entry_point_runs() {
     let report = bench::bench_repos(&shared(), 20).unwrap();
     assert_eq!(report.stanzas, 63_440);
     assert_eq!(report.hosts, 20);
+}
+
+fn run(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// This machine's apt state against our model: the apt lists in `/var/lib/apt/lists/` (their
+/// `Release` files for the suite flags), the installed packages from `dpkg-query`, and the
+/// upgradable set from `apt list --upgradable` and `apt-get -s dist-upgrade`.
+#[test]
+fn this_machine_matches_apt() {
+    let lists = std::path::Path::new("/var/lib/apt/lists");
+    if !std::path::Path::new("/usr/bin/apt-get").exists() {
+        // Not a Debian-family machine: there is no apt to compare with.
+        return;
+    }
+    let mut packages_files: Vec<std::path::PathBuf> = std::fs::read_dir(lists)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    packages_files.retain(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains("_binary-") && n.contains("_Packages"))
+    });
+    packages_files.sort();
+    assert!(
+        !packages_files.is_empty(),
+        "/var/lib/apt/lists has no Packages index: run `apt-get update` first"
+    );
+    let native = run("dpkg", &["--print-architecture"]).trim().to_owned();
+    let pins = std::fs::read_dir("/etc/apt/preferences.d")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+        + &std::fs::read_to_string("/etc/apt/preferences").unwrap_or_default();
+
+    let stream = OsStream::new(Distro::Debian, "this-machine");
+    let mut idx = AvailableIndex::new();
+    for path in &packages_files {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap();
+        // `host_path_dists_SUITE_COMPONENT_binary-ARCH_Packages[.lz4]`: the Release file
+        // is `host_path_dists_SUITE_InRelease` (or `_Release`).
+        let dists = name.find("_dists_").unwrap();
+        let suite_end = dists + 7 + name[dists + 7..].find('_').unwrap();
+        let base = &name[..suite_end];
+        let host = &name[..name.find('_').unwrap()];
+        // Pins are not modelled: make sure none applies to a loaded list.
+        assert!(
+            !pins
+                .lines()
+                .any(|l| l.trim() == format!("Pin: origin {host}")
+                    || l.trim().starts_with("Pin: release")),
+            "an apt pin applies to {name}: not modelled by this comparison"
+        );
+        let release = ["_InRelease", "_Release"]
+            .iter()
+            .map(|s| lists.join(format!("{base}{s}")))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no Release file for {name}"));
+        let release = apt::parse_release(&std::fs::read(&release).unwrap()).unwrap();
+        let arch = name
+            .split("_binary-")
+            .nth(1)
+            .unwrap()
+            .split('_')
+            .next()
+            .unwrap();
+        // apt stores its lists compressed (lz4 here); apt-helper decompresses any of them.
+        let text = run(
+            "/usr/lib/apt/apt-helper",
+            &["cat-file", path.to_str().unwrap()],
+        );
+        let parsed = index::parse_packages(text.as_bytes()).unwrap();
+        assert!(parsed.problems.is_empty(), "{name}: {:?}", parsed.problems);
+        let mut r = repo::apt_repo(name, &stream, arch, &release);
+        // `binary-all` lists serve the native arch.
+        r.arch = Some(if arch == "all" {
+            native.clone()
+        } else {
+            arch.to_owned()
+        });
+        let id = idx.add_repo(r);
+        repo::add_apt_packages(&mut idx, id, &parsed.records);
+    }
+
+    let installed: Vec<InstalledPackage> = run(
+        "dpkg-query",
+        &[
+            "-W",
+            "-f",
+            "${Package}\t${Version}\t${Architecture}\t${db:Status-Abbrev}\n",
+        ],
+    )
+    .lines()
+    .filter_map(|l| {
+        let f: Vec<&str> = l.split('\t').collect();
+        // The second letter of the status is the current state: `n` not installed, `c`
+        // only config files left; anything else has an installed version.
+        let state = f.get(3)?.as_bytes().get(1).copied()?;
+        (state != b'n' && state != b'c').then(|| InstalledPackage::new(f[0], f[1], f[2]))
+    })
+    .collect();
+    assert!(
+        installed.len() > 100,
+        "dpkg-query listed {} packages",
+        installed.len()
+    );
+    let res = idx.host_updates(&HostPackages {
+        stream: Some(&stream),
+        arch: Some(&native),
+        packages: &installed,
+        modules: &[],
+    });
+    let ours: std::collections::BTreeSet<(String, String, String)> = res
+        .updates
+        .iter()
+        .map(|(i, u)| {
+            let p = &installed[*i];
+            (p.name.clone(), p.arch.clone(), u.version.to_owned())
+        })
+        .collect();
+
+    // `name/suite[,suite] version arch [upgradable from: old]`
+    let apt_list: std::collections::BTreeSet<(String, String, String)> =
+        run("apt", &["list", "--upgradable"])
+            .lines()
+            .filter(|l| l.contains("[upgradable from:"))
+            .map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                let name = w[0].split('/').next().unwrap().to_owned();
+                (name, w[2].to_owned(), w[1].to_owned())
+            })
+            .collect();
+    assert_eq!(
+        ours.difference(&apt_list).collect::<Vec<_>>(),
+        Vec::<&(String, String, String)>::new(),
+        "upgradable by our model but not by apt"
+    );
+    assert_eq!(
+        apt_list.difference(&ours).collect::<Vec<_>>(),
+        Vec::<&(String, String, String)>::new(),
+        "upgradable by apt but not by our model"
+    );
+
+    // `Inst name [old] (new suite[, suite] [arch]) [broken]`: every upgrade apt would perform (new packages
+    // pulled in by dependencies have no `[old]` and are not upgrades).
+    let sim = run(
+        "apt-get",
+        &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
+    );
+    let mut inst = 0;
+    for l in sim.lines().filter(|l| l.starts_with("Inst ")) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if !w[2].starts_with('[') {
+            continue;
+        }
+        inst += 1;
+        let version = w[3].trim_start_matches('(');
+        // The arch is the last `[...]` inside the parenthesis; a trailing `[]` lists broken
+        // dependencies.
+        let paren = &l[l.find('(').unwrap()..l.rfind(')').unwrap()];
+        let arch = paren.rsplit('[').next().unwrap().trim_end_matches(']');
+        assert!(
+            ours.contains(&(w[1].to_owned(), arch.to_owned(), version.to_owned())),
+            "apt-get would upgrade {} to {version} ({arch}); our model does not say so",
+            w[1]
+        );
+    }
+    assert!(inst <= ours.len());
 }
