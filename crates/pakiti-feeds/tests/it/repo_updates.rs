@@ -467,3 +467,112 @@ fn this_machine_matches_apt() {
     }
     assert!(inst <= ours.len());
 }
+
+/// rpm-md end to end on the real Rocky 8 AppStream files: modules.yaml + updateinfo. The
+/// fixtures carry no primary.xml, so the package list is the modules' artifact list (what
+/// primary.xml lists for modular packages), source rpms left out by `add_rpm_repo`.
+#[test]
+fn rocky_appstream_modular_security_updates() {
+    use pakiti_feeds::repo::{modulemd, rpmmd};
+    let read = |rel: &str| {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut crate::debian_data::open(rel), &mut v).unwrap();
+        v
+    };
+    let stream = OsStream::new(Distro::Rocky, "8.4");
+    let mut idx = AvailableIndex::new();
+    for (modules, updateinfo) in [
+        (
+            "repos/rpm-md/rocky-8.4-AppStream-x86_64/repodata/3-modules.yaml.xz",
+            "repos/rpm-md/rocky-8.4-AppStream-x86_64/repodata/3-updateinfo.xml.gz",
+        ),
+        (
+            "repos/rpm-md/rocky-AppStream-x86_64/repodata/modules.yaml.xz",
+            "repos/rpm-md/rocky-AppStream-x86_64/repodata/updateinfo.xml.gz",
+        ),
+    ] {
+        let modules = modulemd::parse_modules(&read(modules))
+            .unwrap()
+            .records
+            .remove(0);
+        let updates = rpmmd::parse_updateinfo(crate::debian_data::open(updateinfo))
+            .unwrap()
+            .records;
+        let primary: Vec<rpmmd::RpmPackage> = modules
+            .streams
+            .iter()
+            .flat_map(|m| &m.artifacts)
+            .map(|a| {
+                let (rest, arch) = a.rsplit_once('.').unwrap();
+                let (rest, release) = rest.rsplit_once('-').unwrap();
+                let (name, ev) = rest.rsplit_once('-').unwrap();
+                let (epoch, version) = ev.split_once(':').unwrap();
+                rpmmd::RpmPackage {
+                    name: name.into(),
+                    arch: arch.into(),
+                    epoch: epoch.into(),
+                    version: version.into(),
+                    release: release.into(),
+                    sourcerpm: None,
+                }
+            })
+            .collect();
+        let id = idx.add_repo(pakiti_core::updates::Repo {
+            name: updateinfo.into(),
+            stream: stream.clone(),
+            arch: Some("x86_64".into()),
+            priority: -99,
+            security: false,
+        });
+        repo::add_rpm_repo(&mut idx, id, &primary, &updates, Some(&modules));
+    }
+    let newest = |name: &str, version: &str, modules: &[String]| {
+        let scope = pakiti_core::updates::Scope {
+            stream: &stream,
+            arch: Some("x86_64"),
+            modules,
+        };
+        idx.newest(&scope, &InstalledPackage::new(name, version, "x86_64"))
+            .map(|u| (u.version.to_owned(), u.security, u.candidate_security))
+    };
+    // nodejs:12 has builds 12.22.3 and 12.22.5; RLSA-2021:3666 lists 12.22.5.
+    let node12 = ["nodejs:12".to_owned()];
+    assert_eq!(
+        newest("nodejs", "1:12.22.3-2.module+el8.4.0+638+5344c6f7", &node12),
+        Some(("1:12.22.5-1.module+el8.4.0+647+e905fa21".into(), true, true))
+    );
+    assert_eq!(
+        newest("nodejs", "1:12.22.5-1.module+el8.4.0+647+e905fa21", &node12),
+        None
+    );
+    // nodejs:14 (written `stream: 14` unquoted in one document) → 14.17.5, also in RLSA-2021:3666.
+    assert_eq!(
+        newest(
+            "nodejs",
+            "1:14.17.3-2.module+el8.4.0+639+18660d0d",
+            &["nodejs:14".to_owned()]
+        ),
+        Some(("1:14.17.5-1.module+el8.4.0+654+17ff1d38".into(), true, true))
+    );
+    // No stream enabled: modular builds are invisible, as dnf hides them.
+    assert_eq!(
+        newest("nodejs", "1:12.22.3-2.module+el8.4.0+638+5344c6f7", &[]),
+        None
+    );
+    // squid:4: libecap 1.0.1-2 is listed by RLSA-2021:1979 → SEC; squid 7:4.15-1 is not
+    // listed by any advisory here → ORD.
+    let squid = ["squid:4".to_owned()];
+    assert_eq!(
+        newest("libecap", "1.0.1-1.module+el8.4.0+404+316a0dc5", &squid),
+        Some(("1.0.1-2.module+el8.4.0+404+316a0dc5".into(), true, true))
+    );
+    assert_eq!(
+        newest("squid", "7:4.14-1.module+el8.4.0+404+316a0dc5", &squid),
+        Some(("7:4.15-1.module+el8.5.0+705+218dec94".into(), false, false))
+    );
+    // The epoch decides: squid 4.20 without epoch is older than 7:4.15.
+    assert_eq!(
+        newest("squid", "4.20-1.module+el8.4.0+404+316a0dc5", &squid),
+        Some(("7:4.15-1.module+el8.5.0+705+218dec94".into(), false, false))
+    );
+}
