@@ -99,7 +99,8 @@ fn decode_component(s: &str) -> String {
 /// * package lines are `name<TAB>version<TAB>arch` (a run of spaces is accepted instead of a
 ///   tab, as Pakiti's regex does); blank and `#` lines are skipped; `(none):` becomes `0:` and for
 ///   rpm the epoch is always made explicit; `gpg-pubkey` lines (rpm's imported signing keys, not
-///   packages) are dropped, as the Perl client does; any other malformed line is an error.
+///   packages) are dropped, as the Perl client does; any other malformed line is an error;
+/// * the package list must end with a `#` line: a body without it was truncated.
 pub fn parse(body: &[u8]) -> Result<Report, WireError> {
     let text = utf8(body)?;
     let mut lines = text
@@ -180,11 +181,21 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         }
     }
 
+    // The package list ends with a `#` line; without it the body was cut short in transit and
+    // the missing packages would make the host look cleaner than it is.
+    let mut terminated = false;
+    let mut last_line = 0;
     for (i, line) in lines {
         let t = line.trim();
-        if t.is_empty() || t == "#" {
+        if t == "#" {
+            terminated = true;
             continue;
         }
+        if t.is_empty() {
+            continue;
+        }
+        terminated = false;
+        last_line = i + 1;
         // Split the untrimmed line on tabs: an empty arch leaves a trailing tab.
         let parts: Vec<&str> = if t.contains('\t') {
             line.trim_matches(' ').split('\t').map(str::trim).collect()
@@ -217,6 +228,12 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
             name,
             report.packager.normalize_version(&version),
             arch,
+        ));
+    }
+    if !terminated {
+        return Err(WireError::report_line(
+            last_line.max(1),
+            "missing the final '#': the report looks truncated",
         ));
     }
     Ok(report)

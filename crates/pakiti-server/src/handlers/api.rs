@@ -22,8 +22,11 @@ pub struct ApiHost {
     pub domain: Option<String>,
     /// OS as reported.
     pub os: String,
-    /// The OS stream it maps to; `null` when not covered.
+    /// The OS stream it maps to; `null` when the OS is not recognised.
     pub os_stream: Option<String>,
+    /// Whether any imported vendor data applies to the host. A host that is not covered is
+    /// unknown, never clean: its zero CVE count means nothing.
+    pub covered: bool,
     /// Architecture.
     pub arch: String,
     /// Running kernel.
@@ -131,10 +134,15 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// The API form of a stored host.
+/// The API form of a stored host; `evaluator` says whether data covers it.
 #[must_use]
-pub fn api_host(h: &Host) -> ApiHost {
+pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
     ApiHost {
+        covered: h
+            .facts
+            .stream
+            .as_ref()
+            .is_some_and(|s| !evaluator.index().targets(s).is_empty()),
         hostname: h.hostname.clone(),
         host_group: h.group.clone(),
         domain: h.facts.domain.clone(),
@@ -206,8 +214,13 @@ pub async fn list_hosts(
         .list_hosts(&filter, sort, page)
         .await
         .map_err(anyhow::Error::from)?;
+    let evaluator = state.evaluator();
     Ok(Json(ApiHostPage {
-        hosts: result.hosts.iter().map(api_host).collect(),
+        hosts: result
+            .hosts
+            .iter()
+            .map(|h| api_host(h, &evaluator))
+            .collect(),
         total: result.total,
         offset: page.offset,
         limit: page.limit,
@@ -235,7 +248,7 @@ pub async fn get_host(
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
     Ok(Json(ApiHostDetail {
-        host: api_host(&host),
+        host: api_host(&host, &state.evaluator()),
         findings: findings
             .into_iter()
             .map(|f| ApiFinding {

@@ -1,4 +1,6 @@
 //! Integration tests of the pakiti server crate and the `pakiti` binary.
 
+mod server;
 mod smime;
+mod support;
 mod vercmp;

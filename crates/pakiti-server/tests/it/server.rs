@@ -1,0 +1,431 @@
+//! The real server on 127.0.0.1, fed real reports of every wire format built from
+//! `shared/data/hosts/lists/`, against SQLite and (with `PAKITI_TEST_POSTGRES_URL`) PostgreSQL.
+//!
+//! Findings are checked exactly against what the pure matcher says for the same feeds and
+//! packages: the server's store, interning, evaluation and joins must change nothing.
+
+use std::io::Write;
+
+use pakiti_api::report::Mode;
+use pakiti_api::{json, protocol4, protocol5};
+use pakiti_server::settings::Evaluation;
+use pakiti_test_support::databases;
+
+use crate::support::{TestServer, expected_findings, report, served_findings};
+
+const RHEL8: (&str, &str) = ("redhat-oval", "rhel-8.oval.xml.bz2");
+const DSA: (&str, &str) = ("debian-list", "dsa-bullseye.list");
+const FOCAL: (&str, &str) = ("ubuntu-oval", "focal.oval.xml.bz2");
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Protocol 5 (Pakiti 3's Perl client): stored, evaluated exactly, reported back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol5_report_is_stored_and_evaluated() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let mut r = report("rhel_80", "wn042.example.org");
+        let body = protocol5::render(&r);
+        let (status, text) = s
+            .post(
+                "?protocol=5&mode=store-and-report",
+                "application/x-www-form-urlencoded",
+                &[],
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {text}", s.backend());
+        assert!(text.starts_with("OK\n"), "{text}");
+        // Report-back lines: the host's critical/high CVEs, Pakiti 3's tab-separated form.
+        assert!(
+            text.lines().skip(1).all(|l| l.split('\t').count() == 5),
+            "{text}"
+        );
+        assert!(
+            text.lines().count() > 1,
+            "rhel_80 has high-severity findings"
+        );
+        let (_, host) = s.get_json("/api/v1/hosts/wn042.example.org").await;
+        assert_eq!(host["os_stream"], "rhel:8");
+        assert_eq!(host["covered"], true);
+        assert_eq!(host["host_group"], "site-a");
+        r.packages.retain(|p| p.name != "gpg-pubkey");
+        assert_eq!(
+            host["packages"].as_u64().unwrap() as usize,
+            r.packages.len()
+        );
+        let want = expected_findings(&r, &[RHEL8]);
+        assert!(
+            want.len() > 100,
+            "the fixture has findings for rhel_80: {}",
+            want.len()
+        );
+        assert_eq!(
+            served_findings(&s, "wn042.example.org").await,
+            want,
+            "{}",
+            s.backend()
+        );
+        assert!(host["cve_count"].as_i64().unwrap() > 0);
+        s.finish().await;
+    }
+}
+
+/// Protocol 4 (Pakiti 2 clients), multipart as curl -F sends it, and the bash client's
+/// barely-encoded urlencoded "openssl method" body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol4_multipart_and_urlencoded() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("dsa", DSA.0, DSA.1).await;
+        let r = report("debian_11", "mail1.example.org");
+        let boundary = "------------------------d74496d66958873e";
+        let mut body = Vec::new();
+        for (k, v) in protocol4::to_fields(&r) {
+            write!(
+                body,
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            )
+            .unwrap();
+        }
+        write!(body, "--{boundary}--\r\n").unwrap();
+        let (status, text) = s
+            .post(
+                "",
+                &format!("multipart/form-data; boundary={boundary}"),
+                &[],
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {text}", s.backend());
+        assert_eq!(text, "OK\n");
+        let want = expected_findings(&r, &[DSA]);
+        assert!(!want.is_empty());
+        assert_eq!(
+            served_findings(&s, "mail1.example.org").await,
+            want,
+            "{}",
+            s.backend()
+        );
+
+        // The openssl method: spaces and '&' unescaped, only '+' as %2b, pkgs last and raw.
+        let mut r2 = report("debian_11", "mail2.example.org");
+        r2.os = "Debian GNU/Linux 11 (bullseye) & more".into();
+        let fields = protocol4::to_fields(&r2);
+        let mut raw = String::new();
+        for (k, v) in &fields {
+            if *k != "pkgs" {
+                raw.push_str(&format!("{k}={}&", v.replace('+', "%2b")));
+            }
+        }
+        let pkgs = fields.iter().find(|(k, _)| *k == "pkgs").unwrap();
+        raw.push_str(&format!("pkgs={}", pkgs.1.replace('+', "%2b")));
+        let (status, text) = s
+            .post(
+                "",
+                "application/x-www-form-urlencoded",
+                &[],
+                raw.into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, host) = s.get_json("/api/v1/hosts/mail2.example.org").await;
+        assert_eq!(host["os"], "Debian GNU/Linux 11 (bullseye) & more");
+        assert_eq!(host["os_stream"], "debian:bullseye");
+        assert_eq!(served_findings(&s, "mail2.example.org").await, want);
+        s.finish().await;
+    }
+}
+
+/// Our JSON report, gzip-compressed, with a JSON reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_report_gzip() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("focal", FOCAL.0, FOCAL.1).await;
+        let mut r = report("ubuntu_2004", "ui1.example.org");
+        r.host_id = Some("9c1d-client-id".into());
+        let body = gzip(json::render(&r).as_bytes());
+        let (status, text) = s
+            .post(
+                "",
+                "application/json",
+                &[("content-encoding", "gzip"), ("accept", "application/json")],
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {text}", s.backend());
+        let reply = json::JsonReply::parse(text.as_bytes()).unwrap();
+        assert!(reply.stored);
+        assert_eq!(reply.host, "ui1.example.org");
+        let want = expected_findings(&r, &[FOCAL]);
+        assert_eq!(
+            reply.findings as usize,
+            served_findings(&s, "ui1.example.org").await.len()
+        );
+        assert_eq!(
+            served_findings(&s, "ui1.example.org").await,
+            want,
+            "{}",
+            s.backend()
+        );
+        // The same client id under a new name is the same host (Pakiti issue #158).
+        r.hostname = "ui1-renamed.example.org".into();
+        let (status, _) = s
+            .post("", "application/json", &[], json::render(&r).into_bytes())
+            .await;
+        assert_eq!(status, 200);
+        assert_eq!(s.host_total().await, 1);
+        s.finish().await;
+    }
+}
+
+/// S/MIME-encrypted protocol 5, as `pakiti-client --encrypt` (openssl smime) sends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_protocol5() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        let body =
+            std::fs::read(pakiti_test_support::fixtures().join("smime/report.aes256.der")).unwrap();
+        let (status, text) = s
+            .post(
+                "?protocol=5",
+                "application/x-www-form-urlencoded",
+                &[],
+                body,
+            )
+            .await;
+        assert_eq!(status, 200, "{}: {text}", s.backend());
+        let plain =
+            std::fs::read_to_string(pakiti_test_support::fixtures().join("smime/report.txt"))
+                .unwrap();
+        let parsed = protocol5::parse(plain.as_bytes()).unwrap();
+        let (_, host) = s
+            .get_json(&format!("/api/v1/hosts/{}", parsed.hostname))
+            .await;
+        assert_eq!(
+            host["packages"].as_u64().unwrap() as usize,
+            parsed.packages.len()
+        );
+        // No data imported: the host is stored but not covered, never "clean".
+        assert_eq!(host["covered"], false);
+        s.finish().await;
+    }
+}
+
+/// Bad input: a clear 4xx and an unchanged store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_reports_are_rejected_and_change_nothing() {
+    for db in databases().await {
+        let s = TestServer::start(db, |st| st.max_report_bytes = 64 * 1024).await;
+        let good = protocol5::render(&report("rhel_80", "ok.example.org"));
+        let truncated = good[..good.len() - 3].to_owned(); // no closing '#'
+        let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+            (
+                "?protocol=5",
+                "text/plain",
+                truncated.clone().into_bytes(),
+                400,
+                "#",
+            ),
+            (
+                "?protocol=5&mode=sometimes",
+                "text/plain",
+                good.clone().into_bytes(),
+                400,
+                "mode",
+            ),
+            (
+                "",
+                "application/json",
+                b"{\"report_version\": 99}".to_vec(),
+                400,
+                "report_version",
+            ),
+            ("", "application/json", b"{not json".to_vec(), 400, ""),
+            (
+                "",
+                "application/x-www-form-urlencoded",
+                b"host=&pkgs=".to_vec(),
+                400,
+                "host",
+            ),
+            (
+                "",
+                "application/x-www-form-urlencoded",
+                Vec::new(),
+                400,
+                "empty",
+            ),
+            ("?protocol=5", "text/plain", vec![b'#'; 200 * 1024], 413, ""),
+            (
+                "",
+                "application/json",
+                b"\x1f\x8bnot gzip".to_vec(),
+                400,
+                "",
+            ),
+        ];
+        for (query, ct, body, want, needle) in cases {
+            let headers: &[(&str, &str)] = if body.starts_with(b"\x1f\x8b") {
+                &[("content-encoding", "gzip")]
+            } else {
+                &[]
+            };
+            let (status, text) = s.post(query, ct, headers, body).await;
+            assert_eq!(status, want, "{query} {ct}: {text}");
+            if want != 413 {
+                assert!(text.starts_with("ERROR"), "{text}");
+                assert!(text.contains(needle), "{text} should mention {needle}");
+            }
+        }
+        // A dpkg version that dpkg rejects is refused, naming the package.
+        let mut r = report("debian_11", "bad.example.org");
+        r.packages[0].version = "1.0 beta".into();
+        let (status, text) = s
+            .post("", "application/json", &[], json::render(&r).into_bytes())
+            .await;
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(&r.packages[0].name), "{text}");
+        assert_eq!(s.host_total().await, 0, "nothing was stored");
+        s.finish().await;
+    }
+}
+
+/// Proxy submissions only from trusted proxies; report-only stores nothing; an unchanged
+/// report keeps the host as it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_modes_and_unchanged_reports() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        let mut r = report("rhel_73", "behind-proxy.example.org");
+        r.proxy = true;
+        let body = protocol4::to_urlencoded(&r).into_bytes();
+        let (status, text) = s
+            .post("", "application/x-www-form-urlencoded", &[], body.clone())
+            .await;
+        assert_eq!(status, 403, "{text}");
+        assert!(text.contains("trusted proxy"), "{text}");
+        assert_eq!(s.host_total().await, 0);
+        s.finish().await;
+    }
+    for db in databases().await {
+        let s = TestServer::start(db, |st| st.proxies.addresses = vec!["127.0.0.0/8".into()]).await;
+        let mut r = report("rhel_73", "behind-proxy.example.org");
+        r.proxy = true;
+        let (status, text) = s
+            .post(
+                "",
+                "application/x-www-form-urlencoded",
+                &[],
+                protocol4::to_urlencoded(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(s.host_total().await, 1);
+
+        let mut ro = report("rhel_80", "dry-run.example.org");
+        ro.mode = Mode::ReportOnly;
+        let (status, text) = s
+            .post(
+                "?protocol=5&mode=report-only",
+                "text/plain",
+                &[],
+                protocol5::render(&ro).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.starts_with("OK"));
+        assert_eq!(s.host_total().await, 1, "report-only stores nothing");
+
+        let same = report("rhel_80", "same.example.org");
+        let distinct: std::collections::BTreeSet<_> = same
+            .packages
+            .iter()
+            .filter(|p| p.name != "gpg-pubkey")
+            .map(|p| (&p.name, &p.version, &p.arch))
+            .collect();
+        let p5 = protocol5::render(&same).into_bytes();
+        for _ in 0..3 {
+            let (status, text) = s.post("?protocol=5", "text/plain", &[], p5.clone()).await;
+            assert_eq!(status, 200, "{text}");
+        }
+        let (_, h) = s.get_json("/api/v1/hosts/same.example.org").await;
+        assert_eq!(h["packages"].as_u64().unwrap() as usize, distinct.len());
+        assert_eq!(s.host_total().await, 2);
+        s.finish().await;
+    }
+}
+
+/// A host reported before any feed is "not covered"; importing a feed re-evaluates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_import_reevaluates_stored_hosts() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        let r = report("rocky_8", "wn1.example.org");
+        let (status, _) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, h) = s.get_json("/api/v1/hosts/wn1.example.org").await;
+        assert_eq!(h["covered"], false);
+        assert_eq!(h["cve_count"], 0);
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let (_, h) = s.get_json("/api/v1/hosts/wn1.example.org").await;
+        assert_eq!(h["os_stream"], "rocky:8");
+        assert_eq!(h["covered"], true, "Rocky is matched against RHEL data");
+        assert!(h["cve_count"].as_i64().unwrap() > 0);
+        assert_eq!(
+            served_findings(&s, "wn1.example.org").await,
+            expected_findings(&r, &[RHEL8])
+        );
+        s.finish().await;
+    }
+}
+
+/// Asynchronous mode: acknowledged once queued durably, evaluated by a worker step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_mode_queues_then_evaluates() {
+    for db in databases().await {
+        let s = TestServer::start(db, |st| st.evaluation = Evaluation::Async).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let r = report("rhel_80", "queued.example.org");
+        let (status, text) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(s.host_total().await, 0, "not evaluated yet");
+        let n = pakiti_server::worker::run_once(&s.state, "test-worker", 10)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let mut r = r;
+        r.packages.retain(|p| p.name != "gpg-pubkey");
+        assert_eq!(
+            served_findings(&s, "queued.example.org").await,
+            expected_findings(&r, &[RHEL8])
+        );
+        assert_eq!(
+            pakiti_server::worker::run_once(&s.state, "test-worker", 10)
+                .await
+                .unwrap(),
+            0
+        );
+        s.finish().await;
+    }
+}
