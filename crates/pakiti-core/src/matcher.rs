@@ -346,22 +346,110 @@ impl AdvisoryIndex {
     /// once. `out[i]` answers `hosts[i]` and equals `self.match_host(&hosts[i])`.
     #[must_use]
     pub fn match_fleet<'i>(&'i self, hosts: &[HostInventory<'_>]) -> Vec<HostResult<'i>> {
-        let targets: Vec<Vec<Target>> = hosts
+        // Targets: few and shared, so hosts refer to them by index and package versions are
+        // interned per target (no target hashing per package).
+        let mut all_targets: Vec<Target> = Vec::new();
+        let host_targets: Vec<Vec<usize>> = hosts
             .iter()
-            .map(|h| h.stream.map(|s| self.targets(s)).unwrap_or_default())
+            .map(|h| {
+                h.stream
+                    .map(|s| self.targets(s))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| match all_targets.iter().position(|x| *x == t) {
+                        Some(i) => i,
+                        None => {
+                            all_targets.push(t);
+                            all_targets.len() - 1
+                        }
+                    })
+                    .collect()
+            })
             .collect();
-        // Interning: one id per distinct (target, package version) in the fleet.
-        let mut ids: FxHashMap<(&Target, &InstalledPackage), u32> = FxHashMap::default();
+        let n_targets = all_targets.len();
+
+        // Interning in parallel: each chunk of hosts interns into its own maps, then the
+        // chunks' distinct entries are merged into global ids.
+        let threads = rayon::current_num_threads().max(1);
+        let chunk = hosts.len().div_ceil(threads).max(1);
+        let locals: Vec<LocalIntern<'_>> = hosts
+            .par_chunks(chunk)
+            .zip(host_targets.par_chunks(chunk))
+            .map(|(hs, ts)| LocalIntern::build(hs, ts, n_targets))
+            .collect();
+        let mut global: Vec<FxHashMap<&InstalledPackage, u32>> =
+            vec![FxHashMap::default(); n_targets];
         let mut distinct: Vec<(&Target, &InstalledPackage)> = Vec::new();
-        let per_host: Vec<Vec<(usize, u32)>> = hosts
+        let remaps: Vec<Vec<u32>> = locals
             .iter()
-            .zip(&targets)
+            .map(|l| {
+                l.distinct
+                    .iter()
+                    .map(|&(t, p)| {
+                        *global[t].entry(p).or_insert_with(|| {
+                            distinct.push((&all_targets[t], p));
+                            u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(global);
+        let answers = self.evaluate_many(&distinct);
+        let findings_of = |host: &HostInventory<'_>, ids: &[(u32, u32)], remap: &[u32]| {
+            let mut findings = Vec::new();
+            for &(i, local) in ids {
+                for &hit in &answers[remap[local as usize] as usize] {
+                    if self.applies_to_modules(hit, host.modules) {
+                        findings.push(self.finding(i as usize, hit));
+                    }
+                }
+            }
+            findings
+        };
+        let mut out = Vec::with_capacity(hosts.len());
+        for ((l, remap), (hs, ts)) in locals
+            .iter()
+            .zip(&remaps)
+            .zip(hosts.chunks(chunk).zip(host_targets.chunks(chunk)))
+        {
+            let part: Vec<HostResult<'i>> = hs
+                .par_iter()
+                .zip(l.per_host.par_iter())
+                .zip(ts.par_iter())
+                .map(|((host, ids), t)| HostResult {
+                    covered: !t.is_empty(),
+                    findings: findings_of(host, ids, remap),
+                })
+                .collect();
+            out.extend(part);
+        }
+        out
+    }
+}
+
+/// One chunk of a fleet, interned: per host, (package index, chunk-local id) pairs; per
+/// chunk-local id, the (target index, package) it stands for.
+struct LocalIntern<'a> {
+    per_host: Vec<Vec<(u32, u32)>>,
+    distinct: Vec<(usize, &'a InstalledPackage)>,
+}
+
+impl<'a> LocalIntern<'a> {
+    fn build(hosts: &[HostInventory<'a>], targets: &[Vec<usize>], n_targets: usize) -> Self {
+        let mut maps: Vec<FxHashMap<&'a InstalledPackage, u32>> =
+            vec![FxHashMap::default(); n_targets];
+        let mut distinct = Vec::new();
+        let per_host = hosts
+            .iter()
+            .zip(targets)
             .map(|(h, ts)| {
                 let mut v = Vec::with_capacity(h.packages.len() * ts.len());
                 for (i, p) in h.packages.iter().enumerate() {
-                    for target in ts {
-                        let id = *ids.entry((target, p)).or_insert_with(|| {
-                            distinct.push((target, p));
+                    let i = u32::try_from(i).expect("fewer than 2^32 packages per host");
+                    for &t in ts {
+                        let id = *maps[t].entry(p).or_insert_with(|| {
+                            distinct.push((t, p));
                             u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
                         });
                         v.push((i, id));
@@ -370,27 +458,7 @@ impl AdvisoryIndex {
                 v
             })
             .collect();
-        drop(ids);
-        let answers = self.evaluate_many(&distinct);
-        hosts
-            .par_iter()
-            .zip(per_host.par_iter())
-            .zip(targets.par_iter())
-            .map(|((host, pkg_ids), ts)| {
-                let mut findings = Vec::new();
-                for &(i, id) in pkg_ids {
-                    for &hit in &answers[id as usize] {
-                        if self.applies_to_modules(hit, host.modules) {
-                            findings.push(self.finding(i, hit));
-                        }
-                    }
-                }
-                HostResult {
-                    covered: !ts.is_empty(),
-                    findings,
-                }
-            })
-            .collect()
+        LocalIntern { per_host, distinct }
     }
 }
 
