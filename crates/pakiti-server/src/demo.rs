@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Context, Result};
 use pakiti_api::report::{Mode, Packager, Report};
-use pakiti_store::Store;
 use pakiti_store::NewFeed;
+use pakiti_store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -64,18 +64,87 @@ const FEEDS: &[DemoFeed] = &[
 
 /// (list name, list text, host name prefix, site, tag, copies)
 const HOSTS: &[(&str, &str, &str, &str, &str, usize)] = &[
-    ("rhel_80", include_str!("../../../fixtures/demo/hosts/rhel_80.tsv"), "web", "prague", "web", 6),
-    ("rocky_8", include_str!("../../../fixtures/demo/hosts/rocky_8.tsv"), "wn", "prague", "workers", 8),
-    ("alma_8", include_str!("../../../fixtures/demo/hosts/alma_8.tsv"), "db", "brno", "db", 4),
-    ("alma_9", include_str!("../../../fixtures/demo/hosts/alma_9.tsv"), "app", "brno", "web", 4),
-    ("centos_7", include_str!("../../../fixtures/demo/hosts/centos_7.tsv"), "legacy", "brno", "workers", 5),
-    ("rhel_73", include_str!("../../../fixtures/demo/hosts/rhel_73.tsv"), "batch", "cern-lab", "workers", 3),
-    ("ubuntu_2004", include_str!("../../../fixtures/demo/hosts/ubuntu_2004.tsv"), "ui", "cern-lab", "web", 5),
-    ("debian_11", include_str!("../../../fixtures/demo/hosts/debian_11.tsv"), "mail", "prague", "infra", 4),
-    ("alpine_319", include_str!("../../../fixtures/demo/hosts/alpine_319.tsv"), "edge", "cern-lab", "infra", 2),
+    (
+        "rhel_80",
+        include_str!("../../../fixtures/demo/hosts/rhel_80.tsv"),
+        "web",
+        "prague",
+        "web",
+        6,
+    ),
+    (
+        "rocky_8",
+        include_str!("../../../fixtures/demo/hosts/rocky_8.tsv"),
+        "wn",
+        "prague",
+        "workers",
+        8,
+    ),
+    (
+        "alma_8",
+        include_str!("../../../fixtures/demo/hosts/alma_8.tsv"),
+        "db",
+        "brno",
+        "db",
+        4,
+    ),
+    (
+        "alma_9",
+        include_str!("../../../fixtures/demo/hosts/alma_9.tsv"),
+        "app",
+        "brno",
+        "web",
+        4,
+    ),
+    (
+        "centos_7",
+        include_str!("../../../fixtures/demo/hosts/centos_7.tsv"),
+        "legacy",
+        "brno",
+        "workers",
+        5,
+    ),
+    (
+        "rhel_73",
+        include_str!("../../../fixtures/demo/hosts/rhel_73.tsv"),
+        "batch",
+        "cern-lab",
+        "workers",
+        3,
+    ),
+    (
+        "ubuntu_2004",
+        include_str!("../../../fixtures/demo/hosts/ubuntu_2004.tsv"),
+        "ui",
+        "cern-lab",
+        "web",
+        5,
+    ),
+    (
+        "debian_11",
+        include_str!("../../../fixtures/demo/hosts/debian_11.tsv"),
+        "mail",
+        "prague",
+        "infra",
+        4,
+    ),
+    (
+        "alpine_319",
+        include_str!("../../../fixtures/demo/hosts/alpine_319.tsv"),
+        "edge",
+        "cern-lab",
+        "infra",
+        2,
+    ),
 ];
 
-fn demo_report(list: &sample::HostList, hostname: String, site: &str, tag: &str, rng: &mut StdRng) -> Report {
+fn demo_report(
+    list: &sample::HostList,
+    hostname: String,
+    site: &str,
+    tag: &str,
+    rng: &mut StdRng,
+) -> Report {
     let packager = match list.stream().map(|s| s.scheme()) {
         Some(pakiti_core::version::Scheme::Deb) => Packager::Dpkg,
         Some(pakiti_core::version::Scheme::Apk) => Packager::Apk,
@@ -111,7 +180,8 @@ fn demo_report(list: &sample::HostList, hostname: String, site: &str, tag: &str,
 fn this_machine() -> Result<Report> {
     use pakiti_client::collect;
     let sources = collect::Sources::default();
-    let packager = collect::detect_packager(&sources).context("no package manager on this machine")?;
+    let packager =
+        collect::detect_packager(&sources).context("no package manager on this machine")?;
     let pkgs = collect::packages(packager, &sources)?;
     let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
     let field = |k: &str| {
@@ -124,9 +194,13 @@ fn this_machine() -> Result<Report> {
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_owned()).unwrap_or_default();
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
     Ok(Report {
-        hostname: format!("{hostname} (this machine)").replace(' ', "-").replace(['(', ')'], ""),
+        hostname: format!("{hostname} (this machine)")
+            .replace(' ', "-")
+            .replace(['(', ')'], ""),
         os: format!("{} {}", field("NAME"), field("VERSION_ID")),
         os_release: Some(pakiti_api::report::OsRelease {
             id: field("ID"),
@@ -159,7 +233,14 @@ pub async fn populate(state: &AppState) -> Result<String> {
     let existing = state.store.list_feeds().await?;
     let hosts = state
         .store
-        .list_hosts(&Default::default(), Default::default(), pakiti_store::Page { offset: 0, limit: 1 })
+        .list_hosts(
+            &Default::default(),
+            Default::default(),
+            pakiti_store::Page {
+                offset: 0,
+                limit: 1,
+            },
+        )
         .await?;
     if !existing.is_empty() || hosts.total > 0 {
         return Ok(format!(
@@ -206,7 +287,8 @@ pub async fn populate(state: &AppState) -> Result<String> {
             let hostname = format!("{prefix}{i:02}.{site}.example.org");
             let report = demo_report(&list, hostname, site, tag, &mut rng);
             let origin = Origin {
-                received_at: OffsetDateTime::now_utc() - time::Duration::hours(rng.random_range(0..72)),
+                received_at: OffsetDateTime::now_utc()
+                    - time::Duration::hours(rng.random_range(0..72)),
                 peer: None,
                 client_dn: None,
                 trusted_proxy: false,
@@ -230,7 +312,10 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 .map_err(|e| anyhow::anyhow!("this machine: {e}"))?;
             n += 1;
         }
-        Err(e) => tracing::warn!(error = format!("{e:#}"), "could not collect this machine's packages"),
+        Err(e) => tracing::warn!(
+            error = format!("{e:#}"),
+            "could not collect this machine's packages"
+        ),
     }
     write!(summary, " {n} hosts")?;
     Ok(summary)

@@ -11,7 +11,9 @@ use pakiti_core::advisory::Severity;
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
-use pakiti_store::{AdvisoryDbId, HostCounts, HostFinding, PackageFinding, PackageVersionId, StoredAdvisory};
+use pakiti_store::{
+    AdvisoryDbId, HostCounts, HostFinding, PackageFinding, PackageVersionId, StoredAdvisory,
+};
 
 /// Advisories indexed for matching, with their database ids.
 pub struct Evaluator {
@@ -56,14 +58,22 @@ impl Evaluator {
     /// Evaluates package versions for a host stream against every target that covers it;
     /// each is evaluated once, whatever the number of hosts that have it.
     #[must_use]
-    pub fn evaluate(&self, stream: &OsStream, items: &[(PackageVersionId, &InstalledPackage)]) -> Vec<PackageFinding> {
+    pub fn evaluate(
+        &self,
+        stream: &OsStream,
+        items: &[(PackageVersionId, &InstalledPackage)],
+    ) -> Vec<PackageFinding> {
         let mut out = Vec::new();
         for target in self.index.targets(stream) {
-            let pairs: Vec<(&Target, &InstalledPackage)> = items.iter().map(|(_, p)| (&target, *p)).collect();
+            let pairs: Vec<(&Target, &InstalledPackage)> =
+                items.iter().map(|(_, p)| (&target, *p)).collect();
             let answers = if items.len() > 512 {
                 self.index.evaluate_many(&pairs)
             } else {
-                pairs.iter().map(|(t, p)| self.index.evaluate_target(t, p)).collect()
+                pairs
+                    .iter()
+                    .map(|(t, p)| self.index.evaluate_target(t, p))
+                    .collect()
             };
             for ((id, _), hits) in items.iter().zip(answers) {
                 for hit in hits {
@@ -85,7 +95,11 @@ impl Evaluator {
 pub fn applicable(findings: Vec<HostFinding>, modules: &[String]) -> Vec<HostFinding> {
     findings
         .into_iter()
-        .filter(|f| f.module.as_ref().is_none_or(|m| modules.iter().any(|h| h == m)))
+        .filter(|f| {
+            f.module
+                .as_ref()
+                .is_none_or(|m| modules.iter().any(|h| h == m))
+        })
         .collect()
 }
 

@@ -8,15 +8,15 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use pakiti_api::report::{Mode, Report};
 use pakiti_api::reply::TaggedCveLine;
+use pakiti_api::report::{Mode, Report};
 use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::osname;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
 use pakiti_store::{AnyStore, Store};
+use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -162,7 +162,9 @@ pub async fn process(
     if report.proxy && !origin.trusted_proxy {
         return Err(AppError::Forbidden(format!(
             "{} may not submit reports for other hosts (not a trusted proxy)",
-            origin.peer.map_or_else(|| "this client".to_owned(), |p| p.to_string())
+            origin
+                .peer
+                .map_or_else(|| "this client".to_owned(), |p| p.to_string())
         )));
     }
     let stream = stream_of(report);
@@ -179,7 +181,10 @@ pub async fn process(
         received_at: origin.received_at,
         hash: hash.clone(),
         via_proxy: report.proxy,
-        proxy_name: report.proxy.then(|| origin.peer.map(|p| p.to_string())).flatten(),
+        proxy_name: report
+            .proxy
+            .then(|| origin.peer.map(|p| p.to_string()))
+            .flatten(),
         site: report.site.clone(),
         tag: report.tag.clone(),
     };
@@ -188,7 +193,10 @@ pub async fn process(
         stream: stream.as_ref().map(ToString::to_string),
         ..Outcome::default()
     };
-    if let Some(state) = store.host_state(&identity).await.context("looking up the host")?
+    if let Some(state) = store
+        .host_state(&identity)
+        .await
+        .context("looking up the host")?
         && state.last_report_hash.as_deref() == Some(hash.as_str())
     {
         store
@@ -197,21 +205,30 @@ pub async fn process(
             .context("recording an unchanged report")?;
         outcome.unchanged = true;
         if report.mode.reports_back() {
-            let findings = evaluate::applicable(store.host_findings(state.id).await?, &report.module_streams);
+            let findings =
+                evaluate::applicable(store.host_findings(state.id).await?, &report.module_streams);
             outcome.findings = findings.len();
             outcome.report_back = report_back(&findings);
         }
         return Ok(outcome);
     }
-    let scheme = stream.as_ref().map_or(pakiti_core::version::Scheme::Rpm, OsStream::scheme);
+    let scheme = stream
+        .as_ref()
+        .map_or(pakiti_core::version::Scheme::Rpm, OsStream::scheme);
     let facts = HostFacts {
         domain: domain_of(&identity.hostname),
-        group: report.site.clone().filter(|s| !s.is_empty() && s != "unknown" && s != "N/A"),
+        group: report
+            .site
+            .clone()
+            .filter(|s| !s.is_empty() && s != "unknown" && s != "N/A"),
         os_name: report.os.clone(),
         stream: stream.clone(),
         arch: report.arch.clone(),
         kernel: report.kernel.clone(),
-        tag: report.tag.clone().filter(|t| !t.is_empty() && t != "unknown"),
+        tag: report
+            .tag
+            .clone()
+            .filter(|t| !t.is_empty() && t != "unknown"),
         packager: report.packager.as_str().to_owned(),
         reboot_needed: kernel::reboot_needed(scheme, &report.kernel, &packages),
         modules: report.module_streams.clone(),
@@ -228,8 +245,12 @@ pub async fn process(
     if let Some(stream) = &stream
         && !saved.unevaluated.is_empty()
     {
-        let by_id: rustc_hash::FxHashMap<i64, &InstalledPackage> =
-            saved.package_ids.iter().copied().zip(packages.iter()).collect();
+        let by_id: rustc_hash::FxHashMap<i64, &InstalledPackage> = saved
+            .package_ids
+            .iter()
+            .copied()
+            .zip(packages.iter())
+            .collect();
         let items: Vec<(i64, &InstalledPackage)> = saved
             .unevaluated
             .iter()
@@ -242,7 +263,10 @@ pub async fn process(
             .context("storing findings")?;
     }
     let findings = evaluate::applicable(
-        store.host_findings(saved.host_id).await.context("reading findings")?,
+        store
+            .host_findings(saved.host_id)
+            .await
+            .context("reading findings")?,
         &report.module_streams,
     );
     let counts = evaluate::counts(&findings);
@@ -258,7 +282,12 @@ pub async fn process(
 }
 
 /// Report-only mode: evaluate in memory, store nothing.
-fn report_only(evaluator: &Evaluator, report: &Report, stream: Option<&OsStream>, packages: &[InstalledPackage]) -> Outcome {
+fn report_only(
+    evaluator: &Evaluator,
+    report: &Report,
+    stream: Option<&OsStream>,
+    packages: &[InstalledPackage],
+) -> Outcome {
     let result = evaluator.index().match_host(&HostInventory {
         stream,
         packages,
@@ -300,7 +329,10 @@ mod tests {
 
     #[test]
     fn domains() {
-        assert_eq!(domain_of("wn042.example.org").as_deref(), Some("example.org"));
+        assert_eq!(
+            domain_of("wn042.example.org").as_deref(),
+            Some("example.org")
+        );
         assert_eq!(domain_of("host"), None);
         assert_eq!(domain_of("192.0.2.1"), None);
         assert_eq!(domain_of("box.localdomain"), None);

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use pakiti_core::stream::OsStream;
+use pakiti_core::version::Scheme;
 use pakiti_feeds::FeedKind;
 use pakiti_server::cmd;
 use pakiti_server::cmd::scan::{Format, ScanArgs};
@@ -84,6 +85,20 @@ enum Command {
         /// Output format: a table, JSON lines (one object per finding) or CSV.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
+    },
+    /// Compare two versions as rpm, dpkg or apk-tools do: prints -1, 0 or 1.
+    ///
+    /// Without A and B, reads `A<TAB>B` lines on standard input and prints one result per
+    /// line. An invalid version is an error naming it (exit 2), never a guess.
+    Vercmp {
+        /// Version scheme: rpm, dpkg (or deb), apk.
+        #[arg(value_parser = parse_scheme)]
+        scheme: Scheme,
+        /// First version; omit both to read pairs from standard input.
+        #[arg(requires = "b")]
+        a: Option<String>,
+        /// Second version.
+        b: Option<String>,
     },
     /// Print the commented example settings file.
     DefaultConfig,
@@ -194,6 +209,11 @@ enum BenchWhat {
         #[arg(long, default_value_t = 800)]
         packages: usize,
     },
+}
+
+fn parse_scheme(name: &str) -> Result<Scheme, String> {
+    Scheme::from_name(name)
+        .ok_or_else(|| format!("unknown version scheme {name:?} (rpm, dpkg, apk)"))
 }
 
 fn parse_kind(s: &str) -> Result<FeedKind, String> {
@@ -317,6 +337,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format,
             };
             let code = cmd::scan::run(&args, &mut out, &mut std::io::stderr().lock())?;
+            return Ok(ExitCode::from(code));
+        }
+        Command::Vercmp { scheme, a, b } => {
+            let pair = a.as_deref().zip(b.as_deref());
+            let input = std::io::BufReader::with_capacity(64 * 1024, std::io::stdin().lock());
+            let code = cmd::vercmp::run(scheme, pair, input, out, std::io::stderr().lock());
             return Ok(ExitCode::from(code));
         }
         Command::DefaultConfig => {

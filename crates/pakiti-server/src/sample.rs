@@ -89,7 +89,8 @@ pub fn default_data_dir() -> PathBuf {
 /// # Errors
 /// The file is unreadable or a line does not have six tab-separated columns.
 pub fn load_list(path: &Path) -> Result<HostList> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let name = path.file_stem().unwrap_or_default().to_string_lossy();
     parse_list(&name, &text).with_context(|| path.display().to_string())
 }
@@ -123,7 +124,10 @@ pub fn parse_list(name: &str, text: &str) -> Result<HostList> {
         }
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() < 5 {
-            bail!("line {}: expected name, epoch, version, release, arch", no + 1);
+            bail!(
+                "line {}: expected name, epoch, version, release, arch",
+                no + 1
+            );
         }
         let (name, epoch, version, release, arch) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
         let full = if release.is_empty() {
@@ -166,7 +170,10 @@ pub fn jitter_version(version: &str, delta: i64) -> String {
         Some(dash) => match bytes[dash + 1..].iter().position(u8::is_ascii_digit) {
             Some(off) => {
                 let s = dash + 1 + off;
-                let e = bytes[s..].iter().position(|b| !b.is_ascii_digit()).map_or(bytes.len(), |n| s + n);
+                let e = bytes[s..]
+                    .iter()
+                    .position(|b| !b.is_ascii_digit())
+                    .map_or(bytes.len(), |n| s + n);
                 (s, e)
             }
             None => return format!("{version}.{}", delta.unsigned_abs()),
@@ -175,7 +182,10 @@ pub fn jitter_version(version: &str, delta: i64) -> String {
             let Some(last) = bytes.iter().rposition(u8::is_ascii_digit) else {
                 return format!("{version}.{}", delta.unsigned_abs());
             };
-            let s = bytes[..last].iter().rposition(|b| !b.is_ascii_digit()).map_or(0, |i| i + 1);
+            let s = bytes[..last]
+                .iter()
+                .rposition(|b| !b.is_ascii_digit())
+                .map_or(0, |i| i + 1);
             (s, last + 1)
         }
     };

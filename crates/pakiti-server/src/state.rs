@@ -25,7 +25,11 @@ impl AppState {
     ///
     /// # Errors
     /// The advisories cannot be loaded.
-    pub async fn new(store: AnyStore, settings: Settings, report_key: Option<ReportKey>) -> anyhow::Result<Self> {
+    pub async fn new(
+        store: AnyStore,
+        settings: Settings,
+        report_key: Option<ReportKey>,
+    ) -> anyhow::Result<Self> {
         let state = AppState {
             store,
             settings: Arc::new(settings),
@@ -39,7 +43,9 @@ impl AppState {
     /// The evaluator in force (requests keep the one they started with).
     #[must_use]
     pub fn evaluator(&self) -> Arc<Evaluator> {
-        self.evaluator.read().map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.evaluator
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
     }
 
     /// Rebuilds the evaluator from the store (after a feed changed) and swaps it in.

@@ -32,7 +32,9 @@ struct HostPage {
 }
 
 fn render(t: &impl Template) -> Result<Response, AppError> {
-    let html = t.render().map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
+    let html = t
+        .render()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
     Ok(Html(html).into_response())
 }
 
@@ -40,7 +42,10 @@ fn render(t: &impl Template) -> Result<Response, AppError> {
 ///
 /// # Errors
 /// Bad parameters or a store failure.
-pub async fn hosts(State(state): State<AppState>, Query(q): Query<HostsQuery>) -> Result<Response, AppError> {
+pub async fn hosts(
+    State(state): State<AppState>,
+    Query(q): Query<HostsQuery>,
+) -> Result<Response, AppError> {
     let search = q.search.clone().unwrap_or_default();
     let vulnerable = q.vulnerable.unwrap_or(false);
     let axum::Json(page) = api::list_hosts(State(state), Query(q)).await?;
@@ -48,7 +53,11 @@ pub async fn hosts(State(state): State<AppState>, Query(q): Query<HostsQuery>) -
     render(&HostsPage {
         version: VERSION,
         total: page.total,
-        prev_offset: if page.offset > 0 { (page.offset - page.limit).max(0) } else { -1 },
+        prev_offset: if page.offset > 0 {
+            (page.offset - page.limit).max(0)
+        } else {
+            -1
+        },
         next_offset: if next < page.total { next } else { -1 },
         hosts: page.hosts,
         search,
@@ -60,7 +69,10 @@ pub async fn hosts(State(state): State<AppState>, Query(q): Query<HostsQuery>) -
 ///
 /// # Errors
 /// Unknown host or a store failure.
-pub async fn host(State(state): State<AppState>, Path(hostname): Path<String>) -> Result<Response, AppError> {
+pub async fn host(
+    State(state): State<AppState>,
+    Path(hostname): Path<String>,
+) -> Result<Response, AppError> {
     let detail = api::get_host(State(state), Path(hostname)).await?.0;
     render(&HostPage {
         version: VERSION,

@@ -33,7 +33,11 @@ struct Envelope {
 ///
 /// # Errors
 /// The store fails.
-pub async fn enqueue(state: &AppState, report: &Report, origin: &Origin) -> Result<Outcome, AppError> {
+pub async fn enqueue(
+    state: &AppState,
+    report: &Report,
+    origin: &Origin,
+) -> Result<Outcome, AppError> {
     if report.hostname.trim().is_empty() {
         return Err(AppError::BadRequest("report has no host name".into()));
     }
@@ -72,18 +76,26 @@ pub async fn enqueue(state: &AppState, report: &Report, origin: &Origin) -> Resu
 pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Result<usize> {
     let claimed = state
         .store
-        .claim_reports(worker, batch, time::Duration::minutes(5), OffsetDateTime::now_utc())
+        .claim_reports(
+            worker,
+            batch,
+            time::Duration::minutes(5),
+            OffsetDateTime::now_utc(),
+        )
         .await?;
     let n = claimed.len();
     for q in claimed {
         let result = async {
-            let env: Envelope = serde_json::from_slice(&q.payload).context("decoding the queue entry")?;
+            let env: Envelope =
+                serde_json::from_slice(&q.payload).context("decoding the queue entry")?;
             let body = serde_json::to_vec(&env.report)?;
             let mut report = json::parse(&body).map_err(|e| anyhow::anyhow!("{e}"))?;
-            report.mode = pakiti_api::report::Mode::parse("mode", &env.mode).map_err(|e| anyhow::anyhow!("{e}"))?;
+            report.mode = pakiti_api::report::Mode::parse("mode", &env.mode)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             report.proxy = env.proxy;
             let origin = Origin {
-                received_at: OffsetDateTime::from_unix_timestamp(env.received_at).unwrap_or_else(|_| OffsetDateTime::now_utc()),
+                received_at: OffsetDateTime::from_unix_timestamp(env.received_at)
+                    .unwrap_or_else(|_| OffsetDateTime::now_utc()),
                 peer: env.peer.and_then(|p| p.parse().ok()),
                 client_dn: env.client_dn,
                 trusted_proxy: env.trusted_proxy,
@@ -94,7 +106,12 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(queue_id = q.id, attempts = q.attempts, error = format!("{e:#}"), "queued report failed");
+            tracing::warn!(
+                queue_id = q.id,
+                attempts = q.attempts,
+                error = format!("{e:#}"),
+                "queued report failed"
+            );
         }
         state.store.complete_report(q.id).await?;
     }

@@ -18,6 +18,11 @@
 //!   `FULL` also survives a power loss or kernel crash, and "no acknowledged report is lost"
 //!   should hold for those too. The cost is one fsync per commit, which is why the server
 //!   batches and the unchanged-report path is a single small transaction.
+//! - **Duplication between backends**: `sqlite.rs` and `postgres.rs` have the same shape and
+//!   mostly the same SQL; row conversions, encodings and the replace plan live once in
+//!   `shared.rs`. A generic implementation over `sqlx::Database` would need long `Executor`
+//!   bounds on every function; with sqlx ≥ 0.9 and compile-time checked queries the backends
+//!   would move to their own crates anyway (STYLE.md 3.5).
 //! - **[`AnyStore`]**, an enum over the backends that implements [`Store`] by delegation, is
 //!   what the server holds: it avoids monomorphising the whole server twice (STYLE.md 3.8.1).
 //!   The trait uses native `async fn` (declared as `impl Future + Send`), so no `dyn`.
@@ -42,6 +47,26 @@
 //!   reporter IP (Pakiti issue #158).
 //! - `report_queue` is a durable queue with leases that several server processes can claim
 //!   from without double-claiming.
+//!
+//! # Hot path
+//!
+//! - Each store keeps process-local caches of facts that never change once committed: package
+//!   version ids and which (stream, package version) pairs were evaluated. A changed report
+//!   then only touches the database for its new versions. Entries are added after commit, so a
+//!   rolled-back transaction never poisons them; another process's additions are looked up.
+//! - `touch_unchanged_reports` writes many unchanged reports in one transaction (one fsync):
+//!   the server should group-commit under load and acknowledge after the commit.
+//! - Measured (release, this 2-core VM, one sequential writer, 800-package hosts; see
+//!   `examples/throughput.rs`): SQLite ≈ 900 first / 1,000 changed / 2,000 unchanged reports/s,
+//!   ≈ 10,000/s unchanged when batched by 100; PostgreSQL ≈ 600 / 800 / 1,200 and 4,000
+//!   batched. The SQLite file for 1,000 hosts of ~770 packages is ≈ 6.7 MiB (`tests/it/size.rs`).
+//!
+//! # Conformance suite
+//!
+//! `tests/it/` runs every check against SQLite (a temp file per test) and, when
+//! `PAKITI_TEST_POSTGRES_URL` names an admin connection (e.g.
+//! `postgres://postgres@127.0.0.1:5432/postgres`), against a fresh PostgreSQL database per
+//! test, dropped when the test passes.
 //!
 //! # Example
 //!

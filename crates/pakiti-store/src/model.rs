@@ -211,6 +211,9 @@ pub struct HostFacts {
     pub packager: String,
     /// Whether the agent says a reboot is needed.
     pub reboot_needed: bool,
+    /// Enabled module streams (`nodejs:18`, RHEL 8+); module-stream findings apply only to
+    /// hosts that have that stream enabled.
+    pub modules: Vec<String>,
 }
 
 /// Report metadata (everything but the packages).

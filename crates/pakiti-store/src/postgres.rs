@@ -6,11 +6,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pakiti_core::advisory::Advisory;
 use pakiti_core::package::InstalledPackage;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Transaction};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
@@ -23,14 +24,16 @@ use crate::model::{
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
 };
 use crate::shared::{
-    AdvisoryLoadRow, AffectedLoadRow, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT, FeedRow,
-    FeedRunRow, FindingRow, HOST_COLUMNS, HostRow, PackageRow, advisory_keys, advisory_row,
-    affected_rows, assemble_advisories, host_order, package_key, plan_replace, ts,
+    AdvisoryLoadRow, AffectedLoadRow, Caches, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT,
+    FeedRow, FeedRunRow, FindingRow, HOST_COLUMNS, HostRow, PackageRow, advisory_keys,
+    advisory_row, affected_rows, assemble_advisories, host_order, package_cache_key, package_key,
+    plan_replace, ts,
 };
 use crate::store::Store;
 
 type Db = Postgres;
 type Tx = Transaction<'static, Db>;
+type Conn = PgConnection;
 
 /// Bind variables per statement; PostgreSQL allows 65,535.
 const MAX_BINDS: usize = 65_000;
@@ -39,6 +42,7 @@ const MAX_BINDS: usize = 65_000;
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    caches: Arc<Caches>,
 }
 
 impl PgStore {
@@ -54,7 +58,10 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            caches: Arc::default(),
+        })
     }
 
     /// Closes the pool, waiting for checked-out connections.
@@ -90,60 +97,77 @@ fn in_list(n: u32) -> String {
     format!("= ANY(${n})")
 }
 
-/// Interns `pkgs` (distinct keys) and returns their ids, in order.
+/// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
+/// order.
+///
+/// Insert first: the caller's cache already filtered out the known versions, so most of
+/// these are new, and `INSERT .. ON CONFLICT DO NOTHING RETURNING` interns them in one
+/// statement. Only the ones that already existed (cold cache, another process) are looked up.
 async fn intern_packages(
     tx: &mut Tx,
     pkgs: &[(&str, &str, &str, &str)],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut cols: [Vec<&str>; 4] = Default::default();
-    for (n, v, a, s) in pkgs {
-        cols[0].push(n);
-        cols[1].push(v);
-        cols[2].push(a);
-        cols[3].push(s);
-    }
-    let lookup = "SELECT (t.pos - 1)::bigint, pv.id \
-        FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
-        AS t(name, version, arch, source, pos) \
-        JOIN package_versions pv ON pv.name = t.name AND pv.version = t.version \
-        AND pv.arch = t.arch AND pv.source = t.source";
-    let mut ids = vec![0i64; pkgs.len()];
-    let mut found = 0;
-    for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-            *slot = id;
-            found += 1;
+    let cols = |idx: &[usize]| {
+        let mut cols: [Vec<&str>; 4] = Default::default();
+        for &i in idx {
+            let (n, v, a, s) = pkgs[i];
+            cols[0].push(n);
+            cols[1].push(v);
+            cols[2].push(a);
+            cols[3].push(s);
         }
-    }
-    if found < pkgs.len() {
-        sqlx::query(
-            "INSERT INTO package_versions (name, version, arch, source) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
-             ON CONFLICT DO NOTHING",
+        cols
+    };
+    let all: Vec<usize> = (0..pkgs.len()).collect();
+    let c = cols(&all);
+    let inserted: Vec<PackageRow> = sqlx::query_as(
+        "INSERT INTO package_versions (name, version, arch, source) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) \
+         ON CONFLICT DO NOTHING RETURNING id, name, version, arch, source",
+    )
+    .bind(&c[0])
+    .bind(&c[1])
+    .bind(&c[2])
+    .bind(&c[3])
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_key: HashMap<(&str, &str, &str, &str), i64> = inserted
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.name.as_str(),
+                    r.version.as_str(),
+                    r.arch.as_str(),
+                    r.source.as_str(),
+                ),
+                r.id,
+            )
+        })
+        .collect();
+    let mut ids: Vec<i64> = pkgs
+        .iter()
+        .map(|k| by_key.get(k).copied().unwrap_or(0))
+        .collect();
+    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == 0).collect();
+    if !missing.is_empty() {
+        let c = cols(&missing);
+        let found: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT (t.pos - 1)::bigint, pv.id \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY \
+             AS t(name, version, arch, source, pos) \
+             JOIN package_versions pv ON pv.name = t.name AND pv.version = t.version \
+             AND pv.arch = t.arch AND pv.source = t.source",
         )
-        .bind(&cols[0])
-        .bind(&cols[1])
-        .bind(&cols[2])
-        .bind(&cols[3])
-        .execute(&mut **tx)
+        .bind(&c[0])
+        .bind(&c[1])
+        .bind(&c[2])
+        .bind(&c[3])
+        .fetch_all(&mut **tx)
         .await?;
-        for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-            .bind(&cols[0])
-            .bind(&cols[1])
-            .bind(&cols[2])
-            .bind(&cols[3])
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-                *slot = id;
+        for (pos, id) in found {
+            if let Some(&i) = usize::try_from(pos).ok().and_then(|p| missing.get(p)) {
+                ids[i] = id;
             }
         }
     }
@@ -214,13 +238,16 @@ async fn next_stale_seq(tx: &mut Tx) -> Result<i64, StoreError> {
     Ok(seq)
 }
 
-async fn find_host(tx: &mut Tx, identity: &HostIdentity) -> Result<Option<HostState>, StoreError> {
+async fn find_host(
+    conn: &mut Conn,
+    identity: &HostIdentity,
+) -> Result<Option<HostState>, StoreError> {
     const COLS: &str = "SELECT id, last_report_hash, stream FROM hosts";
     if let Some(cid) = &identity.client_id {
         let row: Option<(i64, Option<String>, Option<String>)> =
             sqlx::query_as(&format!("{COLS} WHERE client_id = $1"))
                 .bind(cid)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         if let Some((id, last_report_hash, stream)) = row {
             return Ok(Some(HostState {
@@ -234,7 +261,7 @@ async fn find_host(tx: &mut Tx, identity: &HostIdentity) -> Result<Option<HostSt
     let row: Option<(i64, Option<String>, Option<String>)> =
         sqlx::query_as(&format!("{COLS} WHERE hostname = $1 AND client_id IS NULL"))
             .bind(&identity.hostname)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(row.map(|(id, last_report_hash, stream)| HostState {
         id,
@@ -721,10 +748,8 @@ impl Store for PgStore {
     }
 
     async fn host_state(&self, identity: &HostIdentity) -> Result<Option<HostState>, StoreError> {
-        let mut tx = self.begin_read().await?;
-        let state = find_host(&mut tx, identity).await?;
-        tx.commit().await?;
-        Ok(state)
+        let mut conn = self.pool.acquire().await?;
+        find_host(&mut conn, identity).await
     }
 
     #[instrument(skip_all, fields(hostname = %report.identity.hostname, packages = report.packages.len()))]
@@ -764,11 +789,21 @@ impl Store for PgStore {
                 .0,
             ),
         };
-        let ids = if distinct.is_empty() {
-            Vec::new()
-        } else {
-            intern_packages(&mut tx, &distinct).await?
-        };
+        let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
+        let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
+        let mut misses: Vec<usize> = Vec::new();
+        for (i, cached) in self.caches.package_ids(&keys).into_iter().enumerate() {
+            ids.push(cached.unwrap_or(0));
+            if cached.is_none() {
+                misses.push(i);
+            }
+        }
+        if !misses.is_empty() {
+            let wanted: Vec<_> = misses.iter().map(|&i| distinct[i]).collect();
+            for (&i, id) in misses.iter().zip(intern_packages(&mut tx, &wanted).await?) {
+                ids[i] = id;
+            }
+        }
         let blob = encode_ids(&ids);
         let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
 
@@ -797,7 +832,7 @@ impl Store for PgStore {
             "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
              domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
              packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-             pkg_count = $15 WHERE id = $1",
+             pkg_count = $15, modules = $16 WHERE id = $1",
         )
         .bind(host_id)
         .bind(&identity.hostname)
@@ -814,6 +849,7 @@ impl Store for PgStore {
         .bind(now)
         .bind(&meta.hash)
         .bind(pkg_count)
+        .bind(facts.modules.join(" "))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -840,23 +876,39 @@ impl Store for PgStore {
         .await?;
         let mut sorted = ids.clone();
         sorted.sort_unstable();
+        sorted.dedup();
+        let mut done_now: Vec<i64> = Vec::new();
         let unevaluated = match &stream {
-            Some(s) if !sorted.is_empty() => {
-                let done: Vec<(i64,)> = sqlx::query_as(&format!(
-                    "SELECT package_version_id FROM evaluated_packages \
-                     WHERE stream = $1 AND package_version_id {}",
-                    in_list(2)
-                ))
-                .bind(s)
-                .bind(ids_arg(&sorted))
-                .fetch_all(&mut *tx)
-                .await?;
-                let done: BTreeSet<i64> = done.into_iter().map(|r| r.0).collect();
-                sorted.into_iter().filter(|id| !done.contains(id)).collect()
+            Some(s) => {
+                let unknown = self.caches.not_known_evaluated(s, &sorted);
+                if unknown.is_empty() {
+                    Vec::new()
+                } else {
+                    let done: Vec<(i64,)> = sqlx::query_as(&format!(
+                        "SELECT package_version_id FROM evaluated_packages \
+                         WHERE stream = $1 AND package_version_id {}",
+                        in_list(2)
+                    ))
+                    .bind(s)
+                    .bind(ids_arg(&unknown))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    done_now = done.into_iter().map(|r| r.0).collect();
+                    let done: BTreeSet<i64> = done_now.iter().copied().collect();
+                    unknown
+                        .into_iter()
+                        .filter(|id| !done.contains(id))
+                        .collect()
+                }
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         tx.commit().await?;
+        self.caches
+            .add_packages(misses.iter().map(|&i| (keys[i].clone(), ids[i])));
+        if let Some(s) = &stream {
+            self.caches.add_evaluated(s, done_now);
+        }
         Ok(SavedReport {
             host_id,
             new_host,
@@ -871,31 +923,50 @@ impl Store for PgStore {
         host: HostId,
         meta: &ReportMeta,
     ) -> Result<ReportId, StoreError> {
-        let now = ts(meta.received_at);
+        self.touch_unchanged_reports(&[(host, meta.clone())])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| StoreError::not_found("host", host))
+    }
+
+    #[instrument(skip_all, fields(reports = reports.len()))]
+    async fn touch_unchanged_reports(
+        &self,
+        reports: &[(HostId, ReportMeta)],
+    ) -> Result<Vec<Option<ReportId>>, StoreError> {
+        let mut out = Vec::with_capacity(reports.len());
         let mut tx = self.begin().await?;
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, changed, \
-             via_proxy, proxy_name, site, tag, cve_count) \
-             SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
-             WHERE id = $1 RETURNING id",
-        )
-        .bind(host)
-        .bind(now)
-        .bind(&meta.hash)
-        .bind(meta.via_proxy)
-        .bind(&meta.proxy_name)
-        .bind(&meta.site)
-        .bind(&meta.tag)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (report_id,) = row.ok_or_else(|| StoreError::not_found("host", host))?;
-        sqlx::query("UPDATE hosts SET last_report_at = $2 WHERE id = $1")
+        for (host, meta) in reports {
+            let now = ts(meta.received_at);
+            let row: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, \
+                 changed, via_proxy, proxy_name, site, tag, cve_count) \
+                 SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
+                 WHERE id = $1 RETURNING id",
+            )
             .bind(host)
             .bind(now)
-            .execute(&mut *tx)
+            .bind(&meta.hash)
+            .bind(meta.via_proxy)
+            .bind(&meta.proxy_name)
+            .bind(&meta.site)
+            .bind(&meta.tag)
+            .fetch_optional(&mut *tx)
             .await?;
+            if row.is_some() {
+                sqlx::query(
+                    "UPDATE hosts SET last_report_at = GREATEST(last_report_at, $2) WHERE id = $1",
+                )
+                .bind(host)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(row.map(|r| r.0));
+        }
         tx.commit().await?;
-        Ok(report_id)
+        Ok(out)
     }
 
     async fn mark_report_processed(
@@ -949,6 +1020,7 @@ impl Store for PgStore {
             insert_findings(&mut tx, stream, findings).await?;
         }
         tx.commit().await?;
+        self.caches.add_evaluated(stream, evaluated.iter().copied());
         Ok(())
     }
 

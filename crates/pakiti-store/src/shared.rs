@@ -474,7 +474,7 @@ pub(crate) fn package_key(p: &InstalledPackage) -> (&str, &str, &str, &str) {
 }
 
 pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS group_name, \
-    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, \
+    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
     h.tagged_count, h.vulnerable_pkg_count";
@@ -493,6 +493,7 @@ pub(crate) struct HostRow {
     pub(crate) tag: Option<String>,
     pub(crate) packager: String,
     pub(crate) reboot_needed: bool,
+    pub(crate) modules: String,
     pub(crate) first_seen: i64,
     pub(crate) last_report_at: i64,
     pub(crate) last_report_hash: Option<String>,
@@ -531,6 +532,7 @@ impl HostRow {
                 tag: self.tag,
                 packager: self.packager,
                 reboot_needed: self.reboot_needed,
+                modules: self.modules.split_whitespace().map(str::to_owned).collect(),
             },
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,
@@ -690,5 +692,89 @@ mod tests {
         let plan = plan_replace(&existing, &only_b);
         assert_eq!(plan.update.len(), 1);
         assert_eq!(plan.update[0].0, 7);
+    }
+}
+
+/// Process-local caches of facts that never change once committed, so that the hot report
+/// path skips most lookups:
+///
+/// - a package version's id (`package_versions` rows are never updated or deleted);
+/// - that a (stream, package version) was evaluated (markers are never deleted: a feed change
+///   re-evaluates through `stale_keys` and replaces findings, not markers).
+///
+/// Entries are added only after the transaction that wrote or read them commits. Another
+/// process's additions are simply not cached and get looked up. The caches are dropped
+/// wholesale when they grow past a bound.
+#[derive(Debug, Default)]
+pub(crate) struct Caches {
+    packages: std::sync::Mutex<HashMap<Box<[u8]>, i64>>,
+    evaluated: std::sync::Mutex<HashMap<Box<str>, std::collections::HashSet<i64>>>,
+}
+
+const CACHE_LIMIT: usize = 2_000_000;
+
+/// An unambiguous cache key: every field length-prefixed (agent-supplied names may contain
+/// any byte).
+pub(crate) fn package_cache_key(k: &(&str, &str, &str, &str)) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(16 + k.0.len() + k.1.len() + k.2.len() + k.3.len());
+    for f in [k.0, k.1, k.2, k.3] {
+        out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend_from_slice(f.as_bytes());
+    }
+    out.into_boxed_slice()
+}
+
+impl Caches {
+    /// Cached ids (`None` where unknown), one per key.
+    pub(crate) fn package_ids(&self, keys: &[Box<[u8]>]) -> Vec<Option<i64>> {
+        let map = self
+            .packages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.iter().map(|k| map.get(k).copied()).collect()
+    }
+
+    pub(crate) fn add_packages(&self, entries: impl IntoIterator<Item = (Box<[u8]>, i64)>) {
+        let mut map = self
+            .packages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > CACHE_LIMIT {
+            map.clear();
+        }
+        map.extend(entries);
+    }
+
+    /// `ids` minus those known to be evaluated for `stream`.
+    pub(crate) fn not_known_evaluated(&self, stream: &str, ids: &[i64]) -> Vec<i64> {
+        let map = self
+            .evaluated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match map.get(stream) {
+            None => ids.to_vec(),
+            Some(set) => ids.iter().copied().filter(|id| !set.contains(id)).collect(),
+        }
+    }
+
+    pub(crate) fn add_evaluated(&self, stream: &str, ids: impl IntoIterator<Item = i64>) {
+        let mut map = self
+            .evaluated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map
+            .values()
+            .map(std::collections::HashSet::len)
+            .sum::<usize>()
+            > CACHE_LIMIT
+        {
+            map.clear();
+        }
+        match map.get_mut(stream) {
+            Some(set) => set.extend(ids),
+            None => {
+                map.insert(stream.into(), ids.into_iter().collect());
+            }
+        }
     }
 }

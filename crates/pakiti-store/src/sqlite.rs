@@ -14,11 +14,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use pakiti_core::advisory::Advisory;
 use pakiti_core::package::InstalledPackage;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use time::{Duration, OffsetDateTime};
 use tracing::instrument;
 
@@ -31,14 +32,16 @@ use crate::model::{
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
 };
 use crate::shared::{
-    AdvisoryLoadRow, AffectedLoadRow, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT, FeedRow,
-    FeedRunRow, FindingRow, HOST_COLUMNS, HostRow, PackageRow, advisory_keys, advisory_row,
-    affected_rows, assemble_advisories, host_order, json_str, package_key, plan_replace, ts,
+    AdvisoryLoadRow, AffectedLoadRow, Caches, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT,
+    FeedRow, FeedRunRow, FindingRow, HOST_COLUMNS, HostRow, PackageRow, advisory_keys,
+    advisory_row, affected_rows, assemble_advisories, host_order, json_str, package_cache_key,
+    package_key, plan_replace, ts,
 };
 use crate::store::Store;
 
 type Db = Sqlite;
 type Tx = Transaction<'static, Db>;
+type Conn = SqliteConnection;
 
 /// Bind variables per statement; the bundled SQLite allows 32,766.
 const MAX_BINDS: usize = 32_000;
@@ -48,6 +51,7 @@ const MAX_BINDS: usize = 32_000;
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
+    caches: Arc<Caches>,
 }
 
 impl SqliteStore {
@@ -83,7 +87,11 @@ impl SqliteStore {
                 .connect_with(opts)
                 .await?
         };
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            write,
+            read,
+            caches: Arc::default(),
+        })
     }
 
     /// Checkpoints the WAL into the database file and closes both pools, waiting for
@@ -140,14 +148,76 @@ fn in_list(n: u32) -> String {
     format!("IN (SELECT value FROM json_each(${n}))")
 }
 
-/// Interns `pkgs` (distinct keys) and returns their ids, in order.
+/// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
+/// order.
+///
+/// Insert first: the caller's cache already filtered out the known versions, so most of
+/// these are new, and `INSERT .. ON CONFLICT DO NOTHING RETURNING` interns them in one
+/// statement. Only the ones that already existed (cold cache, another process) are looked up.
 async fn intern_packages(
     tx: &mut Tx,
     pkgs: &[(&str, &str, &str, &str)],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut json = String::with_capacity(pkgs.len() * 48);
-    json.push('[');
-    for (i, (n, v, a, s)) in pkgs.iter().enumerate() {
+    let json = packages_json(pkgs.iter());
+    let inserted: Vec<PackageRow> = sqlx::query_as(
+        "INSERT INTO package_versions (name, version, arch, source) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
+         WHERE true ON CONFLICT DO NOTHING RETURNING id, name, version, arch, source",
+    )
+    .bind(&json)
+    .fetch_all(&mut **tx)
+    .await?;
+    let by_key: HashMap<(&str, &str, &str, &str), i64> = inserted
+        .iter()
+        .map(|r| {
+            (
+                (
+                    r.name.as_str(),
+                    r.version.as_str(),
+                    r.arch.as_str(),
+                    r.source.as_str(),
+                ),
+                r.id,
+            )
+        })
+        .collect();
+    let mut ids: Vec<i64> = pkgs
+        .iter()
+        .map(|k| by_key.get(k).copied().unwrap_or(0))
+        .collect();
+    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == 0).collect();
+    if !missing.is_empty() {
+        let json = packages_json(missing.iter().map(|&i| &pkgs[i]));
+        // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
+        let found: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT j.key, pv.id FROM json_each($1) AS j CROSS JOIN package_versions AS pv \
+             ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
+             AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3",
+        )
+        .bind(&json)
+        .fetch_all(&mut **tx)
+        .await?;
+        for (pos, id) in found {
+            if let Some(&i) = usize::try_from(pos).ok().and_then(|p| missing.get(p)) {
+                ids[i] = id;
+            }
+        }
+    }
+    if ids.contains(&0) {
+        return Err(StoreError::corrupt(
+            "package_versions",
+            "interning lost a row",
+        ));
+    }
+    Ok(ids)
+}
+
+/// `[[name, version, arch, source], ...]` as JSON.
+fn packages_json<'a>(
+    pkgs: impl Iterator<Item = &'a (&'a str, &'a str, &'a str, &'a str)>,
+) -> String {
+    let mut json = String::from("[");
+    for (i, (n, v, a, s)) in pkgs.enumerate() {
         if i > 0 {
             json.push(',');
         }
@@ -161,48 +231,7 @@ async fn intern_packages(
         json.push(']');
     }
     json.push(']');
-    // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
-    let lookup = "SELECT j.key AS pos, pv.id FROM json_each($1) AS j CROSS JOIN package_versions AS pv \
-        ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
-        AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3";
-    let mut ids = vec![0i64; pkgs.len()];
-    let mut found = 0;
-    for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-        .bind(&json)
-        .fetch_all(&mut **tx)
-        .await?
-    {
-        if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-            *slot = id;
-            found += 1;
-        }
-    }
-    if found < pkgs.len() {
-        sqlx::query(
-            "INSERT INTO package_versions (name, version, arch, source) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
-             WHERE true ON CONFLICT DO NOTHING",
-        )
-        .bind(&json)
-        .execute(&mut **tx)
-        .await?;
-        for (pos, id) in sqlx::query_as::<_, (i64, i64)>(lookup)
-            .bind(&json)
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            if let Some(slot) = usize::try_from(pos).ok().and_then(|p| ids.get_mut(p)) {
-                *slot = id;
-            }
-        }
-    }
-    if ids.contains(&0) {
-        return Err(StoreError::corrupt(
-            "package_versions",
-            "interning lost a row",
-        ));
-    }
-    Ok(ids)
+    json
 }
 
 async fn insert_findings(
@@ -270,13 +299,16 @@ async fn next_stale_seq(tx: &mut Tx) -> Result<i64, StoreError> {
     Ok(seq)
 }
 
-async fn find_host(tx: &mut Tx, identity: &HostIdentity) -> Result<Option<HostState>, StoreError> {
+async fn find_host(
+    conn: &mut Conn,
+    identity: &HostIdentity,
+) -> Result<Option<HostState>, StoreError> {
     const COLS: &str = "SELECT id, last_report_hash, stream FROM hosts";
     if let Some(cid) = &identity.client_id {
         let row: Option<(i64, Option<String>, Option<String>)> =
             sqlx::query_as(&format!("{COLS} WHERE client_id = $1"))
                 .bind(cid)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *conn)
                 .await?;
         if let Some((id, last_report_hash, stream)) = row {
             return Ok(Some(HostState {
@@ -290,7 +322,7 @@ async fn find_host(tx: &mut Tx, identity: &HostIdentity) -> Result<Option<HostSt
     let row: Option<(i64, Option<String>, Option<String>)> =
         sqlx::query_as(&format!("{COLS} WHERE hostname = $1 AND client_id IS NULL"))
             .bind(&identity.hostname)
-            .fetch_optional(&mut **tx)
+            .fetch_optional(&mut *conn)
             .await?;
     Ok(row.map(|(id, last_report_hash, stream)| HostState {
         id,
@@ -777,10 +809,8 @@ impl Store for SqliteStore {
     }
 
     async fn host_state(&self, identity: &HostIdentity) -> Result<Option<HostState>, StoreError> {
-        let mut tx = self.read.begin().await?;
-        let state = find_host(&mut tx, identity).await?;
-        tx.commit().await?;
-        Ok(state)
+        let mut conn = self.read.acquire().await?;
+        find_host(&mut conn, identity).await
     }
 
     #[instrument(skip_all, fields(hostname = %report.identity.hostname, packages = report.packages.len()))]
@@ -820,11 +850,21 @@ impl Store for SqliteStore {
                 .0,
             ),
         };
-        let ids = if distinct.is_empty() {
-            Vec::new()
-        } else {
-            intern_packages(&mut tx, &distinct).await?
-        };
+        let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
+        let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
+        let mut misses: Vec<usize> = Vec::new();
+        for (i, cached) in self.caches.package_ids(&keys).into_iter().enumerate() {
+            ids.push(cached.unwrap_or(0));
+            if cached.is_none() {
+                misses.push(i);
+            }
+        }
+        if !misses.is_empty() {
+            let wanted: Vec<_> = misses.iter().map(|&i| distinct[i]).collect();
+            for (&i, id) in misses.iter().zip(intern_packages(&mut tx, &wanted).await?) {
+                ids[i] = id;
+            }
+        }
         let blob = encode_ids(&ids);
         let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
 
@@ -853,7 +893,7 @@ impl Store for SqliteStore {
             "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
              domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
              packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-             pkg_count = $15 WHERE id = $1",
+             pkg_count = $15, modules = $16 WHERE id = $1",
         )
         .bind(host_id)
         .bind(&identity.hostname)
@@ -870,6 +910,7 @@ impl Store for SqliteStore {
         .bind(now)
         .bind(&meta.hash)
         .bind(pkg_count)
+        .bind(facts.modules.join(" "))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -896,23 +937,39 @@ impl Store for SqliteStore {
         .await?;
         let mut sorted = ids.clone();
         sorted.sort_unstable();
+        sorted.dedup();
+        let mut done_now: Vec<i64> = Vec::new();
         let unevaluated = match &stream {
-            Some(s) if !sorted.is_empty() => {
-                let done: Vec<(i64,)> = sqlx::query_as(&format!(
-                    "SELECT package_version_id FROM evaluated_packages \
-                     WHERE stream = $1 AND package_version_id {}",
-                    in_list(2)
-                ))
-                .bind(s)
-                .bind(ids_arg(&sorted))
-                .fetch_all(&mut *tx)
-                .await?;
-                let done: BTreeSet<i64> = done.into_iter().map(|r| r.0).collect();
-                sorted.into_iter().filter(|id| !done.contains(id)).collect()
+            Some(s) => {
+                let unknown = self.caches.not_known_evaluated(s, &sorted);
+                if unknown.is_empty() {
+                    Vec::new()
+                } else {
+                    let done: Vec<(i64,)> = sqlx::query_as(&format!(
+                        "SELECT package_version_id FROM evaluated_packages \
+                         WHERE stream = $1 AND package_version_id {}",
+                        in_list(2)
+                    ))
+                    .bind(s)
+                    .bind(ids_arg(&unknown))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    done_now = done.into_iter().map(|r| r.0).collect();
+                    let done: BTreeSet<i64> = done_now.iter().copied().collect();
+                    unknown
+                        .into_iter()
+                        .filter(|id| !done.contains(id))
+                        .collect()
+                }
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         tx.commit().await?;
+        self.caches
+            .add_packages(misses.iter().map(|&i| (keys[i].clone(), ids[i])));
+        if let Some(s) = &stream {
+            self.caches.add_evaluated(s, done_now);
+        }
         Ok(SavedReport {
             host_id,
             new_host,
@@ -927,31 +984,50 @@ impl Store for SqliteStore {
         host: HostId,
         meta: &ReportMeta,
     ) -> Result<ReportId, StoreError> {
-        let now = ts(meta.received_at);
+        self.touch_unchanged_reports(&[(host, meta.clone())])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or_else(|| StoreError::not_found("host", host))
+    }
+
+    #[instrument(skip_all, fields(reports = reports.len()))]
+    async fn touch_unchanged_reports(
+        &self,
+        reports: &[(HostId, ReportMeta)],
+    ) -> Result<Vec<Option<ReportId>>, StoreError> {
+        let mut out = Vec::with_capacity(reports.len());
         let mut tx = self.begin().await?;
-        let row: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, changed, \
-             via_proxy, proxy_name, site, tag, cve_count) \
-             SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
-             WHERE id = $1 RETURNING id",
-        )
-        .bind(host)
-        .bind(now)
-        .bind(&meta.hash)
-        .bind(meta.via_proxy)
-        .bind(&meta.proxy_name)
-        .bind(&meta.site)
-        .bind(&meta.tag)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (report_id,) = row.ok_or_else(|| StoreError::not_found("host", host))?;
-        sqlx::query("UPDATE hosts SET last_report_at = $2 WHERE id = $1")
+        for (host, meta) in reports {
+            let now = ts(meta.received_at);
+            let row: Option<(i64,)> = sqlx::query_as(
+                "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, \
+                 changed, via_proxy, proxy_name, site, tag, cve_count) \
+                 SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
+                 WHERE id = $1 RETURNING id",
+            )
             .bind(host)
             .bind(now)
-            .execute(&mut *tx)
+            .bind(&meta.hash)
+            .bind(meta.via_proxy)
+            .bind(&meta.proxy_name)
+            .bind(&meta.site)
+            .bind(&meta.tag)
+            .fetch_optional(&mut *tx)
             .await?;
+            if row.is_some() {
+                sqlx::query(
+                    "UPDATE hosts SET last_report_at = MAX(last_report_at, $2) WHERE id = $1",
+                )
+                .bind(host)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            out.push(row.map(|r| r.0));
+        }
         tx.commit().await?;
-        Ok(report_id)
+        Ok(out)
     }
 
     async fn mark_report_processed(
@@ -1005,6 +1081,7 @@ impl Store for SqliteStore {
             insert_findings(&mut tx, stream, findings).await?;
         }
         tx.commit().await?;
+        self.caches.add_evaluated(stream, evaluated.iter().copied());
         Ok(())
     }
 

@@ -97,6 +97,13 @@ pub trait Store: Send + Sync {
         host: HostId,
         meta: &ReportMeta,
     ) -> impl Future<Output = Result<ReportId, StoreError>> + Send;
+    /// The unchanged path for many reports in one transaction (one fsync): what a server
+    /// under load uses to group-commit. `out[i]` is `None` when `reports[i]`'s host no longer
+    /// exists.
+    fn touch_unchanged_reports(
+        &self,
+        reports: &[(HostId, ReportMeta)],
+    ) -> impl Future<Output = Result<Vec<Option<ReportId>>, StoreError>> + Send;
     /// Marks a report evaluated, with the host's CVE count at that time.
     fn mark_report_processed(
         &self,
@@ -283,6 +290,12 @@ impl Store for AnyStore {
         meta: &ReportMeta,
     ) -> Result<ReportId, StoreError> {
         delegate!(self.touch_unchanged_report(host, meta))
+    }
+    async fn touch_unchanged_reports(
+        &self,
+        reports: &[(HostId, ReportMeta)],
+    ) -> Result<Vec<Option<ReportId>>, StoreError> {
+        delegate!(self.touch_unchanged_reports(reports))
     }
     async fn mark_report_processed(
         &self,

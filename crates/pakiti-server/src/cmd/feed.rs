@@ -53,8 +53,10 @@ impl Progress for Bar {
                     );
                 }
                 None => b.set_style(
-                    indicatif::ProgressStyle::with_template("{prefix:.bold} {spinner} {msg} {bytes}")
-                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+                    indicatif::ProgressStyle::with_template(
+                        "{prefix:.bold} {spinner} {msg} {bytes}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
                 ),
             }
             b.set_message(name.to_owned());
@@ -75,14 +77,20 @@ impl Progress for Bar {
 pub fn parse_interval(s: &str) -> Result<i64, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| format!("invalid interval {s:?}: use e.g. 6h, 1d, 3600"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("invalid interval {s:?}: use e.g. 6h, 1d, 3600"))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 604_800,
-        _ => return Err(format!("invalid interval unit in {s:?}: use s, m, h, d or w")),
+        _ => {
+            return Err(format!(
+                "invalid interval unit in {s:?}: use s, m, h, d or w"
+            ));
+        }
     };
     Ok(n * mult)
 }
@@ -112,8 +120,16 @@ pub async fn add(state: &AppState, new: NewFeed, out: &mut impl Write) -> Result
     if let Some(s) = &new.stream {
         s.parse::<pakiti_core::stream::OsStream>()?;
     }
-    let feed = state.store.create_feed(&new).await.context("creating the feed")?;
-    writeln!(out, "added feed {} ({}, {})", feed.name, feed.kind, feed.url)?;
+    let feed = state
+        .store
+        .create_feed(&new)
+        .await
+        .context("creating the feed")?;
+    writeln!(
+        out,
+        "added feed {} ({}, {})",
+        feed.name, feed.kind, feed.url
+    )?;
     Ok(())
 }
 
@@ -141,15 +157,27 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
-    writeln!(out, "{:<24} {:<15} {:>9} {:>9} {:<9} {:<20} URL", "NAME", "KIND", "ADVISORIES", "ENTRIES", "STATUS", "LAST SYNC")?;
+    writeln!(
+        out,
+        "{:<24} {:<15} {:>9} {:>9} {:<9} {:<20} URL",
+        "NAME", "KIND", "ADVISORIES", "ENTRIES", "STATUS", "LAST SYNC"
+    )?;
     for f in feeds {
-        let (status, at) = f.last_sync.as_ref().map_or(("never".to_owned(), String::new()), |s| {
-            (
-                s.status.as_str().to_owned(),
-                s.at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            )
-        });
-        let status = if f.enabled { status } else { format!("{status}(off)") };
+        let (status, at) = f
+            .last_sync
+            .as_ref()
+            .map_or(("never".to_owned(), String::new()), |s| {
+                (
+                    s.status.as_str().to_owned(),
+                    s.at.format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default(),
+                )
+            });
+        let status = if f.enabled {
+            status
+        } else {
+            format!("{status}(off)")
+        };
         writeln!(
             out,
             "{:<24} {:<15} {:>9} {:>9} {:<9} {:<20} {}",
@@ -170,7 +198,11 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
     let feed = find(state, name).await?;
     state.store.delete_feed(feed.id).await?;
     let r = reevaluate::run_once(state).await?;
-    writeln!(out, "removed feed {name}; re-evaluated {} package versions on {} hosts", r.package_versions, r.hosts)?;
+    writeln!(
+        out,
+        "removed feed {name}; re-evaluated {} package versions on {} hosts",
+        r.package_versions, r.hosts
+    )?;
     Ok(())
 }
 
@@ -186,10 +218,22 @@ fn report(name: &str, o: &ImportOutcome, out: &mut impl Write) -> Result<()> {
             o.took.as_secs_f64()
         )?,
         SyncStatus::Unchanged => writeln!(out, "{name}: unchanged")?,
-        SyncStatus::Failed => writeln!(out, "{name}: FAILED: {}", o.error.as_deref().unwrap_or("unknown error"))?,
+        SyncStatus::Failed => writeln!(
+            out,
+            "{name}: FAILED: {}",
+            o.error.as_deref().unwrap_or("unknown error")
+        )?,
     }
     for p in o.problems.iter().take(5) {
-        writeln!(out, "    problem: {}{}", p.record.as_deref().map(|r| format!("{r}: ")).unwrap_or_default(), p.message)?;
+        writeln!(
+            out,
+            "    problem: {}{}",
+            p.record
+                .as_deref()
+                .map(|r| format!("{r}: "))
+                .unwrap_or_default(),
+            p.message
+        )?;
     }
     if o.problems.len() > 5 {
         writeln!(out, "    … and {} more problems", o.problems.len() - 5)?;
@@ -201,9 +245,20 @@ fn report(name: &str, o: &ImportOutcome, out: &mut impl Write) -> Result<()> {
 ///
 /// # Errors
 /// Unknown feed or store failure.
-pub async fn sync(state: &AppState, names: &[String], force: bool, out: &mut impl Write) -> Result<bool> {
+pub async fn sync(
+    state: &AppState,
+    names: &[String],
+    force: bool,
+    out: &mut impl Write,
+) -> Result<bool> {
     let feeds: Vec<Feed> = if names.is_empty() {
-        state.store.list_feeds().await?.into_iter().filter(|f| f.enabled).collect()
+        state
+            .store
+            .list_feeds()
+            .await?
+            .into_iter()
+            .filter(|f| f.enabled)
+            .collect()
     } else {
         let mut v = Vec::new();
         for n in names {
@@ -248,14 +303,26 @@ pub async fn import(
         Some(n) => n,
         None => file
             .file_name()
-            .map(|f| f.to_string_lossy().split('.').next().unwrap_or("feed").to_owned())
+            .map(|f| {
+                f.to_string_lossy()
+                    .split('.')
+                    .next()
+                    .unwrap_or("feed")
+                    .to_owned()
+            })
             .context("the file has no name; pass --name")?,
     };
-    let existing = state.store.list_feeds().await?.into_iter().find(|f| f.name == name);
+    let existing = state
+        .store
+        .list_feeds()
+        .await?
+        .into_iter()
+        .find(|f| f.name == name);
     let feed = match existing {
         Some(f) => f,
         None => {
-            let path = std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+            let path = std::fs::canonicalize(file)
+                .with_context(|| format!("reading {}", file.display()))?;
             let new = NewFeed {
                 name: name.clone(),
                 kind: kind.unwrap_or_else(|| AUTO_KIND.to_owned()),
@@ -270,7 +337,9 @@ pub async fn import(
     };
     let bar = Bar::new(&feed.name);
     bar.stage("reading", None);
-    let body = tokio::fs::read(file).await.with_context(|| format!("reading {}", file.display()))?;
+    let body = tokio::fs::read(file)
+        .await
+        .with_context(|| format!("reading {}", file.display()))?;
     let fetched = feeds::Fetched {
         body: Some(body),
         ..feeds::Fetched::default()

@@ -89,14 +89,22 @@ pub fn read_input(text: &str) -> Result<Report> {
 ///
 /// # Errors
 /// A file is unreadable, of an unknown kind, or rejected by its parser.
-pub fn load_feeds(files: &[PathBuf], kind: Option<FeedKind>, err: &mut impl Write) -> Result<Vec<Advisory>> {
+pub fn load_feeds(
+    files: &[PathBuf],
+    kind: Option<FeedKind>,
+    err: &mut impl Write,
+) -> Result<Vec<Advisory>> {
     let mut all = Vec::new();
     for file in files {
         let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-        let data = decompress::to_vec(&raw).with_context(|| format!("decompressing {}", file.display()))?;
+        let data = decompress::to_vec(&raw)
+            .with_context(|| format!("decompressing {}", file.display()))?;
         let kind = match kind.or_else(|| FeedKind::detect(&data)) {
             Some(k) => k,
-            None => bail!("{}: cannot tell the feed kind; pass --feed-kind", file.display()),
+            None => bail!(
+                "{}: cannot tell the feed kind; pass --feed-kind",
+                file.display()
+            ),
         };
         let parsed = kind
             .parse(&data[..], &ParseOptions::default())
@@ -135,7 +143,8 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
     let text = if args.input.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading standard input")?
     } else {
-        std::fs::read_to_string(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+        std::fs::read_to_string(&args.input)
+            .with_context(|| format!("reading {}", args.input.display()))?
     };
     let report = read_input(&text)?;
     let stream = match (&args.stream, &args.os) {
@@ -148,7 +157,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             )
         })?,
     };
-    if matches!(report.packager, Packager::Rpm | Packager::Dpkg | Packager::Apk) {
+    if matches!(
+        report.packager,
+        Packager::Rpm | Packager::Dpkg | Packager::Apk
+    ) {
         let scheme = stream.scheme().name();
         let packager = report.packager.as_str();
         if scheme != packager {
@@ -162,7 +174,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
         let data = decompress::to_vec(&raw)?;
         let parsed = pakiti_feeds::debian::index::parse_packages(&data[..])
             .with_context(|| format!("parsing {}", file.display()))?;
-        index.add_source_map(&stream, pakiti_feeds::debian::index::source_map(&parsed.records));
+        index.add_source_map(
+            &stream,
+            pakiti_feeds::debian::index::source_map(&parsed.records),
+        );
     }
     let packages: Vec<InstalledPackage> = report
         .packages
@@ -205,7 +220,11 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
         })
         .collect();
     rows.sort_by(|a, b| {
-        (severity_rank(a.severity), a.package, a.advisory).cmp(&(severity_rank(b.severity), b.package, b.advisory))
+        (severity_rank(a.severity), a.package, a.advisory).cmp(&(
+            severity_rank(b.severity),
+            b.package,
+            b.advisory,
+        ))
     });
     match args.format {
         Format::Table => write_table(&rows, out)?,
@@ -226,7 +245,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             }
         }
         Format::Csv => {
-            writeln!(out, "package,arch,installed_version,advisory,severity,status,fixed_version,cves")?;
+            writeln!(
+                out,
+                "package,arch,installed_version,advisory,severity,status,fixed_version,cves"
+            )?;
             for r in &rows {
                 writeln!(
                     out,
@@ -243,7 +265,10 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             }
         }
     }
-    let cves: std::collections::BTreeSet<&str> = rows.iter().flat_map(|r| r.cves.iter().map(String::as_str)).collect();
+    let cves: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .flat_map(|r| r.cves.iter().map(String::as_str))
+        .collect();
     writeln!(
         err,
         "{stream}: {} packages, {} findings, {} distinct CVEs",
@@ -275,7 +300,14 @@ fn csv(s: &str) -> String {
 }
 
 fn write_table(rows: &[Row<'_>], out: &mut impl Write) -> Result<()> {
-    let header = ["PACKAGE", "INSTALLED", "ADVISORY", "SEVERITY", "FIXED IN / STATUS", "CVES"];
+    let header = [
+        "PACKAGE",
+        "INSTALLED",
+        "ADVISORY",
+        "SEVERITY",
+        "FIXED IN / STATUS",
+        "CVES",
+    ];
     let cells: Vec<[String; 6]> = rows
         .iter()
         .map(|r| {
@@ -289,7 +321,11 @@ fn write_table(rows: &[Row<'_>], out: &mut impl Write) -> Result<()> {
                 r.installed.to_owned(),
                 r.advisory.to_owned(),
                 r.severity.to_owned(),
-                if r.fixed.is_empty() { r.status.to_owned() } else { r.fixed.to_owned() },
+                if r.fixed.is_empty() {
+                    r.status.to_owned()
+                } else {
+                    r.fixed.to_owned()
+                },
                 cves,
             ]
         })

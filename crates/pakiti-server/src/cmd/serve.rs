@@ -25,8 +25,12 @@ pub async fn open_state(settings: Settings) -> Result<AppState> {
         .with_context(|| format!("opening the store {}", redact(&url)))?;
     let key = match &settings.report_key {
         Some(path) => {
-            let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            Some(crate::smime::ReportKey::from_pem(&pem).with_context(|| format!("loading {}", path.display()))?)
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(
+                crate::smime::ReportKey::from_pem(&pem)
+                    .with_context(|| format!("loading {}", path.display()))?,
+            )
         }
         None => None,
     };
@@ -56,10 +60,14 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     let listen = settings.listen;
     let state = open_state(settings).await?;
     if demo {
-        let summary = crate::demo::populate(&state).await.context("filling the demo store")?;
+        let summary = crate::demo::populate(&state)
+            .await
+            .context("filling the demo store")?;
         tracing::info!("{summary}");
     }
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let url = format!("http://{}", listener.local_addr()?);
     tracing::info!(
         store = state.store.backend(),
@@ -104,7 +112,11 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     }
     let shutdown = Arc::new(tokio::sync::Notify::new());
     let notify = shutdown.clone();
-    let server = crate::serve(listener, state.clone(), async move { notify.notified().await });
+    let server = crate::serve(
+        listener,
+        state.clone(),
+        async move { notify.notified().await },
+    );
     tokio::select! {
         r = server => r.context("serving HTTP")?,
         () = shutdown_signal() => {
@@ -131,7 +143,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -201,7 +201,11 @@ pub async fn list_hosts(
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
     let sort = parse_sort(q.sort.as_deref())?;
-    let result = state.store.list_hosts(&filter, sort, page).await.map_err(anyhow::Error::from)?;
+    let result = state
+        .store
+        .list_hosts(&filter, sort, page)
+        .await
+        .map_err(anyhow::Error::from)?;
     Ok(Json(ApiHostPage {
         hosts: result.hosts.iter().map(api_host).collect(),
         total: result.total,
@@ -224,7 +228,11 @@ pub async fn get_host(
         .await
         .map_err(anyhow::Error::from)?
         .ok_or_else(|| AppError::NotFound(format!("no host named {hostname}")))?;
-    let findings = state.store.host_findings(host.id).await.map_err(anyhow::Error::from)?;
+    let findings = state
+        .store
+        .host_findings(host.id)
+        .await
+        .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
     Ok(Json(ApiHostDetail {
         host: api_host(&host),

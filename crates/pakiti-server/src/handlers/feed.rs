@@ -49,7 +49,10 @@ pub fn sniff(query: &protocol5::FeedQuery, content_type: &str, body: &[u8]) -> W
     if crate::smime::looks_encrypted(body) {
         return Wire::Encrypted;
     }
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).map_or(&body[..0], |i| &body[i..]);
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .map_or(&body[..0], |i| &body[i..]);
     if start.starts_with(b"#") {
         return Wire::Text;
     }
@@ -77,11 +80,17 @@ fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>
         "deflate" => flate2::read::ZlibDecoder::new(&body[..])
             .take(limit as u64 + 1)
             .read_to_end(&mut out),
-        other => return Err(AppError::Unsupported(format!("unsupported content-encoding {other:?}"))),
+        other => {
+            return Err(AppError::Unsupported(format!(
+                "unsupported content-encoding {other:?}"
+            )));
+        }
     };
     read.map_err(|e| AppError::BadRequest(format!("body is not valid {encoding}: {e}")))?;
     if out.len() > limit {
-        return Err(AppError::TooLarge(format!("report is larger than {limit} bytes after decompression")));
+        return Err(AppError::TooLarge(format!(
+            "report is larger than {limit} bytes after decompression"
+        )));
     }
     Ok(out)
 }
@@ -89,7 +98,8 @@ fn decode_body(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Vec<u8>
 async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, AppError> {
     let boundary = multer::parse_boundary(content_type)
         .map_err(|e| AppError::BadRequest(format!("bad multipart content-type: {e}")))?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
+    let stream =
+        futures_util::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(body)) });
     let mut mp = multer::Multipart::new(stream, boundary);
     let mut fields: Vec<(String, String)> = Vec::new();
     while let Some(field) = mp
@@ -138,7 +148,8 @@ pub async fn read_report(
         Wire::Encrypted => {
             let key = state.report_key.as_ref().ok_or_else(|| {
                 AppError::BadRequest(
-                    "the report is S/MIME encrypted but this server has no report_key configured".into(),
+                    "the report is S/MIME encrypted but this server has no report_key configured"
+                        .into(),
                 )
             })?;
             let plain = crate::smime::decrypt(&body, key)
@@ -161,7 +172,11 @@ fn trusted_proxy(state: &AppState, peer: Option<IpAddr>, dn: Option<&str>) -> bo
     {
         return true;
     }
-    peer.is_some_and(|ip| p.addresses.iter().any(|spec| crate::net::cidr_contains(spec, ip)))
+    peer.is_some_and(|ip| {
+        p.addresses
+            .iter()
+            .any(|spec| crate::net::cidr_contains(spec, ip))
+    })
 }
 
 /// `POST /feed/`.
@@ -172,7 +187,15 @@ pub async fn post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match handle(&state, Some(peer.ip()), raw_query.as_deref().unwrap_or(""), &headers, body).await {
+    match handle(
+        &state,
+        Some(peer.ip()),
+        raw_query.as_deref().unwrap_or(""),
+        &headers,
+        body,
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => e.into_feed_response(),
     }
@@ -185,7 +208,8 @@ async fn handle(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    let query = protocol5::parse_query_string(raw_query).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let query = protocol5::parse_query_string(raw_query)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let report = read_report(state, &query, headers, body).await?;
     let dn = headers.get(CLIENT_DN_HEADER).and_then(|v| v.to_str().ok());
     let origin = Origin {
@@ -198,7 +222,9 @@ async fn handle(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
-    let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async && report.mode != Mode::ReportOnly {
+    let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async
+        && report.mode != Mode::ReportOnly
+    {
         crate::worker::enqueue(state, &report, &origin).await?
     } else {
         ingest::process(&state.store, &state.evaluator(), &report, &origin).await?
@@ -217,15 +243,34 @@ async fn handle(
             stored: outcome.stored,
             host: report.hostname.clone(),
             findings: outcome.findings as u64,
-            report_back: outcome.report_back.iter().map(|l| format!("{}\t{}\t{}\t{}\t{}", l.name, l.version_release, l.arch, l.cve, l.tag)).collect(),
+            report_back: outcome
+                .report_back
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        l.name, l.version_release, l.arch, l.cve, l.tag
+                    )
+                })
+                .collect(),
             message: None,
         };
-        return Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], reply.render()).into_response());
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            reply.render(),
+        )
+            .into_response());
     }
     let body = if report.mode.reports_back() {
         reply::render_v3(&outcome.report_back)
     } else {
         reply::OK.to_owned()
     };
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response())
 }

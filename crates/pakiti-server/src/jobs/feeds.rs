@@ -81,7 +81,9 @@ pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) ->
     if !is_url(&feed.url) {
         let path = feed.url.strip_prefix("file://").unwrap_or(&feed.url);
         progress.stage("reading", None);
-        let body = tokio::fs::read(path).await.with_context(|| format!("reading {path}"))?;
+        let body = tokio::fs::read(path)
+            .await
+            .with_context(|| format!("reading {path}"))?;
         progress.advance(body.len() as u64);
         return Ok(Fetched {
             body: Some(body),
@@ -93,11 +95,16 @@ pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) ->
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(15 * 60));
     if let Some(p) = proxy.filter(|p| !p.is_empty()) {
-        client = client.proxy(reqwest::Proxy::all(p).with_context(|| format!("invalid proxy {p}"))?);
+        client =
+            client.proxy(reqwest::Proxy::all(p).with_context(|| format!("invalid proxy {p}"))?);
     }
     let client = client.build().context("building the HTTP client")?;
     let mut req = client.get(&feed.url);
-    if let Some(last) = feed.last_sync.as_ref().filter(|s| s.status != SyncStatus::Failed || s.etag.is_some()) {
+    if let Some(last) = feed
+        .last_sync
+        .as_ref()
+        .filter(|s| s.status != SyncStatus::Failed || s.etag.is_some())
+    {
         if let Some(etag) = &last.etag {
             req = req.header(reqwest::header::IF_NONE_MATCH, etag);
         }
@@ -105,9 +112,15 @@ pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) ->
             req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
     }
-    let mut resp = req.send().await.with_context(|| format!("fetching {}", feed.url))?;
+    let mut resp = req
+        .send()
+        .await
+        .with_context(|| format!("fetching {}", feed.url))?;
     let header = |r: &reqwest::Response, h: reqwest::header::HeaderName| {
-        r.headers().get(h).and_then(|v| v.to_str().ok()).map(str::to_owned)
+        r.headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
     };
     let etag = header(&resp, reqwest::header::ETAG);
     let last_modified = header(&resp, reqwest::header::LAST_MODIFIED);
@@ -123,7 +136,11 @@ pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) ->
     }
     progress.stage("downloading", resp.content_length());
     let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = resp.chunk().await.with_context(|| format!("downloading {}", feed.url))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .with_context(|| format!("downloading {}", feed.url))?
+    {
         body.extend_from_slice(&chunk);
         progress.advance(body.len() as u64);
     }
@@ -135,7 +152,10 @@ pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) ->
 }
 
 fn checksum(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Imports fetched bytes into a feed: the deterministic step of a sync.
@@ -145,7 +165,13 @@ fn checksum(data: &[u8]) -> String {
 ///
 /// # Errors
 /// The store fails.
-pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool, progress: &dyn Progress) -> Result<ImportOutcome> {
+pub async fn import(
+    state: &AppState,
+    feed: &Feed,
+    fetched: Fetched,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome> {
     let start = Instant::now();
     let at = OffsetDateTime::now_utc();
     let mut outcome = ImportOutcome {
@@ -168,20 +194,28 @@ pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool
         checksum: sum,
     };
     let Some(body) = fetched.body.as_deref() else {
-        state.store.record_feed_sync(feed.id, &record(SyncStatus::Unchanged, None, None, &fetched)).await?;
+        state
+            .store
+            .record_feed_sync(
+                feed.id,
+                &record(SyncStatus::Unchanged, None, None, &fetched),
+            )
+            .await?;
         outcome.took = start.elapsed();
         return Ok(outcome);
     };
     outcome.bytes = body.len();
     let sum = checksum(body);
-    let last_ok = feed
-        .last_sync
-        .as_ref()
-        .is_some_and(|s| s.status != SyncStatus::Failed && s.checksum.as_deref() == Some(sum.as_str()));
+    let last_ok = feed.last_sync.as_ref().is_some_and(|s| {
+        s.status != SyncStatus::Failed && s.checksum.as_deref() == Some(sum.as_str())
+    });
     if last_ok && !force && feed.advisory_count > 0 {
         state
             .store
-            .record_feed_sync(feed.id, &record(SyncStatus::Unchanged, None, Some(sum), &fetched))
+            .record_feed_sync(
+                feed.id,
+                &record(SyncStatus::Unchanged, None, Some(sum), &fetched),
+            )
             .await?;
         outcome.took = start.elapsed();
         return Ok(outcome);
@@ -199,7 +233,10 @@ pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool
             let msg = format!("{e:#}");
             state
                 .store
-                .record_feed_sync(feed.id, &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched))
+                .record_feed_sync(
+                    feed.id,
+                    &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched),
+                )
                 .await?;
             outcome.status = SyncStatus::Failed;
             outcome.error = Some(msg);
@@ -224,7 +261,10 @@ pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool
     if let Some(msg) = drop {
         state
             .store
-            .record_feed_sync(feed.id, &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched))
+            .record_feed_sync(
+                feed.id,
+                &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched),
+            )
             .await?;
         outcome.status = SyncStatus::Failed;
         outcome.error = Some(msg);
@@ -234,7 +274,11 @@ pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool
     progress.stage("storing", None);
     let replaced = state
         .store
-        .replace_feed_advisories(feed.id, &parsed.records, &record(SyncStatus::Ok, None, Some(sum), &fetched))
+        .replace_feed_advisories(
+            feed.id,
+            &parsed.records,
+            &record(SyncStatus::Ok, None, Some(sum), &fetched),
+        )
         .await?;
     outcome.status = SyncStatus::Ok;
     outcome.changed_keys = replaced.changed_keys.len();
@@ -242,10 +286,16 @@ pub async fn import(state: &AppState, feed: &Feed, fetched: Fetched, force: bool
     Ok(outcome)
 }
 
-fn parse(kind: &str, stream: Option<&str>, body: &[u8]) -> Result<pakiti_feeds::Parsed<pakiti_core::advisory::Advisory>> {
+fn parse(
+    kind: &str,
+    stream: Option<&str>,
+    body: &[u8],
+) -> Result<pakiti_feeds::Parsed<pakiti_core::advisory::Advisory>> {
     let data = decompress::to_vec(body).context("decompressing")?;
     let kind = if kind == AUTO_KIND {
-        FeedKind::detect(&data).ok_or_else(|| anyhow!("cannot tell the feed kind from its content; set one with --kind"))?
+        FeedKind::detect(&data).ok_or_else(|| {
+            anyhow!("cannot tell the feed kind from its content; set one with --kind")
+        })?
     } else {
         FeedKind::from_name(kind).ok_or_else(|| anyhow!("unknown feed kind {kind}"))?
     };
@@ -259,7 +309,12 @@ fn parse(kind: &str, stream: Option<&str>, body: &[u8]) -> Result<pakiti_feeds::
 ///
 /// # Errors
 /// The store fails. Fetch failures are recorded on the feed and returned as a failed outcome.
-pub async fn sync(state: &AppState, feed: &Feed, force: bool, progress: &dyn Progress) -> Result<ImportOutcome> {
+pub async fn sync(
+    state: &AppState,
+    feed: &Feed,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome> {
     let start = Instant::now();
     match fetch(feed, state.settings.outgoing_proxy.as_deref(), progress).await {
         Ok(fetched) => import(state, feed, fetched, force, progress).await,

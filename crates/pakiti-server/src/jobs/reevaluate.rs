@@ -58,7 +58,10 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
     let mut names_by_stream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for k in &stale.keys {
         for hs in host_streams(&k.stream) {
-            names_by_stream.entry(hs).or_default().insert(k.package.clone());
+            names_by_stream
+                .entry(hs)
+                .or_default()
+                .insert(k.package.clone());
         }
     }
     let mut result = Reevaluation {
@@ -68,7 +71,10 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
     let mut hosts = BTreeSet::new();
     for (stream_key, names) in names_by_stream {
         let names: Vec<String> = names.into_iter().collect();
-        let pkgs = state.store.evaluated_package_versions(&stream_key, &names).await?;
+        let pkgs = state
+            .store
+            .evaluated_package_versions(&stream_key, &names)
+            .await?;
         if pkgs.is_empty() {
             continue;
         }
@@ -76,9 +82,13 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
             continue;
         };
         let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
-        let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> = pkgs.iter().map(|(id, p)| (*id, p)).collect();
+        let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> =
+            pkgs.iter().map(|(id, p)| (*id, p)).collect();
         let findings = evaluator.evaluate(&stream, &items);
-        state.store.store_package_findings(&stream_key, &ids, &findings).await?;
+        state
+            .store
+            .store_package_findings(&stream_key, &ids, &findings)
+            .await?;
         result.package_versions += ids.len();
         hosts.extend(state.store.hosts_with_packages(&stream_key, &ids).await?);
     }
@@ -100,6 +110,9 @@ pub async fn refresh_host(state: &AppState, host: i64) -> anyhow::Result<()> {
         return Ok(());
     };
     let findings = evaluate::applicable(state.store.host_findings(host).await?, &h.facts.modules);
-    state.store.update_host_counts(host, &evaluate::counts(&findings)).await?;
+    state
+        .store
+        .update_host_counts(host, &evaluate::counts(&findings))
+        .await?;
     Ok(())
 }

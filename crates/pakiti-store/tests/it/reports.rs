@@ -26,6 +26,7 @@ fn facts(s: &str) -> HostFacts {
         tag: Some("prod".into()),
         packager: "rpm".into(),
         reboot_needed: false,
+        modules: vec!["nodejs:18".into(), "perl:5.26".into()],
     }
 }
 
@@ -77,6 +78,7 @@ async fn host_identity() {
         let host = s.get_host(a.host_id).await.unwrap().unwrap();
         assert_eq!(host.hostname, "web1-renamed");
         assert_eq!(host.client_id.as_deref(), Some("c-1"));
+        assert_eq!(host.facts.modules, ["nodejs:18", "perl:5.26"]);
         // Same hostname, another client id: another host.
         let c = save(s, &id("web1-renamed", Some("c-2")), &f, 3, "h3", &p).await;
         assert_ne!(c.host_id, a.host_id);
@@ -200,6 +202,19 @@ async fn packages_are_interned_and_evaluated_once_per_stream() {
             .await
             .unwrap();
         assert_eq!(hosts, vec![a.host_id, b.host_id]);
+
+        // A second process (its own caches) sees the same ids and evaluation state.
+        let other = pakiti_store::open(&db.url).await.unwrap();
+        let e = save(&other, &id("e", None), &f8, 5, "he", &second).await;
+        assert_eq!(e.package_ids, b.package_ids);
+        assert_eq!(e.unevaluated, b.unevaluated);
+        other
+            .store_package_findings("rhel:8", &e.unevaluated, &[])
+            .await
+            .unwrap();
+        other.close().await;
+        let f = save(s, &id("f", None), &f8, 6, "hf", &second).await;
+        assert!(f.unevaluated.is_empty());
 
         // Re-saving with fewer packages replaces the installed set.
         save(s, &id("a", None), &f8, 5, "ha2", &shared).await;
@@ -344,6 +359,22 @@ async fn unchanged_reports_take_the_cheap_path() {
         assert_eq!(host.counts.cves, 4);
         assert_eq!(host.counts.high, 3);
         assert_eq!(s.host_packages(r.host_id).await.unwrap().len(), 2);
+        // Group commit: many unchanged reports in one transaction; a vanished host is `None`.
+        let batch = s
+            .touch_unchanged_reports(&[
+                (r.host_id, meta(600, "same")),
+                (9999, meta(600, "x")),
+                (r.host_id, meta(550, "same")),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(batch.len(), 3);
+        assert!(batch[0].is_some() && batch[1].is_none() && batch[2].is_some());
+        // An older report arriving late does not move last_report_at back.
+        assert_eq!(
+            s.get_host(r.host_id).await.unwrap().unwrap().last_report_at,
+            at(600)
+        );
         assert!(matches!(
             s.touch_unchanged_report(9999, &meta(1, "x")).await,
             Err(StoreError::NotFound { .. })
