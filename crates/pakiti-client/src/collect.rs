@@ -202,7 +202,7 @@ fn read_packages(packager: Packager, src: &Sources) -> Result<Vec<Package>, Coll
             let path = src
                 .apk_db
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("/lib/apk/db/installed"));
+                .unwrap_or_else(|| src.path("/lib/apk/db/installed"));
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| CollectError::Read { path, source })?;
             Ok(parse_apk_db(&text))
@@ -343,7 +343,7 @@ pub fn dnf_modules(src: &Sources) -> Vec<String> {
     let dir = src
         .dnf_modules_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from("/etc/dnf/modules.d"));
+        .unwrap_or_else(|| src.path("/etc/dnf/modules.d"));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };

@@ -191,7 +191,6 @@ impl Layer {
             })
         };
         for (k, v) in pairs {
-            let v = v.trim().to_owned();
             match k.as_str() {
                 "servers_name" => servers_name = Some(v),
                 "server_url" => server_url = Some(v),

@@ -122,6 +122,9 @@ struct Cli {
     /// dpkg database directory to read (dpkg-query --admindir).
     #[arg(long, value_name = "DIR", hide = true)]
     dpkg_admindir: Option<PathBuf>,
+    /// Read release files and /proc under DIR instead of / (for tests).
+    #[arg(long, value_name = "DIR", hide = true)]
+    root: Option<PathBuf>,
     /// Pakiti 3 client command paths, accepted for compatibility and ignored.
     #[arg(long = "rpm", hide = true)]
     _rpm: Option<String>,
@@ -199,6 +202,7 @@ fn load(cli: &Cli) -> Result<(Config, RunOptions), config::ConfigError> {
         sources: pakiti_client::collect::Sources {
             rpm_dbpath: cli.rpm_dbpath.clone(),
             dpkg_admindir: cli.dpkg_admindir.clone(),
+            root: cli.root.clone(),
             ..Default::default()
         },
         verbose: cli.verbose,

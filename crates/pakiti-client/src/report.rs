@@ -125,7 +125,7 @@ fn v5_query(report: &Report, cfg: &Config) -> String {
 #[derive(Clone, Debug)]
 pub enum Input {
     /// A clear report in any of the three formats.
-    Report(Report),
+    Report(Box<Report>),
     /// An S/MIME-encrypted protocol-5 report, forwarded as is.
     Encrypted(Vec<u8>),
 }
@@ -154,14 +154,16 @@ pub fn parse_input(bytes: &[u8]) -> Result<Input, InputError> {
     let err = |format| move |source| InputError { format, source };
     match start.first() {
         Some(0x30) => Ok(Input::Encrypted(bytes.to_vec())),
-        Some(b'{') => json::parse(bytes).map(Input::Report).map_err(err("json")),
+        Some(b'{') => json::parse(bytes)
+            .map(|r| Input::Report(Box::new(r)))
+            .map_err(err("json")),
         Some(b'#') => protocol5::parse(bytes)
-            .map(Input::Report)
+            .map(|r| Input::Report(Box::new(r)))
             .map_err(err("protocol 5")),
         _ => {
             let text = String::from_utf8_lossy(bytes);
             protocol4::parse_stdout(&text)
-                .map(Input::Report)
+                .map(|r| Input::Report(Box::new(r)))
                 .map_err(err("protocol 4 stdout"))
         }
     }

@@ -245,7 +245,7 @@ fn try_run(cfg: &Config, opts: &RunOptions) -> Result<Exit, RunError> {
                 if cfg.is_proxy {
                     r.proxy = true;
                 }
-                (Some(r), None)
+                (Some(*r), None)
             }
             Input::Encrypted(bytes) => {
                 if cfg.site.is_some() {
