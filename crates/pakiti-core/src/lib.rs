@@ -19,4 +19,5 @@ pub mod matcher;
 pub mod osname;
 pub mod package;
 pub mod stream;
+pub mod updates;
 pub mod version;

@@ -21,6 +21,7 @@ pub mod debian;
 pub mod decompress;
 pub mod osv;
 pub mod oval;
+pub mod repo;
 
 mod kind;
 

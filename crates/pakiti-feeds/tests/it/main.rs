@@ -10,3 +10,5 @@ mod debian_tracker;
 mod osv;
 mod oval;
 mod oval_hosts;
+mod repo;
+mod repo_updates;

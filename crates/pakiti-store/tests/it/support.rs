@@ -1,11 +1,9 @@
 //! Test databases for both backends and data builders.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
 use pakiti_core::stream::OsStream;
 use pakiti_store::{AnyStore, NewFeed, Store, SyncRecord, SyncStatus};
-use tempfile::TempDir;
+use pakiti_test_support::TestDatabase;
 use time::OffsetDateTime;
 
 /// One backend under test.
@@ -14,91 +12,38 @@ pub(crate) struct TestDb {
     /// How to open a second, independent store on the same database ("another process").
     pub(crate) url: String,
     pub(crate) backend: &'static str,
-    _dir: Option<TempDir>,
-    pg: Option<(String, String)>,
+    db: TestDatabase,
 }
 
 impl TestDb {
     /// Drops the PostgreSQL test database (only reached when the test passed).
     pub(crate) async fn finish(self) {
         self.store.close().await;
-        if let Some((admin, name)) = self.pg {
-            let store = sqlx_admin(&admin).await;
-            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .execute(&store)
-                .await
-                .expect("drop test database");
-            store.close().await;
-        }
+        self.db.finish().await;
     }
 }
 
-async fn sqlx_admin(url: &str) -> sqlx::PgPool {
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .expect("connect to PAKITI_TEST_POSTGRES_URL")
+async fn open(db: TestDatabase) -> TestDb {
+    let store = pakiti_store::open(&db.url).await.expect("open store");
+    TestDb {
+        store,
+        url: db.url.clone(),
+        backend: db.backend,
+        db,
+    }
 }
-
-static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// SQLite always; PostgreSQL too when `PAKITI_TEST_POSTGRES_URL` is set.
 pub(crate) async fn backends() -> Vec<TestDb> {
-    let mut out = vec![sqlite().await];
-    if let Ok(admin) = std::env::var("PAKITI_TEST_POSTGRES_URL") {
-        let name = format!(
-            "pakiti_test_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed),
-            OffsetDateTime::now_utc().unix_timestamp_nanos() % 1_000_000_000
-        );
-        let pool = sqlx_admin(&admin).await;
-        sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let url = with_database(&admin, &name);
-        let store = pakiti_store::open(&url).await.expect("open postgres store");
-        out.push(TestDb {
-            store,
-            url,
-            backend: "postgres",
-            _dir: None,
-            pg: Some((admin, name)),
-        });
+    let mut out = Vec::new();
+    for db in pakiti_test_support::databases().await {
+        out.push(open(db).await);
     }
     out
 }
 
 pub(crate) async fn sqlite() -> TestDb {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}", dir.path().join("pakiti.db").display());
-    let store = pakiti_store::open(&url).await.expect("open sqlite store");
-    TestDb {
-        store,
-        url,
-        backend: "sqlite",
-        _dir: Some(dir),
-        pg: None,
-    }
-}
-
-/// `admin` with its database name replaced by `name`.
-fn with_database(admin: &str, name: &str) -> String {
-    let (base, query) = admin
-        .split_once('?')
-        .map_or((admin, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    open(TestDatabase::sqlite()).await
 }
 
 /// Runs an async check against every backend, dropping PostgreSQL databases afterwards.

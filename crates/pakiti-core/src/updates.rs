@@ -1,0 +1,814 @@
+//! Repository-based update detection: the newest version a host's package manager would install.
+//!
+//! [`AvailableIndex`] holds, per OS stream and package name, the versions the stream's
+//! repositories offer. [`AvailableIndex::newest`] answers "what would `apt`/`dnf`/`apk` upgrade
+//! this installed package to, and does that upgrade bring a security fix?" — Pakiti 2's
+//! "outdated packages" view. It is pure and allocation-free per query; fleets are evaluated
+//! with each distinct (scope, name, version, arch) computed once ([`AvailableIndex::fleet_updates`]),
+//! the same design as [`crate::matcher`].
+//!
+//! Candidate selection follows the package managers:
+//! - **apt** (Debian scheme): every version has a pin priority, the highest of the suites that
+//!   carry it (500 for a normal suite, 100 for `NotAutomatic: yes` + `ButAutomaticUpgrades:
+//!   yes` suites such as backports, 1 for `NotAutomatic: yes` alone such as experimental); the
+//!   installed version has at least 100 (dpkg's status file). The candidate is the version
+//!   with the highest priority, ties broken by the higher version; a version lower than the
+//!   installed one is never a candidate (apt downgrades only with pins ≥ 1000, out of scope).
+//! - **dnf/yum and apk**: the highest version among the best-priority repositories that
+//!   carry the name (dnf's `priority=`, mapped so that a higher number wins), epochs included.
+//!
+//! Arches: rpm `noarch` updates and is updated by any arch, Debian `all` likewise; otherwise
+//! the arch must be equal (an `x86_64` package is never updated by an `i686` one). An unknown
+//! installed arch (`""`, `unknown`) accepts any.
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+
+use crate::package::InstalledPackage;
+use crate::stream::OsStream;
+use crate::version::Scheme;
+
+/// apt's default pin priority of a normal suite.
+pub const APT_PRIORITY_DEFAULT: i32 = 500;
+/// apt's priority of the installed version (dpkg status) and of `ButAutomaticUpgrades` suites.
+pub const APT_PRIORITY_INSTALLED: i32 = 100;
+/// apt's priority of a `NotAutomatic: yes` suite (experimental).
+pub const APT_PRIORITY_NOT_AUTOMATIC: i32 = 1;
+
+/// The index of a repository in an [`AvailableIndex`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RepoId(pub u32);
+
+/// A repository as the update model needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repo {
+    /// A human name (`debian bookworm-security main amd64`).
+    pub name: String,
+    /// The OS stream whose hosts use it.
+    pub stream: OsStream,
+    /// The machine arch it serves (`amd64`, `x86_64`); `None` serves every host of the stream.
+    pub arch: Option<String>,
+    /// Preference: higher wins. apt pin priority for Debian (see the `APT_PRIORITY_*`
+    /// constants); for dnf use `-(dnf priority)` (dnf's default 99 becomes -99).
+    pub priority: i32,
+    /// Every package in it is a security update (Debian/Ubuntu `*-security` suites).
+    pub security: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    version: Box<str>,
+    arch: Box<str>,
+    repo: u32,
+    /// Cached from the repo, to keep the hot loop on one cache line.
+    priority: i32,
+    security: bool,
+    /// False for versions known only from an advisory (rpm-md `updateinfo`), which mark
+    /// security fixes but are not offered for installation.
+    installable: bool,
+    /// Interned `module:stream` for rpm modular packages.
+    module: Option<u32>,
+}
+
+#[derive(Default)]
+struct StreamAvail {
+    by_name: FxHashMap<Box<str>, Vec<Entry>>,
+}
+
+/// The versions the repositories of each stream offer, indexed for [`AvailableIndex::newest`].
+#[derive(Default)]
+pub struct AvailableIndex {
+    repos: Vec<Repo>,
+    streams: FxHashMap<OsStream, StreamAvail>,
+    modules: Vec<Box<str>>,
+    module_ids: FxHashMap<Box<str>, u32>,
+}
+
+/// The host-level context of a query: which repositories and module streams apply.
+#[derive(Clone, Copy, Debug)]
+pub struct Scope<'a> {
+    /// The host's OS stream.
+    pub stream: &'a OsStream,
+    /// The host's machine arch (`amd64`, `x86_64`); `None` uses every repository of the stream.
+    pub arch: Option<&'a str>,
+    /// Enabled module streams (`nodejs:18`): modular packages of other streams are invisible,
+    /// and an enabled stream hides non-modular packages of the same name (dnf's modular
+    /// filtering).
+    pub modules: &'a [String],
+}
+
+impl<'a> Scope<'a> {
+    /// A scope with every repository of `stream` and no module streams enabled.
+    #[must_use]
+    pub fn stream(stream: &'a OsStream) -> Self {
+        Scope {
+            stream,
+            arch: None,
+            modules: &[],
+        }
+    }
+}
+
+/// The upgrade a package manager would perform for one installed package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Update<'i> {
+    /// The candidate version (full version in the stream's scheme).
+    pub version: &'i str,
+    /// The repository the candidate comes from (the preferred one when several carry it).
+    pub repo: RepoId,
+    /// The upgrade brings a security fix: the candidate, or a version between the installed
+    /// one (exclusive) and the candidate (inclusive), comes from a security repository or is
+    /// listed by a security advisory. A superset of [`Update::candidate_security`]: a Debian
+    /// security fix later folded into a point release still counts.
+    pub security: bool,
+    /// Pakiti 2's literal rule: the candidate version itself is provided by a security
+    /// repository or listed by a security advisory.
+    pub candidate_security: bool,
+}
+
+impl Update<'_> {
+    /// Pakiti 2's report-back line for protocol-4 clients: `name newversion SEC|ORD installed`.
+    #[must_use]
+    pub fn report_line(&self, installed: &InstalledPackage) -> String {
+        format!(
+            "{} {} {} {}",
+            installed.name,
+            self.version,
+            if self.security { "SEC" } else { "ORD" },
+            installed.version
+        )
+    }
+}
+
+/// What a host reports, as update detection needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct HostPackages<'a> {
+    /// The host's OS stream; `None` when its OS maps to no known stream.
+    pub stream: Option<&'a OsStream>,
+    /// The host's machine arch, when known.
+    pub arch: Option<&'a str>,
+    /// Installed packages.
+    pub packages: &'a [InstalledPackage],
+    /// Enabled module streams (`nodejs:18`).
+    pub modules: &'a [String],
+}
+
+/// The updates of one host.
+#[derive(Clone, Debug, Default)]
+pub struct HostUpdates<'i> {
+    /// Whether any repository serves the host's stream (and arch). A host that is not covered
+    /// is "unknown", never "up to date".
+    pub covered: bool,
+    /// (index into [`HostPackages::packages`], update), ordered by package index. When a name
+    /// and arch is installed in several versions (kernels), only the highest one is compared.
+    pub updates: Vec<(usize, Update<'i>)>,
+}
+
+impl HostUpdates<'_> {
+    /// How many of the updates bring a security fix.
+    #[must_use]
+    pub fn security_count(&self) -> usize {
+        self.updates.iter().filter(|(_, u)| u.security).count()
+    }
+}
+
+/// Whether a package of arch `avail` can replace an installed one of arch `installed`.
+#[must_use]
+pub fn arch_compatible(installed: &str, avail: &str) -> bool {
+    installed == avail
+        || matches!(installed, "" | "unknown" | "(none)" | "noarch" | "all")
+        || matches!(avail, "noarch" | "all" | "")
+}
+
+impl AvailableIndex {
+    /// An empty index.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a repository; its entries are added with [`AvailableIndex::add`].
+    ///
+    /// # Panics
+    /// More than 2^32 repositories.
+    pub fn add_repo(&mut self, repo: Repo) -> RepoId {
+        self.streams.entry(repo.stream.clone()).or_default();
+        self.repos.push(repo);
+        RepoId(u32::try_from(self.repos.len() - 1).expect("fewer than 2^32 repositories"))
+    }
+
+    /// The repository behind an id.
+    #[must_use]
+    pub fn repo(&self, id: RepoId) -> &Repo {
+        &self.repos[id.0 as usize]
+    }
+
+    /// All repositories, in id order.
+    #[must_use]
+    pub fn repos(&self) -> &[Repo] {
+        &self.repos
+    }
+
+    /// Adds a version that `repo` offers. `security` marks it a security update on top of the
+    /// repository's own flag (rpm-md `updateinfo`); `module` is `name:stream` for rpm modular
+    /// packages. Per (repo, name, arch, module, security) only the newest version is kept: an
+    /// older one can never be a candidate.
+    pub fn add(
+        &mut self,
+        repo: RepoId,
+        name: &str,
+        version: &str,
+        arch: &str,
+        security: bool,
+        module: Option<&str>,
+    ) {
+        self.insert(repo, name, version, arch, security, module, true);
+    }
+
+    /// Records that `version` of `name` fixes a security issue (an rpm-md `updateinfo`
+    /// security advisory lists it) without offering it for installation: an upgrade past it
+    /// is then a security upgrade.
+    pub fn add_security_marker(
+        &mut self,
+        repo: RepoId,
+        name: &str,
+        version: &str,
+        arch: &str,
+        module: Option<&str>,
+    ) {
+        self.insert(repo, name, version, arch, true, module, false);
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "private helper of add and add_security_marker"
+    )]
+    fn insert(
+        &mut self,
+        repo: RepoId,
+        name: &str,
+        version: &str,
+        arch: &str,
+        security: bool,
+        module: Option<&str>,
+        installable: bool,
+    ) {
+        let r = &self.repos[repo.0 as usize];
+        let scheme = r.stream.scheme();
+        let security = security || r.security;
+        let priority = r.priority;
+        let module = module.map(|m| match self.module_ids.get(m) {
+            Some(&id) => id,
+            None => {
+                let id = u32::try_from(self.modules.len()).expect("fewer than 2^32 modules");
+                self.modules.push(m.into());
+                self.module_ids.insert(m.into(), id);
+                id
+            }
+        });
+        let stream = self.streams.entry(r.stream.clone()).or_default();
+        let entries = match stream.by_name.get_mut(name) {
+            Some(e) => e,
+            None => stream.by_name.entry(name.into()).or_default(),
+        };
+        for e in entries.iter_mut() {
+            if e.repo == repo.0
+                && *e.arch == *arch
+                && e.module == module
+                && e.security == security
+                && e.installable == installable
+            {
+                if scheme.compare(version, &e.version).is_gt() {
+                    e.version = version.into();
+                }
+                return;
+            }
+        }
+        entries.push(Entry {
+            version: version.into(),
+            arch: arch.into(),
+            repo: repo.0,
+            priority,
+            security,
+            installable,
+            module,
+        });
+    }
+
+    /// How many (stream, name) pairs the index holds.
+    #[must_use]
+    pub fn name_count(&self) -> usize {
+        self.streams.values().map(|s| s.by_name.len()).sum()
+    }
+
+    /// Whether any repository serves `scope`'s stream and arch.
+    #[must_use]
+    pub fn covers(&self, scope: &Scope<'_>) -> bool {
+        self.repos
+            .iter()
+            .any(|r| r.stream == *scope.stream && repo_serves(r, scope.arch))
+    }
+
+    /// The upgrade a normal package manager would pick for `pkg` on a host of `scope`, or
+    /// `None` when the installed version is the candidate (or no repository has the name).
+    #[must_use]
+    pub fn newest<'i>(&'i self, scope: &Scope<'_>, pkg: &InstalledPackage) -> Option<Update<'i>> {
+        let entries = self
+            .streams
+            .get(scope.stream)?
+            .by_name
+            .get(pkg.name.as_str())?;
+        let scheme = scope.stream.scheme();
+        // dnf's modular filtering: an enabled module stream that carries this name hides the
+        // non-modular versions of it.
+        let modular_active = entries.iter().any(|e| self.module_active(e, scope));
+        let visible = |e: &&Entry| {
+            let r = &self.repos[e.repo as usize];
+            repo_serves(r, scope.arch)
+                && arch_compatible(&pkg.arch, &e.arch)
+                && match e.module {
+                    Some(_) => self.module_active(e, scope),
+                    None => !modular_active,
+                }
+        };
+        let installed = pkg.version.as_str();
+        let best = match scheme {
+            Scheme::Deb => apt_candidate(entries.iter().filter(visible), installed)?,
+            Scheme::Rpm | Scheme::Apk => {
+                dnf_candidate(scheme, entries.iter().filter(visible), installed)?
+            }
+        };
+        let mut security = false;
+        let mut candidate_security = false;
+        for e in entries.iter().filter(visible).filter(|e| e.security) {
+            let to_candidate = scheme.compare(&e.version, &best.version);
+            if to_candidate.is_eq() {
+                candidate_security = true;
+                security = true;
+            } else if to_candidate.is_lt() && scheme.compare(&e.version, installed).is_gt() {
+                security = true;
+            }
+        }
+        Some(Update {
+            version: &best.version,
+            repo: RepoId(best.repo),
+            security,
+            candidate_security,
+        })
+    }
+
+    fn module_active(&self, e: &Entry, scope: &Scope<'_>) -> bool {
+        e.module.is_some_and(|m| {
+            let m = &*self.modules[m as usize];
+            scope.modules.iter().any(|h| h == m)
+        })
+    }
+
+    /// The updates of one host.
+    #[must_use]
+    pub fn host_updates<'i>(&'i self, host: &HostPackages<'_>) -> HostUpdates<'i> {
+        let Some(stream) = host.stream else {
+            return HostUpdates::default();
+        };
+        let scope = Scope {
+            stream,
+            arch: host.arch,
+            modules: host.modules,
+        };
+        let answers: Vec<Option<Update<'i>>> = host
+            .packages
+            .iter()
+            .map(|p| self.newest(&scope, p))
+            .collect();
+        assemble(self.covers(&scope), stream.scheme(), host.packages, |i| {
+            answers[i]
+        })
+    }
+
+    /// The updates of a whole fleet, evaluating each distinct (stream, host arch, modules,
+    /// package) once, in parallel. `out[i]` equals `self.host_updates(&hosts[i])`.
+    #[must_use]
+    pub fn fleet_updates<'i>(&'i self, hosts: &[HostPackages<'_>]) -> Vec<HostUpdates<'i>> {
+        // Scopes are few (stream × arch × module set); intern them first so that the
+        // per-package key is cheap to hash.
+        let mut scope_ids: FxHashMap<(&OsStream, Option<&str>, &[String]), u32> =
+            FxHashMap::default();
+        let mut scopes: Vec<Scope<'_>> = Vec::new();
+        let host_scope: Vec<Option<u32>> = hosts
+            .iter()
+            .map(|h| {
+                let stream = h.stream?;
+                Some(
+                    *scope_ids
+                        .entry((stream, h.arch, h.modules))
+                        .or_insert_with(|| {
+                            scopes.push(Scope {
+                                stream,
+                                arch: h.arch,
+                                modules: h.modules,
+                            });
+                            u32::try_from(scopes.len() - 1).expect("fewer than 2^32 scopes")
+                        }),
+                )
+            })
+            .collect();
+        let covered: Vec<bool> = scopes.iter().map(|s| self.covers(s)).collect();
+        let mut ids: FxHashMap<(u32, &InstalledPackage), u32> = FxHashMap::default();
+        let mut distinct: Vec<(u32, &InstalledPackage)> = Vec::new();
+        let per_host: Vec<Vec<u32>> = hosts
+            .iter()
+            .zip(&host_scope)
+            .map(|(h, s)| {
+                let Some(s) = *s else { return Vec::new() };
+                h.packages
+                    .iter()
+                    .map(|p| {
+                        *ids.entry((s, p)).or_insert_with(|| {
+                            distinct.push((s, p));
+                            u32::try_from(distinct.len() - 1).expect("fewer than 2^32 packages")
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        drop(ids);
+        let answers: Vec<Option<Update<'i>>> = distinct
+            .par_iter()
+            .with_min_len(256)
+            .map(|&(s, p)| self.newest(&scopes[s as usize], p))
+            .collect();
+        hosts
+            .par_iter()
+            .zip(per_host.par_iter())
+            .zip(host_scope.par_iter())
+            .map(|((h, pkg_ids), s)| match (*s, h.stream) {
+                (Some(s), Some(stream)) => {
+                    assemble(covered[s as usize], stream.scheme(), h.packages, |i| {
+                        answers[pkg_ids[i] as usize]
+                    })
+                }
+                _ => HostUpdates::default(),
+            })
+            .collect()
+    }
+}
+
+fn repo_serves(r: &Repo, host_arch: Option<&str>) -> bool {
+    match (&r.arch, host_arch) {
+        (Some(ra), Some(ha)) => ra == ha,
+        _ => true,
+    }
+}
+
+/// apt's candidate among `entries` for an installed version; `None` when it is the
+/// installed version.
+fn apt_candidate<'e>(
+    entries: impl Iterator<Item = &'e Entry>,
+    installed: &str,
+) -> Option<&'e Entry> {
+    let mut installed_priority = APT_PRIORITY_INSTALLED;
+    let mut best: Option<&Entry> = None;
+    for e in entries {
+        let to_installed = Scheme::Deb.compare(&e.version, installed);
+        if to_installed.is_eq() {
+            // A version's priority is the highest of the files that carry it (markers are
+            // not files, but an advisory only lists what a suite carried).
+            if e.installable {
+                installed_priority = installed_priority.max(e.priority);
+            }
+            continue;
+        }
+        if to_installed.is_lt() || !e.installable {
+            continue;
+        }
+        best = match best {
+            None => Some(e),
+            Some(b) => {
+                let better = e.priority > b.priority
+                    || (e.priority == b.priority
+                        && Scheme::Deb.compare(&e.version, &b.version).is_gt());
+                Some(if better { e } else { b })
+            }
+        };
+    }
+    best.filter(|b| b.priority >= installed_priority)
+}
+
+/// dnf's (and apk's) candidate: the highest version among the best-priority repositories
+/// carrying the name; `None` when it is not newer than the installed version.
+fn dnf_candidate<'e>(
+    scheme: Scheme,
+    entries: impl Iterator<Item = &'e Entry> + Clone,
+    installed: &str,
+) -> Option<&'e Entry> {
+    let top = entries
+        .clone()
+        .filter(|e| e.installable)
+        .map(|e| e.priority)
+        .max()?;
+    let best = entries
+        .filter(|e| e.installable && e.priority == top)
+        .max_by(|a, b| scheme.compare(&a.version, &b.version))?;
+    scheme
+        .compare(&best.version, installed)
+        .is_gt()
+        .then_some(best)
+}
+
+/// Builds a host's result from per-package answers, keeping only the highest installed
+/// version of each (name, arch).
+fn assemble<'i>(
+    covered: bool,
+    scheme: Scheme,
+    packages: &[InstalledPackage],
+    answer: impl Fn(usize) -> Option<Update<'i>>,
+) -> HostUpdates<'i> {
+    let mut updates: Vec<(usize, Update<'i>)> = (0..packages.len())
+        .filter_map(|i| answer(i).map(|u| (i, u)))
+        .collect();
+    if updates.len() > 1 {
+        // Several installed versions of one name and arch (install-only kernels): the
+        // package manager compares the candidate with the newest installed one.
+        let mut newest: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+        let mut duplicated = false;
+        for (i, p) in packages.iter().enumerate() {
+            match newest.entry((p.name.as_str(), p.arch.as_str())) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    duplicated = true;
+                    if scheme
+                        .compare(&p.version, &packages[*o.get()].version)
+                        .is_gt()
+                    {
+                        o.insert(i);
+                    }
+                }
+            }
+        }
+        if duplicated {
+            updates.retain(|(i, _)| {
+                let p = &packages[*i];
+                newest.get(&(p.name.as_str(), p.arch.as_str())) == Some(i)
+            });
+        }
+    }
+    HostUpdates { covered, updates }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::Distro;
+
+    /// (repo name, priority, security, [(name, version, arch)]).
+    type TestRepo<'a> = (&'a str, i32, bool, &'a [(&'a str, &'a str, &'a str)]);
+
+    fn deb_index(repos: &[TestRepo<'_>]) -> (AvailableIndex, OsStream) {
+        let stream = OsStream::new(Distro::Debian, "bookworm");
+        let mut idx = AvailableIndex::new();
+        for (name, priority, security, entries) in repos {
+            let id = idx.add_repo(Repo {
+                name: (*name).into(),
+                stream: stream.clone(),
+                arch: Some("amd64".into()),
+                priority: *priority,
+                security: *security,
+            });
+            for (n, v, a) in *entries {
+                idx.add(id, n, v, a, false, None);
+            }
+        }
+        (idx, stream)
+    }
+
+    #[track_caller]
+    fn check(
+        idx: &AvailableIndex,
+        stream: &OsStream,
+        pkg: (&str, &str, &str),
+        want: Option<(&str, bool)>,
+    ) {
+        let p = InstalledPackage::new(pkg.0, pkg.1, pkg.2);
+        let got = idx
+            .newest(&Scope::stream(stream), &p)
+            .map(|u| (u.version, u.security));
+        assert_eq!(got, want, "{pkg:?}");
+    }
+
+    #[test]
+    fn apt_pinning() {
+        let (idx, s) = deb_index(&[
+            (
+                "main",
+                500,
+                false,
+                &[
+                    ("a", "1.0-1", "amd64"),
+                    ("b", "2.0-1", "all"),
+                    ("c", "1:0.5-1", "amd64"),
+                    ("d", "1.0-1", "amd64"),
+                ],
+            ),
+            (
+                "security",
+                500,
+                true,
+                &[
+                    ("a", "1.0-1+deb12u1", "amd64"),
+                    ("d", "1.0-1+deb12u1", "amd64"),
+                ],
+            ),
+            ("updates", 500, false, &[("d", "1.0-1+deb12u2", "amd64")]),
+            (
+                "backports",
+                100,
+                false,
+                &[
+                    ("a", "2.0-1~bpo12+1", "amd64"),
+                    ("e", "3.0-1~bpo12+1", "amd64"),
+                ],
+            ),
+            (
+                "experimental",
+                1,
+                false,
+                &[("a", "9.0-1", "amd64"), ("f", "9.0-1", "amd64")],
+            ),
+        ]);
+        // Security beats main; backports (100) and experimental (1) lose against 500.
+        check(
+            &idx,
+            &s,
+            ("a", "1.0-1", "amd64"),
+            Some(("1.0-1+deb12u1", true)),
+        );
+        check(&idx, &s, ("a", "1.0-1+deb12u1", "amd64"), None);
+        // Installed from backports (priority 100 = the backports version): backports upgrades it.
+        check(
+            &idx,
+            &s,
+            ("a", "1.5-1~bpo12+1", "amd64"),
+            Some(("2.0-1~bpo12+1", false)),
+        );
+        // Installed version only in backports' 100 and main's older: no downgrade.
+        check(&idx, &s, ("b", "3.0", "all"), None);
+        // Epochs count: 1:0.5 is newer than 2.0.
+        check(&idx, &s, ("c", "2.0-1", "amd64"), Some(("1:0.5-1", false)));
+        // A security fix folded into a newer point update is still a security upgrade, but
+        // not by Pakiti 2's literal rule.
+        check(
+            &idx,
+            &s,
+            ("d", "1.0-1", "amd64"),
+            Some(("1.0-1+deb12u2", true)),
+        );
+        let u = idx
+            .newest(
+                &Scope::stream(&s),
+                &InstalledPackage::new("d", "1.0-1", "amd64"),
+            )
+            .unwrap();
+        assert!(!u.candidate_security);
+        assert_eq!(
+            u.report_line(&InstalledPackage::new("d", "1.0-1", "amd64")),
+            "d 1.0-1+deb12u2 SEC 1.0-1"
+        );
+        check(
+            &idx,
+            &s,
+            ("d", "1.0-1+deb12u1", "amd64"),
+            Some(("1.0-1+deb12u2", false)),
+        );
+        // Locally installed (not in any suite, priority 100) vs backports 100: backports wins.
+        check(
+            &idx,
+            &s,
+            ("e", "2.0-1", "amd64"),
+            Some(("3.0-1~bpo12+1", false)),
+        );
+        // Experimental only: priority 1 never beats the installed 100.
+        check(&idx, &s, ("f", "1.0", "amd64"), None);
+        check(&idx, &s, ("zzz", "1.0", "amd64"), None);
+    }
+
+    #[test]
+    fn rpm_arches_modules_and_installonly() {
+        let stream = OsStream::new(Distro::Rocky, "8");
+        let mut idx = AvailableIndex::new();
+        let base = idx.add_repo(Repo {
+            name: "baseos".into(),
+            stream: stream.clone(),
+            arch: Some("x86_64".into()),
+            priority: -99,
+            security: false,
+        });
+        idx.add(base, "glibc", "2.28-151.el8", "x86_64", false, None);
+        idx.add(base, "glibc", "2.28-164.el8", "i686", false, None);
+        idx.add(base, "glibc", "2.28-160.el8", "x86_64", false, None);
+        idx.add_security_marker(base, "glibc", "2.28-155.el8", "x86_64", None);
+        idx.add(base, "tzdata", "2023c-1.el8", "noarch", false, None);
+        idx.add(base, "kernel", "4.18.0-305.el8", "x86_64", true, None);
+        idx.add(
+            base,
+            "nodejs",
+            "1:10.24.0-1.module+el8",
+            "x86_64",
+            false,
+            Some("nodejs:10"),
+        );
+        idx.add(
+            base,
+            "nodejs",
+            "1:12.22.5-1.module+el8",
+            "x86_64",
+            true,
+            Some("nodejs:12"),
+        );
+        idx.add(base, "squid", "7:4.15-1.el8", "x86_64", false, None);
+        let scope = Scope::stream(&stream);
+        let newest = |n: &str, v: &str, a: &str, modules: &[String]| {
+            let s = Scope { modules, ..scope };
+            idx.newest(&s, &InstalledPackage::new(n, v, a))
+                .map(|u| (u.version.to_owned(), u.security))
+        };
+        assert_eq!(
+            newest("glibc", "2.28-150.el8", "x86_64", &[]),
+            Some(("2.28-160.el8".into(), true))
+        );
+        assert_eq!(
+            newest("glibc", "2.28-155.el8", "x86_64", &[]),
+            Some(("2.28-160.el8".into(), false))
+        );
+        assert_eq!(
+            newest("glibc", "2.28-150.el8", "i686", &[]),
+            Some(("2.28-164.el8".into(), false))
+        );
+        assert_eq!(
+            newest("tzdata", "2021a-1.el8", "noarch", &[]),
+            Some(("2023c-1.el8".into(), false))
+        );
+        // Epoch 1 beats an epoch-less higher version.
+        assert_eq!(
+            newest("nodejs", "0:14.0-1", "x86_64", &["nodejs:12".into()]),
+            Some(("1:12.22.5-1.module+el8".into(), true))
+        );
+        assert_eq!(
+            newest("nodejs", "1:10.1-1", "x86_64", &["nodejs:10".into()]),
+            Some(("1:10.24.0-1.module+el8".into(), false))
+        );
+        // No stream enabled: modular packages are invisible.
+        assert_eq!(newest("nodejs", "1:10.1-1", "x86_64", &[]), None);
+        // Host of another arch: the x86_64 repository does not serve it.
+        let s = Scope {
+            arch: Some("aarch64"),
+            ..scope
+        };
+        assert_eq!(
+            idx.newest(
+                &s,
+                &InstalledPackage::new("tzdata", "2021a-1.el8", "noarch")
+            ),
+            None
+        );
+        // Install-only kernels: only the newest installed is compared.
+        let pkgs = [
+            InstalledPackage::new("kernel", "4.18.0-240.el8", "x86_64"),
+            InstalledPackage::new("kernel", "4.18.0-305.el8", "x86_64"),
+            InstalledPackage::new("squid", "7:4.14-1.el8", "x86_64"),
+        ];
+        let host = HostPackages {
+            stream: Some(&stream),
+            arch: Some("x86_64"),
+            packages: &pkgs,
+            modules: &[],
+        };
+        let one = idx.host_updates(&host);
+        assert!(one.covered);
+        assert_eq!(
+            one.updates
+                .iter()
+                .map(|(i, u)| (*i, u.version))
+                .collect::<Vec<_>>(),
+            [(2, "7:4.15-1.el8")]
+        );
+        let pkgs2 = [InstalledPackage::new("kernel", "4.18.0-240.el8", "x86_64")];
+        let host2 = HostPackages {
+            packages: &pkgs2,
+            ..host
+        };
+        let fleet = idx.fleet_updates(&[
+            host,
+            host2,
+            HostPackages {
+                stream: None,
+                ..host
+            },
+        ]);
+        assert_eq!(fleet[0].updates, one.updates);
+        assert_eq!(fleet[1].updates.len(), 1);
+        assert_eq!(fleet[1].security_count(), 1);
+        assert!(!fleet[2].covered);
+    }
+}
