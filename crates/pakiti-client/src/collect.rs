@@ -114,6 +114,9 @@ pub struct Sources {
     pub apk_db: Option<PathBuf>,
     /// The dnf module configuration directory (default `/etc/dnf/modules.d`).
     pub dnf_modules_dir: Option<PathBuf>,
+    /// A directory standing in for `/` when reading `/etc` release files and `/proc`, so that
+    /// tests can give the agent another machine's files; `None` reads the real ones.
+    pub root: Option<PathBuf>,
 }
 
 const RPM_QUERYFORMAT: &str =
@@ -199,7 +202,7 @@ fn read_packages(packager: Packager, src: &Sources) -> Result<Vec<Package>, Coll
             let path = src
                 .apk_db
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("/lib/apk/db/installed"));
+                .unwrap_or_else(|| src.path("/lib/apk/db/installed"));
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| CollectError::Read { path, source })?;
             Ok(parse_apk_db(&text))
@@ -340,7 +343,7 @@ pub fn dnf_modules(src: &Sources) -> Vec<String> {
     let dir = src
         .dnf_modules_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from("/etc/dnf/modules.d"));
+        .unwrap_or_else(|| src.path("/etc/dnf/modules.d"));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Vec::new();
     };
@@ -386,6 +389,217 @@ pub fn parse_dnf_module_file(text: &str) -> Vec<String> {
     }
     finish(section);
     out
+}
+
+/// What the agent reports about the machine itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// Fully qualified host name (`hostname --fqdn`, else the kernel's host name).
+    pub hostname: String,
+    /// The OS string the old servers expect (see [`os_string`]).
+    pub os: String,
+    /// `/etc/os-release` `ID`, when the file exists.
+    pub os_id: Option<String>,
+    /// `/etc/os-release` `VERSION_ID`, when the file exists (empty on rolling releases).
+    pub os_version_id: Option<String>,
+    /// Running kernel release (`uname -r`).
+    pub kernel: String,
+    /// Machine hardware name (`uname -m`).
+    pub arch: String,
+    /// Distinct CPU model names from `/proc/cpuinfo`, joined by `, `.
+    pub cpu: Option<String>,
+}
+
+impl Sources {
+    fn path(&self, abs: &str) -> PathBuf {
+        match &self.root {
+            Some(root) => root.join(abs.trim_start_matches('/')),
+            None => PathBuf::from(abs),
+        }
+    }
+
+    fn read(&self, abs: &str) -> Option<String> {
+        std::fs::read_to_string(self.path(abs)).ok()
+    }
+}
+
+/// Collects the host facts: host name, OS, kernel, arch and CPU model.
+///
+/// With [`Sources::root`] set, everything is read from files under it (`proc/sys/kernel/…`)
+/// and no command is run, so the result depends on those files only.
+#[must_use]
+pub fn host_facts(src: &Sources) -> HostFacts {
+    let os_release = src.read("/etc/os-release").map(|t| parse_os_release(&t));
+    let os = os_string(src, os_release.as_ref());
+    let kernel_file = |name: &str| {
+        src.read(&format!("/proc/sys/kernel/{name}"))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    let hostname = if src.root.is_some() {
+        kernel_file("hostname")
+    } else {
+        fqdn().or_else(|| kernel_file("hostname"))
+    }
+    .unwrap_or_else(|| "localhost".to_owned());
+    let kernel = kernel_file("osrelease")
+        .or_else(|| src.root.is_none().then(|| uname("-r")).flatten())
+        .unwrap_or_default();
+    let arch = src
+        .read("/proc/sys/kernel/arch")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| src.root.is_none().then(|| uname("-m")).flatten())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let cpu = src.read("/proc/cpuinfo").and_then(|t| cpu_models(&t));
+    HostFacts {
+        hostname,
+        os,
+        os_id: os_release.as_ref().map(|r| r.id.clone()),
+        os_version_id: os_release.as_ref().map(|r| r.version_id.clone()),
+        kernel,
+        arch,
+        cpu,
+    }
+}
+
+/// `hostname --fqdn`, then `hostname --long`, as the Perl client does; `None` when neither
+/// gives a name.
+fn fqdn() -> Option<String> {
+    for flag in ["--fqdn", "--long"] {
+        if let Ok(out) = Command::new("hostname").arg(flag).output()
+            && out.status.success()
+        {
+            let name = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if !name.is_empty() && !name.contains(char::is_whitespace) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
+
+fn uname(flag: &str) -> Option<String> {
+    let out = Command::new("uname").arg(flag).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// The fields of `/etc/os-release` the agent uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OsReleaseFile {
+    /// `ID` (`debian`, `rhel`, `rocky`, `alpine`).
+    pub id: String,
+    /// `VERSION_ID` (`12`, `9.3`); empty when absent.
+    pub version_id: String,
+    /// `NAME` (`Debian GNU/Linux`).
+    pub name: String,
+    /// `PRETTY_NAME` (`Debian GNU/Linux 12 (bookworm)`).
+    pub pretty_name: String,
+}
+
+/// Parses `/etc/os-release` (`KEY=value` lines, values optionally quoted with `"` or `'`).
+#[must_use]
+pub fn parse_os_release(text: &str) -> OsReleaseFile {
+    let mut r = OsReleaseFile::default();
+    for line in text.lines() {
+        let Some((k, v)) = line.trim().split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(v)
+            .replace("\\\"", "\"");
+        match k.trim() {
+            "ID" => r.id = v,
+            "VERSION_ID" => r.version_id = v,
+            "NAME" => r.name = v,
+            "PRETTY_NAME" => r.pretty_name = v,
+            _ => {}
+        }
+    }
+    r
+}
+
+/// The OS string, as the Pakiti servers' OS-group rules expect it.
+///
+/// `/etc/redhat-release` or `/etc/fedora-release` first (Pakiti 3's Red Hat groups match
+/// `Red Hat Enterprise Linux release 8.9 (Ootpa)`, which `PRETTY_NAME` does not spell the
+/// same way); then `/etc/os-release` (`PRETTY_NAME`, else `NAME VERSION_ID`); then the old
+/// release files of machines without os-release (`/etc/SuSE-release`, `/etc/lsb-release`,
+/// `/etc/debian_version`); else `unknown`.
+#[must_use]
+pub fn os_string(src: &Sources, os_release: Option<&OsReleaseFile>) -> String {
+    for f in ["/etc/redhat-release", "/etc/fedora-release"] {
+        if let Some(t) = src.read(f).map(|t| one_line(&t)).filter(|t| !t.is_empty()) {
+            return t;
+        }
+    }
+    if let Some(r) = os_release {
+        if !r.pretty_name.is_empty() {
+            return one_line(&r.pretty_name);
+        }
+        if !r.name.is_empty() {
+            return one_line(&format!("{} {}", r.name, r.version_id));
+        }
+    }
+    if let Some(line) = src.read("/etc/SuSE-release").and_then(|t| {
+        t.lines()
+            .find(|l| l.to_ascii_lowercase().contains("suse"))
+            .map(one_line)
+    }) {
+        return line;
+    }
+    if let Some(t) = src.read("/etc/lsb-release") {
+        let desc = t
+            .lines()
+            .find_map(|l| l.strip_prefix("DISTRIB_DESCRIPTION="));
+        if let Some(d) = desc
+            .map(|d| one_line(d.trim_matches('"')))
+            .filter(|d| !d.is_empty())
+        {
+            return d;
+        }
+    }
+    if let Some(v) = src
+        .read("/etc/debian_version")
+        .map(|t| one_line(&t))
+        .filter(|t| !t.is_empty())
+    {
+        return format!("Debian {v}");
+    }
+    "unknown".to_owned()
+}
+
+/// Whitespace runs become one space; non-printable characters go (as the Perl client's `strip`).
+fn one_line(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
+}
+
+/// The distinct `model name` values of `/proc/cpuinfo`, in order, joined by `, `; `None` when
+/// there is none (many ARM kernels do not say).
+#[must_use]
+pub fn cpu_models(cpuinfo: &str) -> Option<String> {
+    let mut models: Vec<String> = Vec::new();
+    for line in cpuinfo.lines() {
+        if let Some((k, v)) = line.split_once(':')
+            && k.trim() == "model name"
+        {
+            let v = one_line(v);
+            if !v.is_empty() && !models.contains(&v) {
+                models.push(v);
+            }
+        }
+    }
+    (!models.is_empty()).then(|| models.join(", "))
 }
 
 #[cfg(test)]

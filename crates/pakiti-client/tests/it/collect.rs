@@ -130,30 +130,35 @@ fn build_and_install(
     assert!(st.success(), "installing {}", file.display());
 }
 
-/// rpm collection against a real rpm database built here with rpmbuild and rpm --justdb.
-#[test]
-fn rpm_collection_from_a_real_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    std::fs::create_dir(&db).unwrap();
+/// Builds a real rpm database at `db` holding three packages (one with an epoch, one noarch).
+pub(crate) fn rpm_database(dir: &std::path::Path, db: &std::path::Path) {
+    std::fs::create_dir(db).unwrap();
     let st = Command::new("rpm")
         .arg("--dbpath")
-        .arg(&db)
+        .arg(db)
         .arg("--initdb")
         .status()
         .unwrap();
     assert!(st.success());
     build_and_install(
-        dir.path(),
-        &db,
+        dir,
+        db,
         "openssl-libs",
         Some(1),
         "1.1.1k",
         "9.el8_7",
         "x86_64",
     );
-    build_and_install(dir.path(), &db, "bash", None, "4.4.20", "4.el8_6", "x86_64");
-    build_and_install(dir.path(), &db, "tzdata", None, "2023c", "1.el8", "noarch");
+    build_and_install(dir, db, "bash", None, "4.4.20", "4.el8_6", "x86_64");
+    build_and_install(dir, db, "tzdata", None, "2023c", "1.el8", "noarch");
+}
+
+/// rpm collection against a real rpm database built here with rpmbuild and rpm --justdb.
+#[test]
+fn rpm_collection_from_a_real_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    rpm_database(dir.path(), &db);
     let src = Sources {
         rpm_dbpath: Some(db),
         ..Sources::default()
