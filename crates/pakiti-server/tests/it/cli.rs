@@ -1,0 +1,311 @@
+//! The `pakiti` command as a user runs it: `scan` and `feed`, through the real binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use pakiti_test_support::{fixtures, shared_data};
+
+fn pakiti(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pakiti"))
+        .args(args)
+        .env("PAKITI_LOG", "warn")
+        .output()
+        .expect("run pakiti")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn p(path: std::path::PathBuf) -> String {
+    path.display().to_string()
+}
+
+/// `rpm -qa` output against Red Hat OVAL: JSON lines, one object per finding.
+#[test]
+fn scan_rpm_qa_against_oval_as_json() {
+    let out = pakiti(&[
+        "scan",
+        &p(shared_data().join("hosts/lists/rhel_80.rpm-qa.txt")),
+        "--feed",
+        &p(fixtures().join("demo/rhel-8.oval.xml.bz2")),
+        "--stream",
+        "rhel:8",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert!(lines.len() > 100, "{}", lines.len());
+    for l in &lines {
+        for key in [
+            "advisory",
+            "cves",
+            "package",
+            "installed_version",
+            "status",
+            "severity",
+        ] {
+            assert!(l.get(key).is_some(), "{key} missing in {l}");
+        }
+        assert!(
+            l["status"] != "fixed" || l["fixed_version"].is_string(),
+            "{l}"
+        );
+    }
+    // glibc 2.28-18.el8 is older than RHSA-2019:3513's 0:2.28-72.el8 (checked by hand in the XML).
+    assert!(lines.iter().any(|l| l["package"] == "glibc"
+        && l["advisory"] == "RHSA-2019:3513"
+        && l["fixed_version"] == "0:2.28-72.el8"
+        && l["installed_version"] == "0:2.28-18.el8"));
+    assert!(
+        text(&out.stderr).contains("rhel:8: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A Debian `dpkg-query -W` list against the DSA list: binaries match source advisories
+/// through the Packages index (libssl1.1 ← openssl).
+#[test]
+fn scan_dpkg_with_a_packages_index() {
+    let list = shared_data().join("hosts/lists/debian_11.dpkg-query.txt");
+    let feed = fixtures().join("demo/dsa-bullseye.list");
+    let index = shared_data()
+        .join("repos/apt/deb.debian.org_debian_dists_bullseye_main_binary-amd64_Packages.xz");
+    let base = [
+        "scan",
+        &p(list),
+        "--feed",
+        &p(feed),
+        "--os",
+        "Debian GNU/Linux 11",
+        "--format",
+        "csv",
+    ];
+    let without = pakiti(&base);
+    assert_eq!(without.status.code(), Some(0), "{}", text(&without.stderr));
+    let mut args = base.to_vec();
+    let index = p(index);
+    args.extend(["--packages-index", &index]);
+    let with = pakiti(&args);
+    assert_eq!(with.status.code(), Some(0), "{}", text(&with.stderr));
+    let csv = text(&with.stdout);
+    assert!(csv.starts_with(
+        "package,arch,installed_version,advisory,severity,status,fixed_version,cves\n"
+    ));
+    let ssl: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("libssl1.1,"))
+        .collect();
+    assert!(ssl.iter().any(|l| l.contains(",DSA-5103-1,")), "{csv}");
+    assert!(
+        !text(&without.stdout)
+            .lines()
+            .any(|l| l.starts_with("libssl1.1,"))
+    );
+    assert!(csv.lines().count() > text(&without.stdout).lines().count());
+}
+
+/// A host whose OS has no data in the feeds is "not covered" (exit 3), never clean.
+#[test]
+fn scan_not_covered_is_not_clean() {
+    let out = pakiti(&[
+        "scan",
+        &p(shared_data().join("hosts/lists/alpine_319.apk-list.txt")),
+        "--feed",
+        &p(fixtures().join("demo/rhel-8.oval.xml.bz2")),
+        "--stream",
+        "alpine:3.19",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("not covered"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    // No stream at all: a clear error, not a guess.
+    let out = pakiti(&[
+        "scan",
+        &p(shared_data().join("hosts/lists/alpine_319.apk-list.txt")),
+        "--feed",
+        &p(fixtures().join("demo/rhel-8.oval.xml.bz2")),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--stream"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `feed import`, `list`, a count drop that is refused, and `remove`.
+#[test]
+fn feed_import_list_drop_remove() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let dsa = p(fixtures().join("demo/dsa-bullseye.list"));
+    let out = pakiti(&["--database", &db, "feed", "import", &dsa, "--name", "dsa"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("dsa: imported 410 advisories"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = pakiti(&["--database", &db, "feed", "list", "--json"]);
+    let feeds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(feeds[0]["name"], "dsa");
+    assert_eq!(feeds[0]["kind"], "auto");
+    assert_eq!(feeds[0]["advisories"], 410);
+    assert_eq!(feeds[0]["last_sync"]["status"], "ok");
+    // A source that suddenly yields far less is not applied.
+    let small: String = std::fs::read_to_string(fixtures().join("demo/dsa-bullseye.list"))
+        .unwrap()
+        .lines()
+        .take(40)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let small_path = dir.path().join("small.list");
+    std::fs::write(&small_path, small).unwrap();
+    let out = pakiti(&[
+        "--database",
+        &db,
+        "feed",
+        "import",
+        &p(small_path),
+        "--name",
+        "dsa",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("dropped from 410"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = pakiti(&["--database", &db, "feed", "list", "--json"]);
+    let feeds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(feeds[0]["advisories"], 410, "the old advisories stay");
+    assert_eq!(feeds[0]["last_sync"]["status"], "failed");
+    let out = pakiti(&["--database", &db, "feed", "remove", "dsa"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = pakiti(&["--database", &db, "feed", "list", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+}
+
+/// A tiny HTTP server on 127.0.0.1 that serves one file with an `ETag` and answers 304 to a
+/// matching `If-None-Match`; counts requests and 304s. Stops after `max` requests.
+fn etag_server(body: Vec<u8>, max: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/feed.xml.bz2", listener.local_addr().unwrap());
+    let (requests, not_modified) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (r, n) = (requests.clone(), not_modified.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max) {
+            let Ok(mut stream) = stream else { break };
+            r.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut inm = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if line
+                    .to_ascii_lowercase()
+                    .starts_with("if-none-match: \"v1\"")
+                {
+                    inm = true;
+                }
+            }
+            if inm {
+                n.fetch_add(1, Ordering::SeqCst);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\nConnection: close\r\n\r\n",
+                );
+            } else {
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(&body);
+            }
+            let _ = stream.flush();
+            let mut rest = Vec::new();
+            let _ = stream.take(0).read_to_end(&mut rest);
+        }
+    });
+    (url, requests, not_modified)
+}
+
+/// `feed add` + `feed sync` over HTTP: a conditional GET makes an unchanged feed cost nothing.
+#[test]
+fn feed_sync_over_http_with_conditional_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let body = std::fs::read(fixtures().join("demo/focal.oval.xml.bz2")).unwrap();
+    let (url, requests, not_modified) = etag_server(body, 4);
+    let out = pakiti(&[
+        "--database",
+        &db,
+        "feed",
+        "add",
+        "focal",
+        "--kind",
+        "ubuntu-oval",
+        "--url",
+        &url,
+        "--interval",
+        "6h",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = pakiti(&["--database", &db, "feed", "sync"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("focal: imported 175 advisories"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = pakiti(&["--database", &db, "feed", "sync", "focal"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("focal: unchanged"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(requests.load(Ordering::SeqCst), 2);
+    assert_eq!(not_modified.load(Ordering::SeqCst), 1);
+    // A source that cannot be reached is a recorded failure, and exit 1.
+    let out = pakiti(&[
+        "--database",
+        &db,
+        "feed",
+        "add",
+        "gone",
+        "--kind",
+        "osv",
+        "--url",
+        "http://127.0.0.1:9/nothing.json",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = pakiti(&["--database", &db, "feed", "sync", "gone"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("gone: FAILED"),
+        "{}",
+        text(&out.stdout)
+    );
+}
