@@ -180,34 +180,18 @@ fn demo_report(
 fn this_machine() -> Result<Report> {
     use pakiti_client::collect;
     let sources = collect::Sources::default();
-    let packager =
-        collect::detect_packager(&sources).context("no package manager on this machine")?;
-    let pkgs = collect::packages(packager, &sources)?;
-    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
-    let field = |k: &str| {
-        os_release
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{k}=")))
-            .map(|v| v.trim_matches('"').to_owned())
-            .unwrap_or_default()
-    };
-    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| "localhost".into());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_default();
+    let (packager, pkgs) = pakiti_client::run::collect_packages(&sources)?;
+    let facts = collect::host_facts(&sources);
     Ok(Report {
-        hostname: format!("{hostname} (this machine)")
-            .replace(' ', "-")
-            .replace(['(', ')'], ""),
-        os: format!("{} {}", field("NAME"), field("VERSION_ID")),
-        os_release: Some(pakiti_api::report::OsRelease {
-            id: field("ID"),
-            version_id: field("VERSION_ID"),
+        hostname: facts.hostname,
+        os: facts.os,
+        os_release: facts.os_id.map(|id| pakiti_api::report::OsRelease {
+            id,
+            version_id: facts.os_version_id.unwrap_or_default(),
         }),
-        arch: std::env::consts::ARCH.to_owned(),
-        kernel,
+        arch: facts.arch,
+        cpu: facts.cpu,
+        kernel: facts.kernel,
         site: Some("local".into()),
         tag: Some("demo".into()),
         packager: Packager::from_name(packager.name()),

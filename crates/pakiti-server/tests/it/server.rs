@@ -429,3 +429,40 @@ async fn async_mode_queues_then_evaluates() {
         s.finish().await;
     }
 }
+
+/// `pakiti serve --demo`: sample feeds and hosts through the real import and ingest paths,
+/// plus this machine; a store with data is left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_populates_a_fresh_store_once() {
+    let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;
+    let summary = pakiti_server::demo::populate(&s.state).await.unwrap();
+    assert!(summary.contains("42 hosts"), "{summary}");
+    let (_, page) = s.get_json("/api/v1/hosts?limit=1000").await;
+    let hosts = page["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 42);
+    let covered = hosts.iter().filter(|h| h["covered"] == true).count();
+    let vulnerable = hosts
+        .iter()
+        .filter(|h| h["cve_count"].as_i64().unwrap() > 0)
+        .count();
+    assert!(vulnerable >= 30, "{vulnerable}");
+    assert!(covered > vulnerable);
+    assert!(
+        hosts.iter().any(|h| h["covered"] == false),
+        "the Alpine hosts have no data"
+    );
+    let again = pakiti_server::demo::populate(&s.state).await.unwrap();
+    assert!(again.contains("nothing added"), "{again}");
+    let html = s
+        .client
+        .get(format!("{}/hosts", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("web01.prague.example.org"));
+    assert!(html.contains("not covered"));
+    s.finish().await;
+}
