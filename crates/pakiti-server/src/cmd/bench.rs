@@ -47,7 +47,10 @@ pub const FULL_FEEDS: &[(&str, &str)] = &[
     ("suse-oval", "oval/suse/opensuse.leap.15.3.xml.gz"),
     ("debian-list", "debian-tracker/data/DSA/list"),
     ("debian-list", "debian-tracker/data/DLA/list"),
-    ("alpine-secdb", "secdb/alpine-secdb-json-converted/v3.11/main.json"),
+    (
+        "alpine-secdb",
+        "secdb/alpine-secdb-json-converted/v3.11/main.json",
+    ),
     ("csaf", "csaf/redhat-vex/example_vex.jsonl.xz"),
     ("csaf", "csaf/redhat-csaf/RHSA-2023%3A7700.json.xz"),
 ];

@@ -227,10 +227,22 @@ pub async fn import(
         let stream = feed.stream.clone();
         tokio::task::spawn_blocking(move || parse(&kind_name, stream.as_deref(), &body)).await?
     };
+    let parsed = parsed.map_err(|e| format!("{e:#}")).and_then(|parsed| {
+        let (new, old) = (parsed.records.len(), usize::try_from(feed.advisory_count).unwrap_or(0));
+        if new == 0 {
+            Err("the feed yielded no advisories".to_owned())
+        } else if old > 0 && new * 2 < old && !force {
+            Err(format!(
+                "advisory count dropped from {old} to {new} (more than half); not applied — check the source, or import with --force"
+            ))
+        } else {
+            Ok(parsed)
+        }
+    });
     let parsed = match parsed {
         Ok(p) => p,
-        Err(e) => {
-            let msg = format!("{e:#}");
+        Err(msg) => {
+            // The previous advisories stay; the failure is on the feed for the UI to show.
             state
                 .store
                 .record_feed_sync(
@@ -247,30 +259,6 @@ pub async fn import(
     outcome.advisories = parsed.records.len();
     outcome.affected = parsed.records.iter().map(|a| a.affected.len()).sum();
     outcome.problems = parsed.problems;
-    let old = usize::try_from(feed.advisory_count).unwrap_or(0);
-    let drop = if outcome.advisories == 0 {
-        Some("the feed yielded no advisories".to_owned())
-    } else if old > 0 && outcome.advisories * 2 < old && !force {
-        Some(format!(
-            "advisory count dropped from {old} to {} (more than half); not applied — check the source, or import with --force",
-            outcome.advisories
-        ))
-    } else {
-        None
-    };
-    if let Some(msg) = drop {
-        state
-            .store
-            .record_feed_sync(
-                feed.id,
-                &record(SyncStatus::Failed, Some(msg.clone()), None, &fetched),
-            )
-            .await?;
-        outcome.status = SyncStatus::Failed;
-        outcome.error = Some(msg);
-        outcome.took = start.elapsed();
-        return Ok(outcome);
-    }
     progress.stage("storing", None);
     let replaced = state
         .store
