@@ -277,7 +277,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(&state.store, &evaluator, &report, &origin)
+            ingest::process(&state.store, &evaluator, &state.os_rules, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
             n += 1;
@@ -291,7 +291,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(&state.store, &evaluator, &report, &origin)
+            ingest::process(&state.store, &evaluator, &state.os_rules, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("this machine: {e}"))?;
             n += 1;

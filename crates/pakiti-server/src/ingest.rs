@@ -12,7 +12,6 @@ use pakiti_api::reply::TaggedCveLine;
 use pakiti_api::report::{Mode, Report};
 use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
-use pakiti_core::osname;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::{AnyStore, Store};
@@ -22,6 +21,7 @@ use time::OffsetDateTime;
 
 use crate::error::AppError;
 use crate::evaluate::{self, Evaluator};
+use crate::osrules::OsRules;
 
 /// Where a report came from, as the HTTP layer saw it.
 #[derive(Clone, Debug)]
@@ -54,17 +54,20 @@ pub struct Outcome {
     pub report_back: Vec<TaggedCveLine>,
 }
 
-/// The OS stream of a report: structured os-release fields when the agent sends them, else
-/// the free-form OS string.
+/// The OS stream of a report: the site's OS rules and the built-in detection over the OS
+/// string, else the structured os-release fields when the agent sends them.
 #[must_use]
-pub fn stream_of(report: &Report) -> Option<OsStream> {
+pub fn stream_of(report: &Report, rules: &OsRules) -> Option<OsStream> {
+    if let Some(s) = rules.stream(&report.os) {
+        return Some(s);
+    }
     if let Some(rel) = &report.os_release
         && let Some(d) = Distro::from_id(&rel.id)
         && !rel.version_id.is_empty()
     {
         return Some(OsStream::new(d, &rel.version_id));
     }
-    osname::detect(&report.os)
+    None
 }
 
 /// The DNS domain of a hostname (`wn042.example.org` → `example.org`); none for bare names,
@@ -101,7 +104,7 @@ pub fn report_hash(report: &Report) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn validate(report: &Report) -> Result<(), AppError> {
+fn validate(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> {
     if report.hostname.trim().is_empty() {
         return Err(AppError::BadRequest("report has no host name".into()));
     }
@@ -111,7 +114,7 @@ fn validate(report: &Report) -> Result<(), AppError> {
             report.hostname
         )));
     }
-    if let Some(stream) = stream_of(report) {
+    if let Some(stream) = stream {
         let scheme = stream.scheme();
         for p in &report.packages {
             if let Err(e) = scheme.validate(&p.version) {
@@ -155,10 +158,12 @@ fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
 pub async fn process(
     store: &AnyStore,
     evaluator: &Arc<Evaluator>,
+    rules: &OsRules,
     report: &Report,
     origin: &Origin,
 ) -> Result<Outcome, AppError> {
-    validate(report)?;
+    let stream = stream_of(report, rules);
+    validate(report, stream.as_ref())?;
     if report.proxy && !origin.trusted_proxy {
         return Err(AppError::Forbidden(format!(
             "{} may not submit reports for other hosts (not a trusted proxy)",
@@ -167,7 +172,6 @@ pub async fn process(
                 .map_or_else(|| "this client".to_owned(), |p| p.to_string())
         )));
     }
-    let stream = stream_of(report);
     let packages = to_installed(report);
     if report.mode == Mode::ReportOnly {
         return Ok(report_only(evaluator, report, stream.as_ref(), &packages));
@@ -344,11 +348,13 @@ mod tests {
             os: "CentOS Linux release 7.9.2009 (Core)".into(),
             ..Report::default()
         };
-        assert_eq!(stream_of(&r).unwrap().to_string(), "centos:7");
+        let rules = OsRules::default();
+        assert_eq!(stream_of(&r, &rules).unwrap().to_string(), "centos:7");
         r.os_release = Some(pakiti_api::report::OsRelease {
             id: "rocky".into(),
             version_id: "9.3".into(),
         });
-        assert_eq!(stream_of(&r).unwrap().to_string(), "rocky:9");
+        r.os = "Something Unknown".into();
+        assert_eq!(stream_of(&r, &rules).unwrap().to_string(), "rocky:9");
     }
 }

@@ -11,6 +11,7 @@ pub mod handlers;
 pub mod ingest;
 pub mod jobs;
 pub mod net;
+pub mod osrules;
 pub mod router;
 pub mod sample;
 pub mod settings;

@@ -37,6 +37,19 @@ pub struct Settings {
     pub outgoing_proxy: Option<String>,
     /// Whether the server syncs enabled feeds on their schedule.
     pub sync_feeds: bool,
+    /// Site rules mapping OS strings to streams, tried in order before the built-in ones.
+    pub os_rules: Vec<OsRule>,
+}
+
+/// A site's OS-name rule: a regular expression (case-insensitive, unanchored) over the OS
+/// string agents send, and the stream it maps to, where `$1`… name capture groups.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsRule {
+    /// The pattern, e.g. `^Scientific Linux .*release (\d+)`.
+    pub pattern: String,
+    /// The stream, e.g. `rhel:$1`, or `none` to mark matching OSes as having no data.
+    pub stream: String,
 }
 
 /// When reports are evaluated.
@@ -73,6 +86,7 @@ impl Default for Settings {
             proxies: Proxies::default(),
             outgoing_proxy: None,
             sync_feeds: true,
+            os_rules: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, RwLock};
 use pakiti_store::{AnyStore, Store};
 
 use crate::evaluate::Evaluator;
+use crate::osrules::OsRules;
 use crate::settings::Settings;
 use crate::smime::ReportKey;
 
@@ -17,6 +18,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The key that decrypts S/MIME reports, when configured.
     pub report_key: Option<Arc<ReportKey>>,
+    /// OS strings → streams (site rules, then the built-in ones).
+    pub os_rules: Arc<OsRules>,
     evaluator: Arc<RwLock<Arc<Evaluator>>>,
 }
 
@@ -30,7 +33,9 @@ impl AppState {
         settings: Settings,
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {
+        let os_rules = Arc::new(OsRules::new(&settings.os_rules)?);
         let state = AppState {
+            os_rules,
             store,
             settings: Arc::new(settings),
             report_key: report_key.map(Arc::new),

@@ -227,7 +227,14 @@ async fn handle(
     {
         crate::worker::enqueue(state, &report, &origin).await?
     } else {
-        ingest::process(&state.store, &state.evaluator(), &report, &origin).await?
+        ingest::process(
+            &state.store,
+            &state.evaluator(),
+            &state.os_rules,
+            &report,
+            &origin,
+        )
+        .await?
     };
     tracing::info!(
         host = %report.hostname,

@@ -466,3 +466,32 @@ async fn demo_populates_a_fresh_store_once() {
     assert!(html.contains("not covered"));
     s.finish().await;
 }
+
+/// Site OS rules map OS strings the built-in detection does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_os_rules_map_unknown_os_strings() {
+    let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |st| {
+        st.os_rules = vec![pakiti_server::settings::OsRule {
+            pattern: r"^MyCorp Enterprise (\d+)".into(),
+            stream: "rhel:$1".into(),
+        }];
+    })
+    .await;
+    s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+    let mut r = report("rhel_80", "corp1.example.org");
+    r.os = "MyCorp Enterprise 8 (Hardened)".into();
+    let (status, text) = s
+        .post(
+            "?protocol=5",
+            "text/plain",
+            &[],
+            protocol5::render(&r).into_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let (_, h) = s.get_json("/api/v1/hosts/corp1.example.org").await;
+    assert_eq!(h["os_stream"], "rhel:8");
+    assert_eq!(h["covered"], true);
+    assert!(h["cve_count"].as_i64().unwrap() > 0);
+    s.finish().await;
+}
