@@ -1,6 +1,11 @@
 //! Sending a report over HTTP(S) with ureq and rustls: CA file or directory, client
 //! certificate, outgoing proxy, timeouts, and a few retries with exponential backoff on
-//! connection errors and 5xx answers (never on 4xx: the server has said no).
+//! connection errors, timeouts and 5xx answers.
+//!
+//! Never retried: 4xx answers (the server has said no) and TLS failures (an untrusted or
+//! expired server certificate, a missing or refused client certificate). Those are
+//! configuration problems that do not fix themselves within seconds, and retrying them only
+//! hammers the server with handshakes; the message says which certificate is at fault.
 
 use std::io::Write;
 use std::path::Path;
@@ -62,6 +67,10 @@ pub struct Sender {
     agent: ureq::Agent,
     retries: u32,
     retry_delay: Duration,
+    proxy: Option<ureq::Proxy>,
+    has_client_cert: bool,
+    connect_timeout: Duration,
+    timeout: Duration,
 }
 
 impl Sender {
@@ -88,7 +97,7 @@ impl Sender {
             .http_status_as_error(false)
             .user_agent(concat!("pakiti-client/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls.build())
-            .proxy(proxy)
+            .proxy(proxy.clone())
             .timeout_connect(Some(cfg.connect_timeout))
             .timeout_global(Some(cfg.timeout))
             .max_redirects(3)
@@ -98,6 +107,10 @@ impl Sender {
             agent,
             retries: cfg.retries,
             retry_delay: cfg.retry_delay,
+            proxy,
+            has_client_cert: cfg.client_cert.is_some(),
+            connect_timeout: cfg.connect_timeout,
+            timeout: cfg.timeout,
         })
     }
 
@@ -141,22 +154,7 @@ impl Sender {
         }
         let mut resp = match req.send(&p.body[..]) {
             Ok(r) => r,
-            Err(e) => {
-                let retry = matches!(
-                    e,
-                    ureq::Error::Io(_)
-                        | ureq::Error::ConnectionFailed
-                        | ureq::Error::HostNotFound
-                        | ureq::Error::Timeout(_)
-                        | ureq::Error::Protocol(_)
-                );
-                let e = SendError::Transport(e.to_string());
-                return Err(if retry {
-                    Failure::Retry(e)
-                } else {
-                    Failure::Final(e)
-                });
-            }
+            Err(e) => return Err(self.transport_failure(url, &e)),
         };
         let status = resp.status().as_u16();
         let body = resp
@@ -173,6 +171,112 @@ impl Sender {
             });
         }
         read_reply(p.protocol, &body).map_err(Failure::Final)
+    }
+}
+
+impl Sender {
+    /// Words a transport error for the user and decides whether trying again can help.
+    fn transport_failure(&self, url: &str, e: &ureq::Error) -> Failure {
+        if let Some(tls) = rustls_error(e) {
+            return Failure::Final(SendError::Transport(tls_message(tls, self.has_client_cert)));
+        }
+        let via = self
+            .proxy_for(url)
+            .map_or(String::new(), |p| format!(" (through proxy {p})"));
+        let msg = match e {
+            ureq::Error::Timeout(ureq::Timeout::Connect) => format!(
+                "could not connect within {} s (connect timeout){via}",
+                self.connect_timeout.as_secs()
+            ),
+            ureq::Error::Timeout(t) => format!(
+                "no answer within {} s (timeout: {t}){via}",
+                self.timeout.as_secs()
+            ),
+            ureq::Error::Tls(m) => {
+                return Failure::Final(SendError::Transport(format!("TLS: {m}")));
+            }
+            ureq::Error::ConnectProxyFailed(m) => {
+                format!("the proxy refused to connect to the server: {m}{via}")
+            }
+            other => format!("{other}{via}"),
+        };
+        let retry = matches!(
+            e,
+            ureq::Error::Io(_)
+                | ureq::Error::ConnectionFailed
+                | ureq::Error::HostNotFound
+                | ureq::Error::Timeout(_)
+                | ureq::Error::Protocol(_)
+                | ureq::Error::ConnectProxyFailed(_)
+        );
+        let e = SendError::Transport(msg);
+        if retry {
+            Failure::Retry(e)
+        } else {
+            Failure::Final(e)
+        }
+    }
+
+    /// The proxy used for `url` (scheme, host and port only: never its credentials).
+    fn proxy_for(&self, url: &str) -> Option<String> {
+        let p = self.proxy.as_ref()?;
+        if let Ok(uri) = url.parse::<ureq::http::Uri>()
+            && p.is_no_proxy(&uri)
+        {
+            return None;
+        }
+        let scheme = p.uri().scheme_str().unwrap_or("http");
+        Some(format!("{scheme}://{}:{}", p.host(), p.port()))
+    }
+}
+
+/// The rustls error behind a ureq error (handshake failures arrive wrapped in `io::Error`).
+fn rustls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+/// A TLS failure in words that say which certificate is at fault and what to configure.
+fn tls_message(e: &rustls::Error, has_client_cert: bool) -> String {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+    match e {
+        E::InvalidCertificate(C::UnknownIssuer | C::BadSignature) => format!(
+            "TLS: the server certificate is not trusted ({e}); give the CA that signed it with \
+             --ca FILE|DIR (ca in client.toml, ca_certificate in a Pakiti 2 file)"
+        ),
+        E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+            format!("TLS: the server certificate is not valid for this server name ({e})")
+        }
+        E::InvalidCertificate(
+            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. },
+        ) => format!(
+            "TLS: the server certificate is expired or not yet valid ({e}); check this host's clock"
+        ),
+        E::InvalidCertificate(_) => format!("TLS: the server certificate was refused ({e})"),
+        E::AlertReceived(A::CertificateRequired) => format!(
+            "TLS: the server requires a client certificate ({e}); give one with --cert and \
+             --key (client_cert and client_key in client.toml, host_cert in a Pakiti 2 file)"
+        ),
+        E::AlertReceived(A::HandshakeFailure) if !has_client_cert => format!(
+            "TLS: the server refused the handshake ({e}); if it requires a client \
+             certificate, give one with --cert and --key"
+        ),
+        E::AlertReceived(
+            A::BadCertificate
+            | A::UnknownCA
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::AccessDenied,
+        ) if has_client_cert => format!(
+            "TLS: the server did not accept the client certificate ({e}); is it signed by a \
+             CA the server trusts, and still valid?"
+        ),
+        other => format!("TLS: {other}"),
     }
 }
 
@@ -274,8 +378,9 @@ fn root_certs(ca: Option<&Path>) -> Result<RootCerts, SendError> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| {
-                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                    name.ends_with(".pem") || name.ends_with(".crt") || name.ends_with(".0")
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(is_ca_file_name)
                 })
                 .collect();
             files.sort();
@@ -284,7 +389,7 @@ fn root_certs(ca: Option<&Path>) -> Result<RootCerts, SendError> {
             }
             if certs.is_empty() {
                 return Err(SendError::Setup(format!(
-                    "{}: no CA certificates (*.pem, *.crt, *.0) found",
+                    "{}: no CA certificates (*.pem, *.crt, <hash>.0) found",
                     dir.display()
                 )));
             }
@@ -312,6 +417,26 @@ fn root_certs(ca: Option<&Path>) -> Result<RootCerts, SendError> {
         }
     }
     Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// Whether a file in a CA directory holds CA certificates: `*.pem`, `*.crt`, or the
+/// `<8 hex digits>.<n>` names `openssl rehash` (c_rehash) gives them, where `n` counts up
+/// from 0 for CAs whose subjects hash alike (an IGTF CA roll-over keeps its subject, so
+/// `/etc/grid-security/certificates` has `.1` files). CRLs (`<hash>.r0`), `*.signing_policy`,
+/// `*.namespaces` and `*.info` files are left alone.
+fn is_ca_file_name(name: &str) -> bool {
+    if name.ends_with(".pem") || name.ends_with(".crt") {
+        return true;
+    }
+    match name.split_once('.') {
+        Some((hash, n)) => {
+            hash.len() == 8
+                && hash.bytes().all(|b| b.is_ascii_hexdigit())
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 /// The client certificate chain and key (the key from `key`, else from the certificate file).
@@ -356,4 +481,39 @@ pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(data)?;
     enc.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ca_file_name;
+
+    /// The names an `/etc/grid-security/certificates` directory holds (IGTF distribution,
+    /// after `openssl rehash`), and which of them carry CA certificates.
+    #[test]
+    fn ca_directory_names() {
+        for yes in [
+            "fc74e231.0",
+            "fc74e231.1",
+            "FC74E231.12",
+            "PakitiTestCA.pem",
+            "ca-bundle.crt",
+        ] {
+            assert!(is_ca_file_name(yes), "{yes}");
+        }
+        for no in [
+            "fc74e231.r0",
+            "fc74e231.signing_policy",
+            "fc74e231.namespaces",
+            "PakitiTestCA.info",
+            "PakitiTestCA.crl_url",
+            "fc74e23.0",
+            "fc74e2310.0",
+            "fc74e23g.0",
+            "fc74e231.",
+            "fc74e231",
+            "README",
+        ] {
+            assert!(!is_ca_file_name(no), "{no}");
+        }
+    }
 }

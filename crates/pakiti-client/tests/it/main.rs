@@ -8,3 +8,4 @@ mod output;
 mod send;
 mod smime;
 mod support;
+mod tls;

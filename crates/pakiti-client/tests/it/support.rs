@@ -1,7 +1,7 @@
 //! Test helpers: run the real binary, and a tiny scripted HTTP server on 127.0.0.1.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -49,6 +49,8 @@ pub(crate) fn text(o: &Output) -> (String, String) {
 /// One request as the tiny server saw it.
 #[derive(Clone, Debug)]
 pub(crate) struct Seen {
+    /// Request method.
+    pub(crate) method: String,
     /// Request target (path and query).
     pub(crate) target: String,
     /// Lower-cased header names with values.
@@ -105,11 +107,14 @@ impl Tiny {
     }
 }
 
-fn read_request(stream: &TcpStream) -> Option<Seen> {
+/// Reads one HTTP/1.1 request (request line, headers, `Content-Length` body).
+pub(crate) fn read_request(stream: impl Read) -> Option<Seen> {
     let mut r = BufReader::new(stream);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
-    let target = line.split_whitespace().nth(1)?.to_owned();
+    let mut words = line.split_whitespace();
+    let method = words.next()?.to_owned();
+    let target = words.next()?.to_owned();
     let mut headers = Vec::new();
     loop {
         let mut h = String::new();
@@ -129,13 +134,15 @@ fn read_request(stream: &TcpStream) -> Option<Seen> {
     let mut body = vec![0; len];
     r.read_exact(&mut body).ok()?;
     Some(Seen {
+        method,
         target,
         headers,
         body,
     })
 }
 
-fn respond(mut stream: TcpStream, status: u16, body: &str) {
+/// Writes one `Connection: close` response.
+pub(crate) fn respond(mut stream: impl Write, status: u16, body: &str) {
     let ctype = if body.starts_with('{') {
         "application/json"
     } else {
