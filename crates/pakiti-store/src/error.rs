@@ -23,6 +23,9 @@ pub enum StoreError {
     /// A feed with this name already exists.
     #[error("a feed named {0:?} already exists")]
     DuplicateFeed(String),
+    /// A CVE already carries a tag of this name, or an identical exception exists.
+    #[error("already exists: {0}")]
+    Duplicate(String),
     /// A stored value could not be turned back into a domain value (an unknown stream key,
     /// status word or a damaged package blob).
     #[error("corrupt stored {what}: {detail}")]

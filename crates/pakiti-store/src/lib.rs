@@ -98,6 +98,7 @@ pub mod postgres;
 mod shared;
 pub mod sqlite;
 mod store;
+mod tags;
 
 pub use error::StoreError;
 pub use model::*;

@@ -447,3 +447,100 @@ pub struct StaleKeys {
     /// in the meantime get a higher number and survive the clear.
     pub seq: i64,
 }
+
+/// A CVE tag's database id.
+pub type CveTagId = i64;
+/// An exception's database id.
+pub type ExceptionId = i64;
+
+/// The tag names Pakiti offers by default (any name is allowed).
+pub const DEFAULT_TAGS: [&str; 2] = ["Critical", "High"];
+
+/// A tag to put on a CVE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewCveTag {
+    /// The CVE id (`CVE-2023-4911`).
+    pub cve: String,
+    /// The tag name (`Critical`, `High`, ...).
+    pub tag: String,
+    /// Why the CVE is tagged.
+    pub reason: String,
+    /// A link with more information.
+    pub info_url: Option<String>,
+    /// Whether the tag counts (report-back and tagged counts use enabled tags only).
+    pub enabled: bool,
+    /// Who tagged it.
+    pub author: String,
+}
+
+/// A tag on a CVE, as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CveTag {
+    /// Database id.
+    pub id: CveTagId,
+    /// The CVE id.
+    pub cve: String,
+    /// The tag name.
+    pub tag: String,
+    /// Why.
+    pub reason: String,
+    /// A link.
+    pub info_url: Option<String>,
+    /// Whether it counts.
+    pub enabled: bool,
+    /// Who created it.
+    pub author: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+}
+
+/// An exception to create: `cve` does not apply to package `package` at `version` on
+/// `stream`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewException {
+    /// The CVE id.
+    pub cve: String,
+    /// The binary package name.
+    pub package: String,
+    /// The exact installed version string.
+    pub version: String,
+    /// The OS stream key (`rhel:8`).
+    pub stream: String,
+    /// Why the CVE does not apply.
+    pub reason: String,
+    /// Who decided.
+    pub author: String,
+    /// When it stops applying; `None` for never.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An exception as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CveException {
+    /// Database id.
+    pub id: ExceptionId,
+    /// The CVE id.
+    pub cve: String,
+    /// The binary package name.
+    pub package: String,
+    /// The exact version.
+    pub version: String,
+    /// The stream key.
+    pub stream: String,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub author: String,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops applying.
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl CveException {
+    /// Whether the exception is in force at `now`.
+    #[must_use]
+    pub fn active_at(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_none_or(|e| e > now)
+    }
+}

@@ -25,6 +25,7 @@ use tracing::instrument;
 
 use crate::codec::{decode_ids, encode_ids};
 use crate::error::StoreError;
+use crate::model::{CveException, CveTag, CveTagId, ExceptionId, NewCveTag, NewException};
 use crate::model::{
     Feed, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
     HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
@@ -38,6 +39,7 @@ use crate::shared::{
     package_key, plan_replace, ts,
 };
 use crate::store::Store;
+use crate::tags::{self, EXCEPTION_COLUMNS, ExceptionRow, TAG_COLUMNS, TagRow};
 
 type Db = Sqlite;
 type Tx = Transaction<'static, Db>;
@@ -1328,6 +1330,127 @@ impl Store for SqliteStore {
             .fetch_one(&self.read)
             .await?;
         Ok(n)
+    }
+
+    async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
+        tags::require(&[
+            ("cve", &tag.cve),
+            ("tag", &tag.tag),
+            ("author", &tag.author),
+        ])?;
+        let res = sqlx::query_as::<_, TagRow>(&format!(
+            "INSERT INTO cve_tags (cve, tag, reason, info_url, enabled, author, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TAG_COLUMNS}"
+        ))
+        .bind(&tag.cve)
+        .bind(&tag.tag)
+        .bind(&tag.reason)
+        .bind(&tag.info_url)
+        .bind(tag.enabled)
+        .bind(&tag.author)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .fetch_one(&self.write)
+        .await;
+        match res {
+            Ok(row) => row.into_tag(),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "{} is already tagged {}",
+                tag.cve, tag.tag
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_cve_tags(&self) -> Result<Vec<CveTag>, StoreError> {
+        sqlx::query_as::<_, TagRow>(&format!(
+            "SELECT {TAG_COLUMNS} FROM cve_tags ORDER BY cve, tag, id"
+        ))
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(TagRow::into_tag)
+        .collect()
+    }
+
+    async fn set_cve_tag_enabled(
+        &self,
+        id: CveTagId,
+        enabled: bool,
+    ) -> Result<Option<CveTag>, StoreError> {
+        sqlx::query_as::<_, TagRow>(&format!(
+            "UPDATE cve_tags SET enabled = $2 WHERE id = $1 RETURNING {TAG_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(enabled)
+        .fetch_optional(&self.write)
+        .await?
+        .map(TagRow::into_tag)
+        .transpose()
+    }
+
+    async fn delete_cve_tag(&self, id: CveTagId) -> Result<Option<CveTag>, StoreError> {
+        sqlx::query_as::<_, TagRow>(&format!(
+            "DELETE FROM cve_tags WHERE id = $1 RETURNING {TAG_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?
+        .map(TagRow::into_tag)
+        .transpose()
+    }
+
+    async fn create_exception(&self, e: &NewException) -> Result<CveException, StoreError> {
+        tags::require(&[
+            ("cve", &e.cve),
+            ("package", &e.package),
+            ("version", &e.version),
+            ("stream", &e.stream),
+            ("author", &e.author),
+        ])?;
+        let res = sqlx::query_as::<_, ExceptionRow>(&format!(
+            "INSERT INTO exceptions (cve, package, version, stream, reason, author, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {EXCEPTION_COLUMNS}"
+        ))
+        .bind(&e.cve)
+        .bind(&e.package)
+        .bind(&e.version)
+        .bind(&e.stream)
+        .bind(&e.reason)
+        .bind(&e.author)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .bind(e.expires_at.map(ts))
+        .fetch_one(&self.write)
+        .await;
+        match res {
+            Ok(row) => row.into_exception(),
+            Err(err) if is_unique_violation(&err) => Err(StoreError::Duplicate(format!(
+                "an exception for {} in {} {} on {} already exists",
+                e.cve, e.package, e.version, e.stream
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    async fn list_exceptions(&self) -> Result<Vec<CveException>, StoreError> {
+        sqlx::query_as::<_, ExceptionRow>(&format!(
+            "SELECT {EXCEPTION_COLUMNS} FROM exceptions ORDER BY cve, package, version, stream, id"
+        ))
+        .fetch_all(&self.read)
+        .await?
+        .into_iter()
+        .map(ExceptionRow::into_exception)
+        .collect()
+    }
+
+    async fn delete_exception(&self, id: ExceptionId) -> Result<Option<CveException>, StoreError> {
+        sqlx::query_as::<_, ExceptionRow>(&format!(
+            "DELETE FROM exceptions WHERE id = $1 RETURNING {EXCEPTION_COLUMNS}"
+        ))
+        .bind(id)
+        .fetch_optional(&self.write)
+        .await?
+        .map(ExceptionRow::into_exception)
+        .transpose()
     }
 }
 

@@ -8,10 +8,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::StoreError;
 use crate::model::{
-    Feed, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
-    HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
-    PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome, ReportId, ReportMeta,
-    SavedReport, StaleKeys, StoredAdvisory, SyncRecord,
+    CveException, CveTag, CveTagId, ExceptionId, Feed, FeedId, FeedRun, FeedUpdate, Host,
+    HostCounts, HostFilter, HostFinding, HostId, HostIdentity, HostPage, HostSort, HostState,
+    NewCveTag, NewException, NewFeed, NewReport, PackageFinding, PackageVersionId, Page, QueueId,
+    QueuedReport, ReplaceOutcome, ReportId, ReportMeta, SavedReport, StaleKeys, StoredAdvisory,
+    SyncRecord,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -190,6 +191,41 @@ pub trait Store: Send + Sync {
     -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Reports in the queue, claimed or not.
     fn queue_len(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    // ---- CVE tags and exceptions ----
+
+    /// Tags a CVE; [`StoreError::Duplicate`] when it already carries a tag of that name.
+    fn create_cve_tag(
+        &self,
+        tag: &NewCveTag,
+    ) -> impl Future<Output = Result<CveTag, StoreError>> + Send;
+    /// Every tag, by CVE then tag name.
+    fn list_cve_tags(&self) -> impl Future<Output = Result<Vec<CveTag>, StoreError>> + Send;
+    /// Enables or disables a tag; `None` if it does not exist.
+    fn set_cve_tag_enabled(
+        &self,
+        id: CveTagId,
+        enabled: bool,
+    ) -> impl Future<Output = Result<Option<CveTag>, StoreError>> + Send;
+    /// Deletes a tag, returning it; `None` if it did not exist.
+    fn delete_cve_tag(
+        &self,
+        id: CveTagId,
+    ) -> impl Future<Output = Result<Option<CveTag>, StoreError>> + Send;
+    /// Creates an exception; [`StoreError::Duplicate`] when one exists for the same CVE,
+    /// package, version and stream.
+    fn create_exception(
+        &self,
+        exception: &NewException,
+    ) -> impl Future<Output = Result<CveException, StoreError>> + Send;
+    /// Every exception (expired ones too), by CVE, package, version, stream.
+    fn list_exceptions(&self)
+    -> impl Future<Output = Result<Vec<CveException>, StoreError>> + Send;
+    /// Deletes an exception, returning it; `None` if it did not exist.
+    fn delete_exception(
+        &self,
+        id: ExceptionId,
+    ) -> impl Future<Output = Result<Option<CveException>, StoreError>> + Send;
 }
 
 /// The store the server holds: one of the backends, chosen at startup from the URL.
@@ -377,5 +413,30 @@ impl Store for AnyStore {
     }
     async fn queue_len(&self) -> Result<i64, StoreError> {
         delegate!(self.queue_len())
+    }
+    async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
+        delegate!(self.create_cve_tag(tag))
+    }
+    async fn list_cve_tags(&self) -> Result<Vec<CveTag>, StoreError> {
+        delegate!(self.list_cve_tags())
+    }
+    async fn set_cve_tag_enabled(
+        &self,
+        id: CveTagId,
+        enabled: bool,
+    ) -> Result<Option<CveTag>, StoreError> {
+        delegate!(self.set_cve_tag_enabled(id, enabled))
+    }
+    async fn delete_cve_tag(&self, id: CveTagId) -> Result<Option<CveTag>, StoreError> {
+        delegate!(self.delete_cve_tag(id))
+    }
+    async fn create_exception(&self, e: &NewException) -> Result<CveException, StoreError> {
+        delegate!(self.create_exception(e))
+    }
+    async fn list_exceptions(&self) -> Result<Vec<CveException>, StoreError> {
+        delegate!(self.list_exceptions())
+    }
+    async fn delete_exception(&self, id: ExceptionId) -> Result<Option<CveException>, StoreError> {
+        delegate!(self.delete_exception(id))
     }
 }

@@ -9,3 +9,4 @@ mod feeds;
 mod queue;
 mod reports;
 mod size;
+mod tags;
