@@ -209,6 +209,30 @@ enum BenchWhat {
         #[arg(long, default_value_t = 800)]
         packages: usize,
     },
+    /// Report ingest through the real server: first, changed and unchanged reports per second,
+    /// p50/p99 latency, store size, and a full re-evaluation after every feed changed.
+    ///
+    /// With the global `--database URL`, measures that (empty) store; without it, SQLite in a
+    /// temp directory and, when PAKITI_BENCH_POSTGRES_URL (or PAKITI_TEST_POSTGRES_URL) names
+    /// a PostgreSQL admin connection, a fresh database there (dropped afterwards). Run with
+    /// PAKITI_LOG=warn to keep the per-report log lines out of the measurement.
+    Ingest {
+        /// The shared data directory (default: ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Hosts that report over HTTP.
+        #[arg(long, default_value_t = 1000)]
+        hosts: usize,
+        /// Hosts in the store for the re-evaluation phase (0 skips it).
+        #[arg(long, default_value_t = 10_000)]
+        reeval_hosts: usize,
+        /// Concurrent client connections.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// Packages per host.
+        #[arg(long, default_value_t = 800)]
+        packages: usize,
+    },
 }
 
 fn parse_scheme(name: &str) -> Result<Scheme, String> {
@@ -365,6 +389,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 packages,
             } => {
                 cmd::bench::matching(&cmd::bench::data_dir(data), hosts, packages, &mut out)?;
+            }
+            BenchWhat::Ingest {
+                data,
+                hosts,
+                reeval_hosts,
+                concurrency,
+                packages,
+            } => {
+                let mut args = cmd::bench_ingest::IngestArgs::full(
+                    cmd::bench::data_dir(data),
+                    hosts,
+                    reeval_hosts,
+                    concurrency,
+                );
+                args.packages = packages;
+                runtime()?.block_on(cmd::bench_ingest::run(
+                    cli.global.database.clone(),
+                    &args,
+                    &mut out,
+                ))?;
             }
         },
     }

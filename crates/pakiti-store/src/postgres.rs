@@ -71,6 +71,59 @@ impl PgStore {
         self.pool.close().await;
     }
 
+    /// The database's size on disk (`pg_database_size`), in bytes.
+    ///
+    /// # Errors
+    ///
+    /// The query fails.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Creates an empty database `name` on the server that `admin_url` connects to, and
+    /// returns the URL of the new database. For benchmarks and tools that need a scratch
+    /// database; `name` must be a plain identifier (letters, digits, `_`).
+    ///
+    /// # Errors
+    ///
+    /// The name is not a plain identifier, the server cannot be reached, or the database
+    /// cannot be created.
+    pub async fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+        let name = plain_identifier(name)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(PgConnectOptions::from_str(admin_url)?)
+            .await?;
+        let created = sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+        created?;
+        Ok(with_database(admin_url, name))
+    }
+
+    /// Drops database `name` (if it exists), disconnecting its sessions.
+    ///
+    /// # Errors
+    ///
+    /// The name is not a plain identifier, or the server refuses.
+    pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+        let name = plain_identifier(name)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(PgConnectOptions::from_str(admin_url)?)
+            .await?;
+        let dropped = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&pool)
+            .await;
+        pool.close().await;
+        dropped?;
+        Ok(())
+    }
+
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
     }
@@ -85,6 +138,36 @@ impl PgStore {
 }
 
 // ---- backend-specific helpers ----
+
+/// `name` when it is a plain identifier (safe to quote into `CREATE`/`DROP DATABASE`).
+fn plain_identifier(name: &str) -> Result<&str, StoreError> {
+    let ok = !name.is_empty()
+        && name.len() < 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ok {
+        Ok(name)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "{name:?} is not a plain database name"
+        )))
+    }
+}
+
+/// `url` with its database name replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
 
 fn ids_arg(ids: &[i64]) -> Vec<i64> {
     ids.to_vec()

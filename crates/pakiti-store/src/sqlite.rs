@@ -110,6 +110,25 @@ impl SqliteStore {
         self.write.close().await;
     }
 
+    /// The database's size on disk in bytes, after checkpointing the WAL into the main file
+    /// (so the figure does not depend on when the last automatic checkpoint ran).
+    ///
+    /// # Errors
+    ///
+    /// The checkpoint or the page count query fails.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await?;
+        let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+            .fetch_one(&self.write)
+            .await?;
+        let (size,): (i64,) = sqlx::query_as("PRAGMA page_size")
+            .fetch_one(&self.write)
+            .await?;
+        Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
+    }
+
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }

@@ -250,6 +250,19 @@ impl AnyStore {
         }
     }
 
+    /// The store's size on disk in bytes: the SQLite file after a WAL checkpoint, or
+    /// `pg_database_size` for PostgreSQL.
+    ///
+    /// # Errors
+    ///
+    /// The query fails.
+    pub async fn size_bytes(&self) -> Result<u64, StoreError> {
+        match self {
+            AnyStore::Sqlite(s) => s.size_bytes().await,
+            AnyStore::Postgres(s) => s.size_bytes().await,
+        }
+    }
+
     /// Closes the connection pools (SQLite checkpoints its WAL into the database file).
     pub async fn close(&self) {
         match self {
