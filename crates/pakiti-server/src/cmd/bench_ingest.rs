@@ -376,9 +376,15 @@ async fn process_direct(state: &AppState, reports: Vec<Report>, concurrency: usi
                 let Some(r) = reports.get(i) else {
                     return Ok::<_, anyhow::Error>(());
                 };
-                ingest::process(&state.store, &state.evaluator(), r, &origin)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", r.hostname))?;
+                ingest::process(
+                    &state.store,
+                    &state.evaluator(),
+                    &state.os_rules,
+                    r,
+                    &origin,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", r.hostname))?;
             }
         });
     }
