@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use pakiti_api::reply::TaggedCveLine;
 use pakiti_api::report::{Mode, Report};
+use pakiti_core::advisory::Severity;
 use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
@@ -125,22 +126,26 @@ fn validate(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> 
     Ok(())
 }
 
-fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
-    use pakiti_core::advisory::Severity;
+/// Report-back lines: each (package, CVE) of a critical or high advisory once, tagged
+/// `Critical` / `High` (Pakiti's default CVE tags). `findings` yields (package key, package,
+/// severity, CVEs), from the store or from the in-memory matcher.
+fn tagged_lines<'a, K: Ord + Copy>(
+    findings: impl IntoIterator<Item = (K, &'a InstalledPackage, Severity, &'a [String])>,
+) -> Vec<TaggedCveLine> {
     let mut lines = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for f in findings {
-        let tag = match f.severity {
+    for (key, p, severity, cves) in findings {
+        let tag = match severity {
             Severity::Critical => "Critical",
             Severity::High => "High",
             _ => continue,
         };
-        for cve in &f.cves {
-            if seen.insert((f.package_version_id, cve.clone())) {
+        for cve in cves {
+            if seen.insert((key, cve.as_str())) {
                 lines.push(TaggedCveLine {
-                    name: f.package.name.clone(),
-                    version_release: f.package.version.clone(),
-                    arch: f.package.arch.clone(),
+                    name: p.name.clone(),
+                    version_release: p.version.clone(),
+                    arch: p.arch.clone(),
                     cve: cve.clone(),
                     tag: tag.to_owned(),
                 });
@@ -148,6 +153,17 @@ fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
         }
     }
     lines
+}
+
+fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
+    tagged_lines(findings.iter().map(|f| {
+        (
+            f.package_version_id,
+            &f.package,
+            f.severity,
+            f.cves.as_slice(),
+        )
+    }))
 }
 
 /// Processes one report: the synchronous path, and the step asynchronous workers run.
@@ -297,27 +313,14 @@ fn report_only(
         packages,
         modules: &report.module_streams,
     });
-    let mut lines = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for f in &result.findings {
-        let tag = match f.advisory.severity {
-            pakiti_core::advisory::Severity::Critical => "Critical",
-            pakiti_core::advisory::Severity::High => "High",
-            _ => continue,
-        };
-        let p = &packages[f.package];
-        for cve in &f.advisory.cves {
-            if seen.insert((f.package, cve.clone())) {
-                lines.push(TaggedCveLine {
-                    name: p.name.clone(),
-                    version_release: p.version.clone(),
-                    arch: p.arch.clone(),
-                    cve: cve.clone(),
-                    tag: tag.to_owned(),
-                });
-            }
-        }
-    }
+    let lines = tagged_lines(result.findings.iter().map(|f| {
+        (
+            f.package,
+            &packages[f.package],
+            f.advisory.severity,
+            f.advisory.cves.as_slice(),
+        )
+    }));
     Outcome {
         stored: false,
         stream: stream.map(ToString::to_string),
