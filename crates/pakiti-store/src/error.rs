@@ -48,6 +48,18 @@ impl StoreError {
         }
     }
 
+    /// Whether retrying the same transaction may succeed: PostgreSQL aborted it to break a
+    /// deadlock (`40P01`) or a serialization conflict (`40001`), or SQLite was busy.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "6"))
+            }
+            _ => false,
+        }
+    }
+
     pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
         StoreError::NotFound {
             what,

@@ -95,16 +95,24 @@ pub mod codec;
 mod error;
 mod model;
 pub mod postgres;
+mod repos;
 mod shared;
 pub mod sqlite;
 mod store;
 mod tags;
+mod users;
 
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PgStore;
+pub use repos::{
+    HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
+};
 pub use sqlite::SqliteStore;
 pub use store::{AnyStore, Store};
+pub use users::{
+    ApiToken, ApiTokenId, Grant, GrantKind, NewUser, Session, User, UserId, UserUpdate,
+};
 
 /// Opens the store named by `url` and applies its migrations.
 ///

@@ -355,6 +355,8 @@ pub struct Host {
     pub pkg_count: i64,
     /// Cached counts.
     pub counts: HostCounts,
+    /// Cached update counts (repository-based update detection).
+    pub updates: crate::repos::HostUpdateCounts,
 }
 
 /// Which hosts to list.
@@ -372,6 +374,69 @@ pub struct HostFilter {
     pub tag: Option<String>,
     /// Only hosts with at least one CVE.
     pub vulnerable_only: bool,
+    /// Only these hosts (what the fleet index answers for CVE, CVE-tag and package searches);
+    /// `None` for no such restriction.
+    pub host_ids: Option<Vec<HostId>>,
+    /// Case-insensitive substring of the reported OS name.
+    pub os_contains: Option<String>,
+    /// Only hosts that need a reboot.
+    pub reboot_needed: bool,
+    /// Only hosts whose last report is older than this (Pakiti's "not reporting for N days").
+    pub last_report_before: Option<OffsetDateTime>,
+    /// Only hosts whose hostname ends with `.` + one of these (`?tld=cz,de`); empty for any.
+    pub tlds: Vec<String>,
+    /// Only hosts with at least one tagged CVE.
+    pub tagged_only: bool,
+    /// The hosts the viewer may see (authorization); every listing applies it.
+    pub scope: HostScope,
+}
+
+/// The hosts a user may see: everything (admins, single-user mode) or the union of the host
+/// groups, DNS domains and hostnames granted to them. Every page, export and API call that
+/// lists or reads hosts (or counts them, as the CVE pages do) applies it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HostScope {
+    /// Every host.
+    #[default]
+    All,
+    /// Only hosts in one of these groups, domains, or with one of these hostnames.
+    Restricted {
+        /// Host group names.
+        groups: Vec<String>,
+        /// DNS domains (exact, as stored on the host).
+        domains: Vec<String>,
+        /// Hostnames (exact, lower case).
+        hosts: Vec<String>,
+    },
+}
+
+impl HostScope {
+    /// Whether the scope lets its holder see `host`.
+    #[must_use]
+    pub fn allows(&self, host: &Host) -> bool {
+        match self {
+            HostScope::All => true,
+            HostScope::Restricted {
+                groups,
+                domains,
+                hosts,
+            } => {
+                host.group.as_ref().is_some_and(|g| groups.contains(g))
+                    || host
+                        .facts
+                        .domain
+                        .as_ref()
+                        .is_some_and(|d| domains.contains(d))
+                    || hosts.contains(&host.hostname)
+            }
+        }
+    }
+
+    /// Whether this is the unrestricted scope.
+    #[must_use]
+    pub fn is_all(&self) -> bool {
+        matches!(self, HostScope::All)
+    }
 }
 
 /// The column hosts are sorted by (ties broken by id).
@@ -388,6 +453,14 @@ pub enum HostSortKey {
     Critical,
     /// Package count.
     Packages,
+    /// High CVE count.
+    High,
+    /// Tagged CVE count.
+    Tagged,
+    /// Host group name.
+    Group,
+    /// Reported OS name.
+    Os,
 }
 
 /// Sort order.
@@ -543,4 +616,106 @@ impl CveException {
     pub fn active_at(&self, now: OffsetDateTime) -> bool {
         self.expires_at.is_none_or(|e| e > now)
     }
+}
+
+/// The second half of a changed report's ingest, written by
+/// [`crate::Store::finish_reports`]: the answers for the package versions it was the first to
+/// bring, the host's counts, and the report marked processed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FinishReport {
+    /// The report row.
+    pub report: ReportId,
+    /// Its host.
+    pub host: HostId,
+    /// When evaluation finished.
+    pub processed_at: OffsetDateTime,
+    /// The host's counts after this report.
+    pub counts: HostCounts,
+    /// The host's stream; `None` stores no findings.
+    pub stream: Option<String>,
+    /// Package versions evaluated for this report (sorted, distinct).
+    pub evaluated: Vec<PackageVersionId>,
+    /// What matched among `evaluated`.
+    pub findings: Vec<PackageFinding>,
+    /// The host's update counts from the repositories in force, when computed.
+    pub updates: Option<crate::repos::HostUpdateCounts>,
+}
+
+/// A host's installed set, as counts are computed from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstalledSet {
+    /// The host.
+    pub host: HostId,
+    /// Its stream, if known.
+    pub stream: Option<String>,
+    /// Its enabled module streams.
+    pub modules: Vec<String>,
+    /// Its package-version ids, sorted.
+    pub ids: Vec<PackageVersionId>,
+}
+
+// ---- fleet ----
+
+/// A host as the in-memory fleet index needs it: identity, scope keys and installed set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetHost {
+    /// Database id.
+    pub id: HostId,
+    /// Hostname.
+    pub hostname: String,
+    /// Host group.
+    pub group: Option<String>,
+    /// DNS domain.
+    pub domain: Option<String>,
+    /// Reported OS name.
+    pub os_name: String,
+    /// Stream key.
+    pub stream: Option<String>,
+    /// Enabled module streams.
+    pub modules: Vec<String>,
+    /// Installed package versions, sorted.
+    pub package_ids: Vec<PackageVersionId>,
+}
+
+/// A stored finding with the stream it was evaluated for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamFinding {
+    /// The stream key.
+    pub stream: String,
+    /// The finding.
+    pub finding: PackageFinding,
+}
+
+/// One row of a host's report history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// Report id.
+    pub id: ReportId,
+    /// When it arrived.
+    pub received_at: OffsetDateTime,
+    /// When it was evaluated.
+    pub processed_at: Option<OffsetDateTime>,
+    /// Installed packages it listed.
+    pub pkg_count: i64,
+    /// Whether the package list changed.
+    pub changed: bool,
+    /// Whether it came through a proxy.
+    pub via_proxy: bool,
+    /// The proxy's name.
+    pub proxy_name: Option<String>,
+    /// The host's CVE count after evaluating it.
+    pub cve_count: Option<i64>,
+}
+
+/// Fleet exposure on one day (from evaluated reports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExposureDay {
+    /// The day (UTC).
+    pub day: time::Date,
+    /// Hosts that reported that day.
+    pub hosts: i64,
+    /// Of those, hosts with at least one CVE.
+    pub vulnerable_hosts: i64,
+    /// Sum over those hosts of their highest CVE count that day.
+    pub cves: i64,
 }

@@ -477,7 +477,7 @@ pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS 
     h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
-    h.tagged_count, h.vulnerable_pkg_count";
+    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HostRow {
@@ -506,6 +506,8 @@ pub(crate) struct HostRow {
     pub(crate) unknown_count: i64,
     pub(crate) tagged_count: i64,
     pub(crate) vulnerable_pkg_count: i64,
+    pub(crate) security_updates: i64,
+    pub(crate) other_updates: i64,
 }
 
 impl HostRow {
@@ -547,6 +549,10 @@ impl HostRow {
                 unknown: self.unknown_count,
                 tagged: self.tagged_count,
                 vulnerable_packages: self.vulnerable_pkg_count,
+            },
+            updates: crate::repos::HostUpdateCounts {
+                security: self.security_updates,
+                other: self.other_updates,
             },
         })
     }
@@ -621,6 +627,14 @@ pub(crate) fn host_order(sort: crate::model::HostSort) -> &'static str {
         (K::Critical, true) => "h.critical_count DESC, h.id DESC",
         (K::Packages, false) => "h.pkg_count ASC, h.id ASC",
         (K::Packages, true) => "h.pkg_count DESC, h.id DESC",
+        (K::High, false) => "h.high_count ASC, h.id ASC",
+        (K::High, true) => "h.high_count DESC, h.id DESC",
+        (K::Tagged, false) => "h.tagged_count ASC, h.id ASC",
+        (K::Tagged, true) => "h.tagged_count DESC, h.id DESC",
+        (K::Group, false) => "g.name ASC, h.hostname ASC, h.id ASC",
+        (K::Group, true) => "g.name DESC, h.hostname DESC, h.id DESC",
+        (K::Os, false) => "h.os_name ASC, h.hostname ASC, h.id ASC",
+        (K::Os, true) => "h.os_name DESC, h.hostname DESC, h.id DESC",
     }
 }
 
@@ -776,5 +790,90 @@ impl Caches {
                 map.insert(stream.into(), ids.into_iter().collect());
             }
         }
+    }
+}
+
+/// A `LIKE` pattern matching `s` anywhere, with `%`, `_` and `\\` escaped (use `ESCAPE '\\'`).
+pub(crate) fn like_contains(s: &str) -> String {
+    let mut pat = String::from("%");
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pat.push('\\');
+        }
+        pat.push(c);
+    }
+    pat.push('%');
+    pat
+}
+
+/// A `LIKE` pattern matching hostnames in top-level domain `tld`.
+pub(crate) fn like_tld(tld: &str) -> String {
+    let mut pat = String::from("%.");
+    for c in tld.trim_start_matches('.').to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pat.push('\\');
+        }
+        pat.push(c);
+    }
+    pat
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FleetHostRow {
+    pub(crate) id: i64,
+    pub(crate) hostname: String,
+    pub(crate) group_name: Option<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) os_name: String,
+    pub(crate) stream: Option<String>,
+    pub(crate) modules: String,
+    pub(crate) ids: Option<Vec<u8>>,
+}
+
+impl FleetHostRow {
+    pub(crate) fn into_host(self) -> Result<crate::model::FleetHost, StoreError> {
+        let mut package_ids = match &self.ids {
+            Some(b) => crate::codec::decode_ids(b)?,
+            None => Vec::new(),
+        };
+        package_ids.sort_unstable();
+        package_ids.dedup();
+        Ok(crate::model::FleetHost {
+            id: self.id,
+            hostname: self.hostname,
+            group: self.group_name,
+            domain: self.domain,
+            os_name: self.os_name,
+            stream: self.stream,
+            modules: self.modules.split_whitespace().map(str::to_owned).collect(),
+            package_ids,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReportSummaryRow {
+    pub(crate) id: i64,
+    pub(crate) received_at: i64,
+    pub(crate) processed_at: Option<i64>,
+    pub(crate) pkg_count: i64,
+    pub(crate) changed: bool,
+    pub(crate) via_proxy: bool,
+    pub(crate) proxy_name: Option<String>,
+    pub(crate) cve_count: Option<i64>,
+}
+
+impl ReportSummaryRow {
+    pub(crate) fn into_summary(self) -> Result<crate::model::ReportSummary, StoreError> {
+        Ok(crate::model::ReportSummary {
+            id: self.id,
+            received_at: from_ts(self.received_at)?,
+            processed_at: self.processed_at.map(from_ts).transpose()?,
+            pkg_count: self.pkg_count,
+            changed: self.changed,
+            via_proxy: self.via_proxy,
+            proxy_name: self.proxy_name,
+            cve_count: self.cve_count,
+        })
     }
 }

@@ -25,21 +25,26 @@ use tracing::instrument;
 
 use crate::codec::{decode_ids, encode_ids};
 use crate::error::StoreError;
-use crate::model::{CveException, CveTag, CveTagId, ExceptionId, NewCveTag, NewException};
+use crate::model::{
+    CveException, CveTag, CveTagId, ExceptionId, ExposureDay, FleetHost, HostScope, NewCveTag,
+    NewException, ReportSummary, StreamFinding,
+};
 use crate::model::{
     Feed, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
     HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
     PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome, ReportId, ReportMeta,
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
 };
+use crate::model::{FinishReport, InstalledSet};
 use crate::shared::{
     AdvisoryLoadRow, AffectedLoadRow, Caches, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT,
-    FeedRow, FeedRunRow, FindingRow, HOST_COLUMNS, HostRow, PackageRow, advisory_keys,
-    advisory_row, affected_rows, assemble_advisories, host_order, json_str, package_cache_key,
-    package_key, plan_replace, ts,
+    FeedRow, FeedRunRow, FindingRow, FleetHostRow, HOST_COLUMNS, HostRow, PackageRow,
+    ReportSummaryRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, from_ts,
+    host_order, json_str, package_cache_key, package_key, plan_replace, ts,
 };
 use crate::store::Store;
 use crate::tags::{self, EXCEPTION_COLUMNS, ExceptionRow, TAG_COLUMNS, TagRow};
+use crate::users::{ApiToken, ApiTokenId, Grant, NewUser, Session, User, UserId, UserUpdate};
 
 type Db = Sqlite;
 type Tx = Transaction<'static, Db>;
@@ -132,9 +137,46 @@ impl SqliteStore {
     async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.write.begin_with("BEGIN IMMEDIATE").await?)
     }
+
+    /// A read transaction on the read pool (one snapshot across its queries).
+    async fn begin_read(&self) -> Result<Tx, StoreError> {
+        Ok(self.read.begin().await?)
+    }
 }
 
 // ---- backend-specific helpers ----
+
+/// Replaces the stored answer for `evaluated` package versions of `stream` inside `tx`.
+async fn store_findings_in(
+    tx: &mut Tx,
+    stream: &str,
+    evaluated: &[PackageVersionId],
+    findings: &[PackageFinding],
+) -> Result<(), StoreError> {
+    let arg = ids_arg(evaluated);
+    sqlx::query(&format!(
+        "DELETE FROM package_findings WHERE stream = $1 AND package_version_id {}",
+        in_list(2)
+    ))
+    .bind(stream)
+    .bind(&arg)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO evaluated_packages (stream, package_version_id) \
+         SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING",
+    )
+    .bind(stream)
+    .bind(&arg)
+    .execute(&mut **tx)
+    .await?;
+    if !findings.is_empty() {
+        insert_findings(tx, stream, findings).await?;
+    }
+    Ok(())
+}
+
+include!("shared_impl.rs");
 
 /// A JSON array of ids for `json_each`.
 fn ids_arg(ids: &[i64]) -> String {
@@ -165,6 +207,11 @@ fn strs_arg(items: &[String]) -> String {
 }
 
 /// `IN (...)` over a bound id or string list (`$n` is its placeholder).
+/// The opening of an `IN` over a bound JSON array; push the bind and close it.
+fn in_list_unnumbered() -> &'static str {
+    "IN (SELECT value FROM json_each("
+}
+
 fn in_list(n: u32) -> String {
     format!("IN (SELECT value FROM json_each(${n}))")
 }
@@ -426,6 +473,65 @@ fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
     if f.vulnerable_only {
         qb.push(" AND h.cve_count > 0");
     }
+    if let Some(ids) = &f.host_ids {
+        qb.push(" AND h.id ")
+            .push(in_list_unnumbered())
+            .push_bind(ids_arg(ids))
+            .push("))");
+    }
+    if let Some(s) = &f.os_contains {
+        qb.push(" AND LOWER(h.os_name) LIKE ")
+            .push_bind(crate::shared::like_contains(s))
+            .push(" ESCAPE '\\'");
+    }
+    if f.reboot_needed {
+        qb.push(" AND h.reboot_needed");
+    }
+    if let Some(t) = f.last_report_before {
+        qb.push(" AND h.last_report_at < ").push_bind(ts(t));
+    }
+    if !f.tlds.is_empty() {
+        qb.push(" AND (1 = 0");
+        for t in &f.tlds {
+            qb.push(" OR LOWER(h.hostname) LIKE ")
+                .push_bind(crate::shared::like_tld(t))
+                .push(" ESCAPE '\\'");
+        }
+        qb.push(")");
+    }
+    if f.tagged_only {
+        qb.push(" AND h.tagged_count > 0");
+    }
+    push_scope(qb, &f.scope);
+}
+
+/// ` AND (…)` limiting `h` (hosts) joined with `g` (host_groups) to what `scope` allows.
+fn push_scope(qb: &mut QueryBuilder<'_, Db>, scope: &HostScope) {
+    let HostScope::Restricted {
+        groups,
+        domains,
+        hosts,
+    } = scope
+    else {
+        return;
+    };
+    qb.push(" AND (1 = 0");
+    for (column, values) in [
+        ("g.name", groups),
+        ("h.domain", domains),
+        ("h.hostname", hosts),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        qb.push(" OR ").push(column).push(" IN (");
+        let mut sep = qb.separated(", ");
+        for v in values {
+            sep.push_bind(v.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
 }
 
 impl Store for SqliteStore {
@@ -836,168 +942,9 @@ impl Store for SqliteStore {
 
     #[instrument(skip_all, fields(hostname = %report.identity.hostname, packages = report.packages.len()))]
     async fn save_report(&self, report: NewReport<'_>) -> Result<SavedReport, StoreError> {
-        let (identity, facts, meta) = (report.identity, report.facts, report.meta);
-        if identity.hostname.is_empty() {
-            return Err(StoreError::Invalid("empty hostname".into()));
-        }
-        // Distinct keys, and where each input package sits among them.
-        let mut distinct: Vec<(&str, &str, &str, &str)> = Vec::new();
-        let mut index: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
-        let positions: Vec<usize> = report
-            .packages
-            .iter()
-            .map(|p| {
-                let k = package_key(p);
-                *index.entry(k).or_insert_with(|| {
-                    distinct.push(k);
-                    distinct.len() - 1
-                })
-            })
-            .collect();
-        let stream = facts.stream.as_ref().map(ToString::to_string);
-        let now = ts(meta.received_at);
-
-        let mut tx = self.begin().await?;
-        let group_id: Option<i64> = match &facts.group {
-            None => None,
-            Some(g) => Some(
-                sqlx::query_as::<_, (i64,)>(
-                    "INSERT INTO host_groups (name) VALUES ($1) \
-                     ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id",
-                )
-                .bind(g)
-                .fetch_one(&mut *tx)
-                .await?
-                .0,
-            ),
-        };
-        let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
-        let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
-        let mut misses: Vec<usize> = Vec::new();
-        for (i, cached) in self.caches.package_ids(&keys).into_iter().enumerate() {
-            ids.push(cached.unwrap_or(0));
-            if cached.is_none() {
-                misses.push(i);
-            }
-        }
-        if !misses.is_empty() {
-            let wanted: Vec<_> = misses.iter().map(|&i| distinct[i]).collect();
-            for (&i, id) in misses.iter().zip(intern_packages(&mut tx, &wanted).await?) {
-                ids[i] = id;
-            }
-        }
-        let blob = encode_ids(&ids);
-        let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
-
-        let mut new_host = false;
-        let mut host_id = find_host(&mut tx, identity).await?.map(|h| h.id);
-        if host_id.is_none() {
-            host_id = sqlx::query_as::<_, (i64,)>(
-                "INSERT INTO hosts (hostname, client_id, first_seen, last_report_at, os_name, \
-                 arch, kernel, packager) VALUES ($1, $2, $3, $3, '', '', '', '') \
-                 ON CONFLICT DO NOTHING RETURNING id",
-            )
-            .bind(&identity.hostname)
-            .bind(&identity.client_id)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.0);
-            new_host = host_id.is_some();
-            if host_id.is_none() {
-                // Another process created it between our lookup and insert.
-                host_id = find_host(&mut tx, identity).await?.map(|h| h.id);
-            }
-        }
-        let host_id = host_id.ok_or_else(|| StoreError::corrupt("hosts", "host upsert lost"))?;
-        sqlx::query(
-            "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
-             domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
-             packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-             pkg_count = $15, modules = $16 WHERE id = $1",
-        )
-        .bind(host_id)
-        .bind(&identity.hostname)
-        .bind(&identity.client_id)
-        .bind(group_id)
-        .bind(&facts.domain)
-        .bind(&facts.os_name)
-        .bind(&stream)
-        .bind(&facts.arch)
-        .bind(&facts.kernel)
-        .bind(&facts.tag)
-        .bind(&facts.packager)
-        .bind(facts.reboot_needed)
-        .bind(now)
-        .bind(&meta.hash)
-        .bind(pkg_count)
-        .bind(facts.modules.join(" "))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO host_packages (host_id, ids) VALUES ($1, $2) \
-             ON CONFLICT (host_id) DO UPDATE SET ids = excluded.ids",
-        )
-        .bind(host_id)
-        .bind(&blob)
-        .execute(&mut *tx)
-        .await?;
-        let (report_id,): (i64,) = sqlx::query_as(
-            "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
-             proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(host_id)
-        .bind(now)
-        .bind(&meta.hash)
-        .bind(pkg_count)
-        .bind(meta.via_proxy)
-        .bind(&meta.proxy_name)
-        .bind(&meta.site)
-        .bind(&meta.tag)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut sorted = ids.clone();
-        sorted.sort_unstable();
-        sorted.dedup();
-        let mut done_now: Vec<i64> = Vec::new();
-        let unevaluated = match &stream {
-            Some(s) => {
-                let unknown = self.caches.not_known_evaluated(s, &sorted);
-                if unknown.is_empty() {
-                    Vec::new()
-                } else {
-                    let done: Vec<(i64,)> = sqlx::query_as(&format!(
-                        "SELECT package_version_id FROM evaluated_packages \
-                         WHERE stream = $1 AND package_version_id {}",
-                        in_list(2)
-                    ))
-                    .bind(s)
-                    .bind(ids_arg(&unknown))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    done_now = done.into_iter().map(|r| r.0).collect();
-                    let done: BTreeSet<i64> = done_now.iter().copied().collect();
-                    unknown
-                        .into_iter()
-                        .filter(|id| !done.contains(id))
-                        .collect()
-                }
-            }
-            None => Vec::new(),
-        };
-        tx.commit().await?;
-        self.caches
-            .add_packages(misses.iter().map(|&i| (keys[i].clone(), ids[i])));
-        if let Some(s) = &stream {
-            self.caches.add_evaluated(s, done_now);
-        }
-        Ok(SavedReport {
-            host_id,
-            new_host,
-            report_id,
-            package_ids: positions.into_iter().map(|p| ids[p]).collect(),
-            unevaluated,
-        })
+        let mut out = self.save_reports(&[report]).await?;
+        out.pop()
+            .ok_or_else(|| StoreError::corrupt("reports", "batch of one saved nothing"))
     }
 
     async fn touch_unchanged_report(
@@ -1025,7 +972,7 @@ impl Store for SqliteStore {
                 "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, \
                  changed, via_proxy, proxy_name, site, tag, cve_count) \
                  SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
-                 WHERE id = $1 RETURNING id",
+                 WHERE id = $1 AND last_report_hash = $3 RETURNING id",
             )
             .bind(host)
             .bind(now)
@@ -1080,27 +1027,8 @@ impl Store for SqliteStore {
         if evaluated.is_empty() && findings.is_empty() {
             return Ok(());
         }
-        let arg = ids_arg(evaluated);
         let mut tx = self.begin().await?;
-        sqlx::query(&format!(
-            "DELETE FROM package_findings WHERE stream = $1 AND package_version_id {}",
-            in_list(2)
-        ))
-        .bind(stream)
-        .bind(&arg)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO evaluated_packages (stream, package_version_id) \
-             SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING",
-        )
-        .bind(stream)
-        .bind(&arg)
-        .execute(&mut *tx)
-        .await?;
-        if !findings.is_empty() {
-            insert_findings(&mut tx, stream, findings).await?;
-        }
+        store_findings_in(&mut tx, stream, evaluated, findings).await?;
         tx.commit().await?;
         self.caches.add_evaluated(stream, evaluated.iter().copied());
         Ok(())
@@ -1351,126 +1279,45 @@ impl Store for SqliteStore {
         Ok(n)
     }
 
-    async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
-        tags::require(&[
-            ("cve", &tag.cve),
-            ("tag", &tag.tag),
-            ("author", &tag.author),
-        ])?;
-        let res = sqlx::query_as::<_, TagRow>(&format!(
-            "INSERT INTO cve_tags (cve, tag, reason, info_url, enabled, author, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TAG_COLUMNS}"
-        ))
-        .bind(&tag.cve)
-        .bind(&tag.tag)
-        .bind(&tag.reason)
-        .bind(&tag.info_url)
-        .bind(tag.enabled)
-        .bind(&tag.author)
-        .bind(ts(OffsetDateTime::now_utc()))
-        .fetch_one(&self.write)
-        .await;
-        match res {
-            Ok(row) => row.into_tag(),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
-                "{} is already tagged {}",
-                tag.cve, tag.tag
-            ))),
-            Err(e) => Err(e.into()),
-        }
-    }
+    policy_store_impl!(write, read);
 
-    async fn list_cve_tags(&self) -> Result<Vec<CveTag>, StoreError> {
-        sqlx::query_as::<_, TagRow>(&format!(
-            "SELECT {TAG_COLUMNS} FROM cve_tags ORDER BY cve, tag, id"
-        ))
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(TagRow::into_tag)
-        .collect()
-    }
+    // ---- batched ingest ----
 
-    async fn set_cve_tag_enabled(
+    batch_store_impl!();
+
+    crate::users::users_impl!(write, read);
+
+    fleet_store_impl!(read);
+
+    async fn exposure_by_day(
         &self,
-        id: CveTagId,
-        enabled: bool,
-    ) -> Result<Option<CveTag>, StoreError> {
-        sqlx::query_as::<_, TagRow>(&format!(
-            "UPDATE cve_tags SET enabled = $2 WHERE id = $1 RETURNING {TAG_COLUMNS}"
-        ))
-        .bind(id)
-        .bind(enabled)
-        .fetch_optional(&self.write)
-        .await?
-        .map(TagRow::into_tag)
-        .transpose()
+        since: OffsetDateTime,
+        scope: &HostScope,
+    ) -> Result<Vec<ExposureDay>, StoreError> {
+        let mut qb = QueryBuilder::<Db>::new(
+            "SELECT day, COUNT(*), SUM(CASE WHEN c > 0 THEN 1 ELSE 0 END), SUM(c) FROM (\
+             SELECT r.received_at / 86400 AS day, r.host_id, MAX(r.cve_count) AS c \
+             FROM reports r JOIN hosts h ON h.id = r.host_id \
+             LEFT JOIN host_groups g ON g.id = h.group_id \
+             WHERE r.cve_count IS NOT NULL AND r.received_at >= ",
+        );
+        qb.push_bind(ts(since));
+        push_scope(&mut qb, scope);
+        qb.push(" GROUP BY r.received_at / 86400, r.host_id) d GROUP BY day ORDER BY day");
+        let rows: Vec<(i64, i64, i64, i64)> = qb.build_query_as().fetch_all(&self.read).await?;
+        rows.into_iter()
+            .map(|(day, hosts, vulnerable_hosts, cves)| {
+                Ok(ExposureDay {
+                    day: from_ts(day * 86400)?.date(),
+                    hosts,
+                    vulnerable_hosts,
+                    cves,
+                })
+            })
+            .collect()
     }
 
-    async fn delete_cve_tag(&self, id: CveTagId) -> Result<Option<CveTag>, StoreError> {
-        sqlx::query_as::<_, TagRow>(&format!(
-            "DELETE FROM cve_tags WHERE id = $1 RETURNING {TAG_COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?
-        .map(TagRow::into_tag)
-        .transpose()
-    }
-
-    async fn create_exception(&self, e: &NewException) -> Result<CveException, StoreError> {
-        tags::require(&[
-            ("cve", &e.cve),
-            ("package", &e.package),
-            ("version", &e.version),
-            ("stream", &e.stream),
-            ("author", &e.author),
-        ])?;
-        let res = sqlx::query_as::<_, ExceptionRow>(&format!(
-            "INSERT INTO exceptions (cve, package, version, stream, reason, author, created_at, \
-             expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {EXCEPTION_COLUMNS}"
-        ))
-        .bind(&e.cve)
-        .bind(&e.package)
-        .bind(&e.version)
-        .bind(&e.stream)
-        .bind(&e.reason)
-        .bind(&e.author)
-        .bind(ts(OffsetDateTime::now_utc()))
-        .bind(e.expires_at.map(ts))
-        .fetch_one(&self.write)
-        .await;
-        match res {
-            Ok(row) => row.into_exception(),
-            Err(err) if is_unique_violation(&err) => Err(StoreError::Duplicate(format!(
-                "an exception for {} in {} {} on {} already exists",
-                e.cve, e.package, e.version, e.stream
-            ))),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    async fn list_exceptions(&self) -> Result<Vec<CveException>, StoreError> {
-        sqlx::query_as::<_, ExceptionRow>(&format!(
-            "SELECT {EXCEPTION_COLUMNS} FROM exceptions ORDER BY cve, package, version, stream, id"
-        ))
-        .fetch_all(&self.read)
-        .await?
-        .into_iter()
-        .map(ExceptionRow::into_exception)
-        .collect()
-    }
-
-    async fn delete_exception(&self, id: ExceptionId) -> Result<Option<CveException>, StoreError> {
-        sqlx::query_as::<_, ExceptionRow>(&format!(
-            "DELETE FROM exceptions WHERE id = $1 RETURNING {EXCEPTION_COLUMNS}"
-        ))
-        .bind(id)
-        .fetch_optional(&self.write)
-        .await?
-        .map(ExceptionRow::into_exception)
-        .transpose()
-    }
+    crate::repos::repo_store_impl!(write, read);
 }
 
 async fn insert_run(

@@ -8,14 +8,19 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::StoreError;
 use crate::model::{
-    CveException, CveTag, CveTagId, ExceptionId, Feed, FeedId, FeedRun, FeedUpdate, Host,
-    HostCounts, HostFilter, HostFinding, HostId, HostIdentity, HostPage, HostSort, HostState,
-    NewCveTag, NewException, NewFeed, NewReport, PackageFinding, PackageVersionId, Page, QueueId,
-    QueuedReport, ReplaceOutcome, ReportId, ReportMeta, SavedReport, StaleKeys, StoredAdvisory,
+    CveException, CveTag, CveTagId, ExceptionId, ExposureDay, Feed, FeedId, FeedRun, FeedUpdate,
+    FinishReport, FleetHost, Host, HostCounts, HostFilter, HostFinding, HostId, HostIdentity,
+    HostPage, HostScope, HostSort, HostState, InstalledSet, NewCveTag, NewException, NewFeed,
+    NewReport, PackageFinding, PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome,
+    ReportId, ReportMeta, ReportSummary, SavedReport, StaleKeys, StoredAdvisory, StreamFinding,
     SyncRecord,
 };
 use crate::postgres::PgStore;
+use crate::repos::{
+    HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
+};
 use crate::sqlite::SqliteStore;
+use crate::users::{ApiToken, ApiTokenId, Grant, NewUser, Session, User, UserId, UserUpdate};
 
 /// Everything the server persists. Implemented by [`SqliteStore`] and [`PgStore`]; the
 /// conformance suite in `tests/it/` runs against both.
@@ -100,7 +105,9 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<ReportId, StoreError>> + Send;
     /// The unchanged path for many reports in one transaction (one fsync): what a server
     /// under load uses to group-commit. `out[i]` is `None` when `reports[i]`'s host no longer
-    /// exists.
+    /// exists or its last saved report no longer has `reports[i]`'s hash (another report, or
+    /// another server, changed it since the caller looked): the caller then saves the report
+    /// in full.
     fn touch_unchanged_reports(
         &self,
         reports: &[(HostId, ReportMeta)],
@@ -226,6 +233,208 @@ pub trait Store: Send + Sync {
         &self,
         id: ExceptionId,
     ) -> impl Future<Output = Result<Option<CveException>, StoreError>> + Send;
+
+    // ---- batched ingest ----
+
+    /// Saves several changed (or first) reports in one transaction — one commit, one fsync —
+    /// as [`Store::save_report`] would one by one. All or nothing: on an error none is saved
+    /// (the caller retries them one by one to find the culprit).
+    fn save_reports(
+        &self,
+        reports: &[NewReport<'_>],
+    ) -> impl Future<Output = Result<Vec<SavedReport>, StoreError>> + Send;
+    /// Writes evaluated reports' results in one transaction: the findings of the package
+    /// versions each evaluated (replacing earlier answers), the host's counts, and the report
+    /// marked processed with its CVE count. All or nothing.
+    fn finish_reports(
+        &self,
+        items: &[FinishReport],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The stored findings of these package versions for `stream`, by package version.
+    fn package_findings(
+        &self,
+        stream: &str,
+        ids: &[PackageVersionId],
+    ) -> impl Future<Output = Result<Vec<PackageFinding>, StoreError>> + Send;
+    /// The installed sets of `hosts` (every host when `None`), by host id; hosts that never
+    /// saved a report are absent.
+    fn installed_sets(
+        &self,
+        hosts: Option<&[HostId]>,
+    ) -> impl Future<Output = Result<Vec<InstalledSet>, StoreError>> + Send;
+    /// Package versions by id (unknown ids are absent), by id.
+    fn package_versions(
+        &self,
+        ids: &[PackageVersionId],
+    ) -> impl Future<Output = Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError>> + Send;
+    /// Writes many hosts' cached counts in one transaction; hosts deleted meanwhile are
+    /// skipped.
+    fn update_hosts_counts(
+        &self,
+        counts: &[(HostId, HostCounts)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- users ----
+
+    /// Creates a user; [`StoreError::Duplicate`] when the name is taken.
+    fn create_user(&self, user: &NewUser) -> impl Future<Output = Result<User, StoreError>> + Send;
+    /// The user named `name`.
+    fn get_user_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// Every user, by name.
+    fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
+    /// Changes a user; `None` if it does not exist. A new password or disabling the user ends
+    /// its sessions.
+    fn update_user(
+        &self,
+        id: UserId,
+        update: &UserUpdate,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+    /// Deletes a user with its grants, sessions and tokens; `false` if it did not exist.
+    fn delete_user(&self, id: UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The user's grants, by kind then value.
+    fn user_grants(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
+    /// Grants the user a group, domain or host; `false` if it already had it (or no such user).
+    fn add_grant(
+        &self,
+        id: UserId,
+        grant: &Grant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Takes a grant away; `false` if the user did not have it.
+    fn remove_grant(
+        &self,
+        id: UserId,
+        grant: &Grant,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records a session (by the SHA-256 hex of its cookie token) with its CSRF token, and
+    /// sweeps expired ones.
+    fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        csrf: &str,
+        expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The unexpired session with that token hash, whose user is not disabled.
+    fn get_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Session>, StoreError>> + Send;
+    /// Ends a session; `false` if there was none.
+    fn delete_session(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records an API token (by the SHA-256 hex of the token).
+    fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<ApiToken, StoreError>> + Send;
+    /// A user's tokens, oldest first.
+    fn list_api_tokens(
+        &self,
+        user: UserId,
+    ) -> impl Future<Output = Result<Vec<ApiToken>, StoreError>> + Send;
+    /// Revokes (deletes) a token; `false` if it did not exist.
+    fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The (enabled) user a token hash belongs to, recording its use at `now`.
+    fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
+
+    // ---- fleet ----
+
+    /// Every host with its scope keys and installed package versions (what the in-memory fleet
+    /// index is built from), by id.
+    fn fleet_hosts(&self) -> impl Future<Output = Result<Vec<FleetHost>, StoreError>> + Send;
+    /// Every stored finding with its stream, from enabled feeds.
+    fn fleet_findings(&self)
+    -> impl Future<Output = Result<Vec<StreamFinding>, StoreError>> + Send;
+    /// Every interned package version, by id.
+    fn fleet_packages(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError>> + Send;
+    /// A host's reports, newest first.
+    fn host_reports(
+        &self,
+        host: HostId,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<ReportSummary>, StoreError>> + Send;
+    /// Fleet exposure per day since `since`, from evaluated reports of the hosts `scope` allows.
+    fn exposure_by_day(
+        &self,
+        since: OffsetDateTime,
+        scope: &HostScope,
+    ) -> impl Future<Output = Result<Vec<ExposureDay>, StoreError>> + Send;
+
+    // ---- repositories ----
+
+    /// Creates a repository; [`StoreError::Duplicate`] when the name is taken.
+    fn create_repository(
+        &self,
+        repo: &NewRepository,
+    ) -> impl Future<Output = Result<Repository, StoreError>> + Send;
+    /// One repository.
+    fn get_repository(
+        &self,
+        id: RepositoryId,
+    ) -> impl Future<Output = Result<Option<Repository>, StoreError>> + Send;
+    /// All repositories, by name.
+    fn list_repositories(&self)
+    -> impl Future<Output = Result<Vec<Repository>, StoreError>> + Send;
+    /// Deletes a repository with its packages and history; `false` if it did not exist.
+    fn delete_repository(
+        &self,
+        id: RepositoryId,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The repository's sync history, newest first.
+    fn repository_runs(
+        &self,
+        id: RepositoryId,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RepoRun>, StoreError>> + Send;
+    /// Replaces the repository's packages with `content` in one transaction and records the
+    /// (successful) sync on it and in its history.
+    fn replace_repository_packages(
+        &self,
+        id: RepositoryId,
+        content: &RepoContent,
+        sync: &SyncRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a sync that imported nothing (`Failed` or `Unchanged`); a `None`
+    /// etag/last-modified/checksum keeps the stored one.
+    fn record_repository_sync(
+        &self,
+        id: RepositoryId,
+        sync: &SyncRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every enabled repository with its entries, by id.
+    fn load_repository_packages(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(Repository, Vec<RepoEntry>)>, StoreError>> + Send;
+    /// The hosts of a stream, by id.
+    fn stream_hosts(
+        &self,
+        stream: &str,
+    ) -> impl Future<Output = Result<Vec<Host>, StoreError>> + Send;
+    /// Writes hosts' cached update counts, in one transaction.
+    fn set_host_updates(
+        &self,
+        counts: &[(HostId, HostUpdateCounts)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The store the server holds: one of the backends, chosen at startup from the URL.
@@ -451,5 +660,175 @@ impl Store for AnyStore {
     }
     async fn delete_exception(&self, id: ExceptionId) -> Result<Option<CveException>, StoreError> {
         delegate!(self.delete_exception(id))
+    }
+
+    async fn save_reports(&self, r: &[NewReport<'_>]) -> Result<Vec<SavedReport>, StoreError> {
+        delegate!(self.save_reports(r))
+    }
+    async fn finish_reports(&self, items: &[FinishReport]) -> Result<(), StoreError> {
+        delegate!(self.finish_reports(items))
+    }
+    async fn package_findings(
+        &self,
+        stream: &str,
+        ids: &[PackageVersionId],
+    ) -> Result<Vec<PackageFinding>, StoreError> {
+        delegate!(self.package_findings(stream, ids))
+    }
+    async fn installed_sets(
+        &self,
+        hosts: Option<&[HostId]>,
+    ) -> Result<Vec<InstalledSet>, StoreError> {
+        delegate!(self.installed_sets(hosts))
+    }
+    async fn package_versions(
+        &self,
+        ids: &[PackageVersionId],
+    ) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+        delegate!(self.package_versions(ids))
+    }
+    async fn update_hosts_counts(&self, c: &[(HostId, HostCounts)]) -> Result<(), StoreError> {
+        delegate!(self.update_hosts_counts(c))
+    }
+    async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        delegate!(self.create_user(user))
+    }
+    async fn get_user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        delegate!(self.get_user_by_name(name))
+    }
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        delegate!(self.list_users())
+    }
+    async fn update_user(
+        &self,
+        id: UserId,
+        update: &UserUpdate,
+    ) -> Result<Option<User>, StoreError> {
+        delegate!(self.update_user(id, update))
+    }
+    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
+        delegate!(self.delete_user(id))
+    }
+    async fn user_grants(&self, id: UserId) -> Result<Vec<Grant>, StoreError> {
+        delegate!(self.user_grants(id))
+    }
+    async fn add_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
+        delegate!(self.add_grant(id, grant))
+    }
+    async fn remove_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
+        delegate!(self.remove_grant(id, grant))
+    }
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        csrf: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        delegate!(self.create_session(token_hash, user, csrf, expires_at))
+    }
+    async fn get_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        delegate!(self.get_session(token_hash, now))
+    }
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        delegate!(self.delete_session(token_hash))
+    }
+    async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+    ) -> Result<ApiToken, StoreError> {
+        delegate!(self.create_api_token(user, token_hash, name))
+    }
+    async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        delegate!(self.list_api_tokens(user))
+    }
+    async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
+        delegate!(self.revoke_api_token(id))
+    }
+    async fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        delegate!(self.user_by_api_token(token_hash, now))
+    }
+    async fn fleet_hosts(&self) -> Result<Vec<FleetHost>, StoreError> {
+        delegate!(self.fleet_hosts())
+    }
+    async fn fleet_findings(&self) -> Result<Vec<StreamFinding>, StoreError> {
+        delegate!(self.fleet_findings())
+    }
+    async fn fleet_packages(
+        &self,
+    ) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+        delegate!(self.fleet_packages())
+    }
+    async fn host_reports(
+        &self,
+        host: HostId,
+        limit: i64,
+    ) -> Result<Vec<ReportSummary>, StoreError> {
+        delegate!(self.host_reports(host, limit))
+    }
+    async fn exposure_by_day(
+        &self,
+        since: OffsetDateTime,
+        scope: &HostScope,
+    ) -> Result<Vec<ExposureDay>, StoreError> {
+        delegate!(self.exposure_by_day(since, scope))
+    }
+    async fn create_repository(&self, r: &NewRepository) -> Result<Repository, StoreError> {
+        delegate!(self.create_repository(r))
+    }
+    async fn get_repository(&self, id: RepositoryId) -> Result<Option<Repository>, StoreError> {
+        delegate!(self.get_repository(id))
+    }
+    async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError> {
+        delegate!(self.list_repositories())
+    }
+    async fn delete_repository(&self, id: RepositoryId) -> Result<bool, StoreError> {
+        delegate!(self.delete_repository(id))
+    }
+    async fn repository_runs(
+        &self,
+        id: RepositoryId,
+        limit: i64,
+    ) -> Result<Vec<RepoRun>, StoreError> {
+        delegate!(self.repository_runs(id, limit))
+    }
+    async fn replace_repository_packages(
+        &self,
+        id: RepositoryId,
+        content: &RepoContent,
+        sync: &SyncRecord,
+    ) -> Result<(), StoreError> {
+        delegate!(self.replace_repository_packages(id, content, sync))
+    }
+    async fn record_repository_sync(
+        &self,
+        id: RepositoryId,
+        sync: &SyncRecord,
+    ) -> Result<(), StoreError> {
+        delegate!(self.record_repository_sync(id, sync))
+    }
+    async fn load_repository_packages(
+        &self,
+    ) -> Result<Vec<(Repository, Vec<RepoEntry>)>, StoreError> {
+        delegate!(self.load_repository_packages())
+    }
+    async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
+        delegate!(self.stream_hosts(stream))
+    }
+    async fn set_host_updates(
+        &self,
+        counts: &[(HostId, HostUpdateCounts)],
+    ) -> Result<(), StoreError> {
+        delegate!(self.set_host_updates(counts))
     }
 }

@@ -8,5 +8,7 @@ mod support;
 mod feeds;
 mod queue;
 mod reports;
+mod repos;
 mod size;
 mod tags;
+mod users;

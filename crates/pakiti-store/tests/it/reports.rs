@@ -2,8 +2,9 @@
 
 use pakiti_core::package::InstalledPackage;
 use pakiti_store::{
-    AnyStore, FeedUpdate, HostCounts, HostFacts, HostFilter, HostIdentity, HostSort, HostSortKey,
-    NewReport, PackageFinding, Page, ReportMeta, SavedReport, Store, StoreError,
+    AnyStore, FeedUpdate, FinishReport, HostCounts, HostFacts, HostFilter, HostIdentity, HostScope,
+    HostSort, HostSortKey, NewReport, PackageFinding, Page, ReportMeta, SavedReport, Store,
+    StoreError,
 };
 
 use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, stream};
@@ -489,6 +490,35 @@ async fn listing_sorting_and_deleting_hosts() {
             .unwrap();
         assert_eq!(names(&page), ["Web-02", "db-01"]);
         assert_eq!(page.hosts[1].group.as_deref(), Some("site-a"));
+        // Authorization scopes: nothing granted shows nothing; grants are a union.
+        let nothing = HostFilter {
+            scope: HostScope::Restricted {
+                groups: vec![],
+                domains: vec![],
+                hosts: vec![],
+            },
+            ..HostFilter::default()
+        };
+        let none = s
+            .list_hosts(&nothing, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(none.total, 0);
+        let granted = HostFilter {
+            scope: HostScope::Restricted {
+                groups: vec!["no-such-group".into()],
+                domains: vec![],
+                hosts: vec!["mail_01".into()],
+            },
+            ..HostFilter::default()
+        };
+        let mine = s
+            .list_hosts(&granted, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(names(&mine), ["mail_01"]);
+        assert!(granted.scope.allows(&mine.hosts[0]));
+        assert!(!nothing.scope.allows(&mine.hosts[0]));
         assert_eq!(page.hosts[1].facts.kernel, "4.18.0-513.el8.x86_64");
 
         let host = s.get_host_by_name("db-01").await.unwrap().unwrap();
@@ -525,5 +555,379 @@ async fn retention_keeps_each_hosts_latest_report() {
         assert_eq!(s.prune_reports(at(350)).await.unwrap(), 0);
         assert_eq!(s.prune_reports(at(10_000)).await.unwrap(), 1);
         assert!(s.get_host(b.host_id).await.unwrap().is_some());
+    });
+}
+
+#[tokio::test]
+async fn fleet_reads_and_host_filters() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let fid = feed(s, "rhel").await;
+        s.replace_feed_advisories(
+            fid,
+            &[rhsa("RHSA-1", "8", "bash", "5.0-2.el8")],
+            &ok_sync(1),
+        )
+        .await
+        .unwrap();
+        let adv = s.load_advisories().await.unwrap();
+        let mut f = facts("rhel:8");
+        f.reboot_needed = true;
+        let a = save(
+            s,
+            &id("a.example.cz", None),
+            &f,
+            86_400 * 3,
+            "h",
+            &[pkg("bash", "5.0-1.el8"), pkg("zsh", "1-1")],
+        )
+        .await;
+        let mut g = facts("rhel:8");
+        g.group = None;
+        g.os_name = "Debian GNU/Linux 12".into();
+        let b = save(
+            s,
+            &id("b.example.de", None),
+            &g,
+            86_400 * 5,
+            "h2",
+            &[pkg("zsh", "1-1")],
+        )
+        .await;
+        let c = save(s, &id("c.example.org", None), &g, 86_400 * 5, "h3", &[]).await;
+        s.store_package_findings(
+            "rhel:8",
+            &a.unevaluated,
+            &[PackageFinding {
+                package_version_id: a.package_ids[0],
+                advisory_id: adv[0].id,
+                affected_idx: 0,
+            }],
+        )
+        .await
+        .unwrap();
+        s.mark_report_processed(a.report_id, at(86_400 * 3 + 1), 4)
+            .await
+            .unwrap();
+        s.mark_report_processed(b.report_id, at(86_400 * 5 + 1), 0)
+            .await
+            .unwrap();
+        s.update_host_counts(
+            a.host_id,
+            &HostCounts {
+                cves: 4,
+                tagged: 1,
+                ..HostCounts::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        let hosts = s.fleet_hosts().await.unwrap();
+        assert_eq!(hosts.len(), 3, "{}", db.backend);
+        assert_eq!(hosts[0].hostname, "a.example.cz");
+        let mut want = a.package_ids.clone();
+        want.sort_unstable();
+        assert_eq!(hosts[0].package_ids, want);
+        assert_eq!(hosts[0].group.as_deref(), Some("site-a"));
+        assert_eq!(hosts[0].modules, ["nodejs:18", "perl:5.26"]);
+        assert!(hosts[2].package_ids.is_empty());
+        let findings = s.fleet_findings().await.unwrap();
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].stream, "rhel:8");
+        assert_eq!(findings[0].finding.package_version_id, a.package_ids[0]);
+        let pkgs = s.fleet_packages().await.unwrap();
+        assert_eq!(pkgs.len(), 2);
+        assert_eq!(pkgs[0].1.name, "bash");
+        // Disabled feeds' findings are not part of the fleet.
+        s.update_feed(
+            fid,
+            &FeedUpdate {
+                enabled: Some(false),
+                ..FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert!(s.fleet_findings().await.unwrap().is_empty());
+
+        let history = s.host_reports(a.host_id, 10).await.unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].cve_count, Some(4));
+        assert_eq!(history[0].pkg_count, 2);
+
+        let days = s.exposure_by_day(at(0), &HostScope::All).await.unwrap();
+        assert_eq!(days.len(), 2, "{days:?}");
+        assert_eq!(
+            (days[0].hosts, days[0].vulnerable_hosts, days[0].cves),
+            (1, 1, 4)
+        );
+        assert_eq!(
+            (days[1].hosts, days[1].vulnerable_hosts, days[1].cves),
+            (1, 0, 0)
+        );
+        let scoped = s
+            .exposure_by_day(
+                at(0),
+                &HostScope::Restricted {
+                    groups: vec![],
+                    domains: vec![],
+                    hosts: vec!["b.example.de".into()],
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(scoped.len(), 1);
+
+        let list = |f: HostFilter| async move {
+            s.list_hosts(&f, HostSort::default(), Page::default())
+                .await
+                .unwrap()
+                .hosts
+                .into_iter()
+                .map(|h| h.hostname)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            list(HostFilter {
+                tlds: vec!["cz".into(), ".de".into()],
+                ..HostFilter::default()
+            })
+            .await,
+            ["a.example.cz", "b.example.de"]
+        );
+        assert_eq!(
+            list(HostFilter {
+                host_ids: Some(vec![b.host_id, c.host_id]),
+                ..HostFilter::default()
+            })
+            .await,
+            ["b.example.de", "c.example.org"]
+        );
+        assert!(
+            list(HostFilter {
+                host_ids: Some(vec![]),
+                ..HostFilter::default()
+            })
+            .await
+            .is_empty()
+        );
+        assert_eq!(
+            list(HostFilter {
+                os_contains: Some("debian".into()),
+                ..HostFilter::default()
+            })
+            .await,
+            ["b.example.de", "c.example.org"]
+        );
+        assert_eq!(
+            list(HostFilter {
+                reboot_needed: true,
+                ..HostFilter::default()
+            })
+            .await,
+            ["a.example.cz"]
+        );
+        assert_eq!(
+            list(HostFilter {
+                tagged_only: true,
+                ..HostFilter::default()
+            })
+            .await,
+            ["a.example.cz"]
+        );
+        assert_eq!(
+            list(HostFilter {
+                last_report_before: Some(at(86_400 * 4)),
+                ..HostFilter::default()
+            })
+            .await,
+            ["a.example.cz"]
+        );
+        let by_group = s
+            .list_hosts(
+                &HostFilter::default(),
+                HostSort {
+                    key: HostSortKey::Group,
+                    descending: true,
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_group.total, 3);
+        for key in [HostSortKey::High, HostSortKey::Tagged, HostSortKey::Os] {
+            let page = s
+                .list_hosts(
+                    &HostFilter::default(),
+                    HostSort {
+                        key,
+                        descending: false,
+                    },
+                    Page::default(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(page.total, 3);
+        }
+    });
+}
+
+#[tokio::test]
+async fn batched_ingest_writes() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let fid = feed(s, "rhel").await;
+        s.replace_feed_advisories(
+            fid,
+            &[rhsa("RHSA-1", "8", "bash", "5.0-2.el8")],
+            &ok_sync(1),
+        )
+        .await
+        .unwrap();
+        let adv = s.load_advisories().await.unwrap();
+        let f = facts("rhel:8");
+        let (ia, ib) = (id("a", None), id("b", None));
+        let (ma, mb) = (meta(10, "ha"), meta(11, "hb"));
+        let pa = [pkg("bash", "5.0-1.el8"), pkg("zsh", "1-1")];
+        let pb = [pkg("bash", "5.0-1.el8"), pkg("curl", "7-1")];
+        // Two reports sharing a never-seen package version, in one transaction.
+        let saved = s
+            .save_reports(&[
+                NewReport {
+                    identity: &ia,
+                    facts: &f,
+                    meta: &ma,
+                    packages: &pa,
+                },
+                NewReport {
+                    identity: &ib,
+                    facts: &f,
+                    meta: &mb,
+                    packages: &pb,
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(saved.len(), 2);
+        assert_eq!(saved[0].package_ids[0], saved[1].package_ids[0]);
+        assert_eq!(saved[0].unevaluated.len(), 2);
+        assert_eq!(saved[1].unevaluated.len(), 2);
+        let bash = saved[0].package_ids[0];
+        let finding = PackageFinding {
+            package_version_id: bash,
+            advisory_id: adv[0].id,
+            affected_idx: 0,
+        };
+        let counts = HostCounts {
+            cves: 1,
+            high: 1,
+            tagged: 1,
+            vulnerable_packages: 1,
+            ..HostCounts::default()
+        };
+        s.finish_reports(&[FinishReport {
+            report: saved[0].report_id,
+            host: saved[0].host_id,
+            processed_at: at(12),
+            counts,
+            stream: Some("rhel:8".into()),
+            evaluated: saved[0].unevaluated.clone(),
+            findings: vec![finding],
+            updates: Some(pakiti_store::HostUpdateCounts {
+                security: 2,
+                other: 3,
+            }),
+        }])
+        .await
+        .unwrap();
+        let a = s.get_host(saved[0].host_id).await.unwrap().unwrap();
+        assert_eq!(a.counts, counts);
+        assert_eq!((a.updates.security, a.updates.other), (2, 3));
+        assert_eq!(
+            s.package_findings("rhel:8", &saved[1].package_ids)
+                .await
+                .unwrap(),
+            [finding]
+        );
+        assert!(
+            s.package_findings("debian:bookworm", &[bash])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The shared version is now evaluated for the stream; only curl is new for b.
+        let again = s
+            .save_reports(&[NewReport {
+                identity: &ib,
+                facts: &f,
+                meta: &meta(13, "hb2"),
+                packages: &pb,
+            }])
+            .await
+            .unwrap();
+        assert_eq!(again[0].unevaluated, [saved[1].package_ids[1]]);
+
+        let sets = s.installed_sets(None).await.unwrap();
+        assert_eq!(sets.len(), 2);
+        assert_eq!(sets[0].host, saved[0].host_id);
+        assert_eq!(sets[0].stream.as_deref(), Some("rhel:8"));
+        assert_eq!(sets[0].modules, ["nodejs:18", "perl:5.26"]);
+        let mut want = saved[0].package_ids.clone();
+        want.sort_unstable();
+        assert_eq!(sets[0].ids, want);
+        let one = s.installed_sets(Some(&[saved[1].host_id])).await.unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].host, saved[1].host_id);
+        let names = s.package_versions(&[bash, 987_654]).await.unwrap();
+        assert_eq!(names, [(bash, pkg("bash", "5.0-1.el8"))]);
+
+        // Bulk counts skip deleted hosts.
+        assert!(s.delete_host(saved[1].host_id).await.unwrap());
+        s.update_hosts_counts(&[
+            (saved[0].host_id, HostCounts::default()),
+            (saved[1].host_id, counts),
+        ])
+        .await
+        .unwrap();
+        let a = s.get_host(saved[0].host_id).await.unwrap().unwrap();
+        assert_eq!(a.counts, HostCounts::default());
+
+        // All or nothing: a batch with one bad report saves none.
+        let empty = id("", None);
+        let err = s
+            .save_reports(&[
+                NewReport {
+                    identity: &id("c", None),
+                    facts: &f,
+                    meta: &meta(14, "hc"),
+                    packages: &pa,
+                },
+                NewReport {
+                    identity: &empty,
+                    facts: &f,
+                    meta: &meta(14, "hd"),
+                    packages: &pa,
+                },
+            ])
+            .await;
+        assert!(err.is_err());
+        assert_eq!(s.get_host_by_name("c").await.unwrap(), None);
+        // A finish naming a missing report fails and writes nothing.
+        let bad = s
+            .finish_reports(&[FinishReport {
+                report: 999_999,
+                host: saved[0].host_id,
+                processed_at: at(15),
+                counts,
+                stream: None,
+                evaluated: vec![],
+                findings: vec![],
+                updates: None,
+            }])
+            .await;
+        assert!(matches!(bad, Err(StoreError::NotFound { .. })));
+        let a = s.get_host(saved[0].host_id).await.unwrap().unwrap();
+        assert_eq!(a.counts, HostCounts::default());
     });
 }

@@ -1,0 +1,619 @@
+//! Package repositories (for update detection): model values, their rows and the compact
+//! encoding of a repository's package entries, shared by both backends.
+
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::model::{SyncRecord, SyncStatus};
+use crate::shared::from_ts;
+
+/// A repository's database id.
+pub type RepositoryId = i64;
+
+/// A repository to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRepository {
+    /// A unique name chosen by the operator.
+    pub name: String,
+    /// `apt`, `rpmmd` or `apk`.
+    pub kind: String,
+    /// Where to fetch it: a URL or a local path (what `kind` expects there).
+    pub url: String,
+    /// The OS stream whose hosts use it (`debian:12`).
+    pub stream: String,
+    /// The arch it serves; `None` serves every host of the stream.
+    pub arch: Option<String>,
+    /// Operator override of the security flag; `None` takes it from the metadata.
+    pub security: Option<bool>,
+    /// Operator override of the priority (higher wins); `None` takes it from the metadata.
+    pub priority: Option<i64>,
+    /// Whether it is synced and used.
+    pub enabled: bool,
+    /// Seconds between syncs.
+    pub interval_secs: i64,
+}
+
+/// A repository as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repository {
+    /// Database id.
+    pub id: RepositoryId,
+    /// Unique name.
+    pub name: String,
+    /// `apt`, `rpmmd` or `apk`.
+    pub kind: String,
+    /// URL or local path.
+    pub url: String,
+    /// The OS stream it serves.
+    pub stream: String,
+    /// The arch it serves (`None`: all).
+    pub arch: Option<String>,
+    /// Operator security override.
+    pub security: Option<bool>,
+    /// Operator priority override.
+    pub priority: Option<i64>,
+    /// Whether it is synced and used.
+    pub enabled: bool,
+    /// Seconds between syncs.
+    pub interval_secs: i64,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// The last sync, if any.
+    pub last_sync: Option<SyncRecord>,
+    /// Package entries currently stored.
+    pub package_count: i64,
+    /// Entries flagged security (security repository or advisory).
+    pub security_count: i64,
+    /// What the metadata said about security (suite name/label).
+    pub meta_security: bool,
+    /// The priority the metadata implies (apt `NotAutomatic`), if any.
+    pub meta_priority: Option<i64>,
+}
+
+impl Repository {
+    /// The security flag in force: the operator's, else the metadata's.
+    #[must_use]
+    pub fn is_security(&self) -> bool {
+        self.security.unwrap_or(self.meta_security)
+    }
+}
+
+/// One row of a repository's sync history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoRun {
+    /// The sync.
+    pub record: SyncRecord,
+    /// Entries imported (0 for failures and unchanged syncs).
+    pub package_count: i64,
+}
+
+/// One package a repository offers (or, with `installable` false, a version an rpm-md
+/// security advisory names: an upgrade past it is a security upgrade).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoEntry {
+    /// Binary package name.
+    pub name: String,
+    /// Full version in the stream's scheme (`1:2.3-4`).
+    pub version: String,
+    /// Package arch (`amd64`, `all`, `x86_64`, `noarch`).
+    pub arch: String,
+    /// Source package name, when the index says and it differs from `name`.
+    pub source: Option<String>,
+    /// Security update (from updateinfo) on top of the repository's own flag.
+    pub security: bool,
+    /// False for advisory-only markers.
+    pub installable: bool,
+    /// `module:stream` for rpm modular packages.
+    pub module: Option<String>,
+}
+
+/// What a sync imported.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepoContent {
+    /// Security flag from the metadata.
+    pub meta_security: bool,
+    /// Priority from the metadata.
+    pub meta_priority: Option<i64>,
+    /// The entries.
+    pub entries: Vec<RepoEntry>,
+}
+
+/// Cached per-host update counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostUpdateCounts {
+    /// Updates bringing a security fix.
+    pub security: i64,
+    /// Other updates.
+    pub other: i64,
+}
+
+pub(crate) const REPO_COLUMNS: &str = "id, name, kind, url, stream, arch, security, priority, \
+    enabled, interval_secs, created_at, last_sync_at, last_status, last_error, last_duration_ms, \
+    package_count, security_count, meta_security, meta_priority, etag, last_modified, checksum";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RepoRow {
+    id: i64,
+    name: String,
+    kind: String,
+    url: String,
+    stream: String,
+    arch: Option<String>,
+    security: Option<bool>,
+    priority: Option<i64>,
+    enabled: bool,
+    interval_secs: i64,
+    created_at: i64,
+    last_sync_at: Option<i64>,
+    last_status: Option<String>,
+    last_error: Option<String>,
+    last_duration_ms: Option<i64>,
+    package_count: i64,
+    security_count: i64,
+    meta_security: bool,
+    meta_priority: Option<i64>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    checksum: Option<String>,
+}
+
+impl RepoRow {
+    pub(crate) fn into_repo(self) -> Result<Repository, StoreError> {
+        let last_sync = match (self.last_sync_at, self.last_status) {
+            (Some(at), Some(status)) => Some(SyncRecord {
+                at: from_ts(at)?,
+                status: SyncStatus::from_word(&status)
+                    .ok_or_else(|| StoreError::corrupt("sync status", status))?,
+                error: self.last_error,
+                duration_ms: self.last_duration_ms.unwrap_or(0),
+                etag: self.etag,
+                last_modified: self.last_modified,
+                checksum: self.checksum,
+            }),
+            _ => None,
+        };
+        Ok(Repository {
+            id: self.id,
+            name: self.name,
+            kind: self.kind,
+            url: self.url,
+            stream: self.stream,
+            arch: self.arch,
+            security: self.security,
+            priority: self.priority,
+            enabled: self.enabled,
+            interval_secs: self.interval_secs,
+            created_at: from_ts(self.created_at)?,
+            last_sync,
+            package_count: self.package_count,
+            security_count: self.security_count,
+            meta_security: self.meta_security,
+            meta_priority: self.meta_priority,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RepoRunRow {
+    started_at: i64,
+    status: String,
+    error: Option<String>,
+    duration_ms: i64,
+    package_count: i64,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    checksum: Option<String>,
+}
+
+impl RepoRunRow {
+    pub(crate) fn into_run(self) -> Result<RepoRun, StoreError> {
+        Ok(RepoRun {
+            record: SyncRecord {
+                at: from_ts(self.started_at)?,
+                status: SyncStatus::from_word(&self.status)
+                    .ok_or_else(|| StoreError::corrupt("sync status", self.status.clone()))?,
+                error: self.error,
+                duration_ms: self.duration_ms,
+                etag: self.etag,
+                last_modified: self.last_modified,
+                checksum: self.checksum,
+            },
+            package_count: self.package_count,
+        })
+    }
+}
+
+pub(crate) const RUN_SELECT: &str = "SELECT started_at, status, error, duration_ms, \
+    package_count, etag, last_modified, checksum FROM repo_runs WHERE repo_id = $1 \
+    ORDER BY id DESC LIMIT $2";
+
+pub(crate) const RUN_INSERT: &str = "INSERT INTO repo_runs (repo_id, started_at, status, error, \
+    duration_ms, package_count, etag, last_modified, checksum) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Entries are stored as one blob per repository: a `pkr1\n` header, then one line per entry,
+/// `name TAB version TAB arch TAB source TAB flags TAB module`, with `flags` `""` (ordinary),
+/// `s` (security) or `m` (advisory-only security marker). About 40 bytes an entry, loaded
+/// whole; a row per entry would cost several times that in indexes and insert time.
+const MAGIC: &[u8] = b"pkr1\n";
+
+pub(crate) fn encode_entries(entries: &[RepoEntry]) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::with_capacity(MAGIC.len() + entries.len() * 48);
+    out.extend_from_slice(MAGIC);
+    for e in entries {
+        for f in [
+            e.name.as_str(),
+            &e.version,
+            &e.arch,
+            e.source.as_deref().unwrap_or(""),
+            e.module.as_deref().unwrap_or(""),
+        ] {
+            if f.contains(['\t', '\n']) {
+                return Err(StoreError::Invalid(format!(
+                    "repository entry field contains a tab or newline: {f:?}"
+                )));
+            }
+        }
+        if e.name.is_empty() || e.version.is_empty() {
+            return Err(StoreError::Invalid(
+                "repository entry without name or version".into(),
+            ));
+        }
+        let flags = match (e.installable, e.security) {
+            (false, _) => "m",
+            (true, true) => "s",
+            (true, false) => "",
+        };
+        for (i, f) in [
+            e.name.as_str(),
+            &e.version,
+            &e.arch,
+            e.source.as_deref().unwrap_or(""),
+            flags,
+            e.module.as_deref().unwrap_or(""),
+        ]
+        .iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push(b'\t');
+            }
+            out.extend_from_slice(f.as_bytes());
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
+}
+
+pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> {
+    let bad = |d: String| StoreError::corrupt("repository entries", d);
+    let body = blob
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| bad("missing header".into()))?;
+    let text = std::str::from_utf8(body).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::with_capacity(text.len() / 40);
+    for line in text.split_terminator('\n') {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [name, version, arch, source, flags, module] = f[..] else {
+            return Err(bad(format!("{} fields in {line:?}", f.len())));
+        };
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        out.push(RepoEntry {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            arch: arch.to_owned(),
+            source: opt(source),
+            security: flags == "s" || flags == "m",
+            installable: flags != "m",
+            module: opt(module),
+        });
+    }
+    Ok(out)
+}
+
+/// The repository methods of [`crate::Store`], written once for both backends (their SQL is
+/// the same): `$w` is the pool writes go to, `$r` the one reads use.
+macro_rules! repo_store_impl {
+    ($w:ident, $r:ident) => {
+        async fn create_repository(
+            &self,
+            repo: &crate::repos::NewRepository,
+        ) -> Result<crate::repos::Repository, StoreError> {
+            let res = sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
+                "INSERT INTO repositories (name, kind, url, stream, arch, security, priority, \
+                 enabled, interval_secs, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {}",
+                crate::repos::REPO_COLUMNS
+            ))
+            .bind(&repo.name)
+            .bind(&repo.kind)
+            .bind(&repo.url)
+            .bind(&repo.stream)
+            .bind(&repo.arch)
+            .bind(repo.security)
+            .bind(repo.priority)
+            .bind(repo.enabled)
+            .bind(repo.interval_secs)
+            .bind(ts(OffsetDateTime::now_utc()))
+            .fetch_one(&self.$w)
+            .await;
+            match res {
+                Ok(row) => row.into_repo(),
+                Err(e)
+                    if e
+                        .as_database_error()
+                        .is_some_and(|d| d.is_unique_violation()) =>
+                {
+                    Err(StoreError::Duplicate(format!("repository {:?}", repo.name)))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        async fn get_repository(
+            &self,
+            id: crate::repos::RepositoryId,
+        ) -> Result<Option<crate::repos::Repository>, StoreError> {
+            sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
+                "SELECT {} FROM repositories WHERE id = $1",
+                crate::repos::REPO_COLUMNS
+            ))
+            .bind(id)
+            .fetch_optional(&self.$r)
+            .await?
+            .map(crate::repos::RepoRow::into_repo)
+            .transpose()
+        }
+
+        async fn list_repositories(&self) -> Result<Vec<crate::repos::Repository>, StoreError> {
+            sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
+                "SELECT {} FROM repositories ORDER BY name",
+                crate::repos::REPO_COLUMNS
+            ))
+            .fetch_all(&self.$r)
+            .await?
+            .into_iter()
+            .map(crate::repos::RepoRow::into_repo)
+            .collect()
+        }
+
+        async fn delete_repository(
+            &self,
+            id: crate::repos::RepositoryId,
+        ) -> Result<bool, StoreError> {
+            Ok(sqlx::query("DELETE FROM repositories WHERE id = $1")
+                .bind(id)
+                .execute(&self.$w)
+                .await?
+                .rows_affected()
+                > 0)
+        }
+
+        async fn repository_runs(
+            &self,
+            id: crate::repos::RepositoryId,
+            limit: i64,
+        ) -> Result<Vec<crate::repos::RepoRun>, StoreError> {
+            sqlx::query_as::<_, crate::repos::RepoRunRow>(crate::repos::RUN_SELECT)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.$r)
+                .await?
+                .into_iter()
+                .map(crate::repos::RepoRunRow::into_run)
+                .collect()
+        }
+
+        async fn replace_repository_packages(
+            &self,
+            id: crate::repos::RepositoryId,
+            content: &crate::repos::RepoContent,
+            sync: &SyncRecord,
+        ) -> Result<(), StoreError> {
+            if sync.status != SyncStatus::Ok {
+                return Err(StoreError::Invalid(
+                    "only a successful sync replaces a repository's packages".into(),
+                ));
+            }
+            let blob = crate::repos::encode_entries(&content.entries)?;
+            let count = i64::try_from(content.entries.len())
+                .map_err(|_| StoreError::Invalid("too many entries".into()))?;
+            let security = i64::try_from(content.entries.iter().filter(|e| e.security).count())
+                .map_err(|_| StoreError::Invalid("too many entries".into()))?;
+            let mut tx = self.begin().await?;
+            let n = sqlx::query(
+                "UPDATE repositories SET last_sync_at = $2, last_status = $3, last_error = $4, \
+                 last_duration_ms = $5, etag = $6, last_modified = $7, checksum = $8, \
+                 package_count = $9, security_count = $10, meta_security = $11, \
+                 meta_priority = $12 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(ts(sync.at))
+            .bind(sync.status.as_str())
+            .bind(&sync.error)
+            .bind(sync.duration_ms)
+            .bind(&sync.etag)
+            .bind(&sync.last_modified)
+            .bind(&sync.checksum)
+            .bind(count)
+            .bind(security)
+            .bind(content.meta_security)
+            .bind(content.meta_priority)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("repository", id));
+            }
+            sqlx::query("DELETE FROM repo_packages WHERE repo_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO repo_packages (repo_id, entries) VALUES ($1, $2)")
+                .bind(id)
+                .bind(&blob)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(crate::repos::RUN_INSERT)
+                .bind(id)
+                .bind(ts(sync.at))
+                .bind(sync.status.as_str())
+                .bind(&sync.error)
+                .bind(sync.duration_ms)
+                .bind(count)
+                .bind(&sync.etag)
+                .bind(&sync.last_modified)
+                .bind(&sync.checksum)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn record_repository_sync(
+            &self,
+            id: crate::repos::RepositoryId,
+            sync: &SyncRecord,
+        ) -> Result<(), StoreError> {
+            if sync.status == SyncStatus::Ok {
+                return Err(StoreError::Invalid(
+                    "a successful sync is recorded by replace_repository_packages".into(),
+                ));
+            }
+            let mut tx = self.begin().await?;
+            let n = sqlx::query(
+                "UPDATE repositories SET last_sync_at = $2, last_status = $3, last_error = $4, \
+                 last_duration_ms = $5, etag = COALESCE($6, etag), \
+                 last_modified = COALESCE($7, last_modified), checksum = COALESCE($8, checksum) \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(ts(sync.at))
+            .bind(sync.status.as_str())
+            .bind(&sync.error)
+            .bind(sync.duration_ms)
+            .bind(&sync.etag)
+            .bind(&sync.last_modified)
+            .bind(&sync.checksum)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::not_found("repository", id));
+            }
+            sqlx::query(crate::repos::RUN_INSERT)
+                .bind(id)
+                .bind(ts(sync.at))
+                .bind(sync.status.as_str())
+                .bind(&sync.error)
+                .bind(sync.duration_ms)
+                .bind(0_i64)
+                .bind(&sync.etag)
+                .bind(&sync.last_modified)
+                .bind(&sync.checksum)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn load_repository_packages(
+            &self,
+        ) -> Result<Vec<(crate::repos::Repository, Vec<crate::repos::RepoEntry>)>, StoreError>
+        {
+            let repos: Vec<crate::repos::Repository> = sqlx::query_as::<
+                _,
+                crate::repos::RepoRow,
+            >(&format!(
+                "SELECT {} FROM repositories WHERE enabled ORDER BY id",
+                crate::repos::REPO_COLUMNS
+            ))
+            .fetch_all(&self.$r)
+            .await?
+            .into_iter()
+            .map(crate::repos::RepoRow::into_repo)
+            .collect::<Result<_, _>>()?;
+            let mut out = Vec::with_capacity(repos.len());
+            for repo in repos {
+                let blob: Option<(Vec<u8>,)> =
+                    sqlx::query_as("SELECT entries FROM repo_packages WHERE repo_id = $1")
+                        .bind(repo.id)
+                        .fetch_optional(&self.$r)
+                        .await?;
+                let entries = match blob {
+                    Some((b,)) => crate::repos::decode_entries(&b)?,
+                    None => Vec::new(),
+                };
+                out.push((repo, entries));
+            }
+            Ok(out)
+        }
+
+        async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
+            sqlx::query_as::<_, HostRow>(&format!(
+                "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
+                 WHERE h.stream = $1 ORDER BY h.id"
+            ))
+            .bind(stream)
+            .fetch_all(&self.$r)
+            .await?
+            .into_iter()
+            .map(HostRow::into_host)
+            .collect()
+        }
+
+        async fn set_host_updates(
+            &self,
+            counts: &[(HostId, crate::repos::HostUpdateCounts)],
+        ) -> Result<(), StoreError> {
+            let mut tx = self.begin().await?;
+            for (host, c) in counts {
+                sqlx::query(
+                    "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1",
+                )
+                .bind(host)
+                .bind(c.security)
+                .bind(c.other)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use repo_store_impl;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        let entries = vec![
+            RepoEntry {
+                name: "libssl3".into(),
+                version: "3.0.15-1~deb12u1".into(),
+                arch: "amd64".into(),
+                source: Some("openssl".into()),
+                security: false,
+                installable: true,
+                module: None,
+            },
+            RepoEntry {
+                name: "nodejs".into(),
+                version: "1:18.19.0-1.module+el8".into(),
+                arch: "x86_64".into(),
+                source: None,
+                security: true,
+                installable: false,
+                module: Some("nodejs:18".into()),
+            },
+        ];
+        let blob = encode_entries(&entries).unwrap();
+        assert_eq!(decode_entries(&blob).unwrap(), entries);
+        let mut bad = entries[0].clone();
+        bad.name = "a\tb".into();
+        assert!(encode_entries(&[bad]).is_err());
+    }
+}

@@ -1,0 +1,625 @@
+// Store code shared by `sqlite.rs` and `postgres.rs` through `include!` (the SQL is
+// the same; the including module supplies `Tx`, `Conn`, `ids_arg`, `in_list`, `find_host`,
+// `intern_packages` and `store_findings_in`). One definition instead of two copies.
+
+/// What a saved report adds to the process caches once its transaction commits.
+struct CacheAdds {
+    packages: Vec<(Box<[u8]>, i64)>,
+    evaluated: Option<(String, Vec<i64>)>,
+}
+
+/// Saves one changed (or first) report inside `tx`.
+async fn save_in(
+    tx: &mut Tx,
+    caches: &Caches,
+    report: &NewReport<'_>,
+) -> Result<(SavedReport, CacheAdds), StoreError> {
+    let (identity, facts, meta) = (report.identity, report.facts, report.meta);
+    if identity.hostname.is_empty() {
+        return Err(StoreError::Invalid("empty hostname".into()));
+    }
+    // Distinct keys, and where each input package sits among them.
+    let mut distinct: Vec<(&str, &str, &str, &str)> = Vec::new();
+    let mut index: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let positions: Vec<usize> = report
+        .packages
+        .iter()
+        .map(|p| {
+            let k = package_key(p);
+            *index.entry(k).or_insert_with(|| {
+                distinct.push(k);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let stream = facts.stream.as_ref().map(ToString::to_string);
+    let now = ts(meta.received_at);
+
+    let group_id: Option<i64> = match &facts.group {
+        None => None,
+        Some(g) => Some(group_id_in(tx, g).await?),
+    };
+    let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
+    let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
+    let mut misses: Vec<usize> = Vec::new();
+    for (i, cached) in caches.package_ids(&keys).into_iter().enumerate() {
+        ids.push(cached.unwrap_or(0));
+        if cached.is_none() {
+            misses.push(i);
+        }
+    }
+    if !misses.is_empty() {
+        // One global order, so that concurrent transactions (PostgreSQL) wait on each other's
+        // new rows in the same order instead of deadlocking.
+        misses.sort_unstable_by_key(|&i| distinct[i]);
+        let wanted: Vec<_> = misses.iter().map(|&i| distinct[i]).collect();
+        for (&i, id) in misses.iter().zip(intern_packages(tx, &wanted).await?) {
+            ids[i] = id;
+        }
+    }
+    let blob = encode_ids(&ids);
+    let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
+
+    let mut new_host = false;
+    let mut host_id = find_host(tx, identity).await?.map(|h| h.id);
+    if host_id.is_none() {
+        host_id = sqlx::query_as::<_, (i64,)>(
+            "INSERT INTO hosts (hostname, client_id, first_seen, last_report_at, os_name, \
+             arch, kernel, packager) VALUES ($1, $2, $3, $3, '', '', '', '') \
+             ON CONFLICT DO NOTHING RETURNING id",
+        )
+        .bind(&identity.hostname)
+        .bind(&identity.client_id)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.0);
+        new_host = host_id.is_some();
+        if host_id.is_none() {
+            // Another process created it between our lookup and insert.
+            host_id = find_host(tx, identity).await?.map(|h| h.id);
+        }
+    }
+    let host_id = host_id.ok_or_else(|| StoreError::corrupt("hosts", "host upsert lost"))?;
+    sqlx::query(
+        "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
+         domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
+         packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
+         pkg_count = $15, modules = $16 WHERE id = $1",
+    )
+    .bind(host_id)
+    .bind(&identity.hostname)
+    .bind(&identity.client_id)
+    .bind(group_id)
+    .bind(&facts.domain)
+    .bind(&facts.os_name)
+    .bind(&stream)
+    .bind(&facts.arch)
+    .bind(&facts.kernel)
+    .bind(&facts.tag)
+    .bind(&facts.packager)
+    .bind(facts.reboot_needed)
+    .bind(now)
+    .bind(&meta.hash)
+    .bind(pkg_count)
+    .bind(facts.modules.join(" "))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO host_packages (host_id, ids) VALUES ($1, $2) \
+         ON CONFLICT (host_id) DO UPDATE SET ids = excluded.ids",
+    )
+    .bind(host_id)
+    .bind(&blob)
+    .execute(&mut **tx)
+    .await?;
+    let (report_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
+         proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(host_id)
+    .bind(now)
+    .bind(&meta.hash)
+    .bind(pkg_count)
+    .bind(meta.via_proxy)
+    .bind(&meta.proxy_name)
+    .bind(&meta.site)
+    .bind(&meta.tag)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut evaluated = None;
+    let unevaluated = match &stream {
+        Some(s) => {
+            let unknown = caches.not_known_evaluated(s, &sorted);
+            if unknown.is_empty() {
+                Vec::new()
+            } else {
+                let done: Vec<(i64,)> = sqlx::query_as(&format!(
+                    "SELECT package_version_id FROM evaluated_packages \
+                     WHERE stream = $1 AND package_version_id {}",
+                    in_list(2)
+                ))
+                .bind(s)
+                .bind(ids_arg(&unknown))
+                .fetch_all(&mut **tx)
+                .await?;
+                let done_now: Vec<i64> = done.into_iter().map(|r| r.0).collect();
+                let done: BTreeSet<i64> = done_now.iter().copied().collect();
+                evaluated = Some((s.clone(), done_now));
+                unknown
+                    .into_iter()
+                    .filter(|id| !done.contains(id))
+                    .collect()
+            }
+        }
+        None => Vec::new(),
+    };
+    let adds = CacheAdds {
+        packages: misses.iter().map(|&i| (keys[i].clone(), ids[i])).collect(),
+        evaluated,
+    };
+    Ok((
+        SavedReport {
+            host_id,
+            new_host,
+            report_id,
+            package_ids: positions.into_iter().map(|p| ids[p]).collect(),
+            unevaluated,
+        },
+        adds,
+    ))
+}
+
+/// The id of host group `name`, created if missing. Reads first and inserts with
+/// `DO NOTHING`: an upsert that updates would lock the group's row until commit and serialize
+/// every concurrent report of the group.
+async fn group_id_in(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
+    const SELECT: &str = "SELECT id FROM host_groups WHERE name = $1";
+    if let Some((id,)) = sqlx::query_as::<_, (i64,)>(SELECT)
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok(id);
+    }
+    if let Some((id,)) = sqlx::query_as::<_, (i64,)>(
+        "INSERT INTO host_groups (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id",
+    )
+    .bind(name)
+    .fetch_optional(&mut **tx)
+    .await?
+    {
+        return Ok(id);
+    }
+    let (id,) = sqlx::query_as::<_, (i64,)>(SELECT)
+        .bind(name)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(id)
+}
+
+fn apply_cache_adds(caches: &Caches, adds: Vec<CacheAdds>) {
+    for a in adds {
+        caches.add_packages(a.packages);
+        if let Some((s, done)) = a.evaluated {
+            caches.add_evaluated(&s, done);
+        }
+    }
+}
+
+/// Writes one evaluated report's results inside `tx`.
+async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
+    if let Some(stream) = &item.stream
+        && (!item.evaluated.is_empty() || !item.findings.is_empty())
+    {
+        store_findings_in(tx, stream, &item.evaluated, &item.findings).await?;
+    }
+    write_counts_in(tx, item.host, &item.counts).await?;
+    if let Some(u) = &item.updates {
+        sqlx::query("UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1")
+            .bind(item.host)
+            .bind(u.security)
+            .bind(u.other)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let n = sqlx::query("UPDATE reports SET processed_at = $2, cve_count = $3 WHERE id = $1")
+        .bind(item.report)
+        .bind(ts(item.processed_at))
+        .bind(item.counts.cves)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::not_found("report", item.report));
+    }
+    Ok(())
+}
+
+/// Writes a host's cached counts; `false` when the host does not exist.
+async fn write_counts_in(tx: &mut Tx, host: HostId, c: &HostCounts) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE hosts SET cve_count = $2, critical_count = $3, high_count = $4, \
+         medium_count = $5, low_count = $6, unknown_count = $7, tagged_count = $8, \
+         vulnerable_pkg_count = $9 WHERE id = $1",
+    )
+    .bind(host)
+    .bind(c.cves)
+    .bind(c.critical)
+    .bind(c.high)
+    .bind(c.medium)
+    .bind(c.low)
+    .bind(c.unknown)
+    .bind(c.tagged)
+    .bind(c.vulnerable_packages)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+async fn package_findings_of(
+    conn: &mut Conn,
+    stream: &str,
+    ids: &[PackageVersionId],
+) -> Result<Vec<PackageFinding>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+        "SELECT package_version_id, advisory_id, affected_idx FROM package_findings \
+         WHERE stream = $1 AND package_version_id {} ORDER BY package_version_id, advisory_id",
+        in_list(2)
+    ))
+    .bind(stream)
+    .bind(ids_arg(ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(p, a, i)| PackageFinding {
+            package_version_id: p,
+            advisory_id: a,
+            affected_idx: i,
+        })
+        .collect())
+}
+
+async fn installed_sets_of(
+    conn: &mut Conn,
+    hosts: Option<&[HostId]>,
+) -> Result<Vec<InstalledSet>, StoreError> {
+    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids FROM hosts h \
+         JOIN host_packages hp ON hp.host_id = h.id";
+    let rows: Vec<(i64, Option<String>, String, Vec<u8>)> = match hosts {
+        None => {
+            sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
+                .fetch_all(&mut *conn)
+                .await?
+        }
+        Some(h) => {
+            sqlx::query_as(&format!("{SELECT} WHERE h.id {} ORDER BY h.id", in_list(1)))
+                .bind(ids_arg(h))
+                .fetch_all(&mut *conn)
+                .await?
+        }
+    };
+    rows.into_iter()
+        .map(|(host, stream, modules, blob)| {
+            let mut ids = decode_ids(&blob)?;
+            ids.sort_unstable();
+            ids.dedup();
+            Ok(InstalledSet {
+                host,
+                stream,
+                modules: modules.split_whitespace().map(str::to_owned).collect(),
+                ids,
+            })
+        })
+        .collect()
+}
+
+async fn package_versions_of(
+    conn: &mut Conn,
+    ids: &[PackageVersionId],
+) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PackageRow> = sqlx::query_as(&format!(
+        "SELECT id, name, version, arch, source FROM package_versions WHERE id {} ORDER BY id",
+        in_list(1)
+    ))
+    .bind(ids_arg(ids))
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(PackageRow::into_package).collect())
+}
+
+/// The batched-ingest methods of the `Store` impl, identical for both backends.
+macro_rules! batch_store_impl {
+    () => {
+        #[instrument(skip_all, fields(reports = reports.len()))]
+        async fn save_reports(
+            &self,
+            reports: &[NewReport<'_>],
+        ) -> Result<Vec<SavedReport>, StoreError> {
+            let mut tx = self.begin().await?;
+            let mut out = Vec::with_capacity(reports.len());
+            let mut adds = Vec::with_capacity(reports.len());
+            for r in reports {
+                let (saved, add) = save_in(&mut tx, &self.caches, r).await?;
+                out.push(saved);
+                adds.push(add);
+            }
+            tx.commit().await?;
+            apply_cache_adds(&self.caches, adds);
+            Ok(out)
+        }
+
+        #[instrument(skip_all, fields(reports = items.len()))]
+        async fn finish_reports(&self, items: &[FinishReport]) -> Result<(), StoreError> {
+            if items.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for item in items {
+                finish_in(&mut tx, item).await?;
+            }
+            tx.commit().await?;
+            for item in items {
+                if let Some(s) = &item.stream {
+                    self.caches.add_evaluated(s, item.evaluated.iter().copied());
+                }
+            }
+            Ok(())
+        }
+
+        async fn package_findings(
+            &self,
+            stream: &str,
+            ids: &[PackageVersionId],
+        ) -> Result<Vec<PackageFinding>, StoreError> {
+            let mut tx = self.begin_read().await?;
+            let out = package_findings_of(&mut tx, stream, ids).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        async fn installed_sets(
+            &self,
+            hosts: Option<&[HostId]>,
+        ) -> Result<Vec<InstalledSet>, StoreError> {
+            let mut tx = self.begin_read().await?;
+            let out = installed_sets_of(&mut tx, hosts).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        async fn package_versions(
+            &self,
+            ids: &[PackageVersionId],
+        ) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+            let mut tx = self.begin_read().await?;
+            let out = package_versions_of(&mut tx, ids).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+
+        #[instrument(skip_all, fields(hosts = counts.len()))]
+        async fn update_hosts_counts(
+            &self,
+            counts: &[(HostId, HostCounts)],
+        ) -> Result<(), StoreError> {
+            if counts.is_empty() {
+                return Ok(());
+            }
+            let mut tx = self.begin().await?;
+            for (host, c) in counts {
+                write_counts_in(&mut tx, *host, c).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    };
+}
+
+/// The fleet-index reads of the `Store` impl, identical for both backends but for the read
+/// pool's field name.
+macro_rules! fleet_store_impl {
+    ($r:ident) => {
+        async fn fleet_hosts(&self) -> Result<Vec<FleetHost>, StoreError> {
+            let mut tx = self.$r.begin().await?;
+            let rows: Vec<FleetHostRow> = sqlx::query_as(
+                "SELECT h.id, h.hostname, g.name AS group_name, h.domain, h.os_name, h.stream, \
+                 h.modules, \
+                 hp.ids FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
+                 LEFT JOIN host_packages hp ON hp.host_id = h.id ORDER BY h.id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            rows.into_iter().map(FleetHostRow::into_host).collect()
+        }
+
+        async fn fleet_findings(&self) -> Result<Vec<StreamFinding>, StoreError> {
+            let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                "SELECT pf.stream, pf.package_version_id, pf.advisory_id, pf.affected_idx \
+                 FROM package_findings pf JOIN advisories a ON a.id = pf.advisory_id \
+                 JOIN feeds f ON f.id = a.feed_id WHERE f.enabled",
+            )
+            .fetch_all(&self.$r)
+            .await?;
+            Ok(rows
+                .into_iter()
+                .map(|(stream, pv, adv, idx)| StreamFinding {
+                    stream,
+                    finding: PackageFinding {
+                        package_version_id: pv,
+                        advisory_id: adv,
+                        affected_idx: idx,
+                    },
+                })
+                .collect())
+        }
+
+        async fn fleet_packages(
+            &self,
+        ) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+            let rows: Vec<PackageRow> = sqlx::query_as(
+                "SELECT id, name, version, arch, source FROM package_versions ORDER BY id",
+            )
+            .fetch_all(&self.$r)
+            .await?;
+            Ok(rows.into_iter().map(PackageRow::into_package).collect())
+        }
+
+        async fn host_reports(
+            &self,
+            host: HostId,
+            limit: i64,
+        ) -> Result<Vec<ReportSummary>, StoreError> {
+            let rows: Vec<ReportSummaryRow> = sqlx::query_as(
+                "SELECT id, received_at, processed_at, pkg_count, changed, via_proxy, proxy_name, \
+                 cve_count FROM reports WHERE host_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+            )
+            .bind(host)
+            .bind(limit.max(0))
+            .fetch_all(&self.$r)
+            .await?;
+            rows.into_iter()
+                .map(ReportSummaryRow::into_summary)
+                .collect()
+        }
+    };
+}
+
+/// The CVE tag and exception methods of the `Store` impl, identical for both backends but for
+/// the pools' field names (writer, reader).
+macro_rules! policy_store_impl {
+    ($w:ident, $r:ident) => {
+        async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
+            tags::require(&[
+                ("cve", &tag.cve),
+                ("tag", &tag.tag),
+                ("author", &tag.author),
+            ])?;
+            let res = sqlx::query_as::<_, TagRow>(&format!(
+                "INSERT INTO cve_tags (cve, tag, reason, info_url, enabled, author, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TAG_COLUMNS}"
+            ))
+            .bind(&tag.cve)
+            .bind(&tag.tag)
+            .bind(&tag.reason)
+            .bind(&tag.info_url)
+            .bind(tag.enabled)
+            .bind(&tag.author)
+            .bind(ts(OffsetDateTime::now_utc()))
+            .fetch_one(&self.$w)
+            .await;
+            match res {
+                Ok(row) => row.into_tag(),
+                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                    "{} is already tagged {}",
+                    tag.cve, tag.tag
+                ))),
+                Err(e) => Err(e.into()),
+            }
+        }
+
+        async fn list_cve_tags(&self) -> Result<Vec<CveTag>, StoreError> {
+            sqlx::query_as::<_, TagRow>(&format!(
+                "SELECT {TAG_COLUMNS} FROM cve_tags ORDER BY cve, tag, id"
+            ))
+            .fetch_all(&self.$r)
+            .await?
+            .into_iter()
+            .map(TagRow::into_tag)
+            .collect()
+        }
+
+        async fn set_cve_tag_enabled(
+            &self,
+            id: CveTagId,
+            enabled: bool,
+        ) -> Result<Option<CveTag>, StoreError> {
+            sqlx::query_as::<_, TagRow>(&format!(
+                "UPDATE cve_tags SET enabled = $2 WHERE id = $1 RETURNING {TAG_COLUMNS}"
+            ))
+            .bind(id)
+            .bind(enabled)
+            .fetch_optional(&self.$w)
+            .await?
+            .map(TagRow::into_tag)
+            .transpose()
+        }
+
+        async fn delete_cve_tag(&self, id: CveTagId) -> Result<Option<CveTag>, StoreError> {
+            sqlx::query_as::<_, TagRow>(&format!(
+                "DELETE FROM cve_tags WHERE id = $1 RETURNING {TAG_COLUMNS}"
+            ))
+            .bind(id)
+            .fetch_optional(&self.$w)
+            .await?
+            .map(TagRow::into_tag)
+            .transpose()
+        }
+
+        async fn create_exception(&self, e: &NewException) -> Result<CveException, StoreError> {
+            tags::require(&[
+                ("cve", &e.cve),
+                ("package", &e.package),
+                ("version", &e.version),
+                ("stream", &e.stream),
+                ("author", &e.author),
+            ])?;
+            let res = sqlx::query_as::<_, ExceptionRow>(&format!(
+                "INSERT INTO exceptions (cve, package, version, stream, reason, author, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {EXCEPTION_COLUMNS}"
+            ))
+            .bind(&e.cve)
+            .bind(&e.package)
+            .bind(&e.version)
+            .bind(&e.stream)
+            .bind(&e.reason)
+            .bind(&e.author)
+            .bind(ts(OffsetDateTime::now_utc()))
+            .bind(e.expires_at.map(ts))
+            .fetch_one(&self.$w)
+            .await;
+            match res {
+                Ok(row) => row.into_exception(),
+                Err(err) if is_unique_violation(&err) => Err(StoreError::Duplicate(format!(
+                    "an exception for {} in {} {} on {} already exists",
+                    e.cve, e.package, e.version, e.stream
+                ))),
+                Err(err) => Err(err.into()),
+            }
+        }
+
+        async fn list_exceptions(&self) -> Result<Vec<CveException>, StoreError> {
+            sqlx::query_as::<_, ExceptionRow>(&format!(
+                "SELECT {EXCEPTION_COLUMNS} FROM exceptions ORDER BY cve, package, version, stream, id"
+            ))
+            .fetch_all(&self.$r)
+            .await?
+            .into_iter()
+            .map(ExceptionRow::into_exception)
+            .collect()
+        }
+
+        async fn delete_exception(&self, id: ExceptionId) -> Result<Option<CveException>, StoreError> {
+            sqlx::query_as::<_, ExceptionRow>(&format!(
+                "DELETE FROM exceptions WHERE id = $1 RETURNING {EXCEPTION_COLUMNS}"
+            ))
+            .bind(id)
+            .fetch_optional(&self.$w)
+            .await?
+            .map(ExceptionRow::into_exception)
+            .transpose()
+        }
+    };
+}
