@@ -2,7 +2,11 @@
 
 pub mod bench;
 pub mod bench_ingest;
+pub mod bench_repos;
+pub mod bench_web;
 pub mod feed;
+pub mod repo;
 pub mod scan;
 pub mod serve;
+pub mod user;
 pub mod vercmp;

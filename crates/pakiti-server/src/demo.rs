@@ -209,6 +209,21 @@ fn this_machine() -> Result<Report> {
     })
 }
 
+/// Writes the demo feed files into `dir`; returns (kind, path) for each.
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write_feed_files(dir: &std::path::Path) -> Result<Vec<(String, std::path::PathBuf)>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut out = Vec::new();
+    for f in FEEDS {
+        let path = dir.join(f.file);
+        std::fs::write(&path, f.data).with_context(|| format!("writing {}", path.display()))?;
+        out.push((f.kind.to_owned(), path));
+    }
+    Ok(out)
+}
+
 /// Fills an empty store with the demo feeds and hosts; leaves a store with data alone.
 ///
 /// # Errors
@@ -264,7 +279,6 @@ pub async fn populate(state: &AppState) -> Result<String> {
     reevaluate::run_once(state).await?;
     let mut rng = StdRng::seed_from_u64(7);
     let mut n = 0;
-    let evaluator = state.evaluator();
     for (name, text, prefix, site, tag, copies) in HOSTS {
         let list = sample::parse_list(name, text)?;
         for i in 1..=*copies {
@@ -277,7 +291,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(&state.store, &evaluator, &state.os_rules, &report, &origin)
+            ingest::process(state, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
             n += 1;
@@ -291,7 +305,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(&state.store, &evaluator, &state.os_rules, &report, &origin)
+            ingest::process(state, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("this machine: {e}"))?;
             n += 1;
@@ -301,6 +315,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
             "could not collect this machine's packages"
         ),
     }
+    state.fleet_changed();
     write!(summary, " {n} hosts")?;
     Ok(summary)
 }

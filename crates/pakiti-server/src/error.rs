@@ -19,6 +19,9 @@ pub enum AppError {
     /// The body's media type or encoding is not one we read (415).
     #[error("{0}")]
     Unsupported(String),
+    /// The client did not say who it is, or said it wrongly (401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The client may not do this (403).
     #[error("{0}")]
     Forbidden(String),
@@ -38,6 +41,7 @@ impl AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,21 +5,38 @@
 //! package-version id. It is rebuilt after a feed changes and swapped in atomically; requests in
 //! flight keep the one they started with.
 
-use std::collections::BTreeSet;
-
 use pakiti_core::advisory::Severity;
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
+use std::sync::{Arc, PoisonError, RwLock};
+
 use pakiti_store::{
-    AdvisoryDbId, HostCounts, HostFinding, PackageFinding, PackageVersionId, StoredAdvisory,
+    AdvisoryDbId, CveException, CveTag, HostCounts, HostFinding, PackageFinding, PackageVersionId,
+    Store, StoreError, StoredAdvisory,
 };
+use rustc_hash::FxHashMap;
+use time::OffsetDateTime;
 
 /// Advisories indexed for matching, with their database ids.
+///
+/// It also caches the stored answer of every (stream, package version) it has seen, so that a
+/// changed report costs a matcher run for its new package versions and memory lookups for the
+/// rest (no per-report join over the findings table). The cache lives and dies with the
+/// evaluator: a reload (after a feed changed) starts empty, and the re-evaluation that follows
+/// overwrites what it re-matched ([`Evaluator::put_answers`]); fills from the store never
+/// overwrite ([`Evaluator::fill_answers`]).
 pub struct Evaluator {
     index: AdvisoryIndex,
     db_ids: Vec<AdvisoryDbId>,
+    positions: FxHashMap<AdvisoryDbId, u32>,
+    answers: RwLock<FxHashMap<String, FxHashMap<PackageVersionId, Answer>>>,
+    updates: crate::updates::UpdatesHandle,
 }
+
+/// The stored answer for one (stream, package version): (advisory position in the index,
+/// affected entry index) pairs. Empty for a clean package version.
+pub type Answer = Arc<[(u32, u32)]>;
 
 impl Evaluator {
     /// Builds the index from what the store loaded.
@@ -31,10 +48,139 @@ impl Evaluator {
             db_ids.push(s.id);
             advisories.push(s.advisory);
         }
+        let positions = db_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (*id, u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
         Evaluator {
             index: AdvisoryIndex::new(advisories),
             db_ids,
+            positions,
+            answers: RwLock::default(),
+            updates: crate::updates::UpdatesHandle::default(),
         }
+    }
+
+    /// Cached answers of `ids` for `stream`; `None` where not cached.
+    #[must_use]
+    pub fn cached_answers(&self, stream: &str, ids: &[PackageVersionId]) -> Vec<Option<Answer>> {
+        let guard = self.answers.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(m) = guard.get(stream) else {
+            return vec![None; ids.len()];
+        };
+        ids.iter().map(|id| m.get(id).cloned()).collect()
+    }
+
+    /// Groups stored findings of `ids` into answers (ids without findings get an empty one);
+    /// findings of advisories this evaluator does not know (deleted since) are dropped.
+    fn group(
+        &self,
+        ids: &[PackageVersionId],
+        findings: &[PackageFinding],
+    ) -> FxHashMap<PackageVersionId, Answer> {
+        let mut by_id: FxHashMap<PackageVersionId, Vec<(u32, u32)>> =
+            ids.iter().map(|id| (*id, Vec::new())).collect();
+        for f in findings {
+            if let (Some(pos), Some(v)) = (
+                self.positions.get(&f.advisory_id),
+                by_id.get_mut(&f.package_version_id),
+            ) {
+                v.push((*pos, u32::try_from(f.affected_idx).unwrap_or(u32::MAX)));
+            }
+        }
+        by_id
+            .into_iter()
+            .map(|(id, mut v)| {
+                v.sort_unstable();
+                v.dedup();
+                (id, Answer::from(v))
+            })
+            .collect()
+    }
+
+    /// Caches answers read from the store, keeping any entry already cached (a re-evaluation
+    /// may have put a fresher one meanwhile).
+    pub fn fill_answers(
+        &self,
+        stream: &str,
+        ids: &[PackageVersionId],
+        findings: &[PackageFinding],
+    ) -> FxHashMap<PackageVersionId, Answer> {
+        let grouped = self.group(ids, findings);
+        let mut guard = self.answers.write().unwrap_or_else(PoisonError::into_inner);
+        let m = guard.entry(stream.to_owned()).or_default();
+        grouped
+            .into_iter()
+            .map(|(id, a)| (id, m.entry(id).or_insert(a).clone()))
+            .collect()
+    }
+
+    /// Caches fresh answers (from a matcher run), replacing what was cached.
+    pub fn put_answers(
+        &self,
+        stream: &str,
+        ids: &[PackageVersionId],
+        findings: &[PackageFinding],
+    ) -> FxHashMap<PackageVersionId, Answer> {
+        let grouped = self.group(ids, findings);
+        let mut guard = self.answers.write().unwrap_or_else(PoisonError::into_inner);
+        let m = guard.entry(stream.to_owned()).or_default();
+        for (id, a) in &grouped {
+            m.insert(*id, a.clone());
+        }
+        grouped
+    }
+
+    /// The answers for `ids` of `stream`: cached ones, the rest read from the store (and
+    /// cached).
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn answers(
+        &self,
+        store: &impl Store,
+        stream: &str,
+        ids: &[PackageVersionId],
+    ) -> Result<FxHashMap<PackageVersionId, Answer>, StoreError> {
+        let cached = self.cached_answers(stream, ids);
+        let mut out: FxHashMap<PackageVersionId, Answer> = FxHashMap::default();
+        let mut misses = Vec::new();
+        for (id, a) in ids.iter().zip(cached) {
+            match a {
+                Some(a) => {
+                    out.insert(*id, a);
+                }
+                None => misses.push(*id),
+            }
+        }
+        for chunk in misses.chunks(20_000) {
+            let rows = store.package_findings(stream, chunk).await?;
+            out.extend(self.fill_answers(stream, chunk, &rows));
+        }
+        Ok(out)
+    }
+
+    /// Attaches the server's repository index handle (ingest computes updates through it).
+    #[must_use]
+    pub fn with_updates(mut self, updates: crate::updates::UpdatesHandle) -> Self {
+        self.updates = updates;
+        self
+    }
+
+    /// Adds the imported repositories' binary → source maps to the matcher (Debian/Ubuntu
+    /// source-package advisories then match binaries reported without a source name).
+    pub fn add_source_maps(&mut self, maps: &crate::updates::SourceMaps) {
+        for (stream, map) in maps {
+            self.index
+                .add_source_map(stream, map.iter().map(|(b, s)| (b.as_str(), s.as_str())));
+        }
+    }
+
+    /// The repository index handle.
+    #[must_use]
+    pub fn updates(&self) -> &crate::updates::UpdatesHandle {
+        &self.updates
     }
 
     /// An evaluator with no data (every host is "not covered").
@@ -103,33 +249,130 @@ pub fn applicable(findings: Vec<HostFinding>, modules: &[String]) -> Vec<HostFin
         .collect()
 }
 
-/// A host's cached counts from its findings: distinct CVEs overall and by the highest
-/// severity any advisory gives them, and vulnerable packages.
+/// An excepted CVE and when its exception expires.
+type ExceptedCve = (String, Option<OffsetDateTime>);
+
+/// The operator's CVE tags and exceptions, as counts and report-back use them.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// Enabled tag names per CVE.
+    tags: FxHashMap<String, Vec<String>>,
+    /// Exceptions: (stream, package, version) → CVEs with their expiry.
+    exceptions: FxHashMap<(String, String, String), Vec<ExceptedCve>>,
+}
+
+impl Policy {
+    /// Builds the policy from every tag and exception.
+    #[must_use]
+    pub fn new(tags: &[CveTag], exceptions: &[CveException]) -> Self {
+        let mut p = Policy::default();
+        for t in tags.iter().filter(|t| t.enabled) {
+            p.tags.entry(t.cve.clone()).or_default().push(t.tag.clone());
+        }
+        for e in exceptions {
+            p.exceptions
+                .entry((e.stream.clone(), e.package.clone(), e.version.clone()))
+                .or_default()
+                .push((e.cve.clone(), e.expires_at));
+        }
+        p
+    }
+
+    /// Whether any exception exists (counts then need package names and versions).
+    #[must_use]
+    pub fn has_exceptions(&self) -> bool {
+        !self.exceptions.is_empty()
+    }
+
+    /// The enabled tags of a CVE.
+    #[must_use]
+    pub fn tags_of(&self, cve: &str) -> &[String] {
+        self.tags.get(cve).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether an exception in force at `now` says `cve` does not apply to `name` at `version`
+    /// on `stream`.
+    #[must_use]
+    pub fn excepted(
+        &self,
+        stream: &str,
+        name: &str,
+        version: &str,
+        cve: &str,
+        now: OffsetDateTime,
+    ) -> bool {
+        self.exceptions
+            .get(&(stream.to_owned(), name.to_owned(), version.to_owned()))
+            .is_some_and(|v| {
+                v.iter()
+                    .any(|(c, exp)| c == cve && exp.is_none_or(|e| e > now))
+            })
+    }
+}
+
+/// One installed package version of a host, for [`host_counts`].
+pub struct CountItem<'a> {
+    /// Its answer.
+    pub answer: &'a [(u32, u32)],
+    /// Name and version, needed only when exceptions exist.
+    pub package: Option<(&'a str, &'a str)>,
+}
+
+/// A host's cached counts from its package versions' answers, the way [`counts`] computes them
+/// from stored findings: module-stream entries apply only where the host enables the stream,
+/// excepted (package version, CVE) pairs do not count, a CVE counts once at the highest
+/// severity any advisory gives it, and `tagged` counts CVEs with an enabled tag.
 #[must_use]
-pub fn counts(findings: &[HostFinding]) -> HostCounts {
-    let mut by_cve: std::collections::BTreeMap<&str, Severity> = std::collections::BTreeMap::new();
-    let mut packages = BTreeSet::new();
-    for f in findings {
-        packages.insert(f.package_version_id);
-        // An advisory without CVE ids still counts, under its own id.
-        let ids: Vec<&str> = if f.cves.is_empty() {
-            vec![f.vendor_id.as_str()]
-        } else {
-            f.cves.iter().map(String::as_str).collect()
-        };
-        for c in ids {
-            let e = by_cve.entry(c).or_insert(f.severity);
-            if f.severity > *e {
-                *e = f.severity;
+pub fn host_counts(
+    evaluator: &Evaluator,
+    policy: &Policy,
+    stream: &str,
+    modules: &[String],
+    items: &[CountItem<'_>],
+    now: OffsetDateTime,
+) -> HostCounts {
+    let advisories = evaluator.index().advisories();
+    let mut by_cve: FxHashMap<&str, Severity> = FxHashMap::default();
+    let mut vulnerable = 0i64;
+    for item in items {
+        let mut any = false;
+        for &(pos, idx) in item.answer {
+            let Some(a) = advisories.get(pos as usize) else {
+                continue;
+            };
+            if let Some(m) = a.affected.get(idx as usize).and_then(|e| e.module.as_ref())
+                && !modules.iter().any(|h| h == m)
+            {
+                continue;
             }
+            let ids: &[String] = if a.cves.is_empty() {
+                std::slice::from_ref(&a.id)
+            } else {
+                &a.cves
+            };
+            for c in ids {
+                if let Some((name, version)) = item.package
+                    && policy.excepted(stream, name, version, c, now)
+                {
+                    continue;
+                }
+                any = true;
+                let e = by_cve.entry(c.as_str()).or_insert(a.severity);
+                if a.severity > *e {
+                    *e = a.severity;
+                }
+            }
+        }
+        if any {
+            vulnerable += 1;
         }
     }
     let mut c = HostCounts {
         cves: by_cve.len() as i64,
-        vulnerable_packages: packages.len() as i64,
+        vulnerable_packages: vulnerable,
         ..HostCounts::default()
     };
-    for s in by_cve.values() {
+    for (cve, s) in &by_cve {
         match s {
             Severity::Critical => c.critical += 1,
             Severity::High => c.high += 1,
@@ -137,6 +380,31 @@ pub fn counts(findings: &[HostFinding]) -> HostCounts {
             Severity::Low => c.low += 1,
             Severity::Unknown => c.unknown += 1,
         }
+        if !policy.tags_of(cve).is_empty() {
+            c.tagged += 1;
+        }
     }
     c
+}
+
+/// The number of (package version, advisory) findings that apply to a host with `modules`
+/// enabled — what [`applicable`] keeps of the stored findings.
+#[must_use]
+pub fn applicable_count(
+    evaluator: &Evaluator,
+    modules: &[String],
+    items: &[CountItem<'_>],
+) -> usize {
+    let advisories = evaluator.index().advisories();
+    items
+        .iter()
+        .flat_map(|i| i.answer.iter())
+        .filter(|(pos, idx)| {
+            advisories
+                .get(*pos as usize)
+                .and_then(|a| a.affected.get(*idx as usize))
+                .and_then(|e| e.module.as_ref())
+                .is_none_or(|m| modules.iter().any(|h| h == m))
+        })
+        .count()
 }

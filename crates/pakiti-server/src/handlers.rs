@@ -2,3 +2,6 @@
 
 pub mod api;
 pub mod feed;
+pub mod packages;
+pub mod users;
+pub mod views;

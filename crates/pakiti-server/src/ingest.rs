@@ -15,14 +15,17 @@ use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::{AnyStore, Store};
-use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
+use pakiti_store::Store;
+use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ReportMeta};
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
-use crate::evaluate::{self, Evaluator};
+use crate::evaluate::{self, CountItem, Evaluator, Policy};
 use crate::osrules::OsRules;
+use crate::state::AppState;
+use crate::writer::OwnedReport;
 
 /// Where a report came from, as the HTTP layer saw it.
 #[derive(Clone, Debug)]
@@ -53,6 +56,8 @@ pub struct Outcome {
     /// Report-back lines for modes that ask for them: the host's CVEs rated critical or high,
     /// tagged `Critical` / `High` (Pakiti's default CVE tags).
     pub report_back: Vec<TaggedCveLine>,
+    /// The host's available updates (Pakiti 2's report-back for protocol 4 `report=1`).
+    pub upgrades: Vec<pakiti_api::reply::UpgradeLine>,
 }
 
 /// The OS stream of a report: the site's OS rules and the built-in detection over the OS
@@ -98,6 +103,15 @@ fn to_installed(report: &Report) -> Vec<InstalledPackage> {
         .collect()
 }
 
+/// Who a report is from: the agent's client id when it sends one, and the host name.
+#[must_use]
+pub fn identity_of(report: &Report) -> HostIdentity {
+    HostIdentity {
+        hostname: report.hostname.trim().to_ascii_lowercase(),
+        client_id: report.host_id.clone(),
+    }
+}
+
 /// The hex SHA-256 of the report's canonical bytes (order-independent).
 #[must_use]
 pub fn report_hash(report: &Report) -> String {
@@ -105,7 +119,7 @@ pub fn report_hash(report: &Report) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn validate(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> {
+fn validate(report: &Report) -> Result<(), AppError> {
     if report.hostname.trim().is_empty() {
         return Err(AppError::BadRequest("report has no host name".into()));
     }
@@ -115,6 +129,12 @@ fn validate(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> 
             report.hostname
         )));
     }
+    Ok(())
+}
+
+/// Every version must parse in the stream's scheme. Not needed for a report identical to the
+/// host's last saved one: that one passed.
+fn validate_versions(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> {
     if let Some(stream) = stream {
         let scheme = stream.scheme();
         for p in &report.packages {
@@ -126,60 +146,92 @@ fn validate(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> 
     Ok(())
 }
 
-/// Report-back lines: each (package, CVE) of a critical or high advisory once, tagged
-/// `Critical` / `High` (Pakiti's default CVE tags). `findings` yields (package key, package,
+/// The tag of a report-back line for `cve`: its enabled operator tags, else the default tag
+/// its severity implies (`Critical` / `High`, Pakiti's default CVE tags); none for others.
+fn line_tags(policy: &Policy, cve: &str, severity: Severity) -> Vec<String> {
+    let explicit = policy.tags_of(cve);
+    if !explicit.is_empty() {
+        return explicit.to_vec();
+    }
+    match severity {
+        Severity::Critical => vec!["Critical".to_owned()],
+        Severity::High => vec!["High".to_owned()],
+        _ => Vec::new(),
+    }
+}
+
+/// Report-back lines: each (package, CVE, tag) once, for CVEs with an enabled tag or a
+/// critical/high severity, minus excepted ones. `findings` yields (package key, package,
 /// severity, CVEs), from the store or from the in-memory matcher.
 fn tagged_lines<'a, K: Ord + Copy>(
+    policy: &Policy,
+    stream: Option<&str>,
     findings: impl IntoIterator<Item = (K, &'a InstalledPackage, Severity, &'a [String])>,
 ) -> Vec<TaggedCveLine> {
+    let now = OffsetDateTime::now_utc();
     let mut lines = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for (key, p, severity, cves) in findings {
-        let tag = match severity {
-            Severity::Critical => "Critical",
-            Severity::High => "High",
-            _ => continue,
-        };
         for cve in cves {
-            if seen.insert((key, cve.as_str())) {
-                lines.push(TaggedCveLine {
-                    name: p.name.clone(),
-                    version_release: p.version.clone(),
-                    arch: p.arch.clone(),
-                    cve: cve.clone(),
-                    tag: tag.to_owned(),
-                });
+            if stream.is_some_and(|s| policy.excepted(s, &p.name, &p.version, cve, now)) {
+                continue;
+            }
+            for tag in line_tags(policy, cve, severity) {
+                if seen.insert((key, cve.as_str(), tag.clone())) {
+                    lines.push(TaggedCveLine {
+                        name: p.name.clone(),
+                        version_release: p.version.clone(),
+                        arch: p.arch.clone(),
+                        cve: cve.clone(),
+                        tag,
+                    });
+                }
             }
         }
     }
     lines
 }
 
-fn report_back(findings: &[pakiti_store::HostFinding]) -> Vec<TaggedCveLine> {
-    tagged_lines(findings.iter().map(|f| {
-        (
-            f.package_version_id,
-            &f.package,
-            f.severity,
-            f.cves.as_slice(),
-        )
-    }))
+fn report_back(
+    policy: &Policy,
+    stream: Option<&str>,
+    findings: &[pakiti_store::HostFinding],
+) -> Vec<TaggedCveLine> {
+    tagged_lines(
+        policy,
+        stream,
+        findings.iter().map(|f| {
+            (
+                f.package_version_id,
+                &f.package,
+                f.severity,
+                f.cves.as_slice(),
+            )
+        }),
+    )
 }
 
 /// Processes one report: the synchronous path, and the step asynchronous workers run.
 ///
+/// A changed report is written twice, each time through the group-commit [`Writer`]: saved
+/// (host, installed set, report row) before evaluation, then its new package versions'
+/// answers, the host's counts and the processed mark. Counts come from the evaluator's
+/// per-package-version answers (memory, else the store), not from a per-host join.
+///
 /// # Errors
-/// A malformed report (4xx) or a store failure (5xx). A store failure before `save_report`
+/// A malformed report (4xx) or a store failure (5xx). A store failure before the save
 /// returns leaves the store as it was.
 pub async fn process(
-    store: &AnyStore,
-    evaluator: &Arc<Evaluator>,
-    rules: &OsRules,
+    state: &AppState,
     report: &Report,
     origin: &Origin,
 ) -> Result<Outcome, AppError> {
-    let stream = stream_of(report, rules);
-    validate(report, stream.as_ref())?;
+    let evaluator = state.evaluator();
+    let policy = state.policy();
+    let store = &state.store;
+    let stream = stream_of(report, &state.os_rules);
+    let stream_key = stream.as_ref().map(ToString::to_string);
+    validate(report)?;
     if report.proxy && !origin.trusted_proxy {
         return Err(AppError::Forbidden(format!(
             "{} may not submit reports for other hosts (not a trusted proxy)",
@@ -188,14 +240,18 @@ pub async fn process(
                 .map_or_else(|| "this client".to_owned(), |p| p.to_string())
         )));
     }
-    let packages = to_installed(report);
     if report.mode == Mode::ReportOnly {
-        return Ok(report_only(evaluator, report, stream.as_ref(), &packages));
+        validate_versions(report, stream.as_ref())?;
+        let packages = to_installed(report);
+        return Ok(report_only(
+            &evaluator,
+            &policy,
+            report,
+            stream.as_ref(),
+            &packages,
+        ));
     }
-    let identity = HostIdentity {
-        hostname: report.hostname.trim().to_ascii_lowercase(),
-        client_id: report.host_id.clone(),
-    };
+    let identity = identity_of(report);
     let hash = report_hash(report);
     let meta = ReportMeta {
         received_at: origin.received_at,
@@ -210,28 +266,47 @@ pub async fn process(
     };
     let mut outcome = Outcome {
         stored: true,
-        stream: stream.as_ref().map(ToString::to_string),
+        stream: stream_key.clone(),
         ..Outcome::default()
     };
-    if let Some(state) = store
-        .host_state(&identity)
-        .await
-        .context("looking up the host")?
-        && state.last_report_hash.as_deref() == Some(hash.as_str())
-    {
-        store
-            .touch_unchanged_report(state.id, &meta)
+    // The last hash seen for this host: from this server's memory, else the store. A stale
+    // memory is harmless: the touch only applies if the stored hash still matches.
+    let known = match state.last_hash(&identity) {
+        Some(k) => Some(k),
+        None => store
+            .host_state(&identity)
             .await
-            .context("recording an unchanged report")?;
+            .context("looking up the host")?
+            .and_then(|h| h.last_report_hash.map(|hash| (h.id, hash, h.stream))),
+    };
+    if let Some((host_id, last_hash, host_stream)) = known
+        && last_hash == hash
+        && state
+            .writer
+            .touch(host_id, meta.clone())
+            .await
+            .context("recording an unchanged report")?
+            .is_some()
+    {
+        state.remember_hash(&identity, host_id, &hash, host_stream.as_deref());
         outcome.unchanged = true;
         if report.mode.reports_back() {
+            outcome.upgrades = crate::updates::host_lines(
+                &evaluator.updates().get(),
+                stream.as_ref(),
+                &report.arch,
+                &to_installed(report),
+                &report.module_streams,
+            );
             let findings =
-                evaluate::applicable(store.host_findings(state.id).await?, &report.module_streams);
+                evaluate::applicable(store.host_findings(host_id).await?, &report.module_streams);
             outcome.findings = findings.len();
-            outcome.report_back = report_back(&findings);
+            outcome.report_back = report_back(&policy, host_stream.as_deref(), &findings);
         }
         return Ok(outcome);
     }
+    validate_versions(report, stream.as_ref())?;
+    let packages = to_installed(report);
     let scheme = stream
         .as_ref()
         .map_or(pakiti_core::version::Scheme::Rpm, OsStream::scheme);
@@ -253,50 +328,103 @@ pub async fn process(
         reboot_needed: kernel::reboot_needed(scheme, &report.kernel, &packages),
         modules: report.module_streams.clone(),
     };
-    let saved = store
-        .save_report(NewReport {
-            identity: &identity,
-            facts: &facts,
-            meta: &meta,
-            packages: &packages,
+    let packages = Arc::new(packages);
+    let identity_key = identity.clone();
+    let saved = state
+        .writer
+        .save(OwnedReport {
+            identity,
+            facts,
+            meta,
+            packages: packages.clone(),
         })
         .await
         .context("saving the report")?;
-    if let Some(stream) = &stream
-        && !saved.unevaluated.is_empty()
-    {
-        let by_id: rustc_hash::FxHashMap<i64, &InstalledPackage> = saved
-            .package_ids
-            .iter()
-            .copied()
-            .zip(packages.iter())
-            .collect();
+    let mut finish = FinishReport {
+        report: saved.report_id,
+        host: saved.host_id,
+        processed_at: OffsetDateTime::now_utc(),
+        counts: HostCounts::default(),
+        stream: stream_key.clone(),
+        evaluated: Vec::new(),
+        findings: Vec::new(),
+        updates: None,
+    };
+    if let (Some(stream), Some(key)) = (&stream, &stream_key) {
+        let mut by_id: FxHashMap<i64, &InstalledPackage> = FxHashMap::default();
+        for (id, p) in saved.package_ids.iter().zip(packages.iter()) {
+            by_id.entry(*id).or_insert(p);
+        }
         let items: Vec<(i64, &InstalledPackage)> = saved
             .unevaluated
             .iter()
             .filter_map(|id| by_id.get(id).map(|p| (*id, *p)))
             .collect();
-        let findings = evaluator.evaluate(stream, &items);
-        store
-            .store_package_findings(&stream.to_string(), &saved.unevaluated, &findings)
-            .await
-            .context("storing findings")?;
+        let fresh = evaluator.evaluate(stream, &items);
+        let mut answers = evaluator.put_answers(key, &saved.unevaluated, &fresh);
+        let known: Vec<i64> = by_id
+            .keys()
+            .copied()
+            .filter(|id| !answers.contains_key(id))
+            .collect();
+        answers.extend(
+            evaluator
+                .answers(store, key, &known)
+                .await
+                .context("reading stored findings")?,
+        );
+        let names = policy.has_exceptions();
+        let count_items: Vec<CountItem<'_>> = by_id
+            .iter()
+            .filter_map(|(id, p)| {
+                answers.get(id).map(|a| CountItem {
+                    answer: a,
+                    package: names.then_some((p.name.as_str(), p.version.as_str())),
+                })
+            })
+            .collect();
+        finish.counts = evaluate::host_counts(
+            &evaluator,
+            &policy,
+            key,
+            &report.module_streams,
+            &count_items,
+            finish.processed_at,
+        );
+        outcome.findings =
+            evaluate::applicable_count(&evaluator, &report.module_streams, &count_items);
+        finish.evaluated = saved.unevaluated.clone();
+        finish.findings = fresh;
     }
-    let findings = evaluate::applicable(
-        store
-            .host_findings(saved.host_id)
-            .await
-            .context("reading findings")?,
+    let upgrades = crate::updates::host_lines(
+        &evaluator.updates().get(),
+        stream.as_ref(),
+        &report.arch,
+        &packages,
         &report.module_streams,
     );
-    let counts = evaluate::counts(&findings);
-    store.update_host_counts(saved.host_id, &counts).await?;
-    store
-        .mark_report_processed(saved.report_id, OffsetDateTime::now_utc(), counts.cves)
-        .await?;
-    outcome.findings = findings.len();
+    let security = upgrades.iter().filter(|l| l.security).count();
+    finish.updates = Some(pakiti_store::HostUpdateCounts {
+        security: i64::try_from(security).unwrap_or(i64::MAX),
+        other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
+    });
+    outcome.upgrades = upgrades;
+    state
+        .writer
+        .finish(finish)
+        .await
+        .context("storing the evaluation")?;
+    state.remember_hash(&identity_key, saved.host_id, &hash, stream_key.as_deref());
     if report.mode.reports_back() {
-        outcome.report_back = report_back(&findings);
+        let findings = evaluate::applicable(
+            store
+                .host_findings(saved.host_id)
+                .await
+                .context("reading findings")?,
+            &report.module_streams,
+        );
+        outcome.findings = findings.len();
+        outcome.report_back = report_back(&policy, stream_key.as_deref(), &findings);
     }
     Ok(outcome)
 }
@@ -304,6 +432,7 @@ pub async fn process(
 /// Report-only mode: evaluate in memory, store nothing.
 fn report_only(
     evaluator: &Evaluator,
+    policy: &Policy,
     report: &Report,
     stream: Option<&OsStream>,
     packages: &[InstalledPackage],
@@ -313,19 +442,31 @@ fn report_only(
         packages,
         modules: &report.module_streams,
     });
-    let lines = tagged_lines(result.findings.iter().map(|f| {
-        (
-            f.package,
-            &packages[f.package],
-            f.advisory.severity,
-            f.advisory.cves.as_slice(),
-        )
-    }));
+    let stream_key = stream.map(ToString::to_string);
+    let lines = tagged_lines(
+        policy,
+        stream_key.as_deref(),
+        result.findings.iter().map(|f| {
+            (
+                f.package,
+                &packages[f.package],
+                f.advisory.severity,
+                f.advisory.cves.as_slice(),
+            )
+        }),
+    );
     Outcome {
         stored: false,
         stream: stream.map(ToString::to_string),
         findings: result.findings.len(),
         report_back: lines,
+        upgrades: crate::updates::host_lines(
+            &evaluator.updates().get(),
+            stream,
+            &report.arch,
+            packages,
+            &report.module_streams,
+        ),
         ..Outcome::default()
     }
 }

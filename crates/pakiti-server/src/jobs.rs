@@ -3,3 +3,4 @@
 
 pub mod feeds;
 pub mod reevaluate;
+pub mod repos;

@@ -3,10 +3,13 @@
 //! `router(state)` builds the application and `serve(listener, state, shutdown)` runs it on an
 //! already-bound listener, so tests bind port 0 and talk to a real server on 127.0.0.1.
 
+pub mod auth;
 pub mod cmd;
 pub mod demo;
 pub mod error;
 pub mod evaluate;
+pub mod export;
+pub mod fleet;
 pub mod handlers;
 pub mod ingest;
 pub mod jobs;
@@ -17,7 +20,9 @@ pub mod sample;
 pub mod settings;
 pub mod smime;
 pub mod state;
+pub mod updates;
 pub mod web;
 pub mod worker;
+pub mod writer;
 
 pub use router::{router, serve};

@@ -58,6 +58,11 @@ enum Command {
         #[command(subcommand)]
         what: FeedCommand,
     },
+    /// Manage package repositories (update detection: newer versions, security or not).
+    Repo {
+        #[command(subcommand)]
+        what: RepoCommand,
+    },
     /// Check one host's package list offline against vendor feed files.
     ///
     /// The input may be `rpm -qa` or `dpkg-query -W` output, an apk listing, or a Pakiti
@@ -99,6 +104,11 @@ enum Command {
         a: Option<String>,
         /// Second version.
         b: Option<String>,
+    },
+    /// Manage users, what they may see, and their API tokens (auth.mode accounts, proxy, tls).
+    User {
+        #[command(subcommand)]
+        what: UserCommand,
     },
     /// Print the commented example settings file.
     DefaultConfig,
@@ -172,7 +182,170 @@ enum FeedCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user (the name is the log-in, the proxy's user header or the certificate DN).
+    Add {
+        /// The name.
+        name: String,
+        /// An administrator: sees every host and manages users.
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and what they may see.
+    List,
+    /// Remove a user with its grants, sessions and tokens.
+    Remove {
+        /// The name.
+        name: String,
+    },
+    /// Let a user see a host group, a domain or a host (repeatable).
+    Grant {
+        /// The name.
+        name: String,
+        #[command(flatten)]
+        what: GrantWhat,
+    },
+    /// Take a grant away.
+    Revoke {
+        /// The name.
+        name: String,
+        #[command(flatten)]
+        what: GrantWhat,
+    },
+    /// Create an API token for the user and print it (it is shown only this once).
+    Token {
+        /// The name.
+        name: String,
+        /// A label for the token.
+        #[arg(long = "name")]
+        label: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct GrantWhat {
+    /// A host group.
+    #[arg(long = "group")]
+    groups: Vec<String>,
+    /// A DNS domain.
+    #[arg(long = "domain")]
+    domains: Vec<String>,
+    /// A hostname.
+    #[arg(long = "host")]
+    hosts: Vec<String>,
+}
+
+impl GrantWhat {
+    fn args(self) -> cmd::user::GrantArgs {
+        cmd::user::GrantArgs {
+            groups: self.groups,
+            domains: self.domains,
+            hosts: self.hosts,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Add a repository: apt (the component directory URL of a suite,
+    /// http://deb.debian.org/debian/dists/bookworm/main), rpmmd (the directory holding
+    /// repodata/) or apk (an APKINDEX.tar.gz), as a URL or a local path.
+    Add {
+        /// A unique name (`bookworm-security-main`).
+        name: String,
+        /// apt, rpmmd or apk.
+        #[arg(long)]
+        kind: String,
+        /// Where to get it.
+        #[arg(long)]
+        url: String,
+        /// The OS stream whose hosts use it (`debian:bookworm`, `rocky:9`).
+        #[arg(long)]
+        stream: String,
+        /// The arch it serves (required for apt: amd64, arm64 …); all when absent.
+        #[arg(long)]
+        arch: Option<String>,
+        /// Every package in it is a security update (default: from the metadata).
+        #[arg(long, conflicts_with = "ordinary")]
+        security: bool,
+        /// Never a security repository, whatever the metadata says.
+        #[arg(long)]
+        ordinary: bool,
+        /// Priority, higher wins (default: apt's pin from the Release file; dnf's 99 → -99).
+        #[arg(long, allow_hyphen_values = true)]
+        priority: Option<i64>,
+        /// How often to sync: 6h, 1d, 3600 …
+        #[arg(long, default_value = "1d", value_parser = cmd::feed::parse_interval)]
+        interval: i64,
+        /// Add it disabled.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List repositories with their last sync, counts and errors.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a repository and its packages.
+    Remove {
+        /// The repository's name.
+        name: String,
+    },
+    /// Download and import repositories (all enabled ones when none are named). Exit code 1
+    /// when any failed.
+    Sync {
+        /// Repository names.
+        names: Vec<String>,
+        /// Import even if unchanged.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Import a local repository (an apt list file such as
+    /// /var/lib/apt/lists/…_main_binary-amd64_Packages, an rpm-md directory, an APKINDEX),
+    /// creating the repository when it does not exist.
+    Import {
+        /// The path.
+        path: PathBuf,
+        /// The repository's name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// apt, rpmmd or apk (default: from the path).
+        #[arg(long)]
+        kind: Option<String>,
+        /// The OS stream, when creating.
+        #[arg(long)]
+        stream: Option<String>,
+        /// The arch, when creating (default: from an apt list's name).
+        #[arg(long)]
+        arch: Option<String>,
+        /// Mark it a security repository.
+        #[arg(long, conflicts_with = "ordinary")]
+        security: bool,
+        /// Mark it an ordinary repository.
+        #[arg(long)]
+        ordinary: bool,
+        /// Import even if unchanged.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum BenchWhat {
+    /// Import time of the bookworm Packages index into a store, and update computation for a
+    /// fleet built from the real host lists.
+    Repos {
+        /// The shared data directory (default: ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Number of hosts.
+        #[arg(long, default_value_t = 10_000)]
+        hosts: usize,
+    },
     /// Version compares per second for rpm, dpkg and apk.
     Vercmp {
         /// The shared data directory (default: ../shared/data).
@@ -208,6 +381,26 @@ enum BenchWhat {
         /// Packages per host.
         #[arg(long, default_value_t = 800)]
         packages: usize,
+    },
+    /// Server time of the hosts page and the CVE pages with many hosts in the store
+    /// (p50/p99 over loopback), on SQLite and, when PAKITI_BENCH_POSTGRES_URL (or
+    /// PAKITI_TEST_POSTGRES_URL) is set, PostgreSQL.
+    Web {
+        /// The shared data directory (default: ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Hosts in the store.
+        #[arg(long, default_value_t = 10_000)]
+        hosts: usize,
+        /// Packages per host.
+        #[arg(long, default_value_t = 800)]
+        packages: usize,
+        /// Requests per page.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// `demo` (trimmed fixtures, seconds to import) or `full` (the full vendor files).
+        #[arg(long, default_value = "demo")]
+        feeds: String,
     },
     /// Report ingest through the real server: first, changed and unchanged reports per second,
     /// p50/p99 latency, store size, and a full re-evaluation after every feed changed.
@@ -342,6 +535,83 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Repo { what } => {
+            let s = settings(&cli.global)?;
+            let ok = runtime()?.block_on(async {
+                let state = cmd::serve::open_state(s).await?;
+                let flag = |sec: bool, ord: bool| {
+                    if sec {
+                        Some(true)
+                    } else if ord {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                };
+                let ok = match what {
+                    RepoCommand::Add {
+                        name,
+                        kind,
+                        url,
+                        stream,
+                        arch,
+                        security,
+                        ordinary,
+                        priority,
+                        interval,
+                        disabled,
+                    } => {
+                        let new = pakiti_store::NewRepository {
+                            name,
+                            kind,
+                            url,
+                            stream,
+                            arch,
+                            security: flag(security, ordinary),
+                            priority,
+                            enabled: !disabled,
+                            interval_secs: interval,
+                        };
+                        cmd::repo::add(&state, new, &mut out).await.map(|()| true)
+                    }
+                    RepoCommand::List { json } => {
+                        cmd::repo::list(&state, json, &mut out).await.map(|()| true)
+                    }
+                    RepoCommand::Remove { name } => cmd::repo::remove(&state, &name, &mut out)
+                        .await
+                        .map(|()| true),
+                    RepoCommand::Sync { names, force } => {
+                        cmd::repo::sync(&state, &names, force, &mut out).await
+                    }
+                    RepoCommand::Import {
+                        path,
+                        name,
+                        kind,
+                        stream,
+                        arch,
+                        security,
+                        ordinary,
+                        force,
+                    } => {
+                        let args = cmd::repo::ImportArgs {
+                            path,
+                            name,
+                            kind,
+                            stream,
+                            arch,
+                            security: flag(security, ordinary),
+                            force,
+                        };
+                        cmd::repo::import(&state, args, &mut out).await
+                    }
+                };
+                state.store.close().await;
+                ok
+            })?;
+            if !ok {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Scan {
             input,
             feeds,
@@ -369,11 +639,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let code = cmd::vercmp::run(scheme, pair, input, out, std::io::stderr().lock());
             return Ok(ExitCode::from(code));
         }
+        Command::User { what } => {
+            let s = settings(&cli.global)?;
+            runtime()?.block_on(async {
+                let state = cmd::serve::open_state(s).await?;
+                let r = match what {
+                    UserCommand::Add {
+                        name,
+                        admin,
+                        password_stdin,
+                    } => {
+                        let stdin = std::io::stdin().lock();
+                        cmd::user::add(&state, &name, admin, password_stdin, stdin, &mut out).await
+                    }
+                    UserCommand::List => cmd::user::list(&state, &mut out).await,
+                    UserCommand::Remove { name } => {
+                        cmd::user::remove(&state, &name, &mut out).await
+                    }
+                    UserCommand::Grant { name, what } => {
+                        cmd::user::grant(&state, &name, &what.args(), &mut out).await
+                    }
+                    UserCommand::Revoke { name, what } => {
+                        cmd::user::revoke(&state, &name, &what.args(), &mut out).await
+                    }
+                    UserCommand::Token { name, label } => {
+                        cmd::user::token(&state, &name, label.as_deref(), &mut out).await
+                    }
+                };
+                state.store.close().await;
+                r
+            })?;
+        }
         Command::DefaultConfig => {
             use std::io::Write;
             write!(out, "{}", pakiti_server::settings::EXAMPLE)?;
         }
         Command::Bench { what } => match what {
+            BenchWhat::Repos { data, hosts } => {
+                runtime()?.block_on(cmd::bench_repos::run(
+                    &cmd::bench::data_dir(data),
+                    hosts,
+                    &mut out,
+                ))?;
+            }
             BenchWhat::Vercmp { data } => {
                 cmd::bench::vercmp(&cmd::bench::data_dir(data), &mut out)?
             }
@@ -389,6 +697,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 packages,
             } => {
                 cmd::bench::matching(&cmd::bench::data_dir(data), hosts, packages, &mut out)?;
+            }
+            BenchWhat::Web {
+                data,
+                hosts,
+                packages,
+                requests,
+                feeds,
+            } => {
+                let args = cmd::bench_web::WebArgs {
+                    hosts,
+                    packages,
+                    requests,
+                    data: cmd::bench::data_dir(data),
+                    feeds,
+                };
+                runtime()?.block_on(cmd::bench_web::run(
+                    cli.global.database.clone(),
+                    &args,
+                    &mut out,
+                ))?;
             }
             BenchWhat::Ingest {
                 data,

@@ -44,6 +44,22 @@ fn prefix_eq(a: &[u8], b: &[u8], bits: u32) -> bool {
     a[full] & mask == b[full] & mask
 }
 
+/// Whether `ip`'s reverse DNS name is one of `names` (case-insensitive, trailing dot ignored)
+/// and that name resolves back to `ip` (forward-confirmed reverse DNS, so a PTR record alone
+/// cannot make a host trusted). Blocking: call from a blocking task.
+#[must_use]
+pub fn reverse_dns_matches(ip: IpAddr, names: &[String]) -> bool {
+    let Ok(name) = dns_lookup::lookup_addr(&ip) else {
+        return false;
+    };
+    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let name = norm(&name);
+    if !names.iter().any(|n| norm(n) == name) {
+        return false;
+    }
+    dns_lookup::lookup_host(&name).is_ok_and(|addrs| addrs.into_iter().any(|a| a == ip))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +77,16 @@ mod tests {
         assert!(cidr_contains("127.0.0.0/8", ip("::ffff:127.0.0.1")));
         assert!(!cidr_contains("garbage", ip("10.0.0.1")));
         assert!(!cidr_contains("10.0.0.0/40", ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn forward_confirmed_reverse_dns() {
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(reverse_dns_matches(lo, &["LOCALHOST.".into()]));
+        assert!(!reverse_dns_matches(lo, &["proxy.example.org".into()]));
+        assert!(!reverse_dns_matches(
+            "192.0.2.77".parse().unwrap(),
+            &["localhost".into()]
+        ));
     }
 }

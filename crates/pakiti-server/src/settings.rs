@@ -37,8 +37,60 @@ pub struct Settings {
     pub outgoing_proxy: Option<String>,
     /// Whether the server syncs enabled feeds on their schedule.
     pub sync_feeds: bool,
+    /// Whether the server syncs enabled package repositories on their schedule.
+    pub sync_repos: bool,
     /// Site rules mapping OS strings to streams, tried in order before the built-in ones.
     pub os_rules: Vec<OsRule>,
+    /// Who may read the pages and the API (`[auth]`).
+    pub auth: Auth,
+}
+
+/// How users are authenticated (`[auth]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// `none` (single-user: everyone is an admin), `accounts` (built-in users, log-in form),
+    /// `proxy` (a trusted reverse proxy's user header) or `tls` (a TLS-terminating proxy's
+    /// client-certificate DN header).
+    pub mode: AuthMode,
+    /// The header a trusted proxy names the user in (`proxy` mode).
+    pub proxy_header: String,
+    /// The only addresses or CIDR blocks whose `proxy_header` / `tls_dn_header` is believed.
+    pub proxy_addresses: Vec<String>,
+    /// The header carrying the client certificate's subject DN (`tls` mode).
+    pub tls_dn_header: String,
+    /// The URL users reach the server at; session cookies are `Secure` when it is https.
+    pub public_url: String,
+    /// How long a log-in lasts, in hours.
+    pub session_hours: u32,
+}
+
+/// Authentication modes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Single-user mode: no log-in, everyone is an admin (meant for 127.0.0.1).
+    #[default]
+    None,
+    /// Built-in accounts with argon2 password hashes.
+    Accounts,
+    /// A trusted reverse proxy's user header.
+    Proxy,
+    /// A TLS-terminating proxy's client-certificate DN header.
+    Tls,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth {
+            mode: AuthMode::None,
+            proxy_header: "X-Remote-User".into(),
+            proxy_addresses: Vec::new(),
+            tls_dn_header: "X-SSL-Client-S-DN".into(),
+            public_url: String::new(),
+            session_hours: 12,
+        }
+    }
 }
 
 /// A site's OS-name rule: a regular expression (case-insensitive, unanchored) over the OS
@@ -69,8 +121,15 @@ pub enum Evaluation {
 pub struct Proxies {
     /// Addresses or CIDR blocks (`192.0.2.10`, `10.0.0.0/8`, `2001:db8::/32`).
     pub addresses: Vec<String>,
+    /// Host names: a peer is trusted when its address's reverse DNS name is one of them and
+    /// that name resolves back to the address (forward-confirmed).
+    pub hostnames: Vec<String>,
     /// TLS client-certificate subject DNs, as the fronting proxy passes them.
     pub certificate_dns: Vec<String>,
+    /// Addresses or CIDR blocks of the TLS-terminating front proxies whose client-DN header
+    /// (`X-SSL-Client-S-DN`) is believed; empty means loopback only. A DN header from
+    /// anyone else is ignored, so a client cannot claim a proxy's certificate.
+    pub dn_header_from: Vec<String>,
 }
 
 impl Default for Settings {
@@ -86,7 +145,9 @@ impl Default for Settings {
             proxies: Proxies::default(),
             outgoing_proxy: None,
             sync_feeds: true,
+            sync_repos: true,
             os_rules: Vec::new(),
+            auth: Auth::default(),
         }
     }
 }
@@ -248,6 +309,32 @@ mod tests {
         assert_eq!(s.evaluation, Evaluation::Async);
         assert_eq!(s.proxies.addresses, ["10.0.0.0/8"]);
         assert_eq!(s.proxies.certificate_dns, ["CN=proxy"]);
+    }
+
+    #[test]
+    fn auth_section_from_file_and_env() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.auth.mode, AuthMode::None);
+        assert_eq!(s.auth.proxy_header, "X-Remote-User");
+        assert_eq!(s.auth.tls_dn_header, "X-SSL-Client-S-DN");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(
+            &path,
+            "[auth]\nmode = \"proxy\"\nproxy_header = \"X-Forwarded-User\"\nproxy_addresses = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[("PAKITI_AUTH__PUBLIC_URL", "https://pakiti.example.org")]),
+        )
+        .unwrap();
+        assert_eq!(s.auth.mode, AuthMode::Proxy);
+        assert_eq!(s.auth.proxy_header, "X-Forwarded-User");
+        assert_eq!(s.auth.proxy_addresses, ["10.0.0.0/8"]);
+        assert_eq!(s.auth.public_url, "https://pakiti.example.org");
+        let e = Settings::load(None, env(&[("PAKITI_AUTH__MODE", "ldap")])).unwrap_err();
+        assert!(e.to_string().contains("ldap"), "{e}");
     }
 
     #[test]

@@ -2,12 +2,14 @@
 
 use std::sync::{Arc, RwLock};
 
-use pakiti_store::{AnyStore, Store};
+use pakiti_store::{AnyStore, HostIdentity, Store};
 
-use crate::evaluate::Evaluator;
+use crate::evaluate::{Evaluator, Policy};
+use crate::fleet::FleetCell;
 use crate::osrules::OsRules;
 use crate::settings::Settings;
 use crate::smime::ReportKey;
+use crate::writer::Writer;
 
 /// Shared server state: cheap to clone (everything behind `Arc`s).
 #[derive(Clone)]
@@ -20,7 +22,69 @@ pub struct AppState {
     pub report_key: Option<Arc<ReportKey>>,
     /// OS strings → streams (site rules, then the built-in ones).
     pub os_rules: Arc<OsRules>,
+    /// The group-commit write queues of report ingest.
+    pub writer: Writer,
     evaluator: Arc<RwLock<Arc<Evaluator>>>,
+    policy: Arc<RwLock<Arc<Policy>>>,
+    fleet: Arc<FleetCell>,
+    updates: crate::updates::UpdatesHandle,
+    /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
+    fingerprint: Arc<RwLock<String>>,
+    /// The last saved report hash of each host this server saw: the unchanged test without a
+    /// read (the store re-checks the hash when it records the touch).
+    hashes: Arc<std::sync::Mutex<HashCache>>,
+    /// Raw-body digests of the last plain stored report of each host ([`SeenBody`]).
+    bodies: Arc<std::sync::Mutex<BodyCache>>,
+}
+
+/// What a server remembers of a host's last stored report body, to recognise the same bytes.
+#[derive(Clone, Debug)]
+pub struct SeenBody {
+    /// The host's identity.
+    pub identity: HostIdentity,
+    /// Its id.
+    pub host: i64,
+    /// The canonical hash of that report.
+    pub hash: String,
+    /// The host name as reported.
+    pub hostname: String,
+    /// Site and tag sent with it.
+    pub site: Option<String>,
+    /// Tag sent with it.
+    pub tag: Option<String>,
+}
+
+/// Body digest → what it was; identity → its current digest (one entry per host).
+#[derive(Default)]
+struct BodyCache {
+    by_digest: rustc_hash::FxHashMap<[u8; 32], SeenBody>,
+    by_identity: rustc_hash::FxHashMap<HostIdentity, [u8; 32]>,
+}
+
+/// Identity → (host id, last saved hash, stream).
+type HashCache = rustc_hash::FxHashMap<(String, Option<String>), (i64, String, Option<String>)>;
+
+/// A summary of the feeds' state that changes whenever their advisories can have changed
+/// (an import, an enable/disable, a removal), so that a server sharing a database with others
+/// notices another server's import.
+async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for f in store.list_feeds().await? {
+        let _ = write!(
+            out,
+            "{}:{}:{}:{}:{};",
+            f.id,
+            f.enabled,
+            f.advisory_count,
+            f.affected_count,
+            f.last_sync
+                .as_ref()
+                .and_then(|s| s.checksum.as_deref())
+                .unwrap_or("")
+        );
+    }
+    Ok(out)
 }
 
 impl AppState {
@@ -36,12 +100,21 @@ impl AppState {
         let os_rules = Arc::new(OsRules::new(&settings.os_rules)?);
         let state = AppState {
             os_rules,
+            writer: Writer::start(store.clone()),
+            policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
+            fingerprint: Arc::new(RwLock::new(String::new())),
+            hashes: Arc::default(),
+            bodies: Arc::default(),
             store,
             settings: Arc::new(settings),
             report_key: report_key.map(Arc::new),
             evaluator: Arc::new(RwLock::new(Arc::new(Evaluator::empty()))),
+            fleet: Arc::new(FleetCell::default()),
+            updates: crate::updates::UpdatesHandle::default(),
         };
         state.reload_advisories().await?;
+        state.reload_policy().await?;
+        state.reload_repositories().await?;
         Ok(state)
     }
 
@@ -58,12 +131,154 @@ impl AppState {
     /// # Errors
     /// The advisories cannot be loaded.
     pub async fn reload_advisories(&self) -> anyhow::Result<usize> {
+        let fingerprint = feeds_fingerprint(&self.store).await?;
         let stored = self.store.load_advisories().await?;
         let n = stored.len();
-        let ev = tokio::task::spawn_blocking(move || Evaluator::new(stored)).await?;
+        let updates = self.updates.clone();
+        let ev = tokio::task::spawn_blocking(move || {
+            let sources = updates.sources();
+            let mut ev = Evaluator::new(stored).with_updates(updates);
+            ev.add_source_maps(&sources);
+            ev
+        })
+        .await?;
         match self.evaluator.write() {
             Ok(mut g) => *g = Arc::new(ev),
             Err(p) => *p.into_inner() = Arc::new(ev),
+        }
+        match self.fingerprint.write() {
+            Ok(mut g) => *g = fingerprint,
+            Err(p) => *p.into_inner() = fingerprint,
+        }
+        Ok(n)
+    }
+
+    /// Whether the feeds changed (here or in another server sharing the database) since the
+    /// evaluator was built.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn feeds_changed(&self) -> anyhow::Result<bool> {
+        let now = feeds_fingerprint(&self.store).await?;
+        let then = self
+            .fingerprint
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone());
+        Ok(now != then)
+    }
+
+    /// The CVE tags and exceptions in force.
+    #[must_use]
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+    }
+
+    /// Reloads the CVE tags and exceptions from the store.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn reload_policy(&self) -> anyhow::Result<()> {
+        let tags = self.store.list_cve_tags().await?;
+        let exceptions = self.store.list_exceptions().await?;
+        let p = Arc::new(Policy::new(&tags, &exceptions));
+        match self.policy.write() {
+            Ok(mut g) => *g = p,
+            Err(e) => *e.into_inner() = p,
+        }
+        Ok(())
+    }
+
+    /// The host id, last saved report hash and stream this server remembers for `identity`.
+    #[must_use]
+    pub fn last_hash(&self, identity: &HostIdentity) -> Option<(i64, String, Option<String>)> {
+        let g = self
+            .hashes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.get(&(identity.hostname.clone(), identity.client_id.clone()))
+            .cloned()
+    }
+
+    /// Remembers a host's last saved report hash.
+    pub fn remember_hash(
+        &self,
+        identity: &HostIdentity,
+        host: i64,
+        hash: &str,
+        stream: Option<&str>,
+    ) {
+        let mut g = self
+            .hashes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.insert(
+            (identity.hostname.clone(), identity.client_id.clone()),
+            (host, hash.to_owned(), stream.map(str::to_owned)),
+        );
+    }
+
+    /// What the body with this digest was, if this server stored it as some host's last
+    /// report.
+    #[must_use]
+    pub fn seen_body(&self, digest: &[u8; 32]) -> Option<SeenBody> {
+        let g = self
+            .bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.by_digest.get(digest).cloned()
+    }
+
+    /// Remembers a host's last stored body digest (forgetting its previous one).
+    pub fn remember_body(&self, digest: [u8; 32], seen: SeenBody) {
+        let mut g = self
+            .bodies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = g.by_identity.insert(seen.identity.clone(), digest)
+            && old != digest
+        {
+            g.by_digest.remove(&old);
+        }
+        g.by_digest.insert(digest, seen);
+    }
+
+    /// The fleet index cell (see [`crate::fleet::current`]).
+    #[must_use]
+    pub fn fleet_cell(&self) -> &FleetCell {
+        &self.fleet
+    }
+
+    /// Marks the fleet index stale: hosts, findings, tags or exceptions changed.
+    pub fn fleet_changed(&self) {
+        self.fleet.mark_stale();
+    }
+
+    /// The repository index handle (update detection).
+    #[must_use]
+    pub fn updates(&self) -> &crate::updates::UpdatesHandle {
+        &self.updates
+    }
+
+    /// Rebuilds the repository index from the store (after a repository changed) and swaps
+    /// it in; returns the number of repositories loaded.
+    ///
+    /// # Errors
+    /// The repositories cannot be loaded.
+    pub async fn reload_repositories(&self) -> anyhow::Result<usize> {
+        let loaded = self.store.load_repository_packages().await?;
+        let n = loaded.len();
+        let (index, sources) = tokio::task::spawn_blocking(move || {
+            (
+                crate::updates::build_index(&loaded),
+                crate::updates::source_maps(&loaded),
+            )
+        })
+        .await?;
+        if self.updates.set(index, sources) {
+            // The advisory matcher uses the binary → source maps: rebuild it.
+            self.reload_advisories().await?;
         }
         Ok(n)
     }

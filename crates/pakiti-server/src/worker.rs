@@ -100,15 +100,9 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
                 client_dn: env.client_dn,
                 trusted_proxy: env.trusted_proxy,
             };
-            ingest::process(
-                &state.store,
-                &state.evaluator(),
-                &state.os_rules,
-                &report,
-                &origin,
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            ingest::process(state, &report, &origin)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
         }
         .await;
         if let Err(e) = result {
@@ -120,6 +114,9 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
             );
         }
         state.store.complete_report(q.id).await?;
+    }
+    if n > 0 {
+        state.fleet_changed();
     }
     Ok(n)
 }

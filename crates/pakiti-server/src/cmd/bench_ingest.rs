@@ -14,11 +14,13 @@
 //!
 //! 4. A full re-evaluation: the fleet is topped up to `reeval_hosts` hosts by calling
 //!    [`ingest::process`] directly (the same step the HTTP handler runs, minus HTTP and parsing:
-//!    10,000 first reports over HTTP would only repeat phase 1), then every feed is disabled and
-//!    re-enabled, which marks every (stream, package) key of every feed stale — what an import
-//!    that changed every entry does — and [`reevaluate::run_once`] is timed: reload of the
-//!    advisories, re-match of every stored package version they name, and a counts refresh of
-//!    every host that has one.
+//!    10,000 first reports over HTTP would only repeat phase 1), then [`reevaluate::run_once`]
+//!    is timed three times: after every key went stale with nothing changing (disable and
+//!    enable every feed, then re-evaluate: every stored package version is re-matched and
+//!    compared, nothing is written); after every feed was disabled (every answer and count
+//!    drops); and — the figure of the issue — after every feed came back: reload of the
+//!    advisories, re-match of every stored package version they name, every answer rewritten,
+//!    and a counts refresh of every host that has one.
 //!
 //! The client shares the 2 cores with the server, so the HTTP figures are a lower bound of what
 //! the server alone sustains.
@@ -154,7 +156,7 @@ pub struct Figures {
 
 /// The stream whose vendor data a host list is matched against (rebuilds use RHEL data), as
 /// [`build_fleet`] chooses its bases.
-fn data_stream(list: &HostList) -> Option<OsStream> {
+pub(crate) fn data_stream(list: &HostList) -> Option<OsStream> {
     let own = list.stream()?;
     Some(match own.distro() {
         Distro::Centos | Distro::Alma | Distro::Rocky | Distro::Oracle => {
@@ -173,7 +175,7 @@ fn packager_of(scheme: Scheme) -> Packager {
 }
 
 /// A protocol-5 style report for host `i` built from its base list and fleet packages.
-fn report_for(i: usize, list: &HostList, packages: Vec<InstalledPackage>) -> Report {
+pub(crate) fn report_for(i: usize, list: &HostList, packages: Vec<InstalledPackage>) -> Report {
     let scheme = list.stream().map_or(Scheme::Rpm, |s| s.scheme());
     let packager = packager_of(scheme);
     let default_arch = if packager == Packager::Dpkg {
@@ -320,7 +322,7 @@ async fn phase(
 }
 
 /// Imports every feed file (creating its feed) and clears the resulting stale keys.
-async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) -> Result<()> {
+pub(crate) async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) -> Result<()> {
     for (kind, path) in files {
         // The parent directory too: `DSA/list` and `DLA/list` are different feeds.
         let name = path
@@ -356,7 +358,11 @@ async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) -> Result<(
 }
 
 /// Ingests `reports` by direct calls to [`ingest::process`], `concurrency` at a time.
-async fn process_direct(state: &AppState, reports: Vec<Report>, concurrency: usize) -> Result<()> {
+pub(crate) async fn process_direct(
+    state: &AppState,
+    reports: Vec<Report>,
+    concurrency: usize,
+) -> Result<()> {
     let reports = Arc::new(reports);
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = tokio::task::JoinSet::new();
@@ -376,15 +382,9 @@ async fn process_direct(state: &AppState, reports: Vec<Report>, concurrency: usi
                 let Some(r) = reports.get(i) else {
                     return Ok::<_, anyhow::Error>(());
                 };
-                ingest::process(
-                    &state.store,
-                    &state.evaluator(),
-                    &state.os_rules,
-                    r,
-                    &origin,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", r.hostname))?;
+                ingest::process(&state, r, &origin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", r.hostname))?;
             }
         });
     }
@@ -394,22 +394,19 @@ async fn process_direct(state: &AppState, reports: Vec<Report>, concurrency: usi
     Ok(())
 }
 
-/// Marks every key of every feed stale, as an import that changed every entry would: each feed
-/// is disabled and enabled again (the store marks all of a feed's keys stale on either).
-async fn mark_everything_stale(state: &AppState) -> Result<()> {
+/// Enables or disables every feed (the store marks all of a feed's keys stale either way).
+async fn set_all_feeds(state: &AppState, enabled: bool) -> Result<()> {
     for feed in state.store.list_feeds().await? {
-        for enabled in [false, true] {
-            state
-                .store
-                .update_feed(
-                    feed.id,
-                    &FeedUpdate {
-                        enabled: Some(enabled),
-                        ..FeedUpdate::default()
-                    },
-                )
-                .await?;
-        }
+        state
+            .store
+            .update_feed(
+                feed.id,
+                &FeedUpdate {
+                    enabled: Some(enabled),
+                    ..FeedUpdate::default()
+                },
+            )
+            .await?;
     }
     Ok(())
 }
@@ -424,6 +421,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         database_url: url.to_owned(),
         data_dir: dir.clone(),
         sync_feeds: false,
+        sync_repos: false,
         evaluation: Evaluation::Ingest,
         ..Settings::default()
     };
@@ -496,7 +494,32 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         process_direct(&state, topup, args.concurrency).await?;
         let topup = t.elapsed();
         let hosts = args.hosts.max(args.reeval_hosts);
-        mark_everything_stale(&state).await?;
+        // Every key stale but no answer changes (a feed re-imported as it was).
+        set_all_feeds(&state, false).await?;
+        set_all_feeds(&state, true).await?;
+        let noop = reevaluate::run_once(&state).await?;
+        writeln!(
+            log,
+            "{backend}: re-evaluation after every key went stale with no answer changing: \
+             {:.2} s ({} package versions re-matched, {} answers changed, {} hosts refreshed)",
+            noop.took.as_secs_f64(),
+            noop.package_versions,
+            noop.changed_answers,
+            noop.hosts
+        )?;
+        // The worst case: every feed removed (every answer and every count changes), then
+        // every feed back — the figure of the issue is the second re-evaluation.
+        set_all_feeds(&state, false).await?;
+        let off = reevaluate::run_once(&state).await?;
+        writeln!(
+            log,
+            "{backend}: re-evaluation after every feed was disabled: {:.2} s ({} answers changed, \
+             {} hosts refreshed)",
+            off.took.as_secs_f64(),
+            off.changed_answers,
+            off.hosts
+        )?;
+        set_all_feeds(&state, true).await?;
         let t = Instant::now();
         state.reload_advisories().await?;
         let reload = t.elapsed();
@@ -504,15 +527,21 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         let size_bytes = state.store.size_bytes().await?;
         writeln!(
             log,
-            "{backend}: re-evaluation of {hosts} hosts after every feed changed: {:.2} s \
-             ({} stale keys, {} package versions re-matched, {} host counts refreshed; \
-             advisory reload alone {:.2} s); store {:.1} MiB, {:.2} MiB per 1,000 hosts \
+            "{backend}: re-evaluation of {hosts} hosts after every feed changed (every answer \
+             rewritten): {:.2} s \
+             ({} stale keys, {} package versions re-matched, {} answers changed, \
+             {} host counts refreshed; \
+             advisory reload {:.2} s, re-match {:.2} s, counts {:.2} s); store {:.1} MiB, \
+             {:.2} MiB per 1,000 hosts \
              net of advisories (top-up of {} hosts by direct ingest::process took {:.1} s)",
             outcome.took.as_secs_f64(),
             outcome.keys,
             outcome.package_versions,
+            outcome.changed_answers,
             outcome.hosts,
-            reload.as_secs_f64(),
+            outcome.reload.as_secs_f64(),
+            outcome.rematch.as_secs_f64(),
+            outcome.counts.as_secs_f64(),
             mib(size_bytes),
             per_thousand(size_bytes, baseline_bytes, hosts),
             hosts.saturating_sub(args.hosts),

@@ -69,6 +69,13 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     let url = format!("http://{}", listener.local_addr()?);
+    if state.settings.auth.mode == crate::settings::AuthMode::None && !listen.ip().is_loopback() {
+        tracing::warn!(%listen, "auth.mode is \"none\": EVERYONE who reaches this address is an administrator");
+        eprintln!(
+            "WARNING: pakiti listens on {listen} with auth.mode = \"none\": everyone who can reach it \
+             sees every host and administers the server. Set [auth] mode (accounts, proxy, tls)."
+        );
+    }
     tracing::info!(
         store = state.store.backend(),
         advisories = state.evaluator().advisory_count(),
@@ -86,12 +93,40 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             });
         }
     }
-    if state.settings.sync_feeds {
+    {
+        // Every 30 s: sync due feeds (when enabled), then pick up what other servers sharing
+        // the database changed: feeds imported elsewhere (reload and re-evaluate stale keys)
+        // and CVE tags / exceptions (used by counts at ingest).
         let st = state.clone();
         tasks.spawn(async move {
             loop {
-                if let Err(e) = crate::jobs::feeds::sync_due(&st).await {
+                if st.settings.sync_feeds
+                    && let Err(e) = crate::jobs::feeds::sync_due(&st).await
+                {
                     tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
+                }
+                match st.feeds_changed().await {
+                    Ok(true) => {
+                        if let Err(e) = crate::jobs::reevaluate::run_once(&st).await {
+                            tracing::error!(error = format!("{e:#}"), "re-evaluation failed");
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
+                }
+                if let Err(e) = st.reload_policy().await {
+                    tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
+                }
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        });
+    }
+    if state.settings.sync_repos {
+        let st = state.clone();
+        tasks.spawn(async move {
+            loop {
+                if let Err(e) = crate::jobs::repos::sync_due(&st).await {
+                    tracing::error!(error = format!("{e:#}"), "repository scheduler step failed");
                 }
                 tokio::time::sleep(Duration::from_secs(60)).await;
             }

@@ -2,8 +2,12 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use pakiti_store::Store;
 use pakiti_store::{Host, HostFilter, HostSort, HostSortKey, Page};
+
+use crate::auth::Viewer;
+use crate::export::Format;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 
@@ -39,10 +43,31 @@ pub struct ApiHost {
     pub cve_count: i64,
     /// Distinct CVEs by highest severity.
     pub cves_by_severity: SeverityCounts,
+    /// Distinct CVEs carrying an enabled operator tag.
+    pub tagged_count: i64,
+    /// Installed packages with at least one CVE.
+    pub vulnerable_packages: i64,
     /// Whether the newest installed kernel is not the running one.
     pub reboot_needed: bool,
     /// Last report, RFC 3339.
     pub last_report: String,
+    /// Available updates that bring a security fix (from the imported repositories).
+    pub security_updates: i64,
+    /// Other available updates.
+    pub other_updates: i64,
+}
+
+/// An available update of an installed package.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ApiUpdate {
+    /// Package name.
+    pub name: String,
+    /// Installed version.
+    pub installed: String,
+    /// The version the package manager would install.
+    pub available: String,
+    /// Whether the upgrade brings a security fix.
+    pub security: bool,
 }
 
 /// CVE counts by severity.
@@ -91,6 +116,51 @@ pub struct ApiHostDetail {
     pub host: ApiHost,
     /// Its findings.
     pub findings: Vec<ApiFinding>,
+    /// Available updates, in package order.
+    pub updates: Vec<ApiUpdate>,
+    /// Installed packages.
+    pub installed: Vec<ApiPackage>,
+    /// Enabled CVE tags on its CVEs.
+    pub cve_tags: Vec<ApiHostTag>,
+    /// Exceptions that removed findings from it.
+    pub exceptions: Vec<crate::handlers::views::ApiException>,
+    /// Report history, newest first.
+    pub reports: Vec<ApiReport>,
+}
+
+/// An installed package.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiPackage {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Arch.
+    pub arch: String,
+}
+
+/// A CVE tag on one of a host's CVEs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiHostTag {
+    /// CVE.
+    pub cve: String,
+    /// Tag name.
+    pub tag: String,
+}
+
+/// One report of a host.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiReport {
+    /// Received, RFC 3339.
+    pub received_at: String,
+    /// Installed packages listed.
+    pub packages: i64,
+    /// Whether the package list changed.
+    pub changed: bool,
+    /// Proxy it came through.
+    pub proxy: Option<String>,
+    /// CVE count after evaluation.
+    pub cve_count: Option<i64>,
 }
 
 /// A page of hosts.
@@ -104,6 +174,21 @@ pub struct ApiHostPage {
     pub offset: i64,
     /// Page size.
     pub limit: i64,
+}
+
+/// A query parameter that an HTML form submits empty (`not_reporting_days=`) is absent, not
+/// malformed.
+fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let s: Option<String> = Option::deserialize(d)?;
+    match s.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 /// Query parameters of `GET /api/v1/hosts`.
@@ -121,16 +206,46 @@ pub struct HostsQuery {
     /// Exact tag.
     pub tag: Option<String>,
     /// Only hosts with CVEs.
+    #[serde(deserialize_with = "empty_as_none")]
     pub vulnerable: Option<bool>,
-    /// `hostname`, `last_report`, `cves`, `critical`, `packages`; `-` prefix sorts descending.
+    /// Substring of the reported OS name.
+    pub os: Option<String>,
+    /// Hosts that have this CVE.
+    pub cve: Option<String>,
+    /// Hosts with a CVE carrying this (enabled) tag.
+    pub cve_tag: Option<String>,
+    /// Hosts with a package of this name installed.
+    pub package: Option<String>,
+    /// Only hosts that need a reboot.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub reboot: Option<bool>,
+    /// Only hosts whose last report is older than this many days.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub not_reporting_days: Option<i64>,
+    /// Only hosts no imported data covers.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub not_covered: Option<bool>,
+    /// Only hosts with a tagged CVE.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub tagged: Option<bool>,
+    /// Comma-separated top-level domains (`cz,de`).
+    pub tld: Option<String>,
+    /// `hostname`, `group`, `os`, `last_report`, `cves`, `critical`, `high`, `tagged`,
+    /// `packages`; `-` prefix sorts descending.
     pub sort: Option<String>,
+    /// `csv` or `json`: every matching host instead of a page.
+    pub format: Option<crate::export::Format>,
     /// Rows to skip.
+    #[serde(deserialize_with = "empty_as_none")]
     pub offset: Option<i64>,
     /// Page size (default 100, at most 1000).
+    #[serde(deserialize_with = "empty_as_none")]
     pub limit: Option<i64>,
 }
 
-fn rfc3339(t: time::OffsetDateTime) -> String {
+/// RFC 3339 text of `t`.
+#[must_use]
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -160,8 +275,12 @@ pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
             low: h.counts.low,
             unknown: h.counts.unknown,
         },
+        tagged_count: h.counts.tagged,
+        vulnerable_packages: h.counts.vulnerable_packages,
         reboot_needed: h.facts.reboot_needed,
         last_report: rfc3339(h.last_report_at),
+        security_updates: h.updates.security,
+        other_updates: h.updates.other,
     }
 }
 
@@ -179,43 +298,119 @@ fn parse_sort(s: Option<&str>) -> Result<HostSort, AppError> {
         "cves" => HostSortKey::Cves,
         "critical" => HostSortKey::Critical,
         "packages" => HostSortKey::Packages,
+        "high" => HostSortKey::High,
+        "tagged" => HostSortKey::Tagged,
+        "group" => HostSortKey::Group,
+        "os" => HostSortKey::Os,
         other => {
             return Err(AppError::BadRequest(format!(
-                "unknown sort key {other:?}: one of hostname, last_report, cves, critical, packages"
+                "unknown sort key {other:?}: one of hostname, group, os, last_report, cves, \
+                 critical, high, tagged, packages"
             )));
         }
     };
     Ok(HostSort { key, descending })
 }
 
-/// `GET /api/v1/hosts`.
+fn nonempty(s: Option<&String>) -> Option<String> {
+    s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn intersect(acc: Option<Vec<i64>>, ids: Vec<i64>) -> Option<Vec<i64>> {
+    let mut ids = ids;
+    ids.sort_unstable();
+    Some(match acc {
+        None => ids,
+        Some(a) => a
+            .into_iter()
+            .filter(|i| ids.binary_search(i).is_ok())
+            .collect(),
+    })
+}
+
+/// The store filter for a hosts query: plain fields go to SQL, CVE / tag / package /
+/// coverage searches are answered by the fleet index as a list of host ids.
+///
+/// # Errors
+/// The fleet index cannot be built.
+pub async fn host_filter(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &HostsQuery,
+) -> Result<HostFilter, AppError> {
+    let mut host_ids = None;
+    let cve = nonempty(q.cve.as_ref());
+    let cve_tag = nonempty(q.cve_tag.as_ref());
+    let package = nonempty(q.package.as_ref());
+    let not_covered = q.not_covered.unwrap_or(false);
+    if cve.is_some() || cve_tag.is_some() || package.is_some() || not_covered {
+        let fleet = crate::fleet::current(state).await?;
+        if let Some(c) = &cve {
+            host_ids = intersect(host_ids, fleet.hosts_with_cve(c));
+        }
+        if let Some(t) = &cve_tag {
+            host_ids = intersect(host_ids, fleet.hosts_with_tag(t));
+        }
+        if let Some(p) = &package {
+            host_ids = intersect(host_ids, fleet.hosts_with_package(p));
+        }
+        if not_covered {
+            host_ids = intersect(host_ids, fleet.hosts_not_covered());
+        }
+    }
+    Ok(HostFilter {
+        hostname_contains: nonempty(q.search.as_ref()),
+        stream: nonempty(q.stream.as_ref()),
+        group: nonempty(q.group.as_ref()),
+        domain: nonempty(q.domain.as_ref()),
+        tag: nonempty(q.tag.as_ref()),
+        vulnerable_only: q.vulnerable.unwrap_or(false),
+        host_ids,
+        os_contains: nonempty(q.os.as_ref()),
+        reboot_needed: q.reboot.unwrap_or(false),
+        last_report_before: q
+            .not_reporting_days
+            .filter(|d| *d > 0)
+            .map(|d| time::OffsetDateTime::now_utc() - time::Duration::days(d)),
+        tlds: q
+            .tld
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(|t| t.trim().trim_start_matches('.').to_ascii_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        tagged_only: q.tagged.unwrap_or(false),
+        scope: viewer.scope.clone(),
+    })
+}
+
+/// A page of hosts for `q` (`all`: every matching host, for exports).
 ///
 /// # Errors
 /// Bad parameters (400) or a store failure (500).
-pub async fn list_hosts(
-    State(state): State<AppState>,
-    Query(q): Query<HostsQuery>,
-) -> Result<Json<ApiHostPage>, AppError> {
-    let filter = HostFilter {
-        hostname_contains: q.search.filter(|s| !s.is_empty()),
-        stream: q.stream.filter(|s| !s.is_empty()),
-        group: q.group.filter(|s| !s.is_empty()),
-        domain: q.domain.filter(|s| !s.is_empty()),
-        tag: q.tag.filter(|s| !s.is_empty()),
-        vulnerable_only: q.vulnerable.unwrap_or(false),
-    };
-    let page = Page {
-        offset: q.offset.unwrap_or(0).max(0),
-        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+pub async fn query_hosts(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &HostsQuery,
+    all: bool,
+) -> Result<ApiHostPage, AppError> {
+    let filter = host_filter(state, viewer, q).await?;
+    let page = if all {
+        Page {
+            offset: 0,
+            limit: i64::MAX,
+        }
+    } else {
+        Page {
+            offset: q.offset.unwrap_or(0).max(0),
+            limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        }
     };
     let sort = parse_sort(q.sort.as_deref())?;
-    let result = state
-        .store
-        .list_hosts(&filter, sort, page)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let result = state.store.list_hosts(&filter, sort, page).await?;
     let evaluator = state.evaluator();
-    Ok(Json(ApiHostPage {
+    Ok(ApiHostPage {
         hosts: result
             .hosts
             .iter()
@@ -223,8 +418,74 @@ pub async fn list_hosts(
             .collect(),
         total: result.total,
         offset: page.offset,
-        limit: page.limit,
-    }))
+        limit: page.limit.min(result.total.max(1)),
+    })
+}
+
+impl crate::export::CsvRow for ApiHost {
+    const HEADER: &'static [&'static str] = &[
+        "hostname",
+        "host_group",
+        "domain",
+        "os",
+        "os_stream",
+        "covered",
+        "arch",
+        "kernel",
+        "tag",
+        "packages",
+        "cve_count",
+        "critical",
+        "high",
+        "medium",
+        "low",
+        "unknown",
+        "tagged_count",
+        "reboot_needed",
+        "last_report",
+    ];
+    fn fields(&self) -> Vec<String> {
+        use crate::export::opt;
+        vec![
+            self.hostname.clone(),
+            opt(self.host_group.as_ref()),
+            opt(self.domain.as_ref()),
+            self.os.clone(),
+            opt(self.os_stream.as_ref()),
+            self.covered.to_string(),
+            self.arch.clone(),
+            self.kernel.clone(),
+            opt(self.tag.as_ref()),
+            self.packages.to_string(),
+            self.cve_count.to_string(),
+            self.cves_by_severity.critical.to_string(),
+            self.cves_by_severity.high.to_string(),
+            self.cves_by_severity.medium.to_string(),
+            self.cves_by_severity.low.to_string(),
+            self.cves_by_severity.unknown.to_string(),
+            self.tagged_count.to_string(),
+            self.reboot_needed.to_string(),
+            self.last_report.clone(),
+        ]
+    }
+}
+
+/// `GET /api/v1/hosts` (`?format=csv` for every matching host as CSV).
+///
+/// # Errors
+/// Bad parameters (400) or a store failure (500).
+pub async fn list_hosts(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HostsQuery>,
+) -> Result<Response, AppError> {
+    match q.format.unwrap_or_default() {
+        Format::Csv => {
+            let page = query_hosts(&state, &viewer, &q, true).await?;
+            crate::export::csv("hosts", &page.hosts)
+        }
+        _ => Ok(Json(query_hosts(&state, &viewer, &q, false).await?).into_response()),
+    }
 }
 
 /// `GET /api/v1/hosts/{hostname}`.
@@ -233,6 +494,7 @@ pub async fn list_hosts(
 /// Unknown host (404) or a store failure (500).
 pub async fn get_host(
     State(state): State<AppState>,
+    viewer: Viewer,
     Path(hostname): Path<String>,
 ) -> Result<Json<ApiHostDetail>, AppError> {
     let host = state
@@ -240,6 +502,8 @@ pub async fn get_host(
         .get_host_by_name(&hostname.to_ascii_lowercase())
         .await
         .map_err(anyhow::Error::from)?
+        // Hosts outside the viewer's scope do not exist for them (404, not 403).
+        .filter(|h| viewer.scope.allows(h))
         .ok_or_else(|| AppError::NotFound(format!("no host named {hostname}")))?;
     let findings = state
         .store
@@ -247,7 +511,56 @@ pub async fn get_host(
         .await
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
+    let fleet = crate::fleet::current(&state).await?;
+    let installed = state
+        .store
+        .host_packages(host.id)
+        .await?
+        .into_iter()
+        .map(|(_, p)| ApiPackage {
+            name: p.name,
+            version: p.version,
+            arch: p.arch,
+        })
+        .collect();
+    let reports = state
+        .store
+        .host_reports(host.id, 50)
+        .await?
+        .into_iter()
+        .map(|r| ApiReport {
+            received_at: rfc3339(r.received_at),
+            packages: r.pkg_count,
+            changed: r.changed,
+            proxy: r.proxy_name.filter(|_| r.via_proxy),
+            cve_count: r.cve_count,
+        })
+        .collect();
+    let updates = crate::updates::stored_host_lines(&state.store, state.updates(), &host)
+        .await
+        .map_err(anyhow::Error::from)?
+        .into_iter()
+        .map(|l| ApiUpdate {
+            name: l.name,
+            installed: l.installed_version,
+            available: l.new_version,
+            security: l.security,
+        })
+        .collect();
     Ok(Json(ApiHostDetail {
+        updates,
+        installed,
+        cve_tags: fleet
+            .host_tags(&host)
+            .into_iter()
+            .map(|(cve, tag)| ApiHostTag { cve, tag })
+            .collect(),
+        exceptions: fleet
+            .host_exceptions(&host)
+            .iter()
+            .map(crate::handlers::views::api_exception)
+            .collect(),
+        reports,
         host: api_host(&host, &state.evaluator()),
         findings: findings
             .into_iter()

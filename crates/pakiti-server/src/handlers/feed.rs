@@ -165,18 +165,50 @@ pub async fn read_report(
     Ok(report)
 }
 
-fn trusted_proxy(state: &AppState, peer: Option<IpAddr>, dn: Option<&str>) -> bool {
+/// Whether the client-DN header of a request from `peer` is believed: it must come from a
+/// configured TLS front proxy (loopback when none is configured).
+fn dn_header_believed(state: &AppState, peer: Option<IpAddr>) -> bool {
+    let from = &state.settings.proxies.dn_header_from;
+    peer.is_some_and(|ip| {
+        if from.is_empty() {
+            ip.is_loopback()
+        } else {
+            from.iter().any(|spec| crate::net::cidr_contains(spec, ip))
+        }
+    })
+}
+
+/// Whether `peer` may submit reports for other hosts: by address, by certificate DN (from a
+/// believed front proxy), or by forward-confirmed reverse DNS name. DNS is asked only when
+/// the report claims to come through a proxy and nothing else trusts the peer.
+async fn trusted_proxy(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    dn: Option<&str>,
+    claims_proxy: bool,
+) -> bool {
     let p = &state.settings.proxies;
     if let Some(dn) = dn
         && p.certificate_dns.iter().any(|d| d == dn)
     {
         return true;
     }
-    peer.is_some_and(|ip| {
-        p.addresses
-            .iter()
-            .any(|spec| crate::net::cidr_contains(spec, ip))
-    })
+    let Some(ip) = peer else {
+        return false;
+    };
+    if p.addresses
+        .iter()
+        .any(|spec| crate::net::cidr_contains(spec, ip))
+    {
+        return true;
+    }
+    if !claims_proxy || p.hostnames.is_empty() {
+        return false;
+    }
+    let names = p.hostnames.clone();
+    tokio::task::spawn_blocking(move || crate::net::reverse_dns_matches(ip, &names))
+        .await
+        .unwrap_or(false)
 }
 
 /// `POST /feed/`.
@@ -201,6 +233,79 @@ pub async fn post(
     }
 }
 
+/// A digest of exactly what the client sent: query string, content type and encoding, body.
+fn raw_key(raw_query: &str, headers: &HeaderMap, body: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        raw_query.as_bytes(),
+        headers
+            .get(header::CONTENT_TYPE)
+            .map_or(&b""[..], |v| v.as_bytes()),
+        headers
+            .get(header::CONTENT_ENCODING)
+            .map_or(&b""[..], |v| v.as_bytes()),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(body);
+    h.finalize().into()
+}
+
+/// The unchanged path for a body identical to the host's last stored one (store-only mode,
+/// not through a proxy): record it and answer as [`ingest::process`] would, without parsing.
+/// `None` when the store says the host changed meanwhile (the caller then parses and saves).
+async fn replay_unchanged(
+    state: &AppState,
+    seen: &crate::state::SeenBody,
+    wants_json: bool,
+) -> Result<Option<Response>, AppError> {
+    let meta = pakiti_store::ReportMeta {
+        received_at: OffsetDateTime::now_utc(),
+        hash: seen.hash.clone(),
+        via_proxy: false,
+        proxy_name: None,
+        site: seen.site.clone(),
+        tag: seen.tag.clone(),
+    };
+    let touched = state
+        .writer
+        .touch(seen.host, meta)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("recording a report")))?;
+    if touched.is_none() {
+        return Ok(None);
+    }
+    tracing::info!(host = %seen.hostname, unchanged = true, same_bytes = true, "report");
+    if wants_json {
+        let reply = json::JsonReply {
+            status: json::ReplyStatus::Ok,
+            stored: true,
+            host: seen.hostname.clone(),
+            findings: 0,
+            report_back: Vec::new(),
+            message: None,
+        };
+        return Ok(Some(
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                reply.render(),
+            )
+                .into_response(),
+        ));
+    }
+    Ok(Some(
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            reply::OK.to_owned(),
+        )
+            .into_response(),
+    ))
+}
+
 async fn handle(
     state: &AppState,
     peer: Option<IpAddr>,
@@ -210,32 +315,48 @@ async fn handle(
 ) -> Result<Response, AppError> {
     let query = protocol5::parse_query_string(raw_query)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let report = read_report(state, &query, headers, body).await?;
-    let dn = headers.get(CLIENT_DN_HEADER).and_then(|v| v.to_str().ok());
-    let origin = Origin {
-        received_at: OffsetDateTime::now_utc(),
-        peer,
-        client_dn: dn.map(str::to_owned),
-        trusted_proxy: trusted_proxy(state, peer, dn),
-    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // Protocol 4 (form posts) asking for report-back gets Pakiti 2's upgrade lines.
+    let protocol4 = matches!(
+        sniff(&query, content_type, &body),
+        Wire::Multipart | Wire::Form
+    );
     let wants_json = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
+    let sync = state.settings.evaluation == crate::settings::Evaluation::Ingest;
+    let raw_key = sync.then(|| raw_key(raw_query, headers, &body));
+    if let Some(key) = &raw_key
+        && let Some(seen) = state.seen_body(key)
+        && let Some(resp) = replay_unchanged(state, &seen, wants_json).await?
+    {
+        return Ok(resp);
+    }
+    let report = read_report(state, &query, headers, body).await?;
+    let dn = headers
+        .get(CLIENT_DN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| dn_header_believed(state, peer));
+    let origin = Origin {
+        received_at: OffsetDateTime::now_utc(),
+        peer,
+        client_dn: dn.map(str::to_owned),
+        trusted_proxy: trusted_proxy(state, peer, dn, report.proxy).await,
+    };
     let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async
         && report.mode != Mode::ReportOnly
     {
         crate::worker::enqueue(state, &report, &origin).await?
     } else {
-        ingest::process(
-            &state.store,
-            &state.evaluator(),
-            &state.os_rules,
-            &report,
-            &origin,
-        )
-        .await?
+        ingest::process(state, &report, &origin).await?
     };
+    if !outcome.unchanged {
+        state.fleet_changed();
+    }
     tracing::info!(
         host = %report.hostname,
         packages = report.packages.len(),
@@ -244,6 +365,29 @@ async fn handle(
         findings = outcome.findings,
         "report"
     );
+    // Remember the exact bytes of a plain stored report, so that the same bytes next time
+    // are recognised without parsing (the nightly unchanged report of most hosts).
+    if let Some(key) = raw_key
+        && outcome.stored
+        && !outcome.queued
+        && !report.proxy
+        && report.mode == Mode::StoreOnly
+    {
+        let identity = ingest::identity_of(&report);
+        if let Some((host, hash, _)) = state.last_hash(&identity) {
+            state.remember_body(
+                key,
+                crate::state::SeenBody {
+                    identity,
+                    host,
+                    hash,
+                    hostname: report.hostname.clone(),
+                    site: report.site.clone(),
+                    tag: report.tag.clone(),
+                },
+            );
+        }
+    }
     if wants_json {
         let reply = json::JsonReply {
             status: json::ReplyStatus::Ok,
@@ -269,7 +413,9 @@ async fn handle(
         )
             .into_response());
     }
-    let body = if report.mode.reports_back() {
+    let body = if report.mode.reports_back() && protocol4 {
+        reply::render_v2(&outcome.upgrades)
+    } else if report.mode.reports_back() {
         reply::render_v3(&outcome.report_back)
     } else {
         reply::OK.to_owned()

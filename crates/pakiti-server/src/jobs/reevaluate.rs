@@ -9,9 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::Store;
+use pakiti_store::{HostCounts, InstalledSet, PackageFinding, Store};
+use rustc_hash::{FxHashMap, FxHashSet};
+use time::OffsetDateTime;
 
-use crate::evaluate;
+use crate::evaluate::{self, Answer, CountItem};
 use crate::state::AppState;
 
 /// What a re-evaluation did.
@@ -21,10 +23,18 @@ pub struct Reevaluation {
     pub keys: usize,
     /// Package versions re-matched.
     pub package_versions: usize,
+    /// Of which: whose answer changed (written to the store; their hosts get new counts).
+    pub changed_answers: usize,
     /// Hosts whose counts were refreshed.
     pub hosts: usize,
     /// Wall time.
     pub took: Duration,
+    /// Of which: rebuilding the in-memory index from the store.
+    pub reload: Duration,
+    /// Of which: re-matching and storing the answers.
+    pub rematch: Duration,
+    /// Of which: refreshing the hosts' counts.
+    pub counts: Duration,
 }
 
 /// The host streams whose data comes from `data_stream`: itself, and for RHEL its rebuilds.
@@ -47,10 +57,12 @@ fn host_streams(data_stream: &str) -> Vec<String> {
 pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
     let start = Instant::now();
     state.reload_advisories().await?;
+    let reload = start.elapsed();
     let stale = state.store.stale_keys().await?;
     if stale.keys.is_empty() {
         return Ok(Reevaluation {
             took: start.elapsed(),
+            reload,
             ..Reevaluation::default()
         });
     }
@@ -66,9 +78,11 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
     }
     let mut result = Reevaluation {
         keys: stale.keys.len(),
+        reload,
         ..Reevaluation::default()
     };
-    let mut hosts = BTreeSet::new();
+    let rematch_start = Instant::now();
+    let mut rematched: BTreeMap<String, FxHashSet<i64>> = BTreeMap::new();
     for (stream_key, names) in names_by_stream {
         let names: Vec<String> = names.into_iter().collect();
         let pkgs = state
@@ -85,34 +99,161 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
         let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> =
             pkgs.iter().map(|(id, p)| (*id, p)).collect();
         let findings = evaluator.evaluate(&stream, &items);
-        state
-            .store
-            .store_package_findings(&stream_key, &ids, &findings)
-            .await?;
+        // Write only the package versions whose answer changed: a feed update usually moves a
+        // few findings, and rewriting every answer would cost far more than comparing.
+        let mut stored = Vec::new();
+        for chunk in ids.chunks(20_000) {
+            stored.extend(state.store.package_findings(&stream_key, chunk).await?);
+        }
+        let changed = changed_answers(&stored, &findings);
+        if !changed.is_empty() {
+            let fresh: Vec<PackageFinding> = findings
+                .iter()
+                .filter(|f| changed.contains(&f.package_version_id))
+                .copied()
+                .collect();
+            let changed_ids: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| changed.contains(id))
+                .collect();
+            state
+                .store
+                .store_package_findings(&stream_key, &changed_ids, &fresh)
+                .await?;
+        }
+        // Overwrite whatever a concurrent request cached from the store before the commit.
+        evaluator.put_answers(&stream_key, &ids, &findings);
         result.package_versions += ids.len();
-        hosts.extend(state.store.hosts_with_packages(&stream_key, &ids).await?);
+        result.changed_answers += changed.len();
+        rematched.insert(stream_key, changed);
     }
-    for host in &hosts {
-        refresh_host(state, *host).await?;
-    }
-    result.hosts = hosts.len();
+    result.rematch = rematch_start.elapsed();
+    let counts_start = Instant::now();
+    // One read of every installed set: the hosts that have a re-matched version get new
+    // counts.
+    let sets: Vec<InstalledSet> = state
+        .store
+        .installed_sets(None)
+        .await?
+        .into_iter()
+        .filter(|set| {
+            set.stream
+                .as_ref()
+                .and_then(|s| rematched.get(s))
+                .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
+        })
+        .collect();
+    result.hosts = refresh_sets(state, &sets).await?;
+    result.counts = counts_start.elapsed();
     state.store.clear_stale_keys(stale.seq).await?;
+    state.fleet_changed();
     result.took = start.elapsed();
     Ok(result)
 }
 
-/// Recomputes one host's cached counts from its findings.
+/// The package versions whose set of (advisory, entry) findings differs between `stored` and
+/// `fresh`.
+fn changed_answers(stored: &[PackageFinding], fresh: &[PackageFinding]) -> FxHashSet<i64> {
+    let key = |f: &PackageFinding| (f.package_version_id, f.advisory_id, f.affected_idx);
+    let old: FxHashSet<(i64, i64, i64)> = stored.iter().map(key).collect();
+    let new: FxHashSet<(i64, i64, i64)> = fresh.iter().map(key).collect();
+    old.symmetric_difference(&new).map(|k| k.0).collect()
+}
+
+/// Hosts whose counts one store round trip refreshes.
+const REFRESH_CHUNK: usize = 2_000;
+
+/// Recomputes the cached counts of `hosts` (every host when `None`) from the evaluator's
+/// per-package-version answers and the policy in force, in bulk: the installed sets are read
+/// in chunks, answers come from memory (or one query per stream and chunk), and each chunk's
+/// counts are written in one transaction. Returns the number of hosts refreshed.
+///
+/// # Errors
+/// The store fails.
+pub async fn refresh_counts(state: &AppState, hosts: Option<&[i64]>) -> anyhow::Result<usize> {
+    let sets = match hosts {
+        Some(h) => {
+            let mut all = Vec::with_capacity(h.len());
+            for chunk in h.chunks(REFRESH_CHUNK) {
+                all.extend(state.store.installed_sets(Some(chunk)).await?);
+            }
+            all
+        }
+        None => state.store.installed_sets(None).await?,
+    };
+    refresh_sets(state, &sets).await
+}
+
+/// [`refresh_counts`] over installed sets already read.
+async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result<usize> {
+    let evaluator = state.evaluator();
+    let policy = state.policy();
+    let now = OffsetDateTime::now_utc();
+    let mut refreshed = 0;
+    for chunk in sets.chunks(REFRESH_CHUNK) {
+        let mut ids_by_stream: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
+        for set in chunk {
+            if let Some(s) = &set.stream {
+                ids_by_stream.entry(s).or_default().extend(&set.ids);
+            }
+        }
+        let mut answers: BTreeMap<&str, FxHashMap<i64, Answer>> = BTreeMap::new();
+        let mut names: FxHashMap<i64, (String, String)> = FxHashMap::default();
+        for (stream, ids) in &mut ids_by_stream {
+            ids.sort_unstable();
+            ids.dedup();
+            answers.insert(stream, evaluator.answers(&state.store, stream, ids).await?);
+            if policy.has_exceptions() {
+                for (id, p) in state.store.package_versions(ids).await? {
+                    names.insert(id, (p.name, p.version));
+                }
+            }
+        }
+        let mut counts = Vec::with_capacity(chunk.len());
+        for set in chunk {
+            let c = match &set.stream {
+                Some(stream) => {
+                    let a = &answers[stream.as_str()];
+                    let items: Vec<CountItem<'_>> = set
+                        .ids
+                        .iter()
+                        .filter_map(|id| {
+                            a.get(id).map(|answer| CountItem {
+                                answer,
+                                package: names.get(id).map(|(n, v)| (n.as_str(), v.as_str())),
+                            })
+                        })
+                        .collect();
+                    evaluate::host_counts(&evaluator, &policy, stream, &set.modules, &items, now)
+                }
+                None => HostCounts::default(),
+            };
+            counts.push((set.host, c));
+        }
+        state.store.update_hosts_counts(&counts).await?;
+        refreshed += counts.len();
+    }
+    Ok(refreshed)
+}
+
+/// Recomputes one host's cached counts.
 ///
 /// # Errors
 /// The store fails.
 pub async fn refresh_host(state: &AppState, host: i64) -> anyhow::Result<()> {
-    let Some(h) = state.store.get_host(host).await? else {
-        return Ok(());
-    };
-    let findings = evaluate::applicable(state.store.host_findings(host).await?, &h.facts.modules);
-    state
-        .store
-        .update_host_counts(host, &evaluate::counts(&findings))
-        .await?;
+    refresh_counts(state, Some(&[host])).await?;
     Ok(())
+}
+
+/// After CVE tags or exceptions changed: reloads them and recomputes every host's counts.
+/// Returns the number of hosts refreshed.
+///
+/// # Errors
+/// The store fails.
+pub async fn refresh_all_counts(state: &AppState) -> anyhow::Result<usize> {
+    state.reload_policy().await?;
+    let n = refresh_counts(state, None).await?;
+    state.fleet_changed();
+    Ok(n)
 }

@@ -309,3 +309,77 @@ fn feed_sync_over_http_with_conditional_get() {
         text(&out.stdout)
     );
 }
+
+/// `pakiti user …` bootstraps the first admin and manages grants and tokens, through the real
+/// binary against an SQLite file.
+#[test]
+fn user_commands_bootstrap_an_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pakiti"))
+            .args(["--database", &db])
+            .args(args)
+            .env("PAKITI_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let out = run(
+        &["user", "add", "root", "--admin", "--password-stdin"],
+        "s3cret\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "added root (admin)\n");
+    let out = run(&["user", "add", "root"], "");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["user", "add", "CN=Alice,O=Example"], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        &[
+            "user",
+            "grant",
+            "CN=Alice,O=Example",
+            "--group",
+            "prague",
+            "--host",
+            "WN01.example.org",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(&["user", "list"], "");
+    assert_eq!(
+        text(&out.stdout),
+        "CN=Alice,O=Example\tgroup:prague host:wn01.example.org\nroot\tadmin: everything\n"
+    );
+    let out = run(
+        &["user", "revoke", "CN=Alice,O=Example", "--group", "prague"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        &["user", "revoke", "CN=Alice,O=Example", "--group", "prague"],
+        "",
+    );
+    assert!(!out.status.success(), "no such grant any more");
+    let out = run(&["user", "token", "root", "--name", "ci"], "");
+    let token = text(&out.stdout);
+    assert!(
+        token.starts_with("pakiti_") && token.trim().len() == 71,
+        "{token}"
+    );
+    let out = run(&["user", "remove", "CN=Alice,O=Example"], "");
+    assert!(out.status.success());
+    let out = run(&["user", "list"], "");
+    assert_eq!(text(&out.stdout), "root\tadmin: everything\n");
+}

@@ -1,8 +1,12 @@
 //! Integration tests of the pakiti server crate and the `pakiti` binary.
 
+mod authz;
 mod bench_ingest;
+mod browser;
 mod cli;
+mod repos;
 mod server;
 mod smime;
 mod support;
 mod vercmp;
+mod web;

@@ -495,3 +495,258 @@ async fn site_os_rules_map_unknown_os_strings() {
     assert!(h["cve_count"].as_i64().unwrap() > 0);
     s.finish().await;
 }
+
+/// CVE tags and exceptions change counts (at ingest and after a change) and report-back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tags_and_exceptions_change_counts_and_report_back() {
+    use pakiti_store::{NewCveTag, NewException, Store};
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let r = report("rocky_8", "tagged.example.org");
+        let body = protocol5::render(&r).into_bytes();
+        let (status, _) = s.post("?protocol=5", "text/plain", &[], body.clone()).await;
+        assert_eq!(status, 200);
+        let (_, h) = s.get_json("/api/v1/hosts/tagged.example.org").await;
+        let before = h["cve_count"].as_i64().unwrap();
+        assert_eq!(h["tagged_count"], 0);
+        // A CVE found in exactly one installed package version, and another CVE to tag.
+        let findings = h["findings"].as_array().unwrap();
+        let mut seen: std::collections::BTreeMap<String, Vec<(String, String)>> =
+            std::collections::BTreeMap::new();
+        for f in findings {
+            for c in f["cves"].as_array().unwrap() {
+                let e = seen.entry(c.as_str().unwrap().to_owned()).or_default();
+                let pv = (
+                    f["package"].as_str().unwrap().to_owned(),
+                    f["installed_version"].as_str().unwrap().to_owned(),
+                );
+                if !e.contains(&pv) {
+                    e.push(pv);
+                }
+            }
+        }
+        let (excepted, pv) = seen
+            .iter()
+            .find(|(_, v)| v.len() == 1)
+            .map(|(c, v)| (c.clone(), v[0].clone()))
+            .expect("a CVE in one package version");
+        let tagged = seen.keys().find(|c| **c != excepted).unwrap().clone();
+        let store = &s.state.store;
+        store
+            .create_cve_tag(&NewCveTag {
+                cve: tagged.clone(),
+                tag: "Audit".into(),
+                reason: "site policy".into(),
+                info_url: None,
+                enabled: true,
+                author: "test".into(),
+            })
+            .await
+            .unwrap();
+        store
+            .create_exception(&NewException {
+                cve: excepted.clone(),
+                package: pv.0.clone(),
+                version: pv.1.clone(),
+                stream: "rocky:8".into(),
+                reason: "mitigated".into(),
+                author: "test".into(),
+                expires_at: None,
+            })
+            .await
+            .unwrap();
+        let refreshed = pakiti_server::jobs::reevaluate::refresh_all_counts(&s.state)
+            .await
+            .unwrap();
+        assert_eq!(refreshed, 1);
+        let (_, h) = s.get_json("/api/v1/hosts/tagged.example.org").await;
+        assert_eq!(h["cve_count"].as_i64().unwrap(), before - 1, "{excepted}");
+        assert_eq!(h["tagged_count"], 1);
+
+        // A new host with the same packages gets the same counts at ingest.
+        let twin = report("rocky_8", "twin.example.org");
+        let (status, text) = s
+            .post(
+                "?protocol=5&mode=store-and-report",
+                "text/plain",
+                &[],
+                protocol5::render(&twin).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, t) = s.get_json("/api/v1/hosts/twin.example.org").await;
+        assert_eq!(t["cve_count"].as_i64().unwrap(), before - 1);
+        assert_eq!(t["tagged_count"], 1);
+        // Report-back: the tagged CVE with its tag; the excepted one never.
+        assert!(
+            text.lines()
+                .any(|l| l.ends_with(&format!("\t{tagged}\tAudit"))),
+            "{text}"
+        );
+        assert!(!text.contains(&format!("\t{excepted}\t")), "{text}");
+        s.finish().await;
+    }
+}
+
+/// Proxy trust by forward-confirmed reverse DNS name, and a client-DN header believed only
+/// from the configured TLS front proxies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_trust_by_hostname_and_front_proxy_dn() {
+    let mut r = report("rhel_73", "via-named-proxy.example.org");
+    r.proxy = true;
+    let body = protocol4::to_urlencoded(&r).into_bytes();
+    let form = "application/x-www-form-urlencoded";
+    for db in databases().await {
+        let s = TestServer::start(db, |st| st.proxies.hostnames = vec!["localhost".into()]).await;
+        let (status, text) = s.post("", form, &[], body.clone()).await;
+        assert_eq!(status, 200, "127.0.0.1 is localhost, both ways: {text}");
+        s.finish().await;
+    }
+    for db in databases().await {
+        let s = TestServer::start(db, |st| {
+            st.proxies.hostnames = vec!["proxy.example.org".into()];
+            st.proxies.certificate_dns = vec!["CN=proxy".into()];
+            st.proxies.dn_header_from = vec!["192.0.2.1".into()];
+        })
+        .await;
+        let (status, text) = s.post("", form, &[], body.clone()).await;
+        assert_eq!(status, 403, "{text}");
+        // The DN header comes from 127.0.0.1, not from the configured front proxy.
+        let (status, text) = s
+            .post("", form, &[("x-ssl-client-s-dn", "CN=proxy")], body.clone())
+            .await;
+        assert_eq!(status, 403, "{text}");
+        assert_eq!(s.host_total().await, 0);
+        s.finish().await;
+    }
+    for db in databases().await {
+        // No front proxy configured: loopback's DN header is believed.
+        let s = TestServer::start(db, |st| {
+            st.proxies.certificate_dns = vec!["CN=proxy".into()]
+        })
+        .await;
+        let (status, text) = s
+            .post("", form, &[("x-ssl-client-s-dn", "CN=proxy")], body.clone())
+            .await;
+        assert_eq!(status, 200, "{text}");
+        s.finish().await;
+    }
+}
+
+/// Disabling a feed removes its findings from every host at the next re-evaluation, and
+/// enabling it brings them back (only changed answers are rewritten, and their hosts
+/// refreshed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
+    use pakiti_store::{FeedUpdate, Store};
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let r = report("rocky_8", "toggle.example.org");
+        let (status, _) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
+        let cves = h["cve_count"].as_i64().unwrap();
+        assert!(cves > 0);
+        let want = expected_findings(&r, &[RHEL8]);
+        let feed = s.state.store.list_feeds().await.unwrap().remove(0);
+        let set = |enabled: bool| FeedUpdate {
+            enabled: Some(enabled),
+            ..FeedUpdate::default()
+        };
+        s.state
+            .store
+            .update_feed(feed.id, &set(false))
+            .await
+            .unwrap();
+        let off = pakiti_server::jobs::reevaluate::run_once(&s.state)
+            .await
+            .unwrap();
+        assert_eq!(off.hosts, 1);
+        assert!(off.changed_answers > 0);
+        let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
+        assert_eq!(h["cve_count"], 0);
+        assert!(served_findings(&s, "toggle.example.org").await.is_empty());
+        s.state
+            .store
+            .update_feed(feed.id, &set(true))
+            .await
+            .unwrap();
+        let on = pakiti_server::jobs::reevaluate::run_once(&s.state)
+            .await
+            .unwrap();
+        assert_eq!(on.changed_answers, off.changed_answers);
+        let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
+        assert_eq!(h["cve_count"].as_i64().unwrap(), cves);
+        assert_eq!(served_findings(&s, "toggle.example.org").await, want);
+        // Stale keys with nothing changed: everything re-matched, nothing written.
+        s.state
+            .store
+            .update_feed(feed.id, &set(false))
+            .await
+            .unwrap();
+        s.state
+            .store
+            .update_feed(feed.id, &set(true))
+            .await
+            .unwrap();
+        let noop = pakiti_server::jobs::reevaluate::run_once(&s.state)
+            .await
+            .unwrap();
+        assert!(noop.package_versions > 0);
+        assert_eq!((noop.changed_answers, noop.hosts), (0, 0));
+        s.finish().await;
+    }
+}
+
+/// The same bytes again take the no-parse unchanged path; a host deleted meanwhile is
+/// saved again in full rather than lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_bodies_are_recorded_and_deleted_hosts_come_back() {
+    use pakiti_store::Store;
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let r = report("rocky_8", "same-bytes.example.org");
+        let body = protocol5::render(&r).into_bytes();
+        for _ in 0..3 {
+            let (status, text) = s.post("?protocol=5", "text/plain", &[], body.clone()).await;
+            assert_eq!((status, text.trim()), (200, "OK"));
+        }
+        let host = s
+            .state
+            .store
+            .get_host_by_name("same-bytes.example.org")
+            .await
+            .unwrap()
+            .unwrap();
+        let cves = host.counts.cves;
+        assert!(cves > 0);
+        let (_, h) = s.get_json("/api/v1/hosts/same-bytes.example.org").await;
+        assert_eq!(h["cve_count"].as_i64().unwrap(), cves);
+        assert!(s.state.store.delete_host(host.id).await.unwrap());
+        let (status, _) = s.post("?protocol=5", "text/plain", &[], body.clone()).await;
+        assert_eq!(status, 200);
+        let again = s
+            .state
+            .store
+            .get_host_by_name("same-bytes.example.org")
+            .await
+            .unwrap()
+            .expect("the host is saved again");
+        assert_eq!(again.counts.cves, cves);
+        assert_eq!(
+            served_findings(&s, "same-bytes.example.org").await,
+            expected_findings(&r, &[RHEL8])
+        );
+        s.finish().await;
+    }
+}

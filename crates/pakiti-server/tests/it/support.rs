@@ -32,6 +32,7 @@ impl TestServer {
             database_url: db.url.clone(),
             data_dir: dir.path().to_owned(),
             sync_feeds: false,
+            sync_repos: false,
             report_key: Some(pakiti_test_support::fixtures().join("smime/server.key.pem")),
             ..Settings::default()
         };

@@ -1,0 +1,686 @@
+//! Repository sync and import: fetch a repository's metadata (HTTP(S) with a conditional GET on
+//! its entry file, or local files), check the index checksums the entry file lists, parse, and
+//! replace the repository's packages in one transaction; then rebuild the in-memory index and
+//! recompute the update counts of the hosts of its stream.
+//!
+//! Where a repository lives (`url`):
+//! - `apt`: the component directory of a suite (`http://deb.debian.org/debian/dists/bookworm/main`,
+//!   or the same layout on disk): `../InRelease` (or `../Release`), then
+//!   `binary-<arch>/Packages.xz` (`.gz`, plain). Or one `Packages` file named as in
+//!   `/var/lib/apt/lists/` (`…_dists_bookworm_main_binary-amd64_Packages[.xz]`), whose
+//!   `…_InRelease`/`…_Release` sibling is read and checked.
+//! - `rpmmd`: the directory holding `repodata/repomd.xml`; `primary` is required,
+//!   `updateinfo` and `modules` are used when listed.
+//! - `apk`: an `APKINDEX.tar.gz` file or URL, or the directory holding it.
+//!
+//! The entry file (Release, repomd.xml, APKINDEX) is fetched conditionally and checksummed: a
+//! 304 or the same checksum as the last successful sync is "unchanged". A sync that yields no
+//! packages is not applied (recorded as failed; the previous packages stay).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use pakiti_feeds::{decompress, repo};
+use pakiti_store::{RepoContent, RepoEntry, Repository, Store, SyncRecord, SyncStatus};
+use rustc_hash::FxHashMap;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::feeds::{NoProgress, Progress};
+use crate::state::AppState;
+
+/// Repository kinds.
+pub const KINDS: &[&str] = &["apt", "rpmmd", "apk"];
+
+/// What a sync or import did.
+#[derive(Clone, Debug)]
+pub struct RepoOutcome {
+    /// How it ended.
+    pub status: SyncStatus,
+    /// Entries stored.
+    pub packages: usize,
+    /// Entries flagged security (advisories or a security repository).
+    pub security: usize,
+    /// Bytes fetched.
+    pub bytes: usize,
+    /// Wall time.
+    pub took: Duration,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Hosts whose update counts were recomputed.
+    pub hosts: usize,
+}
+
+fn is_url(s: &str) -> bool {
+    s.starts_with("http://") || s.starts_with("https://")
+}
+
+fn checksum(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One fetched file.
+struct Got {
+    body: Option<Vec<u8>>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+struct Fetcher {
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    fn new(proxy: Option<&str>) -> Result<Self> {
+        let mut client = reqwest::Client::builder()
+            .user_agent(concat!("pakiti/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(Duration::from_secs(15 * 60));
+        if let Some(p) = proxy.filter(|p| !p.is_empty()) {
+            client =
+                client.proxy(reqwest::Proxy::all(p).with_context(|| format!("invalid proxy {p}"))?);
+        }
+        Ok(Fetcher {
+            client: client.build().context("building the HTTP client")?,
+        })
+    }
+
+    /// Fetches `loc`; `Ok(None)` when it does not exist (404, no such file). With `cond`, a
+    /// conditional GET whose 304 gives `body: None`.
+    async fn get(&self, loc: &str, cond: Option<&SyncRecord>) -> Result<Option<Got>> {
+        if !is_url(loc) {
+            let path = loc.strip_prefix("file://").unwrap_or(loc);
+            return match tokio::fs::read(path).await {
+                Ok(b) => Ok(Some(Got {
+                    body: Some(b),
+                    etag: None,
+                    last_modified: None,
+                })),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(anyhow!(e).context(format!("reading {path}"))),
+            };
+        }
+        let mut req = self.client.get(loc);
+        if let Some(last) = cond {
+            if let Some(etag) = &last.etag {
+                req = req.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &last.last_modified {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("fetching {loc}"))?;
+        let header = |h: reqwest::header::HeaderName| {
+            resp.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        match resp.status() {
+            reqwest::StatusCode::NOT_MODIFIED => Ok(Some(Got {
+                body: None,
+                etag,
+                last_modified,
+            })),
+            reqwest::StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => {
+                let body = resp
+                    .bytes()
+                    .await
+                    .with_context(|| format!("downloading {loc}"))?;
+                Ok(Some(Got {
+                    body: Some(body.to_vec()),
+                    etag,
+                    last_modified,
+                }))
+            }
+            s => bail!("{loc} answered {s}"),
+        }
+    }
+
+    async fn need(&self, loc: &str) -> Result<Vec<u8>> {
+        self.get(loc, None)
+            .await?
+            .and_then(|g| g.body)
+            .ok_or_else(|| anyhow!("{loc} not found"))
+    }
+}
+
+/// What fetching produced before parsing.
+enum Fetched {
+    NotModified(Got),
+    Files {
+        /// The entry file, with its validators.
+        entry: Got,
+        /// Other files, by role.
+        files: FxHashMap<&'static str, Vec<u8>>,
+        /// Extra fields the parser needs (apt index path).
+        index_path: String,
+    },
+}
+
+fn join(base: &str, rel: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), rel)
+}
+
+fn parent(loc: &str) -> String {
+    let t = loc.trim_end_matches('/');
+    t.rsplit_once('/').map_or(".", |(p, _)| p).to_owned()
+}
+
+fn last_segment(loc: &str) -> &str {
+    let t = loc.trim_end_matches('/');
+    t.rsplit_once('/').map_or(t, |(_, s)| s)
+}
+
+async fn fetch(f: &Fetcher, repo: &Repository, progress: &dyn Progress) -> Result<Fetched> {
+    let cond = repo
+        .last_sync
+        .as_ref()
+        .filter(|s| s.status != SyncStatus::Failed && repo.package_count > 0);
+    progress.stage("downloading", None);
+    let mut files = FxHashMap::default();
+    match repo.kind.as_str() {
+        "apt" => {
+            let arch = repo
+                .arch
+                .as_deref()
+                .ok_or_else(|| anyhow!("an apt repository needs an --arch"))?;
+            let local_file = !is_url(&repo.url) && Path::new(&repo.url).is_file();
+            let (release_locs, package_locs, index_path) = if local_file {
+                // apt lists naming: <prefix>_<component>_binary-<arch>_Packages[.ext]
+                let (head, _) = repo.url.rsplit_once("_binary-").ok_or_else(|| {
+                    anyhow!(
+                        "{} is not named like an apt list (…_main_binary-amd64_Packages)",
+                        repo.url
+                    )
+                })?;
+                let (prefix, component) = head
+                    .rsplit_once('_')
+                    .ok_or_else(|| anyhow!("no component in {}", repo.url))?;
+                (
+                    vec![format!("{prefix}_InRelease"), format!("{prefix}_Release")],
+                    vec![repo.url.clone()],
+                    format!("{component}/binary-{arch}/Packages"),
+                )
+            } else {
+                let suite = parent(&repo.url);
+                let component = last_segment(&repo.url);
+                let dir = join(&repo.url, &format!("binary-{arch}"));
+                (
+                    vec![join(&suite, "InRelease"), join(&suite, "Release")],
+                    ["Packages.xz", "Packages.gz", "Packages"]
+                        .iter()
+                        .map(|n| join(&dir, n))
+                        .collect(),
+                    format!("{component}/binary-{arch}/Packages"),
+                )
+            };
+            let mut entry = None;
+            for loc in &release_locs {
+                if let Some(g) = f.get(loc, cond).await? {
+                    entry = Some(g);
+                    break;
+                }
+            }
+            let entry =
+                entry.ok_or_else(|| anyhow!("no InRelease or Release at {:?}", release_locs))?;
+            if entry.body.is_none() {
+                return Ok(Fetched::NotModified(entry));
+            }
+            for loc in &package_locs {
+                if let Some(Got { body: Some(b), .. }) = f.get(loc, None).await? {
+                    files.insert("packages", b);
+                    break;
+                }
+            }
+            if !files.contains_key("packages") {
+                bail!("no Packages index at {package_locs:?}");
+            }
+            Ok(Fetched::Files {
+                entry,
+                files,
+                index_path,
+            })
+        }
+        "rpmmd" => {
+            let base = repo.url.trim_end_matches('/').to_owned();
+            let entry = f
+                .get(&join(&base, "repodata/repomd.xml"), cond)
+                .await?
+                .ok_or_else(|| anyhow!("no repodata/repomd.xml under {base}"))?;
+            let Some(repomd) = entry.body.as_deref() else {
+                return Ok(Fetched::NotModified(entry));
+            };
+            let (parsed, _) = repo::rpmmd::parse_repomd_full(repomd).context("repomd.xml")?;
+            let md = repo::rpmmd::Repomd {
+                revision: None,
+                data: parsed.records,
+            };
+            for (role, required) in [("primary", true), ("updateinfo", false), ("modules", false)] {
+                let Some(d) = md.get(role) else {
+                    if required {
+                        bail!("repomd.xml lists no {role}");
+                    }
+                    continue;
+                };
+                let loc = join(&base, &d.location);
+                let body = f.need(&loc).await?;
+                if let Some((algo, sum)) = &d.checksum
+                    && algo == "sha256"
+                    && checksum(&body) != *sum
+                {
+                    bail!("{loc}: sha256 differs from repomd.xml");
+                }
+                files.insert(role, body);
+            }
+            Ok(Fetched::Files {
+                entry,
+                files,
+                index_path: String::new(),
+            })
+        }
+        "apk" => {
+            let loc = if repo.url.ends_with(".tar.gz") {
+                repo.url.clone()
+            } else {
+                join(&repo.url, "APKINDEX.tar.gz")
+            };
+            let entry = f
+                .get(&loc, cond)
+                .await?
+                .ok_or_else(|| anyhow!("{loc} not found"))?;
+            if entry.body.is_none() {
+                return Ok(Fetched::NotModified(entry));
+            }
+            Ok(Fetched::Files {
+                entry,
+                files,
+                index_path: String::new(),
+            })
+        }
+        other => bail!("unknown repository kind {other:?} (expected apt, rpmmd or apk)"),
+    }
+}
+
+/// Parses fetched files into entries (CPU work, run off the async threads).
+fn parse(
+    kind: &str,
+    entry: &[u8],
+    files: &FxHashMap<&'static str, Vec<u8>>,
+    index_path: &str,
+) -> Result<RepoContent> {
+    match kind {
+        "apt" => {
+            let release = repo::apt::parse_release(entry).context("Release")?;
+            let packages = &files["packages"];
+            let lz4;
+            let packages = if packages.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+                lz4 = apt_helper_cat(packages)?;
+                &lz4
+            } else {
+                packages
+            };
+            // Decompress once; check the compressed file against its Release entry, or (a
+            // list recompressed after download, as apt keeps them) the decompressed text.
+            let ext = match decompress::sniff(packages) {
+                decompress::Compression::None => None,
+                decompress::Compression::Xz => Some("xz"),
+                decompress::Compression::Gzip => Some("gz"),
+                decompress::Compression::Bzip2 => Some("bz2"),
+                decompress::Compression::Zstd => Some("zst"),
+            };
+            let plain = match ext {
+                None => None,
+                Some(_) => Some(decompress::to_vec(packages).context("decompressing Packages")?),
+            };
+            let compressed_ok = ext.is_some_and(|e| {
+                release
+                    .verify(&format!("{index_path}.{e}"), packages)
+                    .is_ok()
+            });
+            let text = plain.as_deref().unwrap_or(packages);
+            if !compressed_ok {
+                release
+                    .verify(index_path, text)
+                    .with_context(|| format!("checking {index_path} against the Release file"))?;
+            }
+            let parsed = pakiti_feeds::debian::index::parse_packages(text).context("Packages")?;
+            Ok(RepoContent {
+                meta_security: release.is_security(),
+                meta_priority: Some(i64::from(release.apt_priority())),
+                entries: parsed
+                    .records
+                    .into_iter()
+                    .map(|p| RepoEntry {
+                        source: (p.source != p.package).then_some(p.source),
+                        name: p.package,
+                        version: p.version,
+                        arch: p.architecture,
+                        security: false,
+                        installable: true,
+                        module: None,
+                    })
+                    .collect(),
+            })
+        }
+        "rpmmd" => {
+            let text = |role: &str| -> Result<Option<Vec<u8>>> {
+                files
+                    .get(role)
+                    .map(|b| decompress::to_vec(b).with_context(|| format!("decompressing {role}")))
+                    .transpose()
+            };
+            let primary = repo::rpmmd::parse_primary(&text("primary")?.unwrap_or_default()[..])
+                .context("primary.xml")?;
+            let updates = match text("updateinfo")? {
+                Some(t) => {
+                    repo::rpmmd::parse_updateinfo(&t[..])
+                        .context("updateinfo.xml")?
+                        .records
+                }
+                None => Vec::new(),
+            };
+            let modules = match text("modules")? {
+                Some(t) => {
+                    let mut all = repo::modulemd::Modules::default();
+                    for m in repo::modulemd::parse_modules(&t)
+                        .context("modules.yaml")?
+                        .records
+                    {
+                        all.streams.extend(m.streams);
+                        all.defaults.extend(m.defaults);
+                    }
+                    Some(all)
+                }
+                None => None,
+            };
+            Ok(RepoContent {
+                meta_security: false,
+                meta_priority: None,
+                entries: rpm_entries(&primary.records, &updates, modules.as_ref()),
+            })
+        }
+        "apk" => {
+            let parsed = repo::apk::parse_apkindex_tar(entry).context("APKINDEX")?;
+            Ok(RepoContent {
+                meta_security: false,
+                meta_priority: None,
+                entries: parsed
+                    .records
+                    .into_iter()
+                    .map(|p| RepoEntry {
+                        source: p.origin.filter(|o| *o != p.name),
+                        name: p.name,
+                        version: p.version,
+                        arch: p.arch,
+                        security: false,
+                        installable: true,
+                        module: None,
+                    })
+                    .collect(),
+            })
+        }
+        other => bail!("unknown repository kind {other:?}"),
+    }
+}
+
+/// Decompresses an lz4 apt list (apt's own format in `/var/lib/apt/lists/`) with apt's
+/// `apt-helper cat-file`, which exists wherever apt wrote such a file.
+fn apt_helper_cat(data: &[u8]) -> Result<Vec<u8>> {
+    const HELPER: &str = "/usr/lib/apt/apt-helper";
+    if !Path::new(HELPER).exists() {
+        bail!("the Packages index is lz4-compressed and {HELPER} is not available to read it");
+    }
+    let tmp = std::env::temp_dir().join(format!(
+        "pakiti-apt-{}-{}.lz4",
+        std::process::id(),
+        checksum(data)
+    ));
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    let out = std::process::Command::new(HELPER)
+        .arg("cat-file")
+        .arg(&tmp)
+        .output();
+    let _ = std::fs::remove_file(&tmp);
+    let out = out.with_context(|| format!("running {HELPER}"))?;
+    if !out.status.success() {
+        bail!(
+            "{HELPER} cat-file failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+/// rpm-md entries, as [`pakiti_feeds::repo::add_rpm_repo`] indexes them: packages (no source
+/// rpms) with their module stream, then the packages of security advisories as markers.
+fn rpm_entries(
+    packages: &[repo::rpmmd::RpmPackage],
+    updates: &[repo::rpmmd::UpdateInfo],
+    modules: Option<&repo::modulemd::Modules>,
+) -> Vec<RepoEntry> {
+    let mut module_of: FxHashMap<(&str, String, &str), String> = FxHashMap::default();
+    for m in modules.map(|m| m.streams.as_slice()).unwrap_or_default() {
+        for a in &m.artifacts {
+            if let Some((name, evr, arch)) = repo::modulemd::split_nevra(a) {
+                module_of.insert((name, evr, arch), m.key());
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(packages.len());
+    for p in packages.iter().filter(|p| p.arch != "src") {
+        let evr = p.evr();
+        let module = module_of
+            .get(&(p.name.as_str(), evr.clone(), p.arch.as_str()))
+            .cloned();
+        let source = p
+            .sourcerpm
+            .as_deref()
+            .and_then(|s| repo::modulemd::split_nevra(s.trim_end_matches(".rpm")))
+            .map(|(n, _, _)| n.to_owned())
+            .filter(|n| *n != p.name);
+        out.push(RepoEntry {
+            name: p.name.clone(),
+            version: evr,
+            arch: p.arch.clone(),
+            source,
+            security: false,
+            installable: true,
+            module,
+        });
+    }
+    for u in updates
+        .iter()
+        .filter(|u| u.kind == repo::rpmmd::UpdateKind::Security)
+    {
+        for p in u.packages.iter().filter(|p| p.arch != "src") {
+            let evr = p.evr();
+            let module = p.module.clone().or_else(|| {
+                module_of
+                    .get(&(p.name.as_str(), evr.clone(), p.arch.as_str()))
+                    .cloned()
+            });
+            out.push(RepoEntry {
+                name: p.name.clone(),
+                version: evr,
+                arch: p.arch.clone(),
+                source: None,
+                security: true,
+                installable: false,
+                module,
+            });
+        }
+    }
+    out
+}
+
+/// Fetches and imports one repository, then refreshes the in-memory index and the update
+/// counts of its stream's hosts when something was imported.
+///
+/// # Errors
+/// The store fails. Fetch and parse failures are recorded on the repository and returned as a
+/// failed outcome.
+pub async fn sync(
+    state: &AppState,
+    repo: &Repository,
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<RepoOutcome> {
+    let start = Instant::now();
+    let at = OffsetDateTime::now_utc();
+    let mut outcome = RepoOutcome {
+        status: SyncStatus::Unchanged,
+        packages: 0,
+        security: 0,
+        bytes: 0,
+        took: Duration::ZERO,
+        error: None,
+        hosts: 0,
+    };
+    let record = |status, error: Option<String>, sum: Option<String>, g: Option<&Got>| SyncRecord {
+        at,
+        status,
+        error,
+        duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+        etag: g.and_then(|g| g.etag.clone()),
+        last_modified: g.and_then(|g| g.last_modified.clone()),
+        checksum: sum,
+    };
+    let fetched = match Fetcher::new(state.settings.outgoing_proxy.as_deref()) {
+        Ok(f) => fetch(&f, repo, progress).await,
+        Err(e) => Err(e),
+    };
+    let failed = |msg: String, g: Option<&Got>| {
+        (msg.clone(), record(SyncStatus::Failed, Some(msg), None, g))
+    };
+    let result: Result<(RepoContent, String, Got), (String, SyncRecord)> = match fetched {
+        Err(e) => Err(failed(format!("{e:#}"), None)),
+        Ok(Fetched::NotModified(g)) => {
+            state
+                .store
+                .record_repository_sync(
+                    repo.id,
+                    &record(SyncStatus::Unchanged, None, None, Some(&g)),
+                )
+                .await?;
+            outcome.took = start.elapsed();
+            return Ok(outcome);
+        }
+        Ok(Fetched::Files {
+            entry,
+            files,
+            index_path,
+        }) => {
+            let body = entry.body.clone().unwrap_or_default();
+            outcome.bytes = body.len() + files.values().map(Vec::len).sum::<usize>();
+            let mut h = Sha256::new();
+            h.update(&body);
+            let mut roles: Vec<_> = files.iter().collect();
+            roles.sort_by_key(|(k, _)| **k);
+            for (_, b) in roles {
+                h.update(b);
+            }
+            let sum: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let unchanged = repo.last_sync.as_ref().is_some_and(|s| {
+                s.status != SyncStatus::Failed && s.checksum.as_deref() == Some(sum.as_str())
+            }) && repo.package_count > 0;
+            if unchanged && !force {
+                state
+                    .store
+                    .record_repository_sync(
+                        repo.id,
+                        &record(SyncStatus::Unchanged, None, Some(sum), Some(&entry)),
+                    )
+                    .await?;
+                outcome.took = start.elapsed();
+                return Ok(outcome);
+            }
+            progress.stage("parsing", None);
+            let kind = repo.kind.clone();
+            let parsed =
+                tokio::task::spawn_blocking(move || parse(&kind, &body, &files, &index_path))
+                    .await?;
+            match parsed {
+                Ok(c) if c.entries.is_empty() => Err(failed(
+                    "the repository yielded no packages".into(),
+                    Some(&entry),
+                )),
+                Ok(c) => Ok((c, sum, entry)),
+                Err(e) => Err(failed(format!("{e:#}"), Some(&entry))),
+            }
+        }
+    };
+    match result {
+        Err((msg, rec)) => {
+            state.store.record_repository_sync(repo.id, &rec).await?;
+            outcome.status = SyncStatus::Failed;
+            outcome.error = Some(msg);
+        }
+        Ok((content, sum, entry)) => {
+            progress.stage("storing", None);
+            outcome.packages = content.entries.len();
+            outcome.security = if repo.security.unwrap_or(content.meta_security) {
+                content.entries.len()
+            } else {
+                content.entries.iter().filter(|e| e.security).count()
+            };
+            state
+                .store
+                .replace_repository_packages(
+                    repo.id,
+                    &content,
+                    &record(SyncStatus::Ok, None, Some(sum), Some(&entry)),
+                )
+                .await?;
+            outcome.status = SyncStatus::Ok;
+            state.reload_repositories().await?;
+            // Binaries whose source the index names may now match source advisories.
+            let mapped: Vec<String> = content
+                .entries
+                .iter()
+                .filter(|e| e.source.is_some())
+                .map(|e| e.name.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if repo.kind == "apt" {
+                crate::updates::reevaluate_binaries(state, &repo.stream, mapped).await?;
+            }
+            outcome.hosts = crate::updates::refresh_stream(state, &repo.stream).await?;
+        }
+    }
+    outcome.took = start.elapsed();
+    Ok(outcome)
+}
+
+/// Syncs every enabled repository whose interval has passed; the server's scheduler calls this.
+///
+/// # Errors
+/// The store fails.
+pub async fn sync_due(state: &AppState) -> Result<usize> {
+    let now = OffsetDateTime::now_utc();
+    let mut n = 0;
+    for repo in state.store.list_repositories().await? {
+        let due = repo.enabled
+            && repo
+                .last_sync
+                .as_ref()
+                .is_none_or(|s| (now - s.at).whole_seconds() >= repo.interval_secs);
+        if due {
+            let out = sync(state, &repo, false, &NoProgress).await?;
+            tracing::info!(repo = %repo.name, status = out.status.as_str(), packages = out.packages, error = out.error.as_deref().unwrap_or(""), "repository sync");
+            n += 1;
+        }
+    }
+    Ok(n)
+}

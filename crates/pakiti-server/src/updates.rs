@@ -1,0 +1,343 @@
+//! Repository-based update detection in the server: the in-memory
+//! [`AvailableIndex`] built from the stored repositories, a host's updates (Pakiti 2's
+//! `name newversion SEC|ORD installed` lines, the host page's list, the cached counts), and
+//! the bulk refresh of a stream's hosts after a repository changed.
+//!
+//! Updates are not stored per host: they are computed from the index on demand (each distinct
+//! package version once per fleet, see [`AvailableIndex::fleet_updates`]); only the two counts
+//! the host list shows are cached on the host.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use pakiti_api::reply::UpgradeLine;
+use pakiti_core::package::InstalledPackage;
+use pakiti_core::stream::OsStream;
+use pakiti_core::updates::{AvailableIndex, HostPackages, HostUpdates, Repo};
+use pakiti_core::version::Scheme;
+use pakiti_store::{AnyStore, Host, HostId, HostUpdateCounts, RepoEntry, Repository, Store};
+
+/// dnf's default repository priority (99), as the update model's "higher wins" number.
+pub const DNF_DEFAULT_PRIORITY: i64 = -99;
+
+/// Binary → source package names per Debian/Ubuntu stream, from the imported `Packages`
+/// indexes (agents of protocols 4 and 5 send no source names; advisories name sources).
+pub type SourceMaps = BTreeMap<OsStream, BTreeMap<String, String>>;
+
+/// The shared, swappable index (the state holds one; the evaluator carries a clone for
+/// ingest), with the source maps the advisory matcher uses.
+#[derive(Clone, Default)]
+pub struct UpdatesHandle {
+    index: Arc<RwLock<Arc<AvailableIndex>>>,
+    sources: Arc<RwLock<Arc<SourceMaps>>>,
+}
+
+impl UpdatesHandle {
+    /// The index in force.
+    #[must_use]
+    pub fn get(&self) -> Arc<AvailableIndex> {
+        self.index
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+    }
+
+    /// The source maps in force.
+    #[must_use]
+    pub fn sources(&self) -> Arc<SourceMaps> {
+        self.sources
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+    }
+
+    /// Swaps in a new index and source maps; says whether the source maps changed.
+    pub fn set(&self, index: AvailableIndex, sources: SourceMaps) -> bool {
+        match self.index.write() {
+            Ok(mut g) => *g = Arc::new(index),
+            Err(p) => *p.into_inner() = Arc::new(index),
+        }
+        let changed = *self.sources() != sources;
+        match self.sources.write() {
+            Ok(mut g) => *g = Arc::new(sources),
+            Err(p) => *p.into_inner() = Arc::new(sources),
+        }
+        changed
+    }
+}
+
+/// The binary → source maps of the stored Debian/Ubuntu repositories.
+#[must_use]
+pub fn source_maps(loaded: &[(Repository, Vec<RepoEntry>)]) -> SourceMaps {
+    let mut out = SourceMaps::new();
+    for (r, entries) in loaded {
+        let Ok(stream) = r.stream.parse::<OsStream>() else {
+            continue;
+        };
+        if stream.scheme() != Scheme::Deb {
+            continue;
+        }
+        let map = out.entry(stream).or_default();
+        for e in entries {
+            if let Some(src) = &e.source {
+                map.insert(e.name.clone(), src.clone());
+            }
+        }
+    }
+    out.retain(|_, m| !m.is_empty());
+    out
+}
+
+/// The model's view of a stored repository; `None` when its stream key does not parse.
+#[must_use]
+pub fn model_repo(r: &Repository) -> Option<Repo> {
+    let stream: OsStream = r.stream.parse().ok()?;
+    let default = match stream.scheme() {
+        Scheme::Deb => i64::from(pakiti_core::updates::APT_PRIORITY_DEFAULT),
+        Scheme::Rpm | Scheme::Apk => DNF_DEFAULT_PRIORITY,
+    };
+    let priority = r.priority.or(r.meta_priority).unwrap_or(default);
+    Some(Repo {
+        name: r.name.clone(),
+        stream,
+        arch: r.arch.clone(),
+        priority: i32::try_from(priority).unwrap_or(i32::MAX),
+        security: r.is_security(),
+    })
+}
+
+/// Builds the index from what the store loaded.
+#[must_use]
+pub fn build_index(loaded: &[(Repository, Vec<RepoEntry>)]) -> AvailableIndex {
+    let mut index = AvailableIndex::new();
+    for (r, entries) in loaded {
+        let Some(model) = model_repo(r) else {
+            tracing::warn!(repo = %r.name, stream = %r.stream, "repository with an unknown stream skipped");
+            continue;
+        };
+        let id = index.add_repo(model);
+        for e in entries {
+            if e.installable {
+                index.add(
+                    id,
+                    &e.name,
+                    &e.version,
+                    &e.arch,
+                    e.security,
+                    e.module.as_deref(),
+                );
+            } else {
+                index.add_security_marker(id, &e.name, &e.version, &e.arch, e.module.as_deref());
+            }
+        }
+    }
+    index
+}
+
+/// The host's machine arch in the naming of its stream's repositories (Debian calls
+/// `x86_64` `amd64`); `None` when unknown.
+#[must_use]
+pub fn repo_arch(stream: &OsStream, arch: &str) -> Option<String> {
+    let arch = arch.trim();
+    if arch.is_empty() || arch == "unknown" {
+        return None;
+    }
+    Some(match (stream.scheme(), arch) {
+        (Scheme::Deb, "x86_64") => "amd64".into(),
+        (Scheme::Deb, "aarch64") => "arm64".into(),
+        (Scheme::Deb, "i686" | "i586" | "i486") => "i386".into(),
+        (Scheme::Deb, "armv7l") => "armhf".into(),
+        (Scheme::Deb, "ppc64le") => "ppc64el".into(),
+        (Scheme::Rpm, "amd64") => "x86_64".into(),
+        (Scheme::Rpm, "arm64") => "aarch64".into(),
+        _ => arch.to_owned(),
+    })
+}
+
+/// One host's updates as lines. rpm versions lose a zero epoch (`0:1.2-3` → `1.2-3`): agents
+/// send it, repositories do not, and Pakiti 2 printed `version-release`.
+fn lines_of(
+    scheme: Scheme,
+    result: &HostUpdates<'_>,
+    packages: &[InstalledPackage],
+) -> Vec<UpgradeLine> {
+    let show = |v: &str| match scheme {
+        Scheme::Rpm => v.strip_prefix("0:").unwrap_or(v).to_owned(),
+        Scheme::Deb | Scheme::Apk => v.to_owned(),
+    };
+    result
+        .updates
+        .iter()
+        .map(|(i, u)| UpgradeLine {
+            name: packages[*i].name.clone(),
+            new_version: show(u.version),
+            security: u.security,
+            installed_version: show(&packages[*i].version),
+        })
+        .collect()
+}
+
+fn counts_of(result: &HostUpdates<'_>) -> HostUpdateCounts {
+    let sec = result.security_count();
+    HostUpdateCounts {
+        security: i64::try_from(sec).unwrap_or(i64::MAX),
+        other: i64::try_from(result.updates.len() - sec).unwrap_or(i64::MAX),
+    }
+}
+
+/// The updates of one host, computed from `index` (Pakiti 2's report-back lines, in package
+/// order).
+#[must_use]
+pub fn host_lines(
+    index: &AvailableIndex,
+    stream: Option<&OsStream>,
+    arch: &str,
+    packages: &[InstalledPackage],
+    modules: &[String],
+) -> Vec<UpgradeLine> {
+    let Some(stream) = stream else {
+        return Vec::new();
+    };
+    let arch = repo_arch(stream, arch);
+    let result = index.host_updates(&HostPackages {
+        stream: Some(stream),
+        arch: arch.as_deref(),
+        packages,
+        modules,
+    });
+    lines_of(stream.scheme(), &result, packages)
+}
+
+/// The hook ingest calls after a report is saved: computes the host's updates, caches its
+/// counts, and returns the report-back lines.
+///
+/// # Errors
+/// The store fails.
+pub async fn refresh_host(
+    store: &AnyStore,
+    updates: &UpdatesHandle,
+    host: HostId,
+    stream: Option<&OsStream>,
+    arch: &str,
+    packages: &[InstalledPackage],
+    modules: &[String],
+) -> Result<Vec<UpgradeLine>, pakiti_store::StoreError> {
+    let index = updates.get();
+    let lines = host_lines(&index, stream, arch, packages, modules);
+    let sec = lines.iter().filter(|l| l.security).count();
+    let counts = HostUpdateCounts {
+        security: i64::try_from(sec).unwrap_or(i64::MAX),
+        other: i64::try_from(lines.len() - sec).unwrap_or(i64::MAX),
+    };
+    store.set_host_updates(&[(host, counts)]).await?;
+    Ok(lines)
+}
+
+/// The updates of a stored host, from the index in force.
+///
+/// # Errors
+/// The store fails.
+pub async fn stored_host_lines(
+    store: &AnyStore,
+    updates: &UpdatesHandle,
+    host: &Host,
+) -> Result<Vec<UpgradeLine>, pakiti_store::StoreError> {
+    let packages: Vec<InstalledPackage> = store
+        .host_packages(host.id)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
+    let index = updates.get();
+    Ok(host_lines(
+        &index,
+        host.facts.stream.as_ref(),
+        &host.facts.arch,
+        &packages,
+        &host.facts.modules,
+    ))
+}
+
+/// Recomputes and caches the update counts of every host of `stream` (after one of its
+/// repositories changed), evaluating each distinct package version once; returns how many
+/// hosts were refreshed.
+///
+/// # Errors
+/// The store fails.
+pub async fn refresh_stream(state: &crate::state::AppState, stream: &str) -> anyhow::Result<usize> {
+    let hosts = state.store.stream_hosts(stream).await?;
+    let mut inventories = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let pkgs: Vec<InstalledPackage> = state
+            .store
+            .host_packages(h.id)
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let arch = h
+            .facts
+            .stream
+            .as_ref()
+            .and_then(|s| repo_arch(s, &h.facts.arch));
+        inventories.push((h, arch, pkgs));
+    }
+    let index = state.updates().get();
+    let counts = tokio::task::spawn_blocking(move || {
+        let hp: Vec<HostPackages<'_>> = inventories
+            .iter()
+            .map(|(h, arch, pkgs)| HostPackages {
+                stream: h.facts.stream.as_ref(),
+                arch: arch.as_deref(),
+                packages: pkgs,
+                modules: &h.facts.modules,
+            })
+            .collect();
+        index
+            .fleet_updates(&hp)
+            .iter()
+            .zip(&inventories)
+            .map(|(r, (h, _, _))| (h.id, counts_of(r)))
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    state.store.set_host_updates(&counts).await?;
+    Ok(counts.len())
+}
+
+/// Re-matches the already-evaluated package versions of `stream` named `names` against the
+/// advisories (after an imported `Packages` index taught the matcher their source names), and
+/// refreshes the CVE counts of the hosts that have them; returns how many package versions
+/// were re-evaluated.
+///
+/// # Errors
+/// The store fails.
+pub async fn reevaluate_binaries(
+    state: &crate::state::AppState,
+    stream: &str,
+    names: Vec<String>,
+) -> anyhow::Result<usize> {
+    let Ok(parsed) = stream.parse::<OsStream>() else {
+        return Ok(0);
+    };
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let pkgs = state
+        .store
+        .evaluated_package_versions(stream, &names)
+        .await?;
+    if pkgs.is_empty() {
+        return Ok(0);
+    }
+    let evaluator = state.evaluator();
+    let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
+    let items: Vec<(i64, &InstalledPackage)> = pkgs.iter().map(|(id, p)| (*id, p)).collect();
+    let findings = evaluator.evaluate(&parsed, &items);
+    state
+        .store
+        .store_package_findings(stream, &ids, &findings)
+        .await?;
+    for host in state.store.hosts_with_packages(stream, &ids).await? {
+        crate::jobs::reevaluate::refresh_host(state, host).await?;
+    }
+    Ok(ids.len())
+}
