@@ -174,6 +174,15 @@ impl AdvisoryIndex {
         }
     }
 
+    /// The source name `stream`'s binary → source map gives `binary`, if any.
+    #[must_use]
+    pub fn source_of(&self, stream: &OsStream, binary: &str) -> Option<&str> {
+        self.streams
+            .get(stream)
+            .and_then(|s| s.source_of.get(binary))
+            .map(AsRef::as_ref)
+    }
+
     /// Whether any advisory speaks about `stream`.
     #[must_use]
     pub fn covers(&self, stream: &OsStream) -> bool {

@@ -28,6 +28,9 @@ pub enum AppError {
     /// Nothing by that name (404).
     #[error("{0}")]
     NotFound(String),
+    /// Try again later (503), with a reason for the client.
+    #[error("{0}")]
+    Unavailable(String),
     /// Something failed on our side (500); the source is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -44,6 +47,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

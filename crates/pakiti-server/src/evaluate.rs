@@ -15,7 +15,7 @@ use pakiti_store::{
     AdvisoryDbId, CveException, CveTag, HostCounts, HostFinding, PackageFinding, PackageVersionId,
     Store, StoreError, StoredAdvisory,
 };
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
 /// Advisories indexed for matching, with their database ids.
@@ -32,6 +32,13 @@ pub struct Evaluator {
     positions: FxHashMap<AdvisoryDbId, u32>,
     answers: RwLock<FxHashMap<String, FxHashMap<PackageVersionId, Answer>>>,
     updates: crate::updates::UpdatesHandle,
+    /// The feed generation the advisories were loaded at (read before loading them, so the
+    /// data is at least that new); ingest's writes are checked against it.
+    generation: i64,
+    /// Host stream → package names whose stored answers may predate this index (stale keys
+    /// not yet re-evaluated when it was built): answers for them are matched in memory, not
+    /// read from the store.
+    pending: FxHashMap<String, FxHashSet<String>>,
 }
 
 /// The stored answer for one (stream, package version): (advisory position in the index,
@@ -59,7 +66,80 @@ impl Evaluator {
             positions,
             answers: RwLock::default(),
             updates: crate::updates::UpdatesHandle::default(),
+            generation: 0,
+            pending: FxHashMap::default(),
         }
+    }
+
+    /// Records the feed generation the advisories were loaded at and the stale keys awaiting
+    /// re-evaluation then (data streams; RHEL keys also cover its rebuilds).
+    #[must_use]
+    pub fn with_generation(
+        mut self,
+        generation: i64,
+        stale: &[pakiti_store::StreamPackage],
+    ) -> Self {
+        self.generation = generation;
+        for k in stale {
+            for hs in crate::jobs::reevaluate::host_streams(&k.stream) {
+                self.pending
+                    .entry(hs)
+                    .or_default()
+                    .insert(k.package.clone());
+            }
+        }
+        self
+    }
+
+    /// The feed generation this index was built at.
+    #[must_use]
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+
+    /// The answers for already evaluated package versions of a host in `stream`: cached
+    /// ones; those whose stored answer may predate this index (a stale key names them)
+    /// matched in memory; the rest read from the store.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn known_answers(
+        &self,
+        store: &impl Store,
+        stream: &OsStream,
+        key: &str,
+        items: &[(PackageVersionId, &InstalledPackage)],
+    ) -> Result<FxHashMap<PackageVersionId, Answer>, StoreError> {
+        let Some(pending) = self.pending.get(key) else {
+            let ids: Vec<PackageVersionId> = items.iter().map(|(id, _)| *id).collect();
+            return self.answers(store, key, &ids).await;
+        };
+        let cached = self.cached_answers(key, &items.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+        let mut out = FxHashMap::default();
+        let mut fresh = Vec::new();
+        let mut stored = Vec::new();
+        for ((id, p), c) in items.iter().zip(cached) {
+            if let Some(a) = c {
+                out.insert(*id, a);
+            } else if pending.contains(&p.name)
+                || p.source.as_ref().is_some_and(|s| pending.contains(s))
+                || self
+                    .index
+                    .source_of(stream, &p.name)
+                    .is_some_and(|s| pending.contains(s))
+            {
+                fresh.push((*id, *p));
+            } else {
+                stored.push(*id);
+            }
+        }
+        if !fresh.is_empty() {
+            let ids: Vec<PackageVersionId> = fresh.iter().map(|(id, _)| *id).collect();
+            let findings = self.evaluate(stream, &fresh);
+            out.extend(self.put_answers(key, &ids, &findings));
+        }
+        out.extend(self.answers(store, key, &stored).await?);
+        Ok(out)
     }
 
     /// Cached answers of `ids` for `stream`; `None` where not cached.

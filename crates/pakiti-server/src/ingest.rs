@@ -340,80 +340,103 @@ pub async fn process(
         })
         .await
         .context("saving the report")?;
-    let mut finish = FinishReport {
-        report: saved.report_id,
-        host: saved.host_id,
-        processed_at: OffsetDateTime::now_utc(),
-        counts: HostCounts::default(),
-        stream: stream_key.clone(),
-        evaluated: Vec::new(),
-        findings: Vec::new(),
-        updates: None,
-    };
-    if let (Some(stream), Some(key)) = (&stream, &stream_key) {
-        let mut by_id: FxHashMap<i64, &InstalledPackage> = FxHashMap::default();
-        for (id, p) in saved.package_ids.iter().zip(packages.iter()) {
-            by_id.entry(*id).or_insert(p);
-        }
-        let items: Vec<(i64, &InstalledPackage)> = saved
-            .unevaluated
-            .iter()
-            .filter_map(|id| by_id.get(id).map(|p| (*id, *p)))
-            .collect();
-        let fresh = evaluator.evaluate(stream, &items);
-        let mut answers = evaluator.put_answers(key, &saved.unevaluated, &fresh);
-        let known: Vec<i64> = by_id
-            .keys()
-            .copied()
-            .filter(|id| !answers.contains_key(id))
-            .collect();
-        answers.extend(
-            evaluator
-                .answers(store, key, &known)
-                .await
-                .context("reading stored findings")?,
-        );
-        let names = policy.has_exceptions();
-        let count_items: Vec<CountItem<'_>> = by_id
-            .iter()
-            .filter_map(|(id, p)| {
-                answers.get(id).map(|a| CountItem {
-                    answer: a,
-                    package: names.then_some((p.name.as_str(), p.version.as_str())),
+    // Evaluate, then write; the store refuses answers from an index older than its feeds (a
+    // feed changed meanwhile, here or on another server): catch up and evaluate again.
+    let mut attempt = 0;
+    loop {
+        let evaluator = state.evaluator();
+        let mut finish = FinishReport {
+            report: saved.report_id,
+            host: saved.host_id,
+            processed_at: OffsetDateTime::now_utc(),
+            counts: HostCounts::default(),
+            stream: stream_key.clone(),
+            evaluated: Vec::new(),
+            findings: Vec::new(),
+            updates: None,
+            generation: None,
+        };
+        if let (Some(stream), Some(key)) = (&stream, &stream_key) {
+            let mut by_id: FxHashMap<i64, &InstalledPackage> = FxHashMap::default();
+            for (id, p) in saved.package_ids.iter().zip(packages.iter()) {
+                by_id.entry(*id).or_insert(p);
+            }
+            let items: Vec<(i64, &InstalledPackage)> = saved
+                .unevaluated
+                .iter()
+                .filter_map(|id| by_id.get(id).map(|p| (*id, *p)))
+                .collect();
+            let fresh = evaluator.evaluate(stream, &items);
+            let mut answers = evaluator.put_answers(key, &saved.unevaluated, &fresh);
+            let known: Vec<(i64, &InstalledPackage)> = by_id
+                .iter()
+                .filter(|(id, _)| !answers.contains_key(id))
+                .map(|(id, p)| (*id, *p))
+                .collect();
+            answers.extend(
+                evaluator
+                    .known_answers(store, stream, key, &known)
+                    .await
+                    .context("reading stored findings")?,
+            );
+            let names = policy.has_exceptions();
+            let count_items: Vec<CountItem<'_>> = by_id
+                .iter()
+                .filter_map(|(id, p)| {
+                    answers.get(id).map(|a| CountItem {
+                        answer: a,
+                        package: names.then_some((p.name.as_str(), p.version.as_str())),
+                    })
                 })
-            })
-            .collect();
-        finish.counts = evaluate::host_counts(
-            &evaluator,
-            &policy,
-            key,
+                .collect();
+            finish.counts = evaluate::host_counts(
+                &evaluator,
+                &policy,
+                key,
+                &report.module_streams,
+                &count_items,
+                finish.processed_at,
+            );
+            outcome.findings =
+                evaluate::applicable_count(&evaluator, &report.module_streams, &count_items);
+            finish.evaluated = saved.unevaluated.clone();
+            finish.findings = fresh;
+        }
+        let upgrades = crate::updates::host_lines(
+            &evaluator.updates().get(),
+            stream.as_ref(),
+            &report.arch,
+            &packages,
             &report.module_streams,
-            &count_items,
-            finish.processed_at,
         );
-        outcome.findings =
-            evaluate::applicable_count(&evaluator, &report.module_streams, &count_items);
-        finish.evaluated = saved.unevaluated.clone();
-        finish.findings = fresh;
+        let security = upgrades.iter().filter(|l| l.security).count();
+        finish.updates = Some(pakiti_store::HostUpdateCounts {
+            security: i64::try_from(security).unwrap_or(i64::MAX),
+            other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
+        });
+        outcome.upgrades = upgrades;
+        finish.generation = Some(evaluator.generation());
+        if state
+            .writer
+            .finish(finish)
+            .await
+            .context("storing the evaluation")?
+        {
+            break;
+        }
+        attempt += 1;
+        if attempt >= 3 {
+            return Err(AppError::Unavailable(
+                "the vulnerability data kept changing while this report was evaluated; \
+                 send it again"
+                    .into(),
+            ));
+        }
+        state
+            .catch_up()
+            .await
+            .context("catching up with a feed change")?;
     }
-    let upgrades = crate::updates::host_lines(
-        &evaluator.updates().get(),
-        stream.as_ref(),
-        &report.arch,
-        &packages,
-        &report.module_streams,
-    );
-    let security = upgrades.iter().filter(|l| l.security).count();
-    finish.updates = Some(pakiti_store::HostUpdateCounts {
-        security: i64::try_from(security).unwrap_or(i64::MAX),
-        other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
-    });
-    outcome.upgrades = upgrades;
-    state
-        .writer
-        .finish(finish)
-        .await
-        .context("storing the evaluation")?;
     state.remember_hash(&identity_key, saved.host_id, &hash, stream_key.as_deref());
     if report.mode.reports_back() {
         let findings = evaluate::applicable(

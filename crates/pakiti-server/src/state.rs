@@ -35,6 +35,9 @@ pub struct AppState {
     hashes: Arc<std::sync::Mutex<HashCache>>,
     /// Raw-body digests of the last plain stored report of each host ([`SeenBody`]).
     bodies: Arc<std::sync::Mutex<BodyCache>>,
+    /// Held by a re-evaluation ([`crate::jobs::reevaluate::run_once`]): one at a time per
+    /// server, and ingest waits on it when it must catch up ([`AppState::catch_up`]).
+    pub(crate) reeval: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What a server remembers of a host's last stored report body, to recognise the same bytes.
@@ -105,6 +108,7 @@ impl AppState {
             fingerprint: Arc::new(RwLock::new(String::new())),
             hashes: Arc::default(),
             bodies: Arc::default(),
+            reeval: Arc::default(),
             store,
             settings: Arc::new(settings),
             report_key: report_key.map(Arc::new),
@@ -131,13 +135,19 @@ impl AppState {
     /// # Errors
     /// The advisories cannot be loaded.
     pub async fn reload_advisories(&self) -> anyhow::Result<usize> {
+        // The generation first: the advisories loaded after it are at least that new, so a
+        // write checked against it is never accepted from older data.
+        let generation = self.store.feed_generation().await?;
         let fingerprint = feeds_fingerprint(&self.store).await?;
         let stored = self.store.load_advisories().await?;
+        let stale = self.store.stale_keys().await?;
         let n = stored.len();
         let updates = self.updates.clone();
         let ev = tokio::task::spawn_blocking(move || {
             let sources = updates.sources();
-            let mut ev = Evaluator::new(stored).with_updates(updates);
+            let mut ev = Evaluator::new(stored)
+                .with_updates(updates)
+                .with_generation(generation, &stale.keys);
             ev.add_source_maps(&sources);
             ev
         })
@@ -165,6 +175,30 @@ impl AppState {
             .read()
             .map_or_else(|p| p.into_inner().clone(), |g| g.clone());
         Ok(now != then)
+    }
+
+    /// Whether a feed change committed after the evaluator in force was built (here or in
+    /// another server sharing the database).
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn evaluator_behind(&self) -> anyhow::Result<bool> {
+        Ok(self.store.feed_generation().await? > self.evaluator().generation())
+    }
+
+    /// Brings the evaluator up to the store's feed generation (reload and re-evaluate the
+    /// stale keys) unless another task already did; ingest calls it when the store refused a
+    /// report's answers as computed from older data.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn catch_up(&self) -> anyhow::Result<()> {
+        let _guard = self.reeval.lock().await;
+        if self.evaluator_behind().await? {
+            tracing::info!("a feed changed since the evaluator was built: catching up");
+            crate::jobs::reevaluate::run_locked(self).await?;
+        }
+        Ok(())
     }
 
     /// The CVE tags and exceptions in force.

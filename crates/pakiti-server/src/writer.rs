@@ -54,7 +54,7 @@ type Touch = (HostId, ReportMeta);
 #[derive(Clone, Debug)]
 pub struct Writer {
     save: mpsc::Sender<(OwnedReport, Reply<SavedReport>)>,
-    finish: mpsc::Sender<(FinishReport, Reply<()>)>,
+    finish: mpsc::Sender<(FinishReport, Reply<bool>)>,
     touch: mpsc::Sender<(Touch, Reply<Option<ReportId>>)>,
 }
 
@@ -146,7 +146,7 @@ impl Writer {
     #[must_use]
     pub fn start(store: AnyStore) -> Self {
         let (save, save_rx) = mpsc::channel::<(OwnedReport, Reply<SavedReport>)>(1024);
-        let (finish, finish_rx) = mpsc::channel::<(FinishReport, Reply<()>)>(1024);
+        let (finish, finish_rx) = mpsc::channel::<(FinishReport, Reply<bool>)>(1024);
         let (touch, touch_rx) = mpsc::channel(1024);
         let (save_rx, finish_rx, touch_rx) = (
             Arc::new(Mutex::new(save_rx)),
@@ -168,8 +168,7 @@ impl Writer {
             tokio::spawn(run(finish_rx.clone(), move |qs: Vec<FinishReport>| {
                 let s = s.clone();
                 async move {
-                    let n = qs.len();
-                    let r = s.finish_reports(&qs).await.map(|()| vec![(); n]);
+                    let r = s.finish_reports(&qs).await;
                     (qs, r)
                 }
             }));
@@ -197,11 +196,12 @@ impl Writer {
         ask(&self.save, report).await
     }
 
-    /// Writes an evaluated report's results (see [`Store::finish_reports`]).
+    /// Writes an evaluated report's results (see [`Store::finish_reports`]); `false` when the
+    /// store refused them as computed from an index older than its feeds (nothing written).
     ///
     /// # Errors
     /// The store fails.
-    pub async fn finish(&self, item: FinishReport) -> Result<(), StoreError> {
+    pub async fn finish(&self, item: FinishReport) -> Result<bool, StoreError> {
         ask(&self.finish, item).await
     }
 

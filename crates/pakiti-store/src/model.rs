@@ -639,6 +639,9 @@ pub struct FinishReport {
     pub findings: Vec<PackageFinding>,
     /// The host's update counts from the repositories in force, when computed.
     pub updates: Option<crate::repos::HostUpdateCounts>,
+    /// The feed generation of the index that computed `findings` and `counts`
+    /// ([`crate::Store::feed_generation`]); `None` writes without checking.
+    pub generation: Option<i64>,
 }
 
 /// A host's installed set, as counts are computed from it.

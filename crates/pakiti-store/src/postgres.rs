@@ -331,6 +331,11 @@ async fn insert_findings(
     Ok(())
 }
 
+/// The feed generation as a report's answers are checked against it, share-locked: a feed
+/// change takes the row `FOR UPDATE` first thing, so the two transactions are ordered (an
+/// import waits for the finishing batch, or the batch sees the import's new generation).
+const GENERATION_CHECK_SQL: &str = "SELECT generation FROM feed_generation WHERE id = 1 FOR SHARE";
+
 const CLAIM_SQL: &str = "UPDATE report_queue SET claimed_by = $1, claimed_until = $2, \
     attempts = attempts + 1 \
     WHERE id IN (SELECT id FROM report_queue WHERE claimed_until IS NULL OR claimed_until < $3 \
@@ -358,10 +363,15 @@ async fn mark_feed_keys_stale(tx: &mut Tx, feed: FeedId) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Bumps the feed generation (migration 0009) and returns it: the sequence number of the
+/// stale keys this transaction marks.
 async fn next_stale_seq(tx: &mut Tx) -> Result<i64, StoreError> {
-    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM stale_keys")
-        .fetch_one(&mut **tx)
-        .await?;
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE feed_generation SET generation = generation + 1 WHERE id = 1 \
+         RETURNING generation",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(seq)
 }
 
@@ -647,6 +657,11 @@ impl Store for PgStore {
         }
         drop(heads);
         let mut tx = self.begin().await?;
+        // Lock the generation row before touching advisories: finishing batches share-lock it
+        // before they insert findings, so taking it first cannot deadlock with them.
+        sqlx::query("SELECT generation FROM feed_generation WHERE id = 1 FOR UPDATE")
+            .execute(&mut *tx)
+            .await?;
         if sqlx::query_as::<_, (i64,)>("SELECT id FROM feeds WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)

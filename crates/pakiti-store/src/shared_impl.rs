@@ -361,21 +361,41 @@ macro_rules! batch_store_impl {
         }
 
         #[instrument(skip_all, fields(reports = items.len()))]
-        async fn finish_reports(&self, items: &[FinishReport]) -> Result<(), StoreError> {
+        async fn finish_reports(&self, items: &[FinishReport]) -> Result<Vec<bool>, StoreError> {
             if items.is_empty() {
-                return Ok(());
+                return Ok(Vec::new());
             }
             let mut tx = self.begin().await?;
+            let (current,): (i64,) = sqlx::query_as(GENERATION_CHECK_SQL)
+                .fetch_one(&mut *tx)
+                .await?;
+            let mut written = Vec::with_capacity(items.len());
             for item in items {
-                finish_in(&mut tx, item).await?;
+                // Answers from an index older than the feeds: write nothing, the caller
+                // evaluates again with a current one.
+                let ok = item.generation.is_none_or(|g| g >= current);
+                if ok {
+                    finish_in(&mut tx, item).await?;
+                }
+                written.push(ok);
             }
             tx.commit().await?;
-            for item in items {
-                if let Some(s) = &item.stream {
+            for (item, ok) in items.iter().zip(&written) {
+                if let (Some(s), true) = (&item.stream, ok) {
                     self.caches.add_evaluated(s, item.evaluated.iter().copied());
                 }
             }
-            Ok(())
+            Ok(written)
+        }
+
+        async fn feed_generation(&self) -> Result<i64, StoreError> {
+            let mut tx = self.begin_read().await?;
+            let (g,): (i64,) =
+                sqlx::query_as("SELECT generation FROM feed_generation WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(g)
         }
 
         async fn package_findings(

@@ -333,6 +333,10 @@ async fn insert_findings(
     Ok(())
 }
 
+/// The feed generation as a report's answers are checked against it. SQLite has one writer:
+/// the read inside the write transaction is the truth until it commits.
+const GENERATION_CHECK_SQL: &str = "SELECT generation FROM feed_generation WHERE id = 1";
+
 const CLAIM_SQL: &str = "UPDATE report_queue SET claimed_by = $1, claimed_until = $2, \
     attempts = attempts + 1 \
     WHERE id IN (SELECT id FROM report_queue WHERE claimed_until IS NULL OR claimed_until < $3 \
@@ -360,10 +364,15 @@ async fn mark_feed_keys_stale(tx: &mut Tx, feed: FeedId) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Bumps the feed generation (migration 0009) and returns it: the sequence number of the
+/// stale keys this transaction marks.
 async fn next_stale_seq(tx: &mut Tx) -> Result<i64, StoreError> {
-    let (seq,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(seq), 0) + 1 FROM stale_keys")
-        .fetch_one(&mut **tx)
-        .await?;
+    let (seq,): (i64,) = sqlx::query_as(
+        "UPDATE feed_generation SET generation = generation + 1 WHERE id = 1 \
+         RETURNING generation",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(seq)
 }
 

@@ -246,10 +246,17 @@ pub trait Store: Send + Sync {
     /// Writes evaluated reports' results in one transaction: the findings of the package
     /// versions each evaluated (replacing earlier answers), the host's counts, and the report
     /// marked processed with its CVE count. All or nothing.
+    ///
+    /// An item whose [`FinishReport::generation`] is older than the store's feed generation
+    /// (a feed changed after its evaluator was built) is not written; the answer says, per
+    /// item, whether it was.
     fn finish_reports(
         &self,
         items: &[FinishReport],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send;
+    /// The feed generation: bumped by every change to what the advisories say, and the
+    /// sequence number of the stale keys that change marked.
+    fn feed_generation(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// The stored findings of these package versions for `stream`, by package version.
     fn package_findings(
         &self,
@@ -665,8 +672,11 @@ impl Store for AnyStore {
     async fn save_reports(&self, r: &[NewReport<'_>]) -> Result<Vec<SavedReport>, StoreError> {
         delegate!(self.save_reports(r))
     }
-    async fn finish_reports(&self, items: &[FinishReport]) -> Result<(), StoreError> {
+    async fn finish_reports(&self, items: &[FinishReport]) -> Result<Vec<bool>, StoreError> {
         delegate!(self.finish_reports(items))
+    }
+    async fn feed_generation(&self) -> Result<i64, StoreError> {
+        delegate!(self.feed_generation())
     }
     async fn package_findings(
         &self,

@@ -105,7 +105,12 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
                 {
                     tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
                 }
-                match st.feeds_changed().await {
+                let changed = match st.feeds_changed().await {
+                    Ok(true) => Ok(true),
+                    Ok(false) => st.evaluator_behind().await,
+                    Err(e) => Err(e),
+                };
+                match changed {
                     Ok(true) => {
                         if let Err(e) = crate::jobs::reevaluate::run_once(&st).await {
                             tracing::error!(error = format!("{e:#}"), "re-evaluation failed");

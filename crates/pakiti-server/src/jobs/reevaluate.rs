@@ -38,7 +38,7 @@ pub struct Reevaluation {
 }
 
 /// The host streams whose data comes from `data_stream`: itself, and for RHEL its rebuilds.
-fn host_streams(data_stream: &str) -> Vec<String> {
+pub fn host_streams(data_stream: &str) -> Vec<String> {
     let mut out = vec![data_stream.to_owned()];
     if let Ok(s) = data_stream.parse::<OsStream>()
         && s.distro() == Distro::Rhel
@@ -55,6 +55,15 @@ fn host_streams(data_stream: &str) -> Vec<String> {
 /// # Errors
 /// The store fails.
 pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
+    let _guard = state.reeval.lock().await;
+    run_locked(state).await
+}
+
+/// [`run_once`] for a caller that holds the server's re-evaluation lock.
+///
+/// # Errors
+/// The store fails.
+pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation> {
     let start = Instant::now();
     state.reload_advisories().await?;
     let reload = start.elapsed();
@@ -146,7 +155,12 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
         .collect();
     result.hosts = refresh_sets(state, &sets).await?;
     result.counts = counts_start.elapsed();
-    state.store.clear_stale_keys(stale.seq).await?;
+    // Keys marked after the index was loaded were matched with older data: keep them for
+    // the next run.
+    state
+        .store
+        .clear_stale_keys(stale.seq.min(evaluator.generation()))
+        .await?;
     state.fleet_changed();
     result.took = start.elapsed();
     Ok(result)

@@ -750,3 +750,123 @@ async fn identical_bodies_are_recorded_and_deleted_hosts_come_back() {
         s.finish().await;
     }
 }
+
+/// A feed change committed behind this server's back (another server sharing the database,
+/// or a `pakiti feed` command) before a report's answers are written: the store refuses the
+/// answers computed from the older index, the server catches up and evaluates again, so no
+/// answer from the old data is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
+    use pakiti_store::{FeedUpdate, Store};
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let before = s.state.evaluator().generation();
+        // "Another server" disables the feed; this one has not noticed (no re-evaluation).
+        let feed = s.state.store.list_feeds().await.unwrap().remove(0);
+        s.state
+            .store
+            .update_feed(
+                feed.id,
+                &FeedUpdate {
+                    enabled: Some(false),
+                    ..FeedUpdate::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(s.state.evaluator().generation(), before);
+        let r = report("rocky_8", "race.example.org");
+        let (status, text) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let (_, h) = s.get_json("/api/v1/hosts/race.example.org").await;
+        assert_eq!(
+            h["cve_count"],
+            0,
+            "{}: evaluated with the disabled feed",
+            s.backend()
+        );
+        assert!(served_findings(&s, "race.example.org").await.is_empty());
+        assert_eq!(
+            s.state.evaluator().generation(),
+            s.state.store.feed_generation().await.unwrap(),
+            "the server caught up"
+        );
+        assert!(s.state.store.stale_keys().await.unwrap().keys.is_empty());
+        s.finish().await;
+    }
+}
+
+/// Between a reload and the re-evaluation of the stale keys, stored answers may predate the
+/// index: a report's counts match those package versions in memory instead of trusting the
+/// stored "clean".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_do_not_trust_answers_awaiting_reevaluation() {
+    use pakiti_store::{FeedUpdate, Store};
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        let feed = s.state.store.list_feeds().await.unwrap().remove(0);
+        let set = |enabled: bool| FeedUpdate {
+            enabled: Some(enabled),
+            ..FeedUpdate::default()
+        };
+        s.state
+            .store
+            .update_feed(feed.id, &set(false))
+            .await
+            .unwrap();
+        pakiti_server::jobs::reevaluate::run_once(&s.state)
+            .await
+            .unwrap();
+        // Evaluated while the feed is off: every answer stored is "clean".
+        let (status, _) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&report("rocky_8", "first.example.org")).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, h) = s.get_json("/api/v1/hosts/first.example.org").await;
+        assert_eq!(h["cve_count"], 0);
+        s.state
+            .store
+            .update_feed(feed.id, &set(true))
+            .await
+            .unwrap();
+        // The index is reloaded, the stale keys not yet re-evaluated.
+        s.state.reload_advisories().await.unwrap();
+        assert!(!s.state.store.stale_keys().await.unwrap().keys.is_empty());
+        let (status, _) = s
+            .post(
+                "?protocol=5",
+                "text/plain",
+                &[],
+                protocol5::render(&report("rocky_8", "second.example.org")).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (_, second) = s.get_json("/api/v1/hosts/second.example.org").await;
+        pakiti_server::jobs::reevaluate::run_once(&s.state)
+            .await
+            .unwrap();
+        let (_, first) = s.get_json("/api/v1/hosts/first.example.org").await;
+        assert!(first["cve_count"].as_i64().unwrap() > 0);
+        assert_eq!(
+            second["cve_count"],
+            first["cve_count"],
+            "{}: counted from stale answers",
+            s.backend()
+        );
+        s.finish().await;
+    }
+}

@@ -838,6 +838,7 @@ async fn batched_ingest_writes() {
                 security: 2,
                 other: 3,
             }),
+            generation: None,
         }])
         .await
         .unwrap();
@@ -924,10 +925,91 @@ async fn batched_ingest_writes() {
                 evaluated: vec![],
                 findings: vec![],
                 updates: None,
+                generation: None,
             }])
             .await;
         assert!(matches!(bad, Err(StoreError::NotFound { .. })));
         let a = s.get_host(saved[0].host_id).await.unwrap().unwrap();
         assert_eq!(a.counts, HostCounts::default());
+    });
+}
+
+/// The feed generation moves with every change to what advisories say, and a finish computed
+/// at an older generation writes nothing (no answer from an older index is ever stored).
+#[tokio::test]
+async fn finish_refuses_answers_older_than_the_feeds() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let g0 = s.feed_generation().await.unwrap();
+        let fid = feed(s, "rhel").await;
+        let advisories = [rhsa("RHSA-1", "8", "bash", "5.0-2.el8")];
+        s.replace_feed_advisories(fid, &advisories, &ok_sync(1))
+            .await
+            .unwrap();
+        let g1 = s.feed_generation().await.unwrap();
+        assert_eq!(g1, g0 + 1, "an import that changed keys bumps it");
+        assert_eq!(s.stale_keys().await.unwrap().seq, g1, "stale keys carry it");
+        s.replace_feed_advisories(fid, &advisories, &ok_sync(2))
+            .await
+            .unwrap();
+        assert_eq!(s.feed_generation().await.unwrap(), g1, "nothing changed");
+        s.clear_stale_keys(g1).await.unwrap();
+        let f = facts("rhel:8");
+        let saved = save(s, &id("a", None), &f, 10, "h1", &[pkg("bash", "5.0-1.el8")]).await;
+        let adv = s.load_advisories().await.unwrap();
+        let finish = |generation| FinishReport {
+            report: saved.report_id,
+            host: saved.host_id,
+            processed_at: at(11),
+            counts: HostCounts {
+                cves: 1,
+                ..HostCounts::default()
+            },
+            stream: Some("rhel:8".into()),
+            evaluated: saved.unevaluated.clone(),
+            findings: vec![PackageFinding {
+                package_version_id: saved.package_ids[0],
+                advisory_id: adv[0].id,
+                affected_idx: 0,
+            }],
+            updates: None,
+            generation: Some(generation),
+        };
+        // Another server disables the feed: the generation moves on.
+        s.update_feed(
+            fid,
+            &pakiti_store::FeedUpdate {
+                enabled: Some(false),
+                ..pakiti_store::FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        let g2 = s.feed_generation().await.unwrap();
+        assert_eq!(g2, g1 + 1);
+        // Answers computed with the index of g1: refused, nothing written.
+        assert_eq!(s.finish_reports(&[finish(g1)]).await.unwrap(), [false]);
+        let h = s.get_host(saved.host_id).await.unwrap().unwrap();
+        assert_eq!(h.counts, HostCounts::default());
+        assert!(
+            s.package_findings("rhel:8", &saved.package_ids)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let again = save(s, &id("a", None), &f, 12, "h2", &[pkg("bash", "5.0-1.el8")]).await;
+        assert_eq!(
+            again.unevaluated, saved.package_ids,
+            "still to be evaluated"
+        );
+        // At the current generation: written.
+        assert_eq!(
+            s.finish_reports(&[finish(g2), finish(g2 + 5)])
+                .await
+                .unwrap(),
+            [true, true]
+        );
+        let h = s.get_host(saved.host_id).await.unwrap().unwrap();
+        assert_eq!(h.counts.cves, 1);
     });
 }
