@@ -212,6 +212,11 @@ fn in_list_unnumbered() -> &'static str {
     "IN (SELECT value FROM json_each("
 }
 
+/// What closes [`in_list_unnumbered`] after its bind.
+fn in_list_close() -> &'static str {
+    "))"
+}
+
 fn in_list(n: u32) -> String {
     format!("IN (SELECT value FROM json_each(${n}))")
 }
@@ -450,97 +455,6 @@ async fn insert_advisory_bodies(
         qb.build().execute(&mut **tx).await?;
     }
     Ok(i64::try_from(count).unwrap_or(i64::MAX))
-}
-
-fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
-    qb.push(" FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id WHERE 1 = 1");
-    if let Some(s) = &f.hostname_contains {
-        let mut pat = String::from("%");
-        for c in s.to_lowercase().chars() {
-            if matches!(c, '%' | '_' | '\\') {
-                pat.push('\\');
-            }
-            pat.push(c);
-        }
-        pat.push('%');
-        qb.push(" AND LOWER(h.hostname) LIKE ")
-            .push_bind(pat)
-            .push(" ESCAPE '\\'");
-    }
-    if let Some(s) = &f.stream {
-        qb.push(" AND h.stream = ").push_bind(s.clone());
-    }
-    if let Some(s) = &f.group {
-        qb.push(" AND g.name = ").push_bind(s.clone());
-    }
-    if let Some(s) = &f.domain {
-        qb.push(" AND h.domain = ").push_bind(s.clone());
-    }
-    if let Some(s) = &f.tag {
-        qb.push(" AND h.tag = ").push_bind(s.clone());
-    }
-    if f.vulnerable_only {
-        qb.push(" AND h.cve_count > 0");
-    }
-    if let Some(ids) = &f.host_ids {
-        qb.push(" AND h.id ")
-            .push(in_list_unnumbered())
-            .push_bind(ids_arg(ids))
-            .push("))");
-    }
-    if let Some(s) = &f.os_contains {
-        qb.push(" AND LOWER(h.os_name) LIKE ")
-            .push_bind(crate::shared::like_contains(s))
-            .push(" ESCAPE '\\'");
-    }
-    if f.reboot_needed {
-        qb.push(" AND h.reboot_needed");
-    }
-    if let Some(t) = f.last_report_before {
-        qb.push(" AND h.last_report_at < ").push_bind(ts(t));
-    }
-    if !f.tlds.is_empty() {
-        qb.push(" AND (1 = 0");
-        for t in &f.tlds {
-            qb.push(" OR LOWER(h.hostname) LIKE ")
-                .push_bind(crate::shared::like_tld(t))
-                .push(" ESCAPE '\\'");
-        }
-        qb.push(")");
-    }
-    if f.tagged_only {
-        qb.push(" AND h.tagged_count > 0");
-    }
-    push_scope(qb, &f.scope);
-}
-
-/// ` AND (…)` limiting `h` (hosts) joined with `g` (host_groups) to what `scope` allows.
-fn push_scope(qb: &mut QueryBuilder<'_, Db>, scope: &HostScope) {
-    let HostScope::Restricted {
-        groups,
-        domains,
-        hosts,
-    } = scope
-    else {
-        return;
-    };
-    qb.push(" AND (1 = 0");
-    for (column, values) in [
-        ("g.name", groups),
-        ("h.domain", domains),
-        ("h.hostname", hosts),
-    ] {
-        if values.is_empty() {
-            continue;
-        }
-        qb.push(" OR ").push(column).push(" IN (");
-        let mut sep = qb.separated(", ");
-        for v in values {
-            sep.push_bind(v.clone());
-        }
-        qb.push(")");
-    }
-    qb.push(")");
 }
 
 impl Store for SqliteStore {
