@@ -11,12 +11,12 @@
 //! - `Authorization: Bearer TOKEN` (every mode but `none`): an API token, looked up by its
 //!   SHA-256; such requests carry no cookie, so they are exempt from CSRF checks.
 //! - `none`: everyone is the anonymous admin; forms still carry a CSRF token (derived from a
-//!   per-process secret) so other sites cannot post to a local server.
+//!   secret kept in the database) so other sites cannot post to a local server.
 //! - `accounts`: the `pakiti_session` cookie set by `POST /login`; its CSRF token is the
 //!   session's (random, stored with it).
 //! - `proxy` / `tls`: the user named by `proxy_header` / `tls_dn_header`, believed only from a
-//!   peer in `proxy_addresses`; the CSRF token is derived from a per-process secret and the
-//!   user name.
+//!   peer in `proxy_addresses`; the CSRF token is derived from a secret kept in the database
+//!   (one per database: every server behind a load balancer agrees) and the user name.
 //!
 //! The user must exist in the store and not be disabled (unknown users get no access). An
 //! admin's scope is everything; anyone else's is the union of their grants. Without valid
@@ -155,7 +155,7 @@ impl FromRequestParts<AppState> for Viewer {
         if auth.mode == AuthMode::None {
             // Still a CSRF token: another site's page must not post forms to a local server.
             let mut v = Viewer::anonymous_admin();
-            v.csrf = derived_csrf("");
+            v.csrf = derived_csrf(&state.csrf_secret, "");
             return Ok(v);
         }
         let now = OffsetDateTime::now_utc();
@@ -234,7 +234,7 @@ impl FromRequestParts<AppState> for Viewer {
                             .into());
                         };
                         let mut v = viewer_for(state, &user).await?;
-                        v.csrf = derived_csrf(&user.name);
+                        v.csrf = derived_csrf(&state.csrf_secret, &user.name);
                         return Ok(v);
                     }
                     (false, Some(_)) => {
@@ -342,11 +342,10 @@ pub fn sha256_hex(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-/// The CSRF token of a proxy- or certificate-authenticated user: bound to a per-process
-/// secret, so another site cannot know it.
-fn derived_csrf(user: &str) -> String {
-    static SECRET: OnceLock<String> = OnceLock::new();
-    let secret = SECRET.get_or_init(random_token);
+/// The CSRF token of a proxy- or certificate-authenticated user: bound to the database's
+/// secret ([`AppState`]'s `csrf_secret`), so another site cannot know it while every server
+/// sharing the database agrees on it.
+fn derived_csrf(secret: &str, user: &str) -> String {
     sha256_hex(&format!("{secret}\0{user}"))
 }
 
@@ -457,8 +456,9 @@ mod tests {
         assert!(check_csrf(&v, "").is_err());
         v.bearer = true;
         assert!(check_csrf(&v, "").is_ok(), "bearer calls carry no cookie");
-        assert_eq!(derived_csrf("alice"), derived_csrf("alice"));
-        assert_ne!(derived_csrf("alice"), derived_csrf("bob"));
+        assert_eq!(derived_csrf("k", "alice"), derived_csrf("k", "alice"));
+        assert_ne!(derived_csrf("k", "alice"), derived_csrf("k", "bob"));
+        assert_ne!(derived_csrf("k", "alice"), derived_csrf("k2", "alice"));
         assert_eq!(urlencode("/hosts?a=b c"), "/hosts%3Fa%3Db%20c");
     }
 

@@ -38,6 +38,10 @@ pub struct AppState {
     /// Held by a re-evaluation ([`crate::jobs::reevaluate::run_once`]): one at a time per
     /// server, and ingest waits on it when it must catch up ([`AppState::catch_up`]).
     pub(crate) reeval: Arc<tokio::sync::Mutex<()>>,
+    /// The key CSRF tokens of proxy/certificate users (and of mode `none`) are derived from:
+    /// one per database, so a form rendered by one server posts to any other behind the same
+    /// load balancer, and survives restarts.
+    pub(crate) csrf_secret: Arc<str>,
 }
 
 /// What a server remembers of a host's last stored report body, to recognise the same bytes.
@@ -101,7 +105,12 @@ impl AppState {
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {
         let os_rules = Arc::new(OsRules::new(&settings.os_rules)?);
+        let csrf_secret: Arc<str> = store
+            .shared_secret("csrf", &crate::auth::random_token())
+            .await?
+            .into();
         let state = AppState {
+            csrf_secret,
             os_rules,
             writer: Writer::start(store.clone()),
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),

@@ -614,6 +614,20 @@ macro_rules! fleet_store_impl {
 /// the pools' field names (writer, reader).
 macro_rules! policy_store_impl {
     ($w:ident, $r:ident) => {
+        async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+            sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .bind(candidate)
+                .execute(&self.$w)
+                .await?;
+            let (value,): (String,) =
+                sqlx::query_as("SELECT value FROM server_secrets WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(&self.$w)
+                    .await?;
+            Ok(value)
+        }
+
         async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
             tags::require(&[
                 ("cve", &tag.cve),

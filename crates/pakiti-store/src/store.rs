@@ -206,6 +206,13 @@ pub trait Store: Send + Sync {
         &self,
         tag: &NewCveTag,
     ) -> impl Future<Output = Result<CveTag, StoreError>> + Send;
+    /// The secret stored under `name`, storing `candidate` first if there is none: every
+    /// server sharing the database gets the same value, and it survives restarts.
+    fn shared_secret(
+        &self,
+        name: &str,
+        candidate: &str,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
     /// Every tag, by CVE then tag name.
     fn list_cve_tags(&self) -> impl Future<Output = Result<Vec<CveTag>, StoreError>> + Send;
     /// Enables or disables a tag; `None` if it does not exist.
@@ -645,6 +652,9 @@ impl Store for AnyStore {
     }
     async fn create_cve_tag(&self, tag: &NewCveTag) -> Result<CveTag, StoreError> {
         delegate!(self.create_cve_tag(tag))
+    }
+    async fn shared_secret(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        delegate!(self.shared_secret(name, candidate))
     }
     async fn list_cve_tags(&self) -> Result<Vec<CveTag>, StoreError> {
         delegate!(self.list_cve_tags())

@@ -836,3 +836,65 @@ async fn mode_none_is_single_user() {
     assert_eq!(r.status(), StatusCode::CREATED);
     s.finish().await;
 }
+
+/// Stateless servers behind a load balancer: a form rendered by one server (proxy mode: the
+/// token is derived, not stored with a session) is accepted by another on the same database,
+/// as by a restarted one; a made-up token is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_tokens_hold_across_servers_sharing_a_database() {
+    for db in databases().await {
+        let tweak = |st: &mut Settings| {
+            st.auth.mode = AuthMode::Proxy;
+            st.auth.proxy_addresses = vec!["127.0.0.1".into()];
+        };
+        let a = TestServer::start(db, tweak).await;
+        pakiti_server::handlers::users::create_user(&a.state, "alice", None, true)
+            .await
+            .unwrap();
+        // Server B: same settings and database, its own process state.
+        let b_state = pakiti_server::cmd::serve::open_state((*a.state.settings).clone())
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b_base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let b_task = tokio::spawn(pakiti_server::serve(
+            listener,
+            b_state.clone(),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let page = no_redirects()
+            .get(format!("{}/tags", a.base))
+            .header("X-Remote-User", "alice")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_of(&page);
+        let post = |token: String| {
+            no_redirects()
+                .post(format!("{b_base}/tags"))
+                .header("X-Remote-User", "alice")
+                .form(&[
+                    ("csrf", token),
+                    ("cve", "CVE-2024-0001".into()),
+                    ("tag", "Critical".into()),
+                    ("reason", String::new()),
+                    ("info_url", String::new()),
+                ])
+                .send()
+        };
+        let r = post(token).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", a.backend());
+        let r = post("0".repeat(64)).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "a made-up token");
+        let _ = stop.send(());
+        b_task.await.unwrap().unwrap();
+        b_state.store.close().await;
+        a.finish().await;
+    }
+}
