@@ -100,6 +100,7 @@ fn filter_qs(q: &HostsQuery) -> String {
         ("reboot", q.reboot),
         ("not_covered", q.not_covered),
         ("tagged", q.tagged),
+        ("security_updates", q.security_updates),
     ] {
         if v == Some(true) {
             parts.push(format!("{k}=true"));
@@ -152,6 +153,7 @@ pub async fn hosts(
         ("Tagged", "tagged", true, true),
         ("CVEs", "cves", true, true),
         ("Last report", "last_report", false, true),
+        ("Updates (sec/other)", "security_updates", true, true),
     ]
     .into_iter()
     .map(|(label, key, num, desc_first)| {

@@ -387,6 +387,8 @@ pub struct HostFilter {
     pub tlds: Vec<String>,
     /// Only hosts with at least one tagged CVE.
     pub tagged_only: bool,
+    /// Only hosts with security updates pending (from the imported repositories).
+    pub security_updates_only: bool,
     /// The hosts the viewer may see (authorization); every listing applies it.
     pub scope: HostScope,
 }
@@ -461,6 +463,8 @@ pub enum HostSortKey {
     Group,
     /// Reported OS name.
     Os,
+    /// Pending security updates, then other updates.
+    SecurityUpdates,
 }
 
 /// Sort order.

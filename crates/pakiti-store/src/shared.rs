@@ -635,6 +635,8 @@ pub(crate) fn host_order(sort: crate::model::HostSort) -> &'static str {
         (K::Group, true) => "g.name DESC, h.hostname DESC, h.id DESC",
         (K::Os, false) => "h.os_name ASC, h.hostname ASC, h.id ASC",
         (K::Os, true) => "h.os_name DESC, h.hostname DESC, h.id DESC",
+        (K::SecurityUpdates, false) => "h.security_updates ASC, h.other_updates ASC, h.id ASC",
+        (K::SecurityUpdates, true) => "h.security_updates DESC, h.other_updates DESC, h.id DESC",
     }
 }
 

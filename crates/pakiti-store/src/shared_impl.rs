@@ -397,6 +397,9 @@ fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
         }
         qb.push(")");
     }
+    if f.security_updates_only {
+        qb.push(" AND h.security_updates > 0");
+    }
     if f.tagged_only {
         qb.push(" AND h.tagged_count > 0");
     }

@@ -228,10 +228,13 @@ pub struct HostsQuery {
     /// Only hosts with a tagged CVE.
     #[serde(deserialize_with = "empty_as_none")]
     pub tagged: Option<bool>,
+    /// Only hosts with security updates pending.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub security_updates: Option<bool>,
     /// Comma-separated top-level domains (`cz,de`).
     pub tld: Option<String>,
     /// `hostname`, `group`, `os`, `last_report`, `cves`, `critical`, `high`, `tagged`,
-    /// `packages`; `-` prefix sorts descending.
+    /// `packages`, `security_updates`; `-` prefix sorts descending.
     pub sort: Option<String>,
     /// `csv` or `json`: every matching host instead of a page.
     pub format: Option<crate::export::Format>,
@@ -302,10 +305,11 @@ fn parse_sort(s: Option<&str>) -> Result<HostSort, AppError> {
         "tagged" => HostSortKey::Tagged,
         "group" => HostSortKey::Group,
         "os" => HostSortKey::Os,
+        "security_updates" => HostSortKey::SecurityUpdates,
         other => {
             return Err(AppError::BadRequest(format!(
                 "unknown sort key {other:?}: one of hostname, group, os, last_report, cves, \
-                 critical, high, tagged, packages"
+                 critical, high, tagged, packages, security_updates"
             )));
         }
     };
@@ -381,6 +385,7 @@ pub async fn host_filter(
             .filter(|t| !t.is_empty())
             .collect(),
         tagged_only: q.tagged.unwrap_or(false),
+        security_updates_only: q.security_updates.unwrap_or(false),
         scope: viewer.scope.clone(),
     })
 }

@@ -376,6 +376,36 @@ async fn protocol4_report_back_lists_upgrades() {
             hosts["hosts"][0]["other_updates"],
             (expected.len() - sec) as u64
         );
+        // "Security updates pending": the filter and the sort, API and page.
+        let (_, pending) = s
+            .get_json("/api/v1/hosts?security_updates=true&sort=-security_updates")
+            .await;
+        let pending = pending["hosts"].as_array().unwrap();
+        assert!(pending.iter().any(|h| h["hostname"] == "deb12.example.org"));
+        assert!(
+            pending
+                .iter()
+                .all(|h| h["security_updates"].as_u64().unwrap() > 0)
+        );
+        let (_, all) = s.get_json("/api/v1/hosts?limit=1000").await;
+        let without = all["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["security_updates"] == 0)
+            .count();
+        assert_eq!(
+            pending.len() + without,
+            all["hosts"].as_array().unwrap().len()
+        );
+        let page = s
+            .client
+            .get(format!("{}/hosts?security_updates=true", s.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("deb12.example.org"));
         let (_, early_host) = s.get_json("/api/v1/hosts/early.example.org").await;
         let (_, host) = s.get_json("/api/v1/hosts/deb12.example.org").await;
         assert_eq!(early_host["security_updates"], host["security_updates"]);

@@ -736,6 +736,43 @@ async fn fleet_reads_and_host_filters() {
             .await,
             ["a.example.cz"]
         );
+        // Pending updates, as a finish writes them: the filter and the sort.
+        s.finish_reports(&[FinishReport {
+            report: c.report_id,
+            host: c.host_id,
+            processed_at: at(86_400 * 5 + 2),
+            counts: HostCounts::default(),
+            stream: None,
+            evaluated: vec![],
+            findings: vec![],
+            updates: Some(pakiti_store::HostUpdateCounts {
+                security: 2,
+                other: 7,
+            }),
+            generation: None,
+        }])
+        .await
+        .unwrap();
+        assert_eq!(
+            list(HostFilter {
+                security_updates_only: true,
+                ..HostFilter::default()
+            })
+            .await,
+            ["c.example.org"]
+        );
+        let by_updates = s
+            .list_hosts(
+                &HostFilter::default(),
+                HostSort {
+                    key: HostSortKey::SecurityUpdates,
+                    descending: true,
+                },
+                Page::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(by_updates.hosts[0].hostname, "c.example.org");
         assert_eq!(
             list(HostFilter {
                 last_report_before: Some(at(86_400 * 4)),
