@@ -4,3 +4,44 @@
 pub mod feeds;
 pub mod reevaluate;
 pub mod repos;
+
+use crate::state::AppState;
+
+/// The server's 30 s housekeeping step: sync due feeds (when enabled), then pick up what
+/// other servers sharing the database changed: feeds imported elsewhere (reload and
+/// re-evaluate the stale keys), repositories synced elsewhere (reload the update index and the
+/// binary → source maps), and CVE tags / exceptions (used by counts at ingest). Errors are
+/// logged; the next tick tries again.
+pub async fn tick(st: &AppState) {
+    if st.settings.sync_feeds
+        && let Err(e) = feeds::sync_due(st).await
+    {
+        tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
+    }
+    let changed = match st.feeds_changed().await {
+        Ok(true) => Ok(true),
+        Ok(false) => st.evaluator_behind().await,
+        Err(e) => Err(e),
+    };
+    match changed {
+        Ok(true) => {
+            if let Err(e) = reevaluate::run_once(st).await {
+                tracing::error!(error = format!("{e:#}"), "re-evaluation failed");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
+    }
+    match st.repositories_changed().await {
+        Ok(true) => {
+            if let Err(e) = st.reload_repositories().await {
+                tracing::error!(error = format!("{e:#}"), "reloading repositories failed");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = format!("{e:#}"), "reading repositories failed"),
+    }
+    if let Err(e) = st.reload_policy().await {
+        tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
+    }
+}

@@ -30,6 +30,9 @@ pub struct AppState {
     updates: crate::updates::UpdatesHandle,
     /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
     fingerprint: Arc<RwLock<String>>,
+    /// What the repositories looked like when the update index was built
+    /// ([`repos_fingerprint`]).
+    repo_fingerprint: Arc<RwLock<String>>,
     /// The last saved report hash of each host this server saw: the unchanged test without a
     /// read (the store re-checks the hash when it records the touch).
     hashes: Arc<std::sync::Mutex<HashCache>>,
@@ -94,6 +97,31 @@ async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The same for repositories: a sync that changed a repository's content, or a change of its
+/// settings, changes it; another server's sync is noticed on the next 30 s tick.
+async fn repos_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for r in store.list_repositories().await? {
+        let _ = write!(
+            out,
+            "{}:{}:{}:{:?}:{:?}:{:?}:{}:{};",
+            r.id,
+            r.enabled,
+            r.stream,
+            r.arch,
+            r.security,
+            r.priority,
+            r.package_count,
+            r.last_sync
+                .as_ref()
+                .and_then(|s| s.checksum.as_deref())
+                .unwrap_or("")
+        );
+    }
+    Ok(out)
+}
+
 impl AppState {
     /// State over `store`, with an evaluator built from the store's advisories.
     ///
@@ -115,6 +143,7 @@ impl AppState {
             writer: Writer::start(store.clone()),
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
             fingerprint: Arc::new(RwLock::new(String::new())),
+            repo_fingerprint: Arc::new(RwLock::new(String::new())),
             hashes: Arc::default(),
             bodies: Arc::default(),
             reeval: Arc::default(),
@@ -310,6 +339,7 @@ impl AppState {
     /// # Errors
     /// The repositories cannot be loaded.
     pub async fn reload_repositories(&self) -> anyhow::Result<usize> {
+        let fingerprint = repos_fingerprint(&self.store).await?;
         let loaded = self.store.load_repository_packages().await?;
         let n = loaded.len();
         let (index, sources) = tokio::task::spawn_blocking(move || {
@@ -323,6 +353,24 @@ impl AppState {
             // The advisory matcher uses the binary → source maps: rebuild it.
             self.reload_advisories().await?;
         }
+        match self.repo_fingerprint.write() {
+            Ok(mut g) => *g = fingerprint,
+            Err(p) => *p.into_inner() = fingerprint,
+        }
         Ok(n)
+    }
+
+    /// Whether the repositories changed (here or in another server sharing the database)
+    /// since the update index was built.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn repositories_changed(&self) -> anyhow::Result<bool> {
+        let now = repos_fingerprint(&self.store).await?;
+        let then = self
+            .repo_fingerprint
+            .read()
+            .map_or_else(|p| p.into_inner().clone(), |g| g.clone());
+        Ok(now != then)
     }
 }

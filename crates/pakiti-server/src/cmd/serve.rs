@@ -94,34 +94,11 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
         }
     }
     {
-        // Every 30 s: sync due feeds (when enabled), then pick up what other servers sharing
-        // the database changed: feeds imported elsewhere (reload and re-evaluate stale keys)
-        // and CVE tags / exceptions (used by counts at ingest).
+        // Every 30 s: sync due feeds, pick up what other servers changed (`jobs::tick`).
         let st = state.clone();
         tasks.spawn(async move {
             loop {
-                if st.settings.sync_feeds
-                    && let Err(e) = crate::jobs::feeds::sync_due(&st).await
-                {
-                    tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
-                }
-                let changed = match st.feeds_changed().await {
-                    Ok(true) => Ok(true),
-                    Ok(false) => st.evaluator_behind().await,
-                    Err(e) => Err(e),
-                };
-                match changed {
-                    Ok(true) => {
-                        if let Err(e) = crate::jobs::reevaluate::run_once(&st).await {
-                            tracing::error!(error = format!("{e:#}"), "re-evaluation failed");
-                        }
-                    }
-                    Ok(false) => {}
-                    Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
-                }
-                if let Err(e) = st.reload_policy().await {
-                    tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
-                }
+                crate::jobs::tick(&st).await;
                 tokio::time::sleep(Duration::from_secs(30)).await;
             }
         });

@@ -795,3 +795,59 @@ async fn imported_packages_index_maps_binaries_to_sources() {
         s.finish().await;
     }
 }
+
+/// Several servers on one database: a repository synced by one is picked up by the others'
+/// housekeeping tick (update index and binary → source maps), not only at their restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_synced_elsewhere_are_picked_up_by_the_tick() {
+    for db in databases().await {
+        let a = TestServer::start(db, |_| {}).await;
+        let b = pakiti_server::cmd::serve::open_state((*a.state.settings).clone())
+            .await
+            .unwrap();
+        let bullseye: pakiti_core::stream::OsStream = "debian:bullseye".parse().unwrap();
+        let prefix = "deb.debian.org_debian_dists_bullseye";
+        let repo = a
+            .state
+            .store
+            .create_repository(&NewRepository {
+                name: prefix.into(),
+                kind: "apt".into(),
+                url: packages_file(prefix),
+                stream: "debian:bullseye".into(),
+                arch: Some("amd64".into()),
+                security: None,
+                priority: None,
+                enabled: true,
+                interval_secs: 86_400,
+            })
+            .await
+            .unwrap();
+        let out = repos::sync(&a.state, &repo, false, &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+        assert_eq!(
+            a.state
+                .evaluator()
+                .index()
+                .source_of(&bullseye, "libssl1.1"),
+            Some("openssl")
+        );
+        assert!(b.repositories_changed().await.unwrap());
+        assert_eq!(
+            b.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            None
+        );
+        pakiti_server::jobs::tick(&b).await;
+        assert!(!b.repositories_changed().await.unwrap());
+        assert_eq!(
+            b.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            Some("openssl"),
+            "{}",
+            a.backend()
+        );
+        b.store.close().await;
+        a.finish().await;
+    }
+}
