@@ -921,25 +921,6 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn mark_report_processed(
-        &self,
-        report: ReportId,
-        processed_at: OffsetDateTime,
-        cve_count: i64,
-    ) -> Result<(), StoreError> {
-        let n = sqlx::query("UPDATE reports SET processed_at = $2, cve_count = $3 WHERE id = $1")
-            .bind(report)
-            .bind(ts(processed_at))
-            .bind(cve_count)
-            .execute(&self.write)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("report", report));
-        }
-        Ok(())
-    }
-
     #[instrument(skip_all, fields(stream = %stream, evaluated = evaluated.len(), findings = findings.len()))]
     async fn store_package_findings(
         &self,
@@ -1047,30 +1028,6 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
-    }
-
-    async fn update_host_counts(&self, host: HostId, c: &HostCounts) -> Result<(), StoreError> {
-        let n = sqlx::query(
-            "UPDATE hosts SET cve_count = $2, critical_count = $3, high_count = $4, \
-             medium_count = $5, low_count = $6, unknown_count = $7, tagged_count = $8, \
-             vulnerable_pkg_count = $9 WHERE id = $1",
-        )
-        .bind(host)
-        .bind(c.cves)
-        .bind(c.critical)
-        .bind(c.high)
-        .bind(c.medium)
-        .bind(c.low)
-        .bind(c.unknown)
-        .bind(c.tagged)
-        .bind(c.vulnerable_packages)
-        .execute(&self.write)
-        .await?
-        .rows_affected();
-        if n == 0 {
-            return Err(StoreError::not_found("host", host));
-        }
-        Ok(())
     }
 
     async fn list_hosts(

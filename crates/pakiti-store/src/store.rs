@@ -112,13 +112,6 @@ pub trait Store: Send + Sync {
         &self,
         reports: &[(HostId, ReportMeta)],
     ) -> impl Future<Output = Result<Vec<Option<ReportId>>, StoreError>> + Send;
-    /// Marks a report evaluated, with the host's CVE count at that time.
-    fn mark_report_processed(
-        &self,
-        report: ReportId,
-        processed_at: OffsetDateTime,
-        cve_count: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Stores the matcher's answer for `evaluated` package versions of `stream`, replacing any
     /// earlier answer for them. Findings naming advisories deleted in the meantime are dropped
     /// (their keys are stale and get re-evaluated).
@@ -145,12 +138,6 @@ pub trait Store: Send + Sync {
         stream: &str,
         ids: &[PackageVersionId],
     ) -> impl Future<Output = Result<Vec<HostId>, StoreError>> + Send;
-    /// Writes the host's cached counts.
-    fn update_host_counts(
-        &self,
-        host: HostId,
-        counts: &HostCounts,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// A filtered, sorted page of hosts and the total number matching.
     fn list_hosts(
         &self,
@@ -569,14 +556,6 @@ impl Store for AnyStore {
     ) -> Result<Vec<Option<ReportId>>, StoreError> {
         delegate!(self.touch_unchanged_reports(reports))
     }
-    async fn mark_report_processed(
-        &self,
-        report: ReportId,
-        processed_at: OffsetDateTime,
-        cve_count: i64,
-    ) -> Result<(), StoreError> {
-        delegate!(self.mark_report_processed(report, processed_at, cve_count))
-    }
     async fn store_package_findings(
         &self,
         stream: &str,
@@ -600,13 +579,6 @@ impl Store for AnyStore {
         ids: &[PackageVersionId],
     ) -> Result<Vec<HostId>, StoreError> {
         delegate!(self.hosts_with_packages(stream, ids))
-    }
-    async fn update_host_counts(
-        &self,
-        host: HostId,
-        counts: &HostCounts,
-    ) -> Result<(), StoreError> {
-        delegate!(self.update_host_counts(host, counts))
     }
     async fn list_hosts(
         &self,

@@ -7,6 +7,8 @@ use pakiti_store::{
     StoreError,
 };
 
+use time::OffsetDateTime;
+
 use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, stream};
 
 fn id(hostname: &str, client_id: Option<&str>) -> HostIdentity {
@@ -62,6 +64,25 @@ async fn save(
     })
     .await
     .expect("save report")
+}
+
+/// Marks `r` processed at `when` with `counts`, as ingest's finish does.
+async fn processed(s: &AnyStore, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
+    let done = s
+        .finish_reports(&[FinishReport {
+            report: r.report_id,
+            host: r.host_id,
+            processed_at: when,
+            counts,
+            stream: None,
+            evaluated: vec![],
+            findings: vec![],
+            updates: None,
+            generation: None,
+        }])
+        .await
+        .expect("finish report");
+    assert_eq!(done, [true]);
 }
 
 #[tokio::test]
@@ -332,20 +353,13 @@ async fn unchanged_reports_take_the_cheap_path() {
         let s = &db.store;
         let p = [pkg("bash", "5.0-1.el8"), pkg("curl", "7.61-1.el8")];
         let r = save(s, &id("a", Some("c")), &facts("rhel:8"), 10, "same", &p).await;
-        s.update_host_counts(
-            r.host_id,
-            &HostCounts {
-                cves: 4,
-                high: 3,
-                low: 1,
-                ..HostCounts::default()
-            },
-        )
-        .await
-        .unwrap();
-        s.mark_report_processed(r.report_id, at(11), 4)
-            .await
-            .unwrap();
+        let counts = HostCounts {
+            cves: 4,
+            high: 3,
+            low: 1,
+            ..HostCounts::default()
+        };
+        processed(s, &r, at(11), counts).await;
         let state = s.host_state(&id("a", Some("c"))).await.unwrap().unwrap();
         assert_eq!(state.last_report_hash.as_deref(), Some("same"));
         let rid = s
@@ -380,10 +394,6 @@ async fn unchanged_reports_take_the_cheap_path() {
             s.touch_unchanged_report(9999, &meta(1, "x")).await,
             Err(StoreError::NotFound { .. })
         ));
-        assert!(matches!(
-            s.mark_report_processed(9999, at(1), 0).await,
-            Err(StoreError::NotFound { .. })
-        ));
     });
 }
 
@@ -401,14 +411,14 @@ async fn listing_sorting_and_deleting_hosts() {
             }
             let secs = i64::try_from(i).unwrap();
             let r = save(s, &id(name, None), &f, 100 + secs, "h", &p).await;
-            s.update_host_counts(
+            s.update_hosts_counts(&[(
                 r.host_id,
-                &HostCounts {
+                HostCounts {
                     cves: secs * 10,
                     critical: 3 - secs,
                     ..HostCounts::default()
                 },
-            )
+            )])
             .await
             .unwrap();
             ids.push(r.host_id);
@@ -606,22 +616,13 @@ async fn fleet_reads_and_host_filters() {
         )
         .await
         .unwrap();
-        s.mark_report_processed(a.report_id, at(86_400 * 3 + 1), 4)
-            .await
-            .unwrap();
-        s.mark_report_processed(b.report_id, at(86_400 * 5 + 1), 0)
-            .await
-            .unwrap();
-        s.update_host_counts(
-            a.host_id,
-            &HostCounts {
-                cves: 4,
-                tagged: 1,
-                ..HostCounts::default()
-            },
-        )
-        .await
-        .unwrap();
+        let a_counts = HostCounts {
+            cves: 4,
+            tagged: 1,
+            ..HostCounts::default()
+        };
+        processed(s, &a, at(86_400 * 3 + 1), a_counts).await;
+        processed(s, &b, at(86_400 * 5 + 1), HostCounts::default()).await;
 
         let hosts = s.fleet_hosts().await.unwrap();
         assert_eq!(hosts.len(), 3, "{}", db.backend);
