@@ -30,6 +30,8 @@ pub struct AppState {
     updates: crate::updates::UpdatesHandle,
     /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
     fingerprint: Arc<RwLock<String>>,
+    /// The streams last warned about for lacking a binary → source map (warned once each).
+    source_gaps: Arc<std::sync::Mutex<Vec<String>>>,
     /// The last saved report hash of each host this server saw: the unchanged test without a
     /// read (the store re-checks the hash when it records the touch).
     hashes: Arc<std::sync::Mutex<HashCache>>,
@@ -103,6 +105,7 @@ impl AppState {
             writer: Writer::start(store.clone()),
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
             fingerprint: Arc::new(RwLock::new(String::new())),
+            source_gaps: Arc::default(),
             hashes: Arc::default(),
             bodies: Arc::default(),
             store,
@@ -112,9 +115,10 @@ impl AppState {
             fleet: Arc::new(FleetCell::default()),
             updates: crate::updates::UpdatesHandle::default(),
         };
+        // Repositories first: the evaluator is built once, with their source maps.
+        state.load_repositories().await?;
         state.reload_advisories().await?;
         state.reload_policy().await?;
-        state.reload_repositories().await?;
         Ok(state)
     }
 
@@ -142,9 +146,25 @@ impl AppState {
             ev
         })
         .await?;
+        let gaps = ev.source_map_gaps();
         match self.evaluator.write() {
             Ok(mut g) => *g = Arc::new(ev),
             Err(p) => *p.into_inner() = Arc::new(ev),
+        }
+        {
+            let mut last = self
+                .source_gaps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != gaps {
+                for stream in gaps.iter().filter(|g| !last.contains(g)) {
+                    tracing::warn!(
+                        %stream,
+                        "advisories of this stream name source packages, but no APT repository of it is imported: hosts reporting binary names only (protocol 4/5 agents) miss them; add the release's repositories with `pakiti repo add` or `pakiti repo import …_source_Sources`"
+                    );
+                }
+                last.clone_from(&gaps);
+            }
         }
         match self.fingerprint.write() {
             Ok(mut g) => *g = fingerprint,
@@ -267,6 +287,17 @@ impl AppState {
     /// # Errors
     /// The repositories cannot be loaded.
     pub async fn reload_repositories(&self) -> anyhow::Result<usize> {
+        let (n, changed) = self.load_repositories().await?;
+        if changed {
+            // The advisory matcher uses the binary → source maps: rebuild it.
+            self.reload_advisories().await?;
+        }
+        Ok(n)
+    }
+
+    /// Rebuilds the repository index and source maps; says how many repositories were
+    /// loaded and whether the source maps changed.
+    async fn load_repositories(&self) -> anyhow::Result<(usize, bool)> {
         let loaded = self.store.load_repository_packages().await?;
         let n = loaded.len();
         let (index, sources) = tokio::task::spawn_blocking(move || {
@@ -276,10 +307,6 @@ impl AppState {
             )
         })
         .await?;
-        if self.updates.set(index, sources) {
-            // The advisory matcher uses the binary → source maps: rebuild it.
-            self.reload_advisories().await?;
-        }
-        Ok(n)
+        Ok((n, self.updates.set(index, sources)))
     }
 }
