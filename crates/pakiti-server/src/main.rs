@@ -84,7 +84,8 @@ enum Command {
         /// An OS string to recognise the stream from (`Rocky Linux 9.3`).
         #[arg(long)]
         os: Option<String>,
-        /// A Debian/Ubuntu `Packages` index mapping binary packages to source packages.
+        /// A Debian/Ubuntu `Packages` or `Sources` index mapping binary packages to source
+        /// packages (any compression). Repeat for several.
         #[arg(long = "packages-index")]
         packages_indexes: Vec<PathBuf>,
         /// Output format: a table, JSON lines (one object per finding) or CSV.
