@@ -191,6 +191,17 @@ impl AdvisoryIndex {
             .is_some_and(|s| !s.by_binary.is_empty() || !s.by_source.is_empty())
     }
 
+    /// Whether `stream` has source-package entries (Debian tracker, DSA lists, Debian OSV)
+    /// but no binary → source map at all: a host of it whose agent reports no source names
+    /// (protocols 4 and 5) matches those entries only for binaries named like their source,
+    /// so its CVE count is a lower bound, not an answer.
+    #[must_use]
+    pub fn lacks_source_map(&self, stream: &OsStream) -> bool {
+        self.streams
+            .get(stream)
+            .is_some_and(|s| !s.by_source.is_empty() && s.source_of.is_empty())
+    }
+
     /// The streams the index has data for.
     pub fn streams(&self) -> impl Iterator<Item = &OsStream> {
         self.streams.keys()
@@ -576,7 +587,9 @@ mod tests {
         assert_eq!(ids(&idx, &idx.evaluate(&bookworm(), &reported)), ["A4"]);
         let unreported = InstalledPackage::new("libssl3", "3.0.11-1~deb12u1", "amd64");
         assert!(idx.evaluate(&bookworm(), &unreported).is_empty());
+        assert!(idx.lacks_source_map(&bookworm()));
         idx.add_source_map(&bookworm(), [("libssl3", "openssl")]);
+        assert!(!idx.lacks_source_map(&bookworm()));
         assert_eq!(ids(&idx, &idx.evaluate(&bookworm(), &unreported)), ["A4"]);
         // A package named like the source matches directly.
         let src = InstalledPackage::new("openssl", "3.0.11-1~deb12u1", "amd64");

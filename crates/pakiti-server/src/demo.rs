@@ -2,7 +2,9 @@
 //!
 //! Feeds: trimmed real vendor files in `fixtures/demo/` (Red Hat OVAL for RHEL 7 and 8, Ubuntu
 //! focal OVAL, the Debian DSA list's bullseye entries, AlmaLinux OSV records; see
-//! `fixtures/demo/make.py`). Hosts: real package lists of RHEL, CentOS, Rocky, Alma, Ubuntu,
+//! `fixtures/demo/make.py`), and a `Sources` excerpt for bullseye registered as a local apt
+//! repository, so that the Debian hosts (whose reports, like those of protocol 4 and 5 agents,
+//! carry no source names) match the DSAs through binary → source names. Hosts: real package lists of RHEL, CentOS, Rocky, Alma, Ubuntu,
 //! Debian and Alpine machines, each reported several times under different names with a few
 //! versions moved, plus the machine the demo runs on, collected by the real agent code. Every
 //! report goes through the same ingest path as a real one.
@@ -61,6 +63,15 @@ const FEEDS: &[DemoFeed] = &[
         data: include_bytes!("../../../fixtures/demo/alma.osv.json"),
     },
 ];
+
+/// The bullseye `Sources` excerpt (derived from the real bullseye Packages indexes, see
+/// `fixtures/demo/make.py`): (repository name, file name, stream, data).
+const SOURCES: (&str, &str, &str, &[u8]) = (
+    "demo-bullseye-sources",
+    "demo-bullseye_main_source_Sources.xz",
+    "debian:bullseye",
+    include_bytes!("../../../fixtures/demo/demo-bullseye_main_source_Sources.xz"),
+);
 
 /// (list name, list text, host name prefix, site, tag, copies)
 const HOSTS: &[(&str, &str, &str, &str, &str, usize)] = &[
@@ -277,6 +288,29 @@ pub async fn populate(state: &AppState) -> Result<String> {
         }
     }
     reevaluate::run_once(state).await?;
+    // Binary → source names for the Debian hosts, before they report.
+    let (name, file, stream, data) = SOURCES;
+    let path = dir.join(file);
+    std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
+    let repo = state
+        .store
+        .create_repository(&pakiti_store::NewRepository {
+            name: name.into(),
+            kind: "apt".into(),
+            url: path.display().to_string(),
+            stream: stream.into(),
+            arch: None,
+            security: None,
+            priority: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await?;
+    let out = crate::jobs::repos::sync(state, &repo, false, &feeds::NoProgress).await?;
+    if let Some(e) = out.error {
+        anyhow::bail!("demo repository {name} failed: {e}");
+    }
+    write!(summary, " {name} ({} source names);", out.source_pairs)?;
     let mut rng = StdRng::seed_from_u64(7);
     let mut n = 0;
     for (name, text, prefix, site, tag, copies) in HOSTS {

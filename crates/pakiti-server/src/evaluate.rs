@@ -263,6 +263,20 @@ impl Evaluator {
         &self.updates
     }
 
+    /// Streams (as keys, sorted) with source-package advisories but no binary → source map:
+    /// their hosts that report no source names are flagged "source names unknown".
+    #[must_use]
+    pub fn source_map_gaps(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .index
+            .streams()
+            .filter(|s| self.index.lacks_source_map(s))
+            .map(ToString::to_string)
+            .collect();
+        v.sort();
+        v
+    }
+
     /// An evaluator with no data (every host is "not covered").
     #[must_use]
     pub fn empty() -> Self {

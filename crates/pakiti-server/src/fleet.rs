@@ -63,6 +63,9 @@ struct FHost {
     os: u32,
     stream: Option<u32>,
     covered: bool,
+    /// Whether any of its packages came with a source name (JSON agents send them; protocols
+    /// 4 and 5 do not).
+    reports_sources: bool,
     packages: Box<[u32]>,
 }
 
@@ -349,7 +352,11 @@ impl Fleet {
             });
         }
         let mut pkg_map = FxHashMap::default();
+        let mut with_source: FxHashSet<u32> = FxHashSet::default();
         for (id, p) in packages {
+            if p.source.is_some() {
+                with_source.insert(small(id));
+            }
             pkg_map.insert(
                 small(id),
                 FPackage {
@@ -452,6 +459,7 @@ impl Fleet {
                 domain: h.domain.as_deref().map(|d| strings.intern(d)),
                 os: strings.intern(&h.os_name),
                 covered: h.stream.as_ref().is_some_and(|s| covered.contains(s)),
+                reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
                 stream,
                 packages: pkgs,
             });
@@ -710,6 +718,15 @@ impl Fleet {
             .filter(|h| ids.iter().any(|i| h.packages.binary_search(i).is_ok()))
             .map(|h| h.id)
             .collect()
+    }
+
+    /// Whether the host reported a source name with any package; `None` for a host the index
+    /// does not know (reported after it was built).
+    #[must_use]
+    pub fn host_reports_sources(&self, id: HostId) -> Option<bool> {
+        self.host_index
+            .get(&id)
+            .map(|&hi| self.hosts[hi as usize].reports_sources)
     }
 
     /// Ids of hosts no imported data covers (unknown OS or a stream no feed speaks about).

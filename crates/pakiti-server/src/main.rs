@@ -84,7 +84,8 @@ enum Command {
         /// An OS string to recognise the stream from (`Rocky Linux 9.3`).
         #[arg(long)]
         os: Option<String>,
-        /// A Debian/Ubuntu `Packages` index mapping binary packages to source packages.
+        /// A Debian/Ubuntu `Packages` or `Sources` index mapping binary packages to source
+        /// packages (any compression). Repeat for several.
         #[arg(long = "packages-index")]
         packages_indexes: Vec<PathBuf>,
         /// Output format: a table, JSON lines (one object per finding) or CSV.
@@ -251,8 +252,9 @@ impl GrantWhat {
 #[derive(Subcommand)]
 enum RepoCommand {
     /// Add a repository: apt (the component directory URL of a suite,
-    /// http://deb.debian.org/debian/dists/bookworm/main), rpmmd (the directory holding
-    /// repodata/) or apk (an APKINDEX.tar.gz), as a URL or a local path.
+    /// http://deb.debian.org/debian/dists/bookworm/main; its Packages for --arch and its
+    /// Sources for binary → source names), rpmmd (the directory holding repodata/) or apk (an
+    /// APKINDEX.tar.gz), as a URL or a local path.
     Add {
         /// A unique name (`bookworm-security-main`).
         name: String,
@@ -265,7 +267,8 @@ enum RepoCommand {
         /// The OS stream whose hosts use it (`debian:bookworm`, `rocky:9`).
         #[arg(long)]
         stream: String,
-        /// The arch it serves (required for apt: amd64, arm64 …); all when absent.
+        /// The arch it serves (amd64, arm64 …); all when absent. An apt repository without
+        /// one reads only the suite's Sources index (source names, no updates).
         #[arg(long)]
         arch: Option<String>,
         /// Every package in it is a security update (default: from the metadata).
@@ -305,8 +308,9 @@ enum RepoCommand {
         force: bool,
     },
     /// Import a local repository (an apt list file such as
-    /// /var/lib/apt/lists/…_main_binary-amd64_Packages, an rpm-md directory, an APKINDEX),
-    /// creating the repository when it does not exist.
+    /// /var/lib/apt/lists/…_main_binary-amd64_Packages or …_main_source_Sources, any apt
+    /// Sources index, an rpm-md directory, an APKINDEX), creating the repository when it does
+    /// not exist.
     Import {
         /// The path.
         path: PathBuf,

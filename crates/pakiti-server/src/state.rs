@@ -33,6 +33,8 @@ pub struct AppState {
     /// What the repositories looked like when the update index was built
     /// ([`repos_fingerprint`]).
     repo_fingerprint: Arc<RwLock<String>>,
+    /// The streams last warned about for lacking a binary → source map (warned once each).
+    source_gaps: Arc<std::sync::Mutex<Vec<String>>>,
     /// The last saved report hash of each host this server saw: the unchanged test without a
     /// read (the store re-checks the hash when it records the touch).
     hashes: Arc<std::sync::Mutex<HashCache>>,
@@ -144,6 +146,7 @@ impl AppState {
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
             fingerprint: Arc::new(RwLock::new(String::new())),
             repo_fingerprint: Arc::new(RwLock::new(String::new())),
+            source_gaps: Arc::default(),
             hashes: Arc::default(),
             bodies: Arc::default(),
             reeval: Arc::default(),
@@ -154,9 +157,10 @@ impl AppState {
             fleet: Arc::new(FleetCell::default()),
             updates: crate::updates::UpdatesHandle::default(),
         };
+        // Repositories first: the evaluator is built once, with their source maps.
+        state.load_repositories().await?;
         state.reload_advisories().await?;
         state.reload_policy().await?;
-        state.reload_repositories().await?;
         Ok(state)
     }
 
@@ -190,9 +194,25 @@ impl AppState {
             ev
         })
         .await?;
+        let gaps = ev.source_map_gaps();
         match self.evaluator.write() {
             Ok(mut g) => *g = Arc::new(ev),
             Err(p) => *p.into_inner() = Arc::new(ev),
+        }
+        {
+            let mut last = self
+                .source_gaps
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != gaps {
+                for stream in gaps.iter().filter(|g| !last.contains(g)) {
+                    tracing::warn!(
+                        %stream,
+                        "advisories of this stream name source packages, but no APT repository of it is imported: hosts reporting binary names only (protocol 4/5 agents) miss them; add the release's repositories with `pakiti repo add` or `pakiti repo import …_source_Sources`"
+                    );
+                }
+                last.clone_from(&gaps);
+            }
         }
         match self.fingerprint.write() {
             Ok(mut g) => *g = fingerprint,
@@ -339,6 +359,17 @@ impl AppState {
     /// # Errors
     /// The repositories cannot be loaded.
     pub async fn reload_repositories(&self) -> anyhow::Result<usize> {
+        let (n, changed) = self.load_repositories().await?;
+        if changed {
+            // The advisory matcher uses the binary → source maps: rebuild it.
+            self.reload_advisories().await?;
+        }
+        Ok(n)
+    }
+
+    /// Rebuilds the repository index and source maps; says how many repositories were
+    /// loaded and whether the source maps changed.
+    async fn load_repositories(&self) -> anyhow::Result<(usize, bool)> {
         let fingerprint = repos_fingerprint(&self.store).await?;
         let loaded = self.store.load_repository_packages().await?;
         let n = loaded.len();
@@ -349,15 +380,12 @@ impl AppState {
             )
         })
         .await?;
-        if self.updates.set(index, sources) {
-            // The advisory matcher uses the binary → source maps: rebuild it.
-            self.reload_advisories().await?;
-        }
+        let changed = self.updates.set(index, sources);
         match self.repo_fingerprint.write() {
             Ok(mut g) => *g = fingerprint,
             Err(p) => *p.into_inner() = fingerprint,
         }
-        Ok(n)
+        Ok((n, changed))
     }
 
     /// Whether the repositories changed (here or in another server sharing the database)

@@ -21,7 +21,8 @@ use pakiti_store::{AnyStore, Host, HostId, HostUpdateCounts, RepoEntry, Reposito
 pub const DNF_DEFAULT_PRIORITY: i64 = -99;
 
 /// Binary → source package names per Debian/Ubuntu stream, from the imported `Packages`
-/// indexes (agents of protocols 4 and 5 send no source names; advisories name sources).
+/// (`Source:` fields) and `Sources` (`Binary:` fields) indexes (agents of protocols 4 and 5
+/// send no source names; Debian advisories name sources).
 pub type SourceMaps = BTreeMap<OsStream, BTreeMap<String, String>>;
 
 /// The shared, swappable index (the state holds one; the evaluator carries a clone for
@@ -115,6 +116,10 @@ pub fn build_index(loaded: &[(Repository, Vec<RepoEntry>)]) -> AvailableIndex {
         };
         let id = index.add_repo(model);
         for e in entries {
+            if e.is_source_pair() {
+                // A `Sources` name pair: only for the source map, never an available version.
+                continue;
+            }
             if e.installable {
                 index.add(
                     id,

@@ -617,6 +617,8 @@ pub async fn oses(
 struct FeedsPage {
     version: &'static str,
     feeds: Vec<ApiFeed>,
+    /// Streams with source-package advisories but no binary → source map.
+    source_gaps: Vec<String>,
 }
 
 /// `/feeds`: status of each feed (read-only).
@@ -635,6 +637,7 @@ pub async fn feeds(
     render(&FeedsPage {
         version: VERSION,
         feeds: rows,
+        source_gaps: state.evaluator().source_map_gaps(),
     })
 }
 

@@ -88,7 +88,9 @@ pub struct RepoRun {
 }
 
 /// One package a repository offers (or, with `installable` false, a version an rpm-md
-/// security advisory names: an upgrade past it is a security upgrade).
+/// security advisory names: an upgrade past it is a security upgrade; or, with `installable`
+/// and `security` both false, a binary → source name pair from an apt `Sources` index, see
+/// [`RepoEntry::source_pair`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RepoEntry {
     /// Binary package name.
@@ -105,6 +107,30 @@ pub struct RepoEntry {
     pub installable: bool,
     /// `module:stream` for rpm modular packages.
     pub module: Option<String>,
+}
+
+impl RepoEntry {
+    /// A binary → source name pair from an apt `Sources` index (its `Binary` field): not a
+    /// package anyone can install, only the name map that lets source-package advisories match
+    /// binaries reported without a source name. `version` is the source version.
+    #[must_use]
+    pub fn source_pair(binary: &str, source: &str, version: &str) -> RepoEntry {
+        RepoEntry {
+            name: binary.to_owned(),
+            version: version.to_owned(),
+            arch: "source".to_owned(),
+            source: Some(source.to_owned()),
+            security: false,
+            installable: false,
+            module: None,
+        }
+    }
+
+    /// Whether this is a name pair from a `Sources` index ([`RepoEntry::source_pair`]).
+    #[must_use]
+    pub fn is_source_pair(&self) -> bool {
+        !self.installable && !self.security
+    }
 }
 
 /// What a sync imported.
@@ -233,7 +259,8 @@ pub(crate) const RUN_INSERT: &str = "INSERT INTO repo_runs (repo_id, started_at,
 
 /// Entries are stored as one blob per repository: a `pkr1\n` header, then one line per entry,
 /// `name TAB version TAB arch TAB source TAB flags TAB module`, with `flags` `""` (ordinary),
-/// `s` (security) or `m` (advisory-only security marker). About 40 bytes an entry, loaded
+/// `s` (security), `m` (advisory-only security marker) or `n` (a binary → source name pair
+/// from a `Sources` index). About 40 bytes an entry, loaded
 /// whole; a row per entry would cost several times that in indexes and insert time.
 const MAGIC: &[u8] = b"pkr1\n";
 
@@ -260,7 +287,8 @@ pub(crate) fn encode_entries(entries: &[RepoEntry]) -> Result<Vec<u8>, StoreErro
             ));
         }
         let flags = match (e.installable, e.security) {
-            (false, _) => "m",
+            (false, false) => "n",
+            (false, true) => "m",
             (true, true) => "s",
             (true, false) => "",
         };
@@ -298,13 +326,16 @@ pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> 
             return Err(bad(format!("{} fields in {line:?}", f.len())));
         };
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        if !matches!(flags, "" | "s" | "m" | "n") {
+            return Err(bad(format!("unknown flags {flags:?} in {line:?}")));
+        }
         out.push(RepoEntry {
             name: name.to_owned(),
             version: version.to_owned(),
             arch: arch.to_owned(),
             source: opt(source),
             security: flags == "s" || flags == "m",
-            installable: flags != "m",
+            installable: flags != "m" && flags != "n",
             module: opt(module),
         });
     }
@@ -610,8 +641,16 @@ mod tests {
                 module: Some("nodejs:18".into()),
             },
         ];
+        let mut entries = entries;
+        entries.push(RepoEntry::source_pair(
+            "libssl1.1",
+            "openssl",
+            "1.1.1w-0+deb11u1",
+        ));
         let blob = encode_entries(&entries).unwrap();
         assert_eq!(decode_entries(&blob).unwrap(), entries);
+        assert!(entries[2].is_source_pair());
+        assert!(!entries[1].is_source_pair());
         let mut bad = entries[0].clone();
         bad.name = "a\tb".into();
         assert!(encode_entries(&[bad]).is_err());

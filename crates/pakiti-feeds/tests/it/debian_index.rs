@@ -123,6 +123,68 @@ fn sources_indexes() {
     assert!(map.contains(&("libacl1", "acl")));
 }
 
+/// Binary → source pairs from real `Sources` indexes (what `pakiti repo import` of a Sources
+/// file stores): only binaries named unlike their source, each with the source that builds it.
+#[test]
+fn sources_index_source_maps() {
+    let p = index::parse_sources(open("repos/apt-excerpts/Bullseye-Sources.gz")).unwrap();
+    let map: Vec<(&str, &str)> = index::source_map_from_sources(&p.records).collect();
+    // 39 sources build 54 binaries; 19 of them are named unlike their source (counted
+    // independently with a few lines of Python over the decompressed file).
+    let binaries: usize = p.records.iter().map(|s| s.binaries.len()).sum();
+    assert_eq!((binaries, map.len()), (54, 19));
+    assert!(map.iter().all(|(b, s)| b != s));
+    for pair in [
+        ("389-ds-base-libs", "389-ds-base"),
+        ("python3-lib389", "389-ds-base"),
+        ("cockpit-389-ds", "389-ds-base"),
+        ("0ad-data-common", "0ad-data"),
+    ] {
+        assert!(map.contains(&pair), "{pair:?} not in {map:?}");
+    }
+    assert!(!map.iter().any(|(b, _)| *b == "abcm2ps"));
+
+    let p = index::parse_sources(open(
+        "repos/apt-excerpts/packages.gardenlinux.io_gardenlinux_dists_experimental_main_source_Sources.xz",
+    ))
+    .unwrap();
+    let map: Vec<(&str, &str)> = index::source_map_from_sources(&p.records).collect();
+    // 1312 sources, 5557 binaries, 4824 named unlike their source (same independent count).
+    assert_eq!(map.len(), 4824);
+    for pair in [
+        ("libssl3t64", "openssl"),
+        ("libssl-dev", "openssl"),
+        ("libacl1", "acl"),
+    ] {
+        assert!(map.contains(&pair), "{pair:?}");
+    }
+    // A source-package advisory for openssl reaches `libssl3t64` only through the map, and
+    // the index says so while the map is missing.
+    let trixie = OsStream::new(Distro::Debian, "13");
+    let adv = pakiti_core::advisory::Advisory {
+        id: "DSA-0000-1".into(),
+        source: "test".into(),
+        affected: vec![pakiti_core::advisory::Affected::source(
+            trixie.clone(),
+            "openssl",
+            pakiti_core::advisory::Status::Fixed("3.3.3-1".into()),
+        )],
+        ..pakiti_core::advisory::Advisory::default()
+    };
+    let mut idx = AdvisoryIndex::new(vec![adv]);
+    let host = [InstalledPackage::new("libssl3t64", "3.3.2-1gl0", "amd64")];
+    let inv = HostInventory {
+        stream: Some(&trixie),
+        packages: &host,
+        modules: &[],
+    };
+    assert!(idx.lacks_source_map(&trixie));
+    assert!(idx.match_host(&inv).findings.is_empty());
+    idx.add_source_map(&trixie, map);
+    assert!(!idx.lacks_source_map(&trixie));
+    assert_eq!(idx.match_host(&inv).findings.len(), 1);
+}
+
 #[test]
 fn stanza_reader_reads_release_files() {
     let text =

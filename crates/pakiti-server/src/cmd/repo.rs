@@ -30,10 +30,11 @@ async fn find_opt(state: &AppState, name: &str) -> Result<Option<Repository>> {
         .find(|r| r.name == name))
 }
 
-/// Checks and canonicalises a new repository (stream key, kind, apt needs an arch).
+/// Checks and canonicalises a new repository (stream key, kind, an apt `Packages` list file
+/// needs an arch).
 ///
 /// # Errors
-/// Unknown kind or stream, apt without arch.
+/// Unknown kind or stream, an apt `Packages` list without arch.
 pub fn validate(mut new: NewRepository) -> Result<NewRepository> {
     if !KINDS.contains(&new.kind.as_str()) {
         bail!(
@@ -43,8 +44,10 @@ pub fn validate(mut new: NewRepository) -> Result<NewRepository> {
         );
     }
     new.stream = new.stream.parse::<OsStream>()?.to_string();
-    if new.kind == "apt" && new.arch.is_none() {
-        bail!("an apt repository needs --arch (amd64, arm64, …)");
+    // Without an arch, an apt repository is its suite's `Sources` index only (source names
+    // for source-package advisories, no updates); a `Packages` list file always has one.
+    if new.kind == "apt" && new.arch.is_none() && new.url.contains("_binary-") {
+        bail!("an apt Packages list needs --arch (amd64, arm64, …)");
     }
     Ok(new)
 }
@@ -169,14 +172,20 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
 
 fn print_outcome(name: &str, o: &RepoOutcome, out: &mut impl Write) -> Result<()> {
     match o.status {
-        SyncStatus::Ok => writeln!(
-            out,
-            "{name}: ok, {} packages ({} security), {} hosts refreshed, {:.1}s",
-            o.packages,
-            o.security,
-            o.hosts,
-            o.took.as_secs_f64()
-        )?,
+        SyncStatus::Ok => {
+            writeln!(
+                out,
+                "{name}: ok, {} packages ({} security), {} source names, {} hosts refreshed, {:.1}s",
+                o.packages,
+                o.security,
+                o.source_pairs,
+                o.hosts,
+                o.took.as_secs_f64()
+            )?;
+            for n in &o.notes {
+                writeln!(out, "{name}: note: {n}")?;
+            }
+        }
         SyncStatus::Unchanged => writeln!(out, "{name}: unchanged")?,
         SyncStatus::Failed => writeln!(
             out,
@@ -249,13 +258,17 @@ pub fn detect(path: &Path) -> (Option<&'static str>, Option<String>) {
     {
         return (Some("apt"), Some(arch.to_owned()));
     }
+    if repos::is_sources_file(&name) {
+        return (Some("apt"), None);
+    }
     (None, None)
 }
 
 /// Arguments of `pakiti repo import`.
 #[derive(Clone, Debug)]
 pub struct ImportArgs {
-    /// The path: an apt list `Packages` file, an rpm-md directory, an APKINDEX.
+    /// The path: an apt list `Packages` file, an apt `Sources` file, an rpm-md directory, an
+    /// APKINDEX.
     pub path: std::path::PathBuf,
     /// The repository's name (default: the file name).
     pub name: Option<String>,
@@ -286,8 +299,10 @@ pub async fn import(state: &AppState, args: ImportArgs, out: &mut impl Write) ->
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        // apt lists: drop the `_Packages[.xz]` tail.
+        // apt lists: drop the `_Packages[.xz]` tail; keep `_source` of a `Sources` list so
+        // that it and the same suite's Packages list are two repositories.
         n.rsplit_once("_Packages")
+            .or_else(|| n.rsplit_once("_Sources"))
             .map_or(n.clone(), |(h, _)| h.to_owned())
     });
     let repo = match find_opt(state, &name).await? {

@@ -41,7 +41,8 @@ pub struct ScanArgs {
     pub stream: Option<OsStream>,
     /// An OS string to recognise the stream from (`Rocky Linux 9.3`).
     pub os: Option<String>,
-    /// Debian/Ubuntu `Packages` indexes that map binary packages to their source packages.
+    /// Debian/Ubuntu `Packages` or `Sources` indexes that map binary packages to their source
+    /// packages.
     pub packages_indexes: Vec<PathBuf>,
     /// Output format.
     pub format: Format,
@@ -172,12 +173,26 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
     for file in &args.packages_indexes {
         let raw = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let data = decompress::to_vec(&raw)?;
-        let parsed = pakiti_feeds::debian::index::parse_packages(&data[..])
-            .with_context(|| format!("parsing {}", file.display()))?;
-        index.add_source_map(
-            &stream,
-            pakiti_feeds::debian::index::source_map(&parsed.records),
-        );
+        // A `Sources` index names the binaries of each source (`Binary`); a `Packages` index
+        // names the source of each binary (`Source`).
+        let is_sources = pakiti_feeds::debian::index::stanzas(&String::from_utf8_lossy(&data))
+            .next()
+            .is_some_and(|st| st.field("Binary").is_some());
+        if is_sources {
+            let parsed = pakiti_feeds::debian::index::parse_sources(&data[..])
+                .with_context(|| format!("parsing {}", file.display()))?;
+            index.add_source_map(
+                &stream,
+                pakiti_feeds::debian::index::source_map_from_sources(&parsed.records),
+            );
+        } else {
+            let parsed = pakiti_feeds::debian::index::parse_packages(&data[..])
+                .with_context(|| format!("parsing {}", file.display()))?;
+            index.add_source_map(
+                &stream,
+                pakiti_feeds::debian::index::source_map(&parsed.records),
+            );
+        }
     }
     let packages: Vec<InstalledPackage> = report
         .packages
@@ -200,6 +215,14 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             "not covered: the feeds given have no data for {stream}; this host is NOT known to be clean"
         )?;
         return Ok(EXIT_NOT_COVERED);
+    }
+    if index.lacks_source_map(&stream) && packages.iter().all(|p| p.source.is_none()) {
+        writeln!(
+            err,
+            "warning: source names unknown: the feeds name source packages for {stream} but the \
+             input gives binary names only; add the release's Packages or Sources index with \
+             --packages-index, or findings such as openssl's for libssl3 are missed"
+        )?;
     }
     let mut rows: Vec<Row<'_>> = result
         .findings

@@ -31,6 +31,12 @@ pub struct ApiHost {
     /// Whether any imported vendor data applies to the host. A host that is not covered is
     /// unknown, never clean: its zero CVE count means nothing.
     pub covered: bool,
+    /// The host's stream has source-package advisories (Debian tracker, DSA lists, Debian
+    /// OSV) but no binary → source name map (no APT repository of that release imported with
+    /// `pakiti repo add`/`import`), and the host reported no source names (protocols 4 and 5
+    /// do not send them): those advisories match only binaries named like their source
+    /// (`openssl`, not `libssl3`), so its CVE count is a lower bound, not "clean".
+    pub source_names_unknown: bool,
     /// Architecture.
     pub arch: String,
     /// Running kernel.
@@ -253,9 +259,18 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
 }
 
 /// The API form of a stored host; `evaluator` says whether data covers it.
+///
+/// `source_names_unknown` is set from the stream alone (the evaluator has no source map for a
+/// stream with source-package advisories); callers that know the host's packages clear it
+/// when the host reported source names ([`refine_source_names`]).
 #[must_use]
 pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
     ApiHost {
+        source_names_unknown: h
+            .facts
+            .stream
+            .as_ref()
+            .is_some_and(|s| evaluator.index().lacks_source_map(s)),
         covered: h
             .facts
             .stream
@@ -415,16 +430,40 @@ pub async fn query_hosts(
     let sort = parse_sort(q.sort.as_deref())?;
     let result = state.store.list_hosts(&filter, sort, page).await?;
     let evaluator = state.evaluator();
+    let mut hosts: Vec<ApiHost> = result
+        .hosts
+        .iter()
+        .map(|h| api_host(h, &evaluator))
+        .collect();
+    refine_source_names(state, &result.hosts, &mut hosts).await?;
     Ok(ApiHostPage {
-        hosts: result
-            .hosts
-            .iter()
-            .map(|h| api_host(h, &evaluator))
-            .collect(),
+        hosts,
         total: result.total,
         offset: page.offset,
         limit: page.limit.min(result.total.max(1)),
     })
+}
+
+/// Clears `source_names_unknown` of hosts that reported source names with their packages
+/// (the fleet index knows which); only consulted when some host of the page is flagged.
+///
+/// # Errors
+/// The fleet index cannot be built.
+pub async fn refine_source_names(
+    state: &AppState,
+    stored: &[Host],
+    hosts: &mut [ApiHost],
+) -> Result<(), AppError> {
+    if !hosts.iter().any(|h| h.source_names_unknown) {
+        return Ok(());
+    }
+    let fleet = crate::fleet::current(state).await?;
+    for (h, a) in stored.iter().zip(hosts.iter_mut()) {
+        if a.source_names_unknown && fleet.host_reports_sources(h.id) == Some(true) {
+            a.source_names_unknown = false;
+        }
+    }
+    Ok(())
 }
 
 impl crate::export::CsvRow for ApiHost {
@@ -517,10 +556,12 @@ pub async fn get_host(
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
     let fleet = crate::fleet::current(&state).await?;
-    let installed = state
-        .store
-        .host_packages(host.id)
-        .await?
+    let packages = state.store.host_packages(host.id).await?;
+    let mut api = api_host(&host, &state.evaluator());
+    if packages.iter().any(|(_, p)| p.source.is_some()) {
+        api.source_names_unknown = false;
+    }
+    let installed = packages
         .into_iter()
         .map(|(_, p)| ApiPackage {
             name: p.name,
@@ -566,7 +607,7 @@ pub async fn get_host(
             .map(crate::handlers::views::api_exception)
             .collect(),
         reports,
-        host: api_host(&host, &state.evaluator()),
+        host: api,
         findings: findings
             .into_iter()
             .map(|f| ApiFinding {

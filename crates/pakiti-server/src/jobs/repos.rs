@@ -8,7 +8,12 @@
 //!   or the same layout on disk): `../InRelease` (or `../Release`), then
 //!   `binary-<arch>/Packages.xz` (`.gz`, plain). Or one `Packages` file named as in
 //!   `/var/lib/apt/lists/` (`…_dists_bookworm_main_binary-amd64_Packages[.xz]`), whose
-//!   `…_InRelease`/`…_Release` sibling is read and checked.
+//!   `…_InRelease`/`…_Release` sibling is read and checked. The component's `Sources` index
+//!   (`source/Sources.xz`, or the `…_main_source_Sources` list) is read too when the Release
+//!   lists it: its `Binary` fields give binary → source names for source-package advisories
+//!   (stored as name pairs, [`RepoEntry::source_pair`]). An apt repository without an arch
+//!   is `Sources` only. A local `Sources` file can be a repository on its own; with no
+//!   Release next to it, it is imported unverified, and the sync says so.
 //! - `rpmmd`: the directory holding `repodata/repomd.xml`; `primary` is required,
 //!   `updateinfo` and `modules` are used when listed.
 //! - `apk`: an `APKINDEX.tar.gz` file or URL, or the directory holding it.
@@ -21,9 +26,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use pakiti_feeds::debian::index::SourcePackage;
 use pakiti_feeds::{decompress, repo};
 use pakiti_store::{RepoContent, RepoEntry, Repository, Store, SyncRecord, SyncStatus};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -50,6 +56,11 @@ pub struct RepoOutcome {
     pub error: Option<String>,
     /// Hosts whose update counts were recomputed.
     pub hosts: usize,
+    /// Of the entries, binary → source name pairs from a `Sources` index (not packages).
+    pub source_pairs: usize,
+    /// What the operator should know about a sync that worked (no `Sources` index listed,
+    /// an index that could not be checksum-verified, …).
+    pub notes: Vec<String>,
 }
 
 fn is_url(s: &str) -> bool {
@@ -163,9 +174,46 @@ enum Fetched {
         entry: Got,
         /// Other files, by role.
         files: FxHashMap<&'static str, Vec<u8>>,
-        /// Extra fields the parser needs (apt index path).
-        index_path: String,
+        /// Where the apt indexes sit in the Release file's list (apt only).
+        apt: AptPaths,
     },
+}
+
+/// The apt indexes fetched, as the Release file names them, and what fetching noted.
+#[derive(Clone, Debug, Default)]
+struct AptPaths {
+    /// `main/binary-amd64/Packages` when a `Packages` index was fetched (role `packages`).
+    packages: Option<String>,
+    /// `main/source/Sources` when a `Sources` index was fetched (role `sources`, or the entry
+    /// file itself when there is no Release).
+    sources: Option<String>,
+    /// False for a local `Sources` file with no Release file next to it: the entry file is
+    /// the `Sources` file, and nothing can be checksum-verified.
+    has_release: bool,
+    /// What the operator should know about a sync that worked (no `Sources` index, …).
+    notes: Vec<String>,
+}
+
+/// Suffixes an index may carry, in the order they are tried.
+const INDEX_SUFFIXES: [&str; 4] = [".xz", ".gz", "", ".bz2"];
+
+/// Whether a `Release` file lists `base` (`main/source/Sources`) in any compression.
+fn release_lists(release: &repo::apt::Release, base: &str) -> bool {
+    release.sha256.iter().any(|f| {
+        f.path
+            .strip_prefix(base)
+            .is_some_and(|rest| matches!(rest, "" | ".xz" | ".gz" | ".bz2" | ".zst" | ".lz4"))
+    })
+}
+
+/// Whether a local file name is a `Sources` index (`Sources`, `Sources.xz`,
+/// `…_main_source_Sources.gz`, `Bullseye-Sources.gz`) rather than a `Packages` one.
+pub fn is_sources_file(name: &str) -> bool {
+    !name.contains("_binary-")
+        && name
+            .rsplit(['/', '_', '-'])
+            .next()
+            .is_some_and(|last| last == "Sources" || last.starts_with("Sources."))
 }
 
 fn join(base: &str, rel: &str) -> String {
@@ -190,68 +238,7 @@ async fn fetch(f: &Fetcher, repo: &Repository, progress: &dyn Progress) -> Resul
     progress.stage("downloading", None);
     let mut files = FxHashMap::default();
     match repo.kind.as_str() {
-        "apt" => {
-            let arch = repo
-                .arch
-                .as_deref()
-                .ok_or_else(|| anyhow!("an apt repository needs an --arch"))?;
-            let local_file = !is_url(&repo.url) && Path::new(&repo.url).is_file();
-            let (release_locs, package_locs, index_path) = if local_file {
-                // apt lists naming: <prefix>_<component>_binary-<arch>_Packages[.ext]
-                let (head, _) = repo.url.rsplit_once("_binary-").ok_or_else(|| {
-                    anyhow!(
-                        "{} is not named like an apt list (…_main_binary-amd64_Packages)",
-                        repo.url
-                    )
-                })?;
-                let (prefix, component) = head
-                    .rsplit_once('_')
-                    .ok_or_else(|| anyhow!("no component in {}", repo.url))?;
-                (
-                    vec![format!("{prefix}_InRelease"), format!("{prefix}_Release")],
-                    vec![repo.url.clone()],
-                    format!("{component}/binary-{arch}/Packages"),
-                )
-            } else {
-                let suite = parent(&repo.url);
-                let component = last_segment(&repo.url);
-                let dir = join(&repo.url, &format!("binary-{arch}"));
-                (
-                    vec![join(&suite, "InRelease"), join(&suite, "Release")],
-                    ["Packages.xz", "Packages.gz", "Packages"]
-                        .iter()
-                        .map(|n| join(&dir, n))
-                        .collect(),
-                    format!("{component}/binary-{arch}/Packages"),
-                )
-            };
-            let mut entry = None;
-            for loc in &release_locs {
-                if let Some(g) = f.get(loc, cond).await? {
-                    entry = Some(g);
-                    break;
-                }
-            }
-            let entry =
-                entry.ok_or_else(|| anyhow!("no InRelease or Release at {:?}", release_locs))?;
-            if entry.body.is_none() {
-                return Ok(Fetched::NotModified(entry));
-            }
-            for loc in &package_locs {
-                if let Some(Got { body: Some(b), .. }) = f.get(loc, None).await? {
-                    files.insert("packages", b);
-                    break;
-                }
-            }
-            if !files.contains_key("packages") {
-                bail!("no Packages index at {package_locs:?}");
-            }
-            Ok(Fetched::Files {
-                entry,
-                files,
-                index_path,
-            })
-        }
+        "apt" => fetch_apt(f, repo, cond).await,
         "rpmmd" => {
             let base = repo.url.trim_end_matches('/').to_owned();
             let entry = f
@@ -286,7 +273,7 @@ async fn fetch(f: &Fetcher, repo: &Repository, progress: &dyn Progress) -> Resul
             Ok(Fetched::Files {
                 entry,
                 files,
-                index_path: String::new(),
+                apt: AptPaths::default(),
             })
         }
         "apk" => {
@@ -305,73 +292,282 @@ async fn fetch(f: &Fetcher, repo: &Repository, progress: &dyn Progress) -> Resul
             Ok(Fetched::Files {
                 entry,
                 files,
-                index_path: String::new(),
+                apt: AptPaths::default(),
             })
         }
         other => bail!("unknown repository kind {other:?} (expected apt, rpmmd or apk)"),
     }
 }
 
-/// Parses fetched files into entries (CPU work, run off the async threads).
+/// The first of `locs` that exists.
+async fn first_of(f: &Fetcher, locs: &[String], cond: Option<&SyncRecord>) -> Result<Option<Got>> {
+    for loc in locs {
+        if let Some(g) = f.get(loc, cond).await? {
+            return Ok(Some(g));
+        }
+    }
+    Ok(None)
+}
+
+/// Fetches an apt repository: the Release file, then `Packages` (when the repository has an
+/// arch) and `Sources` (when the Release lists one for the component).
+///
+/// A `Sources` index the Release lists but that is not there (mirrors without sources, apt
+/// lists without deb-src lines) is a note when there is a `Packages` index, an error when
+/// there is not; one that is there but does not match the Release or does not parse fails
+/// the sync.
+async fn fetch_apt(f: &Fetcher, repo: &Repository, cond: Option<&SyncRecord>) -> Result<Fetched> {
+    let arch = repo.arch.as_deref();
+    let mut files = FxHashMap::default();
+    let mut apt = AptPaths {
+        has_release: true,
+        ..AptPaths::default()
+    };
+    let local_file = !is_url(&repo.url) && Path::new(&repo.url).is_file();
+    let file_name = last_segment(&repo.url).to_owned();
+    if local_file && is_sources_file(&file_name) {
+        // A local `Sources` file: `<prefix>_<component>_source_Sources[.ext]` as apt names its
+        // lists (its Release sibling is checked when present), or any file called `…Sources…`.
+        let apt_list = repo
+            .url
+            .rsplit_once("_source_Sources")
+            .and_then(|(head, _)| head.rsplit_once('_'));
+        let release = match &apt_list {
+            Some((prefix, _)) => {
+                first_of(
+                    f,
+                    &[format!("{prefix}_InRelease"), format!("{prefix}_Release")],
+                    cond,
+                )
+                .await?
+            }
+            None => None,
+        };
+        let component = apt_list.map_or("main", |(_, c)| c);
+        apt.sources = Some(format!("{component}/source/Sources"));
+        let Some(entry) = release else {
+            // No Release to check it against: the file itself is the entry file.
+            let entry = f
+                .get(&repo.url, cond)
+                .await?
+                .ok_or_else(|| anyhow!("{} not found", repo.url))?;
+            apt.has_release = false;
+            apt.notes.push(format!(
+                "{file_name}: no Release file next to it, so it is not checksum-verified"
+            ));
+            return Ok(Fetched::Files { entry, files, apt });
+        };
+        if entry.body.is_none() {
+            return Ok(Fetched::NotModified(entry));
+        }
+        files.insert("sources", f.need(&repo.url).await?);
+        return Ok(Fetched::Files { entry, files, apt });
+    }
+    let (release_locs, package_locs, source_locs, component) = if local_file {
+        // apt lists naming: <prefix>_<component>_binary-<arch>_Packages[.ext]
+        let (head, rest) = repo.url.rsplit_once("_binary-").ok_or_else(|| {
+            anyhow!(
+                "{} is not named like an apt list (…_main_binary-amd64_Packages or …_main_source_Sources)",
+                repo.url
+            )
+        })?;
+        let (prefix, component) = head
+            .rsplit_once('_')
+            .ok_or_else(|| anyhow!("no component in {}", repo.url))?;
+        if arch.is_none() {
+            // The file names its arch; an operator who created the repository by hand may
+            // not have.
+            let named = rest.split('_').next().unwrap_or_default();
+            bail!("an apt Packages list needs --arch ({named})");
+        }
+        (
+            vec![format!("{prefix}_InRelease"), format!("{prefix}_Release")],
+            vec![repo.url.clone()],
+            ["", ".lz4", ".xz", ".gz"]
+                .iter()
+                .map(|ext| format!("{head}_source_Sources{ext}"))
+                .collect::<Vec<_>>(),
+            component.to_owned(),
+        )
+    } else {
+        let suite = parent(&repo.url);
+        let component = last_segment(&repo.url).to_owned();
+        let packages = match arch {
+            Some(arch) => {
+                let dir = join(&repo.url, &format!("binary-{arch}"));
+                ["Packages.xz", "Packages.gz", "Packages"]
+                    .iter()
+                    .map(|n| join(&dir, n))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let dir = join(&repo.url, "source");
+        (
+            vec![join(&suite, "InRelease"), join(&suite, "Release")],
+            packages,
+            INDEX_SUFFIXES
+                .iter()
+                .map(|ext| join(&dir, &format!("Sources{ext}")))
+                .collect(),
+            component,
+        )
+    };
+    let entry = first_of(f, &release_locs, cond)
+        .await?
+        .ok_or_else(|| anyhow!("no InRelease or Release at {release_locs:?}"))?;
+    let Some(body) = entry.body.as_deref() else {
+        return Ok(Fetched::NotModified(entry));
+    };
+    let release = repo::apt::parse_release(body).context("Release")?;
+    if let Some(arch) = arch {
+        for loc in &package_locs {
+            if let Some(Got { body: Some(b), .. }) = f.get(loc, None).await? {
+                files.insert("packages", b);
+                break;
+            }
+        }
+        if !files.contains_key("packages") {
+            bail!("no Packages index at {package_locs:?}");
+        }
+        apt.packages = Some(format!("{component}/binary-{arch}/Packages"));
+    }
+    let sources_path = format!("{component}/source/Sources");
+    if release_lists(&release, &sources_path) {
+        match first_of(f, &source_locs, None).await? {
+            Some(Got { body: Some(b), .. }) => {
+                files.insert("sources", b);
+                apt.sources = Some(sources_path.clone());
+            }
+            // Not there: apt fetches `Sources` lists only for deb-src lines, and many
+            // mirrors carry no sources. The arch's Packages index still names the source of
+            // every binary it has; without Packages there is nothing to import (below).
+            _ if local_file => apt.notes.push(format!(
+                "no local copy of {sources_path} (apt fetches it only for deb-src lines): \
+                 source names come from Packages only"
+            )),
+            _ => apt.notes.push(format!(
+                "the Release file lists {sources_path} but it is not at {source_locs:?}: \
+                 source names come from Packages only"
+            )),
+        }
+    } else {
+        apt.notes.push(format!(
+            "the Release file lists no {sources_path}: source names come from Packages only"
+        ));
+    }
+    if apt.packages.is_none() && apt.sources.is_none() {
+        bail!(
+            "nothing to import: no --arch for Packages, and no {sources_path} (the Release file does not list it or it is not there)"
+        );
+    }
+    Ok(Fetched::Files { entry, files, apt })
+}
+
+/// An apt index's text, checked against the Release file: the compressed file against its
+/// own entry when listed (`base.xz`, `.gz`, … by magic bytes), else the decompressed text
+/// against `base` (a list recompressed after download, as apt keeps them). Without a Release
+/// (`release` `None`), only decompressed.
+fn apt_index_text(
+    release: Option<&repo::apt::Release>,
+    base: &str,
+    data: &[u8],
+    what: &str,
+) -> Result<Vec<u8>> {
+    let lz4;
+    let data = if data.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        lz4 = apt_helper_cat(data)?;
+        &lz4
+    } else {
+        data
+    };
+    let ext = match decompress::sniff(data) {
+        decompress::Compression::None => None,
+        decompress::Compression::Xz => Some("xz"),
+        decompress::Compression::Gzip => Some("gz"),
+        decompress::Compression::Bzip2 => Some("bz2"),
+        decompress::Compression::Zstd => Some("zst"),
+    };
+    let plain = match ext {
+        None => data.to_vec(),
+        Some(_) => decompress::to_vec(data).with_context(|| format!("decompressing {what}"))?,
+    };
+    if let Some(release) = release {
+        let compressed = ext.map(|e| release.verify(&format!("{base}.{e}"), data));
+        match compressed {
+            Some(Ok(())) => {}
+            // Listed compressed, it does not match, and the Release lists no uncompressed
+            // entry to try: say what did not match.
+            Some(Err(e)) if release.checksum(base).is_none() => {
+                return Err(anyhow!(e).context("checking against the Release file"));
+            }
+            _ => release
+                .verify(base, &plain)
+                .with_context(|| format!("checking {base} against the Release file"))?,
+        }
+    }
+    Ok(plain)
+}
+
+/// Parses fetched files into entries (CPU work, run off the async threads), with notes for
+/// the operator.
 fn parse(
     kind: &str,
     entry: &[u8],
     files: &FxHashMap<&'static str, Vec<u8>>,
-    index_path: &str,
-) -> Result<RepoContent> {
+    apt: &AptPaths,
+) -> Result<(RepoContent, Vec<String>)> {
     match kind {
         "apt" => {
-            let release = repo::apt::parse_release(entry).context("Release")?;
-            let packages = &files["packages"];
-            let lz4;
-            let packages = if packages.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
-                lz4 = apt_helper_cat(packages)?;
-                &lz4
+            let release = if apt.has_release {
+                Some(repo::apt::parse_release(entry).context("Release")?)
             } else {
-                packages
+                None
             };
-            // Decompress once; check the compressed file against its Release entry, or (a
-            // list recompressed after download, as apt keeps them) the decompressed text.
-            let ext = match decompress::sniff(packages) {
-                decompress::Compression::None => None,
-                decompress::Compression::Xz => Some("xz"),
-                decompress::Compression::Gzip => Some("gz"),
-                decompress::Compression::Bzip2 => Some("bz2"),
-                decompress::Compression::Zstd => Some("zst"),
-            };
-            let plain = match ext {
-                None => None,
-                Some(_) => Some(decompress::to_vec(packages).context("decompressing Packages")?),
-            };
-            let compressed_ok = ext.is_some_and(|e| {
-                release
-                    .verify(&format!("{index_path}.{e}"), packages)
-                    .is_ok()
-            });
-            let text = plain.as_deref().unwrap_or(packages);
-            if !compressed_ok {
-                release
-                    .verify(index_path, text)
-                    .with_context(|| format!("checking {index_path} against the Release file"))?;
+            let mut entries: Vec<RepoEntry> = Vec::new();
+            if let Some(path) = &apt.packages {
+                let text = apt_index_text(release.as_ref(), path, &files["packages"], "Packages")?;
+                let parsed =
+                    pakiti_feeds::debian::index::parse_packages(&text[..]).context("Packages")?;
+                entries.extend(parsed.records.into_iter().map(|p| RepoEntry {
+                    source: (p.source != p.package).then_some(p.source),
+                    name: p.package,
+                    version: p.version,
+                    arch: p.architecture,
+                    security: false,
+                    installable: true,
+                    module: None,
+                }));
             }
-            let parsed = pakiti_feeds::debian::index::parse_packages(text).context("Packages")?;
-            Ok(RepoContent {
-                meta_security: release.is_security(),
-                meta_priority: Some(i64::from(release.apt_priority())),
-                entries: parsed
-                    .records
-                    .into_iter()
-                    .map(|p| RepoEntry {
-                        source: (p.source != p.package).then_some(p.source),
-                        name: p.package,
-                        version: p.version,
-                        arch: p.architecture,
-                        security: false,
-                        installable: true,
-                        module: None,
-                    })
-                    .collect(),
-            })
+            let mut notes = apt.notes.clone();
+            if let Some(path) = &apt.sources {
+                let data = if apt.has_release {
+                    &files["sources"]
+                } else {
+                    entry
+                };
+                let text = apt_index_text(release.as_ref(), path, data, "Sources")?;
+                let parsed =
+                    pakiti_feeds::debian::index::parse_sources(&text[..]).context("Sources")?;
+                if !parsed.problems.is_empty() {
+                    notes.push(format!(
+                        "{path}: {} malformed stanzas skipped",
+                        parsed.problems.len()
+                    ));
+                }
+                entries.extend(source_pairs(&entries, &parsed.records));
+            }
+            let meta_security = release
+                .as_ref()
+                .is_some_and(repo::apt::Release::is_security);
+            Ok((
+                RepoContent {
+                    meta_security,
+                    meta_priority: release.map(|r| i64::from(r.apt_priority())),
+                    entries,
+                },
+                notes,
+            ))
         }
         "rpmmd" => {
             let text = |role: &str| -> Result<Option<Vec<u8>>> {
@@ -404,15 +600,18 @@ fn parse(
                 }
                 None => None,
             };
-            Ok(RepoContent {
-                meta_security: false,
-                meta_priority: None,
-                entries: rpm_entries(&primary.records, &updates, modules.as_ref()),
-            })
+            Ok((
+                RepoContent {
+                    meta_security: false,
+                    meta_priority: None,
+                    entries: rpm_entries(&primary.records, &updates, modules.as_ref()),
+                },
+                Vec::new(),
+            ))
         }
         "apk" => {
             let parsed = repo::apk::parse_apkindex_tar(entry).context("APKINDEX")?;
-            Ok(RepoContent {
+            let content = RepoContent {
                 meta_security: false,
                 meta_priority: None,
                 entries: parsed
@@ -428,10 +627,27 @@ fn parse(
                         module: None,
                     })
                     .collect(),
-            })
+            };
+            Ok((content, Vec::new()))
         }
         other => bail!("unknown repository kind {other:?}"),
     }
+}
+
+/// The binary → source name pairs of a `Sources` index (each source's `Binary` list) that
+/// the `Packages` entries do not already give: a binary the arch's `Packages` index lists
+/// keeps the source it names there. One pair per binary (the first source naming it).
+fn source_pairs(packages: &[RepoEntry], sources: &[SourcePackage]) -> Vec<RepoEntry> {
+    let mut seen: FxHashSet<&str> = packages.iter().map(|e| e.name.as_str()).collect();
+    let mut out = Vec::new();
+    for s in sources {
+        for b in &s.binaries {
+            if *b != s.package && seen.insert(b.as_str()) {
+                out.push(RepoEntry::source_pair(b, &s.package, &s.version));
+            }
+        }
+    }
+    out
 }
 
 /// Decompresses an lz4 apt list (apt's own format in `/var/lib/apt/lists/`) with apt's
@@ -546,6 +762,8 @@ pub async fn sync(
         took: Duration::ZERO,
         error: None,
         hosts: 0,
+        source_pairs: 0,
+        notes: Vec::new(),
     };
     let record = |status, error: Option<String>, sum: Option<String>, g: Option<&Got>| SyncRecord {
         at,
@@ -576,11 +794,7 @@ pub async fn sync(
             outcome.took = start.elapsed();
             return Ok(outcome);
         }
-        Ok(Fetched::Files {
-            entry,
-            files,
-            index_path,
-        }) => {
+        Ok(Fetched::Files { entry, files, apt }) => {
             let body = entry.body.clone().unwrap_or_default();
             outcome.bytes = body.len() + files.values().map(Vec::len).sum::<usize>();
             let mut h = Sha256::new();
@@ -608,14 +822,16 @@ pub async fn sync(
             progress.stage("parsing", None);
             let kind = repo.kind.clone();
             let parsed =
-                tokio::task::spawn_blocking(move || parse(&kind, &body, &files, &index_path))
-                    .await?;
+                tokio::task::spawn_blocking(move || parse(&kind, &body, &files, &apt)).await?;
             match parsed {
-                Ok(c) if c.entries.is_empty() => Err(failed(
-                    "the repository yielded no packages".into(),
+                Ok((c, _)) if c.entries.is_empty() => Err(failed(
+                    "the repository yielded no packages and no source names".into(),
                     Some(&entry),
                 )),
-                Ok(c) => Ok((c, sum, entry)),
+                Ok((c, notes)) => {
+                    outcome.notes = notes;
+                    Ok((c, sum, entry))
+                }
                 Err(e) => Err(failed(format!("{e:#}"), Some(&entry))),
             }
         }
@@ -628,9 +844,14 @@ pub async fn sync(
         }
         Ok((content, sum, entry)) => {
             progress.stage("storing", None);
-            outcome.packages = content.entries.len();
+            outcome.source_pairs = content
+                .entries
+                .iter()
+                .filter(|e| e.is_source_pair())
+                .count();
+            outcome.packages = content.entries.len() - outcome.source_pairs;
             outcome.security = if repo.security.unwrap_or(content.meta_security) {
-                content.entries.len()
+                outcome.packages
             } else {
                 content.entries.iter().filter(|e| e.security).count()
             };
@@ -678,7 +899,7 @@ pub async fn sync_due(state: &AppState) -> Result<usize> {
                 .is_none_or(|s| (now - s.at).whole_seconds() >= repo.interval_secs);
         if due {
             let out = sync(state, &repo, false, &NoProgress).await?;
-            tracing::info!(repo = %repo.name, status = out.status.as_str(), packages = out.packages, error = out.error.as_deref().unwrap_or(""), "repository sync");
+            tracing::info!(repo = %repo.name, status = out.status.as_str(), packages = out.packages, source_names = out.source_pairs, notes = out.notes.join("; "), error = out.error.as_deref().unwrap_or(""), "repository sync");
             n += 1;
         }
     }

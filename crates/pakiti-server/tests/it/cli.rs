@@ -111,6 +111,32 @@ fn scan_dpkg_with_a_packages_index() {
             .any(|l| l.starts_with("libssl1.1,"))
     );
     assert!(csv.lines().count() > text(&without.stdout).lines().count());
+    // Without an index the binary-only list is not silently clean: a warning says why.
+    assert!(
+        text(&without.stderr).contains("warning: source names unknown"),
+        "{}",
+        text(&without.stderr)
+    );
+    assert!(!text(&with.stderr).contains("source names unknown"));
+    // A Sources index (the demo's bullseye excerpt) maps the same binaries.
+    let mut args = base.to_vec();
+    let sources = p(fixtures().join("demo/demo-bullseye_main_source_Sources.xz"));
+    args.extend(["--packages-index", &sources]);
+    let with_sources = pakiti(&args);
+    assert_eq!(
+        with_sources.status.code(),
+        Some(0),
+        "{}",
+        text(&with_sources.stderr)
+    );
+    assert!(
+        text(&with_sources.stdout)
+            .lines()
+            .any(|l| l.starts_with("libssl1.1,") && l.contains(",DSA-5103-1,")),
+        "{}",
+        text(&with_sources.stdout)
+    );
+    assert!(!text(&with_sources.stderr).contains("source names unknown"));
 }
 
 /// A host whose OS has no data in the feeds is "not covered" (exit 3), never clean.

@@ -221,6 +221,15 @@ fn repo_sync_over_http_with_conditional_get() {
         "{}",
         text(&out.stdout)
     );
+    // The Release lists main/source/Sources.xz; this mirror has no sources: a note, not a
+    // failure (the Packages index names the source of each of its binaries).
+    assert!(
+        text(&out.stdout).contains(
+            "bookworm-security: note: the Release file lists main/source/Sources but it is not at"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
     let out = pakiti(&["--database", &db, "repo", "sync", "bookworm-security"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "bookworm-security: unchanged\n");
@@ -850,4 +859,234 @@ async fn repositories_synced_elsewhere_are_picked_up_by_the_tick() {
         b.store.close().await;
         a.finish().await;
     }
+}
+
+/// Old agents (protocol 4) send binary names only, and the DSA list names source packages: a
+/// Debian 11 host's `libssl1.1` is flagged "source names unknown" (not silently clean) while
+/// no repository of bullseye is imported, and gets the `openssl` DSAs once a local `Sources`
+/// index is imported with `pakiti repo import` (checksum-checked against its Release file: a
+/// mismatch fails the import loudly and changes nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol4_host_matches_through_imported_sources_index() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        s.import_feed("dsa", "debian-list", "dsa-bullseye.list")
+            .await;
+        let send = |hostname: &'static str| {
+            let mut r = report("debian_11", hostname);
+            r.mode = Mode::StoreOnly;
+            assert!(r.packages.iter().all(|p| p.source.is_none()));
+            protocol4::to_urlencoded(&r).into_bytes()
+        };
+        let form = "application/x-www-form-urlencoded";
+        let openssl_findings = |host: &serde_json::Value| -> Vec<String> {
+            let mut v: Vec<String> = host["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["package"] == "libssl1.1")
+                .map(|f| f["advisory"].as_str().unwrap().to_owned())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let (status, _) = s.post("", form, &[], send("before.example.org")).await;
+        assert_eq!(status, 200);
+        let (_, before) = s.get_json("/api/v1/hosts/before.example.org").await;
+        assert!(
+            openssl_findings(&before).is_empty(),
+            "no source name, no match"
+        );
+        assert_eq!(before["covered"], true);
+        assert_eq!(before["source_names_unknown"], true, "{}", s.backend());
+        let stream = before["os_stream"].as_str().unwrap().to_owned();
+        let (_, list) = s.get_json("/api/v1/hosts").await;
+        assert_eq!(list["hosts"][0]["source_names_unknown"], true);
+        let page = |path: &'static str| {
+            let url = format!("{}{path}", s.base);
+            let client = s.client.clone();
+            async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+        };
+        assert!(
+            page("/hosts/before.example.org")
+                .await
+                .contains("source names unknown")
+        );
+        assert!(page("/hosts").await.contains("source names unknown"));
+        let feeds = page("/feeds").await;
+        assert!(
+            feeds.contains(&format!("{stream}: advisories name source packages")),
+            "{feeds}"
+        );
+
+        // A Sources list as apt names them, with its suite's Release file next to it.
+        let dir = tempfile::tempdir().unwrap();
+        let sources = std::fs::read(
+            pakiti_test_support::fixtures().join("demo/demo-bullseye_main_source_Sources.xz"),
+        )
+        .unwrap();
+        let path = dir
+            .path()
+            .join("mirror_debian_dists_bullseye_main_source_Sources.xz");
+        std::fs::write(&path, &sources).unwrap();
+        let release = |sha: &str| {
+            format!(
+                "Origin: Debian\nSuite: oldoldstable\nCodename: bullseye\nComponents: main\n\
+                 SHA256:\n {sha} {} main/source/Sources.xz\n",
+                sources.len()
+            )
+        };
+        let release_path = dir.path().join("mirror_debian_dists_bullseye_Release");
+        std::fs::write(&release_path, release(&"0".repeat(64))).unwrap();
+        let args = pakiti_server::cmd::repo::ImportArgs {
+            path: path.clone(),
+            name: None,
+            kind: None,
+            stream: Some("debian:bullseye".into()),
+            arch: None,
+            security: None,
+            force: false,
+        };
+        let mut out = Vec::new();
+        let ok = pakiti_server::cmd::repo::import(&s.state, args.clone(), &mut out)
+            .await
+            .unwrap();
+        let printed = text(&out);
+        assert!(!ok, "{printed}");
+        assert!(
+            printed.contains("FAILED") && printed.contains("main/source/Sources"),
+            "{printed}"
+        );
+        let (_, still) = s.get_json("/api/v1/hosts/before.example.org").await;
+        assert!(openssl_findings(&still).is_empty());
+        assert_eq!(still["source_names_unknown"], true);
+
+        std::fs::write(&release_path, release(&sha256_hex(&sources))).unwrap();
+        let mut out = Vec::new();
+        let ok = pakiti_server::cmd::repo::import(&s.state, args, &mut out)
+            .await
+            .unwrap();
+        let printed = text(&out);
+        assert!(ok, "{printed}");
+        assert!(
+            printed.starts_with("mirror_debian_dists_bullseye_main_source: ok, 0 packages"),
+            "{printed}"
+        );
+        assert!(!printed.contains("not checksum-verified"), "{printed}");
+        let repo =
+            pakiti_server::cmd::repo::find(&s.state, "mirror_debian_dists_bullseye_main_source")
+                .await
+                .unwrap();
+        assert_eq!(repo.arch, None);
+
+        // The host that reported before is re-evaluated by the import; a new one matches too.
+        let (status, _) = s.post("", form, &[], send("after.example.org")).await;
+        assert_eq!(status, 200);
+        for hostname in ["before.example.org", "after.example.org"] {
+            let (_, host) = s.get_json(&format!("/api/v1/hosts/{hostname}")).await;
+            let found = openssl_findings(&host);
+            for dsa in ["DSA-5139-1", "DSA-5169-1", "DSA-5343-1"] {
+                assert!(
+                    found.iter().any(|f| f == dsa),
+                    "{hostname}: {dsa} not in {found:?}"
+                );
+            }
+            assert_eq!(host["source_names_unknown"], false);
+            assert!(host["cve_count"].as_i64().unwrap() > before["cve_count"].as_i64().unwrap());
+        }
+        // Other releases of the DSA list (buster) still lack a map; bullseye no longer does.
+        let feeds = page("/feeds").await;
+        assert!(
+            !feeds.contains(&format!("{stream}: advisories name source packages")),
+            "{feeds}"
+        );
+        // The name pairs are not packages: no updates appear from a Sources-only repository.
+        let (_, host) = s.get_json("/api/v1/hosts/after.example.org").await;
+        assert!(host["updates"].as_array().unwrap().is_empty());
+        s.finish().await;
+    }
+}
+
+/// `repo add` without `--arch` over HTTP: the suite's `Sources.xz` only, checked against the
+/// InRelease the server serves; a Sources index that does not match is a loud failure, and
+/// one the Release does not list leaves nothing to import.
+#[test]
+fn sources_only_repository_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let sources = std::fs::read(
+        pakiti_test_support::fixtures().join("demo/demo-bullseye_main_source_Sources.xz"),
+    )
+    .unwrap();
+    let release = |sha: &str, path: &str| {
+        format!(
+            "Origin: Debian\nSuite: oldoldstable\nCodename: bullseye\nComponents: main\n\
+             SHA256:\n {sha} {} {path}\n",
+            sources.len()
+        )
+        .into_bytes()
+    };
+    let good = sha256_hex(&sources);
+    let (base, _) = repo_server(vec![
+        (
+            "/good/dists/bullseye/InRelease".into(),
+            release(&good, "main/source/Sources.xz"),
+        ),
+        (
+            "/good/dists/bullseye/main/source/Sources.xz".into(),
+            sources.clone(),
+        ),
+        (
+            "/bad/dists/bullseye/InRelease".into(),
+            release(&"1".repeat(64), "main/source/Sources.xz"),
+        ),
+        (
+            "/bad/dists/bullseye/main/source/Sources.xz".into(),
+            sources.clone(),
+        ),
+        (
+            "/unlisted/dists/bullseye/InRelease".into(),
+            release(&good, "main/binary-amd64/Packages.xz"),
+        ),
+    ]);
+    for mirror in ["good", "bad", "unlisted"] {
+        let out = pakiti(&[
+            "--database",
+            &db,
+            "repo",
+            "add",
+            mirror,
+            "--kind",
+            "apt",
+            "--url",
+            &format!("{base}/{mirror}/dists/bullseye/main"),
+            "--stream",
+            "debian:bullseye",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let out = pakiti(&["--database", &db, "repo", "sync", "good"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("good: ok, 0 packages (0 security), 1446 source names"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = pakiti(&["--database", &db, "repo", "sync", "bad"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains(
+            "bad: FAILED: checking against the Release file: main/source/Sources.xz: sha256"
+        ),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = pakiti(&["--database", &db, "repo", "sync", "unlisted"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("unlisted: FAILED: nothing to import"),
+        "{}",
+        text(&out.stdout)
+    );
 }

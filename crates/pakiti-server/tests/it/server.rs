@@ -451,6 +451,23 @@ async fn demo_populates_a_fresh_store_once() {
         hosts.iter().any(|h| h["covered"] == false),
         "the Alpine hosts have no data"
     );
+    // The Debian hosts report binary names only; the demo's bullseye Sources excerpt maps
+    // them to the source names the DSAs use.
+    assert!(
+        summary.contains("demo-bullseye-sources (1446 source names)"),
+        "{summary}"
+    );
+    let (_, mail) = s.get_json("/api/v1/hosts/mail01.prague.example.org").await;
+    assert_eq!(mail["source_names_unknown"], false);
+    let openssl: Vec<&str> = mail["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["package"] == "libssl1.1")
+        .map(|f| f["advisory"].as_str().unwrap())
+        .collect();
+    assert!(openssl.contains(&"DSA-5139-1"), "{openssl:?}");
+    assert!(hosts.iter().all(|h| h["source_names_unknown"] == false));
     let again = pakiti_server::demo::populate(&s.state).await.unwrap();
     assert!(again.contains("nothing added"), "{again}");
     let html = s

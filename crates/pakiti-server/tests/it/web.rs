@@ -163,8 +163,11 @@ async fn pages_filters_exports_tags_and_exceptions() {
         assert_eq!(status, 200, "{b}");
         let (header, rows) = csv_rows(&body);
         assert_eq!(header[0], "name");
-        assert_eq!(rows.len(), 1, "{b}");
+        // The demo's bullseye Sources excerpt, then this one (by name).
+        assert_eq!(rows.len(), 2, "{b}");
         let col = |c: &str| header.iter().position(|h| h == c).unwrap();
+        assert_eq!(rows[0][col("name")], "deb12-security");
+        assert_eq!(rows[1][col("name")], "demo-bullseye-sources");
         assert_eq!(rows[0][col("security")], "true");
         assert_eq!(rows[0][col("last_status")], "failed");
         assert_eq!(rows[0][col("packages")], "0");

@@ -115,9 +115,13 @@ async fn repository_crud_sync_and_load() {
         assert_eq!(loaded[0].1, content.entries);
         assert!(loaded[1].1.is_empty());
 
-        // Replacing is whole: the old entries go.
+        // Replacing is whole: the old entries go. A `Sources` name pair survives the round
+        // trip as a pair (neither a package nor a security marker).
         let smaller = RepoContent {
-            entries: vec![entry("bash", "5.2.15-2+b8", false, true)],
+            entries: vec![
+                entry("bash", "5.2.15-2+b8", false, true),
+                RepoEntry::source_pair("libssl1.1", "openssl", "1.1.1w-0+deb11u1"),
+            ],
             ..RepoContent::default()
         };
         s.replace_repository_packages(main.id, &smaller, &ok_sync(40))
@@ -125,6 +129,9 @@ async fn repository_crud_sync_and_load() {
             .unwrap();
         let loaded = s.load_repository_packages().await.unwrap();
         assert_eq!(loaded[0].1, smaller.entries);
+        assert!(loaded[0].1[1].is_source_pair());
+        assert!(!loaded[0].1[1].security && !loaded[0].1[1].installable);
+        assert_eq!(loaded[0].1[1].source.as_deref(), Some("openssl"));
 
         assert!(s.delete_repository(sec.id).await.unwrap());
         assert!(!s.delete_repository(sec.id).await.unwrap());
