@@ -536,6 +536,33 @@ async fn rpmmd_repository_with_updateinfo() {
         let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;
         assert_eq!(host["security_updates"], 1);
         assert_eq!(host["other_updates"], 1);
+        // Issue #7: each update carries the updateinfo advisory and its severity as written.
+        let updates = host["updates"].as_array().unwrap();
+        let by_name = |n: &str| updates.iter().find(|u| u["name"] == n).unwrap().clone();
+        assert_eq!(by_name("xz")["advisory"], "ALSA-2022:4940");
+        assert_eq!(by_name("xz")["severity"], "Important");
+        assert_eq!(by_name("curl")["advisory"], "ALBA-2023:0123");
+        assert_eq!(by_name("curl")["severity"], "None");
+        let page = s
+            .client
+            .get(format!("{}/hosts/alma.example.org", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("<td>ALSA-2022:4940</td>"), "{page}");
+        assert!(
+            page.contains("<td class=\"sev-important\">Important</td>"),
+            "{page}"
+        );
+        // The index rebuilt from the stored blob (a restart) keeps them.
+        s.state.reload_repositories().await.unwrap();
+        let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;
+        let updates = host["updates"].as_array().unwrap();
+        let xz = updates.iter().find(|u| u["name"] == "xz").unwrap();
+        assert_eq!(xz["severity"], "Important");
         s.finish().await;
     }
 }
