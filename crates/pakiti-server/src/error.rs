@@ -28,6 +28,9 @@ pub enum AppError {
     /// Nothing by that name (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request conflicts with the current state (409), e.g. removing the last admin.
+    #[error("{0}")]
+    Conflict(String),
     /// Something failed on our side (500); the source is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -44,6 +47,7 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,7 +81,10 @@ impl AppError {
 
 impl From<pakiti_store::StoreError> for AppError {
     fn from(e: pakiti_store::StoreError) -> Self {
-        AppError::Internal(e.into())
+        match e {
+            pakiti_store::StoreError::LastAdmin(_) => AppError::Conflict(e.to_string()),
+            e => AppError::Internal(e.into()),
+        }
     }
 }
 

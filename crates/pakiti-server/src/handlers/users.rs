@@ -530,7 +530,10 @@ pub async fn set_password_form(
         password_hash: Some(Some(auth::hash_password(&f.password)?)),
         ..Default::default()
     };
-    state.store.update_user(u.id, &update).await?;
+    state
+        .store
+        .update_user(u.id, &update, keep_an_admin(&state))
+        .await?;
     Ok(back_to(&name))
 }
 
@@ -559,7 +562,10 @@ pub async fn set_admin_form(
         admin: Some(f.admin == "true"),
         ..Default::default()
     };
-    state.store.update_user(u.id, &update).await?;
+    state
+        .store
+        .update_user(u.id, &update, keep_an_admin(&state))
+        .await?;
     Ok(back_to(&name))
 }
 
@@ -715,6 +721,12 @@ pub async fn revoke_token_form(
     Ok(back_to(&name))
 }
 
+/// Whether user changes must keep an enabled administrator: with built-in accounts the last
+/// one is the only way to administer the server from the web.
+fn keep_an_admin(state: &AppState) -> bool {
+    state.settings.auth.mode == AuthMode::Accounts
+}
+
 /// `POST /users/{name}/delete`.
 ///
 /// # Errors
@@ -728,7 +740,7 @@ pub async fn delete_user_form(
     viewer.require_admin()?;
     check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
-    state.store.delete_user(u.id).await?;
+    state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(Redirect::to("/users").into_response())
 }
 
@@ -847,6 +859,7 @@ pub async fn api_patch(
                 admin: body.admin,
                 disabled: body.disabled,
             },
+            keep_an_admin(&state),
         )
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user named {name}")))?;
@@ -866,7 +879,7 @@ pub async fn api_delete(
     viewer.require_admin()?;
     viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
-    state.store.delete_user(u.id).await?;
+    state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
