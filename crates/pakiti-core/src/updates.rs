@@ -68,6 +68,56 @@ struct Entry {
     installable: bool,
     /// Interned `module:stream` for rpm modular packages.
     module: Option<u32>,
+    /// Interned advisory (rpm-md `updateinfo`) that lists exactly this version.
+    advisory: Option<u32>,
+}
+
+/// An advisory (rpm-md `updateinfo` `<update>`) as update detection keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdvisoryRef<'a> {
+    /// The advisory id (`RLSA-2021:1979`, `FEDORA-2022-…`).
+    pub id: &'a str,
+    /// Its severity as the vendor writes it (`Important`, `critical`, `None`), when given.
+    pub severity: Option<&'a str>,
+}
+
+/// The rank of an advisory severity word, for "the most severe advisory an upgrade brings":
+/// Critical 4, Important/High 3, Moderate/Medium 2, Low 1, anything else (`None`, unknown) 0.
+/// Case-insensitive, since vendors differ (`Important`, `important`, `CRITICAL`).
+#[must_use]
+pub fn severity_rank(severity: Option<&str>) -> u8 {
+    let Some(s) = severity else { return 0 };
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("critical") {
+        4
+    } else if s.eq_ignore_ascii_case("important") || s.eq_ignore_ascii_case("high") {
+        3
+    } else if s.eq_ignore_ascii_case("moderate") || s.eq_ignore_ascii_case("medium") {
+        2
+    } else if s.eq_ignore_ascii_case("low") {
+        1
+    } else {
+        0
+    }
+}
+
+/// One version a repository offers or an advisory names, for [`AvailableIndex::add_entry`].
+#[derive(Clone, Copy, Debug)]
+pub struct NewEntry<'a> {
+    /// Binary package name.
+    pub name: &'a str,
+    /// Full version in the stream's scheme.
+    pub version: &'a str,
+    /// Package arch.
+    pub arch: &'a str,
+    /// A security update on top of the repository's own flag.
+    pub security: bool,
+    /// `name:stream` for rpm modular packages.
+    pub module: Option<&'a str>,
+    /// False for a version known only from an advisory (a marker, never a candidate).
+    pub installable: bool,
+    /// The advisory that lists exactly this version, if any.
+    pub advisory: Option<AdvisoryRef<'a>>,
 }
 
 #[derive(Default)]
@@ -82,6 +132,9 @@ pub struct AvailableIndex {
     streams: FxHashMap<OsStream, StreamAvail>,
     modules: Vec<Box<str>>,
     module_ids: FxHashMap<Box<str>, u32>,
+    /// Interned advisories: (id, severity).
+    advisories: Vec<(Box<str>, Option<Box<str>>)>,
+    advisory_ids: FxHashMap<(Box<str>, Option<Box<str>>), u32>,
 }
 
 /// The host-level context of a query: which repositories and module streams apply.
@@ -124,6 +177,11 @@ pub struct Update<'i> {
     /// Pakiti 2's literal rule: the candidate version itself is provided by a security
     /// repository or listed by a security advisory.
     pub candidate_security: bool,
+    /// The most severe advisory (rpm-md `updateinfo`, any type) listing a version between the
+    /// installed one (exclusive) and the candidate (inclusive): what the upgrade brings at
+    /// worst. Ties go to the newer version. `None` when no advisory lists one (apt, apk,
+    /// repositories without `updateinfo`).
+    pub advisory: Option<AdvisoryRef<'i>>,
 }
 
 impl Update<'_> {
@@ -222,7 +280,18 @@ impl AvailableIndex {
         security: bool,
         module: Option<&str>,
     ) {
-        self.insert(repo, name, version, arch, security, module, true);
+        self.add_entry(
+            repo,
+            &NewEntry {
+                name,
+                version,
+                arch,
+                security,
+                module,
+                installable: true,
+                advisory: None,
+            },
+        );
     }
 
     /// Records that `version` of `name` fixes a security issue (an rpm-md `updateinfo`
@@ -236,28 +305,34 @@ impl AvailableIndex {
         arch: &str,
         module: Option<&str>,
     ) {
-        self.insert(repo, name, version, arch, true, module, false);
+        self.add_entry(
+            repo,
+            &NewEntry {
+                name,
+                version,
+                arch,
+                security: true,
+                module,
+                installable: false,
+                advisory: None,
+            },
+        );
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "private helper of add and add_security_marker"
-    )]
-    fn insert(
-        &mut self,
-        repo: RepoId,
-        name: &str,
-        version: &str,
-        arch: &str,
-        security: bool,
-        module: Option<&str>,
-        installable: bool,
-    ) {
+    /// Adds an entry. Installable entries keep only the newest version per (repo, name, arch,
+    /// module, security), with that version's advisory. Markers (`installable` false) are
+    /// kept one per (version, advisory): an older one can still be the one between the
+    /// installed version and the candidate, and so decide the upgrade's security flag and
+    /// severity.
+    ///
+    /// # Panics
+    /// More than 2^32 modules or advisories.
+    pub fn add_entry(&mut self, repo: RepoId, n: &NewEntry<'_>) {
         let r = &self.repos[repo.0 as usize];
         let scheme = r.stream.scheme();
-        let security = security || r.security;
+        let security = n.security || r.security;
         let priority = r.priority;
-        let module = module.map(|m| match self.module_ids.get(m) {
+        let module = n.module.map(|m| match self.module_ids.get(m) {
             Some(&id) => id,
             None => {
                 let id = u32::try_from(self.modules.len()).expect("fewer than 2^32 modules");
@@ -266,6 +341,21 @@ impl AvailableIndex {
                 id
             }
         });
+        let advisory = n.advisory.map(|a| {
+            let key: (Box<str>, Option<Box<str>>) = (a.id.into(), a.severity.map(Into::into));
+            match self.advisory_ids.get(&key) {
+                Some(&id) => id,
+                None => {
+                    let id =
+                        u32::try_from(self.advisories.len()).expect("fewer than 2^32 advisories");
+                    self.advisories.push(key.clone());
+                    self.advisory_ids.insert(key, id);
+                    id
+                }
+            }
+        });
+        let (name, version, arch, installable) = (n.name, n.version, n.arch, n.installable);
+        let advisories = &self.advisories;
         let stream = self.streams.entry(r.stream.clone()).or_default();
         let entries = match stream.by_name.get_mut(name) {
             Some(e) => e,
@@ -278,10 +368,25 @@ impl AvailableIndex {
                 && e.security == security
                 && e.installable == installable
             {
-                if scheme.compare(version, &e.version).is_gt() {
-                    e.version = version.into();
+                if installable {
+                    match scheme.compare(version, &e.version) {
+                        std::cmp::Ordering::Greater => {
+                            e.version = version.into();
+                            e.advisory = advisory;
+                        }
+                        std::cmp::Ordering::Equal => {
+                            // Several advisories listing one version: keep the most severe.
+                            if rank_of(advisories, advisory) > rank_of(advisories, e.advisory) {
+                                e.advisory = advisory;
+                            }
+                        }
+                        std::cmp::Ordering::Less => {}
+                    }
+                    return;
                 }
-                return;
+                if scheme.compare(version, &e.version).is_eq() && e.advisory == advisory {
+                    return;
+                }
             }
         }
         entries.push(Entry {
@@ -292,7 +397,20 @@ impl AvailableIndex {
             security,
             installable,
             module,
+            advisory,
         });
+    }
+
+    fn advisory_rank(&self, advisory: Option<u32>) -> u8 {
+        rank_of(&self.advisories, advisory)
+    }
+
+    fn advisory_ref(&self, advisory: u32) -> AdvisoryRef<'_> {
+        let (id, severity) = &self.advisories[advisory as usize];
+        AdvisoryRef {
+            id,
+            severity: severity.as_deref(),
+        }
     }
 
     /// How many (stream, name) pairs the index holds.
@@ -340,13 +458,34 @@ impl AvailableIndex {
         };
         let mut security = false;
         let mut candidate_security = false;
-        for e in entries.iter().filter(visible).filter(|e| e.security) {
+        // (rank, entry) of the most severe advisory in (installed, candidate].
+        let mut advisory: Option<(u8, &Entry)> = None;
+        for e in entries
+            .iter()
+            .filter(visible)
+            .filter(|e| e.security || e.advisory.is_some())
+        {
             let to_candidate = scheme.compare(&e.version, &best.version);
-            if to_candidate.is_eq() {
-                candidate_security = true;
+            let in_range = to_candidate.is_eq()
+                || (to_candidate.is_lt() && scheme.compare(&e.version, installed).is_gt());
+            if !in_range {
+                continue;
+            }
+            if e.security {
                 security = true;
-            } else if to_candidate.is_lt() && scheme.compare(&e.version, installed).is_gt() {
-                security = true;
+                candidate_security |= to_candidate.is_eq();
+            }
+            if e.advisory.is_some() {
+                let rank = self.advisory_rank(e.advisory);
+                let better = match advisory {
+                    None => true,
+                    Some((r, b)) => {
+                        rank > r || (rank == r && scheme.compare(&e.version, &b.version).is_gt())
+                    }
+                };
+                if better {
+                    advisory = Some((rank, e));
+                }
             }
         }
         Some(Update {
@@ -354,6 +493,7 @@ impl AvailableIndex {
             repo: RepoId(best.repo),
             security,
             candidate_security,
+            advisory: advisory.and_then(|(_, e)| e.advisory.map(|a| self.advisory_ref(a))),
         })
     }
 
@@ -451,6 +591,10 @@ impl AvailableIndex {
             })
             .collect()
     }
+}
+
+fn rank_of(advisories: &[(Box<str>, Option<Box<str>>)], advisory: Option<u32>) -> u8 {
+    advisory.map_or(0, |a| severity_rank(advisories[a as usize].1.as_deref()))
 }
 
 fn repo_serves(r: &Repo, host_arch: Option<&str>) -> bool {
@@ -810,5 +954,114 @@ mod tests {
         assert_eq!(fleet[1].updates.len(), 1);
         assert_eq!(fleet[1].security_count(), 1);
         assert!(!fleet[2].covered);
+    }
+
+    /// rpm-md `updateinfo` severities: the most severe advisory between the installed version
+    /// (exclusive) and the candidate (inclusive) is the upgrade's, an older marker still counts
+    /// when a newer one lies past the candidate, and versions outside the range never do.
+    #[test]
+    fn advisory_severity_of_an_upgrade() {
+        let stream = OsStream::new(Distro::Rocky, "8");
+        let mut idx = AvailableIndex::new();
+        let base = idx.add_repo(Repo {
+            name: "baseos".into(),
+            stream: stream.clone(),
+            arch: None,
+            priority: -99,
+            security: false,
+        });
+        let adv = |id, severity| Some(AdvisoryRef { id, severity });
+        let mut add = |version, installable, security, advisory| {
+            idx.add_entry(
+                base,
+                &NewEntry {
+                    name: "openssl",
+                    version,
+                    arch: "x86_64",
+                    security,
+                    module: None,
+                    installable,
+                    advisory,
+                },
+            );
+        };
+        add(
+            "1:1.1.1k-5.el8",
+            true,
+            false,
+            adv("RLBA-2022:0001", Some("None")),
+        );
+        add(
+            "1:1.1.1k-6.el8",
+            true,
+            false,
+            adv("RLSA-2022:0002", Some("Moderate")),
+        );
+        add(
+            "1:1.1.1k-6.el8",
+            false,
+            true,
+            adv("RLSA-2022:0002", Some("Moderate")),
+        );
+        add(
+            "1:1.1.1k-3.el8",
+            false,
+            true,
+            adv("RLSA-2021:0003", Some("Critical")),
+        );
+        add(
+            "1:1.1.1k-4.el8",
+            false,
+            true,
+            adv("RLSA-2021:0004", Some("Important")),
+        );
+        // Listed by an advisory but beyond the candidate (not in the repository).
+        add(
+            "1:1.1.1k-9.el8",
+            false,
+            true,
+            adv("RLSA-2023:0009", Some("Critical")),
+        );
+        let newest = |v: &str| {
+            idx.newest(
+                &Scope::stream(&stream),
+                &InstalledPackage::new("openssl", v, "x86_64"),
+            )
+            .map(|u| {
+                (
+                    u.version,
+                    u.security,
+                    u.advisory.map(|a| (a.id, a.severity)),
+                )
+            })
+        };
+        assert_eq!(
+            newest("1:1.1.1k-2.el8"),
+            Some((
+                "1:1.1.1k-6.el8",
+                true,
+                Some(("RLSA-2021:0003", Some("Critical")))
+            ))
+        );
+        assert_eq!(
+            newest("1:1.1.1k-3.el8"),
+            Some((
+                "1:1.1.1k-6.el8",
+                true,
+                Some(("RLSA-2021:0004", Some("Important")))
+            ))
+        );
+        assert_eq!(
+            newest("1:1.1.1k-4.el8"),
+            Some((
+                "1:1.1.1k-6.el8",
+                true,
+                Some(("RLSA-2022:0002", Some("Moderate")))
+            ))
+        );
+        assert_eq!(newest("1:1.1.1k-6.el8"), None);
+        assert_eq!(severity_rank(Some("CRITICAL")), 4);
+        assert_eq!(severity_rank(Some("None")), 0);
+        assert_eq!(severity_rank(None), 0);
     }
 }

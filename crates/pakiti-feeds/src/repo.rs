@@ -26,7 +26,7 @@ pub mod modulemd;
 pub mod rpmmd;
 
 use pakiti_core::stream::OsStream;
-use pakiti_core::updates::{AvailableIndex, Repo, RepoId};
+use pakiti_core::updates::{AdvisoryRef, AvailableIndex, NewEntry, Repo, RepoId, severity_rank};
 use rustc_hash::FxHashMap;
 
 use crate::debian::index::BinaryPackage;
@@ -58,9 +58,42 @@ pub fn add_apk_packages(index: &mut AvailableIndex, repo: RepoId, packages: &[ap
     }
 }
 
+/// The advisory of each package version an rpm-md `updateinfo` lists, keyed by (name, evr,
+/// arch), source rpms left out; when several advisories list one version, the most severe
+/// (then the first) wins.
+#[must_use]
+pub fn advisories_by_nevra(
+    updates: &[rpmmd::UpdateInfo],
+) -> FxHashMap<(&str, String, &str), &rpmmd::UpdateInfo> {
+    let mut out: FxHashMap<(&str, String, &str), &rpmmd::UpdateInfo> = FxHashMap::default();
+    for u in updates {
+        for p in u.packages.iter().filter(|p| p.arch != "src") {
+            out.entry((p.name.as_str(), p.evr(), p.arch.as_str()))
+                .and_modify(|old| {
+                    if severity_rank(u.severity.as_deref()) > severity_rank(old.severity.as_deref())
+                    {
+                        *old = u;
+                    }
+                })
+                .or_insert(u);
+        }
+    }
+    out
+}
+
+/// The update model's view of an advisory.
+#[must_use]
+pub fn advisory_ref(u: &rpmmd::UpdateInfo) -> AdvisoryRef<'_> {
+    AdvisoryRef {
+        id: &u.id,
+        severity: u.severity.as_deref(),
+    }
+}
+
 /// Adds an rpm-md repository: its `primary` packages (source rpms left out), each tagged with
-/// its module stream when `modules.yaml` lists it as an artifact, and the packages of its
-/// security advisories as security markers (an upgrade past them is a security upgrade).
+/// its module stream when `modules.yaml` lists it as an artifact and with the advisory that
+/// lists it, and the packages of its security advisories as security markers (an upgrade
+/// past them is a security upgrade).
 pub fn add_rpm_repo(
     index: &mut AvailableIndex,
     repo: RepoId,
@@ -76,16 +109,22 @@ pub fn add_rpm_repo(
             }
         }
     }
+    let advisory_of = advisories_by_nevra(updates);
     for p in packages.iter().filter(|p| p.arch != "src") {
         let evr = p.evr();
-        let module = module_of.get(&(p.name.as_str(), evr.clone(), p.arch.as_str()));
-        index.add(
+        let key = (p.name.as_str(), evr, p.arch.as_str());
+        let module = module_of.get(&key);
+        index.add_entry(
             repo,
-            &p.name,
-            &evr,
-            &p.arch,
-            false,
-            module.map(String::as_str),
+            &NewEntry {
+                name: &p.name,
+                version: &key.1,
+                arch: &p.arch,
+                security: false,
+                module: module.map(String::as_str),
+                installable: true,
+                advisory: advisory_of.get(&key).map(|u| advisory_ref(u)),
+            },
         );
     }
     for u in updates
@@ -99,7 +138,18 @@ pub fn add_rpm_repo(
                     .get(&(p.name.as_str(), evr.clone(), p.arch.as_str()))
                     .map(String::as_str)
             });
-            index.add_security_marker(repo, &p.name, &evr, &p.arch, module);
+            index.add_entry(
+                repo,
+                &NewEntry {
+                    name: &p.name,
+                    version: &evr,
+                    arch: &p.arch,
+                    security: true,
+                    module,
+                    installable: false,
+                    advisory: Some(advisory_ref(u)),
+                },
+            );
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum AppError {
     /// Try again later (503), with a reason for the client.
     #[error("{0}")]
     Unavailable(String),
+    /// The request conflicts with the current state (409), e.g. removing the last admin.
+    #[error("{0}")]
+    Conflict(String),
     /// Something failed on our side (500); the source is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -48,6 +51,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,7 +85,10 @@ impl AppError {
 
 impl From<pakiti_store::StoreError> for AppError {
     fn from(e: pakiti_store::StoreError) -> Self {
-        AppError::Internal(e.into())
+        match e {
+            pakiti_store::StoreError::LastAdmin(_) => AppError::Conflict(e.to_string()),
+            e => AppError::Internal(e.into()),
+        }
     }
 }
 

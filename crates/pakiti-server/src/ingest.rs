@@ -90,7 +90,7 @@ pub fn domain_of(hostname: &str) -> Option<String> {
     Some(domain.to_ascii_lowercase())
 }
 
-fn to_installed(report: &Report) -> Vec<InstalledPackage> {
+pub(crate) fn to_installed(report: &Report) -> Vec<InstalledPackage> {
     report
         .packages
         .iter()

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod jobs;
 pub mod net;
 pub mod osrules;
+pub mod ratelimit;
 pub mod router;
 pub mod sample;
 pub mod settings;

@@ -63,6 +63,11 @@ pub struct Auth {
     pub public_url: String,
     /// How long a log-in lasts, in hours.
     pub session_hours: u32,
+    /// Failed log-ins allowed per client address and per user name within
+    /// `login_window_secs` before `POST /login` answers 429 (`accounts` mode); 0 disables.
+    pub login_max_failures: u32,
+    /// The sliding window of `login_max_failures`, in seconds.
+    pub login_window_secs: u64,
 }
 
 /// Authentication modes.
@@ -89,6 +94,8 @@ impl Default for Auth {
             tls_dn_header: "X-SSL-Client-S-DN".into(),
             public_url: String::new(),
             session_hours: 12,
+            login_max_failures: 5,
+            login_window_secs: 900,
         }
     }
 }

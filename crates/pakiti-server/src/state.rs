@@ -24,6 +24,8 @@ pub struct AppState {
     pub os_rules: Arc<OsRules>,
     /// The group-commit write queues of report ingest.
     pub writer: Writer,
+    /// Failed log-in counters (`accounts` mode).
+    pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
     evaluator: Arc<RwLock<Arc<Evaluator>>>,
     policy: Arc<RwLock<Arc<Policy>>>,
     fleet: Arc<FleetCell>,
@@ -143,6 +145,10 @@ impl AppState {
             csrf_secret,
             os_rules,
             writer: Writer::start(store.clone()),
+            login_limiter: Arc::new(crate::ratelimit::LoginLimiter::new(
+                settings.auth.login_max_failures,
+                std::time::Duration::from_secs(settings.auth.login_window_secs),
+            )),
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
             fingerprint: Arc::new(RwLock::new(String::new())),
             repo_fingerprint: Arc::new(RwLock::new(String::new())),

@@ -13,7 +13,9 @@ use std::sync::{Arc, RwLock};
 use pakiti_api::reply::UpgradeLine;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
-use pakiti_core::updates::{AvailableIndex, HostPackages, HostUpdates, Repo};
+use pakiti_core::updates::{
+    AdvisoryRef, AvailableIndex, HostPackages, HostUpdates, NewEntry, Repo,
+};
 use pakiti_core::version::Scheme;
 use pakiti_store::{AnyStore, Host, HostId, HostUpdateCounts, RepoEntry, Repository, Store};
 
@@ -120,18 +122,22 @@ pub fn build_index(loaded: &[(Repository, Vec<RepoEntry>)]) -> AvailableIndex {
                 // A `Sources` name pair: only for the source map, never an available version.
                 continue;
             }
-            if e.installable {
-                index.add(
-                    id,
-                    &e.name,
-                    &e.version,
-                    &e.arch,
-                    e.security,
-                    e.module.as_deref(),
-                );
-            } else {
-                index.add_security_marker(id, &e.name, &e.version, &e.arch, e.module.as_deref());
-            }
+            index.add_entry(
+                id,
+                &NewEntry {
+                    name: &e.name,
+                    version: &e.version,
+                    arch: &e.arch,
+                    // A marker always marks a security fix (only security advisories make them).
+                    security: e.security || !e.installable,
+                    module: e.module.as_deref(),
+                    installable: e.installable,
+                    advisory: e.advisory.as_deref().map(|id| AdvisoryRef {
+                        id,
+                        severity: e.severity.as_deref(),
+                    }),
+                },
+            );
         }
     }
     index
@@ -157,13 +163,24 @@ pub fn repo_arch(stream: &OsStream, arch: &str) -> Option<String> {
     })
 }
 
-/// One host's updates as lines. rpm versions lose a zero epoch (`0:1.2-3` → `1.2-3`): agents
+/// One available update of a host: Pakiti 2's line plus the advisory it brings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpdateRow {
+    /// The report-back line.
+    pub line: UpgradeLine,
+    /// The most severe rpm-md advisory between the installed version and the candidate.
+    pub advisory: Option<String>,
+    /// That advisory's severity as the vendor writes it.
+    pub severity: Option<String>,
+}
+
+/// One host's updates as rows. rpm versions lose a zero epoch (`0:1.2-3` → `1.2-3`): agents
 /// send it, repositories do not, and Pakiti 2 printed `version-release`.
-fn lines_of(
+fn rows_of(
     scheme: Scheme,
     result: &HostUpdates<'_>,
     packages: &[InstalledPackage],
-) -> Vec<UpgradeLine> {
+) -> Vec<UpdateRow> {
     let show = |v: &str| match scheme {
         Scheme::Rpm => v.strip_prefix("0:").unwrap_or(v).to_owned(),
         Scheme::Deb | Scheme::Apk => v.to_owned(),
@@ -171,11 +188,15 @@ fn lines_of(
     result
         .updates
         .iter()
-        .map(|(i, u)| UpgradeLine {
-            name: packages[*i].name.clone(),
-            new_version: show(u.version),
-            security: u.security,
-            installed_version: show(&packages[*i].version),
+        .map(|(i, u)| UpdateRow {
+            line: UpgradeLine {
+                name: packages[*i].name.clone(),
+                new_version: show(u.version),
+                security: u.security,
+                installed_version: show(&packages[*i].version),
+            },
+            advisory: u.advisory.map(|a| a.id.to_owned()),
+            severity: u.advisory.and_then(|a| a.severity.map(str::to_owned)),
         })
         .collect()
 }
@@ -198,6 +219,21 @@ pub fn host_lines(
     packages: &[InstalledPackage],
     modules: &[String],
 ) -> Vec<UpgradeLine> {
+    host_rows(index, stream, arch, packages, modules)
+        .into_iter()
+        .map(|r| r.line)
+        .collect()
+}
+
+/// The updates of one host with their advisories, in package order.
+#[must_use]
+pub fn host_rows(
+    index: &AvailableIndex,
+    stream: Option<&OsStream>,
+    arch: &str,
+    packages: &[InstalledPackage],
+    modules: &[String],
+) -> Vec<UpdateRow> {
     let Some(stream) = stream else {
         return Vec::new();
     };
@@ -208,7 +244,7 @@ pub fn host_lines(
         packages,
         modules,
     });
-    lines_of(stream.scheme(), &result, packages)
+    rows_of(stream.scheme(), &result, packages)
 }
 
 /// The hook ingest calls after a report is saved: computes the host's updates, caches its
@@ -236,15 +272,15 @@ pub async fn refresh_host(
     Ok(lines)
 }
 
-/// The updates of a stored host, from the index in force.
+/// The updates of a stored host with their advisories, from the index in force.
 ///
 /// # Errors
 /// The store fails.
-pub async fn stored_host_lines(
+pub async fn stored_host_updates(
     store: &AnyStore,
     updates: &UpdatesHandle,
     host: &Host,
-) -> Result<Vec<UpgradeLine>, pakiti_store::StoreError> {
+) -> Result<Vec<UpdateRow>, pakiti_store::StoreError> {
     let packages: Vec<InstalledPackage> = store
         .host_packages(host.id)
         .await?
@@ -252,7 +288,7 @@ pub async fn stored_host_lines(
         .map(|(_, p)| p)
         .collect();
     let index = updates.get();
-    Ok(host_lines(
+    Ok(host_rows(
         &index,
         host.facts.stream.as_ref(),
         &host.facts.arch,

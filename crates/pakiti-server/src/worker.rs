@@ -29,7 +29,9 @@ struct Envelope {
     trusted_proxy: bool,
 }
 
-/// Queues a report; answered `OK` as soon as the queue row is durable.
+/// Queues a report; answered `OK` as soon as the queue row is durable. A report asking for
+/// report-back also gets its repository upgrade lines (computed now, in memory); its CVE
+/// lines need the evaluation and are not sent.
 ///
 /// # Errors
 /// The store fails.
@@ -59,9 +61,25 @@ pub async fn enqueue(
         .enqueue_report(&payload, origin.received_at)
         .await
         .context("queueing the report")?;
+    // Update detection needs no advisory evaluation: a client asking for report-back gets its
+    // `SEC`/`ORD` upgrade lines now, from the repository index in force, like in synchronous
+    // mode. The CVE lines (protocol 5, JSON) wait for the worker and are not sent.
+    let upgrades = if report.mode.reports_back() {
+        let stream = crate::ingest::stream_of(report, &state.os_rules);
+        crate::updates::host_lines(
+            &state.updates().get(),
+            stream.as_ref(),
+            &report.arch,
+            &crate::ingest::to_installed(report),
+            &report.module_streams,
+        )
+    } else {
+        Vec::new()
+    };
     Ok(Outcome {
         stored: true,
         queued: true,
+        upgrades,
         ..Outcome::default()
     })
 }

@@ -35,6 +35,9 @@ pub enum StoreError {
         /// What was wrong.
         detail: String,
     },
+    /// The change would leave no enabled administrator (the user named is the last one).
+    #[error("{0} is the last enabled administrator; make another user an administrator first")]
+    LastAdmin(String),
     /// The caller passed a value the store cannot hold (a count that overflows, an empty name).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -1169,7 +1169,7 @@ impl Store for PgStore {
 
     batch_store_impl!();
 
-    crate::users::users_impl!(pool, pool);
+    crate::users::users_impl!(pool, pool, " FOR UPDATE");
 
     fleet_store_impl!(pool);
 

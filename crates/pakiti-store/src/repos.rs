@@ -107,6 +107,10 @@ pub struct RepoEntry {
     pub installable: bool,
     /// `module:stream` for rpm modular packages.
     pub module: Option<String>,
+    /// The rpm-md `updateinfo` advisory that lists exactly this version (`RLSA-2021:1979`).
+    pub advisory: Option<String>,
+    /// That advisory's severity as the vendor writes it (`Important`, `None`).
+    pub severity: Option<String>,
 }
 
 impl RepoEntry {
@@ -123,6 +127,8 @@ impl RepoEntry {
             security: false,
             installable: false,
             module: None,
+            advisory: None,
+            severity: None,
         }
     }
 
@@ -257,30 +263,21 @@ pub(crate) const RUN_INSERT: &str = "INSERT INTO repo_runs (repo_id, started_at,
     duration_ms, package_count, etag, last_modified, checksum) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// Entries are stored as one blob per repository: a `pkr1\n` header, then one line per entry,
-/// `name TAB version TAB arch TAB source TAB flags TAB module`, with `flags` `""` (ordinary),
-/// `s` (security), `m` (advisory-only security marker) or `n` (a binary → source name pair
-/// from a `Sources` index). About 40 bytes an entry, loaded
-/// whole; a row per entry would cost several times that in indexes and insert time.
-const MAGIC: &[u8] = b"pkr1\n";
+/// Entries are stored as one blob per repository: a `pkr2\n` header, then one line per entry,
+/// `name TAB version TAB arch TAB source TAB flags TAB module TAB advisory TAB severity`, with
+/// `flags` `""` (ordinary), `s` (security), `m` (advisory-only security marker) or `n` (a
+/// binary → source name pair from a `Sources` index). About 40 bytes an entry, loaded whole; a
+/// row per entry would cost several times that in indexes and insert time.
+///
+/// `pkr1` blobs (written before advisories were kept) have the first six fields and are still
+/// read, without advisories; the next sync that imports the repository rewrites them.
+const MAGIC: &[u8] = b"pkr2\n";
+const MAGIC_V1: &[u8] = b"pkr1\n";
 
 pub(crate) fn encode_entries(entries: &[RepoEntry]) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::with_capacity(MAGIC.len() + entries.len() * 48);
     out.extend_from_slice(MAGIC);
     for e in entries {
-        for f in [
-            e.name.as_str(),
-            &e.version,
-            &e.arch,
-            e.source.as_deref().unwrap_or(""),
-            e.module.as_deref().unwrap_or(""),
-        ] {
-            if f.contains(['\t', '\n']) {
-                return Err(StoreError::Invalid(format!(
-                    "repository entry field contains a tab or newline: {f:?}"
-                )));
-            }
-        }
         if e.name.is_empty() || e.version.is_empty() {
             return Err(StoreError::Invalid(
                 "repository entry without name or version".into(),
@@ -292,17 +289,24 @@ pub(crate) fn encode_entries(entries: &[RepoEntry]) -> Result<Vec<u8>, StoreErro
             (true, true) => "s",
             (true, false) => "",
         };
-        for (i, f) in [
+        let fields = [
             e.name.as_str(),
             &e.version,
             &e.arch,
             e.source.as_deref().unwrap_or(""),
             flags,
             e.module.as_deref().unwrap_or(""),
-        ]
-        .iter()
-        .enumerate()
-        {
+            e.advisory.as_deref().unwrap_or(""),
+            e.severity.as_deref().unwrap_or(""),
+        ];
+        for f in fields {
+            if f.contains(['\t', '\n']) {
+                return Err(StoreError::Invalid(format!(
+                    "repository entry field contains a tab or newline: {f:?}"
+                )));
+            }
+        }
+        for (i, f) in fields.iter().enumerate() {
             if i > 0 {
                 out.push(b'\t');
             }
@@ -315,15 +319,35 @@ pub(crate) fn encode_entries(entries: &[RepoEntry]) -> Result<Vec<u8>, StoreErro
 
 pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> {
     let bad = |d: String| StoreError::corrupt("repository entries", d);
-    let body = blob
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| bad("missing header".into()))?;
+    let (body, v1) = match (blob.strip_prefix(MAGIC), blob.strip_prefix(MAGIC_V1)) {
+        (Some(b), _) => (b, false),
+        (None, Some(b)) => (b, true),
+        (None, None) => return Err(bad("missing header".into())),
+    };
     let text = std::str::from_utf8(body).map_err(|e| bad(e.to_string()))?;
     let mut out = Vec::with_capacity(text.len() / 40);
     for line in text.split_terminator('\n') {
         let f: Vec<&str> = line.split('\t').collect();
-        let [name, version, arch, source, flags, module] = f[..] else {
-            return Err(bad(format!("{} fields in {line:?}", f.len())));
+        let (name, version, arch, source, flags, module, advisory, severity) = match (v1, &f[..]) {
+            (true, &[name, version, arch, source, flags, module]) => {
+                (name, version, arch, source, flags, module, "", "")
+            }
+            (
+                false,
+                &[
+                    name,
+                    version,
+                    arch,
+                    source,
+                    flags,
+                    module,
+                    advisory,
+                    severity,
+                ],
+            ) => (
+                name, version, arch, source, flags, module, advisory, severity,
+            ),
+            _ => return Err(bad(format!("{} fields in {line:?}", f.len()))),
         };
         let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         if !matches!(flags, "" | "s" | "m" | "n") {
@@ -337,6 +361,8 @@ pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> 
             security: flags == "s" || flags == "m",
             installable: flags != "m" && flags != "n",
             module: opt(module),
+            advisory: opt(advisory),
+            severity: opt(severity),
         });
     }
     Ok(out)
@@ -630,6 +656,8 @@ mod tests {
                 security: false,
                 installable: true,
                 module: None,
+                advisory: None,
+                severity: None,
             },
             RepoEntry {
                 name: "nodejs".into(),
@@ -639,6 +667,8 @@ mod tests {
                 security: true,
                 installable: false,
                 module: Some("nodejs:18".into()),
+                advisory: Some("RLSA-2024:0001".into()),
+                severity: Some("Important".into()),
             },
         ];
         let mut entries = entries;
@@ -648,9 +678,22 @@ mod tests {
             "1.1.1w-0+deb11u1",
         ));
         let blob = encode_entries(&entries).unwrap();
+        assert!(blob.starts_with(b"pkr2\n"));
         assert_eq!(decode_entries(&blob).unwrap(), entries);
         assert!(entries[2].is_source_pair());
         assert!(!entries[1].is_source_pair());
+        // A blob written before advisories were kept still reads, without them.
+        let v1 = b"pkr1\nlibssl3\t3.0.15-1~deb12u1\tamd64\topenssl\t\t\n\
+            nodejs\t1:18.19.0-1.module+el8\tx86_64\t\tm\tnodejs:18\n\
+            libssl1.1\t1.1.1w-0+deb11u1\tsource\topenssl\tn\t\n";
+        let mut old = entries.clone();
+        old[1].advisory = None;
+        old[1].severity = None;
+        assert_eq!(decode_entries(v1).unwrap(), old);
+        assert!(decode_entries(b"pkr1\na\t1\tx\t\t\t\t\t\n").is_err());
+        let mut bad = entries[1].clone();
+        bad.severity = Some("Imp\tortant".into());
+        assert!(encode_entries(&[bad]).is_err());
         let mut bad = entries[0].clone();
         bad.name = "a\tb".into();
         assert!(encode_entries(&[bad]).is_err());

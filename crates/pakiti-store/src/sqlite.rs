@@ -1165,7 +1165,7 @@ impl Store for SqliteStore {
 
     batch_store_impl!();
 
-    crate::users::users_impl!(write, read);
+    crate::users::users_impl!(write, read, "");
 
     fleet_store_impl!(read);
 

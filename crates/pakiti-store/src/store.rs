@@ -287,14 +287,23 @@ pub trait Store: Send + Sync {
     /// Every user, by name.
     fn list_users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
     /// Changes a user; `None` if it does not exist. A new password or disabling the user ends
-    /// its sessions.
+    /// its sessions. With `keep_an_admin`, demoting or disabling the last enabled
+    /// administrator fails with [`StoreError::LastAdmin`], checked in the same transaction
+    /// (the enabled administrators' rows are locked), so concurrent requests cannot both pass.
     fn update_user(
         &self,
         id: UserId,
         update: &UserUpdate,
+        keep_an_admin: bool,
     ) -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-    /// Deletes a user with its grants, sessions and tokens; `false` if it did not exist.
-    fn delete_user(&self, id: UserId) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes a user with its grants, sessions and tokens; `false` if it did not exist. With
+    /// `keep_an_admin`, deleting the last enabled administrator fails with
+    /// [`StoreError::LastAdmin`] (checked as in [`Store::update_user`]).
+    fn delete_user(
+        &self,
+        id: UserId,
+        keep_an_admin: bool,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// The user's grants, by kind then value.
     fn user_grants(
         &self,
@@ -695,11 +704,12 @@ impl Store for AnyStore {
         &self,
         id: UserId,
         update: &UserUpdate,
+        keep_an_admin: bool,
     ) -> Result<Option<User>, StoreError> {
-        delegate!(self.update_user(id, update))
+        delegate!(self.update_user(id, update, keep_an_admin))
     }
-    async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-        delegate!(self.delete_user(id))
+    async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> Result<bool, StoreError> {
+        delegate!(self.delete_user(id, keep_an_admin))
     }
     async fn user_grants(&self, id: UserId) -> Result<Vec<Grant>, StoreError> {
         delegate!(self.user_grants(id))

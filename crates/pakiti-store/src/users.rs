@@ -211,10 +211,31 @@ pub(crate) fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Fails with `LastAdmin` when `$id` is the only enabled administrator, holding the enabled
+/// administrators' rows locked (`$lock`) for the rest of the transaction `$tx`.
+macro_rules! check_keeps_an_admin {
+    ($tx:ident, $id:expr, $lock:literal) => {{
+        let admins: Vec<(i64, String)> = sqlx::query_as(concat!(
+            "SELECT id, name FROM users WHERE admin AND NOT disabled ORDER BY id",
+            $lock
+        ))
+        .fetch_all(&mut *$tx)
+        .await?;
+        if let [(only, name)] = &admins[..] {
+            if *only == $id {
+                return Err(StoreError::LastAdmin(name.clone()));
+            }
+        }
+    }};
+}
+pub(crate) use check_keeps_an_admin;
+
 /// The `Store` methods of the users section, for a backend whose write pool is `$w` and read
-/// pool `$r` (fields of `self`).
+/// pool `$r` (fields of `self`); `$lock` locks the rows a `SELECT` returns until the
+/// transaction ends (`FOR UPDATE` on PostgreSQL; empty on SQLite, whose write transactions
+/// begin `IMMEDIATE` and so already exclude every other writer).
 macro_rules! users_impl {
-    ($w:ident, $r:ident) => {
+    ($w:ident, $r:ident, $lock:literal) => {
         async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
             crate::users::check_name(&user.name)?;
             let res = sqlx::query_as::<_, crate::users::UserRow>(&format!(
@@ -266,11 +287,16 @@ macro_rules! users_impl {
             &self,
             id: UserId,
             update: &UserUpdate,
+            keep_an_admin: bool,
         ) -> Result<Option<User>, StoreError> {
             let (set_pw, pw) = match &update.password_hash {
                 Some(p) => (true, p.clone()),
                 None => (false, None),
             };
+            let mut tx = self.begin().await?;
+            if keep_an_admin && (update.admin == Some(false) || update.disabled == Some(true)) {
+                crate::users::check_keeps_an_admin!(tx, id, $lock);
+            }
             let res = sqlx::query_as::<_, crate::users::UserRow>(&format!(
                 "UPDATE users SET \
                  password_hash = CASE WHEN $2 THEN $3 ELSE password_hash END, \
@@ -283,20 +309,24 @@ macro_rules! users_impl {
             .bind(pw)
             .bind(update.admin)
             .bind(update.disabled)
-            .fetch_optional(&self.$w)
+            .fetch_optional(&mut *tx)
             .await?;
             if update.disabled == Some(true) || set_pw {
                 // Whoever held the old password or the account loses their sessions.
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(id)
-                    .execute(&self.$w)
+                    .execute(&mut *tx)
                     .await?;
             }
+            tx.commit().await?;
             res.map(crate::users::UserRow::into_user).transpose()
         }
 
-        async fn delete_user(&self, id: UserId) -> Result<bool, StoreError> {
-            let mut tx = self.$w.begin().await?;
+        async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> Result<bool, StoreError> {
+            let mut tx = self.begin().await?;
+            if keep_an_admin {
+                crate::users::check_keeps_an_admin!(tx, id, $lock);
+            }
             for table in ["user_grants", "sessions", "api_tokens"] {
                 sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                     .bind(id)

@@ -125,10 +125,14 @@ pub async fn list(state: &AppState, out: &mut impl Write) -> Result<()> {
 /// `pakiti user remove NAME`.
 ///
 /// # Errors
-/// No such user, or the store fails.
+/// No such user, the last enabled administrator in `accounts` mode, or the store fails.
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
     let u = find(state, name).await?;
-    state.store.delete_user(u.id).await?;
+    let keep = state.settings.auth.mode == crate::settings::AuthMode::Accounts;
+    match state.store.delete_user(u.id, keep).await {
+        Err(e @ pakiti_store::StoreError::LastAdmin(_)) => bail!("{name} not removed: {e}"),
+        r => r?,
+    };
     writeln!(out, "removed {name}")?;
     Ok(())
 }

@@ -74,6 +74,12 @@ pub struct ApiUpdate {
     pub available: String,
     /// Whether the upgrade brings a security fix.
     pub security: bool,
+    /// The most severe rpm-md `updateinfo` advisory listing a version between the installed
+    /// one (exclusive) and the available one (inclusive); `null` when none does (apt, apk).
+    pub advisory: Option<String>,
+    /// That advisory's severity as the vendor writes it (`Critical`, `Important`,
+    /// `Moderate`, `Low`, `None`); `null` when there is no advisory or it gives none.
+    pub severity: Option<String>,
 }
 
 /// CVE counts by severity.
@@ -582,15 +588,17 @@ pub async fn get_host(
             cve_count: r.cve_count,
         })
         .collect();
-    let updates = crate::updates::stored_host_lines(&state.store, state.updates(), &host)
+    let updates = crate::updates::stored_host_updates(&state.store, state.updates(), &host)
         .await
         .map_err(anyhow::Error::from)?
         .into_iter()
-        .map(|l| ApiUpdate {
-            name: l.name,
-            installed: l.installed_version,
-            available: l.new_version,
-            security: l.security,
+        .map(|r| ApiUpdate {
+            name: r.line.name,
+            installed: r.line.installed_version,
+            available: r.line.new_version,
+            security: r.line.security,
+            advisory: r.advisory,
+            severity: r.severity,
         })
         .collect();
     Ok(Json(ApiHostDetail {

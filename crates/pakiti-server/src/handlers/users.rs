@@ -90,6 +90,37 @@ fn login_page(
     Ok(r)
 }
 
+/// The address failed log-ins are counted against: the TCP peer, or, when the peer is one
+/// of `auth.proxy_addresses`, the last `X-Forwarded-For` entry (the address that proxy saw;
+/// entries before it are the client's to forge). Without connection info (in-process
+/// requests), the unspecified address.
+fn client_addr(
+    state: &AppState,
+    peer: Option<std::net::SocketAddr>,
+    headers: &HeaderMap,
+) -> std::net::IpAddr {
+    let Some(peer) = peer.map(|p| p.ip()) else {
+        return std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+    };
+    let trusted = state
+        .settings
+        .auth
+        .proxy_addresses
+        .iter()
+        .any(|spec| crate::net::cidr_contains(spec, peer));
+    if !trusted {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
 /// `GET /login`.
 ///
 /// # Errors
@@ -119,12 +150,15 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// `POST /login`: checks the password, starts a session, redirects to `next`.
+/// `POST /login`: checks the password, starts a session, redirects to `next`. Too many
+/// failures from the client's address or for the user name (see [`crate::ratelimit`]) answer
+/// 429 with `Retry-After` and the log-in page saying so, before the password is looked at.
 ///
 /// # Errors
 /// A missing or wrong CSRF token (403), or a store failure.
 pub async fn login(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Result<Response, AppError> {
@@ -140,7 +174,29 @@ pub async fn login(
         ));
     }
     let next = safe_next(f.next.as_deref());
-    let user = state.store.get_user_by_name(f.user.trim()).await?;
+    let addr = client_addr(&state, peer.map(|p| p.0.0), &headers);
+    let name = f.user.trim();
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.login_limiter.attempt(addr, name, now) {
+        tracing::warn!(user = %name, client = %addr, "log-in refused: too many failed attempts");
+        let minutes = wait.as_secs().div_ceil(60);
+        let mut r = login_page(
+            &state,
+            &next,
+            &format!(
+                "Too many failed log-ins from this address or for this user; try again in \
+                 {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+            StatusCode::TOO_MANY_REQUESTS,
+        )?;
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(wait.as_secs().max(1)),
+        );
+        return Ok(r);
+    }
+    let user = state.store.get_user_by_name(name).await?;
     // Unknown users and users without a password cost the same argon2 verification as real
     // ones, so the answer time does not tell which names exist.
     let hash = user
@@ -148,6 +204,7 @@ pub async fn login(
         .and_then(|u| u.password_hash.clone())
         .unwrap_or_else(|| auth::dummy_hash().to_owned());
     let password = f.password.clone();
+    state.login_limiter.verifying();
     let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
@@ -156,7 +213,7 @@ pub async fn login(
             .as_ref()
             .is_some_and(|u| !u.disabled && u.password_hash.is_some());
     let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(user = %f.user, "failed log-in");
+        tracing::info!(user = %f.user, client = %addr, "failed log-in");
         return login_page(
             &state,
             &next,
@@ -175,6 +232,7 @@ pub async fn login(
             OffsetDateTime::now_utc() + Duration::hours(hours),
         )
         .await?;
+    state.login_limiter.success(addr, name, now);
     tracing::info!(user = %user.name, "logged in");
     let mut r = Redirect::to(&next).into_response();
     let h = r.headers_mut();
@@ -530,7 +588,10 @@ pub async fn set_password_form(
         password_hash: Some(Some(auth::hash_password(&f.password)?)),
         ..Default::default()
     };
-    state.store.update_user(u.id, &update).await?;
+    state
+        .store
+        .update_user(u.id, &update, keep_an_admin(&state))
+        .await?;
     Ok(back_to(&name))
 }
 
@@ -559,7 +620,10 @@ pub async fn set_admin_form(
         admin: Some(f.admin == "true"),
         ..Default::default()
     };
-    state.store.update_user(u.id, &update).await?;
+    state
+        .store
+        .update_user(u.id, &update, keep_an_admin(&state))
+        .await?;
     Ok(back_to(&name))
 }
 
@@ -715,6 +779,12 @@ pub async fn revoke_token_form(
     Ok(back_to(&name))
 }
 
+/// Whether user changes must keep an enabled administrator: with built-in accounts the last
+/// one is the only way to administer the server from the web.
+fn keep_an_admin(state: &AppState) -> bool {
+    state.settings.auth.mode == AuthMode::Accounts
+}
+
 /// `POST /users/{name}/delete`.
 ///
 /// # Errors
@@ -728,7 +798,7 @@ pub async fn delete_user_form(
     viewer.require_admin()?;
     check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
-    state.store.delete_user(u.id).await?;
+    state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(Redirect::to("/users").into_response())
 }
 
@@ -847,6 +917,7 @@ pub async fn api_patch(
                 admin: body.admin,
                 disabled: body.disabled,
             },
+            keep_an_admin(&state),
         )
         .await?
         .ok_or_else(|| AppError::NotFound(format!("no user named {name}")))?;
@@ -866,7 +937,7 @@ pub async fn api_delete(
     viewer.require_admin()?;
     viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
-    state.store.delete_user(u.id).await?;
+    state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -537,6 +537,8 @@ fn parse(
                     security: false,
                     installable: true,
                     module: None,
+                    advisory: None,
+                    severity: None,
                 }));
             }
             let mut notes = apt.notes.clone();
@@ -625,6 +627,8 @@ fn parse(
                         security: false,
                         installable: true,
                         module: None,
+                        advisory: None,
+                        severity: None,
                     })
                     .collect(),
             };
@@ -679,7 +683,8 @@ fn apt_helper_cat(data: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// rpm-md entries, as [`pakiti_feeds::repo::add_rpm_repo`] indexes them: packages (no source
-/// rpms) with their module stream, then the packages of security advisories as markers.
+/// rpms) with their module stream and the advisory that lists them (any type), then the
+/// packages of security advisories as markers with their advisory.
 fn rpm_entries(
     packages: &[repo::rpmmd::RpmPackage],
     updates: &[repo::rpmmd::UpdateInfo],
@@ -693,12 +698,20 @@ fn rpm_entries(
             }
         }
     }
+    let advisory_of = repo::advisories_by_nevra(updates);
+    // The blob is tab-separated: a vendor's stray whitespace must not fail the sync.
+    let clean = |s: &str| -> Option<String> {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        (!s.is_empty()).then_some(s)
+    };
+    let advisory =
+        |u: &repo::rpmmd::UpdateInfo| (clean(&u.id), u.severity.as_deref().and_then(clean));
     let mut out = Vec::with_capacity(packages.len());
     for p in packages.iter().filter(|p| p.arch != "src") {
         let evr = p.evr();
-        let module = module_of
-            .get(&(p.name.as_str(), evr.clone(), p.arch.as_str()))
-            .cloned();
+        let key = (p.name.as_str(), evr, p.arch.as_str());
+        let module = module_of.get(&key).cloned();
+        let (advisory, severity) = advisory_of.get(&key).map_or((None, None), |u| advisory(u));
         let source = p
             .sourcerpm
             .as_deref()
@@ -707,18 +720,21 @@ fn rpm_entries(
             .filter(|n| *n != p.name);
         out.push(RepoEntry {
             name: p.name.clone(),
-            version: evr,
+            version: key.1,
             arch: p.arch.clone(),
             source,
             security: false,
             installable: true,
             module,
+            advisory,
+            severity,
         });
     }
     for u in updates
         .iter()
         .filter(|u| u.kind == repo::rpmmd::UpdateKind::Security)
     {
+        let (id, severity) = advisory(u);
         for p in u.packages.iter().filter(|p| p.arch != "src") {
             let evr = p.evr();
             let module = p.module.clone().or_else(|| {
@@ -734,6 +750,8 @@ fn rpm_entries(
                 security: true,
                 installable: false,
                 module,
+                advisory: id.clone(),
+                severity: severity.clone(),
             });
         }
     }

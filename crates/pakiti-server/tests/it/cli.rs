@@ -408,4 +408,19 @@ fn user_commands_bootstrap_an_admin() {
     assert!(out.status.success());
     let out = run(&["user", "list"], "");
     assert_eq!(text(&out.stdout), "root\tadmin: everything\n");
+    // With built-in accounts, the last admin cannot be removed.
+    let out = Command::new(env!("CARGO_BIN_EXE_pakiti"))
+        .args(["--database", &db, "user", "remove", "root"])
+        .env("PAKITI_LOG", "warn")
+        .env("PAKITI_AUTH__MODE", "accounts")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("root not removed: root is the last enabled administrator"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&["user", "list"], "");
+    assert_eq!(text(&out.stdout), "root\tadmin: everything\n");
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the pakiti server crate and the `pakiti` binary.
 
+mod accounts;
 mod authz;
 mod bench_ingest;
 mod browser;

@@ -479,11 +479,10 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// An rpm-md repository (the real AlmaLinux 9 BaseOS updateinfo, with a primary.xml listing
-/// its two packages): updateinfo's security advisory makes the xz upgrade `SEC`, the bugfix
-/// one leaves curl `ORD`; primary's checksum is checked against repomd.xml.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rpmmd_repository_with_updateinfo() {
+/// A local rpm-md repository: the real AlmaLinux 9 BaseOS updateinfo (ALSA-2022:4940 for xz,
+/// Important; ALBA-2023:0123 for curl, bugfix) with a primary.xml listing its two packages
+/// and the xz source rpm; repomd.xml carries their real checksums.
+fn alma_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let repodata = dir.path().join("repodata");
     std::fs::create_dir(&repodata).unwrap();
@@ -519,44 +518,68 @@ async fn rpmmd_repository_with_updateinfo() {
     );
     std::fs::write(repodata.join("repomd.xml"), repomd).unwrap();
 
+    dir
+}
+
+/// Creates and syncs the repository of [`alma_repo`] for stream `alma:9`.
+async fn import_alma_repo(s: &TestServer, dir: &std::path::Path) {
+    let repo = s
+        .state
+        .store
+        .create_repository(&NewRepository {
+            name: "alma9-baseos".into(),
+            kind: "rpmmd".into(),
+            url: dir.display().to_string(),
+            stream: "alma:9".into(),
+            arch: Some("x86_64".into()),
+            security: None,
+            priority: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await
+        .unwrap();
+    let out = repos::sync(&s.state, &repo, false, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+    // Two packages (the source rpm left out) and the advisory's security marker.
+    assert_eq!((out.packages, out.security), (3, 1));
+}
+
+fn alma_report(hostname: &str) -> pakiti_api::report::Report {
+    pakiti_api::report::Report {
+        hostname: hostname.into(),
+        os: "AlmaLinux release 9.1 (Lime Lynx)".into(),
+        arch: "x86_64".into(),
+        kernel: "5.14.0-162.6.1.el9_1.x86_64".into(),
+        packager: pakiti_api::report::Packager::Rpm,
+        mode: Mode::StoreAndReport,
+        packages: vec![
+            pakiti_api::report::Package::new("curl", "7.76.1-19.el9", "x86_64"),
+            pakiti_api::report::Package::new("xz", "5.2.5-7.el9", "x86_64"),
+            pakiti_api::report::Package::new("bash", "5.1.8-4.el9", "x86_64"),
+        ],
+        ..Default::default()
+    }
+}
+
+const ALMA_UPGRADES: &str =
+    "curl 7.76.1-23.el9 ORD 7.76.1-19.el9\nxz 5.2.5-8.el9_0 SEC 5.2.5-7.el9\nOK";
+
+/// Asynchronous evaluation: a protocol-4 `report=1` client still gets its upgrade lines at
+/// once (computed from the repository index, no evaluation needed), while the report itself
+/// waits in the queue; a store-only report gets a bare `OK`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_mode_reports_back_upgrades() {
+    let dir = alma_repo();
     for db in databases().await {
-        let s = TestServer::start(db, |_| {}).await;
-        let repo = s
-            .state
-            .store
-            .create_repository(&NewRepository {
-                name: "alma9-baseos".into(),
-                kind: "rpmmd".into(),
-                url: dir.path().display().to_string(),
-                stream: "alma:9".into(),
-                arch: Some("x86_64".into()),
-                security: None,
-                priority: None,
-                enabled: true,
-                interval_secs: 86_400,
-            })
-            .await
-            .unwrap();
-        let out = repos::sync(&s.state, &repo, false, &NoProgress)
-            .await
-            .unwrap();
-        assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
-        // Two packages (the source rpm left out) and the advisory's security marker.
-        assert_eq!((out.packages, out.security), (3, 1));
-        let r = pakiti_api::report::Report {
-            hostname: "alma.example.org".into(),
-            os: "AlmaLinux release 9.1 (Lime Lynx)".into(),
-            arch: "x86_64".into(),
-            kernel: "5.14.0-162.6.1.el9_1.x86_64".into(),
-            packager: pakiti_api::report::Packager::Rpm,
-            mode: Mode::StoreAndReport,
-            packages: vec![
-                pakiti_api::report::Package::new("curl", "7.76.1-19.el9", "x86_64"),
-                pakiti_api::report::Package::new("xz", "5.2.5-7.el9", "x86_64"),
-                pakiti_api::report::Package::new("bash", "5.1.8-4.el9", "x86_64"),
-            ],
-            ..Default::default()
-        };
+        let s = TestServer::start(db, |st| {
+            st.evaluation = pakiti_server::settings::Evaluation::Async;
+        })
+        .await;
+        import_alma_repo(&s, dir.path()).await;
+        let r = alma_report("queued-alma.example.org");
         let (status, answer) = s
             .post(
                 "",
@@ -566,15 +589,80 @@ async fn rpmmd_repository_with_updateinfo() {
             )
             .await;
         assert_eq!(status, 200, "{answer}");
-        assert_eq!(
-            answer,
-            "curl 7.76.1-23.el9 ORD 7.76.1-19.el9\nxz 5.2.5-8.el9_0 SEC 5.2.5-7.el9\nOK",
-            "{}",
-            s.backend()
-        );
+        assert_eq!(answer, ALMA_UPGRADES, "{}", s.backend());
+        let (st, _) = s.get_json("/api/v1/hosts/queued-alma.example.org").await;
+        assert_eq!(st, 404, "queued, not evaluated yet");
+        let mut quiet = alma_report("quiet-alma.example.org");
+        quiet.mode = Mode::StoreOnly;
+        let (status, answer) = s
+            .post(
+                "",
+                "application/x-www-form-urlencoded",
+                &[],
+                protocol4::to_urlencoded(&quiet).into_bytes(),
+            )
+            .await;
+        assert_eq!((status, answer.trim_end()), (200, "OK"));
+        let n = pakiti_server::worker::run_once(&s.state, "test-worker", 10)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let (_, host) = s.get_json("/api/v1/hosts/queued-alma.example.org").await;
+        assert_eq!(host["security_updates"], 1, "{}", s.backend());
+        assert_eq!(host["other_updates"], 1);
+        s.finish().await;
+    }
+}
+
+/// An rpm-md repository with updateinfo: updateinfo's security advisory makes the xz upgrade
+/// `SEC`, the bugfix one leaves curl `ORD`; primary's checksum is checked against repomd.xml.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rpmmd_repository_with_updateinfo() {
+    let dir = alma_repo();
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        import_alma_repo(&s, dir.path()).await;
+        let r = alma_report("alma.example.org");
+        let (status, answer) = s
+            .post(
+                "",
+                "application/x-www-form-urlencoded",
+                &[],
+                protocol4::to_urlencoded(&r).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer, ALMA_UPGRADES, "{}", s.backend());
         let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;
         assert_eq!(host["security_updates"], 1);
         assert_eq!(host["other_updates"], 1);
+        // Issue #7: each update carries the updateinfo advisory and its severity as written.
+        let updates = host["updates"].as_array().unwrap();
+        let by_name = |n: &str| updates.iter().find(|u| u["name"] == n).unwrap().clone();
+        assert_eq!(by_name("xz")["advisory"], "ALSA-2022:4940");
+        assert_eq!(by_name("xz")["severity"], "Important");
+        assert_eq!(by_name("curl")["advisory"], "ALBA-2023:0123");
+        assert_eq!(by_name("curl")["severity"], "None");
+        let page = s
+            .client
+            .get(format!("{}/hosts/alma.example.org", s.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("<td>ALSA-2022:4940</td>"), "{page}");
+        assert!(
+            page.contains("<td class=\"sev-important\">Important</td>"),
+            "{page}"
+        );
+        // The index rebuilt from the stored blob (a restart) keeps them.
+        s.state.reload_repositories().await.unwrap();
+        let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;
+        let updates = host["updates"].as_array().unwrap();
+        let xz = updates.iter().find(|u| u["name"] == "xz").unwrap();
+        assert_eq!(xz["severity"], "Important");
         s.finish().await;
     }
 }

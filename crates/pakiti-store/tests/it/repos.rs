@@ -31,6 +31,8 @@ fn entry(name: &str, version: &str, security: bool, installable: bool) -> RepoEn
         security,
         installable,
         module: (name == "nodejs").then(|| "nodejs:18".to_owned()),
+        advisory: (name == "nodejs").then(|| "RLSA-2024:0001".to_owned()),
+        severity: (name == "nodejs").then(|| "Important".to_owned()),
     }
 }
 

@@ -92,17 +92,20 @@ async fn users_and_grants() {
                     password_hash: Some(None),
                     ..Default::default()
                 },
+                true,
             )
             .await
             .unwrap()
             .unwrap();
         assert!(up.admin && up.password_hash.is_none());
         assert_eq!(
-            s.update_user(9999, &UserUpdate::default()).await.unwrap(),
+            s.update_user(9999, &UserUpdate::default(), true)
+                .await
+                .unwrap(),
             None
         );
-        assert!(s.delete_user(alice.id).await.unwrap());
-        assert!(!s.delete_user(alice.id).await.unwrap());
+        assert!(s.delete_user(alice.id, false).await.unwrap());
+        assert!(!s.delete_user(alice.id, false).await.unwrap());
         assert!(s.user_grants(alice.id).await.unwrap().is_empty());
     });
 }
@@ -157,6 +160,7 @@ async fn sessions_and_tokens() {
                 disabled: Some(true),
                 ..Default::default()
             },
+            true,
         )
         .await
         .unwrap();
@@ -168,6 +172,7 @@ async fn sessions_and_tokens() {
                 disabled: Some(false),
                 ..Default::default()
             },
+            true,
         )
         .await
         .unwrap();
@@ -175,5 +180,92 @@ async fn sessions_and_tokens() {
         assert!(s.revoke_api_token(t.id).await.unwrap());
         assert!(!s.revoke_api_token(t.id).await.unwrap());
         assert_eq!(s.user_by_api_token("th", now).await.unwrap(), None);
+    });
+}
+
+/// The last enabled administrator cannot be deleted, demoted or disabled when the caller asks
+/// to keep one; concurrent demotions of the last two cannot both pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_admin_is_kept() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let root = s.create_user(&user("root", true)).await.unwrap();
+        let demote = UserUpdate {
+            admin: Some(false),
+            ..Default::default()
+        };
+        let disable = UserUpdate {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        for r in [
+            s.delete_user(root.id, true).await.map(|_| ()),
+            s.update_user(root.id, &demote, true).await.map(|_| ()),
+            s.update_user(root.id, &disable, true).await.map(|_| ()),
+        ] {
+            let e = r.unwrap_err();
+            assert!(
+                matches!(&e, StoreError::LastAdmin(n) if n == "root"),
+                "{}: {e:?}",
+                db.backend
+            );
+        }
+        // Nothing changed, and other changes to the last admin still work.
+        let still = s.get_user_by_name("root").await.unwrap().unwrap();
+        assert!(still.admin && !still.disabled);
+        s.update_user(
+            root.id,
+            &UserUpdate {
+                password_hash: Some(Some("$argon2id$x".into())),
+                admin: Some(true),
+                ..Default::default()
+            },
+            true,
+        )
+        .await
+        .unwrap();
+        // A disabled admin does not count as a remaining one.
+        let off = s.create_user(&user("off", true)).await.unwrap();
+        s.update_user(off.id, &disable, true).await.unwrap();
+        assert!(s.delete_user(root.id, true).await.is_err());
+        // Two admins: concurrent demotions of both leave exactly one.
+        let second = s.create_user(&user("second", true)).await.unwrap();
+        let (a, b) = tokio::join!(
+            s.update_user(root.id, &demote, true),
+            s.update_user(second.id, &demote, true)
+        );
+        assert_eq!(
+            usize::from(a.is_ok()) + usize::from(b.is_ok()),
+            1,
+            "{}: {a:?} {b:?}",
+            db.backend
+        );
+        let admins = s
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.admin && !u.disabled)
+            .count();
+        assert_eq!(admins, 1, "{}", db.backend);
+        // Concurrent deletions likewise.
+        let third = s.create_user(&user("third", true)).await.unwrap();
+        let keep = if a.is_ok() { second.id } else { root.id };
+        let (a, b) = tokio::join!(s.delete_user(keep, true), s.delete_user(third.id, true));
+        assert_eq!(
+            usize::from(a.is_ok()) + usize::from(b.is_ok()),
+            1,
+            "{}: {a:?} {b:?}",
+            db.backend
+        );
+        // Without the guard (modes other than accounts) the store does as told.
+        let last = s
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.admin && !u.disabled)
+            .unwrap();
+        assert!(s.delete_user(last.id, false).await.unwrap());
     });
 }
