@@ -813,6 +813,27 @@ fn this_machine_matches_apt_list_upgradable() {
     assert_eq!(ours, apt);
 }
 
+/// Adds the bullseye apt list `prefix` (from shared/data) as an amd64 repository and syncs it.
+async fn sync_bullseye_list(state: &pakiti_server::state::AppState, prefix: &str) {
+    let repo = state
+        .store
+        .create_repository(&NewRepository {
+            name: prefix.into(),
+            kind: "apt".into(),
+            url: packages_file(prefix),
+            stream: "debian:bullseye".into(),
+            arch: Some("amd64".into()),
+            security: None,
+            priority: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await
+        .unwrap();
+    let out = repos::sync(state, &repo, false, &NoProgress).await.unwrap();
+    assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+}
+
 /// Protocol 5 sends no source names: a Debian 11 host's libssl1.1 matches the `openssl` DSAs
 /// only through the imported bullseye Packages index's binary → source map.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -849,26 +870,7 @@ async fn imported_packages_index_maps_binaries_to_sources() {
             "deb.debian.org_debian_dists_bullseye",
             "deb.debian.org_debian-security_dists_bullseye-security",
         ] {
-            let repo = s
-                .state
-                .store
-                .create_repository(&NewRepository {
-                    name: prefix.into(),
-                    kind: "apt".into(),
-                    url: packages_file(prefix),
-                    stream: "debian:bullseye".into(),
-                    arch: Some("amd64".into()),
-                    security: None,
-                    priority: None,
-                    enabled: true,
-                    interval_secs: 86_400,
-                })
-                .await
-                .unwrap();
-            let out = repos::sync(&s.state, &repo, false, &NoProgress)
-                .await
-                .unwrap();
-            assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+            sync_bullseye_list(&s.state, prefix).await;
         }
         // The host that reported before the import is re-evaluated by it; a new host gets the
         // same answer.
@@ -903,27 +905,7 @@ async fn repositories_synced_elsewhere_are_picked_up_by_the_tick() {
             .await
             .unwrap();
         let bullseye: pakiti_core::stream::OsStream = "debian:bullseye".parse().unwrap();
-        let prefix = "deb.debian.org_debian_dists_bullseye";
-        let repo = a
-            .state
-            .store
-            .create_repository(&NewRepository {
-                name: prefix.into(),
-                kind: "apt".into(),
-                url: packages_file(prefix),
-                stream: "debian:bullseye".into(),
-                arch: Some("amd64".into()),
-                security: None,
-                priority: None,
-                enabled: true,
-                interval_secs: 86_400,
-            })
-            .await
-            .unwrap();
-        let out = repos::sync(&a.state, &repo, false, &NoProgress)
-            .await
-            .unwrap();
-        assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+        sync_bullseye_list(&a.state, "deb.debian.org_debian_dists_bullseye").await;
         assert_eq!(
             a.state
                 .evaluator()
