@@ -763,24 +763,7 @@ impl Store for PgStore {
             ));
         }
         let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE feeds SET last_sync_at = $2, last_status = $3, last_error = $4, \
-             last_duration_ms = $5, etag = COALESCE($6, etag), \
-             last_modified = COALESCE($7, last_modified), checksum = COALESCE($8, checksum) \
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(ts(sync.at))
-        .bind(sync.status.as_str())
-        .bind(&sync.error)
-        .bind(sync.duration_ms)
-        .bind(&sync.etag)
-        .bind(&sync.last_modified)
-        .bind(&sync.checksum)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if n == 0 {
+        if !record_sync_in(&mut tx, "feeds", id, sync).await? {
             return Err(StoreError::not_found("feed", id));
         }
         insert_run(&mut tx, id, sync, 0, 0, 0).await?;

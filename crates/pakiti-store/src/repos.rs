@@ -397,8 +397,7 @@ macro_rules! repo_store_impl {
             match res {
                 Ok(row) => row.into_repo(),
                 Err(e)
-                    if e
-                        .as_database_error()
+                    if e.as_database_error()
                         .is_some_and(|d| d.is_unique_violation()) =>
                 {
                     Err(StoreError::Duplicate(format!("repository {:?}", repo.name)))
@@ -538,24 +537,7 @@ macro_rules! repo_store_impl {
                 ));
             }
             let mut tx = self.begin().await?;
-            let n = sqlx::query(
-                "UPDATE repositories SET last_sync_at = $2, last_status = $3, last_error = $4, \
-                 last_duration_ms = $5, etag = COALESCE($6, etag), \
-                 last_modified = COALESCE($7, last_modified), checksum = COALESCE($8, checksum) \
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(ts(sync.at))
-            .bind(sync.status.as_str())
-            .bind(&sync.error)
-            .bind(sync.duration_ms)
-            .bind(&sync.etag)
-            .bind(&sync.last_modified)
-            .bind(&sync.checksum)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
+            if !record_sync_in(&mut tx, "repositories", id, sync).await? {
                 return Err(StoreError::not_found("repository", id));
             }
             sqlx::query(crate::repos::RUN_INSERT)
@@ -576,20 +558,17 @@ macro_rules! repo_store_impl {
 
         async fn load_repository_packages(
             &self,
-        ) -> Result<Vec<(crate::repos::Repository, Vec<crate::repos::RepoEntry>)>, StoreError>
-        {
-            let repos: Vec<crate::repos::Repository> = sqlx::query_as::<
-                _,
-                crate::repos::RepoRow,
-            >(&format!(
-                "SELECT {} FROM repositories WHERE enabled ORDER BY id",
-                crate::repos::REPO_COLUMNS
-            ))
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(crate::repos::RepoRow::into_repo)
-            .collect::<Result<_, _>>()?;
+        ) -> Result<Vec<(crate::repos::Repository, Vec<crate::repos::RepoEntry>)>, StoreError> {
+            let repos: Vec<crate::repos::Repository> =
+                sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
+                    "SELECT {} FROM repositories WHERE enabled ORDER BY id",
+                    crate::repos::REPO_COLUMNS
+                ))
+                .fetch_all(&self.$r)
+                .await?
+                .into_iter()
+                .map(crate::repos::RepoRow::into_repo)
+                .collect::<Result<_, _>>()?;
             let mut out = Vec::with_capacity(repos.len());
             for repo in repos {
                 let blob: Option<(Vec<u8>,)> =

@@ -339,6 +339,35 @@ async fn package_versions_of(
     Ok(rows.into_iter().map(PackageRow::into_package).collect())
 }
 
+/// Records on a feed's or repository's row (`table`) a sync that imported nothing (failed or
+/// unchanged): when, how it went, and the validators, keeping the stored ones where the sync
+/// has none. `false` when no row has that id.
+async fn record_sync_in(
+    tx: &mut Tx,
+    table: &'static str,
+    id: i64,
+    sync: &SyncRecord,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(&format!(
+        "UPDATE {table} SET last_sync_at = $2, last_status = $3, last_error = $4, \
+         last_duration_ms = $5, etag = COALESCE($6, etag), \
+         last_modified = COALESCE($7, last_modified), checksum = COALESCE($8, checksum) \
+         WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(ts(sync.at))
+    .bind(sync.status.as_str())
+    .bind(&sync.error)
+    .bind(sync.duration_ms)
+    .bind(&sync.etag)
+    .bind(&sync.last_modified)
+    .bind(&sync.checksum)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
 // ---- host filters (list, count, export) ----
 
 fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
