@@ -1152,34 +1152,6 @@ impl Store for SqliteStore {
 
     fleet_store_impl!(read);
 
-    async fn exposure_by_day(
-        &self,
-        since: OffsetDateTime,
-        scope: &HostScope,
-    ) -> Result<Vec<ExposureDay>, StoreError> {
-        let mut qb = QueryBuilder::<Db>::new(
-            "SELECT day, COUNT(*), SUM(CASE WHEN c > 0 THEN 1 ELSE 0 END), SUM(c) FROM (\
-             SELECT r.received_at / 86400 AS day, r.host_id, MAX(r.cve_count) AS c \
-             FROM reports r JOIN hosts h ON h.id = r.host_id \
-             LEFT JOIN host_groups g ON g.id = h.group_id \
-             WHERE r.cve_count IS NOT NULL AND r.received_at >= ",
-        );
-        qb.push_bind(ts(since));
-        push_scope(&mut qb, scope);
-        qb.push(" GROUP BY r.received_at / 86400, r.host_id) d GROUP BY day ORDER BY day");
-        let rows: Vec<(i64, i64, i64, i64)> = qb.build_query_as().fetch_all(&self.read).await?;
-        rows.into_iter()
-            .map(|(day, hosts, vulnerable_hosts, cves)| {
-                Ok(ExposureDay {
-                    day: from_ts(day * 86400)?.date(),
-                    hosts,
-                    vulnerable_hosts,
-                    cves,
-                })
-            })
-            .collect()
-    }
-
     crate::repos::repo_store_impl!(write, read);
 }
 
