@@ -8,7 +8,7 @@
 use pakiti_core::advisory::Severity;
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
-use pakiti_core::stream::OsStream;
+use pakiti_core::stream::{Distro, OsStream};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use pakiti_store::{
@@ -81,7 +81,7 @@ impl Evaluator {
     ) -> Self {
         self.generation = generation;
         for k in stale {
-            for hs in crate::jobs::reevaluate::host_streams(&k.stream) {
+            for hs in host_streams(&k.stream) {
                 self.pending
                     .entry(hs)
                     .or_default()
@@ -138,7 +138,7 @@ impl Evaluator {
             let findings = self.evaluate(stream, &fresh);
             out.extend(self.put_answers(key, &ids, &findings));
         }
-        out.extend(self.answers(store, key, &stored).await?);
+        out.extend(self.read_answers(store, key, &stored).await?);
         Ok(out)
     }
 
@@ -234,7 +234,19 @@ impl Evaluator {
                 None => misses.push(*id),
             }
         }
-        for chunk in misses.chunks(20_000) {
+        out.extend(self.read_answers(store, stream, &misses).await?);
+        Ok(out)
+    }
+
+    /// Reads the stored answers of `ids` (not cached) and caches them.
+    async fn read_answers(
+        &self,
+        store: &impl Store,
+        stream: &str,
+        ids: &[PackageVersionId],
+    ) -> Result<FxHashMap<PackageVersionId, Answer>, StoreError> {
+        let mut out = FxHashMap::default();
+        for chunk in ids.chunks(20_000) {
             let rows = store.package_findings(stream, chunk).await?;
             out.extend(self.fill_answers(stream, chunk, &rows));
         }
@@ -327,6 +339,19 @@ impl Evaluator {
         }
         out
     }
+}
+
+/// The host streams whose data comes from `data_stream`: itself, and for RHEL its rebuilds.
+pub fn host_streams(data_stream: &str) -> Vec<String> {
+    let mut out = vec![data_stream.to_owned()];
+    if let Ok(s) = data_stream.parse::<OsStream>()
+        && s.distro() == Distro::Rhel
+    {
+        for d in [Distro::Centos, Distro::Alma, Distro::Rocky, Distro::Oracle] {
+            out.push(OsStream::new(d, s.release()).to_string());
+        }
+    }
+    out
 }
 
 /// Keeps the findings that apply to a host with `modules` enabled (module-stream entries apply

@@ -31,10 +31,10 @@ pub struct AppState {
     fleet: Arc<FleetCell>,
     updates: crate::updates::UpdatesHandle,
     /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
-    fingerprint: Arc<RwLock<String>>,
+    fingerprint: Arc<Fingerprint>,
     /// What the repositories looked like when the update index was built
     /// ([`repos_fingerprint`]).
-    repo_fingerprint: Arc<RwLock<String>>,
+    repo_fingerprint: Arc<Fingerprint>,
     /// The streams last warned about for lacking a binary → source map (warned once each).
     source_gaps: Arc<std::sync::Mutex<Vec<String>>>,
     /// The last saved report hash of each host this server saw: the unchanged test without a
@@ -77,6 +77,28 @@ struct BodyCache {
 
 /// Identity → (host id, last saved hash, stream).
 type HashCache = rustc_hash::FxHashMap<(String, Option<String>), (i64, String, Option<String>)>;
+
+/// The fingerprint ([`feeds_fingerprint`], [`repos_fingerprint`]) of the data an in-memory index
+/// was built from.
+#[derive(Default)]
+struct Fingerprint(RwLock<String>);
+
+impl Fingerprint {
+    fn set(&self, now: String) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = now;
+    }
+
+    fn is(&self, now: &str) -> bool {
+        *self
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            == now
+    }
+}
 
 /// A summary of the feeds' state that changes whenever their advisories can have changed
 /// (an import, an enable/disable, a removal), so that a server sharing a database with others
@@ -150,8 +172,8 @@ impl AppState {
                 std::time::Duration::from_secs(settings.auth.login_window_secs),
             )),
             policy: Arc::new(RwLock::new(Arc::new(Policy::default()))),
-            fingerprint: Arc::new(RwLock::new(String::new())),
-            repo_fingerprint: Arc::new(RwLock::new(String::new())),
+            fingerprint: Arc::default(),
+            repo_fingerprint: Arc::default(),
             source_gaps: Arc::default(),
             hashes: Arc::default(),
             bodies: Arc::default(),
@@ -220,10 +242,7 @@ impl AppState {
                 last.clone_from(&gaps);
             }
         }
-        match self.fingerprint.write() {
-            Ok(mut g) => *g = fingerprint,
-            Err(p) => *p.into_inner() = fingerprint,
-        }
+        self.fingerprint.set(fingerprint);
         Ok(n)
     }
 
@@ -233,12 +252,7 @@ impl AppState {
     /// # Errors
     /// The store fails.
     pub async fn feeds_changed(&self) -> anyhow::Result<bool> {
-        let now = feeds_fingerprint(&self.store).await?;
-        let then = self
-            .fingerprint
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone());
-        Ok(now != then)
+        Ok(!self.fingerprint.is(&feeds_fingerprint(&self.store).await?))
     }
 
     /// Whether a feed change committed after the evaluator in force was built (here or in
@@ -387,10 +401,7 @@ impl AppState {
         })
         .await?;
         let changed = self.updates.set(index, sources);
-        match self.repo_fingerprint.write() {
-            Ok(mut g) => *g = fingerprint,
-            Err(p) => *p.into_inner() = fingerprint,
-        }
+        self.repo_fingerprint.set(fingerprint);
         Ok((n, changed))
     }
 
@@ -400,11 +411,8 @@ impl AppState {
     /// # Errors
     /// The store fails.
     pub async fn repositories_changed(&self) -> anyhow::Result<bool> {
-        let now = repos_fingerprint(&self.store).await?;
-        let then = self
+        Ok(!self
             .repo_fingerprint
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone());
-        Ok(now != then)
+            .is(&repos_fingerprint(&self.store).await?))
     }
 }

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use pakiti_core::stream::{Distro, OsStream};
+use pakiti_core::stream::OsStream;
 use pakiti_store::{HostCounts, InstalledSet, PackageFinding, Store};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
@@ -35,19 +35,6 @@ pub struct Reevaluation {
     pub rematch: Duration,
     /// Of which: refreshing the hosts' counts.
     pub counts: Duration,
-}
-
-/// The host streams whose data comes from `data_stream`: itself, and for RHEL its rebuilds.
-pub fn host_streams(data_stream: &str) -> Vec<String> {
-    let mut out = vec![data_stream.to_owned()];
-    if let Ok(s) = data_stream.parse::<OsStream>()
-        && s.distro() == Distro::Rhel
-    {
-        for d in [Distro::Centos, Distro::Alma, Distro::Rocky, Distro::Oracle] {
-            out.push(OsStream::new(d, s.release()).to_string());
-        }
-    }
-    out
 }
 
 /// Re-evaluates what the stale keys name; call after feed imports.
@@ -78,7 +65,7 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
     let evaluator = state.evaluator();
     let mut names_by_stream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for k in &stale.keys {
-        for hs in host_streams(&k.stream) {
+        for hs in evaluate::host_streams(&k.stream) {
             names_by_stream
                 .entry(hs)
                 .or_default()

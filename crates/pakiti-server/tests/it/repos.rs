@@ -297,14 +297,7 @@ async fn protocol4_report_back_lists_upgrades() {
         // A host that reported before the repositories existed gets its counts on import.
         let mut early = report("debian_12", "early.example.org");
         early.mode = Mode::StoreOnly;
-        let (status, _) = s
-            .post(
-                "",
-                "application/x-www-form-urlencoded",
-                &[],
-                protocol4::to_urlencoded(&early).into_bytes(),
-            )
-            .await;
+        let (status, _) = s.post_protocol4(&early).await;
         assert_eq!(status, 200);
         let mut hosts_refreshed = 0;
         for prefix in BOOKWORM {
@@ -580,28 +573,14 @@ async fn async_mode_reports_back_upgrades() {
         .await;
         import_alma_repo(&s, dir.path()).await;
         let r = alma_report("queued-alma.example.org");
-        let (status, answer) = s
-            .post(
-                "",
-                "application/x-www-form-urlencoded",
-                &[],
-                protocol4::to_urlencoded(&r).into_bytes(),
-            )
-            .await;
+        let (status, answer) = s.post_protocol4(&r).await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer, ALMA_UPGRADES, "{}", s.backend());
         let (st, _) = s.get_json("/api/v1/hosts/queued-alma.example.org").await;
         assert_eq!(st, 404, "queued, not evaluated yet");
         let mut quiet = alma_report("quiet-alma.example.org");
         quiet.mode = Mode::StoreOnly;
-        let (status, answer) = s
-            .post(
-                "",
-                "application/x-www-form-urlencoded",
-                &[],
-                protocol4::to_urlencoded(&quiet).into_bytes(),
-            )
-            .await;
+        let (status, answer) = s.post_protocol4(&quiet).await;
         assert_eq!((status, answer.trim_end()), (200, "OK"));
         let n = pakiti_server::worker::run_once(&s.state, "test-worker", 10)
             .await
@@ -623,14 +602,7 @@ async fn rpmmd_repository_with_updateinfo() {
         let s = TestServer::start(db, |_| {}).await;
         import_alma_repo(&s, dir.path()).await;
         let r = alma_report("alma.example.org");
-        let (status, answer) = s
-            .post(
-                "",
-                "application/x-www-form-urlencoded",
-                &[],
-                protocol4::to_urlencoded(&r).into_bytes(),
-            )
-            .await;
+        let (status, answer) = s.post_protocol4(&r).await;
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer, ALMA_UPGRADES, "{}", s.backend());
         let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;

@@ -318,14 +318,7 @@ async fn proxies_modes_and_unchanged_reports() {
         let s = TestServer::start(db, |st| st.proxies.addresses = vec!["127.0.0.0/8".into()]).await;
         let mut r = report("rhel_73", "behind-proxy.example.org");
         r.proxy = true;
-        let (status, text) = s
-            .post(
-                "",
-                "application/x-www-form-urlencoded",
-                &[],
-                protocol4::to_urlencoded(&r).into_bytes(),
-            )
-            .await;
+        let (status, text) = s.post_protocol4(&r).await;
         assert_eq!(status, 200, "{text}");
         assert_eq!(s.host_total().await, 1);
 

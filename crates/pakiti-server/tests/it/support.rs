@@ -145,6 +145,17 @@ impl TestServer {
         panic!("POST /feed/{query} failed: {last:?}")
     }
 
+    /// `POST /feed/` of `report` as a protocol-4 client sends it (urlencoded form).
+    pub(crate) async fn post_protocol4(&self, report: &Report) -> (u16, String) {
+        self.post(
+            "",
+            "application/x-www-form-urlencoded",
+            &[],
+            pakiti_api::protocol4::to_urlencoded(report).into_bytes(),
+        )
+        .await
+    }
+
     /// Hosts stored, via the API.
     pub(crate) async fn host_total(&self) -> i64 {
         self.get_json("/api/v1/hosts").await.1["total"]
