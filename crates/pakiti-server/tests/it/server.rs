@@ -361,14 +361,7 @@ async fn feed_import_reevaluates_stored_hosts() {
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         let r = report("rocky_8", "wn1.example.org");
-        let (status, _) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&r).into_bytes(),
-            )
-            .await;
+        let (status, _) = s.post_protocol5(&r).await;
         assert_eq!(status, 200);
         let (_, h) = s.get_json("/api/v1/hosts/wn1.example.org").await;
         assert_eq!(h["covered"], false);
@@ -393,14 +386,7 @@ async fn async_mode_queues_then_evaluates() {
         let s = TestServer::start(db, |st| st.evaluation = Evaluation::Async).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
         let r = report("rhel_80", "queued.example.org");
-        let (status, text) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&r).into_bytes(),
-            )
-            .await;
+        let (status, text) = s.post_protocol5(&r).await;
         assert_eq!(status, 200, "{text}");
         assert_eq!(s.host_total().await, 0, "not evaluated yet");
         let n = pakiti_server::worker::run_once(&s.state, "test-worker", 10)
@@ -490,14 +476,7 @@ async fn site_os_rules_map_unknown_os_strings() {
     s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
     let mut r = report("rhel_80", "corp1.example.org");
     r.os = "MyCorp Enterprise 8 (Hardened)".into();
-    let (status, text) = s
-        .post(
-            "?protocol=5",
-            "text/plain",
-            &[],
-            protocol5::render(&r).into_bytes(),
-        )
-        .await;
+    let (status, text) = s.post_protocol5(&r).await;
     assert_eq!(status, 200, "{text}");
     let (_, h) = s.get_json("/api/v1/hosts/corp1.example.org").await;
     assert_eq!(h["os_stream"], "rhel:8");
@@ -654,14 +633,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
         let r = report("rocky_8", "toggle.example.org");
-        let (status, _) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&r).into_bytes(),
-            )
-            .await;
+        let (status, _) = s.post_protocol5(&r).await;
         assert_eq!(status, 200);
         let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
         let cves = h["cve_count"].as_i64().unwrap();
@@ -787,14 +759,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
             .unwrap();
         assert_eq!(s.state.evaluator().generation(), before);
         let r = report("rocky_8", "race.example.org");
-        let (status, text) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&r).into_bytes(),
-            )
-            .await;
+        let (status, text) = s.post_protocol5(&r).await;
         assert_eq!(status, 200, "{text}");
         let (_, h) = s.get_json("/api/v1/hosts/race.example.org").await;
         assert_eq!(
@@ -838,12 +803,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .unwrap();
         // Evaluated while the feed is off: every answer stored is "clean".
         let (status, _) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&report("rocky_8", "first.example.org")).into_bytes(),
-            )
+            .post_protocol5(&report("rocky_8", "first.example.org"))
             .await;
         assert_eq!(status, 200);
         let (_, h) = s.get_json("/api/v1/hosts/first.example.org").await;
@@ -857,12 +817,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
         s.state.reload_advisories().await.unwrap();
         assert!(!s.state.store.stale_keys().await.unwrap().keys.is_empty());
         let (status, _) = s
-            .post(
-                "?protocol=5",
-                "text/plain",
-                &[],
-                protocol5::render(&report("rocky_8", "second.example.org")).into_bytes(),
-            )
+            .post_protocol5(&report("rocky_8", "second.example.org"))
             .await;
         assert_eq!(status, 200);
         let (_, second) = s.get_json("/api/v1/hosts/second.example.org").await;

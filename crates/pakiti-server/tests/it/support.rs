@@ -156,6 +156,17 @@ impl TestServer {
         .await
     }
 
+    /// `POST /feed/?protocol=5` of `report` as a protocol-5 client sends it (plain text).
+    pub(crate) async fn post_protocol5(&self, report: &Report) -> (u16, String) {
+        self.post(
+            "?protocol=5",
+            "text/plain",
+            &[],
+            pakiti_api::protocol5::render(report).into_bytes(),
+        )
+        .await
+    }
+
     /// Hosts stored, via the API.
     pub(crate) async fn host_total(&self) -> i64 {
         self.get_json("/api/v1/hosts").await.1["total"]
