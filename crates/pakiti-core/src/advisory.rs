@@ -5,7 +5,7 @@
 //! version is affected has exactly one definition, [`Affected::is_affected`]: introduced
 //! inclusive, fixed exclusive.
 
-use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
 
 use crate::stream::OsStream;
@@ -125,6 +125,10 @@ pub struct Affected {
     pub module: Option<String>,
     /// The first affected version (inclusive); `None` means every version before the fix.
     pub introduced: Option<String>,
+    /// The last affected version (inclusive); `None` means no upper bound besides the status.
+    /// OVAL `evr equals X` (kernel live patches) is `introduced = last_affected = X`: exactly
+    /// that version, never "X and later".
+    pub last_affected: Option<String>,
     /// What the vendor says.
     pub status: Status,
 }
@@ -140,6 +144,7 @@ impl Affected {
             arches: Vec::new(),
             module: None,
             introduced: None,
+            last_affected: None,
             status,
         }
     }
@@ -156,34 +161,49 @@ impl Affected {
     /// Whether `installed` (a full version of the stream's scheme) is affected.
     ///
     /// This is the one definition used everywhere: affected when
-    /// `introduced <= installed` (or no `introduced`) and, for `Fixed(v)`, `installed < v`;
-    /// `Unfixed`, `WillNotFix` and `EndOfLife` affect every version from `introduced` on;
-    /// `NotAffected` affects none.
+    /// `introduced <= installed <= last_affected` (each bound only when given) and, for
+    /// `Fixed(v)`, `installed < v`; `Unfixed`, `WillNotFix` and `EndOfLife` affect every
+    /// version in the bounds; `NotAffected` affects none. Versions are compared with
+    /// [`compare_installed`], so an rpm version without an epoch (`rpm -qa`) takes the
+    /// vendor's.
     #[must_use]
     pub fn is_affected(&self, scheme: Scheme, installed: &str) -> bool {
-        self.is_affected_with(scheme, installed, unchanged)
+        self.is_affected_by(|vendor| compare_installed(scheme, installed, vendor))
     }
 
-    /// [`Affected::is_affected`] with the vendor's versions passed through `normalize` first
-    /// (`installed` must already be normalised the same way). Used when a rebuild's host is
-    /// matched against upstream data: `el7_4` and `el7.centos` release tags are both made `el7`.
+    /// [`Affected::is_affected`] with the comparison of the installed version against each of
+    /// the vendor's versions supplied by the caller (`cmp(vendor)` is installed <=> vendor).
+    /// Used when a rebuild's host is matched against upstream data
+    /// ([`crate::matcher::rebuild_compare`]).
     #[must_use]
-    pub fn is_affected_with(
-        &self,
-        scheme: Scheme,
-        installed: &str,
-        normalize: impl for<'v> Fn(&'v str) -> Cow<'v, str>,
-    ) -> bool {
+    pub fn is_affected_by(&self, cmp: impl Fn(&str) -> Ordering) -> bool {
         if let Some(intro) = &self.introduced
-            && scheme.compare(installed, &normalize(intro)).is_lt()
+            && cmp(intro).is_lt()
+        {
+            return false;
+        }
+        if let Some(last) = &self.last_affected
+            && cmp(last).is_gt()
         {
             return false;
         }
         match &self.status {
-            Status::Fixed(fixed) => scheme.compare(installed, &normalize(fixed)).is_lt(),
+            Status::Fixed(fixed) => cmp(fixed).is_lt(),
             Status::Unfixed | Status::WillNotFix | Status::EndOfLife => true,
             Status::NotAffected => false,
         }
+    }
+
+    /// Whether the installed version `installed` is one the entry lists exactly (its fixed,
+    /// introduced or last affected version), as module-stream inference needs.
+    #[must_use]
+    pub fn lists_version(&self, cmp: impl Fn(&str) -> Ordering) -> bool {
+        self.status
+            .fixed_version()
+            .into_iter()
+            .chain(self.introduced.as_deref())
+            .chain(self.last_affected.as_deref())
+            .any(|v| cmp(v).is_eq())
     }
 
     /// Whether the entry applies to a package of architecture `arch`.
@@ -198,8 +218,19 @@ impl Affected {
     }
 }
 
-fn unchanged(v: &str) -> Cow<'_, str> {
-    Cow::Borrowed(v)
+/// Compares an installed version with a vendor's version of the same scheme.
+///
+/// This is [`Scheme::compare`], except that an rpm installed version without an epoch
+/// (`rpm -qa` prints none, so the epoch is unknown) is compared with the vendor's epoch: the
+/// installed package of a stream keeps its epoch, so the vendor's is the best guess, and
+/// assuming `0` would flag every package with an epoch for every historical advisory.
+/// Agents' reports always carry the epoch (`0:` included), so this applies only to such lists.
+#[must_use]
+pub fn compare_installed(scheme: Scheme, installed: &str, vendor: &str) -> Ordering {
+    match scheme {
+        Scheme::Rpm => crate::version::rpm::compare_installed(installed, vendor),
+        Scheme::Deb | Scheme::Apk => scheme.compare(installed, vendor),
+    }
 }
 
 /// A vendor advisory or vulnerability record.

@@ -25,21 +25,68 @@ pub struct Hit {
 }
 
 /// The data a host is matched against: its own stream's, or, for a rebuild of RHEL with no
-/// data of its own, RHEL's with release tags normalised (see [`rebuild_release`]).
+/// data of its own, RHEL's with release tags normalised (see [`rebuild_compare`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     /// The stream whose advisories apply.
     pub stream: OsStream,
-    /// Whether versions are compared through [`rebuild_release`].
+    /// Whether versions are compared through [`rebuild_compare`].
     pub rebuild: bool,
 }
 
-/// Normalises Red Hat release tags the way rebuilds differ from them, so that CentOS's
-/// `67.el7.centos.6`, Rocky's `1.el8_4.rocky` and RHEL's `67.el7_4.6` compare on what matters:
-/// `.elN_M` and `.elN.centos|rocky|alma` all become `.elN` (Pakiti issues #138 and #153, where
-/// CentOS hosts were always shown vulnerable).
+/// Compares a rebuild's installed version with RHEL's version of the same package, as
+/// `rpm` would if the rebuild had kept Red Hat's release tag.
+///
+/// Rebuilds differ from RHEL's release tags in two ways only, and only those are undone:
+/// a debranding tag after the dist tag (`.el8_4.rocky`, `.el8.alma`), and CentOS's dist tag
+/// `.el7.centos`, which replaces RHEL's `.el7_9` (CentOS's `67.el7.centos.6` is RHEL's
+/// `67.el7_9.6`; Pakiti issues #138 and #153, where CentOS hosts were always shown
+/// vulnerable). So the tags are dropped from both sides, and the minor release (`_9`) of
+/// RHEL's version is dropped only when the installed version has a tag in its place. Two
+/// versions without such tags compare exactly as rpm compares them: normalising never
+/// changes the order rpm gives two versions of one stream (issue 12 item 5: Rocky's
+/// `1.33.0-3.el8_1.2` stays older than RHEL's fix `1.33.0-3.el8_2.1`).
 #[must_use]
-pub fn rebuild_release(version: &str) -> Cow<'_, str> {
+pub fn rebuild_compare(installed: &str, vendor: &str) -> std::cmp::Ordering {
+    let (i, minorless) = strip_rebuild_tags(installed);
+    let (v, _) = strip_rebuild_tags(vendor);
+    let v = if minorless {
+        strip_minor(&v).into_owned()
+    } else {
+        v.into_owned()
+    };
+    crate::advisory::compare_installed(crate::version::Scheme::Rpm, &i, &v)
+}
+
+/// The rebuild debranding tags that follow a Red Hat dist tag.
+const REBUILD_TAGS: [&str; 3] = [".centos", ".rocky", ".alma"];
+
+/// Drops `.centos`/`.rocky`/`.alma` after `.elN` or `.elN_M`; the flag says whether one
+/// directly followed `.elN` (CentOS's dist tag `.el7.centos`, which has no minor release).
+fn strip_rebuild_tags(version: &str) -> (Cow<'_, str>, bool) {
+    let mut minorless = false;
+    let out = rewrite_dist_tags(version, |rest, minor| {
+        for tag in REBUILD_TAGS {
+            if rest.starts_with(tag) {
+                if !minor {
+                    minorless = true;
+                }
+                return (tag.len(), false);
+            }
+        }
+        (0, false)
+    });
+    (out, minorless)
+}
+
+/// `.elN_M` → `.elN`.
+fn strip_minor(version: &str) -> Cow<'_, str> {
+    rewrite_dist_tags(version, |_, minor| (0, minor))
+}
+
+/// Rewrites every `.elN[_M]` dist tag of `version`: `f(rest, has_minor)` is given what
+/// follows the tag and says how many bytes of it to drop and whether to drop the `_M`.
+fn rewrite_dist_tags(version: &str, mut f: impl FnMut(&str, bool) -> (usize, bool)) -> Cow<'_, str> {
     let b = version.as_bytes();
     let mut out: Option<String> = None;
     let mut copied = 0;
@@ -50,25 +97,22 @@ pub fn rebuild_release(version: &str) -> Cow<'_, str> {
             while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            let keep_end = j;
-            if j + 1 < b.len() && b[j] == b'_' && b[j + 1].is_ascii_digit() {
+            let major_end = j;
+            let has_minor = j + 1 < b.len() && b[j] == b'_' && b[j + 1].is_ascii_digit();
+            if has_minor {
                 j += 1;
                 while j < b.len() && b[j].is_ascii_digit() {
                     j += 1;
                 }
             }
-            for tag in [".centos", ".rocky", ".alma"] {
-                if version[j..].starts_with(tag) {
-                    j += tag.len();
-                    break;
-                }
-            }
-            if j != keep_end {
+            let (drop_after, drop_minor) = f(&version[j..], has_minor);
+            let drop_minor = drop_minor && has_minor;
+            if drop_after > 0 || drop_minor {
                 let o = out.get_or_insert_with(|| String::with_capacity(version.len()));
-                o.push_str(&version[copied..keep_end]);
-                copied = j;
+                o.push_str(&version[copied..if drop_minor { major_end } else { j }]);
+                copied = j + drop_after;
             }
-            i = j;
+            i = j + drop_after;
         } else {
             i += 1;
         }
@@ -104,8 +148,27 @@ pub struct HostInventory<'a> {
     pub stream: Option<&'a OsStream>,
     /// Installed packages; several versions of one name (kernels) are all kept.
     pub packages: &'a [InstalledPackage],
-    /// Enabled module streams (`nodejs:18`); a host that reports none has none.
+    /// Enabled module streams (`nodejs:18`): reported by the agent, or for hosts that report
+    /// none, inferred ([`AdvisoryIndex::infer_modules`]). Module entries apply only to these.
     pub modules: &'a [String],
+}
+
+/// Module streams inferred from a host's installed packages ([`AdvisoryIndex::infer_modules`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InferredModules {
+    /// Streams inferred (`nodejs:10`), sorted.
+    pub streams: Vec<String>,
+    /// Installed module packages that advisories speak about but whose stream could not be
+    /// inferred, sorted.
+    pub unknown: Vec<String>,
+}
+
+/// The module build tag of an rpm version (`module+el8.0.0+4214+49953fda`), shared by every
+/// package of one module build; `None` for packages that are not from a module.
+#[must_use]
+pub fn module_build_tag(version: &str) -> Option<&str> {
+    let i = version.find("module+").or_else(|| version.find("module_"))?;
+    Some(&version[i..])
 }
 
 /// One installed package affected by one advisory.
@@ -270,11 +333,7 @@ impl AdvisoryIndex {
             return Vec::new();
         };
         let scheme = target.stream.scheme();
-        let installed = if target.rebuild {
-            rebuild_release(&pkg.version)
-        } else {
-            Cow::Borrowed(pkg.version.as_str())
-        };
+        let installed = pkg.version.as_str();
         let mut hits = Vec::new();
         let mut collect = |entries: &[Hit]| {
             for &hit in entries {
@@ -283,9 +342,9 @@ impl AdvisoryIndex {
                     continue;
                 }
                 let affected = if target.rebuild {
-                    entry.is_affected_with(scheme, &installed, rebuild_release)
+                    entry.is_affected_by(|v| rebuild_compare(installed, v))
                 } else {
-                    entry.is_affected(scheme, &installed)
+                    entry.is_affected(scheme, installed)
                 };
                 if affected {
                     hits.push(hit);
@@ -309,10 +368,37 @@ impl AdvisoryIndex {
             hits.sort_unstable();
             // Several entries of one advisory (per arch, per module) can match; one finding
             // per advisory is what a person wants to read. Entries are kept in feed order, so
-            // the first match of each advisory wins.
-            hits.dedup_by_key(|h| h.advisory);
+            // the first match of each advisory wins — but one per module-stream condition,
+            // because which of them applies depends on the host (issue 12 item 1: a CVE whose
+            // first branch names `nodejs:14` must still reach a host with `nodejs:10`). Hosts
+            // keep one per advisory after the module check ([`AdvisoryIndex::applicable`]).
+            let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
+            for h in hits {
+                let module = &self.affected(h).module;
+                let dup = kept.iter().rev().take_while(|k| k.advisory == h.advisory).any(|k| {
+                    self.affected(*k).module == *module
+                });
+                if !dup {
+                    kept.push(h);
+                }
+            }
+            hits = kept;
         }
         hits
+    }
+
+    /// The hits of one package that apply to a host with `modules` enabled, at most one per
+    /// advisory (the first in feed order).
+    #[must_use]
+    pub fn applicable(&self, hits: &[Hit], modules: &[String]) -> Vec<Hit> {
+        let mut out: Vec<Hit> = Vec::with_capacity(hits.len());
+        for &h in hits {
+            if self.applies_to_modules(h, modules) && !out.iter().any(|o| o.advisory == h.advisory)
+            {
+                out.push(h);
+            }
+        }
+        out
     }
 
     /// Whether a hit's module condition holds for a host with `modules` enabled.
@@ -322,6 +408,92 @@ impl AdvisoryIndex {
             None => true,
             Some(m) => modules.iter().any(|h| h == m),
         }
+    }
+
+    /// Infers the enabled module streams of a host that reported none (`rpm -qa` lists and
+    /// every Pakiti 2/3 client send none), from its installed module packages (issue 12
+    /// item 2). A module build's packages share their release's `module+…` tag; the build
+    /// belongs to stream `m` when one of its packages has exactly a version that an entry
+    /// conditioned on `m` lists as fixed, introduced or last affected, and no entry lists it
+    /// for another stream of the same module.
+    /// Builds that advisories speak about but whose stream cannot be told this way are
+    /// returned as unknown: their module advisories cannot be matched, so the host's count is
+    /// a lower bound. "No information" is never taken as "no module".
+    #[must_use]
+    pub fn infer_modules(&self, stream: &OsStream, packages: &[InstalledPackage]) -> InferredModules {
+        let targets = self.targets(stream);
+        // Module build tag → (streams seen, whether any advisory conditions its packages on
+        // a module, package names).
+        let mut builds: Vec<(&str, Vec<&str>, bool, Vec<&str>)> = Vec::new();
+        for p in packages {
+            let Some(tag) = module_build_tag(&p.version) else {
+                continue;
+            };
+            let pos = match builds.iter().position(|b| b.0 == tag) {
+                Some(i) => i,
+                None => {
+                    builds.push((tag, Vec::new(), false, Vec::new()));
+                    builds.len() - 1
+                }
+            };
+            let mut listed: Vec<&str> = Vec::new();
+            let mut relevant = false;
+            for t in &targets {
+                let Some(entries) = self
+                    .streams
+                    .get(&t.stream)
+                    .and_then(|s| s.by_binary.get(p.name.as_str()))
+                else {
+                    continue;
+                };
+                let scheme = t.stream.scheme();
+                for &hit in entries {
+                    let e = self.affected(hit);
+                    let Some(m) = e.module.as_deref() else {
+                        continue;
+                    };
+                    relevant = true;
+                    let exact = if t.rebuild {
+                        e.lists_version(|v| rebuild_compare(&p.version, v))
+                    } else {
+                        e.lists_version(|v| crate::advisory::compare_installed(scheme, &p.version, v))
+                    };
+                    if exact && !listed.contains(&m) {
+                        listed.push(m);
+                    }
+                }
+            }
+            let b = &mut builds[pos];
+            b.2 |= relevant;
+            b.3.push(&p.name);
+            // A version listed for two streams of one module (`nodejs:10`, `nodejs:12`) says
+            // nothing about that module; listed for streams of different modules (Red Hat
+            // lists mariadb's builds under `mariadb:10.3` and `mariadb-devel:10.3`), it
+            // belongs to each.
+            let module_of = |m: &str| m.split_once(':').map_or(m, |(n, _)| n).to_owned();
+            for m in &listed {
+                let same_module = listed
+                    .iter()
+                    .filter(|o| module_of(o) == module_of(m))
+                    .count();
+                if same_module == 1 && !b.1.contains(m) {
+                    b.1.push(m);
+                }
+            }
+        }
+        let mut out = InferredModules::default();
+        for (_, streams, relevant, names) in builds {
+            if !streams.is_empty() {
+                out.streams.extend(streams.iter().map(|m| (*m).to_owned()));
+            } else if relevant {
+                out.unknown.extend(names.iter().map(|n| (*n).to_owned()));
+            }
+        }
+        out.streams.sort();
+        out.streams.dedup();
+        out.unknown.sort();
+        out.unknown.dedup();
+        out
     }
 
     /// Evaluates many packages in parallel; `out[i]` answers `items[i]`.
@@ -341,10 +513,8 @@ impl AdvisoryIndex {
         let mut findings = Vec::new();
         for (i, pkg) in host.packages.iter().enumerate() {
             for target in &targets {
-                for hit in self.evaluate_target(target, pkg) {
-                    if self.applies_to_modules(hit, host.modules) {
-                        findings.push(self.finding(i, hit));
-                    }
+                for hit in self.applicable(&self.evaluate_target(target, pkg), host.modules) {
+                    findings.push(self.finding(i, hit));
                 }
             }
         }
@@ -419,10 +589,8 @@ impl AdvisoryIndex {
         let findings_of = |host: &HostInventory<'_>, ids: &[(u32, u32)], remap: &[u32]| {
             let mut findings = Vec::new();
             for &(i, local) in ids {
-                for &hit in &answers[remap[local as usize] as usize] {
-                    if self.applies_to_modules(hit, host.modules) {
-                        findings.push(self.finding(i as usize, hit));
-                    }
+                for hit in self.applicable(&answers[remap[local as usize] as usize], host.modules) {
+                    findings.push(self.finding(i as usize, hit));
                 }
             }
             findings
@@ -722,18 +890,114 @@ mod tests {
 
     #[test]
     fn rebuild_release_tags() {
-        assert_eq!(rebuild_release("0:7.4p1-16.el7_4.1"), "0:7.4p1-16.el7.1");
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        // CentOS's `.el7.centos` stands for RHEL's `.el7_9`: the same build compares equal.
         assert_eq!(
-            rebuild_release("1:1.0.2k-67.el7.centos.6"),
-            "1:1.0.2k-67.el7.6"
+            rebuild_compare("1:1.0.2k-67.el7.centos.6", "1:1.0.2k-67.el7_4.6"),
+            Equal
         );
-        assert_eq!(rebuild_release("1.2-3.el8_4.rocky"), "1.2-3.el8");
-        assert_eq!(rebuild_release("1.2-3.el8"), "1.2-3.el8");
-        assert!(matches!(rebuild_release("1.2-3.el8"), Cow::Borrowed(_)));
         assert_eq!(
-            rebuild_release("2.0-1.module+el8.4.0+1"),
-            "2.0-1.module+el8.4.0+1"
+            rebuild_compare("1:1.0.2k-67.el7.centos.6", "1:1.0.2k-67.el7_4.7"),
+            Less
         );
+        // Debranding tags after the minor release are dropped, the minor release is kept.
+        assert_eq!(rebuild_compare("1.2-3.el8_4.rocky", "1.2-3.el8_4"), Equal);
+        assert_eq!(rebuild_compare("1.2-3.el8_4.alma", "1.2-3.el8_5"), Less);
+        assert_eq!(rebuild_compare("1.2-3.el8", "1.2-3.el8"), Equal);
+        assert_eq!(
+            rebuild_compare("2.0-1.module+el8.4.0+1", "2.0-1.module+el8.4.0+1"),
+            Equal
+        );
+        // Issue 12 item 5: without rebuild tags the order is rpm's (normalising `_M` away
+        // made Rocky's `el8_1.2` newer than RHEL's fix `el8_2.1`).
+        assert_eq!(
+            rebuild_compare("0:1.33.0-3.el8_1.2", "0:1.33.0-3.el8_2.1"),
+            Less
+        );
+        assert_eq!(rebuild_compare("0:7.4p1-16.el7_4.1", "0:7.4p1-16.el7_5"), Less);
+        assert_eq!(rebuild_compare("0:7.4p1-16.el7_9.1", "0:7.4p1-16.el7_5"), Greater);
+    }
+
+    #[test]
+    fn one_finding_per_advisory_after_the_module_check() {
+        // Issue 12 item 1: the first branch names `nodejs:14`, the second `nodejs:10`.
+        let entry = |m: &str| {
+            let mut e = Affected::binary(rhel8(), "nodejs", Status::Unfixed);
+            e.module = Some(m.into());
+            e
+        };
+        let idx = AdvisoryIndex::new(vec![advisory(
+            "CVE-2021-27290",
+            vec![entry("nodejs:14"), entry("nodejs:10"), entry("nodejs:12")],
+        )]);
+        let pkgs = [InstalledPackage::new(
+            "nodejs",
+            "1:10.14.1-1.module+el8.0.0+2632+6c5111ed",
+            "x86_64",
+        )];
+        let stream = rhel8();
+        for (enabled, want) in [("nodejs:10", 1), ("nodejs:14", 1), ("nodejs:16", 0)] {
+            let modules = [enabled.to_owned()];
+            let host = HostInventory {
+                stream: Some(&stream),
+                packages: &pkgs,
+                modules: &modules,
+            };
+            let r = idx.match_host(&host);
+            assert_eq!(r.findings.len(), want, "{enabled}");
+            let fleet = idx.match_fleet(&[host]);
+            assert_eq!(fleet[0].findings.len(), want, "{enabled}");
+        }
+    }
+
+    #[test]
+    fn equals_means_equality() {
+        // Issue 12 item 7: `kernel equals X` is X only, never "X and later".
+        let mut e = Affected::binary(rhel8(), "kernel", Status::Unfixed);
+        e.introduced = Some("0:3.10.0-1160.el7".into());
+        e.last_affected = Some("0:3.10.0-1160.el7".into());
+        assert!(e.is_affected(crate::version::Scheme::Rpm, "0:3.10.0-1160.el7"));
+        assert!(!e.is_affected(crate::version::Scheme::Rpm, "0:3.10.0-1160.83.1.el7"));
+        assert!(!e.is_affected(crate::version::Scheme::Rpm, "0:3.10.0-1127.el7"));
+    }
+
+    #[test]
+    fn module_streams_inferred_from_exact_versions() {
+        let entry = |m: &str, fixed: &str| {
+            let mut e = Affected::binary(rhel8(), "nodejs", Status::Fixed(fixed.into()));
+            e.module = Some(m.into());
+            e
+        };
+        let idx = AdvisoryIndex::new(vec![
+            advisory("A", vec![entry("nodejs:10", "1:10.16.3-2.module+el8.0.0+4214+49953fda")]),
+            advisory("B", vec![entry("nodejs:12", "1:12.14.1-1.module+el8.1.0+5466+30f75629")]),
+        ]);
+        let stream = rhel8();
+        let pkgs = [
+            InstalledPackage::new("nodejs", "1:10.16.3-2.module+el8.0.0+4214+49953fda", "x86_64"),
+            // Same build, not named by any advisory: attributed through its build tag.
+            InstalledPackage::new("npm", "1:6.9.0-1.10.16.3.2.module+el8.0.0+4214+49953fda", "x86_64"),
+            InstalledPackage::new("bash", "0:4.4.19-7.el8", "x86_64"),
+        ];
+        let got = idx.infer_modules(&stream, &pkgs);
+        assert_eq!(got.streams, ["nodejs:10"]);
+        assert!(got.unknown.is_empty());
+        // A build whose version no advisory lists: unknown, never "no module".
+        let other = [InstalledPackage::new(
+            "nodejs",
+            "1:10.14.1-1.module+el8.0.0+2632+6c5111ed",
+            "x86_64",
+        )];
+        let got = idx.infer_modules(&stream, &other);
+        assert!(got.streams.is_empty());
+        assert_eq!(got.unknown, ["nodejs"]);
+        // rpm -qa gives no epoch: the vendor's is taken.
+        let qa = [InstalledPackage::new(
+            "nodejs",
+            "10.16.3-2.module+el8.0.0+4214+49953fda",
+            "x86_64",
+        )];
+        assert_eq!(idx.infer_modules(&stream, &qa).streams, ["nodejs:10"]);
     }
 
     #[test]

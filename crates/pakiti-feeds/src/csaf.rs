@@ -573,6 +573,7 @@ impl<'d> Converter<'d> {
                     arches: arches.map(|a| a.into_iter().collect()).unwrap_or_default(),
                     module,
                     introduced: None,
+                    last_affected: None,
                     status: status_from_key(status),
                 },
             )

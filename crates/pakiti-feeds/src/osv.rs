@@ -233,6 +233,7 @@ fn convert(rec: RawRecord, problems: &mut Vec<Problem>) -> Option<Advisory> {
                 arches: Vec::new(),
                 module: None,
                 introduced,
+                last_affected: None,
                 status,
             };
             if !affected.contains(&entry) {

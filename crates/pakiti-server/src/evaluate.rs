@@ -355,15 +355,20 @@ pub fn host_streams(data_stream: &str) -> Vec<String> {
 }
 
 /// Keeps the findings that apply to a host with `modules` enabled (module-stream entries apply
-/// only where that stream is enabled; a host that reports none has none).
+/// only where that stream is enabled: reported by the host, or inferred for hosts that report
+/// none, see `ingest::effective_modules`), one per (package version, advisory): an advisory
+/// keeps one entry per module-stream condition until the host's streams are known
+/// (`AdvisoryIndex::evaluate_target`); the first in the store's order is kept.
 #[must_use]
 pub fn applicable(findings: Vec<HostFinding>, modules: &[String]) -> Vec<HostFinding> {
+    let mut seen: FxHashSet<(PackageVersionId, AdvisoryDbId)> = FxHashSet::default();
     findings
         .into_iter()
         .filter(|f| {
             f.module
                 .as_ref()
                 .is_none_or(|m| modules.iter().any(|h| h == m))
+                && seen.insert((f.package_version_id, f.advisory_id))
         })
         .collect()
 }
@@ -517,13 +522,24 @@ pub fn applicable_count(
     let advisories = evaluator.index().advisories();
     items
         .iter()
-        .flat_map(|i| i.answer.iter())
-        .filter(|(pos, idx)| {
-            advisories
-                .get(*pos as usize)
-                .and_then(|a| a.affected.get(*idx as usize))
-                .and_then(|e| e.module.as_ref())
-                .is_none_or(|m| modules.iter().any(|h| h == m))
+        .map(|i| {
+            // Answers are sorted by (advisory, entry): one finding per advisory.
+            let mut last: Option<u32> = None;
+            i.answer
+                .iter()
+                .filter(|(pos, idx)| {
+                    let applies = advisories
+                        .get(*pos as usize)
+                        .and_then(|a| a.affected.get(*idx as usize))
+                        .and_then(|e| e.module.as_ref())
+                        .is_none_or(|m| modules.iter().any(|h| h == m));
+                    let new = last != Some(*pos);
+                    if applies && new {
+                        last = Some(*pos);
+                    }
+                    applies && new
+                })
+                .count()
         })
-        .count()
+        .sum()
 }

@@ -401,14 +401,18 @@ impl Fleet {
                     let Some(list) = by_key.get(&(st, pv)) else {
                         continue;
                     };
+                    // One finding per advisory after the module check (an advisory keeps
+                    // one entry per module-stream condition: `evaluate::applicable`).
+                    let mut seen: Vec<u32> = Vec::new();
                     for &(adv_db, idx) in list {
                         let Some(&a) = adv_index.get(&adv_db) else {
                             continue;
                         };
                         let aff = &affected[&(a, idx)];
-                        if aff.module.is_some_and(|m| !modules.contains(&m)) {
+                        if aff.module.is_some_and(|m| !modules.contains(&m)) || seen.contains(&a) {
                             continue;
                         }
+                        seen.push(a);
                         for &cve in &advisories[a as usize].cves {
                             if !exc.is_empty()
                                 && let Some(p) = pkg_map.get(&pv)

@@ -16,7 +16,9 @@ use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::Store;
-use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ReportMeta};
+use pakiti_store::{
+    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta,
+};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -101,6 +103,48 @@ pub(crate) fn to_installed(report: &Report) -> Vec<InstalledPackage> {
             source: p.source.clone(),
         })
         .collect()
+}
+
+/// The module streams a report's host has enabled, and how they are known: those the agent
+/// reported; for a host that reported none (`rpm -qa`, every Pakiti 2/3 client), those
+/// inferred from its installed module packages (issue 12 item 2). Never "none" for lack of
+/// information: a module package whose stream cannot be told makes the host `Unknown`.
+#[must_use]
+pub fn effective_modules(
+    evaluator: &Evaluator,
+    report: &Report,
+    stream: Option<&OsStream>,
+) -> (Vec<String>, ModuleStreams) {
+    if !report.module_streams.is_empty() {
+        return (report.module_streams.clone(), ModuleStreams::Reported);
+    }
+    let Some(stream) = stream else {
+        return (Vec::new(), ModuleStreams::Reported);
+    };
+    // Only module packages matter: no copy of the whole list.
+    let modular: Vec<InstalledPackage> = report
+        .packages
+        .iter()
+        .filter(|p| pakiti_core::matcher::module_build_tag(&p.version).is_some())
+        .map(|p| InstalledPackage {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            arch: p.arch.clone(),
+            source: p.source.clone(),
+        })
+        .collect();
+    if modular.is_empty() {
+        return (Vec::new(), ModuleStreams::Reported);
+    }
+    let inferred = evaluator.index().infer_modules(stream, &modular);
+    let how = if !inferred.unknown.is_empty() {
+        ModuleStreams::Unknown
+    } else if inferred.streams.is_empty() {
+        ModuleStreams::Reported
+    } else {
+        ModuleStreams::Inferred
+    };
+    (inferred.streams, how)
 }
 
 /// Who a report is from: the agent's client id when it sends one, and the host name.
@@ -240,6 +284,7 @@ pub async fn process(
                 .map_or_else(|| "this client".to_owned(), |p| p.to_string())
         )));
     }
+    let (modules, module_streams) = effective_modules(&evaluator, report, stream.as_ref());
     if report.mode == Mode::ReportOnly {
         validate_versions(report, stream.as_ref())?;
         let packages = to_installed(report);
@@ -249,6 +294,7 @@ pub async fn process(
             report,
             stream.as_ref(),
             &packages,
+            &modules,
         ));
     }
     let identity = identity_of(report);
@@ -296,10 +342,10 @@ pub async fn process(
                 stream.as_ref(),
                 &report.arch,
                 &to_installed(report),
-                &report.module_streams,
+                &modules,
             );
             let findings =
-                evaluate::applicable(store.host_findings(host_id).await?, &report.module_streams);
+                evaluate::applicable(store.host_findings(host_id).await?, &modules);
             outcome.findings = findings.len();
             outcome.report_back = report_back(&policy, host_stream.as_deref(), &findings);
         }
@@ -326,7 +372,8 @@ pub async fn process(
             .filter(|t| !t.is_empty() && t != "unknown"),
         packager: report.packager.as_str().to_owned(),
         reboot_needed: kernel::reboot_needed(scheme, &report.kernel, &packages),
-        modules: report.module_streams.clone(),
+        modules: modules.clone(),
+        module_streams,
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();
@@ -393,12 +440,12 @@ pub async fn process(
                 &evaluator,
                 &policy,
                 key,
-                &report.module_streams,
+                &modules,
                 &count_items,
                 finish.processed_at,
             );
             outcome.findings =
-                evaluate::applicable_count(&evaluator, &report.module_streams, &count_items);
+                evaluate::applicable_count(&evaluator, &modules, &count_items);
             finish.evaluated = saved.unevaluated.clone();
             finish.findings = fresh;
         }
@@ -407,7 +454,7 @@ pub async fn process(
             stream.as_ref(),
             &report.arch,
             &packages,
-            &report.module_streams,
+            &modules,
         );
         let security = upgrades.iter().filter(|l| l.security).count();
         finish.updates = Some(pakiti_store::HostUpdateCounts {
@@ -444,7 +491,7 @@ pub async fn process(
                 .host_findings(saved.host_id)
                 .await
                 .context("reading findings")?,
-            &report.module_streams,
+            &modules,
         );
         outcome.findings = findings.len();
         outcome.report_back = report_back(&policy, stream_key.as_deref(), &findings);
@@ -459,11 +506,12 @@ fn report_only(
     report: &Report,
     stream: Option<&OsStream>,
     packages: &[InstalledPackage],
+    modules: &[String],
 ) -> Outcome {
     let result = evaluator.index().match_host(&HostInventory {
         stream,
         packages,
-        modules: &report.module_streams,
+        modules,
     });
     let stream_key = stream.map(ToString::to_string);
     let lines = tagged_lines(
@@ -488,7 +536,7 @@ fn report_only(
             stream,
             &report.arch,
             packages,
-            &report.module_streams,
+            modules,
         ),
         ..Outcome::default()
     }

@@ -95,6 +95,7 @@ fn filter_qs(q: &HostsQuery) -> String {
     add("cve_tag", q.cve_tag.as_ref());
     add("package", q.package.as_ref());
     add("tld", q.tld.as_ref());
+    add("module_streams", q.module_streams.as_ref());
     for (k, v) in [
         ("vulnerable", q.vulnerable),
         ("reboot", q.reboot),

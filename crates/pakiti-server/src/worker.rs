@@ -66,12 +66,14 @@ pub async fn enqueue(
     // mode. The CVE lines (protocol 5, JSON) wait for the worker and are not sent.
     let upgrades = if report.mode.reports_back() {
         let stream = crate::ingest::stream_of(report, &state.os_rules);
+        let (modules, _) =
+            crate::ingest::effective_modules(&state.evaluator(), report, stream.as_ref());
         crate::updates::host_lines(
             &state.updates().get(),
             stream.as_ref(),
             &report.arch,
             &crate::ingest::to_installed(report),
-            &report.module_streams,
+            &modules,
         )
     } else {
         Vec::new()

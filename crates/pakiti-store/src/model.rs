@@ -212,8 +212,57 @@ pub struct HostFacts {
     /// Whether the agent says a reboot is needed.
     pub reboot_needed: bool,
     /// Enabled module streams (`nodejs:18`, RHEL 8+); module-stream findings apply only to
-    /// hosts that have that stream enabled.
+    /// hosts that have that stream enabled. For a host that reported none, the streams the
+    /// server inferred from its module packages (see `module_streams`).
     pub modules: Vec<String>,
+    /// How `modules` is known.
+    pub module_streams: ModuleStreams,
+}
+
+/// How a host's module streams are known (issue 12 item 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ModuleStreams {
+    /// Reported by the agent, or nothing to know: no installed module package that an
+    /// advisory speaks about.
+    #[default]
+    Reported,
+    /// The agent reported none (`rpm -qa`, Pakiti 2/3 clients); every module package the
+    /// advisories speak about was attributed to a stream by its exact version.
+    Inferred,
+    /// The agent reported none, and some module packages could not be attributed: their
+    /// module advisories are missed, so the CVE count is a lower bound.
+    Unknown,
+}
+
+impl ModuleStreams {
+    /// The stored word: `''`, `inferred`, `unknown`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleStreams::Reported => "",
+            ModuleStreams::Inferred => "inferred",
+            ModuleStreams::Unknown => "unknown",
+        }
+    }
+
+    /// The API word: `reported`, `inferred`, `unknown`.
+    #[must_use]
+    pub fn api_word(self) -> &'static str {
+        match self {
+            ModuleStreams::Reported => "reported",
+            other => other.as_str(),
+        }
+    }
+
+    /// Reads a stored or API word (unknown words read as `Reported`, the column's default).
+    #[must_use]
+    pub fn parse(word: &str) -> Self {
+        match word {
+            "inferred" => ModuleStreams::Inferred,
+            "unknown" => ModuleStreams::Unknown,
+            _ => ModuleStreams::Reported,
+        }
+    }
 }
 
 /// Report metadata (everything but the packages).
@@ -389,6 +438,8 @@ pub struct HostFilter {
     pub tagged_only: bool,
     /// Only hosts with security updates pending (from the imported repositories).
     pub security_updates_only: bool,
+    /// Only hosts whose module streams are known this way (`?module_streams=inferred`).
+    pub module_streams: Option<ModuleStreams>,
     /// The hosts the viewer may see (authorization); every listing applies it.
     pub scope: HostScope,
 }

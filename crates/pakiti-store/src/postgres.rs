@@ -434,10 +434,10 @@ async fn insert_advisory_bodies(
         qb.build().execute(&mut **tx).await?;
     }
     let count = affected.len();
-    for chunk in affected.chunks(MAX_BINDS / 10) {
+    for chunk in affected.chunks(MAX_BINDS / 11) {
         let mut qb = QueryBuilder::<Db>::new(
             "INSERT INTO affected (advisory_id, idx, stream, package, kind, arches, module, \
-             introduced, status, fixed_version) ",
+             introduced, last_affected, status, fixed_version) ",
         );
         qb.push_values(chunk, |mut b, (id, r)| {
             b.push_bind(*id)
@@ -448,6 +448,7 @@ async fn insert_advisory_bodies(
                 .push_bind(r.arches.as_deref())
                 .push_bind(r.module)
                 .push_bind(r.introduced)
+                .push_bind(r.last_affected)
                 .push_bind(r.status)
                 .push_bind(r.fixed_version);
         });
@@ -791,7 +792,7 @@ impl Store for PgStore {
         .await?;
         let affected: Vec<AffectedLoadRow> = sqlx::query_as(
             "SELECT af.advisory_id, af.stream, af.package, af.kind, af.arches, af.module, \
-             af.introduced, af.status, af.fixed_version FROM affected af \
+             af.introduced, af.last_affected, af.status, af.fixed_version FROM affected af \
              JOIN advisories a ON a.id = af.advisory_id JOIN feeds f ON f.id = a.feed_id \
              WHERE f.enabled ORDER BY af.advisory_id, af.idx",
         )

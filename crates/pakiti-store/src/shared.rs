@@ -124,6 +124,11 @@ pub(crate) fn advisory_digest(a: &Advisory) -> i64 {
         e.arches.iter().for_each(|x| h.str(x));
         h.opt(e.module.as_deref());
         h.opt(e.introduced.as_deref());
+        // Hashed only when present, so that advisories without it keep their digests.
+        if let Some(last) = &e.last_affected {
+            h.str("last_affected");
+            h.str(last);
+        }
         h.str(e.status.kind());
         h.opt(e.status.fixed_version());
     }
@@ -152,6 +157,7 @@ pub(crate) struct AffectedRow<'a> {
     pub(crate) arches: Option<String>,
     pub(crate) module: Option<&'a str>,
     pub(crate) introduced: Option<&'a str>,
+    pub(crate) last_affected: Option<&'a str>,
     pub(crate) status: &'static str,
     pub(crate) fixed_version: Option<&'a str>,
 }
@@ -184,6 +190,7 @@ pub(crate) fn affected_rows(a: &Advisory) -> Result<Vec<AffectedRow<'_>>, StoreE
                 arches: join_list("arch", &e.arches)?,
                 module: e.module.as_deref(),
                 introduced: e.introduced.as_deref(),
+                last_affected: e.last_affected.as_deref(),
                 status: e.status.kind(),
                 fixed_version: e.status.fixed_version(),
             })
@@ -381,6 +388,7 @@ pub(crate) struct AffectedLoadRow {
     pub(crate) arches: Option<String>,
     pub(crate) module: Option<String>,
     pub(crate) introduced: Option<String>,
+    pub(crate) last_affected: Option<String>,
     pub(crate) status: String,
     pub(crate) fixed_version: Option<String>,
 }
@@ -403,6 +411,7 @@ impl AffectedLoadRow {
             arches: split_list(self.arches.as_deref()),
             module: self.module,
             introduced: self.introduced,
+            last_affected: self.last_affected,
             status: status_from(&self.status, self.fixed_version)?,
         })
     }
@@ -474,7 +483,7 @@ pub(crate) fn package_key(p: &InstalledPackage) -> (&str, &str, &str, &str) {
 }
 
 pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS group_name, \
-    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, \
+    h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, h.module_streams, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
     h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates";
@@ -494,6 +503,7 @@ pub(crate) struct HostRow {
     pub(crate) packager: String,
     pub(crate) reboot_needed: bool,
     pub(crate) modules: String,
+    pub(crate) module_streams: String,
     pub(crate) first_seen: i64,
     pub(crate) last_report_at: i64,
     pub(crate) last_report_hash: Option<String>,
@@ -535,6 +545,7 @@ impl HostRow {
                 packager: self.packager,
                 reboot_needed: self.reboot_needed,
                 modules: self.modules.split_whitespace().map(str::to_owned).collect(),
+                module_streams: crate::model::ModuleStreams::parse(&self.module_streams),
             },
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,

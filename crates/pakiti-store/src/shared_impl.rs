@@ -85,7 +85,7 @@ async fn save_in(
         "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-         pkg_count = $15, modules = $16 WHERE id = $1",
+         pkg_count = $15, modules = $16, module_streams = $17 WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -103,6 +103,7 @@ async fn save_in(
     .bind(&meta.hash)
     .bind(pkg_count)
     .bind(facts.modules.join(" "))
+    .bind(facts.module_streams.as_str())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -431,6 +432,9 @@ fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
     }
     if f.tagged_only {
         qb.push(" AND h.tagged_count > 0");
+    }
+    if let Some(m) = f.module_streams {
+        qb.push(" AND h.module_streams = ").push_bind(m.as_str());
     }
     push_scope(qb, &f.scope);
 }

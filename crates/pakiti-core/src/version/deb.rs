@@ -185,12 +185,49 @@ fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
     Ordering::Equal
 }
 
-/// Compares epoch texts as numbers of any length: leading zeros dropped, then longer is bigger,
-/// then digit by digit. Total on any bytes, and numeric order on digit strings.
+/// The epoch text as dpkg's `strtol()` reads it: leading white space (C `isspace`), an
+/// optional `+` or `-` sign, then digits. Returns the sign, the digits and where they end
+/// (0 when there are no digits, as `strtol` leaves its end pointer at the start then).
+fn epoch_number(e: &[u8]) -> (bool, &[u8], usize) {
+    let mut i = e
+        .iter()
+        .position(|&c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .unwrap_or(e.len());
+    let negative = e.get(i) == Some(&b'-');
+    if matches!(e.get(i), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let start = i;
+    while e.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    if i == start {
+        return (false, &e[..0], 0);
+    }
+    (negative, &e[start..i], i)
+}
+
+/// Compares epoch texts as the numbers dpkg reads from them (`+1` is `1`, `-0` is `0`), of
+/// any length: leading zeros dropped, then longer is bigger, then digit by digit. Total on
+/// any bytes (a negative number sorts below every other).
 fn cmp_epoch(a: &[u8], b: &[u8]) -> Ordering {
-    let strip = |s: &[u8]| -> usize { s.iter().position(|&c| c != b'0').unwrap_or(s.len()) };
-    let (a, b) = (&a[strip(a)..], &b[strip(b)..]);
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+    fn key(s: &[u8]) -> (bool, &[u8]) {
+        let (negative, digits, _) = epoch_number(s);
+        let significant = &digits[digits
+            .iter()
+            .position(|&c| c != b'0')
+            .unwrap_or(digits.len())..];
+        (negative && !significant.is_empty(), significant)
+    }
+    let (na, a) = key(a);
+    let (nb, b) = key(b);
+    let magnitude = a.len().cmp(&b.len()).then_with(|| a.cmp(b));
+    match (na, nb) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (true, false) => Ordering::Less,
+        (false, true) => Ordering::Greater,
+    }
 }
 
 fn cmp_parts(a: &Parts<'_>, b: &Parts<'_>) -> Ordering {
@@ -240,28 +277,24 @@ fn check(v: &str) -> Result<(&str, u32, Parts<'_>), DebVersionError> {
     let parts = split(text.as_bytes());
     let mut epoch = 0u32;
     if parts.has_colon {
-        // dpkg uses strtol(); we accept only plain digits (strtol would also take a leading `+`
-        // or whitespace, which no real version has), and keep dpkg's messages for the rest.
+        // dpkg reads the epoch with strtol(): leading white space and a sign are accepted
+        // (`+1:` is epoch 1, `-0:` epoch 0), and its messages are kept for the rest.
         let e = parts.epoch;
-        let (negative, digits) = match e.first() {
-            Some(b'-') => (true, &e[1..]),
-            _ => (false, e),
-        };
-        let ndigits = digits.iter().take_while(|c| c.is_ascii_digit()).count();
-        if ndigits == 0 {
+        let (negative, digits, end) = epoch_number(e);
+        if digits.is_empty() {
             // strtol() parsed nothing: its end pointer is the start of the string.
             return Err(DebVersionError::EpochEmpty);
         }
-        if ndigits != digits.len() {
+        if end != e.len() {
             return Err(DebVersionError::EpochNotNumber);
-        }
-        if negative {
-            return Err(DebVersionError::EpochNegative);
         }
         let significant = &digits[digits
             .iter()
             .position(|&c| c != b'0')
             .unwrap_or(digits.len())..];
+        if negative && !significant.is_empty() {
+            return Err(DebVersionError::EpochNegative);
+        }
         if significant.len() > 10 {
             return Err(DebVersionError::EpochTooBig);
         }
@@ -422,6 +455,36 @@ mod tests {
         assert_eq!(
             DebVersion::parse("2147483647:0").unwrap().epoch(),
             2_147_483_647
+        );
+    }
+
+    /// dpkg reads the epoch with `strtol()`, so a sign is accepted (issue 12 item 10);
+    /// checked with dpkg 1.21.22: `dpkg --compare-versions 1:1.0 eq +1:1.0` and
+    /// `dpkg --compare-versions 1.0 eq -0:1.0` both hold.
+    #[test]
+    fn signed_epochs_read_as_dpkg_reads_them() {
+        assert_eq!(DebVersion::parse("+1:1.0").unwrap().epoch(), 1);
+        assert_eq!(DebVersion::parse("-0:1.0").unwrap().epoch(), 0);
+        assert_eq!(DebVersion::parse("+01:1.0").unwrap().epoch(), 1);
+        assert_eq!(
+            DebVersion::parse("-1:1.0").unwrap_err(),
+            DebVersionError::EpochNegative
+        );
+        assert_eq!(
+            DebVersion::parse("+:1.0").unwrap_err(),
+            DebVersionError::EpochEmpty
+        );
+        assert_eq!(
+            DebVersion::parse("1+:1.0").unwrap_err(),
+            DebVersionError::EpochNotNumber
+        );
+        assert_eq!(compare("+1:1.0", "1:1.0"), Ordering::Equal);
+        assert_eq!(compare("-0:1.0", "1.0"), Ordering::Equal);
+        assert_eq!(compare("+2:1.0", "1:9.0"), Ordering::Greater);
+        assert_eq!(compare("+1:1.0", "2:0.1"), Ordering::Less);
+        assert_eq!(
+            DebVersion::parse("+1:1.0").unwrap(),
+            DebVersion::parse("1:1.0").unwrap()
         );
     }
 }

@@ -215,6 +215,25 @@ pub fn compare_evr(a: &str, b: &str) -> Ordering {
     Evr::parse(a).compare(&Evr::parse(b))
 }
 
+/// Compares an installed EVR with a vendor's, taking the vendor's epoch when the installed one
+/// has none (`rpm -qa` output never shows the epoch, so it is unknown, not `0`).
+#[must_use]
+pub fn compare_installed(installed: &str, vendor: &str) -> Ordering {
+    let i = Evr::parse(installed);
+    if i.epoch.is_some() {
+        return compare_evr(installed, vendor);
+    }
+    let mut v = Evr::parse(vendor);
+    v.epoch = None;
+    i.compare(&v)
+}
+
+/// Whether an installed EVR has no epoch, so that [`compare_installed`] assumes the vendor's.
+#[must_use]
+pub fn epoch_unknown(installed: &str) -> bool {
+    Evr::parse(installed).epoch.is_none()
+}
+
 /// Checks an EVR string conservatively.
 ///
 /// rpm itself compares almost anything, so this rejects what rpm cannot have produced or where
@@ -224,8 +243,10 @@ pub fn compare_evr(a: &str, b: &str) -> Ordering {
 ///   strings are split on whitespace);
 /// * non-ASCII bytes (rpmbuild refuses them, and `rpmvercmp` treats them all as one separator,
 ///   so `1.α` equals `1.β`);
-/// * an empty epoch (`:1.0`), an epoch rpm could not store as a number (over `u32`), an empty
-///   version or an empty release (`1.0-`).
+/// * an empty epoch (`:1.0`), an empty version or an empty release (`1.0-`).
+///
+/// Epochs of any length are accepted: rpm compares them as digit strings (`rpmvercmp`, leading
+/// zeros ignored), so `99999999999:1.0` is valid and newer than `4294967296:1.0`.
 ///
 /// # Errors
 /// The reason the version is rejected, lowercase.
@@ -247,11 +268,6 @@ pub fn validate(v: &str) -> Result<(), String> {
     let evr = Evr::parse(v);
     if v.starts_with(':') {
         return Err("empty epoch before ':'".to_owned());
-    }
-    if let Some(epoch) = evr.epoch
-        && epoch.parse::<u32>().is_err()
-    {
-        return Err(format!("epoch {epoch:?} does not fit in 32 bits"));
     }
     if evr.version.is_empty() {
         return Err("empty version part".to_owned());
@@ -285,13 +301,46 @@ mod tests {
     }
 
     #[test]
+    fn unknown_epoch_takes_the_vendors() {
+        // `rpm -qa` prints `bind-9.11.4-26.P2.el7`; the package's epoch (32) is unknown.
+        assert_eq!(
+            compare_installed("9.11.4-26.P2.el7", "32:9.11.4-26.P2.el7_9.2"),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_installed("9.11.4-26.P2.el7_9.2", "32:9.11.4-26.P2.el7_9.2"),
+            Ordering::Equal
+        );
+        assert_eq!(
+            compare_installed("9.11.4-26.P2.el7_9.3", "32:9.11.4-26.P2.el7_9.2"),
+            Ordering::Greater
+        );
+        // A known epoch, `0:` included, is compared as always.
+        assert_eq!(
+            compare_installed("0:9.11.4-26.P2.el7_9.3", "32:9.11.4-26.P2.el7_9.2"),
+            Ordering::Less
+        );
+        assert!(epoch_unknown("1.0-1"));
+        assert!(!epoch_unknown("0:1.0-1"));
+    }
+
+    #[test]
     fn validate_reasons() {
         assert_eq!(validate("1:2.0-3"), Ok(()));
         assert!(validate("").is_err());
         assert!(validate("1.0 -1").is_err());
         assert!(validate("1.α").is_err());
         assert!(validate(":1.0").is_err());
-        assert!(validate("99999999999:1.0").is_err());
+        // Epochs of any length compare as rpm compares them (issue 12 item 10).
+        assert_eq!(validate("99999999999:1.0"), Ok(()));
+        assert_eq!(
+            compare_evr("99999999999:1.0", "4294967296:1.0"),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare_evr("0004294967296:1.0", "4294967296:1.0"),
+            Ordering::Equal
+        );
         assert!(validate("1:-1").is_err());
         assert!(validate("1.0-").is_err());
     }

@@ -120,9 +120,21 @@ fn validate_rules() {
         ":1.0",
         "1:-1",
         "1.0-",
-        "4294967296:1",
         "-1",
     ] {
         assert!(Scheme::Rpm.validate(bad).is_err(), "{bad:?} accepted");
     }
+    // Issue 12 item 10: rpm compares epochs as digit strings (`rpmvercmp`), of any length and
+    // with leading zeros ignored; refusing them above 2^32 refused what rpm compares.
+    for good in ["4294967296:1", "99999999999999999999:1.0-1", "0004294967296:1"] {
+        assert_eq!(Scheme::Rpm.validate(good), Ok(()), "{good:?} refused");
+    }
+    assert_eq!(
+        Scheme::Rpm.compare("4294967297:1", "4294967296:2"),
+        std::cmp::Ordering::Greater
+    );
+    assert_eq!(
+        Scheme::Rpm.compare("0004294967296:1", "4294967296:1"),
+        std::cmp::Ordering::Equal
+    );
 }

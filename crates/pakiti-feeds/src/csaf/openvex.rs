@@ -166,6 +166,7 @@ pub(super) fn convert(doc: RawDoc, out: &mut Parsed<Advisory>) -> Result<(), Fee
                 arches: arches.map(|a| a.into_iter().collect()).unwrap_or_default(),
                 module: None,
                 introduced: None,
+                last_affected: None,
                 status: status_from_key(status),
             })
             .collect();

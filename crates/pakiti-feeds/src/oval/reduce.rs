@@ -445,7 +445,6 @@ impl<'d> Ctx<'d> {
             entry.module.clone_from(&module);
             let mut fixed: Option<String> = None;
             let mut arches: Option<Vec<String>> = None;
-            let mut inexact = false;
             for c in &checks {
                 for f in &c.unsupported {
                     problems.push(format!("unsupported state field {f} on {name} ignored"));
@@ -463,8 +462,10 @@ impl<'d> Ctx<'d> {
                         }
                         Evr::GreaterEq(v) => entry.introduced = Some(v.clone()),
                         Evr::Equals(v) => {
+                            // Equality is equality (issue 12 item 7): kpatch definitions
+                            // name the one kernel a live patch is for.
                             entry.introduced = Some(v.clone());
-                            inexact = true;
+                            entry.last_affected = Some(v.clone());
                         }
                         Evr::Unsupported(op) => {
                             problems.push(format!(
@@ -480,15 +481,10 @@ impl<'d> Ctx<'d> {
                     });
                 }
             }
-            if inexact {
-                problems.push(format!(
-                    "evr equals on {name}: entry covers that version and every later one"
-                ));
-            }
             entry.arches = arches.unwrap_or_default();
             entry.status = if contradiction {
                 Status::NotAffected
-            } else if let Some(v) = fixed.filter(|_| !inexact) {
+            } else if let Some(v) = fixed {
                 Status::Fixed(normalise_fixed(stream, v))
             } else {
                 self.unpatched_status(def, name, problems)

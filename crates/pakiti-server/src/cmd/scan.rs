@@ -3,6 +3,11 @@
 //! Reads what agents send (`rpm -qa`, `dpkg-query -W`, apk listings, and the Pakiti report
 //! formats: protocol 5 text, the protocol 4 stdout format, our JSON) and prints the findings as
 //! a table, JSON lines (one object per finding) or CSV.
+//!
+//! Every version is validated as `pakiti vercmp` validates it. `rpm -qa` lists carry no epoch:
+//! their versions are kept without one and compared with each advisory's epoch, and such
+//! findings are marked "epoch assumed" (`?:` in the table, `epoch_assumed` in JSON and CSV).
+//! Hosts that list no module streams get them inferred from their module packages.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,6 +20,7 @@ use pakiti_core::matcher::{AdvisoryIndex, HostInventory};
 use pakiti_core::osname;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
+use pakiti_core::version::Scheme;
 use pakiti_feeds::{FeedKind, ParseOptions, decompress};
 
 /// Output formats of `pakiti scan`.
@@ -79,9 +85,20 @@ pub fn read_input(text: &str) -> Result<Report> {
     if parsed.packages.is_empty() {
         bail!("no packages found in the input");
     }
+    let mut packages = parsed.to_packages();
+    if parsed.format == listing::ListingFormat::RpmQa {
+        // `rpm -qa` prints no epoch: it is unknown, not 0 (issue 12 item 8). A version without
+        // `E:` is compared with the advisory's epoch (`compare_installed`).
+        for (p, l) in packages.iter_mut().zip(&parsed.packages) {
+            p.version = match &l.release {
+                Some(r) => format!("{}-{r}", l.version),
+                None => l.version.clone(),
+            };
+        }
+    }
     Ok(Report {
         packager: parsed.format.packager(),
-        packages: parsed.to_packages(),
+        packages,
         ..Report::default()
     })
 }
@@ -168,6 +185,25 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             bail!("the input lists {packager} packages but stream {stream} uses {scheme}");
         }
     }
+    // Versions are checked as `pakiti vercmp` checks them: an order computed from a version the
+    // real tool rejects would be a guess.
+    let scheme = stream.scheme();
+    let invalid: Vec<String> = report
+        .packages
+        .iter()
+        .filter_map(|p| {
+            scheme
+                .validate(&p.version)
+                .err()
+                .map(|e| format!("{}: {e}", p.name))
+        })
+        .collect();
+    if let Some(first) = invalid.first() {
+        bail!(
+            "{} package version(s) are not valid {scheme} versions; first: {first}",
+            invalid.len()
+        );
+    }
     let advisories = load_feeds(&args.feeds, args.feed_kind, err)?;
     let mut index = AdvisoryIndex::new(advisories);
     for file in &args.packages_indexes {
@@ -204,10 +240,31 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             source: p.source.clone(),
         })
         .collect();
+    let modules = if report.module_streams.is_empty() {
+        let inferred = index.infer_modules(&stream, &packages);
+        if !inferred.streams.is_empty() {
+            writeln!(
+                err,
+                "module streams inferred from installed module packages (the input lists none): {}",
+                inferred.streams.join(" ")
+            )?;
+        }
+        if !inferred.unknown.is_empty() {
+            writeln!(
+                err,
+                "warning: module streams unknown: the stream of {} could not be inferred; their \
+                 module advisories are missed (report module streams, e.g. with pakiti-client)",
+                inferred.unknown.join(", ")
+            )?;
+        }
+        inferred.streams
+    } else {
+        report.module_streams.clone()
+    };
     let result = index.match_host(&HostInventory {
         stream: Some(&stream),
         packages: &packages,
-        modules: &report.module_streams,
+        modules: &modules,
     });
     if !result.covered {
         writeln!(
@@ -233,6 +290,8 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
                 package: &p.name,
                 arch: &p.arch,
                 installed: &p.version,
+                epoch_assumed: scheme == Scheme::Rpm
+                    && pakiti_core::version::rpm::epoch_unknown(&p.version),
                 advisory: &f.advisory.id,
                 severity: f.advisory.severity.as_str(),
                 status: f.affected.status.kind(),
@@ -259,6 +318,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
                     "package": r.package,
                     "arch": r.arch,
                     "installed_version": r.installed,
+                    "epoch_assumed": r.epoch_assumed,
                     "fixed_version": if r.fixed.is_empty() { None } else { Some(r.fixed) },
                     "status": r.status,
                     "severity": r.severity,
@@ -270,12 +330,12 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
         Format::Csv => {
             writeln!(
                 out,
-                "package,arch,installed_version,advisory,severity,status,fixed_version,cves"
+                "package,arch,installed_version,advisory,severity,status,fixed_version,cves,epoch_assumed"
             )?;
             for r in &rows {
                 writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{}",
+                    "{},{},{},{},{},{},{},{},{}",
                     csv(r.package),
                     csv(r.arch),
                     csv(r.installed),
@@ -283,10 +343,21 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
                     r.severity,
                     r.status,
                     csv(r.fixed),
-                    csv(&r.cves.join(" "))
+                    csv(&r.cves.join(" ")),
+                    r.epoch_assumed
                 )?;
             }
         }
+    }
+    let assumed = rows.iter().filter(|r| r.epoch_assumed).count();
+    if assumed > 0 {
+        writeln!(
+            err,
+            "epoch assumed: the input gives no epochs (rpm -qa prints none); {assumed} of {} \
+             findings compare the installed version with the advisory's epoch (marked ?: / \
+             epoch_assumed); list packages with --queryformat '%{{EPOCH}}:...' to be sure",
+            rows.len()
+        )?;
     }
     let cves: std::collections::BTreeSet<&str> = rows
         .iter()
@@ -306,6 +377,8 @@ struct Row<'a> {
     package: &'a str,
     arch: &'a str,
     installed: &'a str,
+    /// The input gave no epoch (`rpm -qa`): compared with the advisory's.
+    epoch_assumed: bool,
     advisory: &'a str,
     severity: &'a str,
     status: &'a str,
@@ -341,7 +414,11 @@ fn write_table(rows: &[Row<'_>], out: &mut impl Write) -> Result<()> {
             };
             [
                 r.package.to_owned(),
-                r.installed.to_owned(),
+                if r.epoch_assumed {
+                    format!("?:{}", r.installed)
+                } else {
+                    r.installed.to_owned()
+                },
                 r.advisory.to_owned(),
                 r.severity.to_owned(),
                 if r.fixed.is_empty() {

@@ -37,6 +37,14 @@ pub struct ApiHost {
     /// do not send them): those advisories match only binaries named like their source
     /// (`openssl`, not `libssl3`), so its CVE count is a lower bound, not "clean".
     pub source_names_unknown: bool,
+    /// How the host's enabled module streams (RHEL 8+ modularity) are known: `reported` by
+    /// its agent (or it has no module package that advisories speak about), `inferred` from
+    /// its installed module packages because the agent reported none (Pakiti 2/3 clients,
+    /// `rpm -qa`), or `unknown` when some module packages could not be attributed to a
+    /// stream: their module advisories are missed and the CVE count is a lower bound.
+    pub module_streams: String,
+    /// The enabled module streams findings were matched with (reported or inferred).
+    pub modules: Vec<String>,
     /// Architecture.
     pub arch: String,
     /// Running kernel.
@@ -243,6 +251,8 @@ pub struct HostsQuery {
     /// Only hosts with security updates pending.
     #[serde(deserialize_with = "empty_as_none")]
     pub security_updates: Option<bool>,
+    /// Only hosts whose module streams are known this way: `reported`, `inferred`, `unknown`.
+    pub module_streams: Option<String>,
     /// Comma-separated top-level domains (`cz,de`).
     pub tld: Option<String>,
     /// `hostname`, `group`, `os`, `last_report`, `cves`, `critical`, `high`, `tagged`,
@@ -282,6 +292,8 @@ pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
             .stream
             .as_ref()
             .is_some_and(|s| !evaluator.index().targets(s).is_empty()),
+        module_streams: h.facts.module_streams.api_word().to_owned(),
+        modules: h.facts.modules.clone(),
         hostname: h.hostname.clone(),
         host_group: h.group.clone(),
         domain: h.facts.domain.clone(),
@@ -383,7 +395,19 @@ pub async fn host_filter(
             host_ids = intersect(host_ids, fleet.hosts_not_covered());
         }
     }
+    let module_streams = match nonempty(q.module_streams.as_ref()).as_deref() {
+        None => None,
+        Some(w @ ("reported" | "inferred" | "unknown")) => {
+            Some(pakiti_store::ModuleStreams::parse(w))
+        }
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "unknown module_streams {other:?}: one of reported, inferred, unknown"
+            )));
+        }
+    };
     Ok(HostFilter {
+        module_streams,
         hostname_contains: nonempty(q.search.as_ref()),
         stream: nonempty(q.stream.as_ref()),
         group: nonempty(q.group.as_ref()),

@@ -30,6 +30,7 @@ fn facts(s: &str) -> HostFacts {
         packager: "rpm".into(),
         reboot_needed: false,
         modules: vec!["nodejs:18".into(), "perl:5.26".into()],
+        module_streams: pakiti_store::ModuleStreams::Reported,
     }
 }
 

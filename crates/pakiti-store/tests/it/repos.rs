@@ -161,6 +161,7 @@ async fn host_update_counts() {
             packager: "dpkg".into(),
             reboot_needed: false,
             modules: vec![],
+            module_streams: pakiti_store::ModuleStreams::Reported,
         };
         let mut ids = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
