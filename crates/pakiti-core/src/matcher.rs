@@ -86,7 +86,10 @@ fn strip_minor(version: &str) -> Cow<'_, str> {
 
 /// Rewrites every `.elN[_M]` dist tag of `version`: `f(rest, has_minor)` is given what
 /// follows the tag and says how many bytes of it to drop and whether to drop the `_M`.
-fn rewrite_dist_tags(version: &str, mut f: impl FnMut(&str, bool) -> (usize, bool)) -> Cow<'_, str> {
+fn rewrite_dist_tags(
+    version: &str,
+    mut f: impl FnMut(&str, bool) -> (usize, bool),
+) -> Cow<'_, str> {
     let b = version.as_bytes();
     let mut out: Option<String> = None;
     let mut copied = 0;
@@ -167,7 +170,9 @@ pub struct InferredModules {
 /// package of one module build; `None` for packages that are not from a module.
 #[must_use]
 pub fn module_build_tag(version: &str) -> Option<&str> {
-    let i = version.find("module+").or_else(|| version.find("module_"))?;
+    let i = version
+        .find("module+")
+        .or_else(|| version.find("module_"))?;
     Some(&version[i..])
 }
 
@@ -375,9 +380,11 @@ impl AdvisoryIndex {
             let mut kept: Vec<Hit> = Vec::with_capacity(hits.len());
             for h in hits {
                 let module = &self.affected(h).module;
-                let dup = kept.iter().rev().take_while(|k| k.advisory == h.advisory).any(|k| {
-                    self.affected(*k).module == *module
-                });
+                let dup = kept
+                    .iter()
+                    .rev()
+                    .take_while(|k| k.advisory == h.advisory)
+                    .any(|k| self.affected(*k).module == *module);
                 if !dup {
                     kept.push(h);
                 }
@@ -420,7 +427,11 @@ impl AdvisoryIndex {
     /// returned as unknown: their module advisories cannot be matched, so the host's count is
     /// a lower bound. "No information" is never taken as "no module".
     #[must_use]
-    pub fn infer_modules(&self, stream: &OsStream, packages: &[InstalledPackage]) -> InferredModules {
+    pub fn infer_modules(
+        &self,
+        stream: &OsStream,
+        packages: &[InstalledPackage],
+    ) -> InferredModules {
         let targets = self.targets(stream);
         // Module build tag → (streams seen, whether any advisory conditions its packages on
         // a module, package names).
@@ -456,7 +467,9 @@ impl AdvisoryIndex {
                     let exact = if t.rebuild {
                         e.lists_version(|v| rebuild_compare(&p.version, v))
                     } else {
-                        e.lists_version(|v| crate::advisory::compare_installed(scheme, &p.version, v))
+                        e.lists_version(|v| {
+                            crate::advisory::compare_installed(scheme, &p.version, v)
+                        })
                     };
                     if exact && !listed.contains(&m) {
                         listed.push(m);
@@ -914,8 +927,14 @@ mod tests {
             rebuild_compare("0:1.33.0-3.el8_1.2", "0:1.33.0-3.el8_2.1"),
             Less
         );
-        assert_eq!(rebuild_compare("0:7.4p1-16.el7_4.1", "0:7.4p1-16.el7_5"), Less);
-        assert_eq!(rebuild_compare("0:7.4p1-16.el7_9.1", "0:7.4p1-16.el7_5"), Greater);
+        assert_eq!(
+            rebuild_compare("0:7.4p1-16.el7_4.1", "0:7.4p1-16.el7_5"),
+            Less
+        );
+        assert_eq!(
+            rebuild_compare("0:7.4p1-16.el7_9.1", "0:7.4p1-16.el7_5"),
+            Greater
+        );
     }
 
     #[test]
@@ -969,14 +988,34 @@ mod tests {
             e
         };
         let idx = AdvisoryIndex::new(vec![
-            advisory("A", vec![entry("nodejs:10", "1:10.16.3-2.module+el8.0.0+4214+49953fda")]),
-            advisory("B", vec![entry("nodejs:12", "1:12.14.1-1.module+el8.1.0+5466+30f75629")]),
+            advisory(
+                "A",
+                vec![entry(
+                    "nodejs:10",
+                    "1:10.16.3-2.module+el8.0.0+4214+49953fda",
+                )],
+            ),
+            advisory(
+                "B",
+                vec![entry(
+                    "nodejs:12",
+                    "1:12.14.1-1.module+el8.1.0+5466+30f75629",
+                )],
+            ),
         ]);
         let stream = rhel8();
         let pkgs = [
-            InstalledPackage::new("nodejs", "1:10.16.3-2.module+el8.0.0+4214+49953fda", "x86_64"),
+            InstalledPackage::new(
+                "nodejs",
+                "1:10.16.3-2.module+el8.0.0+4214+49953fda",
+                "x86_64",
+            ),
             // Same build, not named by any advisory: attributed through its build tag.
-            InstalledPackage::new("npm", "1:6.9.0-1.10.16.3.2.module+el8.0.0+4214+49953fda", "x86_64"),
+            InstalledPackage::new(
+                "npm",
+                "1:6.9.0-1.10.16.3.2.module+el8.0.0+4214+49953fda",
+                "x86_64",
+            ),
             InstalledPackage::new("bash", "0:4.4.19-7.el8", "x86_64"),
         ];
         let got = idx.infer_modules(&stream, &pkgs);

@@ -16,9 +16,7 @@ use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::Store;
-use pakiti_store::{
-    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta,
-};
+use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -344,8 +342,7 @@ pub async fn process(
                 &to_installed(report),
                 &modules,
             );
-            let findings =
-                evaluate::applicable(store.host_findings(host_id).await?, &modules);
+            let findings = evaluate::applicable(store.host_findings(host_id).await?, &modules);
             outcome.findings = findings.len();
             outcome.report_back = report_back(&policy, host_stream.as_deref(), &findings);
         }
@@ -444,8 +441,7 @@ pub async fn process(
                 &count_items,
                 finish.processed_at,
             );
-            outcome.findings =
-                evaluate::applicable_count(&evaluator, &modules, &count_items);
+            outcome.findings = evaluate::applicable_count(&evaluator, &modules, &count_items);
             finish.evaluated = saved.unevaluated.clone();
             finish.findings = fresh;
         }

@@ -113,20 +113,16 @@ fn validate_rules() {
     assert_eq!(Scheme::Rpm.validate("1.0~rc1^git2+x_y"), Ok(()));
     let err = Scheme::Rpm.validate("").unwrap_err();
     assert_eq!(err.to_string(), "invalid rpm version \"\": empty version");
-    for bad in [
-        "1.0 1",
-        "1.0\n",
-        "1.α",
-        ":1.0",
-        "1:-1",
-        "1.0-",
-        "-1",
-    ] {
+    for bad in ["1.0 1", "1.0\n", "1.α", ":1.0", "1:-1", "1.0-", "-1"] {
         assert!(Scheme::Rpm.validate(bad).is_err(), "{bad:?} accepted");
     }
     // Issue 12 item 10: rpm compares epochs as digit strings (`rpmvercmp`), of any length and
     // with leading zeros ignored; refusing them above 2^32 refused what rpm compares.
-    for good in ["4294967296:1", "99999999999999999999:1.0-1", "0004294967296:1"] {
+    for good in [
+        "4294967296:1",
+        "99999999999999999999:1.0-1",
+        "0004294967296:1",
+    ] {
         assert_eq!(Scheme::Rpm.validate(good), Ok(()), "{good:?} refused");
     }
     assert_eq!(

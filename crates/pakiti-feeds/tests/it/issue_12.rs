@@ -113,7 +113,10 @@ fn modular_host() -> Vec<InstalledPackage> {
         ("mariadb", "3:10.3.17-1.module+el8.1.0+3974+90eded84"),
         ("mariadb-server", "3:10.3.17-1.module+el8.1.0+3974+90eded84"),
         ("postgresql", "0:10.14-1.module+el8.2.0+7801+be0fed80"),
-        ("postgresql-server", "0:10.14-1.module+el8.2.0+7801+be0fed80"),
+        (
+            "postgresql-server",
+            "0:10.14-1.module+el8.2.0+7801+be0fed80",
+        ),
     ] {
         pkgs.push(InstalledPackage::new(name, version, "x86_64"));
     }
@@ -130,7 +133,12 @@ fn issue_12_module_streams_inferred() {
     // Red Hat lists mariadb's builds under `mariadb-devel:10.3` too: both are taken.
     assert_eq!(
         inferred.streams,
-        ["mariadb-devel:10.3", "mariadb:10.3", "nodejs:10", "postgresql:10"]
+        [
+            "mariadb-devel:10.3",
+            "mariadb:10.3",
+            "nodejs:10",
+            "postgresql:10"
+        ]
     );
     assert!(inferred.unknown.is_empty(), "{:?}", inferred.unknown);
     let reported = matched(&RHEL8, "rhel:8", &pkgs, &inferred.streams);

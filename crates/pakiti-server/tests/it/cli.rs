@@ -60,10 +60,13 @@ fn scan_rpm_qa_against_oval_as_json() {
         );
     }
     // glibc 2.28-18.el8 is older than RHSA-2019:3513's 0:2.28-72.el8 (checked by hand in the XML).
+    // `rpm -qa` prints no epoch: the version is shown as listed and the finding says the
+    // advisory's epoch was assumed (issue 12 item 8; it used to show an invented `0:`).
     assert!(lines.iter().any(|l| l["package"] == "glibc"
         && l["advisory"] == "RHSA-2019:3513"
         && l["fixed_version"] == "0:2.28-72.el8"
-        && l["installed_version"] == "0:2.28-18.el8"));
+        && l["installed_version"] == "2.28-18.el8"
+        && l["epoch_assumed"] == true));
     assert!(
         text(&out.stderr).contains("rhel:8: "),
         "{}",
@@ -98,7 +101,7 @@ fn scan_dpkg_with_a_packages_index() {
     assert_eq!(with.status.code(), Some(0), "{}", text(&with.stderr));
     let csv = text(&with.stdout);
     assert!(csv.starts_with(
-        "package,arch,installed_version,advisory,severity,status,fixed_version,cves\n"
+        "package,arch,installed_version,advisory,severity,status,fixed_version,cves,epoch_assumed\n"
     ));
     let ssl: Vec<&str> = csv
         .lines()
@@ -137,6 +140,106 @@ fn scan_dpkg_with_a_packages_index() {
         text(&with_sources.stdout)
     );
     assert!(!text(&with_sources.stderr).contains("source names unknown"));
+}
+
+/// Findings of `scan` as (package, advisory) pairs, and its standard error.
+fn scan_pairs(
+    input: &std::path::Path,
+    feed: &str,
+    stream: &str,
+) -> (Vec<(String, String)>, String) {
+    let out = pakiti(&[
+        "scan",
+        &p(input.to_path_buf()),
+        "--feed",
+        feed,
+        "--stream",
+        stream,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut pairs: Vec<(String, String)> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["package"].as_str().unwrap().to_owned(),
+                v["advisory"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    (pairs, text(&out.stderr))
+}
+
+/// Issue 12 item 8: an `rpm -qa` list has no epochs; `scan` compares each version with the
+/// advisory's epoch, says so once, and finds what the same host listed with its epochs
+/// (`--queryformat "'%{NAME}' '%{EPOCH}:%{VERSION}' '%{RELEASE}' '%{ARCH}'"`) gets. Taking 0
+/// flagged every package with an epoch (bind, openssl, perl…) for every advisory naming it.
+#[test]
+fn issue_12_scan_rpm_qa_assumes_the_advisorys_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let tsv = std::fs::read_to_string(shared_data().join("hosts/lists/rhel_73.tsv")).unwrap();
+    let mut quoted = String::new();
+    for l in tsv.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let c: Vec<&str> = l.split('\t').collect();
+        let e = if c[1].is_empty() { "(none)" } else { c[1] };
+        quoted.push_str(&format!(
+            "'{}' '{e}:{}' '{}' '{}'\n",
+            c[0], c[2], c[3], c[4]
+        ));
+    }
+    let with_epochs = dir.path().join("rhel_73.quoted.txt");
+    std::fs::write(&with_epochs, quoted).unwrap();
+    let feed = p(shared_data().join("oval/redhat/rhel-7-including-unpatched.oval.xml.bz2"));
+    let (want, err_epochs) = scan_pairs(&with_epochs, &feed, "rhel:7");
+    let (got, err_qa) = scan_pairs(
+        &shared_data().join("hosts/lists/rhel_73.rpm-qa.txt"),
+        &feed,
+        "rhel:7",
+    );
+    assert_eq!(got, want);
+    assert_eq!(err_qa.matches("epoch assumed").count(), 1, "{err_qa}");
+    assert!(!err_epochs.contains("epoch assumed"), "{err_epochs}");
+}
+
+/// Issue 12 item 10: `scan` validates versions as `vercmp` does (it did not check at all), and
+/// reads dpkg epochs written with a sign as dpkg does.
+#[test]
+fn issue_12_scan_validates_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "bash\t5.1-2+deb11u1\nlibfoo\tnot-a-version\n").unwrap();
+    let out = pakiti(&[
+        "scan",
+        &p(bad.clone()),
+        "--feed",
+        &p(fixtures().join("demo/dsa-bullseye.list")),
+        "--os",
+        "Debian GNU/Linux 11",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("not valid dpkg versions"), "{err}");
+    assert!(err.contains("libfoo"), "{err}");
+    // `+1:` is epoch 1 to dpkg (strtol); accepted and compared as such.
+    let vercmp = pakiti(&["vercmp", "dpkg", "+1:1.0", "1:1.0"]);
+    assert_eq!(text(&vercmp.stdout), "0\n", "{}", text(&vercmp.stderr));
+    let signed = dir.path().join("signed.txt");
+    std::fs::write(&signed, "bash\t+0:5.1-2+deb11u1\n").unwrap();
+    let out = pakiti(&[
+        "scan",
+        &p(signed),
+        "--feed",
+        &p(fixtures().join("demo/dsa-bullseye.list")),
+        "--os",
+        "Debian GNU/Linux 11",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // rpm epochs above 2^32 are compared, not refused.
+    let vercmp = pakiti(&["vercmp", "rpm", "4294967297:1.0", "4294967296:2.0"]);
+    assert_eq!(text(&vercmp.stdout), "1\n", "{}", text(&vercmp.stderr));
 }
 
 /// A host whose OS has no data in the feeds is "not covered" (exit 3), never clean.

@@ -9,3 +9,15 @@ ALTER TABLE affected ADD COLUMN last_affected TEXT;
 -- packages because it reported none, 'unknown' when some of its module packages could not be
 -- attributed to a stream (their module advisories are missed: the CVE count is a lower bound).
 ALTER TABLE hosts ADD COLUMN module_streams TEXT NOT NULL DEFAULT '';
+-- Issue 12 item 1: a package version keeps one answer per (advisory, module-stream condition)
+-- until the host's streams are known, so an advisory may have several entries per package
+-- version: the key includes the entry.
+ALTER TABLE package_findings DROP CONSTRAINT package_findings_pkey;
+ALTER TABLE package_findings ADD PRIMARY KEY (stream, package_version_id, advisory_id, affected_idx);
+-- The matcher changed (module entries, rebuild release tags, epochs): every stored answer is
+-- re-derived once, through the ordinary stale-key re-evaluation.
+UPDATE feed_generation SET generation = generation + 1 WHERE id = 1;
+INSERT INTO stale_keys (stream, package, seq)
+    SELECT DISTINCT stream, package, (SELECT generation FROM feed_generation WHERE id = 1)
+    FROM affected WHERE true
+    ON CONFLICT (stream, package) DO UPDATE SET seq = excluded.seq;
