@@ -7,6 +7,7 @@ mod debian_data;
 mod debian_index;
 mod debian_list;
 mod debian_tracker;
+mod feed_identity;
 mod osv;
 mod oval;
 mod oval_hosts;
