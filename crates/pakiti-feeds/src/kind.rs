@@ -149,7 +149,8 @@ pub struct FeedIdentity {
     pub kind: FeedKind,
     /// The streams the entries name, sorted.
     pub streams: Vec<OsStream>,
-    /// The advisory id prefix every advisory shares (`DSA`), if any.
+    /// The advisory series, for the kinds whose documents it tells apart (the DSA and the DLA
+    /// list; Ubuntu's CVE and USN OVAL): the id prefix most advisories have.
     pub series: Option<String>,
     /// The repository a secdb document is for (`main`, `community`).
     pub repository: Option<String>,
@@ -175,11 +176,22 @@ impl FeedIdentity {
                 .unwrap_or_default()
                 .to_ascii_uppercase()
         };
-        let series = records.first().map(|a| prefix(&a.id)).filter(|p| {
-            !p.is_empty()
-                && p.chars().all(|c| c.is_ascii_alphabetic())
-                && records.iter().all(|a| prefix(&a.id) == *p)
-        });
+        // The most common prefix, not one every advisory has: a document may hold a few
+        // odd ids (an OVAL id where no CVE is named), and a newer version of the same feed
+        // must keep its key.
+        let series = matches!(kind, FeedKind::DebianList | FeedKind::UbuntuOval)
+            .then(|| {
+                let mut counts: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
+                for a in records {
+                    let p = prefix(&a.id);
+                    if !p.is_empty() && p.chars().all(|c| c.is_ascii_alphabetic()) {
+                        *counts.entry(p).or_default() += 1;
+                    }
+                }
+                counts.into_iter().max_by_key(|(_, n)| *n).map(|(p, _)| p)
+            })
+            .flatten();
         let repository = (kind == FeedKind::AlpineSecdb)
             .then(|| json_string_field(head, "reponame"))
             .flatten();
@@ -209,6 +221,7 @@ impl FeedIdentity {
     #[must_use]
     pub fn key(&self) -> String {
         let release = match self.streams.as_slice() {
+            [] => "-".to_owned(),
             [one] => one.to_string(),
             _ => format!("{}:*", self.distros().join("+")),
         };
@@ -240,7 +253,12 @@ impl FeedIdentity {
             _ => parts.push(self.distros().join("-")),
         }
         let kind = self.kind.name();
+        if parts.is_empty() {
+            // No stream named: the kind says the vendor.
+            parts.push(kind.to_owned());
+        }
         let tail = match self.kind {
+            _ if parts.len() == 1 && parts[0] == kind => "",
             FeedKind::DebianList => "",
             FeedKind::RedhatOval | FeedKind::UbuntuOval | FeedKind::SuseOval => "oval",
             FeedKind::DebianTracker => "tracker",
@@ -252,16 +270,10 @@ impl FeedIdentity {
         }
         // The series a kind usually has is left out of the name; any other is said.
         let usual = match self.kind {
-            FeedKind::UbuntuOval | FeedKind::DebianTracker => Some("CVE"),
+            FeedKind::UbuntuOval => Some("CVE"),
             _ => None,
         };
-        let spell_series = match self.kind {
-            FeedKind::DebianList | FeedKind::UbuntuOval | FeedKind::DebianTracker => true,
-            _ => false,
-        };
-        if spell_series
-            && let Some(s) = self.series.as_deref().filter(|s| Some(*s) != usual)
-        {
+        if let Some(s) = self.series.as_deref().filter(|s| Some(*s) != usual) {
             parts.push(s.to_ascii_lowercase());
         }
         if let Some(r) = &self.repository {
