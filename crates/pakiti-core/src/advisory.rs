@@ -84,10 +84,14 @@ pub enum Status {
     NotAffected,
     /// Affected, and the release is out of support: no fix will come.
     EndOfLife,
+    /// Affected, and the vendor decided to ignore the issue (Ubuntu's "ignored": related to
+    /// the CVE, but no fix is planned for this release).
+    Ignored,
 }
 
 impl Status {
-    /// A short lowercase name (`fixed`, `unfixed`, `will-not-fix`, `not-affected`, `end-of-life`).
+    /// A short lowercase name (`fixed`, `unfixed`, `will-not-fix`, `not-affected`, `end-of-life`,
+    /// `ignored`).
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
@@ -96,6 +100,7 @@ impl Status {
             Status::WillNotFix => "will-not-fix",
             Status::NotAffected => "not-affected",
             Status::EndOfLife => "end-of-life",
+            Status::Ignored => "ignored",
         }
     }
 
@@ -162,7 +167,7 @@ impl Affected {
     ///
     /// This is the one definition used everywhere: affected when
     /// `introduced <= installed <= last_affected` (each bound only when given) and, for
-    /// `Fixed(v)`, `installed < v`; `Unfixed`, `WillNotFix` and `EndOfLife` affect every
+    /// `Fixed(v)`, `installed < v`; `Unfixed`, `WillNotFix`, `EndOfLife` and `Ignored` affect every
     /// version in the bounds; `NotAffected` affects none. Versions are compared with
     /// [`compare_installed`], so an rpm version without an epoch (`rpm -qa`) takes the
     /// vendor's.
@@ -189,7 +194,7 @@ impl Affected {
         }
         match &self.status {
             Status::Fixed(fixed) => cmp(fixed).is_lt(),
-            Status::Unfixed | Status::WillNotFix | Status::EndOfLife => true,
+            Status::Unfixed | Status::WillNotFix | Status::EndOfLife | Status::Ignored => true,
             Status::NotAffected => false,
         }
     }
@@ -281,6 +286,7 @@ mod tests {
         assert!(entry(Status::Unfixed, None).is_affected(Scheme::Deb, "1.0"));
         assert!(entry(Status::WillNotFix, None).is_affected(Scheme::Deb, "1.0"));
         assert!(entry(Status::EndOfLife, None).is_affected(Scheme::Deb, "1.0"));
+        assert!(entry(Status::Ignored, None).is_affected(Scheme::Deb, "1.0"));
         assert!(!entry(Status::NotAffected, None).is_affected(Scheme::Deb, "1.0"));
     }
 

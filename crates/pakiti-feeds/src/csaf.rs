@@ -233,6 +233,7 @@ fn status_key(status: &Status) -> (u8, String) {
         Status::WillNotFix => (2, String::new()),
         Status::EndOfLife => (3, String::new()),
         Status::NotAffected => (4, String::new()),
+        Status::Ignored => (5, String::new()),
     }
 }
 
@@ -242,6 +243,7 @@ fn status_from_key((rank, version): (u8, String)) -> Status {
         1 => Status::Unfixed,
         2 => Status::WillNotFix,
         3 => Status::EndOfLife,
+        5 => Status::Ignored,
         _ => Status::NotAffected,
     }
 }

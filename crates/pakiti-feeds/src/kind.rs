@@ -138,6 +138,174 @@ impl FeedKind {
     }
 }
 
+/// What a feed document is about, recognised from its content: its kind, the OS streams its
+/// entries name, and the advisory series (`DSA`, `DLA`, `USN`, `CVE` ...) when every advisory
+/// belongs to one. Two documents with the same [`FeedIdentity::key`] are versions of one feed
+/// (an older and a newer focal OVAL); different keys are different feeds (focal and bionic,
+/// the DSA and the DLA list), which must not replace each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedIdentity {
+    /// The recognised kind.
+    pub kind: FeedKind,
+    /// The streams the entries name, sorted.
+    pub streams: Vec<OsStream>,
+    /// The advisory series, for the kinds whose documents it tells apart (the DSA and the DLA
+    /// list; Ubuntu's CVE and USN OVAL): the id prefix most advisories have.
+    pub series: Option<String>,
+    /// The repository a secdb document is for (`main`, `community`).
+    pub repository: Option<String>,
+}
+
+impl FeedIdentity {
+    /// Recognises a parsed document. `head` is the start of the decompressed document (for
+    /// fields the advisories do not keep, such as secdb's `reponame`).
+    #[must_use]
+    pub fn of(kind: FeedKind, head: &[u8], records: &[Advisory]) -> Self {
+        let mut streams: Vec<OsStream> = Vec::new();
+        for a in records {
+            for e in &a.affected {
+                if !streams.contains(&e.stream) {
+                    streams.push(e.stream.clone());
+                }
+            }
+        }
+        streams.sort_by_key(ToString::to_string);
+        let prefix = |id: &str| -> String {
+            id.split(['-', ':'])
+                .next()
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+        };
+        // The most common prefix, not one every advisory has: a document may hold a few
+        // odd ids (an OVAL id where no CVE is named), and a newer version of the same feed
+        // must keep its key.
+        let series = matches!(kind, FeedKind::DebianList | FeedKind::UbuntuOval)
+            .then(|| {
+                let mut counts: std::collections::BTreeMap<String, usize> =
+                    std::collections::BTreeMap::new();
+                for a in records {
+                    let p = prefix(&a.id);
+                    if !p.is_empty() && p.chars().all(|c| c.is_ascii_alphabetic()) {
+                        *counts.entry(p).or_default() += 1;
+                    }
+                }
+                counts.into_iter().max_by_key(|(_, n)| *n).map(|(p, _)| p)
+            })
+            .flatten();
+        let repository = (kind == FeedKind::AlpineSecdb)
+            .then(|| json_string_field(head, "reponame"))
+            .flatten();
+        FeedIdentity {
+            kind,
+            streams,
+            series,
+            repository,
+        }
+    }
+
+    /// The distros of the streams, in order, each once.
+    fn distros(&self) -> Vec<&'static str> {
+        let mut v: Vec<&'static str> = Vec::new();
+        for s in &self.streams {
+            let d = s.distro().id();
+            if !v.contains(&d) {
+                v.push(d);
+            }
+        }
+        v
+    }
+
+    /// What must stay the same for a new document to replace a feed's advisories: kind,
+    /// series, repository, the distros, and the release when the document is about one
+    /// (documents about several releases, such as the DSA list, gain releases over time).
+    #[must_use]
+    pub fn key(&self) -> String {
+        let release = match self.streams.as_slice() {
+            [] => "-".to_owned(),
+            [one] => one.to_string(),
+            _ => format!("{}:*", self.distros().join("+")),
+        };
+        let mut key = format!("{} {release}", self.kind.name());
+        if let Some(s) = &self.series {
+            key.push_str(" series=");
+            key.push_str(s);
+        }
+        if let Some(r) = &self.repository {
+            key.push_str(" repository=");
+            key.push_str(r);
+        }
+        key
+    }
+
+    /// A feed name made from the content: distro and release, kind, and what tells apart
+    /// documents of one kind (`ubuntu-20.04-oval`, `rhel-7-oval`, `debian-dsa`, `debian-dla`,
+    /// `debian-tracker`, `alpine-3.19-secdb-main`, `ubuntu-22.04-oval-usn`). Names of
+    /// documents with different keys differ.
+    #[must_use]
+    pub fn default_name(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        match self.streams.as_slice() {
+            [one] => {
+                parts.push(one.distro().id().to_owned());
+                parts.push(one.release().to_owned());
+            }
+            [] => {}
+            _ => parts.push(self.distros().join("-")),
+        }
+        let kind = self.kind.name();
+        if parts.is_empty() {
+            // No stream named: the kind says the vendor.
+            parts.push(kind.to_owned());
+        }
+        let tail = match self.kind {
+            _ if parts.len() == 1 && parts[0] == kind => "",
+            FeedKind::DebianList => "",
+            FeedKind::RedhatOval | FeedKind::UbuntuOval | FeedKind::SuseOval => "oval",
+            FeedKind::DebianTracker => "tracker",
+            FeedKind::AlpineSecdb => "secdb",
+            FeedKind::Csaf | FeedKind::Osv => kind,
+        };
+        if !tail.is_empty() {
+            parts.push(tail.to_owned());
+        }
+        // The series a kind usually has is left out of the name; any other is said.
+        let usual = match self.kind {
+            FeedKind::UbuntuOval => Some("CVE"),
+            _ => None,
+        };
+        if let Some(s) = self.series.as_deref().filter(|s| Some(*s) != usual) {
+            parts.push(s.to_ascii_lowercase());
+        }
+        if let Some(r) = &self.repository {
+            parts.push(r.clone());
+        }
+        if parts.is_empty() {
+            return kind.to_owned();
+        }
+        parts
+            .join("-")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    }
+}
+
+/// The string value of `"field": "value"` in the first bytes of a JSON document.
+fn json_string_field(head: &[u8], field: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
+    let at = text.find(&format!("\"{field}\""))?;
+    let rest = text[at + field.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = rest.trim_start().strip_prefix('"')?;
+    let value = &rest[..rest.find('"')?];
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
 impl fmt::Display for FeedKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

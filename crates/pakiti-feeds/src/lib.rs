@@ -25,7 +25,7 @@ pub mod repo;
 
 mod kind;
 
-pub use kind::{FeedKind, ParseOptions};
+pub use kind::{FeedIdentity, FeedKind, ParseOptions};
 
 /// Records parsed from one document, with the problems met on the way.
 #[derive(Debug)]

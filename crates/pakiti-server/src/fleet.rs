@@ -251,6 +251,7 @@ fn status_word(s: &Status) -> &'static str {
         Status::WillNotFix => "will-not-fix",
         Status::NotAffected => "not-affected",
         Status::EndOfLife => "end-of-life",
+        Status::Ignored => "ignored",
     }
 }
 
@@ -395,9 +396,11 @@ impl Fleet {
             let stream = h.stream.as_deref().map(|s| strings.intern(s));
             let modules: Vec<u32> = h.modules.iter().map(|m| strings.intern(m)).collect();
             let pkgs: Box<[u32]> = h.package_ids.iter().map(|&p| small(p)).collect();
+            let old: Vec<u32> = h.old_kernels.iter().map(|&p| small(p)).collect();
             let mut mine = Vec::new();
             if let Some(st) = stream {
-                for &pv in &*pkgs {
+                // Old kernels' findings are not the host's (`Host::old_kernels`).
+                for &pv in pkgs.iter().filter(|pv| !old.contains(pv)) {
                     let Some(list) = by_key.get(&(st, pv)) else {
                         continue;
                     };

@@ -17,7 +17,7 @@ use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::Store;
 use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -424,8 +424,17 @@ pub async fn process(
                     .context("reading stored findings")?,
             );
             let names = policy.has_exceptions();
+            // Installed kernels older than the running one are not findings (the store keeps
+            // them out of the host's findings the same way: `Host::old_kernels`).
+            let old: FxHashSet<i64> = kernel::old_kernels(scheme, &report.kernel, &packages)
+                .into_iter()
+                .zip(saved.package_ids.iter())
+                .filter(|(o, _)| *o)
+                .map(|(_, id)| *id)
+                .collect();
             let count_items: Vec<CountItem<'_>> = by_id
                 .iter()
+                .filter(|(id, _)| !old.contains(*id))
                 .filter_map(|(id, p)| {
                     answers.get(id).map(|a| CountItem {
                         answer: a,
@@ -504,9 +513,18 @@ fn report_only(
     packages: &[InstalledPackage],
     modules: &[String],
 ) -> Outcome {
+    let old = stream.map_or_else(Vec::new, |s| {
+        kernel::old_kernels(s.scheme(), &report.kernel, packages)
+    });
+    let current: Vec<InstalledPackage> = packages
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !old.get(*i).copied().unwrap_or(false))
+        .map(|(_, p)| p.clone())
+        .collect();
     let result = evaluator.index().match_host(&HostInventory {
         stream,
-        packages,
+        packages: &current,
         modules,
     });
     let stream_key = stream.map(ToString::to_string);
@@ -516,7 +534,7 @@ fn report_only(
         result.findings.iter().map(|f| {
             (
                 f.package,
-                &packages[f.package],
+                &current[f.package],
                 f.advisory.severity,
                 f.advisory.cves.as_slice(),
             )

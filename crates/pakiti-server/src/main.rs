@@ -167,7 +167,8 @@ enum FeedCommand {
     Import {
         /// The file (any compression).
         file: PathBuf,
-        /// The feed's name (default: the file name up to its first dot).
+        /// The feed's name (default: made from the content, e.g. ubuntu-20.04-oval,
+        /// rhel-7-oval, debian-dsa).
         #[arg(long)]
         name: Option<String>,
         /// The kind, when creating the feed (default: recognised from the content).
@@ -179,6 +180,10 @@ enum FeedCommand {
         /// Import even if the advisory count dropped by more than half.
         #[arg(long)]
         force: bool,
+        /// Import even if the file is of another release or kind than the feed's last
+        /// import; it then replaces the feed's content.
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -528,8 +533,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         kind,
                         stream,
                         force,
+                        replace,
                     } => {
-                        cmd::feed::import(&state, &file, name, kind, stream, force, &mut out).await
+                        let args = cmd::feed::ImportArgs {
+                            name,
+                            kind,
+                            stream,
+                            force,
+                            replace,
+                        };
+                        cmd::feed::import(&state, &file, args, &mut out).await
                     }
                 };
                 state.store.close().await;

@@ -114,6 +114,19 @@ pub struct Feed {
     pub advisory_count: i64,
     /// Affected entries currently stored for the feed.
     pub affected_count: i64,
+    /// What the last successful import was, recognised from its content; `None` before one.
+    pub content: Option<FeedContent>,
+}
+
+/// What a feed's last import was, recognised from the content (`pakiti_feeds::FeedIdentity`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FeedContent {
+    /// The recognised kind (`ubuntu-oval`), also for feeds whose kind is `auto`.
+    pub kind: String,
+    /// The identity a new document must share to replace the feed's advisories.
+    pub key: String,
+    /// The file or URL imported.
+    pub source: String,
 }
 
 /// Changes to a feed's settings; `None` leaves a field alone.
@@ -406,6 +419,9 @@ pub struct Host {
     pub counts: HostCounts,
     /// Cached update counts (repository-based update detection).
     pub updates: crate::repos::HostUpdateCounts,
+    /// Package versions of installed kernels older than the running one ("old kernel
+    /// installed", `pakiti_core::kernel::old_kernels`): their findings do not count.
+    pub old_kernels: Vec<PackageVersionId>,
 }
 
 /// Which hosts to list.
@@ -708,7 +724,8 @@ pub struct InstalledSet {
     pub stream: Option<String>,
     /// Its enabled module streams.
     pub modules: Vec<String>,
-    /// Its package-version ids, sorted.
+    /// Its package-version ids whose findings count, sorted: old kernels
+    /// ([`Host::old_kernels`]) are left out.
     pub ids: Vec<PackageVersionId>,
 }
 
@@ -733,6 +750,9 @@ pub struct FleetHost {
     pub modules: Vec<String>,
     /// Installed package versions, sorted.
     pub package_ids: Vec<PackageVersionId>,
+    /// Those of them that are old kernels ([`Host::old_kernels`]), sorted: their findings do
+    /// not count.
+    pub old_kernels: Vec<PackageVersionId>,
 }
 
 /// A stored finding with the stream it was evaluated for.

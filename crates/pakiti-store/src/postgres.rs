@@ -22,7 +22,7 @@ use crate::model::{
     NewException, ReportSummary, StreamFinding,
 };
 use crate::model::{
-    Feed, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
+    Feed, FeedContent, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
     HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
     PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome, ReportId, ReportMeta,
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
@@ -32,7 +32,8 @@ use crate::shared::{
     AdvisoryLoadRow, AffectedLoadRow, Caches, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT,
     FeedRow, FeedRunRow, FindingRow, FleetHostRow, HOST_COLUMNS, HostRow, PackageRow,
     ReportSummaryRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, from_ts,
-    host_order, package_cache_key, package_key, plan_replace, ts,
+    host_order, old_kernel_ids, old_kernels_text, package_cache_key, package_key, plan_replace,
+    ts, without_old_kernels,
 };
 use crate::store::Store;
 use crate::tags::{self, EXCEPTION_COLUMNS, ExceptionRow, TAG_COLUMNS, TagRow};
@@ -772,6 +773,22 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn set_feed_content(&self, id: FeedId, content: &FeedContent) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE feeds SET content_kind = $2, content_key = $3, last_source = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&content.kind)
+        .bind(&content.key)
+        .bind(&content.source)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("feed", id));
+        }
+        Ok(())
+    }
+
     #[instrument(skip_all)]
     async fn load_advisories(&self) -> Result<Vec<StoredAdvisory>, StoreError> {
         // One repeatable-read transaction: the three queries see one snapshot.
@@ -928,18 +945,19 @@ impl Store for PgStore {
 
     async fn host_findings(&self, host: HostId) -> Result<Vec<HostFinding>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let row: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
-            "SELECT h.stream, hp.ids FROM hosts h LEFT JOIN host_packages hp ON hp.host_id = h.id \
-             WHERE h.id = $1",
+        let row: Option<(Option<String>, Option<Vec<u8>>, String)> = sqlx::query_as(
+            "SELECT h.stream, hp.ids, h.old_kernels FROM hosts h \
+             LEFT JOIN host_packages hp ON hp.host_id = h.id WHERE h.id = $1",
         )
         .bind(host)
         .fetch_optional(&mut *tx)
         .await?;
-        let (stream, blob) = row.ok_or_else(|| StoreError::not_found("host", host))?;
+        let (stream, blob, old) = row.ok_or_else(|| StoreError::not_found("host", host))?;
         let (Some(stream), Some(blob)) = (stream, blob) else {
             return Ok(Vec::new());
         };
-        let ids = decode_ids(&blob)?;
+        // Old kernels' findings are not the host's (see `Host::old_kernels`).
+        let ids = without_old_kernels(decode_ids(&blob)?, &old_kernel_ids(&old)?);
         let rows: Vec<FindingRow> = sqlx::query_as(&format!(
             "{FINDING_SELECT} WHERE pf.stream = $1 AND pf.package_version_id {} \
              ORDER BY pv.name, pv.version, pv.arch, pv.id, pf.advisory_id",

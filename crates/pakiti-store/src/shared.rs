@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::model::{
-    AdvisoryDbId, Feed, FeedRun, Host, HostCounts, HostFacts, StreamPackage, SyncRecord, SyncStatus,
+    AdvisoryDbId, Feed, FeedContent, FeedRun, Host, HostCounts, HostFacts, StreamPackage, SyncRecord,
+    SyncStatus,
 };
 
 /// Timestamps are stored as Unix seconds (`BIGINT`) on both engines: one representation,
@@ -70,6 +71,7 @@ fn status_from(word: &str, fixed: Option<String>) -> Result<Status, StoreError> 
         ("will-not-fix", None) => Status::WillNotFix,
         ("not-affected", None) => Status::NotAffected,
         ("end-of-life", None) => Status::EndOfLife,
+        ("ignored", None) => Status::Ignored,
         (w, f) => return Err(StoreError::corrupt("status", format!("{w} / {f:?}"))),
     })
 }
@@ -275,11 +277,14 @@ pub(crate) struct FeedRow {
     pub(crate) etag: Option<String>,
     pub(crate) last_modified: Option<String>,
     pub(crate) checksum: Option<String>,
+    pub(crate) content_kind: Option<String>,
+    pub(crate) content_key: Option<String>,
+    pub(crate) last_source: Option<String>,
 }
 
 pub(crate) const FEED_COLUMNS: &str = "id, name, kind, url, stream, enabled, interval_secs, \
     created_at, last_sync_at, last_status, last_error, last_duration_ms, advisory_count, \
-    affected_count, etag, last_modified, checksum";
+    affected_count, etag, last_modified, checksum, content_kind, content_key, last_source";
 
 impl FeedRow {
     pub(crate) fn into_feed(self) -> Result<Feed, StoreError> {
@@ -308,6 +313,14 @@ impl FeedRow {
             last_sync,
             advisory_count: self.advisory_count,
             affected_count: self.affected_count,
+            content: match (self.content_kind, self.content_key) {
+                (Some(kind), Some(key)) => Some(FeedContent {
+                    kind,
+                    key,
+                    source: self.last_source.unwrap_or_default(),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -486,7 +499,7 @@ pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS 
     h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, h.module_streams, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
-    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates";
+    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates, h.old_kernels";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HostRow {
@@ -518,6 +531,55 @@ pub(crate) struct HostRow {
     pub(crate) vulnerable_pkg_count: i64,
     pub(crate) security_updates: i64,
     pub(crate) other_updates: i64,
+    pub(crate) old_kernels: String,
+}
+
+/// Reads the `hosts.old_kernels` list (space-separated package-version ids), sorted.
+pub(crate) fn old_kernel_ids(text: &str) -> Result<Vec<i64>, StoreError> {
+    let mut ids = text
+        .split_whitespace()
+        .map(|w| {
+            w.parse::<i64>()
+                .map_err(|_| StoreError::corrupt("hosts.old_kernels", w.to_owned()))
+        })
+        .collect::<Result<Vec<i64>, StoreError>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// `ids` without the (sorted) `old` ones.
+pub(crate) fn without_old_kernels(mut ids: Vec<i64>, old: &[i64]) -> Vec<i64> {
+    if !old.is_empty() {
+        ids.retain(|id| old.binary_search(id).is_err());
+    }
+    ids
+}
+
+/// The `hosts.old_kernels` text of a report's packages: the ids of those that belong to an
+/// installed kernel older than the running one (`pakiti_core::kernel::old_kernels`).
+pub(crate) fn old_kernels_text(
+    stream: Option<&OsStream>,
+    running: &str,
+    packages: &[InstalledPackage],
+    ids: &[i64],
+) -> String {
+    let Some(stream) = stream else {
+        return String::new();
+    };
+    let old = pakiti_core::kernel::old_kernels(stream.scheme(), running, packages);
+    let mut out: Vec<i64> = old
+        .iter()
+        .zip(ids)
+        .filter(|(o, _)| **o)
+        .map(|(_, id)| *id)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl HostRow {
@@ -529,7 +591,9 @@ impl HostRow {
                     .map_err(|_| StoreError::corrupt("host stream", s.clone()))?,
             ),
         };
+        let old_kernels = old_kernel_ids(&self.old_kernels)?;
         Ok(Host {
+            old_kernels,
             id: self.id,
             hostname: self.hostname,
             client_id: self.client_id,
@@ -841,6 +905,7 @@ pub(crate) struct FleetHostRow {
     pub(crate) stream: Option<String>,
     pub(crate) modules: String,
     pub(crate) ids: Option<Vec<u8>>,
+    pub(crate) old_kernels: String,
 }
 
 impl FleetHostRow {
@@ -860,6 +925,7 @@ impl FleetHostRow {
             stream: self.stream,
             modules: self.modules.split_whitespace().map(str::to_owned).collect(),
             package_ids,
+            old_kernels: old_kernel_ids(&self.old_kernels)?,
         })
     }
 }

@@ -85,7 +85,7 @@ async fn save_in(
         "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-         pkg_count = $15, modules = $16, module_streams = $17 WHERE id = $1",
+         pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18 WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -104,6 +104,12 @@ async fn save_in(
     .bind(pkg_count)
     .bind(facts.modules.join(" "))
     .bind(facts.module_streams.as_str())
+    .bind(old_kernels_text(
+        facts.stream.as_ref(),
+        &facts.kernel,
+        report.packages,
+        &positions.iter().map(|&p| ids[p]).collect::<Vec<_>>(),
+    ))
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -293,9 +299,9 @@ async fn installed_sets_of(
     conn: &mut Conn,
     hosts: Option<&[HostId]>,
 ) -> Result<Vec<InstalledSet>, StoreError> {
-    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids FROM hosts h \
+    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.old_kernels FROM hosts h \
          JOIN host_packages hp ON hp.host_id = h.id";
-    let rows: Vec<(i64, Option<String>, String, Vec<u8>)> = match hosts {
+    let rows: Vec<(i64, Option<String>, String, Vec<u8>, String)> = match hosts {
         None => {
             sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
                 .fetch_all(&mut *conn)
@@ -309,10 +315,11 @@ async fn installed_sets_of(
         }
     };
     rows.into_iter()
-        .map(|(host, stream, modules, blob)| {
+        .map(|(host, stream, modules, blob, old)| {
             let mut ids = decode_ids(&blob)?;
             ids.sort_unstable();
             ids.dedup();
+            let ids = without_old_kernels(ids, &old_kernel_ids(&old)?);
             Ok(InstalledSet {
                 host,
                 stream,
@@ -613,7 +620,7 @@ macro_rules! fleet_store_impl {
             let mut tx = self.$r.begin().await?;
             let rows: Vec<FleetHostRow> = sqlx::query_as(
                 "SELECT h.id, h.hostname, g.name AS group_name, h.domain, h.os_name, h.stream, \
-                 h.modules, \
+                 h.modules, h.old_kernels, \
                  hp.ids FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
                  LEFT JOIN host_packages hp ON hp.host_id = h.id ORDER BY h.id",
             )

@@ -8,7 +8,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::error::StoreError;
 use crate::model::{
-    CveException, CveTag, CveTagId, ExceptionId, ExposureDay, Feed, FeedId, FeedRun, FeedUpdate,
+    CveException, CveTag, CveTagId, ExceptionId, ExposureDay, Feed, FeedContent, FeedId, FeedRun,
+    FeedUpdate,
     FinishReport, FleetHost, Host, HostCounts, HostFilter, HostFinding, HostId, HostIdentity,
     HostPage, HostScope, HostSort, HostState, InstalledSet, NewCveTag, NewException, NewFeed,
     NewReport, PackageFinding, PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome,
@@ -66,6 +67,12 @@ pub trait Store: Send + Sync {
         &self,
         id: FeedId,
         sync: &SyncRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records what the feed's last successful import was (see [`FeedContent`]).
+    fn set_feed_content(
+        &self,
+        id: FeedId,
+        content: &FeedContent,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Every advisory of every enabled feed, by id, exactly as imported.
     fn load_advisories(
@@ -529,6 +536,9 @@ impl Store for AnyStore {
     }
     async fn record_feed_sync(&self, id: FeedId, sync: &SyncRecord) -> Result<(), StoreError> {
         delegate!(self.record_feed_sync(id, sync))
+    }
+    async fn set_feed_content(&self, id: FeedId, content: &FeedContent) -> Result<(), StoreError> {
+        delegate!(self.set_feed_content(id, content))
     }
     async fn load_advisories(&self) -> Result<Vec<StoredAdvisory>, StoreError> {
         delegate!(self.load_advisories())

@@ -32,6 +32,9 @@ pub(crate) enum Node {
     Criterion {
         test_ref: Box<str>,
         negate: bool,
+        /// The `comment`, kept only for vendors whose comments carry meaning (Ubuntu writes
+        /// the package's status there: "ignored", "end-of-life").
+        comment: Option<Box<str>>,
     },
     Extend {
         definition_ref: Box<str>,
@@ -147,6 +150,8 @@ struct Builder {
     field: Option<Field>,
     variable: Option<(Box<str>, Variable)>,
     root_seen: bool,
+    /// Whether criterion comments are kept (see [`Node::Criterion`]).
+    keep_comments: bool,
 }
 
 /// Reads a whole document.
@@ -167,6 +172,7 @@ pub(crate) fn read<R: BufRead>(input: R, expected: &'static str) -> Result<Docum
         field: None,
         variable: None,
         root_seen: false,
+        keep_comments: expected == "ubuntu-oval",
     };
     let mut buf = Vec::with_capacity(1 << 16);
     let xml_err = |reader: &Reader<R>, e: &dyn std::fmt::Display| FeedError::Xml {
@@ -349,6 +355,11 @@ impl Builder {
                 let node = Node::Criterion {
                     test_ref: attr(e, b"test_ref").unwrap_or_default().into(),
                     negate: is_true(attr(e, b"negate")),
+                    comment: if self.keep_comments {
+                        attr(e, b"comment").map(Into::into)
+                    } else {
+                        None
+                    },
                 };
                 push_child(&mut self.criteria, node);
             }

@@ -74,6 +74,70 @@ struct PkgCheck {
     arches: Option<Vec<String>>,
     /// State fields that could not be represented (dropped: the check is widened).
     unsupported: Vec<String>,
+    /// What the criterion that uses the test says beyond the test (Ubuntu only).
+    hint: Option<Hint>,
+}
+
+/// What an Ubuntu criterion comment says about its package: the status Ubuntu's tracker gives
+/// it when the test itself only asks "is the package installed", and the architectures its
+/// source package is built for when they are fewer than the release's.
+///
+/// Ubuntu's CVE OVAL writes `linux-meta-riscv: while related to the CVE in some way, a
+/// decision has been made to ignore this issue (note: 'was needs-triage now end-of-life')`
+/// and tests only that the binaries exist; without the comment such an entry reads as
+/// "unfixed".
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Hint {
+    /// `Some` for "ignored" and "end-of-life".
+    status: Option<HintStatus>,
+    /// Architectures the source package is built for, when limited.
+    arches: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum HintStatus {
+    Ignored,
+    EndOfLife,
+}
+
+impl Hint {
+    /// Reads an Ubuntu criterion comment; `None` when it adds nothing to the test.
+    fn from_ubuntu_comment(comment: &str) -> Option<Hint> {
+        let source = comment
+            .split_whitespace()
+            .next()
+            .map(|w| w.trim_end_matches(':'))
+            .unwrap_or_default();
+        let status = if comment.contains("a decision has been made to ignore this issue") {
+            // The tracker's `ignored (was needed now end-of-life)`: the release went out of
+            // standard support before a fix.
+            if comment.contains("now end-of-life") {
+                Some(HintStatus::EndOfLife)
+            } else {
+                Some(HintStatus::Ignored)
+            }
+        } else {
+            None
+        };
+        let arches = ubuntu_source_arches(source);
+        (status.is_some() || arches.is_some()).then_some(Hint { status, arches })
+    }
+}
+
+/// The architectures an Ubuntu kernel source package is built for, when it is built for a
+/// few only. Its binaries share names with the generic kernel's (`linux-meta-riscv` builds
+/// `linux-image-generic` for riscv64 only), so without this an amd64 host would get every
+/// CVE of the riscv64 kernel. Only sources whose name says their architecture are listed;
+/// any other source keeps matching every architecture.
+fn ubuntu_source_arches(source: &str) -> Option<Vec<String>> {
+    let linux = source.starts_with("linux-");
+    if linux && source.split('-').any(|w| w == "riscv") {
+        Some(vec!["riscv64".to_owned()])
+    } else if linux && source.split('-').any(|w| w == "raspi" || w == "raspi2") {
+        Some(vec!["arm64".to_owned(), "armhf".to_owned()])
+    } else {
+        None
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -293,8 +357,30 @@ impl<'d> Ctx<'d> {
                     Expr::Or(kids)
                 }
             }
-            Node::Criterion { test_ref, negate } => {
-                let class = self.classify(test_ref);
+            Node::Criterion {
+                test_ref,
+                negate,
+                comment,
+            } => {
+                let mut class = self.classify(test_ref);
+                if self.vendor == Vendor::Ubuntu
+                    && let Some(hint) = comment.as_deref().and_then(Hint::from_ubuntu_comment)
+                {
+                    class.atoms = class
+                        .atoms
+                        .iter()
+                        .map(|&a| match &self.atoms[a as usize] {
+                            Atom::Package(p) => {
+                                let hinted = PkgCheck {
+                                    hint: Some(hint.clone()),
+                                    ..p.clone()
+                                };
+                                self.intern(Atom::Package(hinted))
+                            }
+                            _ => a,
+                        })
+                        .collect();
+                }
                 let neg = neg ^ negate ^ class.negated;
                 let lits: Vec<Expr> = class.atoms.iter().map(|&a| Expr::Lit(a, !neg)).collect();
                 // A test over several names holds when any name does; its negation when none does.
@@ -445,7 +531,19 @@ impl<'d> Ctx<'d> {
             entry.module.clone_from(&module);
             let mut fixed: Option<String> = None;
             let mut arches: Option<Vec<String>> = None;
+            let mut hinted_status: Option<HintStatus> = None;
             for c in &checks {
+                if let Some(h) = &c.hint {
+                    hinted_status = hinted_status.or(h.status);
+                    if c.arches.is_none()
+                        && let Some(a) = &h.arches
+                    {
+                        arches = Some(match arches {
+                            None => a.clone(),
+                            Some(old) => old.into_iter().filter(|x| a.contains(x)).collect(),
+                        });
+                    }
+                }
                 for f in &c.unsupported {
                     problems.push(format!("unsupported state field {f} on {name} ignored"));
                 }
@@ -486,6 +584,11 @@ impl<'d> Ctx<'d> {
                 Status::NotAffected
             } else if let Some(v) = fixed {
                 Status::Fixed(normalise_fixed(stream, v))
+            } else if let Some(h) = hinted_status {
+                match h {
+                    HintStatus::Ignored => Status::Ignored,
+                    HintStatus::EndOfLife => Status::EndOfLife,
+                }
             } else {
                 self.unpatched_status(def, name, problems)
             };
@@ -596,6 +699,7 @@ impl<'d> Ctx<'d> {
                             evr: evr.clone(),
                             arches: arches.clone(),
                             unsupported: unsupported.clone(),
+                            hint: None,
                         })
                     })
                     .collect();

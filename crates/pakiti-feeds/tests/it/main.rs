@@ -8,6 +8,7 @@ mod debian_index;
 mod debian_list;
 mod debian_tracker;
 mod issue_12;
+mod feed_identity;
 mod osv;
 mod oval;
 mod oval_hosts;

@@ -189,3 +189,124 @@ const UNFIXED_RHEL80: usize = 1218;
 const UNFIXED_RHEL73: usize = 2602;
 const UNFIXED_FOCAL: usize = 429;
 const UNFIXED_BIONIC: usize = 617;
+
+/// The entries of `cve`'s focal advisory for `package`, as (status, arches).
+fn focal_entries(
+    advisories: &[pakiti_core::advisory::Advisory],
+    cve: &str,
+    package: &str,
+) -> Vec<(String, Vec<String>)> {
+    advisories
+        .iter()
+        .filter(|a| a.id == cve)
+        .flat_map(|a| a.affected.iter())
+        .filter(|e| e.package == package)
+        .map(|e| (e.status.kind().to_owned(), e.arches.clone()))
+        .collect()
+}
+
+/// Issue 12 item 11: Ubuntu's "ignored" and "ignored (… now end-of-life)" packages are shown
+/// as such; they used to read as "unfixed" (the criterion comment is the only place the
+/// CVE OVAL says it: the test only asks whether the package is installed).
+#[test]
+fn issue_12_ubuntu_ignored_and_end_of_life() {
+    let advisories = ub(&load("ubuntu/com.ubuntu.focal.cve.oval.xml.bz2"));
+    // "openssh: while related to the CVE in some way, a decision has been made to ignore
+    // this issue".
+    assert_eq!(
+        focal_entries(&advisories, "CVE-2018-15919", "openssh-client"),
+        [("ignored".to_owned(), Vec::new())]
+    );
+    // "linux-meta-riscv: … ignore this issue (note: 'was needs-triage now end-of-life')",
+    // beside linux-meta's own "affected and may need fixing".
+    assert_eq!(
+        focal_entries(&advisories, "CVE-2012-4542", "linux-image-virtual"),
+        [
+            ("unfixed".to_owned(), Vec::new()),
+            ("end-of-life".to_owned(), vec!["riscv64".to_owned()]),
+        ]
+    );
+    // "affected, but a decision has been made to defer addressing it" stays unfixed.
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for e in advisories.iter().flat_map(|a| a.affected.iter()) {
+        *kinds.entry(e.status.kind()).or_default() += 1;
+    }
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            ("end-of-life", 1172),
+            ("fixed", 63797),
+            ("ignored", 770),
+            ("unfixed", 28303)
+        ]
+    );
+    // On the ubuntu_2004 host, the ignored findings are ignored.
+    let f = findings(
+        "ubuntu/com.ubuntu.focal.cve.oval.xml.bz2",
+        ub,
+        "ubuntu_2004.tsv",
+        false,
+        "ubuntu:20.04",
+    );
+    assert!(
+        f.pairs.iter().any(|(p, a, s)| p == "openssh-client"
+            && a == "CVE-2018-15919"
+            && s == "ignored")
+    );
+    let mut by_status: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for (_, _, s) in &f.pairs {
+        *by_status.entry(s.as_str()).or_default() += 1;
+    }
+    // Of the 429 findings that used to be "unfixed" (`UNFIXED_FOCAL`), 42 are ignored and 87
+    // end-of-life (the riscv64 kernel's among them: this host's packages carry no arch).
+    assert_eq!(
+        by_status.into_iter().collect::<Vec<_>>(),
+        [("end-of-life", 87), ("ignored", 42), ("unfixed", 300)]
+    );
+}
+
+/// Issue 12 item 9: Ubuntu's riscv64-only `linux-meta-riscv` (and `linux-riscv`) entries
+/// name the same binaries as `linux-meta`; on an amd64 host they must not match. A host whose
+/// packages carry no arch still matches them (missing information never hides a finding).
+#[test]
+fn issue_12_riscv_only_entries_do_not_match_amd64() {
+    let index = AdvisoryIndex::new(ub(&load("ubuntu/com.ubuntu.focal.cve.oval.xml.bz2")));
+    let stream: OsStream = "ubuntu:20.04".parse().unwrap();
+    let unknown = host("ubuntu_2004.tsv", false);
+    let amd64: Vec<InstalledPackage> = unknown
+        .iter()
+        .map(|p| InstalledPackage::new(p.name.clone(), p.version.clone(), "amd64"))
+        .collect();
+    let cves = |pkgs: &[InstalledPackage]| -> std::collections::BTreeSet<String> {
+        index
+            .match_host(&HostInventory {
+                stream: Some(&stream),
+                packages: pkgs,
+                modules: &[],
+            })
+            .findings
+            .iter()
+            .flat_map(|f| f.advisory.cves.iter().cloned())
+            .collect()
+    };
+    let (all, on_amd64) = (cves(&unknown), cves(&amd64));
+    // 89 of the 307 CVEs came only from riscv64 entries.
+    assert_eq!((all.len(), on_amd64.len()), (307, 218));
+    assert!(on_amd64.is_subset(&all));
+    // Every finding on amd64 comes from an entry for every arch or for amd64.
+    for f in index
+        .match_host(&HostInventory {
+            stream: Some(&stream),
+            packages: &amd64,
+            modules: &[],
+        })
+        .findings
+    {
+        assert!(
+            f.affected.arches.is_empty() || f.affected.arches.iter().any(|a| a == "amd64"),
+            "{} {:?}",
+            f.advisory.id,
+            f.affected
+        );
+    }
+}

@@ -146,6 +146,9 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
             .map(|f| {
                 serde_json::json!({
                     "name": f.name, "kind": f.kind, "url": f.url, "stream": f.stream,
+                    "recognised_kind": f.content.as_ref().map(|c| &c.kind),
+                    "content": f.content.as_ref().map(|c| &c.key),
+                    "last_source": f.content.as_ref().map(|c| &c.source),
                     "enabled": f.enabled, "interval_secs": f.interval_secs,
                     "advisories": f.advisory_count, "affected": f.affected_count,
                     "last_sync": f.last_sync.as_ref().map(|s| serde_json::json!({
@@ -160,8 +163,8 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
     }
     writeln!(
         out,
-        "{:<24} {:<15} {:>9} {:>9} {:<9} {:<20} URL",
-        "NAME", "KIND", "ADVISORIES", "ENTRIES", "STATUS", "LAST SYNC"
+        "{:<24} {:<15} {:<15} {:>9} {:>9} {:<9} {:<20} LAST SOURCE",
+        "NAME", "KIND", "RECOGNISED", "ADVISORIES", "ENTRIES", "STATUS", "LAST SYNC"
     )?;
     for f in feeds {
         let (status, at) = f
@@ -179,11 +182,25 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
         } else {
             format!("{status}(off)")
         };
+        let (recognised, source) = f
+            .content
+            .as_ref()
+            .map_or(("-", f.url.as_str()), |c| (c.kind.as_str(), c.source.as_str()));
         writeln!(
             out,
-            "{:<24} {:<15} {:>9} {:>9} {:<9} {:<20} {}",
-            f.name, f.kind, f.advisory_count, f.affected_count, status, at, f.url
+            "{:<24} {:<15} {:<15} {:>9} {:>9} {:<9} {:<20} {}",
+            f.name,
+            f.kind,
+            recognised,
+            f.advisory_count,
+            f.affected_count,
+            status,
+            at,
+            source
         )?;
+        if let Some(c) = &f.content {
+            writeln!(out, "    content: {}", c.key)?;
+        }
         if let Some(e) = f.last_sync.as_ref().and_then(|s| s.error.as_ref()) {
             writeln!(out, "    last error: {e}")?;
         }
@@ -286,32 +303,70 @@ pub async fn sync(
     Ok(ok)
 }
 
+/// What `pakiti feed import` was asked.
+#[derive(Debug, Default)]
+pub struct ImportArgs {
+    /// The feed's name; default: made from the content ([`pakiti_feeds::FeedIdentity`]).
+    pub name: Option<String>,
+    /// The kind, when creating the feed.
+    pub kind: Option<String>,
+    /// The stream override, when creating the feed.
+    pub stream: Option<String>,
+    /// Apply despite a count drop.
+    pub force: bool,
+    /// Apply a document of another release or kind than the feed's last import.
+    pub replace: bool,
+}
+
 /// `pakiti feed import FILE`: imports a local file into the named feed, creating the feed
-/// (with the file as its source) when it does not exist. Returns whether it succeeded.
+/// (with the file as its source) when it does not exist. Without `--name` the feed is named
+/// after the content (`ubuntu-20.04-oval`, `debian-dsa`), so that files of different releases
+/// or kinds land in different feeds. Returns whether it succeeded.
 ///
 /// # Errors
-/// Unreadable file, unknown kind, store failure.
+/// Unreadable file, unknown kind, unrecognised content without `--name`, store failure.
 pub async fn import(
     state: &AppState,
     file: &Path,
-    name: Option<String>,
-    kind: Option<String>,
-    stream: Option<String>,
-    force: bool,
+    args: ImportArgs,
     out: &mut impl Write,
 ) -> Result<bool> {
+    let ImportArgs {
+        name,
+        kind,
+        stream,
+        force,
+        replace,
+    } = args;
+    let path =
+        std::fs::canonicalize(file).with_context(|| format!("reading {}", file.display()))?;
+    let bar = Bar::new(name.as_deref().unwrap_or("feed"));
+    bar.stage("reading", None);
+    let body = tokio::fs::read(file)
+        .await
+        .with_context(|| format!("reading {}", file.display()))?;
+    let mut identified = None;
     let name = match name {
         Some(n) => n,
-        None => file
-            .file_name()
-            .map(|f| {
-                f.to_string_lossy()
-                    .split('.')
-                    .next()
-                    .unwrap_or("feed")
-                    .to_owned()
-            })
-            .context("the file has no name; pass --name")?,
+        None => {
+            bar.stage("recognising", None);
+            let (k, s, b) = (
+                kind.clone().unwrap_or_else(|| AUTO_KIND.to_owned()),
+                stream.clone(),
+                body.clone(),
+            );
+            let id = tokio::task::spawn_blocking(move || feeds::identify(&k, s.as_deref(), &b))
+                .await?
+                .with_context(|| {
+                    format!(
+                        "recognising {} (pass --name to choose the feed)",
+                        file.display()
+                    )
+                })?;
+            let n = id.identity.default_name();
+            identified = Some(id);
+            n
+        }
     };
     let existing = state
         .store
@@ -319,11 +374,16 @@ pub async fn import(
         .await?
         .into_iter()
         .find(|f| f.name == name);
+    // The document was parsed with the kind and stream given here; an existing feed parses
+    // it with its own.
+    if let Some(f) = &existing
+        && (f.kind != kind.as_deref().unwrap_or(AUTO_KIND) || f.stream != stream)
+    {
+        identified = None;
+    }
     let feed = match existing {
         Some(f) => f,
         None => {
-            let path = std::fs::canonicalize(file)
-                .with_context(|| format!("reading {}", file.display()))?;
             let new = NewFeed {
                 name: name.clone(),
                 kind: kind.unwrap_or_else(|| AUTO_KIND.to_owned()),
@@ -336,16 +396,17 @@ pub async fn import(
             find(state, &name).await?
         }
     };
-    let bar = Bar::new(&feed.name);
-    bar.stage("reading", None);
-    let body = tokio::fs::read(file)
-        .await
-        .with_context(|| format!("reading {}", file.display()))?;
     let fetched = feeds::Fetched {
         body: Some(body),
         ..feeds::Fetched::default()
     };
-    let o = feeds::import(state, &feed, fetched, force, &bar).await?;
+    let opts = feeds::ImportOptions {
+        force,
+        replace,
+        source: Some(path.display().to_string()),
+        parsed: identified,
+    };
+    let o = feeds::import_with(state, &feed, fetched, opts, &bar).await?;
     bar.finish();
     report(&feed.name, &o, out)?;
     let r = reevaluate::run_once(state).await?;

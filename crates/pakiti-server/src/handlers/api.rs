@@ -140,6 +140,9 @@ pub struct ApiHostDetail {
     pub updates: Vec<ApiUpdate>,
     /// Installed packages.
     pub installed: Vec<ApiPackage>,
+    /// "Old kernel installed": packages of installed kernels older than the running one,
+    /// whose findings do not count (vendor kernel advisories are about the running kernel).
+    pub old_kernels: Vec<ApiPackage>,
     /// Enabled CVE tags on its CVEs.
     pub cve_tags: Vec<ApiHostTag>,
     /// Exceptions that removed findings from it.
@@ -591,14 +594,23 @@ pub async fn get_host(
     if packages.iter().any(|(_, p)| p.source.is_some()) {
         api.source_names_unknown = false;
     }
-    let installed = packages
-        .into_iter()
-        .map(|(_, p)| ApiPackage {
+    let mut installed = Vec::with_capacity(packages.len());
+    let mut old_kernels = Vec::new();
+    for (id, p) in packages {
+        let p = ApiPackage {
             name: p.name,
             version: p.version,
             arch: p.arch,
-        })
-        .collect();
+        };
+        if host.old_kernels.binary_search(&id).is_ok() {
+            old_kernels.push(ApiPackage {
+                name: p.name.clone(),
+                version: p.version.clone(),
+                arch: p.arch.clone(),
+            });
+        }
+        installed.push(p);
+    }
     let reports = state
         .store
         .host_reports(host.id, 50)
@@ -628,6 +640,7 @@ pub async fn get_host(
     Ok(Json(ApiHostDetail {
         updates,
         installed,
+        old_kernels,
         cve_tags: fleet
             .host_tags(&host)
             .into_iter()

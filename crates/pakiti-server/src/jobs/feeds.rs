@@ -5,14 +5,21 @@
 //! it is recorded as failed and the previous advisories stay (a vendor format change must be
 //! loud, never a silent zero — Pakiti 3 told sites they had no CVEs when Ubuntu changed its
 //! OVAL).
+//!
+//! Every import recognises what the document is about ([`FeedIdentity`]: kind, release,
+//! advisory series) and records it on the feed. A document of another release or kind than
+//! the feed's last import (bionic's OVAL into the focal feed, the DLA list into the DSA feed)
+//! is refused unless the import says `replace`: such a mix-up would silently swap a whole
+//! release's advisories, and the count-drop guard does not see it when the new file is bigger.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use pakiti_core::stream::OsStream;
-use pakiti_feeds::{FeedKind, ParseOptions, Problem, decompress};
+use pakiti_core::advisory::Advisory;
+use pakiti_feeds::{FeedIdentity, FeedKind, ParseOptions, Parsed, Problem, decompress};
 use pakiti_store::Store;
-use pakiti_store::{Feed, SyncRecord, SyncStatus};
+use pakiti_store::{Feed, FeedContent, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -51,6 +58,30 @@ pub struct Fetched {
     pub etag: Option<String>,
     /// `Last-Modified`.
     pub last_modified: Option<String>,
+}
+
+/// A document parsed and recognised.
+#[derive(Debug)]
+pub struct Identified {
+    /// What it is about.
+    pub identity: FeedIdentity,
+    /// Its advisories.
+    pub parsed: Parsed<Advisory>,
+}
+
+/// How an import treats the feed's previous content.
+#[derive(Debug, Default)]
+pub struct ImportOptions {
+    /// Apply even when the advisory count dropped by more than half.
+    pub force: bool,
+    /// Apply even when the document is of another release or kind than the feed's last
+    /// import (it then becomes the feed's content).
+    pub replace: bool,
+    /// What was imported, for `feed list` (the feed's URL when `None`).
+    pub source: Option<String>,
+    /// The document already parsed from these bytes with the feed's kind and stream (by
+    /// `feed import`, which names a new feed after its content).
+    pub parsed: Option<Identified>,
 }
 
 /// Progress reports for a person watching (a progress bar on a terminal).
@@ -172,6 +203,30 @@ pub async fn import(
     force: bool,
     progress: &dyn Progress,
 ) -> Result<ImportOutcome> {
+    let opts = ImportOptions {
+        force,
+        ..ImportOptions::default()
+    };
+    import_with(state, feed, fetched, opts, progress).await
+}
+
+/// [`import`] with every option.
+///
+/// # Errors
+/// The store fails.
+pub async fn import_with(
+    state: &AppState,
+    feed: &Feed,
+    fetched: Fetched,
+    opts: ImportOptions,
+    progress: &dyn Progress,
+) -> Result<ImportOutcome> {
+    let ImportOptions {
+        force,
+        replace,
+        source,
+        parsed: pre_parsed,
+    } = opts;
     let start = Instant::now();
     let at = OffsetDateTime::now_utc();
     let mut outcome = ImportOutcome {
@@ -209,7 +264,7 @@ pub async fn import(
     let last_ok = feed.last_sync.as_ref().is_some_and(|s| {
         s.status != SyncStatus::Failed && s.checksum.as_deref() == Some(sum.as_str())
     });
-    if last_ok && !force && feed.advisory_count > 0 {
+    if last_ok && !force && !replace && feed.advisory_count > 0 {
         state
             .store
             .record_feed_sync(
@@ -221,25 +276,35 @@ pub async fn import(
         return Ok(outcome);
     }
     progress.stage("parsing", None);
-    let parsed = {
-        let body = body.to_vec();
-        let kind_name = feed.kind.clone();
-        let stream = feed.stream.clone();
-        tokio::task::spawn_blocking(move || parse(&kind_name, stream.as_deref(), &body)).await?
+    let parsed = match pre_parsed {
+        Some(p) => Ok(p),
+        None => {
+            let body = body.to_vec();
+            let kind_name = feed.kind.clone();
+            let stream = feed.stream.clone();
+            tokio::task::spawn_blocking(move || identify(&kind_name, stream.as_deref(), &body))
+                .await?
+        }
     };
-    let parsed = parsed.map_err(|e| format!("{e:#}")).and_then(|parsed| {
+    let parsed = parsed.map_err(|e| format!("{e:#}")).and_then(|Identified { identity, parsed }| {
         let (new, old) = (parsed.records.len(), usize::try_from(feed.advisory_count).unwrap_or(0));
-        if new == 0 {
+        let key = identity.key();
+        if let Some(was) = feed.content.as_ref().filter(|c| c.key != key && !replace) {
+            Err(format!(
+                "the document is {key}, but feed {} holds {} (last imported from {}); not applied — import it into its own feed, or pass --replace to make it this feed's content",
+                feed.name, was.key, was.source
+            ))
+        } else if new == 0 {
             Err("the feed yielded no advisories".to_owned())
         } else if old > 0 && new * 2 < old && !force {
             Err(format!(
                 "advisory count dropped from {old} to {new} (more than half); not applied — check the source, or import with --force"
             ))
         } else {
-            Ok(parsed)
+            Ok((identity, parsed))
         }
     });
-    let parsed = match parsed {
+    let (identity, parsed) = match parsed {
         Ok(p) => p,
         Err(msg) => {
             // The previous advisories stay; the failure is on the feed for the UI to show.
@@ -268,17 +333,29 @@ pub async fn import(
             &record(SyncStatus::Ok, None, Some(sum), &fetched),
         )
         .await?;
+    state
+        .store
+        .set_feed_content(
+            feed.id,
+            &FeedContent {
+                kind: identity.kind.name().to_owned(),
+                key: identity.key(),
+                source: source.unwrap_or_else(|| feed.url.clone()),
+            },
+        )
+        .await?;
     outcome.status = SyncStatus::Ok;
     outcome.changed_keys = replaced.changed_keys.len();
     outcome.took = start.elapsed();
     Ok(outcome)
 }
 
-fn parse(
-    kind: &str,
-    stream: Option<&str>,
-    body: &[u8],
-) -> Result<pakiti_feeds::Parsed<pakiti_core::advisory::Advisory>> {
+/// Decompresses and parses a document with a feed's kind (`auto`: recognised from the
+/// content) and stream override, and recognises what it is about.
+///
+/// # Errors
+/// The document cannot be decompressed, its kind is not recognised, or it does not parse.
+pub fn identify(kind: &str, stream: Option<&str>, body: &[u8]) -> Result<Identified> {
     let data = decompress::to_vec(body).context("decompressing")?;
     let kind = if kind == AUTO_KIND {
         FeedKind::detect(&data).ok_or_else(|| {
@@ -290,7 +367,11 @@ fn parse(
     let opts = ParseOptions {
         stream: stream.map(str::parse::<OsStream>).transpose()?,
     };
-    Ok(kind.parse(&data[..], &opts)?)
+    let parsed = kind.parse(&data[..], &opts)?;
+    Ok(Identified {
+        identity: FeedIdentity::of(kind, &data[..data.len().min(64 * 1024)], &parsed.records),
+        parsed,
+    })
 }
 
 /// Fetches and imports one feed.

@@ -6,6 +6,7 @@ mod bench_ingest;
 mod browser;
 mod cli;
 mod issue_12;
+mod kernels;
 mod repos;
 mod server;
 mod smime;
