@@ -118,7 +118,7 @@ async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, Ap
             .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?;
         fields.push((name, value));
     }
-    protocol4::parse_fields(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
+    protocol4::parse_form_data(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
 /// Reads the report out of a request.

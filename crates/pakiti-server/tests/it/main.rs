@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod peers;
 mod pki;
+mod reading;
 mod repos;
 mod server;
 mod smime;
