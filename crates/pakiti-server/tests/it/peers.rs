@@ -106,7 +106,13 @@ fn dpkg_installed() -> Vec<(String, String)> {
 /// The packages the server stored for `host`: (name, version), sorted.
 async fn stored(s: &TestServer, host: &str) -> Vec<(String, String)> {
     let (status, h) = s.get_json(&format!("/api/v1/hosts/{host}")).await;
-    assert_eq!(status, 200, "{host} is stored ({}): {h}", s.backend());
+    assert_eq!(
+        status,
+        200,
+        "{host} is stored ({}): {}",
+        s.backend(),
+        h["error"]
+    );
     let mut v: Vec<(String, String)> = h["installed"]
         .as_array()
         .unwrap()
@@ -265,7 +271,7 @@ async fn pakiti2_client_both_methods_report_0_and_1() {
                 );
             }
             let (_, h) = s.get_json(&format!("/api/v1/hosts/{host}")).await;
-            assert_eq!(h["os_stream"], "debian:12", "{h}");
+            assert_eq!(h["os_stream"], "debian:bookworm", "{}", h["os"]);
             s.finish().await;
         }
     }
@@ -460,15 +466,7 @@ impl RpmHost {
             .expect("rpm is installed (apt-get install rpm)");
         assert!(st.success());
         let d = dir.path();
-        rpm_install(
-            d,
-            &db,
-            "openssl-libs",
-            Some(1),
-            "1.1.1k",
-            "7.el8_6",
-            "x86_64",
-        );
+        rpm_install(d, &db, "openssl-libs", Some(1), "1.1.1c", "2.el8", "x86_64");
         rpm_install(d, &db, "libstdc++", None, "8.5.0", "4.el8_5", "x86_64");
         rpm_install(
             d,
@@ -592,7 +590,7 @@ async fn clients_on_an_rpm_database() {
             !lines.is_empty()
                 && lines.iter().all(|l| l.split('\t').count() == 5)
                 && lines.iter().any(|l| l.starts_with("openssl-libs\t")),
-            "openssl-libs 1.1.1k-7 has high CVEs in the RHEL 8 data, reported back over HTTPS: {reply}"
+            "openssl-libs 1:1.1.1c-2.el8 has high CVEs in the RHEL 8 data, reported back over HTTPS: {reply}"
         );
         assert_same(
             &stored(&s, "p3-rpm.example.org").await,
@@ -620,7 +618,7 @@ async fn clients_on_an_rpm_database() {
             shown(&out)
         );
         let (_, h) = s.get_json("/api/v1/hosts/p3-rpm-http.example.org").await;
-        assert!(h["cve_count"].as_i64().unwrap() > 0, "{h}");
+        assert!(h["cve_count"].as_i64().unwrap() > 0, "{}", h["os_stream"]);
         s.finish().await;
     }
 }
@@ -667,7 +665,7 @@ async fn pakiti2_proxy_path() {
                 assert_eq!(
                     reply_lines(&out).last().map(String::as_str),
                     Some("OK"),
-                    "{}",
+                    "proxy, {method} method: {}",
                     shown(&out)
                 );
                 assert_same(
@@ -676,7 +674,11 @@ async fn pakiti2_proxy_path() {
                     &format!("proxy {method} ({})", s.backend()),
                 );
                 let (_, h) = s.get_json(&format!("/api/v1/hosts/{behind}")).await;
-                assert!(!h["reports"][0]["proxy"].is_null(), "via a proxy: {h}");
+                assert!(
+                    !h["reports"][0]["proxy"].is_null(),
+                    "via a proxy: {}",
+                    h["reports"]
+                );
             } else {
                 assert!(
                     !reply_lines(&out).iter().any(|l| l == "OK"),
