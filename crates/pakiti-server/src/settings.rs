@@ -403,6 +403,37 @@ mod tests {
     }
 
     #[test]
+    fn tls_section_from_file_and_env() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert!(!s.tls.enabled());
+        assert_eq!(s.tls.watch_secs, 60);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(
+            &path,
+            "[tls]\ncert = \"/etc/pakiti/tls/fullchain.pem\"\nkey = \"/etc/pakiti/tls/privkey.pem\"\nclient_ca = \"/etc/grid-security/certificates\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("PAKITI_TLS__CLIENT_AUTH", "required"),
+                ("PAKITI_TLS__LISTEN", "0.0.0.0:8443"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.tls.enabled());
+        assert_eq!(s.tls.client_auth, ClientAuth::Required);
+        assert_eq!(s.tls.listen.unwrap().to_string(), "0.0.0.0:8443");
+        assert_eq!(
+            s.tls.watch_secs, 60,
+            "a [tls] section keeps the other defaults"
+        );
+        let e = Settings::load(None, env(&[("PAKITI_TLS__CLIENT_AUTH", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("maybe"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pakiti.toml");

@@ -5,6 +5,7 @@ mod authz;
 mod bench_ingest;
 mod browser;
 mod cli;
+mod deploy;
 mod peers;
 mod pki;
 mod reading;
