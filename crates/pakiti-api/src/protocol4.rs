@@ -152,6 +152,36 @@ pub fn parse_fields<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Result<R
     })
 }
 
+/// Parses the fields of a `multipart/form-data` protocol-4 POST (the bash clients' curl
+/// method, `curl -F pkgs=<file`): every value is `%XX`-decoded first, see
+/// [`decode_form_data_value`], then read as [`parse_fields`] does.
+pub fn parse_form_data<K: AsRef<str>, V: AsRef<str>>(
+    fields: &[(K, V)],
+) -> Result<Report, WireError> {
+    let decoded: Vec<(&str, String)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_ref(), decode_form_data_value(v.as_ref())))
+        .collect();
+    parse_fields(&decoded)
+}
+
+/// Decodes the `%XX` escapes in a multipart field value, as the Pakiti 2 server read it.
+///
+/// The bash clients escape `+` as `%2b` in the package list and the kernel even though curl's
+/// `-F` sends values verbatim, so `0.11.0-1%2bdeb12u3` and `libstdc%2b%2b` arrive as such; a
+/// server that keeps them refuses every Debian version with a `+` and stores rpm names and
+/// releases that match no advisory. A literal `+` is kept (unlike in a urlencoded body, where
+/// it means a space): in multipart it can only come from a client that did not escape it, and
+/// then it is a `+`. A `%` not followed by two hex digits stays, and a value whose escapes do
+/// not decode to UTF-8 is kept as sent.
+#[must_use]
+pub fn decode_form_data_value(value: &str) -> String {
+    if !value.contains('%') {
+        return value.to_owned();
+    }
+    percent_decode_with(value, false).unwrap_or_else(|()| value.to_owned())
+}
+
 /// Decodes an `application/x-www-form-urlencoded` protocol-4 body and parses it.
 pub fn parse_urlencoded(body: &[u8]) -> Result<Report, WireError> {
     parse_fields(&decode_urlencoded(body)?)
@@ -234,12 +264,17 @@ fn push_pair(pairs: &mut Vec<(String, String)>, name: &str, value: &str) -> Resu
 
 /// PHP `urldecode`: `+` → space, `%XX` → byte, anything else verbatim.
 pub(crate) fn percent_decode(s: &str) -> Result<String, ()> {
+    percent_decode_with(s, true)
+}
+
+/// `%XX` → byte, and `+` → space when `plus_is_space`; anything else verbatim.
+fn percent_decode_with(s: &str, plus_is_space: bool) -> Result<String, ()> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
                 (Some(h), Some(l)) => {
                     out.push(h * 16 + l);
@@ -301,13 +336,28 @@ fn parse_pkgs_from(
         PkgsFormat::V4 | PkgsFormat::V3 => {
             let want = if format == PkgsFormat::V4 { 4 } else { 3 };
             let mut out = Vec::new();
-            for (i, line) in pkgs.split('\n').enumerate() {
+            let lines: Vec<&str> = pkgs.split('\n').collect();
+            // A list that does not end with a newline may have been cut off (see `cut_line`).
+            let last = lines.len() - 1;
+            let mut cut = None;
+            for (i, line) in lines.iter().enumerate() {
                 let line = line.trim_end_matches('\r');
                 if line.trim().is_empty() {
                     continue;
                 }
                 let n = offset + i + 1;
-                let tokens = quoted_tokens(line).map_err(|r| WireError::pkgs(n, r))?;
+                let tokens = match quoted_tokens(line) {
+                    Ok(t) => t,
+                    Err(r)
+                        if i == last
+                            && format == PkgsFormat::V4
+                            && r.starts_with("unterminated quote") =>
+                    {
+                        cut = Some((n, line));
+                        continue;
+                    }
+                    Err(r) => return Err(WireError::pkgs(n, r)),
+                };
                 if tokens.len() != want {
                     let words = if want == 4 { "four" } else { "three" };
                     return Err(WireError::pkgs(
@@ -318,6 +368,9 @@ fn parse_pkgs_from(
                 let arch = tokens.get(3).copied().unwrap_or("");
                 out.push(package(n, packager, tokens[0], tokens[1], tokens[2], arch)?);
             }
+            if let Some((n, line)) = cut {
+                out.push(cut_line(n, line, packager, &out)?);
+            }
             Ok(out)
         }
         PkgsFormat::V1 | PkgsFormat::V2 => {
@@ -326,6 +379,47 @@ fn parse_pkgs_from(
         }
         PkgsFormat::V2xy => parse_newpakitirpm(&pkgs, packager),
     }
+}
+
+/// Architectures a package line can end with, for a cut final line of a one-package list.
+const KNOWN_ARCHES: &[&str] = &[
+    "x86_64", "noarch", "i686", "i586", "i386", "aarch64", "ppc64le", "ppc64", "s390x", "armv7hl",
+    "amd64", "arm64", "armhf", "armel", "all", "mips64el", "riscv64", "0", "(none)",
+];
+
+/// Reads the final line of a package list that arrived cut off: the bash client's openssl
+/// method announces a `Content-Length` two bytes shorter than its body, so its last line loses
+/// the closing `'` of the arch and the newline (`'bash' '0:4.2.46' '34.el7' 'x86_64`). Pakiti's
+/// line-anchored regex then simply missed that package; here it is read when closing the last
+/// quote gives four tokens and an arch that another line of the same list has (or, for a
+/// one-line list, a known arch name), which a line cut further (`'x86_6`) does not.
+fn cut_line(
+    n: usize,
+    line: &str,
+    packager: &Packager,
+    before: &[Package],
+) -> Result<Package, WireError> {
+    let closed = format!("{line}'");
+    let cut = |why: &str| WireError::pkgs(n, format!("final line cut off: {why}"));
+    let tokens = quoted_tokens(&closed).map_err(|r| cut(&r))?;
+    if tokens.len() != 4 {
+        return Err(cut(&format!(
+            "expected four quoted tokens, found {}",
+            tokens.len()
+        )));
+    }
+    let arch = tokens[3];
+    let plausible = if before.is_empty() {
+        KNOWN_ARCHES.contains(&arch)
+    } else {
+        before.iter().any(|p| p.arch == arch)
+    };
+    if !plausible {
+        return Err(cut(&format!(
+            "the architecture {arch:?} is not one this list has"
+        )));
+    }
+    package(n, packager, tokens[0], tokens[1], tokens[2], arch)
 }
 
 /// Builds a package from protocol-4 tokens, checking the mandatory parts.

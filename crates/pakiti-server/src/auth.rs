@@ -15,7 +15,8 @@
 //! - `accounts`: the `pakiti_session` cookie set by `POST /login`; its CSRF token is the
 //!   session's (random, stored with it).
 //! - `proxy` / `tls`: the user named by `proxy_header` / `tls_dn_header`, believed only from a
-//!   peer in `proxy_addresses`; the CSRF token is derived from a secret kept in the database
+//!   peer in `proxy_addresses`; in `tls` mode, else the subject DN of the client certificate
+//!   pakiti verified itself (`[tls] client_ca`, either DN form of [`crate::tls::ClientCert`]); the CSRF token is derived from a secret kept in the database
 //!   (one per database: every server behind a load balancer agrees) and the user name.
 //!
 //! The user must exist in the store and not be disabled (unknown users get no access). An
@@ -221,6 +222,33 @@ impl FromRequestParts<AppState> for Viewer {
                     .and_then(|v| v.to_str().ok())
                     .map(str::trim)
                     .filter(|v| !v.is_empty());
+                // `tls` mode without a front proxy: pakiti verified the client certificate
+                // itself (`[tls] client_ca`); its subject DN, in either form, is the user.
+                if auth.mode == AuthMode::Tls
+                    && !(trusted && value.is_some())
+                    && let Some(cert) = parts
+                        .extensions
+                        .get::<crate::tls::TlsInfo>()
+                        .and_then(|t| t.client.clone())
+                {
+                    let mut found = None;
+                    for name in [&cert.dn, &cert.legacy_dn] {
+                        found = store.get_user_by_name(name).await.map_err(AppError::from)?;
+                        if found.is_some() {
+                            break;
+                        }
+                    }
+                    let Some(user) = found.filter(|u| !u.disabled) else {
+                        return Err(AppError::Forbidden(format!(
+                            "{} has no access to pakiti; ask an administrator",
+                            cert.dn
+                        ))
+                        .into());
+                    };
+                    let mut v = viewer_for(state, &user).await?;
+                    v.csrf = derived_csrf(&state.csrf_secret, &user.name);
+                    return Ok(v);
+                }
                 match (trusted, value) {
                     (true, Some(user_name)) => {
                         let user = store

@@ -21,6 +21,7 @@ pub mod sample;
 pub mod settings;
 pub mod smime;
 pub mod state;
+pub mod tls;
 pub mod updates;
 pub mod web;
 pub mod worker;

@@ -48,6 +48,23 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// PEM certificate chain: serve HTTPS (on --listen, or on --tls-listen beside plain
+        /// HTTP). Re-read on SIGHUP and when the file changes.
+        #[arg(long, value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "PEM")]
+        tls_key: Option<PathBuf>,
+        /// Serve HTTPS on this address and plain HTTP on --listen, side by side.
+        #[arg(long, value_name = "ADDR")]
+        tls_listen: Option<SocketAddr>,
+        /// CA certificates client certificates must chain to: a PEM file or an OpenSSL hashed
+        /// directory (e.g. /etc/grid-security/certificates).
+        #[arg(long, value_name = "PATH")]
+        tls_client_ca: Option<PathBuf>,
+        /// With --tls-client-ca: whether a client certificate is optional or required.
+        #[arg(long, value_enum, value_name = "MODE")]
+        tls_client_auth: Option<pakiti_server::settings::ClientAuth>,
         /// Fill an empty store with sample feeds and hosts built from real data shipped in
         /// the repository, and report this machine itself.
         #[arg(long)]
@@ -488,10 +505,25 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match cli.command {
-        Command::Serve { listen, demo } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+            tls_listen,
+            tls_client_ca,
+            tls_client_auth,
+            demo,
+        } => {
             let mut s = settings(&cli.global)?;
             if let Some(l) = listen {
                 s.listen = l;
+            }
+            s.tls.cert = tls_cert.or(s.tls.cert);
+            s.tls.key = tls_key.or(s.tls.key);
+            s.tls.listen = tls_listen.or(s.tls.listen);
+            s.tls.client_ca = tls_client_ca.or(s.tls.client_ca);
+            if let Some(a) = tls_client_auth {
+                s.tls.client_auth = a;
             }
             runtime()?.block_on(cmd::serve::run(s, demo))?;
         }

@@ -43,6 +43,63 @@ pub struct Settings {
     pub os_rules: Vec<OsRule>,
     /// Who may read the pages and the API (`[auth]`).
     pub auth: Auth,
+    /// HTTPS served by pakiti itself (`[tls]`).
+    pub tls: Tls,
+}
+
+/// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
+/// certificates. With `cert` and `key` set, `listen` serves HTTPS; with `listen` here set
+/// too, the top-level `listen` stays plain HTTP and this address serves HTTPS beside it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// A separate HTTPS address, beside plain HTTP on the top-level `listen`.
+    pub listen: Option<SocketAddr>,
+    /// PEM certificate chain (server certificate first), e.g. certbot's `fullchain.pem`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+    /// CA certificates that client certificates must chain to: a PEM file, or an OpenSSL
+    /// hashed directory (`/etc/grid-security/certificates`: files named `<hash>.<n>`).
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `optional` (a client may present a certificate) or `required`
+    /// (the handshake fails without one).
+    pub client_auth: ClientAuth,
+    /// How often the certificate, key and CA files are checked for changes, in seconds
+    /// (0: only on SIGHUP). A change is picked up without a restart.
+    pub watch_secs: u64,
+}
+
+/// Whether client certificates are asked for or required (`[tls] client_auth`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// A client may present a certificate; without one the connection is still accepted.
+    #[default]
+    Optional,
+    /// The TLS handshake fails without a certificate signed by `client_ca`.
+    Required,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            listen: None,
+            cert: None,
+            key: None,
+            client_ca: None,
+            client_auth: ClientAuth::Optional,
+            watch_secs: 60,
+        }
+    }
+}
+
+impl Tls {
+    /// Whether HTTPS is configured at all.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some() || self.key.is_some()
+    }
 }
 
 /// How users are authenticated (`[auth]`).
@@ -155,6 +212,7 @@ impl Default for Settings {
             sync_repos: true,
             os_rules: Vec::new(),
             auth: Auth::default(),
+            tls: Tls::default(),
         }
     }
 }
@@ -342,6 +400,37 @@ mod tests {
         assert_eq!(s.auth.public_url, "https://pakiti.example.org");
         let e = Settings::load(None, env(&[("PAKITI_AUTH__MODE", "ldap")])).unwrap_err();
         assert!(e.to_string().contains("ldap"), "{e}");
+    }
+
+    #[test]
+    fn tls_section_from_file_and_env() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert!(!s.tls.enabled());
+        assert_eq!(s.tls.watch_secs, 60);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(
+            &path,
+            "[tls]\ncert = \"/etc/pakiti/tls/fullchain.pem\"\nkey = \"/etc/pakiti/tls/privkey.pem\"\nclient_ca = \"/etc/grid-security/certificates\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            env(&[
+                ("PAKITI_TLS__CLIENT_AUTH", "required"),
+                ("PAKITI_TLS__LISTEN", "0.0.0.0:8443"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.tls.enabled());
+        assert_eq!(s.tls.client_auth, ClientAuth::Required);
+        assert_eq!(s.tls.listen.unwrap().to_string(), "0.0.0.0:8443");
+        assert_eq!(
+            s.tls.watch_secs, 60,
+            "a [tls] section keeps the other defaults"
+        );
+        let e = Settings::load(None, env(&[("PAKITI_TLS__CLIENT_AUTH", "maybe")])).unwrap_err();
+        assert!(e.to_string().contains("maybe"), "{e}");
     }
 
     #[test]

@@ -6,5 +6,6 @@ mod examples;
 mod hosts;
 mod listing;
 mod malformed;
+mod quirks;
 mod reply;
 mod support;

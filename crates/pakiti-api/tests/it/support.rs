@@ -141,3 +141,56 @@ pub(crate) fn bash_openssl_body(report: &Report) -> String {
         report.site.as_deref().unwrap_or(""),
     )
 }
+
+/// The package file the Pakiti 2 bash clients write (`rpm -qa --queryformat` or
+/// `dpkg-query -W --showformat`, then `sed -e 's/\+/%2b/g'`).
+pub(crate) fn bash_pkgs_file(report: &Report) -> String {
+    pakiti_api::protocol4::render_pkgs(&report.packages, &report.packager).replace('+', "%2b")
+}
+
+/// What the server reads of the bash clients' openssl method (`pakiti2-client`, and
+/// `pakiti-client-3.0.0-egi` when `site` is given): `POST_DATA` (fields raw but for `+` → `%2b`
+/// in the kernel), the newline `echo -e` adds, then the package file; the announced
+/// `Content-Length` is `$(echo -n ${POST_DATA} | wc -m) + $(wc -c < file) - 1`, two bytes short
+/// of the body (the unquoted `${POST_DATA}` also collapses runs of blanks, and `wc -m` counts
+/// characters, not bytes). Returns the body as sent and the announced length.
+pub(crate) fn openssl_method(report: &Report, site: Option<&str>) -> (Vec<u8>, usize) {
+    let site = site.map(|s| format!("&site={s}")).unwrap_or_default();
+    let post_data = format!(
+        "type={}&host={}&os={}&arch={}&tag={}&kernel={}&version=4&report={}&proxy={}{site}&pkgs=",
+        report.packager,
+        report.hostname,
+        report.os,
+        report.arch,
+        report.tag.as_deref().unwrap_or(""),
+        report.kernel.replace('+', "%2b"),
+        report.mode.as_digit(),
+        u8::from(report.proxy),
+    );
+    let file = bash_pkgs_file(report);
+    let echoed: Vec<&str> = post_data.split_whitespace().collect();
+    let announced = echoed.join(" ").chars().count() + file.len() - 1;
+    let body = format!("{post_data}\n{file}").into_bytes();
+    (body, announced)
+}
+
+/// The multipart fields of the bash clients' curl method (`curl -F key="value"`, `-F pkgs=<file`):
+/// values verbatim but for `+` → `%2b` in the kernel and the package file.
+pub(crate) fn curl_method_fields(report: &Report, site: Option<&str>) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("type".to_owned(), report.packager.to_string()),
+        ("host".to_owned(), report.hostname.clone()),
+        ("tag".to_owned(), report.tag.clone().unwrap_or_default()),
+        ("kernel".to_owned(), report.kernel.replace('+', "%2b")),
+        ("arch".to_owned(), report.arch.clone()),
+        ("version".to_owned(), "4".to_owned()),
+        ("os".to_owned(), report.os.clone()),
+        ("report".to_owned(), report.mode.as_digit().to_owned()),
+        ("proxy".to_owned(), u8::from(report.proxy).to_string()),
+    ];
+    if let Some(site) = site {
+        fields.push(("site".to_owned(), site.to_owned()));
+    }
+    fields.push(("pkgs".to_owned(), bash_pkgs_file(report)));
+    fields
+}

@@ -65,11 +65,50 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             .context("filling the demo store")?;
         tracing::info!("{summary}");
     }
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    let url = format!("http://{}", listener.local_addr()?);
-    if state.settings.auth.mode == crate::settings::AuthMode::None && !listen.ip().is_loopback() {
+    // `[tls]`: HTTPS on `listen`, or on `tls.listen` beside plain HTTP on `listen`.
+    let tls = if state.settings.tls.enabled() {
+        let reloader = crate::tls::TlsReloader::new(&state.settings.tls)
+            .context("loading the TLS certificate and key ([tls], --tls-cert, --tls-key)")?;
+        Some(Arc::new(reloader))
+    } else {
+        None
+    };
+    let (http_addr, https_addr) = match (&tls, state.settings.tls.listen) {
+        (None, _) => (Some(listen), None),
+        (Some(_), None) => (None, Some(listen)),
+        (Some(_), Some(l)) => (Some(listen), Some(l)),
+    };
+    let http = match http_addr {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a}"))?,
+        ),
+        None => None,
+    };
+    let https = match https_addr {
+        Some(a) => Some(
+            TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a} (HTTPS)"))?,
+        ),
+        None => None,
+    };
+    let mut urls = Vec::new();
+    if let Some(l) = &http {
+        urls.push(format!("http://{}", l.local_addr()?));
+    }
+    if let Some(l) = &https {
+        urls.push(format!("https://{}", l.local_addr()?));
+    }
+    let url = urls.join(" and ");
+    let public = [http_addr, https_addr]
+        .into_iter()
+        .flatten()
+        .find(|a| !a.ip().is_loopback());
+    if state.settings.auth.mode == crate::settings::AuthMode::None
+        && let Some(listen) = public
+    {
         tracing::warn!(%listen, "auth.mode is \"none\": EVERYONE who reaches this address is an administrator");
         eprintln!(
             "WARNING: pakiti listens on {listen} with auth.mode = \"none\": everyone who can reach it \
@@ -127,23 +166,48 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             }
         });
     }
-    let shutdown = Arc::new(tokio::sync::Notify::new());
-    let notify = shutdown.clone();
-    let server = crate::serve(
-        listener,
-        state.clone(),
-        async move { notify.notified().await },
-    );
+    if let Some(reloader) = &tls {
+        let r = reloader.clone();
+        tasks.spawn(async move {
+            r.watch().await;
+            "TLS certificate watch"
+        });
+    }
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = move || {
+        let mut rx = stopped.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    if let Some(listener) = http {
+        let (st, done) = (state.clone(), until_stopped());
+        servers.spawn(async move { (crate::serve(listener, st, done).await, "HTTP") });
+    }
+    if let (Some(listener), Some(reloader)) = (https, tls) {
+        let (st, done) = (state.clone(), until_stopped());
+        servers.spawn(async move {
+            (
+                crate::tls::serve_tls(listener, st, reloader, done).await,
+                "HTTPS",
+            )
+        });
+    }
     tokio::select! {
-        r = server => r.context("serving HTTP")?,
+        Some(done) = servers.join_next() => {
+            let (result, which) = done.context("a listener task panicked")?;
+            result.with_context(|| format!("serving {which}"))?;
+        }
         () = shutdown_signal() => {
             tracing::info!("shutting down");
-            shutdown.notify_waiters();
         }
         Some(done) = tasks.join_next() => {
             tracing::error!(task = ?done, "a background task exited");
         }
     }
+    let _ = stop.send(true);
+    while servers.join_next().await.is_some() {}
     state.store.close().await;
     Ok(())
 }

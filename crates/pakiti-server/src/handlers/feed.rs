@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
+use crate::tls::TlsInfo;
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -116,7 +118,7 @@ async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, Ap
             .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?;
         fields.push((name, value));
     }
-    protocol4::parse_fields(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
+    protocol4::parse_form_data(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
 /// Reads the report out of a request.
@@ -178,18 +180,41 @@ fn dn_header_believed(state: &AppState, peer: Option<IpAddr>) -> bool {
     })
 }
 
-/// Whether `peer` may submit reports for other hosts: by address, by certificate DN (from a
-/// believed front proxy), or by forward-confirmed reverse DNS name. DNS is asked only when
-/// the report claims to come through a proxy and nothing else trusts the peer.
+/// Whether the request came over HTTPS: served by pakiti itself, or by a believed TLS front
+/// proxy that says so in `X-Forwarded-Proto`.
+fn over_https(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    tls: Option<&TlsInfo>,
+    headers: &HeaderMap,
+) -> bool {
+    tls.is_some()
+        || (headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+            && dn_header_believed(state, peer))
+}
+
+/// Whether `peer` may submit reports for other hosts: by certificate DN (its own verified
+/// client certificate, or the DN a believed front proxy passes), by address, or by
+/// forward-confirmed reverse DNS name. DNS is asked only when the report claims to come
+/// through a proxy and nothing else trusts the peer.
 async fn trusted_proxy(
     state: &AppState,
     peer: Option<IpAddr>,
     dn: Option<&str>,
+    tls: Option<&TlsInfo>,
     claims_proxy: bool,
 ) -> bool {
     let p = &state.settings.proxies;
     if let Some(dn) = dn
         && p.certificate_dns.iter().any(|d| d == dn)
+    {
+        return true;
+    }
+    if let Some(cert) = tls.and_then(|t| t.client.as_deref())
+        && p.certificate_dns.iter().any(|d| cert.matches(d))
     {
         return true;
     }
@@ -215,6 +240,7 @@ async fn trusted_proxy(
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    tls: Option<Extension<TlsInfo>>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
     body: Bytes,
@@ -222,6 +248,7 @@ pub async fn post(
     match handle(
         &state,
         Some(peer.ip()),
+        tls.as_ref().map(|Extension(t)| t),
         raw_query.as_deref().unwrap_or(""),
         &headers,
         body,
@@ -309,6 +336,7 @@ async fn replay_unchanged(
 async fn handle(
     state: &AppState,
     peer: Option<IpAddr>,
+    tls: Option<&TlsInfo>,
     raw_query: &str,
     headers: &HeaderMap,
     body: Bytes,
@@ -341,11 +369,14 @@ async fn handle(
         .get(CLIENT_DN_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|_| dn_header_believed(state, peer));
+    let client_dn = dn
+        .map(str::to_owned)
+        .or_else(|| tls.and_then(|t| t.client.as_ref()).map(|c| c.dn.clone()));
     let origin = Origin {
         received_at: OffsetDateTime::now_utc(),
         peer,
-        client_dn: dn.map(str::to_owned),
-        trusted_proxy: trusted_proxy(state, peer, dn, report.proxy).await,
+        client_dn,
+        trusted_proxy: trusted_proxy(state, peer, dn, tls, report.proxy).await,
     };
     let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async
         && report.mode != Mode::ReportOnly
@@ -357,6 +388,14 @@ async fn handle(
     if !outcome.unchanged {
         state.fleet_changed();
     }
+    // Tagged-CVE lines say which hosts are exposed to what: like Pakiti 3, send them only
+    // over HTTPS.
+    let report_back: &[pakiti_api::reply::TaggedCveLine] = if over_https(state, peer, tls, headers)
+    {
+        &outcome.report_back
+    } else {
+        &[]
+    };
     tracing::info!(
         host = %report.hostname,
         packages = report.packages.len(),
@@ -394,8 +433,7 @@ async fn handle(
             stored: outcome.stored,
             host: report.hostname.clone(),
             findings: outcome.findings as u64,
-            report_back: outcome
-                .report_back
+            report_back: report_back
                 .iter()
                 .map(|l| {
                     format!(
@@ -416,7 +454,7 @@ async fn handle(
     let body = if report.mode.reports_back() && protocol4 {
         reply::render_v2(&outcome.upgrades)
     } else if report.mode.reports_back() {
-        reply::render_v3(&outcome.report_back)
+        reply::render_v3(report_back)
     } else {
         reply::OK.to_owned()
     };

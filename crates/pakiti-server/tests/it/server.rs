@@ -23,19 +23,21 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// Protocol 5 (Pakiti 3's Perl client): stored, evaluated exactly, reported back.
+/// Protocol 5 (Pakiti 3's Perl client): stored, evaluated exactly, reported back (over
+/// HTTPS: report-back lines are sent only there, as Pakiti 3 does).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol5_report_is_stored_and_evaluated() {
+    let pki = crate::pki::Pki::new();
     for db in databases().await {
-        let s = TestServer::start(db, |_| {}).await;
+        let s = TestServer::start(db, |st| st.tls = pki.tls_settings(None)).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
         let mut r = report("rhel_80", "wn042.example.org");
         let body = protocol5::render(&r);
         let (status, text) = s
-            .post(
+            .post_https(
+                &pki.client(None),
                 "?protocol=5&mode=store-and-report",
                 "application/x-www-form-urlencoded",
-                &[],
                 body.into_bytes(),
             )
             .await;
@@ -485,12 +487,14 @@ async fn site_os_rules_map_unknown_os_strings() {
     s.finish().await;
 }
 
-/// CVE tags and exceptions change counts (at ingest and after a change) and report-back.
+/// CVE tags and exceptions change counts (at ingest and after a change) and report-back
+/// (over HTTPS, where report-back lines are sent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_and_exceptions_change_counts_and_report_back() {
     use pakiti_store::{NewCveTag, NewException, Store};
+    let pki = crate::pki::Pki::new();
     for db in databases().await {
-        let s = TestServer::start(db, |_| {}).await;
+        let s = TestServer::start(db, |st| st.tls = pki.tls_settings(None)).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
         let r = report("rocky_8", "tagged.example.org");
         let body = protocol5::render(&r).into_bytes();
@@ -556,10 +560,10 @@ async fn tags_and_exceptions_change_counts_and_report_back() {
         // A new host with the same packages gets the same counts at ingest.
         let twin = report("rocky_8", "twin.example.org");
         let (status, text) = s
-            .post(
+            .post_https(
+                &pki.client(None),
                 "?protocol=5&mode=store-and-report",
                 "text/plain",
-                &[],
                 protocol5::render(&twin).into_bytes(),
             )
             .await;

@@ -1,6 +1,7 @@
 //! A real server on 127.0.0.1 over a real store, and reports built from the real host lists.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use pakiti_api::report::{Mode, Package, Packager, Report};
 use pakiti_core::matcher::{AdvisoryIndex, HostInventory};
@@ -8,6 +9,7 @@ use pakiti_core::package::InstalledPackage;
 use pakiti_server::jobs::{feeds, reevaluate};
 use pakiti_server::settings::Settings;
 use pakiti_server::state::AppState;
+use pakiti_server::tls::TlsReloader;
 use pakiti_store::{NewFeed, Store};
 use pakiti_test_support::TestDatabase;
 use tokio::net::TcpListener;
@@ -16,6 +18,12 @@ use tokio::sync::oneshot;
 /// A running server.
 pub(crate) struct TestServer {
     pub(crate) base: String,
+    /// `https://localhost:PORT` when the settings configure `[tls]` (served beside `base`).
+    pub(crate) https: Option<String>,
+    /// The TLS configuration being served, to reload it.
+    pub(crate) tls: Option<Arc<TlsReloader>>,
+    tls_stop: Option<oneshot::Sender<()>>,
+    tls_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     pub(crate) state: AppState,
     pub(crate) client: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -46,8 +54,32 @@ impl TestServer {
         let task = tokio::spawn(pakiti_server::serve(listener, state.clone(), async move {
             let _ = rx.await;
         }));
+        let (mut https, mut tls, mut tls_stop, mut tls_task) = (None, None, None, None);
+        if state.settings.tls.enabled() {
+            let reloader = Arc::new(TlsReloader::new(&state.settings.tls).unwrap());
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            https = Some(format!(
+                "https://localhost:{}",
+                listener.local_addr().unwrap().port()
+            ));
+            let (tx, rx) = oneshot::channel::<()>();
+            tls_task = Some(tokio::spawn(pakiti_server::tls::serve_tls(
+                listener,
+                state.clone(),
+                reloader.clone(),
+                async move {
+                    let _ = rx.await;
+                },
+            )));
+            tls = Some(reloader);
+            tls_stop = Some(tx);
+        }
         TestServer {
             base,
+            https,
+            tls,
+            tls_stop,
+            tls_task,
             state,
             client: reqwest::Client::new(),
             stop: Some(tx),
@@ -68,6 +100,12 @@ impl TestServer {
             let _ = tx.send(());
         }
         self.task.await.unwrap().unwrap();
+        if let Some(tx) = self.tls_stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.tls_task.take() {
+            task.await.unwrap().unwrap();
+        }
         self.state.store.close().await;
         self.db.finish().await;
     }
@@ -143,6 +181,25 @@ impl TestServer {
             }
         }
         panic!("POST /feed/{query} failed: {last:?}")
+    }
+
+    /// `POST /feed/{query}` over HTTPS (the server must have `[tls]`) with `client`.
+    pub(crate) async fn post_https(
+        &self,
+        client: &reqwest::Client,
+        query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, String) {
+        let base = self.https.as_deref().expect("the server serves HTTPS");
+        let r = client
+            .post(format!("{base}/feed/{query}"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
     }
 
     /// `POST /feed/` of `report` as a protocol-4 client sends it (urlencoded form).

@@ -1,0 +1,161 @@
+//! Issue 11: read what the Pakiti 2 servers read of the real bash clients' requests — bodies
+//! shaped exactly as `pakiti2-client` and `pakiti-client-3.0.0-egi` build them (see
+//! `../shared/peers/pakiti2-client/`), from every real rpm and dpkg host list.
+
+use pakiti_api::{Package, Packager, Report, protocol4};
+
+use crate::support::{curl_method_fields, host_lists, openssl_method};
+
+/// The host lists the bash clients can send (they read rpm or dpkg, never apk), with a kernel
+/// carrying a `+` as Raspberry Pi kernels do.
+fn bash_reports() -> Vec<Report> {
+    let reports: Vec<Report> = host_lists()
+        .into_iter()
+        .filter(|l| l.packager() != Packager::Apk)
+        .map(|l| {
+            let mut r = l.report();
+            r.kernel = format!("{}+", r.kernel);
+            r
+        })
+        .collect();
+    let has = |f: &dyn Fn(&Package) -> bool| reports.iter().any(|r| r.packages.iter().any(f));
+    assert!(has(&|p| p.name == "libstdc++"), "an rpm list has libstdc++");
+    assert!(
+        has(&|p| p.version.contains("+deb")),
+        "a dpkg list has +debNuM versions"
+    );
+    reports
+}
+
+#[track_caller]
+fn check_header(back: &Report, sent: &Report, site: Option<&str>) {
+    assert_eq!(back.hostname, sent.hostname);
+    assert_eq!(back.os, sent.os);
+    assert_eq!(back.kernel, sent.kernel, "the kernel's + is decoded");
+    assert!(back.kernel.ends_with('+'));
+    assert_eq!(back.arch, sent.arch);
+    assert_eq!(back.tag, sent.tag);
+    assert_eq!(back.site.as_deref(), site);
+    assert_eq!(back.packager, sent.packager);
+    assert_eq!(back.mode, sent.mode);
+}
+
+/// `connection_method = openssl`: the announced Content-Length is two bytes short, so the
+/// server reads the body without the last line's closing quote and newline. Every package of
+/// the list is still stored, the last one included, with `+` decoded from `%2b`.
+#[test]
+fn issue_11_openssl_method_cut_final_line_is_read_whole() {
+    for site in [None, Some("PRAGUE-LCG2")] {
+        for mut sent in bash_reports() {
+            // Spaces and `&` in the OS string arrive raw.
+            sent.os = format!("{} & Co Linux release 1 (Core)", sent.os);
+            let (body, announced) = openssl_method(&sent, site);
+            assert_eq!(announced, body.len() - 2, "two bytes short");
+            let received = &body[..announced];
+            assert!(!received.ends_with(b"'\n"));
+            let back = protocol4::parse_urlencoded(received)
+                .unwrap_or_else(|e| panic!("{}: {e}", sent.hostname));
+            check_header(&back, &sent, site);
+            assert_eq!(back.packages, sent.packages, "{}", sent.hostname);
+        }
+    }
+}
+
+/// `connection_method = curl`: `-F pkgs=<file` sends the file verbatim in a multipart body, so
+/// `%2b` arrives inside names (`libstdc%2b%2b`), versions (`1%2bdeb12u3`) and the kernel.
+#[test]
+fn issue_11_curl_method_percent_escapes_are_decoded() {
+    for site in [None, Some("PRAGUE-LCG2")] {
+        for sent in bash_reports() {
+            let fields = curl_method_fields(&sent, site);
+            let back = protocol4::parse_form_data(&fields)
+                .unwrap_or_else(|e| panic!("{}: {e}", sent.hostname));
+            check_header(&back, &sent, site);
+            assert_eq!(back.packages, sent.packages, "{}", sent.hostname);
+            assert!(
+                !back.packages.iter().any(|p| p.name.contains('%')
+                    || p.version.contains('%')
+                    || p.arch.contains('%'))
+            );
+        }
+    }
+}
+
+/// A literal `+` in a multipart value (a client that does not escape) stays a `+`; a `%` not
+/// followed by two hex digits stays; an escape that is not UTF-8 keeps the value as sent.
+#[test]
+fn form_data_values_decode_only_escapes() {
+    assert_eq!(
+        protocol4::decode_form_data_value("2.36-9+deb12u4"),
+        "2.36-9+deb12u4"
+    );
+    assert_eq!(
+        protocol4::decode_form_data_value("libstdc%2b%2B"),
+        "libstdc++"
+    );
+    assert_eq!(protocol4::decode_form_data_value("100%"), "100%");
+    assert_eq!(protocol4::decode_form_data_value("a%zzb"), "a%zzb");
+    assert_eq!(protocol4::decode_form_data_value("%ff%fe"), "%ff%fe");
+    assert_eq!(
+        protocol4::decode_form_data_value("Debian%20GNU/Linux 12"),
+        "Debian GNU/Linux 12"
+    );
+}
+
+/// A final line cut further than the closing quote is never guessed: `'amd6` is not an
+/// architecture the list has, so that line is not read as a package.
+#[test]
+fn issue_11_final_line_cut_worse_is_not_guessed() {
+    let pkgs = "\n'libc6' '2.36-9%2bdeb12u4' '' 'amd64'\n'zlib1g' '1:1.2.13.dfsg-1' '' 'amd6";
+    let fields = [
+        ("host", "deb.example.org"),
+        ("type", "dpkg"),
+        ("pkgs", pkgs),
+    ];
+    let err = protocol4::parse_form_data(&fields).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "pkgs line 3: final line cut off: the architecture \"amd6\" is not one this list has"
+    );
+    // Cut by two bytes only: read whole.
+    let pkgs = "\n'libc6' '2.36-9%2bdeb12u4' '' 'amd64'\n'zlib1g' '1:1.2.13.dfsg-1' '' 'amd64";
+    let fields = [
+        ("host", "deb.example.org"),
+        ("type", "dpkg"),
+        ("pkgs", pkgs),
+    ];
+    let r = protocol4::parse_form_data(&fields).unwrap();
+    assert_eq!(
+        r.packages,
+        vec![
+            Package::new("libc6", "2.36-9+deb12u4", "amd64"),
+            Package::new("zlib1g", "1:1.2.13.dfsg-1", "amd64"),
+        ]
+    );
+    // A one-package list: the arch must be a known one.
+    let one = [
+        ("host", "h"),
+        ("pkgs", "'bash' '0:4.2.46' '34.el7' 'x86_64"),
+    ];
+    assert_eq!(
+        protocol4::parse_form_data(&one).unwrap().packages,
+        vec![Package::new("bash", "0:4.2.46-34.el7", "x86_64")]
+    );
+    let one = [("host", "h"), ("pkgs", "'bash' '0:4.2.46' '34.el7' 'x86_")];
+    assert!(protocol4::parse_form_data(&one).is_err());
+}
+
+/// `wc -m` counts characters: an OS string with multibyte characters makes the announced length
+/// fall short by more bytes, possibly inside a character. The cut tail is not read as a package,
+/// the body is still read.
+#[test]
+fn issue_11_multibyte_os_cuts_deeper() {
+    let mut sent = bash_reports().swap_remove(0);
+    sent.os = "Debian GNU/Linux 12 (bookworm) — Ubuntu-fréé".into();
+    let (body, announced) = openssl_method(&sent, None);
+    assert!(body.len() - announced > 2);
+    let err = protocol4::parse_urlencoded(&body[..announced])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("final line cut off"), "{err}");
+}
