@@ -40,6 +40,9 @@
 //! - Matching results are per (stream, package version), not per host:
 //!   `evaluated_packages` says what has been matched and `package_findings` what matched, so a
 //!   fleet of identical hosts is matched once. Per-host counts are cached on `hosts`.
+//!   `package_findings` is keyed by the affected entry too: one advisory can match a package
+//!   version through entries of several module streams, and which applies is the host's
+//!   (`hosts.modules`, reported or inferred as `hosts.module_streams` says).
 //! - Advisories keep their ids across syncs (identified by feed, vendor id and a duplicate
 //!   number) so findings survive re-imports; a sync records the (stream, package) keys whose
 //!   entries changed in `stale_keys`, in the same transaction, for the server to re-evaluate.
