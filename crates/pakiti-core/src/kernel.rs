@@ -207,8 +207,8 @@ pub fn old_kernels(scheme: Scheme, running: &str, packages: &[InstalledPackage])
                 return out;
             };
             for (slot, p) in out.iter_mut().zip(packages) {
-                *slot = is_rpm_kernel_family(&p.name)
-                    && scheme.compare(&p.version, current).is_lt();
+                *slot =
+                    is_rpm_kernel_family(&p.name) && scheme.compare(&p.version, current).is_lt();
             }
         }
         Scheme::Deb => {

@@ -300,7 +300,9 @@ impl FeedIdentity {
 fn json_string_field(head: &[u8], field: &str) -> Option<String> {
     let text = String::from_utf8_lossy(&head[..head.len().min(64 * 1024)]);
     let at = text.find(&format!("\"{field}\""))?;
-    let rest = text[at + field.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = text[at + field.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?;
     let rest = rest.trim_start().strip_prefix('"')?;
     let value = &rest[..rest.find('"')?];
     (!value.is_empty()).then(|| value.to_owned())

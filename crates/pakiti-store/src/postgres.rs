@@ -22,8 +22,8 @@ use crate::model::{
     NewException, ReportSummary, StreamFinding,
 };
 use crate::model::{
-    Feed, FeedContent, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
-    HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
+    Feed, FeedContent, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding,
+    HostId, HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
     PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome, ReportId, ReportMeta,
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
 };
@@ -32,8 +32,8 @@ use crate::shared::{
     AdvisoryLoadRow, AffectedLoadRow, Caches, ExistingAdvisory, FEED_COLUMNS, FINDING_SELECT,
     FeedRow, FeedRunRow, FindingRow, FleetHostRow, HOST_COLUMNS, HostRow, PackageRow,
     ReportSummaryRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, from_ts,
-    host_order, old_kernel_ids, old_kernels_text, package_cache_key, package_key, plan_replace,
-    ts, without_old_kernels,
+    host_order, old_kernel_ids, old_kernels_text, package_cache_key, package_key, plan_replace, ts,
+    without_old_kernels,
 };
 use crate::store::Store;
 use crate::tags::{self, EXCEPTION_COLUMNS, ExceptionRow, TAG_COLUMNS, TagRow};

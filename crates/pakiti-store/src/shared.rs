@@ -12,8 +12,8 @@ use time::OffsetDateTime;
 
 use crate::error::StoreError;
 use crate::model::{
-    AdvisoryDbId, Feed, FeedContent, FeedRun, Host, HostCounts, HostFacts, StreamPackage, SyncRecord,
-    SyncStatus,
+    AdvisoryDbId, Feed, FeedContent, FeedRun, Host, HostCounts, HostFacts, StreamPackage,
+    SyncRecord, SyncStatus,
 };
 
 /// Timestamps are stored as Unix seconds (`BIGINT`) on both engines: one representation,

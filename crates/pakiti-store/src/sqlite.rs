@@ -30,8 +30,8 @@ use crate::model::{
     NewException, ReportSummary, StreamFinding,
 };
 use crate::model::{
-    Feed, FeedContent, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding, HostId,
-    HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
+    Feed, FeedContent, FeedId, FeedRun, FeedUpdate, Host, HostCounts, HostFilter, HostFinding,
+    HostId, HostIdentity, HostPage, HostSort, HostState, NewFeed, NewReport, PackageFinding,
     PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome, ReportId, ReportMeta,
     SavedReport, StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
 };

@@ -9,12 +9,11 @@ use time::{Duration, OffsetDateTime};
 use crate::error::StoreError;
 use crate::model::{
     CveException, CveTag, CveTagId, ExceptionId, ExposureDay, Feed, FeedContent, FeedId, FeedRun,
-    FeedUpdate,
-    FinishReport, FleetHost, Host, HostCounts, HostFilter, HostFinding, HostId, HostIdentity,
-    HostPage, HostScope, HostSort, HostState, InstalledSet, NewCveTag, NewException, NewFeed,
-    NewReport, PackageFinding, PackageVersionId, Page, QueueId, QueuedReport, ReplaceOutcome,
-    ReportId, ReportMeta, ReportSummary, SavedReport, StaleKeys, StoredAdvisory, StreamFinding,
-    SyncRecord,
+    FeedUpdate, FinishReport, FleetHost, Host, HostCounts, HostFilter, HostFinding, HostId,
+    HostIdentity, HostPage, HostScope, HostSort, HostState, InstalledSet, NewCveTag, NewException,
+    NewFeed, NewReport, PackageFinding, PackageVersionId, Page, QueueId, QueuedReport,
+    ReplaceOutcome, ReportId, ReportMeta, ReportSummary, SavedReport, StaleKeys, StoredAdvisory,
+    StreamFinding, SyncRecord,
 };
 use crate::postgres::PgStore;
 use crate::repos::{

@@ -23,7 +23,11 @@ fn identity(rel: &str) -> FeedIdentity {
 #[track_caller]
 fn check(rel: &str, name: &str, key: &str) {
     let id = identity(rel);
-    assert_eq!((id.default_name().as_str(), id.key().as_str()), (name, key), "{rel}");
+    assert_eq!(
+        (id.default_name().as_str(), id.key().as_str()),
+        (name, key),
+        "{rel}"
+    );
 }
 
 /// Issue 12 item 3: every Ubuntu OVAL used to become feed `com`, every DSA/DLA list `list`,

@@ -249,9 +249,9 @@ fn issue_12_ubuntu_ignored_and_end_of_life() {
         "ubuntu:20.04",
     );
     assert!(
-        f.pairs.iter().any(|(p, a, s)| p == "openssh-client"
-            && a == "CVE-2018-15919"
-            && s == "ignored")
+        f.pairs
+            .iter()
+            .any(|(p, a, s)| p == "openssh-client" && a == "CVE-2018-15919" && s == "ignored")
     );
     let mut by_status: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for (_, _, s) in &f.pairs {

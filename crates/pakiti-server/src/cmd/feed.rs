@@ -182,21 +182,13 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
         } else {
             format!("{status}(off)")
         };
-        let (recognised, source) = f
-            .content
-            .as_ref()
-            .map_or(("-", f.url.as_str()), |c| (c.kind.as_str(), c.source.as_str()));
+        let (recognised, source) = f.content.as_ref().map_or(("-", f.url.as_str()), |c| {
+            (c.kind.as_str(), c.source.as_str())
+        });
         writeln!(
             out,
             "{:<24} {:<15} {:<15} {:>9} {:>9} {:<9} {:<20} {}",
-            f.name,
-            f.kind,
-            recognised,
-            f.advisory_count,
-            f.affected_count,
-            status,
-            at,
-            source
+            f.name, f.kind, recognised, f.advisory_count, f.affected_count, status, at, source
         )?;
         if let Some(c) = &f.content {
             writeln!(out, "    content: {}", c.key)?;

@@ -56,7 +56,8 @@ fn updated(hostname: &str, running: &str, keep_old: bool) -> Report {
         "kernel-tools-libs",
         "python-perf",
     ] {
-        r.packages.push(Package::new(name, format!("0:{NEW}"), "x86_64"));
+        r.packages
+            .push(Package::new(name, format!("0:{NEW}"), "x86_64"));
     }
     r
 }
@@ -133,7 +134,13 @@ async fn issue_12_old_kernel_installed_is_not_a_finding() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| format!("{} {}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap()))
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["name"].as_str().unwrap(),
+                    p["version"].as_str().unwrap()
+                )
+            })
             .collect();
         assert_eq!(
             old_kernels,

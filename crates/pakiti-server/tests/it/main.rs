@@ -5,6 +5,7 @@ mod authz;
 mod bench_ingest;
 mod browser;
 mod cli;
+mod feed_names;
 mod kernels;
 mod repos;
 mod server;
