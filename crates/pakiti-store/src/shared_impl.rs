@@ -295,13 +295,16 @@ async fn package_findings_of(
         .collect())
 }
 
+/// A host's row as `installed_sets_of` reads it: id, stream, modules, id list, old kernels.
+type InstalledSetRow = (i64, Option<String>, String, Vec<u8>, String);
+
 async fn installed_sets_of(
     conn: &mut Conn,
     hosts: Option<&[HostId]>,
 ) -> Result<Vec<InstalledSet>, StoreError> {
     const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.old_kernels FROM hosts h \
          JOIN host_packages hp ON hp.host_id = h.id";
-    let rows: Vec<(i64, Option<String>, String, Vec<u8>, String)> = match hosts {
+    let rows: Vec<InstalledSetRow> = match hosts {
         None => {
             sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
                 .fetch_all(&mut *conn)

@@ -6,6 +6,7 @@ mod bench_ingest;
 mod browser;
 mod cli;
 mod deploy;
+mod feed_names;
 mod issue_12;
 mod kernels;
 mod peers;
