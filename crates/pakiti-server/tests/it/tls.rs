@@ -55,6 +55,18 @@ async fn report_back_lines_only_over_https() {
             .await;
         assert_eq!(status, 200, "{text}");
         assert_eq!(text, "OK\n", "no report-back lines over plain HTTP");
+        // A TLS front proxy (believed: loopback, `[proxies] dn_header_from` unset) that says
+        // the client came over HTTPS gets them.
+        let (status, text) = s
+            .post(
+                "?protocol=5&mode=store-and-report",
+                "text/plain",
+                &[("x-forwarded-proto", "https")],
+                protocol5::render(&plain).into_bytes(),
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        assert!(text.lines().count() > 1, "via a TLS front proxy: {text}");
         // Our JSON reply likewise: the count, but no lines, over plain HTTP.
         let mut j = r.clone();
         j.hostname = "wn044.example.org".into();
