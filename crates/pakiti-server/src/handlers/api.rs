@@ -37,6 +37,10 @@ pub struct ApiHost {
     /// do not send them): those advisories match only binaries named like their source
     /// (`openssl`, not `libssl3`), so its CVE count is a lower bound, not "clean".
     pub source_names_unknown: bool,
+    /// The host's last saved report has not been evaluated yet (the server stopped, or the
+    /// evaluation failed, in between; a starting server and every 30 s tick finish it): its
+    /// counts are not that report's answer, and a zero means nothing.
+    pub evaluation_pending: bool,
     /// Architecture.
     pub arch: String,
     /// Running kernel.
@@ -282,6 +286,7 @@ pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
             .stream
             .as_ref()
             .is_some_and(|s| !evaluator.index().targets(s).is_empty()),
+        evaluation_pending: h.evaluation_pending,
         hostname: h.hostname.clone(),
         host_group: h.group.clone(),
         domain: h.facts.domain.clone(),
@@ -480,6 +485,7 @@ impl crate::export::CsvRow for ApiHost {
         "os",
         "os_stream",
         "covered",
+        "evaluation_pending",
         "arch",
         "kernel",
         "tag",
@@ -503,6 +509,7 @@ impl crate::export::CsvRow for ApiHost {
             self.os.clone(),
             opt(self.os_stream.as_ref()),
             self.covered.to_string(),
+            self.evaluation_pending.to_string(),
             self.arch.clone(),
             self.kernel.clone(),
             opt(self.tag.as_ref()),

@@ -5,6 +5,8 @@ mod authz;
 mod bench_ingest;
 mod browser;
 mod cli;
+mod crash;
+mod invariant;
 mod repos;
 mod server;
 mod smime;
