@@ -961,6 +961,16 @@ pub async fn current(state: &AppState) -> anyhow::Result<Arc<Fleet>> {
     Ok(fleet)
 }
 
+/// The index as of now: rebuilt before returning when something it reflects changed since it
+/// was built (unlike [`current`], which answers a stale index at once). Tests and commands
+/// that must read what the store holds use it.
+///
+/// # Errors
+/// The store fails.
+pub async fn up_to_date(state: &AppState) -> anyhow::Result<Arc<Fleet>> {
+    rebuild(state, false).await
+}
+
 /// Marks the index stale and rebuilds it before returning (after tag and exception changes,
 /// so that the next page shows them).
 ///

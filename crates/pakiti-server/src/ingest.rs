@@ -384,6 +384,7 @@ pub async fn process(
         })
         .await
         .context("saving the report")?;
+    crate::crashpoint::reached("after-save").await;
     // Evaluate, then write; the store refuses answers from an index older than its feeds (a
     // feed changed meanwhile, here or on another server): catch up and evaluate again.
     let mut attempt = 0;

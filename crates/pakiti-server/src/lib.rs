@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cmd;
+pub mod crashpoint;
 pub mod demo;
 pub mod error;
 pub mod evaluate;

@@ -243,6 +243,10 @@ impl AppState {
             }
         }
         self.fingerprint.set(fingerprint);
+        // Coverage flags, the CVE list and the CVE search read the fleet index, which is
+        // built with the evaluator: rebuild it, even when no stale key is left to re-match
+        // (another process's import re-evaluated them already).
+        self.fleet_changed();
         Ok(n)
     }
 

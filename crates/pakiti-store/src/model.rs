@@ -413,6 +413,10 @@ pub struct Host {
     pub last_report_at: OffsetDateTime,
     /// Hash of the last saved package list.
     pub last_report_hash: Option<String>,
+    /// The last saved report has not been evaluated yet (the server stopped, or the
+    /// evaluation failed, in between): the counts are not its answer, and must not be read
+    /// as "clean" (migration 0012).
+    pub evaluation_pending: bool,
     /// Installed packages.
     pub pkg_count: i64,
     /// Cached counts.

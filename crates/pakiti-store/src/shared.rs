@@ -499,7 +499,7 @@ pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS 
     h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, h.module_streams, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
-    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates, h.old_kernels";
+    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates, h.old_kernels, h.pending_report";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HostRow {
@@ -532,6 +532,7 @@ pub(crate) struct HostRow {
     pub(crate) security_updates: i64,
     pub(crate) other_updates: i64,
     pub(crate) old_kernels: String,
+    pub(crate) pending_report: Option<i64>,
 }
 
 /// Reads the `hosts.old_kernels` list (space-separated package-version ids), sorted.
@@ -614,6 +615,7 @@ impl HostRow {
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,
             last_report_hash: self.last_report_hash,
+            evaluation_pending: self.pending_report.is_some(),
             pkg_count: self.pkg_count,
             counts: HostCounts {
                 cves: self.cve_count,

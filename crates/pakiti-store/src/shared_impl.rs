@@ -81,11 +81,27 @@ async fn save_in(
         }
     }
     let host_id = host_id.ok_or_else(|| StoreError::corrupt("hosts", "host upsert lost"))?;
+    let (report_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
+         proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(host_id)
+    .bind(now)
+    .bind(&meta.hash)
+    .bind(pkg_count)
+    .bind(meta.via_proxy)
+    .bind(&meta.proxy_name)
+    .bind(&meta.site)
+    .bind(&meta.tag)
+    .fetch_one(&mut **tx)
+    .await?;
+    // The report is pending until the transaction that writes its evaluation clears the mark
+    // (`finish_in`): a server that dies in between leaves the mark for the next one to find.
     sqlx::query(
         "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-         pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18 WHERE id = $1",
+         pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18, pending_report = $19 WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -110,6 +126,7 @@ async fn save_in(
         report.packages,
         &positions.iter().map(|&p| ids[p]).collect::<Vec<_>>(),
     ))
+    .bind(report_id)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -119,20 +136,6 @@ async fn save_in(
     .bind(host_id)
     .bind(&blob)
     .execute(&mut **tx)
-    .await?;
-    let (report_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
-         proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(host_id)
-    .bind(now)
-    .bind(&meta.hash)
-    .bind(pkg_count)
-    .bind(meta.via_proxy)
-    .bind(&meta.proxy_name)
-    .bind(&meta.site)
-    .bind(&meta.tag)
-    .fetch_one(&mut **tx)
     .await?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
@@ -224,14 +227,20 @@ async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
     {
         store_findings_in(tx, stream, &item.evaluated, &item.findings).await?;
     }
-    write_counts_in(tx, item.host, &item.counts).await?;
+    // The counts are the host's only while no newer report of it awaits evaluation (that one
+    // writes its own); the row's `pending_report` is re-checked under its lock.
+    write_counts_in(tx, item.host, &item.counts, Some(item.report)).await?;
     if let Some(u) = &item.updates {
-        sqlx::query("UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1")
-            .bind(item.host)
-            .bind(u.security)
-            .bind(u.other)
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(
+            "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1 \
+             AND (pending_report IS NULL OR pending_report <= $4)",
+        )
+        .bind(item.host)
+        .bind(u.security)
+        .bind(u.other)
+        .bind(item.report)
+        .execute(&mut **tx)
+        .await?;
     }
     let n = sqlx::query("UPDATE reports SET processed_at = $2, cve_count = $3 WHERE id = $1")
         .bind(item.report)
@@ -243,15 +252,28 @@ async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
     if n == 0 {
         return Err(StoreError::not_found("report", item.report));
     }
+    // Its evaluation is written: no longer pending (unless a newer report is).
+    sqlx::query("UPDATE hosts SET pending_report = NULL WHERE id = $1 AND pending_report <= $2")
+        .bind(item.host)
+        .bind(item.report)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
-/// Writes a host's cached counts; `false` when the host does not exist.
-async fn write_counts_in(tx: &mut Tx, host: HostId, c: &HostCounts) -> Result<bool, StoreError> {
+/// Writes a host's cached counts; `false` when the host does not exist (or, with
+/// `report`, when a report newer than that one awaits evaluation).
+async fn write_counts_in(
+    tx: &mut Tx,
+    host: HostId,
+    c: &HostCounts,
+    report: Option<ReportId>,
+) -> Result<bool, StoreError> {
     let n = sqlx::query(
         "UPDATE hosts SET cve_count = $2, critical_count = $3, high_count = $4, \
          medium_count = $5, low_count = $6, unknown_count = $7, tagged_count = $8, \
-         vulnerable_pkg_count = $9 WHERE id = $1",
+         vulnerable_pkg_count = $9 WHERE id = $1 \
+         AND ($10 IS NULL OR pending_report IS NULL OR pending_report <= $10)",
     )
     .bind(host)
     .bind(c.cves)
@@ -262,6 +284,7 @@ async fn write_counts_in(tx: &mut Tx, host: HostId, c: &HostCounts) -> Result<bo
     .bind(c.unknown)
     .bind(c.tagged)
     .bind(c.vulnerable_packages)
+    .bind(report)
     .execute(&mut **tx)
     .await?
     .rows_affected();
@@ -537,6 +560,17 @@ macro_rules! batch_store_impl {
             Ok(g)
         }
 
+        async fn pending_evaluations(&self) -> Result<Vec<(HostId, ReportId)>, StoreError> {
+            let mut tx = self.begin_read().await?;
+            let rows: Vec<(i64, i64)> = sqlx::query_as(
+                "SELECT id, pending_report FROM hosts WHERE pending_report IS NOT NULL ORDER BY id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(rows)
+        }
+
         async fn package_findings(
             &self,
             stream: &str,
@@ -578,7 +612,7 @@ macro_rules! batch_store_impl {
             }
             let mut tx = self.begin().await?;
             for (host, c) in counts {
-                write_counts_in(&mut tx, *host, c).await?;
+                write_counts_in(&mut tx, *host, c, None).await?;
             }
             tx.commit().await?;
             Ok(())

@@ -896,7 +896,7 @@ impl Store for SqliteStore {
                 "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, \
                  changed, via_proxy, proxy_name, site, tag, cve_count) \
                  SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
-                 WHERE id = $1 AND last_report_hash = $3 RETURNING id",
+                 WHERE id = $1 AND last_report_hash = $3 AND pending_report IS NULL RETURNING id",
             )
             .bind(host)
             .bind(now)

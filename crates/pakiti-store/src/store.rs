@@ -111,9 +111,9 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<ReportId, StoreError>> + Send;
     /// The unchanged path for many reports in one transaction (one fsync): what a server
     /// under load uses to group-commit. `out[i]` is `None` when `reports[i]`'s host no longer
-    /// exists or its last saved report no longer has `reports[i]`'s hash (another report, or
-    /// another server, changed it since the caller looked): the caller then saves the report
-    /// in full.
+    /// exists, its last saved report no longer has `reports[i]`'s hash (another report, or
+    /// another server, changed it since the caller looked), or that report's evaluation never
+    /// finished ([`Host::evaluation_pending`]): the caller then saves the report in full.
     fn touch_unchanged_reports(
         &self,
         reports: &[(HostId, ReportMeta)],
@@ -257,6 +257,11 @@ pub trait Store: Send + Sync {
     /// The feed generation: bumped by every change to what the advisories say, and the
     /// sequence number of the stale keys that change marked.
     fn feed_generation(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Hosts whose last saved report was never evaluated ([`Host::evaluation_pending`]): the
+    /// host and that report, by host id.
+    fn pending_evaluations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(HostId, ReportId)>, StoreError>> + Send;
     /// The stored findings of these package versions for `stream`, by package version.
     fn package_findings(
         &self,
@@ -677,6 +682,9 @@ impl Store for AnyStore {
     }
     async fn feed_generation(&self) -> Result<i64, StoreError> {
         delegate!(self.feed_generation())
+    }
+    async fn pending_evaluations(&self) -> Result<Vec<(HostId, ReportId)>, StoreError> {
+        delegate!(self.pending_evaluations())
     }
     async fn package_findings(
         &self,

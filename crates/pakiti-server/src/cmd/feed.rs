@@ -401,6 +401,9 @@ pub async fn import(
     let o = feeds::import_with(state, &feed, fetched, opts, &bar).await?;
     bar.finish();
     report(&feed.name, &o, out)?;
+    // The import is committed with its stale keys; a crash here leaves the re-evaluation to
+    // the next server start (`jobs::reevaluate::recover`).
+    crate::crashpoint::reached("after-import").await;
     let r = reevaluate::run_once(state).await?;
     writeln!(
         out,

@@ -45,6 +45,10 @@ pub struct ApiHost {
     pub module_streams: String,
     /// The enabled module streams findings were matched with (reported or inferred).
     pub modules: Vec<String>,
+    /// The host's last saved report has not been evaluated yet (the server stopped, or the
+    /// evaluation failed, in between; a starting server and every 30 s tick finish it): its
+    /// counts are not that report's answer, and a zero means nothing.
+    pub evaluation_pending: bool,
     /// Architecture.
     pub arch: String,
     /// Running kernel.
@@ -297,6 +301,7 @@ pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
             .is_some_and(|s| !evaluator.index().targets(s).is_empty()),
         module_streams: h.facts.module_streams.api_word().to_owned(),
         modules: h.facts.modules.clone(),
+        evaluation_pending: h.evaluation_pending,
         hostname: h.hostname.clone(),
         host_group: h.group.clone(),
         domain: h.facts.domain.clone(),
@@ -507,6 +512,7 @@ impl crate::export::CsvRow for ApiHost {
         "os",
         "os_stream",
         "covered",
+        "evaluation_pending",
         "arch",
         "kernel",
         "tag",
@@ -530,6 +536,7 @@ impl crate::export::CsvRow for ApiHost {
             self.os.clone(),
             opt(self.os_stream.as_ref()),
             self.covered.to_string(),
+            self.evaluation_pending.to_string(),
             self.arch.clone(),
             self.kernel.clone(),
             opt(self.tag.as_ref()),

@@ -37,6 +37,128 @@ pub struct Reevaluation {
     pub counts: Duration,
 }
 
+/// Finishes the work a crash can leave behind, in order: stale keys not yet re-evaluated
+/// (an import committed, then its process died), then hosts whose last saved report was never
+/// evaluated. A starting server and every 30 s tick run it. Returns the number of hosts
+/// evaluated from a pending report.
+///
+/// # Errors
+/// The store fails.
+pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
+    if !state.store.stale_keys().await?.keys.is_empty() {
+        let r = run_once(state).await?;
+        tracing::info!(
+            keys = r.keys,
+            package_versions = r.package_versions,
+            hosts = r.hosts,
+            "finished an outstanding re-evaluation"
+        );
+    }
+    finish_pending(state).await
+}
+
+/// Evaluates every host whose last saved report was never evaluated (the server died between
+/// saving and evaluating it, or the evaluation failed): all its package versions are matched
+/// with the index in force, and the answers, counts and processed mark written as ingest
+/// writes them. Returns the number of hosts evaluated.
+///
+/// # Errors
+/// The store fails.
+pub async fn finish_pending(state: &AppState) -> anyhow::Result<usize> {
+    let pending = state.store.pending_evaluations().await?;
+    let mut done = 0;
+    for (host, report) in pending {
+        let Some(h) = state.store.get_host(host).await? else {
+            continue;
+        };
+        let pkgs = state.store.host_packages(host).await?;
+        let mut attempt = 0;
+        loop {
+            if finish_one(state, &h, report, &pkgs).await? {
+                done += 1;
+                break;
+            }
+            attempt += 1;
+            if attempt >= 3 {
+                tracing::warn!(host, "the feeds kept changing; evaluation stays pending");
+                break;
+            }
+            state.catch_up().await?;
+        }
+    }
+    if done > 0 {
+        tracing::info!(hosts = done, "evaluated reports left pending");
+        state.fleet_changed();
+    }
+    Ok(done)
+}
+
+/// Evaluates one pending host and writes the result; `false` when the store refused it as
+/// computed from an index older than its feeds.
+async fn finish_one(
+    state: &AppState,
+    h: &pakiti_store::Host,
+    report: i64,
+    pkgs: &[(i64, pakiti_core::package::InstalledPackage)],
+) -> anyhow::Result<bool> {
+    let evaluator = state.evaluator();
+    let policy = state.policy();
+    let now = OffsetDateTime::now_utc();
+    let mut finish = pakiti_store::FinishReport {
+        report,
+        host: h.id,
+        processed_at: now,
+        counts: HostCounts::default(),
+        stream: h.facts.stream.as_ref().map(ToString::to_string),
+        evaluated: Vec::new(),
+        findings: Vec::new(),
+        updates: None,
+        generation: Some(evaluator.generation()),
+    };
+    if let Some(stream) = &h.facts.stream {
+        let key = stream.to_string();
+        let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> =
+            pkgs.iter().map(|(id, p)| (*id, p)).collect();
+        let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
+        let fresh = evaluator.evaluate(stream, &items);
+        let answers = evaluator.put_answers(&key, &ids, &fresh);
+        let count_items: Vec<CountItem<'_>> = pkgs
+            .iter()
+            .filter_map(|(id, p)| {
+                answers.get(id).map(|a| CountItem {
+                    answer: a,
+                    package: Some((p.name.as_str(), p.version.as_str())),
+                })
+            })
+            .collect();
+        finish.counts = evaluate::host_counts(
+            &evaluator,
+            &policy,
+            &key,
+            &h.facts.modules,
+            &count_items,
+            now,
+        );
+        finish.evaluated = ids;
+        finish.findings = fresh;
+    }
+    let installed: Vec<pakiti_core::package::InstalledPackage> =
+        pkgs.iter().map(|(_, p)| p.clone()).collect();
+    let upgrades = crate::updates::host_lines(
+        &evaluator.updates().get(),
+        h.facts.stream.as_ref(),
+        &h.facts.arch,
+        &installed,
+        &h.facts.modules,
+    );
+    let security = upgrades.iter().filter(|l| l.security).count();
+    finish.updates = Some(pakiti_store::HostUpdateCounts {
+        security: i64::try_from(security).unwrap_or(i64::MAX),
+        other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
+    });
+    Ok(state.writer.finish(finish).await?)
+}
+
 /// Re-evaluates what the stale keys name; call after feed imports.
 ///
 /// # Errors
@@ -71,6 +193,24 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
                 .or_default()
                 .insert(k.package.clone());
         }
+    }
+    // Binaries reported without a source name match source-package advisories through the
+    // repositories' binary → source maps: a stale source key re-matches them too.
+    let sources = state.updates().sources();
+    for (stream_key, names) in &mut names_by_stream {
+        let Some(map) = stream_key
+            .parse::<OsStream>()
+            .ok()
+            .and_then(|s| sources.get(&s))
+        else {
+            continue;
+        };
+        let binaries: Vec<String> = map
+            .iter()
+            .filter(|(_, source)| names.contains(*source))
+            .map(|(binary, _)| binary.clone())
+            .collect();
+        names.extend(binaries);
     }
     let mut result = Reevaluation {
         keys: stale.keys.len(),
@@ -122,7 +262,12 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
         evaluator.put_answers(&stream_key, &ids, &findings);
         result.package_versions += ids.len();
         result.changed_answers += changed.len();
-        rematched.insert(stream_key, changed);
+        // Every host with a re-matched version gets new counts, not only those whose stored
+        // answer changed here: the import that marked the keys already deleted the findings of
+        // removed and changed advisories (so "stored" may equal "fresh" while the counts still
+        // hold the old answer), and a run cut short by a crash after writing the answers but
+        // before the counts must still refresh them when it runs again.
+        rematched.insert(stream_key, ids.iter().copied().collect());
     }
     result.rematch = rematch_start.elapsed();
     let counts_start = Instant::now();

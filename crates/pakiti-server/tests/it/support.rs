@@ -89,6 +89,11 @@ impl TestServer {
         }
     }
 
+    /// The store's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.db.url
+    }
+
     /// The backend's name, for assertion messages.
     pub(crate) fn backend(&self) -> &'static str {
         self.db.backend
@@ -108,6 +113,21 @@ impl TestServer {
         }
         self.state.store.close().await;
         self.db.finish().await;
+    }
+
+    /// Stops the server and starts a new one over the same store, as a restarted `pakiti
+    /// serve` does: a fresh state, then the housekeeping step it runs first
+    /// (`jobs::tick`).
+    pub(crate) async fn restart(mut self) -> TestServer {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap().unwrap();
+        self.state.store.close().await;
+        let TestServer { db, .. } = self;
+        let s = TestServer::start(db, |_| {}).await;
+        pakiti_server::jobs::tick(&s.state).await;
+        s
     }
 
     /// Imports a file from `fixtures/demo/` as a feed and re-evaluates.

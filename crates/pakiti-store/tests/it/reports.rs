@@ -554,6 +554,8 @@ async fn retention_keeps_each_hosts_latest_report() {
         let s = &db.store;
         let p = [pkg("bash", "5.0-1.el8")];
         let a = save(s, &id("a", None), &facts("rhel:8"), 0, "h", &p).await;
+        // Evaluated (a report still pending evaluation is never touched as unchanged).
+        processed(s, &a, at(0), HostCounts::default()).await;
         for i in 1..=5 {
             s.touch_unchanged_report(a.host_id, &meta(i * 100, "h"))
                 .await
@@ -1041,14 +1043,79 @@ async fn finish_refuses_answers_older_than_the_feeds() {
             again.unevaluated, saved.package_ids,
             "still to be evaluated"
         );
-        // At the current generation: written.
+        // At the current generation: written (the newer report's first: an older report's
+        // counts are not written while a newer one awaits its evaluation).
+        let newer = FinishReport {
+            report: again.report_id,
+            ..finish(g2)
+        };
         assert_eq!(
-            s.finish_reports(&[finish(g2), finish(g2 + 5)])
-                .await
-                .unwrap(),
+            s.finish_reports(&[newer, finish(g2 + 5)]).await.unwrap(),
             [true, true]
         );
         let h = s.get_host(saved.host_id).await.unwrap().unwrap();
         assert_eq!(h.counts.cves, 1);
+    });
+}
+
+/// Issue #16 D2: a saved report is pending until its evaluation is written; a pending host is
+/// listed for recovery, its identical re-send is not taken for unchanged, and an older
+/// report's evaluation never overwrites the counts while a newer one is pending.
+#[tokio::test]
+async fn issue_16_d2_saved_reports_are_pending_until_evaluated() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let f = facts("rhel:8");
+        let p = [pkg("bash", "5.0-1.el8")];
+        let host = id("pending1", None);
+        let a = save(s, &host, &f, 1, "h1", &p).await;
+        assert!(
+            s.get_host(a.host_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .evaluation_pending
+        );
+        assert_eq!(
+            s.pending_evaluations().await.unwrap(),
+            [(a.host_id, a.report_id)]
+        );
+        assert_eq!(
+            s.touch_unchanged_reports(&[(a.host_id, meta(2, "h1"))])
+                .await
+                .unwrap(),
+            [None],
+            "a pending host's re-send is saved in full"
+        );
+        let counts = |cves| HostCounts {
+            cves,
+            ..HostCounts::default()
+        };
+        processed(s, &a, at(3), counts(5)).await;
+        let h = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert!(!h.evaluation_pending);
+        assert_eq!(h.counts.cves, 5);
+        assert!(s.pending_evaluations().await.unwrap().is_empty());
+        assert!(
+            s.touch_unchanged_reports(&[(a.host_id, meta(4, "h1"))])
+                .await
+                .unwrap()[0]
+                .is_some()
+        );
+        // Two reports in flight: the older one's answer arrives last.
+        let b = save(s, &host, &f, 5, "h2", &p).await;
+        let c = save(s, &host, &f, 6, "h3", &p).await;
+        processed(s, &b, at(7), counts(7)).await;
+        let h = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert!(
+            h.evaluation_pending,
+            "{}: the newer report is pending",
+            db.backend
+        );
+        assert_eq!(h.counts.cves, 5, "{}: an older report's counts", db.backend);
+        processed(s, &c, at(8), counts(9)).await;
+        let h = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert!(!h.evaluation_pending);
+        assert_eq!(h.counts.cves, 9);
     });
 }

@@ -1,0 +1,329 @@
+//! Real `pakiti` processes killed with SIGKILL between two durable steps (issue #16 D2 and
+//! D15), and what a restarted server makes of the store. The process is stopped exactly
+//! there by the test-only crash point (`PAKITI_TEST_CRASH_POINT`, `src/crashpoint.rs`), then
+//! killed; nothing of it runs after the kill, as after a crash or an OOM kill.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use pakiti_store::Store;
+use pakiti_test_support::{TestDatabase, databases, fixtures};
+
+use crate::invariant::{ADVISORIES, feed_body, host_report};
+use crate::support::{expected_findings, report};
+
+const RHEL8: (&str, &str) = ("redhat-oval", "rhel-8.oval.xml.bz2");
+
+/// A running `pakiti` process with its stderr lines.
+struct Proc {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn spawn(db: &TestDatabase, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pakiti"));
+    c.args(args)
+        .env("PAKITI_LOG", "warn")
+        .env("PAKITI_DATABASE_URL", &db.url)
+        .env("PAKITI_DATA_DIR", dir)
+        .env("PAKITI_SYNC_FEEDS", "false")
+        .env("PAKITI_SYNC_REPOS", "false")
+        .env_remove("PAKITI_TEST_CRASH_POINT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().expect("run pakiti");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Proc {
+        child,
+        lines,
+        seen: Vec::new(),
+    }
+}
+
+impl Proc {
+    /// Waits until `n` stderr lines contain `needle`.
+    fn wait_for(&mut self, needle: &str, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.seen.iter().filter(|l| l.contains(needle)).count() < n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("no {n} × {needle:?} on stderr: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// SIGKILL.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// `pakiti serve` on a free port of 127.0.0.1, answering `/healthz`; returns it and its base
+/// URL.
+async fn serve(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> (Proc, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec![("PAKITI_LISTEN", listen.as_str())];
+    all.extend_from_slice(env);
+    let p = spawn(db, dir, &["serve"], &all);
+    let base = format!("http://{listen}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            return (p, base);
+        }
+        assert!(Instant::now() < deadline, "pakiti serve did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn cli(db: &TestDatabase, dir: &Path, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_pakiti"))
+        .args(args)
+        .env("PAKITI_LOG", "warn")
+        .env("PAKITI_DATABASE_URL", &db.url)
+        .env("PAKITI_DATA_DIR", dir)
+        .env_remove("PAKITI_TEST_CRASH_POINT")
+        .output()
+        .expect("run pakiti");
+    assert!(
+        out.status.success(),
+        "pakiti {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn post(base: &str, r: &pakiti_api::report::Report) -> (u16, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/feed/?protocol=5"))
+        .header("content-type", "text/plain")
+        .body(pakiti_api::protocol5::render(r))
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn host(base: &str, name: &str) -> serde_json::Value {
+    let r = reqwest::get(format!("{base}/api/v1/hosts/{name}"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+/// Polls a host until `done` holds of it (a starting server finishes outstanding work in the
+/// background).
+async fn host_when(
+    base: &str,
+    name: &str,
+    done: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let h = host(base, name).await;
+        if done(&h) {
+            return h;
+        }
+        assert!(Instant::now() < deadline, "never reached: {h:#}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn findings(h: &serde_json::Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<(String, String, String)> = h["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["package"].as_str().unwrap().to_owned(),
+                f["installed_version"].as_str().unwrap().to_owned(),
+                f["advisory"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Issue #16 D2: reports saved but not evaluated when the server is killed are evaluated by
+/// the next server, which shows them as "evaluation pending" (never clean) until then; the
+/// agent's identical re-send is not taken for "unchanged and clean".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_d2_a_server_killed_between_save_and_evaluation() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let oval = fixtures().join("demo").join(RHEL8.1);
+        cli(
+            &db,
+            dir.path(),
+            &["feed", "import", oval.to_str().unwrap(), "--name", "rhel-8"],
+        );
+        let (mut p, base) = serve(
+            &db,
+            dir.path(),
+            &[("PAKITI_TEST_CRASH_POINT", "after-save")],
+        )
+        .await;
+        let names = [
+            "crash1.example.org",
+            "crash2.example.org",
+            "crash3.example.org",
+        ];
+        let mut posts = Vec::new();
+        for name in names {
+            let base = base.clone();
+            posts.push(tokio::spawn(async move {
+                reqwest::Client::new()
+                    .post(format!("{base}/feed/?protocol=5"))
+                    .header("content-type", "text/plain")
+                    .body(pakiti_api::protocol5::render(&report("rocky_8", name)))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }));
+        }
+        p.wait_for("crash point after-save reached", names.len());
+        p.kill();
+        for t in posts {
+            let answer = t.await.unwrap();
+            assert!(
+                answer.is_err(),
+                "answered before its evaluation: {answer:?}"
+            );
+        }
+        // The crash is reproduced: saved, not evaluated.
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        for name in names {
+            let h = store.get_host_by_name(name).await.unwrap().unwrap();
+            assert!(h.evaluation_pending, "{}: {name}", db.backend);
+            assert_eq!(h.counts.cves, 0);
+        }
+        assert_eq!(
+            store.pending_evaluations().await.unwrap().len(),
+            names.len()
+        );
+        store.close().await;
+
+        let (p, base) = serve(&db, dir.path(), &[]).await;
+        let want = expected_findings(&report("rocky_8", "x"), &[RHEL8]);
+        assert!(!want.is_empty());
+        for name in names {
+            let h = host_when(&base, name, |h| h["evaluation_pending"] == false).await;
+            assert_eq!(h["covered"], true);
+            assert!(
+                h["cve_count"].as_i64().unwrap() > 0,
+                "{}: {h:#}",
+                db.backend
+            );
+            assert_eq!(findings(&h), want, "{}: {name}", db.backend);
+        }
+        // The agent sends the same report again: still evaluated, nothing lost.
+        let before = host(&base, names[0]).await;
+        let (status, text) = post(&base, &report("rocky_8", names[0])).await;
+        assert_eq!(status, 200, "{text}");
+        let after = host(&base, names[0]).await;
+        assert_eq!(after["cve_count"], before["cve_count"]);
+        assert_eq!(after["evaluation_pending"], false);
+        p.kill();
+        db.finish().await;
+    }
+}
+
+/// Issue #16 D15: `pakiti feed import` killed after its import committed and before its
+/// re-evaluation leaves the work in the store (the stale keys); a server started afterwards
+/// finishes it, and every host ends evaluated against the new data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_16_d15_a_feed_import_killed_before_its_reevaluation() {
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let mut few = vec![0u8; ADVISORIES];
+        few[0] = 1;
+        few[2] = 1;
+        let small = dir.path().join("alma-small.json");
+        let full = dir.path().join("alma-full.json");
+        std::fs::write(&small, feed_body(0, &few)).unwrap();
+        std::fs::write(&full, feed_body(0, &[1; ADVISORIES])).unwrap();
+        cli(
+            &db,
+            dir.path(),
+            &["feed", "import", small.to_str().unwrap(), "--name", "alma"],
+        );
+        let (p, base) = serve(&db, dir.path(), &[]).await;
+        let (status, text) = post(&base, &host_report(0, 4)).await;
+        assert_eq!(status, 200, "{text}");
+        let old = host(&base, "alma1.example.org").await["cve_count"]
+            .as_i64()
+            .unwrap();
+        p.kill();
+
+        let mut imp = spawn(
+            &db,
+            dir.path(),
+            &["feed", "import", full.to_str().unwrap(), "--name", "alma"],
+            &[("PAKITI_TEST_CRASH_POINT", "after-import")],
+        );
+        imp.wait_for("crash point after-import reached", 1);
+        imp.kill();
+        // The crash is reproduced: the import committed, the hosts not re-evaluated.
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        assert!(!store.stale_keys().await.unwrap().keys.is_empty());
+        let h = store
+            .get_host_by_name("alma1.example.org")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.counts.cves, old, "{}", db.backend);
+        store.close().await;
+
+        let (p, base) = serve(&db, dir.path(), &[]).await;
+        // The same packages, evaluated from scratch against the new data.
+        let mut twin = host_report(0, 4);
+        twin.hostname = "twin.example.org".into();
+        let (status, text) = post(&base, &twin).await;
+        assert_eq!(status, 200, "{text}");
+        let want = host(&base, "twin.example.org").await;
+        assert!(want["cve_count"].as_i64().unwrap() > old);
+        let h = host_when(&base, "alma1.example.org", |h| {
+            h["cve_count"] == want["cve_count"]
+        })
+        .await;
+        assert_eq!(findings(&h), findings(&want), "{}", db.backend);
+        assert_eq!(h["vulnerable_packages"], want["vulnerable_packages"]);
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !store.stale_keys().await.unwrap().keys.is_empty() {
+            assert!(Instant::now() < deadline, "stale keys never cleared");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        store.close().await;
+        p.kill();
+        db.finish().await;
+    }
+}
