@@ -43,6 +43,8 @@ pub struct Settings {
     pub os_rules: Vec<OsRule>,
     /// Who may read the pages and the API (`[auth]`).
     pub auth: Auth,
+    /// What one client may cost the server (`[limits]`, see `crate::limits`).
+    pub limits: crate::limits::Limits,
 }
 
 /// How users are authenticated (`[auth]`).
@@ -155,6 +157,7 @@ impl Default for Settings {
             sync_repos: true,
             os_rules: Vec::new(),
             auth: Auth::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }

@@ -168,6 +168,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
             bail!("the input lists {packager} packages but stream {stream} uses {scheme}");
         }
     }
+    crate::ingest::check_versions(&report, stream.scheme()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let advisories = load_feeds(&args.feeds, args.feed_kind, err)?;
     let mut index = AdvisoryIndex::new(advisories);
     for file in &args.packages_indexes {

@@ -5,6 +5,7 @@ mod authz;
 mod bench_ingest;
 mod browser;
 mod cli;
+mod hostile;
 mod repos;
 mod server;
 mod smime;
