@@ -34,6 +34,9 @@ pub enum AppError {
     /// The request conflicts with the current state (409), e.g. removing the last admin.
     #[error("{0}")]
     Conflict(String),
+    /// The client was too slow sending its request (408).
+    #[error("{0}")]
+    Timeout(String),
     /// Something failed on our side (500); the source is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -52,6 +55,10 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            // A transient store failure (deadlock, serialization failure, pool exhausted) is
+            // worth retrying: an agent must never be told its report is wrong for it.
+            AppError::Internal(e) if is_transient(e) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -60,6 +67,9 @@ impl AppError {
     #[must_use]
     pub fn public_message(&self) -> String {
         match self {
+            AppError::Internal(e) if is_transient(e) => {
+                "the store is busy; try again later".to_owned()
+            }
             AppError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         }
@@ -70,7 +80,7 @@ impl AppError {
         match self {
             AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
             other => {
-                tracing::info!(status = other.status().as_u16(), reason = %other, "request rejected")
+                tracing::info!(status = other.status().as_u16(), reason = ?other.to_string(), "request rejected")
             }
         }
     }
@@ -79,8 +89,32 @@ impl AppError {
     #[must_use]
     pub fn into_feed_response(self) -> Response {
         self.log();
-        (self.status(), format!("ERROR: {}\n", self.public_message())).into_response()
+        let mut resp =
+            (self.status(), format!("ERROR: {}\n", self.public_message())).into_response();
+        add_retry_after(&mut resp);
+        resp
     }
+}
+
+/// The `Retry-After` every 503 carries, in seconds.
+pub const RETRY_AFTER_SECS: u64 = 30;
+
+/// Adds `Retry-After` to a 503.
+fn add_retry_after(resp: &mut Response) {
+    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(RETRY_AFTER_SECS),
+        );
+    }
+}
+
+/// Whether an internal error is a transient store failure worth retrying.
+fn is_transient(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<pakiti_store::StoreError>()
+            .is_some_and(pakiti_store::StoreError::is_transient)
+    })
 }
 
 impl From<pakiti_store::StoreError> for AppError {
@@ -97,6 +131,8 @@ impl IntoResponse for AppError {
         self.log();
         let body =
             serde_json::json!({ "error": self.public_message(), "status": self.status().as_u16() });
-        (self.status(), axum::Json(body)).into_response()
+        let mut resp = (self.status(), axum::Json(body)).into_response();
+        add_retry_after(&mut resp);
+        resp
     }
 }

@@ -45,7 +45,7 @@ pub fn csv<T: CsvRow>(name: &str, rows: &[T]) -> Result<Response, AppError> {
     w.write_record(T::HEADER)
         .map_err(|e| AppError::Internal(e.into()))?;
     for r in rows {
-        w.write_record(r.fields())
+        w.write_record(r.fields().iter().map(|f| neutral(f).into_owned()))
             .map_err(|e| AppError::Internal(e.into()))?;
     }
     let body = w
@@ -62,6 +62,19 @@ pub fn csv<T: CsvRow>(name: &str, rows: &[T]) -> Result<Response, AppError> {
         body,
     )
         .into_response())
+}
+
+/// A CSV cell that a spreadsheet program shows as text, never runs as a formula: cells that
+/// start with `=`, `+`, `-`, `@`, a tab or a carriage return get a leading `'` (the OWASP
+/// rule for CSV injection). Host names, package names, tags and OS strings come from agents
+/// and users, so every exported cell goes through here.
+#[must_use]
+pub fn neutral(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
 }
 
 /// A JSON array download.
@@ -96,4 +109,29 @@ pub fn join(items: &[String]) -> String {
 #[must_use]
 pub fn opt(s: Option<&String>) -> String {
     s.cloned().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, out) in [
+            (
+                "=HYPERLINK(\"http://evil\")",
+                "'=HYPERLINK(\"http://evil\")",
+            ),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "'\r=1"),
+            ("wn042.example.org", "wn042.example.org"),
+            ("1:2.0-3", "1:2.0-3"),
+            ("", ""),
+        ] {
+            assert_eq!(neutral(cell), out, "{cell:?}");
+        }
+    }
 }

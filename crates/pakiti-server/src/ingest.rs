@@ -178,11 +178,43 @@ fn validate(report: &Report) -> Result<(), AppError> {
 /// host's last saved one: that one passed.
 fn validate_versions(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> {
     if let Some(stream) = stream {
-        let scheme = stream.scheme();
-        for p in &report.packages {
-            if let Err(e) = scheme.validate(&p.version) {
-                return Err(AppError::BadRequest(format!("package {}: {e}", p.name)));
-            }
+        check_versions(report, stream.scheme()).map_err(AppError::BadRequest)?;
+    }
+    Ok(())
+}
+
+/// The one version check of reports, `pakiti scan` and `pakiti vercmp`: every package version
+/// must pass [`Scheme::validate`](pakiti_core::version::Scheme::validate). An rpm version was
+/// brought to `E:V-R` by the wire parsers (a missing or empty epoch became `0:`), so its parts
+/// are checked too: the epoch must be digits and what follows it must itself be a valid
+/// version without a second epoch. Otherwise `-1:1.0-1` or `::--~^`, which `vercmp` refuses
+/// as sent, would pass once normalised.
+///
+/// # Errors
+/// The first invalid package version, named with its package.
+pub fn check_versions(report: &Report, scheme: pakiti_core::version::Scheme) -> Result<(), String> {
+    for p in &report.packages {
+        check_version(scheme, &p.version).map_err(|e| format!("package {}: {e}", p.name))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn check_version(scheme: pakiti_core::version::Scheme, v: &str) -> Result<(), String> {
+    use pakiti_core::version::Scheme;
+    scheme.validate(v).map_err(|e| e.to_string())?;
+    if scheme == Scheme::Rpm
+        && let Some((epoch, rest)) = v.split_once(':')
+    {
+        if epoch.is_empty() || !epoch.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "invalid rpm version {v:?}: epoch {epoch:?} is not a number"
+            ));
+        }
+        scheme
+            .validate(rest)
+            .map_err(|e| format!("invalid rpm version {v:?}: {e}"))?;
+        if pakiti_core::version::rpm::Evr::parse(rest).epoch.is_some() {
+            return Err(format!("invalid rpm version {v:?}: more than one epoch"));
         }
     }
     Ok(())

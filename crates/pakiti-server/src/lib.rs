@@ -14,6 +14,8 @@ pub mod fleet;
 pub mod handlers;
 pub mod ingest;
 pub mod jobs;
+pub mod limits;
+pub mod listen;
 pub mod net;
 pub mod osrules;
 pub mod ratelimit;

@@ -1,7 +1,6 @@
 //! The route table, in one place.
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,6 +40,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
 pub fn router(state: AppState) -> Router {
     // Compressed bodies may be decompressed up to the same limit inside the handler.
     let limit = state.settings.max_report_bytes;
+    let body_timeout = state.settings.limits.body_read_timeout();
     Router::new()
         .route("/feed/", post(feed::post))
         .route("/feed", post(feed::post))
@@ -137,6 +137,11 @@ pub fn router(state: AppState) -> Router {
             delete(users::api_revoke_token),
         )
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(web::security_headers))
+        // Slow bodies: `/feed/` reads its own within the same bound (`limits::read_body`).
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            body_timeout,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -150,10 +155,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let limits = state.settings.limits.clone();
+    crate::listen::serve(listener, router(state), limits, shutdown).await
 }

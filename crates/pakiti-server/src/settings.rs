@@ -45,6 +45,8 @@ pub struct Settings {
     pub auth: Auth,
     /// HTTPS served by pakiti itself (`[tls]`).
     pub tls: Tls,
+    /// What one client may cost the server (`[limits]`, see `crate::limits`).
+    pub limits: crate::limits::Limits,
 }
 
 /// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
@@ -213,6 +215,7 @@ impl Default for Settings {
             os_rules: Vec::new(),
             auth: Auth::default(),
             tls: Tls::default(),
+            limits: crate::limits::Limits::default(),
         }
     }
 }

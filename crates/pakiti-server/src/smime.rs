@@ -340,14 +340,25 @@ fn unsupported(what: &'static str, oid: &ObjectIdentifier) -> SmimeError {
     }
 }
 
-/// The key-transport recipients worth trying: the one naming our certificate when we have it,
-/// else all of them.
+/// The most recipients tried when the server has no certificate to pick ours by. Each try is
+/// an RSA private-key operation plus a content decryption, and the recipient list is the
+/// sender's to choose: a body naming thousands of recipients must not cost thousands of them.
+pub const MAX_BLIND_RECIPIENTS: usize = 4;
+
+/// The key-transport recipients worth trying: the first one naming our certificate when we
+/// have it (the certificate is public, so a forged message may name it many times: it is
+/// tried once), else the first [`MAX_BLIND_RECIPIENTS`] RSA ones.
 fn candidates<'a>(
     enveloped: &'a EnvelopedData,
     key: &ReportKey,
 ) -> Result<Vec<&'a KeyTransRecipientInfo>, SmimeError> {
     let mut total = 0_usize;
     let mut ktris = Vec::new();
+    let most = if key.recipient.is_some() {
+        1
+    } else {
+        MAX_BLIND_RECIPIENTS
+    };
     for info in enveloped.recip_infos.0.iter() {
         total += 1;
         if let RecipientInfo::Ktri(ktri) = info {
@@ -355,7 +366,7 @@ fn candidates<'a>(
                 None => true,
                 Some(id) => id.matches(&ktri.rid),
             };
-            if wanted {
+            if wanted && ktris.len() < most {
                 ktris.push(ktri);
             }
         }

@@ -24,6 +24,8 @@ pub struct AppState {
     pub os_rules: Arc<OsRules>,
     /// The group-commit write queues of report ingest.
     pub writer: Writer,
+    /// What requests may hold at once: report bodies in memory, S/MIME decryptions.
+    pub budgets: Arc<crate::limits::Budgets>,
     /// Failed log-in counters (`accounts` mode).
     pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
     evaluator: Arc<RwLock<Arc<Evaluator>>>,
@@ -167,6 +169,7 @@ impl AppState {
             csrf_secret,
             os_rules,
             writer: Writer::start(store.clone()),
+            budgets: Arc::new(crate::limits::Budgets::new(&settings.limits)),
             login_limiter: Arc::new(crate::ratelimit::LoginLimiter::new(
                 settings.auth.login_max_failures,
                 std::time::Duration::from_secs(settings.auth.login_window_secs),

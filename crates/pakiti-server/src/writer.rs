@@ -93,19 +93,7 @@ where
         };
         let (qs, replies): (Vec<Q>, Vec<Reply<T>>) = items.into_iter().unzip();
         let n = qs.len();
-        let (mut qs, mut result) = many(qs).await;
-        // PostgreSQL breaks a deadlock between concurrent batches by aborting one of them:
-        // the aborted batch is simply run again (a few times, with a growing pause).
-        for attempt in 1..=5u64 {
-            match &result {
-                Err(e) if e.is_transient() => {
-                    tracing::debug!(error = %e, attempt, "transient write conflict; retrying the batch");
-                    tokio::time::sleep(std::time::Duration::from_millis(5 * attempt)).await;
-                    (qs, result) = many(qs).await;
-                }
-                _ => break,
-            }
-        }
+        let (qs, result) = with_retries(&many, qs).await;
         match result {
             Ok(outs) => {
                 for (r, o) in replies.into_iter().zip(outs) {
@@ -120,7 +108,7 @@ where
             Err(e) => {
                 tracing::warn!(error = %e, writes = n, "batched write failed; retrying one by one");
                 for (q, r) in qs.into_iter().zip(replies) {
-                    let (_, res) = many(vec![q]).await;
+                    let (_, res) = with_retries(&many, vec![q]).await;
                     let _ = r.send(res.and_then(|mut v| {
                         v.pop()
                             .ok_or_else(|| StoreError::Invalid("empty batch answer".into()))
@@ -129,6 +117,34 @@ where
             }
         }
     }
+}
+
+/// How often a write that failed transiently is tried again before its error is answered
+/// (as 503 with `Retry-After`, never 500: see `AppError::status`).
+const TRANSIENT_RETRIES: u64 = 8;
+
+/// Runs `many(qs)`, again after a transient failure: PostgreSQL breaks a deadlock or a
+/// serialization conflict between concurrent batches by aborting one of them, and the
+/// aborted one simply runs again, after a growing pause with jitter so that the two do not
+/// meet again at once.
+async fn with_retries<Q, T, F, Fut>(many: &F, qs: Vec<Q>) -> (Vec<Q>, Result<Vec<T>, StoreError>)
+where
+    F: Fn(Vec<Q>) -> Fut,
+    Fut: std::future::Future<Output = (Vec<Q>, Result<Vec<T>, StoreError>)>,
+{
+    let (mut qs, mut result) = many(qs).await;
+    for attempt in 1..=TRANSIENT_RETRIES {
+        match &result {
+            Err(e) if e.is_transient() => {
+                tracing::debug!(error = %e, attempt, "transient write conflict; retrying");
+                let jitter = rand::random_range(0..=10 * attempt);
+                tokio::time::sleep(std::time::Duration::from_millis(10 * attempt + jitter)).await;
+                (qs, result) = many(qs).await;
+            }
+            _ => break,
+        }
+    }
+    (qs, result)
 }
 
 /// Concurrent writers per queue: SQLite has one writer connection, PostgreSQL runs

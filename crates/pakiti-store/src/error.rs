@@ -59,6 +59,8 @@ impl StoreError {
             StoreError::Database(sqlx::Error::Database(e)) => {
                 matches!(e.code().as_deref(), Some("40P01" | "40001" | "5" | "6"))
             }
+            // Every connection busy for the pool's whole acquire timeout: overload, not a bug.
+            StoreError::Database(sqlx::Error::PoolTimedOut) => true,
             _ => false,
         }
     }

@@ -8,10 +8,72 @@ struct CacheAdds {
     evaluated: Option<(String, Vec<i64>)>,
 }
 
+/// What a batch of reports needs interned before any of them is saved: their package
+/// versions and host groups, each set interned once in one sorted order.
+///
+/// Concurrent batches (PostgreSQL runs several) wait on each other's new unique-index
+/// entries; if each batch interned report after report, two batches could each hold a row
+/// the other wants next and deadlock (`deadlock detected` in `save_reports`). Interning the
+/// union of a batch in sorted order, then saving hosts in sorted order, makes every
+/// transaction take these locks in the same global order, so they queue instead.
+struct Prepared<'r> {
+    packages: HashMap<(&'r str, &'r str, &'r str, &'r str), i64>,
+    groups: HashMap<&'r str, i64>,
+}
+
+async fn prepare_batch<'r>(
+    tx: &mut Tx,
+    caches: &Caches,
+    reports: &'r [NewReport<'_>],
+) -> Result<Prepared<'r>, StoreError> {
+    let mut keys: Vec<(&'r str, &'r str, &'r str, &'r str)> = reports
+        .iter()
+        .flat_map(|r| r.packages.iter().map(package_key))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let cache_keys: Vec<Box<[u8]>> = keys.iter().map(package_cache_key).collect();
+    let misses: Vec<(&str, &str, &str, &str)> = keys
+        .iter()
+        .zip(caches.package_ids(&cache_keys))
+        .filter(|(_, cached)| cached.is_none())
+        .map(|(k, _)| *k)
+        .collect();
+    let mut packages = HashMap::with_capacity(misses.len());
+    if !misses.is_empty() {
+        for (k, id) in misses.iter().zip(intern_packages(tx, &misses).await?) {
+            packages.insert(*k, id);
+        }
+    }
+    let mut names: Vec<&'r str> = reports
+        .iter()
+        .filter_map(|r| r.facts.group.as_deref())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut groups = HashMap::with_capacity(names.len());
+    for g in names {
+        groups.insert(g, group_id_in(tx, g).await?);
+    }
+    Ok(Prepared { packages, groups })
+}
+
+/// The order a batch's reports are saved in: by host name (then client id), the same in
+/// every transaction, so that concurrent batches lock host rows in one order.
+fn save_order(reports: &[NewReport<'_>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..reports.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (reports[a].identity, reports[b].identity);
+        (&x.hostname, &x.client_id).cmp(&(&y.hostname, &y.client_id))
+    });
+    order
+}
+
 /// Saves one changed (or first) report inside `tx`.
 async fn save_in(
     tx: &mut Tx,
     caches: &Caches,
+    pre: &Prepared<'_>,
     report: &NewReport<'_>,
 ) -> Result<(SavedReport, CacheAdds), StoreError> {
     let (identity, facts, meta) = (report.identity, report.facts, report.meta);
@@ -37,7 +99,10 @@ async fn save_in(
 
     let group_id: Option<i64> = match &facts.group {
         None => None,
-        Some(g) => Some(group_id_in(tx, g).await?),
+        Some(g) => Some(match pre.groups.get(g.as_str()) {
+            Some(&id) => id,
+            None => group_id_in(tx, g).await?,
+        }),
     };
     let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
     let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
@@ -52,9 +117,18 @@ async fn save_in(
         // One global order, so that concurrent transactions (PostgreSQL) wait on each other's
         // new rows in the same order instead of deadlocking.
         misses.sort_unstable_by_key(|&i| distinct[i]);
-        let wanted: Vec<_> = misses.iter().map(|&i| distinct[i]).collect();
-        for (&i, id) in misses.iter().zip(intern_packages(tx, &wanted).await?) {
-            ids[i] = id;
+        let mut rest = Vec::new();
+        for &i in &misses {
+            match pre.packages.get(&distinct[i]) {
+                Some(&id) => ids[i] = id,
+                None => rest.push(i),
+            }
+        }
+        if !rest.is_empty() {
+            let wanted: Vec<_> = rest.iter().map(|&i| distinct[i]).collect();
+            for (&i, id) in rest.iter().zip(intern_packages(tx, &wanted).await?) {
+                ids[i] = id;
+            }
         }
     }
     let blob = encode_ids(&ids);
@@ -510,16 +584,17 @@ macro_rules! batch_store_impl {
             reports: &[NewReport<'_>],
         ) -> Result<Vec<SavedReport>, StoreError> {
             let mut tx = self.begin().await?;
-            let mut out = Vec::with_capacity(reports.len());
+            let pre = prepare_batch(&mut tx, &self.caches, reports).await?;
+            let mut out: Vec<Option<SavedReport>> = (0..reports.len()).map(|_| None).collect();
             let mut adds = Vec::with_capacity(reports.len());
-            for r in reports {
-                let (saved, add) = save_in(&mut tx, &self.caches, r).await?;
-                out.push(saved);
+            for i in save_order(reports) {
+                let (saved, add) = save_in(&mut tx, &self.caches, &pre, &reports[i]).await?;
+                out[i] = Some(saved);
                 adds.push(add);
             }
             tx.commit().await?;
             apply_cache_adds(&self.caches, adds);
-            Ok(out)
+            Ok(out.into_iter().flatten().collect())
         }
 
         #[instrument(skip_all, fields(reports = items.len()))]

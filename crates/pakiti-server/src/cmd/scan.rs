@@ -192,8 +192,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
         .packages
         .iter()
         .filter_map(|p| {
-            scheme
-                .validate(&p.version)
+            crate::ingest::check_version(scheme, &p.version)
                 .err()
                 .map(|e| format!("{}: {e}", p.name))
         })

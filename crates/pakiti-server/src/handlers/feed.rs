@@ -121,10 +121,13 @@ async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, Ap
     protocol4::parse_form_data(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
-/// Reads the report out of a request.
+/// Reads the report out of a request. Decompression, decryption and parsing run off the
+/// async workers (a large body costs CPU-seconds), decryption under the
+/// `limits.max_concurrent_decryptions` bound.
 ///
 /// # Errors
-/// The body is in no format we read, or malformed (4xx with the reason).
+/// The body is in no format we read, or malformed (4xx with the reason); the body budget is
+/// spent (503).
 pub async fn read_report(
     state: &AppState,
     query: &protocol5::FeedQuery,
@@ -132,7 +135,15 @@ pub async fn read_report(
     body: Bytes,
 ) -> Result<Report, AppError> {
     let limit = state.settings.max_report_bytes;
-    let body = decode_body(headers, body, limit)?;
+    let encoded = headers.contains_key(header::CONTENT_ENCODING);
+    let hdrs = headers.clone();
+    let body = blocking(move || decode_body(&hdrs, body, limit)).await?;
+    // A decompressed body is more memory than what was received: it counts too.
+    let _decoded = if encoded {
+        state.budgets.reserve(body.len())?
+    } else {
+        crate::limits::BodyPermit::default()
+    };
     if body.is_empty() {
         return Err(AppError::BadRequest("empty request body".into()));
     }
@@ -144,19 +155,31 @@ pub async fn read_report(
     let bad = |e: pakiti_api::WireError| AppError::BadRequest(e.to_string());
     let mut report = match sniff(query, &content_type, &body) {
         Wire::Multipart => parse_multipart(&content_type, body).await?,
-        Wire::Form => protocol4::parse_urlencoded(&body).map_err(bad)?,
-        Wire::Json => json::parse(&body).map_err(bad)?,
-        Wire::Text => protocol5::parse(&body).map_err(bad)?,
+        Wire::Form => blocking(move || protocol4::parse_urlencoded(&body).map_err(bad)).await?,
+        Wire::Json => blocking(move || json::parse(&body).map_err(bad)).await?,
+        Wire::Text => blocking(move || protocol5::parse(&body).map_err(bad)).await?,
         Wire::Encrypted => {
-            let key = state.report_key.as_ref().ok_or_else(|| {
+            let key = state.report_key.clone().ok_or_else(|| {
                 AppError::BadRequest(
                     "the report is S/MIME encrypted but this server has no report_key configured"
                         .into(),
                 )
             })?;
-            let plain = crate::smime::decrypt(&body, key)
-                .map_err(|e| AppError::BadRequest(format!("cannot decrypt the report: {e}")))?;
-            protocol5::parse(&plain).map_err(bad)?
+            // Each decryption is an RSA private-key operation: a few at a time, off the
+            // async workers, so that pages and /healthz stay responsive meanwhile.
+            let _turn = state
+                .budgets
+                .decryptions
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| AppError::Unavailable("the server is shutting down".into()))?;
+            blocking(move || {
+                let plain = crate::smime::decrypt(&body, &key)
+                    .map_err(|e| AppError::BadRequest(format!("cannot decrypt the report: {e}")))?;
+                protocol5::parse(&plain).map_err(bad)
+            })
+            .await?
         }
     };
     // The query string's mode wins for protocol 5 (its body has none); for protocol 4 the
@@ -165,6 +188,15 @@ pub async fn read_report(
         report.mode = mode;
     }
     Ok(report)
+}
+
+/// Runs CPU-bound request work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("a request task failed")))?
 }
 
 /// Whether the client-DN header of a request from `peer` is believed: it must come from a
@@ -236,15 +268,34 @@ async fn trusted_proxy(
         .unwrap_or(false)
 }
 
-/// `POST /feed/`.
+/// `POST /feed/`. The body is read here, not by an extractor, so that it is held in the
+/// server's body budget (`limits.max_body_memory_bytes`) and read within
+/// `limits.body_read_timeout_secs`.
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     tls: Option<Extension<TlsInfo>>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Response {
+    let content_length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let limits = &state.settings.limits;
+    let (body, _permit) = match crate::limits::read_body(
+        &state.budgets,
+        body,
+        content_length,
+        state.settings.max_report_bytes,
+        limits.body_read_timeout(),
+    )
+    .await
+    {
+        Ok(read) => read,
+        Err(e) => return e.into_feed_response(),
+    };
     match handle(
         &state,
         Some(peer.ip()),
@@ -304,7 +355,7 @@ async fn replay_unchanged(
     if touched.is_none() {
         return Ok(None);
     }
-    tracing::info!(host = %seen.hostname, unchanged = true, same_bytes = true, "report");
+    tracing::info!(host = ?seen.hostname, unchanged = true, same_bytes = true, "report");
     if wants_json {
         let reply = json::JsonReply {
             status: json::ReplyStatus::Ok,
@@ -365,6 +416,7 @@ async fn handle(
         return Ok(resp);
     }
     let report = read_report(state, &query, headers, body).await?;
+    crate::limits::check_report(&report, &state.settings.limits)?;
     let dn = headers
         .get(CLIENT_DN_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -396,8 +448,9 @@ async fn handle(
     } else {
         &[]
     };
+    // Debug formatting escapes what the client sent (newlines, ESC): no forged log lines.
     tracing::info!(
-        host = %report.hostname,
+        host = ?report.hostname,
         packages = report.packages.len(),
         unchanged = outcome.unchanged,
         queued = outcome.queued,

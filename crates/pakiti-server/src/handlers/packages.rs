@@ -182,9 +182,19 @@ pub async fn package_report(
 ) -> Result<(PackageReport, Vec<PackageHost>), AppError> {
     let hosts = visible_hosts(state, viewer, group).await?;
     let index = state.updates().get();
+    // Only hosts that have the package are read (the fleet index knows which), so the cost
+    // follows the hosts with the package, not the whole fleet. A host the index does not
+    // know yet (it reported after the index was built) is read too.
+    let fleet = crate::fleet::current(state).await?;
+    let has: std::collections::HashSet<pakiti_store::HostId> =
+        fleet.hosts_with_package(&name).into_iter().collect();
     let mut with: Vec<(&Host, Vec<InstalledPackage>)> = Vec::new();
     let mut without: Vec<&Host> = Vec::new();
     for h in &hosts {
+        if !has.contains(&h.id) && fleet.host_reports_sources(h.id).is_some() {
+            without.push(h);
+            continue;
+        }
         let pkgs: Vec<InstalledPackage> = state
             .store
             .host_packages(h.id)

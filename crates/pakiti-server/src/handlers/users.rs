@@ -58,10 +58,19 @@ pub struct NextQuery {
     pub next: Option<String>,
 }
 
-/// Only local paths: no open redirects.
-fn safe_next(next: Option<&str>) -> String {
+/// Only local paths: no open redirects. Browsers drop tabs and newlines from a URL
+/// (`/\t/evil.example/` is `//evil.example/`, another site) and read `\\` as `/`, and a
+/// control character cannot go into a `Location` header at all: only printable ASCII, a
+/// single leading `/`.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -178,7 +187,7 @@ pub async fn login(
     let name = f.user.trim();
     let now = std::time::Instant::now();
     if let Err(wait) = state.login_limiter.attempt(addr, name, now) {
-        tracing::warn!(user = %name, client = %addr, "log-in refused: too many failed attempts");
+        tracing::warn!(user = ?name, client = %addr, "log-in refused: too many failed attempts");
         let minutes = wait.as_secs().div_ceil(60);
         let mut r = login_page(
             &state,
@@ -213,7 +222,7 @@ pub async fn login(
             .as_ref()
             .is_some_and(|u| !u.disabled && u.password_hash.is_some());
     let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(user = %f.user, client = %addr, "failed log-in");
+        tracing::info!(user = ?f.user, client = %addr, "failed log-in");
         return login_page(
             &state,
             &next,
@@ -369,6 +378,7 @@ pub struct FormatQuery {
 }
 
 fn csv_field(s: &str) -> String {
+    let s = &*crate::export::neutral(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

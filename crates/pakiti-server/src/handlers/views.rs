@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pakiti_store::{CveException, CveTag, NewCveTag, NewException, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -161,8 +161,11 @@ pub async fn cve_detail(
     limit: usize,
 ) -> Result<ApiCveDetail, AppError> {
     let fleet = fleet::current(state).await?;
+    // A CVE that only hosts outside the viewer's scope have answers exactly like one no
+    // host has: the page must not tell a restricted user that it exists elsewhere.
     let d = fleet
         .cve_limited(cve, &viewer.scope, limit)
+        .filter(|d| d.host_total > 0)
         .ok_or_else(|| AppError::NotFound(format!("{cve} is not present in the fleet")))?;
     Ok(ApiCveDetail {
         cve: d.cve,
@@ -411,8 +414,10 @@ pub async fn tags(
 pub async fn create_tag(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Json(input): Json<TagInput>,
 ) -> Result<Response, AppError> {
+    viewer.check_api_csrf(&headers)?;
     let t = create_tag_for(&state, &viewer, input).await?;
     Ok((StatusCode::CREATED, Json(api_tag(&t))).into_response())
 }
@@ -429,9 +434,11 @@ fn tag_id(s: &str) -> Result<i64, AppError> {
 pub async fn patch_tag(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(p): Json<TagPatch>,
 ) -> Result<Json<ApiTag>, AppError> {
+    viewer.check_api_csrf(&headers)?;
     let t = set_tag_enabled_for(&state, &viewer, tag_id(&id)?, p.enabled).await?;
     Ok(Json(api_tag(&t)))
 }
@@ -443,8 +450,10 @@ pub async fn patch_tag(
 pub async fn delete_tag(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
+    viewer.check_api_csrf(&headers)?;
     delete_tag_for(&state, &viewer, tag_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -740,8 +749,10 @@ pub async fn exceptions(
 pub async fn create_exception(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Json(input): Json<ExceptionInput>,
 ) -> Result<Response, AppError> {
+    viewer.check_api_csrf(&headers)?;
     let e = create_exception_for(&state, &viewer, input).await?;
     Ok((StatusCode::CREATED, Json(api_exception(&e))).into_response())
 }
@@ -753,8 +764,10 @@ pub async fn create_exception(
 pub async fn delete_exception(
     State(state): State<AppState>,
     viewer: Viewer,
+    headers: HeaderMap,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, AppError> {
+    viewer.check_api_csrf(&headers)?;
     delete_exception_for(&state, &viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod feed_names;
+mod hostile;
 mod invariant;
 mod issue_12;
 mod kernels;
