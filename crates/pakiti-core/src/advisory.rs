@@ -199,8 +199,9 @@ impl Affected {
         }
     }
 
-    /// Whether the installed version `installed` is one the entry lists exactly (its fixed,
-    /// introduced or last affected version), as module-stream inference needs.
+    /// Whether the entry lists exactly the installed version as its fixed, introduced or last
+    /// affected version (`cmp(vendor)` is installed <=> vendor), as module-stream inference
+    /// needs.
     #[must_use]
     pub fn lists_version(&self, cmp: impl Fn(&str) -> Ordering) -> bool {
         self.status

@@ -48,14 +48,17 @@ pub struct Target {
 /// `1.33.0-3.el8_1.2` stays older than RHEL's fix `1.33.0-3.el8_2.1`).
 #[must_use]
 pub fn rebuild_compare(installed: &str, vendor: &str) -> std::cmp::Ordering {
+    // Borrowed all the way for versions without tags: this runs per comparison.
     let (i, minorless) = strip_rebuild_tags(installed);
     let (v, _) = strip_rebuild_tags(vendor);
-    let v = if minorless {
-        strip_minor(&v).into_owned()
+    let without_minor;
+    let v: &str = if minorless {
+        without_minor = strip_minor(&v);
+        &without_minor
     } else {
-        v.into_owned()
+        &v
     };
-    crate::advisory::compare_installed(crate::version::Scheme::Rpm, &i, &v)
+    crate::advisory::compare_installed(crate::version::Scheme::Rpm, &i, v)
 }
 
 /// The rebuild debranding tags that follow a Red Hat dist tag.

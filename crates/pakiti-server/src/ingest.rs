@@ -134,6 +134,10 @@ pub fn effective_modules(
     if modular.is_empty() {
         return (Vec::new(), ModuleStreams::Reported);
     }
+    if evaluator.index().targets(stream).is_empty() {
+        // No data for the stream yet: nothing to infer from, and not "no module".
+        return (Vec::new(), ModuleStreams::Unknown);
+    }
     let inferred = evaluator.index().infer_modules(stream, &modular);
     let how = if !inferred.unknown.is_empty() {
         ModuleStreams::Unknown

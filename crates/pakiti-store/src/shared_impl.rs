@@ -190,7 +190,9 @@ async fn save_in(
     .bind(&facts.packager)
     .bind(facts.reboot_needed)
     .bind(now)
-    .bind(&meta.hash)
+    // A host whose module streams are unknown is processed in full at every report (no hash,
+    // so never only touched): its streams are inferred again against the feeds then in force.
+    .bind((facts.module_streams != crate::model::ModuleStreams::Unknown).then_some(&meta.hash))
     .bind(pkg_count)
     .bind(facts.modules.join(" "))
     .bind(facts.module_streams.as_str())

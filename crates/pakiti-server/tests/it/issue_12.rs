@@ -76,8 +76,20 @@ fn cves(host: &serde_json::Value) -> Vec<String> {
 async fn issue_12_module_streams_reported_inferred_unknown() {
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
-        import_module_feed(&s).await;
         let form = "application/x-www-form-urlencoded";
+        // Before any RHEL 8 data: nothing to infer from, which is "unknown", not "no module".
+        let late = modular("late.example.org", &MODULE_PACKAGES);
+        let late_body = protocol4::to_urlencoded(&late).into_bytes();
+        let (status, body) = s.post("", form, &[], late_body.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        let (_, l) = s.get_json("/api/v1/hosts/late.example.org").await;
+        assert_eq!(l["module_streams"], "unknown", "{}", s.backend());
+        import_module_feed(&s).await;
+        // The same report again is processed in full (not only touched): inferred now.
+        let (status, body) = s.post("", form, &[], late_body).await;
+        assert_eq!(status, 200, "{body}");
+        let (_, l) = s.get_json("/api/v1/hosts/late.example.org").await;
+        assert_eq!(l["module_streams"], "inferred", "{}", s.backend());
         // Our agent (JSON) reports its streams.
         let mut reported = modular("reported.example.org", &MODULE_PACKAGES);
         reported.module_streams = [
@@ -155,18 +167,31 @@ async fn issue_12_module_streams_reported_inferred_unknown() {
         keys.dedup();
         assert_eq!(keys.len(), n);
         // The list filter, and the flag in the list.
-        for (word, host) in [
-            ("inferred", "old.example.org"),
-            ("unknown", "odd.example.org"),
-            ("reported", "reported.example.org"),
+        for (word, hosts) in [
+            ("inferred", vec!["late.example.org", "old.example.org"]),
+            ("unknown", vec!["odd.example.org"]),
+            ("reported", vec!["reported.example.org"]),
         ] {
             let (status, list) = s
-                .get_json(&format!("/api/v1/hosts?module_streams={word}"))
+                .get_json(&format!(
+                    "/api/v1/hosts?module_streams={word}&sort=hostname"
+                ))
                 .await;
             assert_eq!(status, 200, "{list}");
-            assert_eq!(list["total"], 1, "{word}: {list}");
-            assert_eq!(list["hosts"][0]["hostname"], host);
-            assert_eq!(list["hosts"][0]["module_streams"], word);
+            let got: Vec<&str> = list["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["hostname"].as_str().unwrap())
+                .collect();
+            assert_eq!(got, hosts, "{word}: {list}");
+            assert!(
+                list["hosts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|h| h["module_streams"] == word)
+            );
         }
         let (status, _) = s.get_json("/api/v1/hosts?module_streams=maybe").await;
         assert_eq!(status, 400);

@@ -21,3 +21,6 @@ INSERT INTO stale_keys (stream, package, seq)
     SELECT DISTINCT stream, package, (SELECT generation FROM feed_generation WHERE id = 1)
     FROM affected WHERE true
     ON CONFLICT (stream, package) DO UPDATE SET seq = excluded.seq;
+-- Hosts that reported no module streams get them inferred at their next report: forget the
+-- report hash, so that an unchanged report is processed in full instead of only touched.
+UPDATE hosts SET last_report_hash = NULL WHERE modules = '';
