@@ -293,9 +293,6 @@ impl FeedIdentity {
         if let Some(r) = &self.repository {
             parts.push(r.clone());
         }
-        if parts.is_empty() {
-            return kind.to_owned();
-        }
         parts
             .join("-")
             .chars()
