@@ -215,15 +215,31 @@ impl FeedIdentity {
         v
     }
 
+    /// The one stream of a document of a kind published per release (OVAL, secdb); `None`
+    /// for kinds that span releases (the DSA list, the tracker, CSAF, OSV), whose documents
+    /// gain and lose releases over time, and for documents naming several streams.
+    fn release(&self) -> Option<&OsStream> {
+        let per_release = matches!(
+            self.kind,
+            FeedKind::RedhatOval
+                | FeedKind::UbuntuOval
+                | FeedKind::SuseOval
+                | FeedKind::AlpineSecdb
+        );
+        match self.streams.as_slice() {
+            [one] if per_release => Some(one),
+            _ => None,
+        }
+    }
+
     /// What must stay the same for a new document to replace a feed's advisories: kind,
-    /// series, repository, the distros, and the release when the document is about one
-    /// (documents about several releases, such as the DSA list, gain releases over time).
+    /// series, repository, the distros, and the release for kinds published per release.
     #[must_use]
     pub fn key(&self) -> String {
-        let release = match self.streams.as_slice() {
-            [] => "-".to_owned(),
-            [one] => one.to_string(),
-            _ => format!("{}:*", self.distros().join("+")),
+        let release = match (self.release(), self.streams.is_empty()) {
+            (Some(one), _) => one.to_string(),
+            (None, true) => "-".to_owned(),
+            (None, false) => format!("{}:*", self.distros().join("+")),
         };
         let mut key = format!("{} {release}", self.kind.name());
         if let Some(s) = &self.series {
@@ -244,13 +260,11 @@ impl FeedIdentity {
     #[must_use]
     pub fn default_name(&self) -> String {
         let mut parts: Vec<String> = Vec::new();
-        match self.streams.as_slice() {
-            [one] => {
-                parts.push(one.distro().id().to_owned());
-                parts.push(one.release().to_owned());
-            }
-            [] => {}
-            _ => parts.push(self.distros().join("-")),
+        if let Some(one) = self.release() {
+            parts.push(one.distro().id().to_owned());
+            parts.push(one.release().to_owned());
+        } else if !self.streams.is_empty() {
+            parts.push(self.distros().join("-"));
         }
         let kind = self.kind.name();
         if parts.is_empty() {
@@ -278,9 +292,6 @@ impl FeedIdentity {
         }
         if let Some(r) = &self.repository {
             parts.push(r.clone());
-        }
-        if parts.is_empty() {
-            return kind.to_owned();
         }
         parts
             .join("-")
@@ -346,5 +357,33 @@ mod tests {
                 String::from_utf8_lossy(data)
             );
         }
+    }
+
+    #[test]
+    fn identity_keys_of_multi_release_kinds_do_not_follow_the_releases() {
+        use pakiti_core::advisory::{Affected, Status};
+        let adv = |id: &str, release: &str| Advisory {
+            id: id.to_owned(),
+            affected: vec![Affected::source(
+                OsStream::new(pakiti_core::stream::Distro::Debian, release),
+                "curl",
+                Status::Unfixed,
+            )],
+            ..Advisory::default()
+        };
+        let one = [adv("DSA-1-1", "11")];
+        let two = [adv("DSA-1-1", "11"), adv("DSA-2-1", "10")];
+        let (a, b) = (
+            FeedIdentity::of(FeedKind::DebianList, b"", &one),
+            FeedIdentity::of(FeedKind::DebianList, b"", &two),
+        );
+        assert_eq!(a.key(), b.key());
+        assert_eq!(a.key(), "debian-list debian:* series=DSA");
+        assert_eq!(a.default_name(), "debian-dsa");
+        let dla = FeedIdentity::of(FeedKind::DebianList, b"", &[adv("DLA-3-1", "10")]);
+        assert_ne!(dla.key(), a.key());
+        // An OVAL file is published per release: its release is part of the key.
+        let oval = FeedIdentity::of(FeedKind::UbuntuOval, b"", &[]);
+        assert_eq!(oval.key(), "ubuntu-oval -");
     }
 }
