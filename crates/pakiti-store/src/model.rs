@@ -663,6 +663,8 @@ pub struct InstalledSet {
     pub modules: Vec<String>,
     /// Its package-version ids, sorted.
     pub ids: Vec<PackageVersionId>,
+    /// Its cached counts as stored (a refresh writes only those that change).
+    pub counts: HostCounts,
 }
 
 // ---- fleet ----

@@ -315,9 +315,25 @@ async fn installed_sets_of(
     conn: &mut Conn,
     hosts: Option<&[HostId]>,
 ) -> Result<Vec<InstalledSet>, StoreError> {
-    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids FROM hosts h \
+    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.cve_count, \
+         h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
+         h.tagged_count, h.vulnerable_pkg_count FROM hosts h \
          JOIN host_packages hp ON hp.host_id = h.id";
-    let rows: Vec<(i64, Option<String>, String, Vec<u8>)> = match hosts {
+    type Row = (
+        i64,
+        Option<String>,
+        String,
+        Vec<u8>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+    );
+    let rows: Vec<Row> = match hosts {
         None => {
             sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
                 .fetch_all(&mut *conn)
@@ -331,17 +347,29 @@ async fn installed_sets_of(
         }
     };
     rows.into_iter()
-        .map(|(host, stream, modules, blob)| {
-            let mut ids = decode_ids(&blob)?;
-            ids.sort_unstable();
-            ids.dedup();
-            Ok(InstalledSet {
-                host,
-                stream,
-                modules: modules.split_whitespace().map(str::to_owned).collect(),
-                ids,
-            })
-        })
+        .map(
+            |(host, stream, modules, blob, cves, critical, high, medium, low, unknown, tagged, vulnerable)| {
+                let mut ids = decode_ids(&blob)?;
+                ids.sort_unstable();
+                ids.dedup();
+                Ok(InstalledSet {
+                    host,
+                    stream,
+                    modules: modules.split_whitespace().map(str::to_owned).collect(),
+                    ids,
+                    counts: HostCounts {
+                        cves,
+                        critical,
+                        high,
+                        medium,
+                        low,
+                        unknown,
+                        tagged,
+                        vulnerable_packages: vulnerable,
+                    },
+                })
+            },
+        )
         .collect()
 }
 
