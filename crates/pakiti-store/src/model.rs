@@ -731,6 +731,8 @@ pub struct InstalledSet {
     /// Its package-version ids whose findings count, sorted: old kernels
     /// ([`Host::old_kernels`]) are left out.
     pub ids: Vec<PackageVersionId>,
+    /// Its cached counts as stored (a refresh writes only those that change).
+    pub counts: HostCounts,
 }
 
 // ---- fleet ----

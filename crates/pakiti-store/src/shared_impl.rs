@@ -394,14 +394,31 @@ async fn package_findings_of(
         .collect())
 }
 
-/// A host's row as `installed_sets_of` reads it: id, stream, modules, id list, old kernels.
-type InstalledSetRow = (i64, Option<String>, String, Vec<u8>, String);
+/// A host's row as `installed_sets_of` reads it: id, stream, modules, id list, the stored
+/// counts (CVEs, critical, high, medium, low, unknown, tagged, vulnerable packages), old kernels.
+type InstalledSetRow = (
+    i64,
+    Option<String>,
+    String,
+    Vec<u8>,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+);
 
 async fn installed_sets_of(
     conn: &mut Conn,
     hosts: Option<&[HostId]>,
 ) -> Result<Vec<InstalledSet>, StoreError> {
-    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.old_kernels FROM hosts h \
+    const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.cve_count, \
+         h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
+         h.tagged_count, h.vulnerable_pkg_count, h.old_kernels FROM hosts h \
          JOIN host_packages hp ON hp.host_id = h.id";
     let rows: Vec<InstalledSetRow> = match hosts {
         None => {
@@ -417,18 +434,44 @@ async fn installed_sets_of(
         }
     };
     rows.into_iter()
-        .map(|(host, stream, modules, blob, old)| {
-            let mut ids = decode_ids(&blob)?;
-            ids.sort_unstable();
-            ids.dedup();
-            let ids = without_old_kernels(ids, &old_kernel_ids(&old)?);
-            Ok(InstalledSet {
+        .map(
+            |(
                 host,
                 stream,
-                modules: modules.split_whitespace().map(str::to_owned).collect(),
-                ids,
-            })
-        })
+                modules,
+                blob,
+                cves,
+                critical,
+                high,
+                medium,
+                low,
+                unknown,
+                tagged,
+                vulnerable,
+                old,
+            )| {
+                let mut ids = decode_ids(&blob)?;
+                ids.sort_unstable();
+                ids.dedup();
+                let ids = without_old_kernels(ids, &old_kernel_ids(&old)?);
+                Ok(InstalledSet {
+                    host,
+                    stream,
+                    modules: modules.split_whitespace().map(str::to_owned).collect(),
+                    ids,
+                    counts: HostCounts {
+                        cves,
+                        critical,
+                        high,
+                        medium,
+                        low,
+                        unknown,
+                        tagged,
+                        vulnerable_packages: vulnerable,
+                    },
+                })
+            },
+        )
         .collect()
 }
 

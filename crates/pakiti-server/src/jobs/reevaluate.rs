@@ -25,7 +25,7 @@ pub struct Reevaluation {
     pub package_versions: usize,
     /// Of which: whose answer changed (written to the store; their hosts get new counts).
     pub changed_answers: usize,
-    /// Hosts whose counts were refreshed.
+    /// Hosts whose counts changed (every host with a re-matched version is recomputed).
     pub hosts: usize,
     /// Wall time.
     pub took: Duration,
@@ -285,7 +285,7 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
                 .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
         })
         .collect();
-    result.hosts = refresh_sets(state, &sets).await?;
+    result.hosts = refresh_sets(state, &sets).await?.1;
     result.counts = counts_start.elapsed();
     // Keys marked after the index was loaded were matched with older data: keep them for
     // the next run.
@@ -328,15 +328,17 @@ pub async fn refresh_counts(state: &AppState, hosts: Option<&[i64]>) -> anyhow::
         }
         None => state.store.installed_sets(None).await?,
     };
-    refresh_sets(state, &sets).await
+    Ok(refresh_sets(state, &sets).await?.0)
 }
 
-/// [`refresh_counts`] over installed sets already read.
-async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result<usize> {
+/// [`refresh_counts`] over installed sets already read: returns the number of hosts
+/// recomputed and of those whose counts changed (only those are written).
+async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result<(usize, usize)> {
     let evaluator = state.evaluator();
     let policy = state.policy();
     let now = OffsetDateTime::now_utc();
     let mut refreshed = 0;
+    let mut changed = 0;
     for chunk in sets.chunks(REFRESH_CHUNK) {
         let mut ids_by_stream: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
         for set in chunk {
@@ -375,12 +377,15 @@ async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result
                 }
                 None => HostCounts::default(),
             };
-            counts.push((set.host, c));
+            refreshed += 1;
+            if c != set.counts {
+                counts.push((set.host, c));
+            }
         }
         state.store.update_hosts_counts(&counts).await?;
-        refreshed += counts.len();
+        changed += counts.len();
     }
-    Ok(refreshed)
+    Ok((refreshed, changed))
 }
 
 /// Recomputes one host's cached counts.
