@@ -144,8 +144,10 @@ pub async fn serve_connection<I>(
     drop(permit);
 }
 
-/// `app` as a hyper service that tells handlers who the peer is.
-fn service(
+/// `app` as a hyper service that tells handlers who the peer is (for a listener that drives
+/// `http1(limits).serve_connection(io, service(app, peer))` itself, e.g. to watch it for a
+/// graceful shutdown).
+pub fn service(
     app: Router,
     peer: SocketAddr,
 ) -> impl hyper::service::Service<
