@@ -172,6 +172,19 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             r.watch().await;
             "TLS certificate watch"
         });
+    } else {
+        // `systemctl reload pakiti` sends SIGHUP; without TLS there is nothing to re-read,
+        // and the signal's default action would end the server.
+        #[cfg(unix)]
+        if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        {
+            tasks.spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: no [tls] certificate to re-read");
+                }
+                "SIGHUP handler"
+            });
+        }
     }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let until_stopped = move || {

@@ -58,16 +58,27 @@ fn packaged_settings_serve() {
         }
     };
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    let body = tokio::runtime::Runtime::new().unwrap().block_on(async {
-        reqwest::get(format!("{url}/healthz"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    });
-    assert_eq!(body, "ok\n");
+    let healthz = || {
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            reqwest::get(format!("{url}/healthz"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    assert_eq!(healthz(), "ok\n");
     let pid = child.id().to_string();
+    // `systemctl reload pakiti` (ExecReload) without [tls]: the server stays up.
+    let st = Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    assert!(st.success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP ended the server"
+    );
+    assert_eq!(healthz(), "ok\n");
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     assert!(child.wait().unwrap().success());
 }

@@ -228,10 +228,74 @@ fn reply_lines(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// Imports the bookworm apt indexes of `../shared/data/repos/apt` as repositories, so that
+/// protocol-4 `report = 1` answers carry Pakiti 2's upgrade lines.
+async fn import_bookworm(s: &TestServer) {
+    use pakiti_server::jobs::{feeds::NoProgress, repos};
+    use pakiti_store::{NewRepository, Store, SyncStatus};
+    for prefix in [
+        "deb.debian.org_debian_dists_bookworm",
+        "deb.debian.org_debian_dists_bookworm-updates",
+        "deb.debian.org_debian-security_dists_bookworm-security",
+    ] {
+        let url = pakiti_test_support::shared_data()
+            .join(format!("repos/apt/{prefix}_main_binary-amd64_Packages.xz"))
+            .display()
+            .to_string();
+        let repo = s
+            .state
+            .store
+            .create_repository(&NewRepository {
+                name: prefix.into(),
+                kind: "apt".into(),
+                url,
+                stream: "debian:bookworm".into(),
+                arch: Some("amd64".into()),
+                security: None,
+                priority: None,
+                enabled: true,
+                interval_secs: 86_400,
+            })
+            .await
+            .unwrap();
+        let out = repos::sync(&s.state, &repo, false, &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(out.status, SyncStatus::Ok, "{:?}", out.error);
+    }
+}
+
+/// Pakiti 2's upgrade lines for `host` as the server lists its updates:
+/// `name newversion SEC|ORD installedversion`, sorted.
+async fn upgrade_lines(s: &TestServer, host: &str) -> Vec<String> {
+    let (_, h) = s.get_json(&format!("/api/v1/hosts/{host}")).await;
+    let mut v: Vec<String> = h["updates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {} {} {}",
+                u["name"].as_str().unwrap(),
+                u["available"].as_str().unwrap(),
+                if u["security"].as_bool().unwrap() {
+                    "SEC"
+                } else {
+                    "ORD"
+                },
+                u["installed"].as_str().unwrap()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// `pakiti2-client` (Pakiti 2.1.6, protocol 4) with both connection methods and `report`
-/// 0 and 1, on this Debian machine: the host is stored with exactly dpkg-query's packages
-/// (the `openssl` method's short Content-Length and the `curl` method's `%2b` absorbed), and
-/// with `report = 1` the client prints the server's `OK`.
+/// 0 and 1, on this Debian machine with the bookworm repositories imported: the host is
+/// stored with exactly dpkg-query's packages (the `openssl` method's short Content-Length and
+/// the `curl` method's `%2b` absorbed); with `report = 1` the client prints Pakiti 2's upgrade
+/// lines, exactly the updates the server shows for the host, then `OK`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pakiti2_client_both_methods_report_0_and_1() {
     let pki = Pki::new();
@@ -241,9 +305,10 @@ async fn pakiti2_client_both_methods_report_0_and_1() {
         "this machine has packages with + in name or version, the curl method's quirk"
     );
     let host = hostname();
-    for method in ["openssl", "curl"] {
-        for db in databases().await {
-            let s = TestServer::start(db, |st| st.tls = pki.tls_settings(None)).await;
+    for db in databases().await {
+        let s = TestServer::start(db, |st| st.tls = pki.tls_settings(None)).await;
+        import_bookworm(&s).await;
+        for method in ["openssl", "curl"] {
             for report in [0, 1] {
                 let conf = pakiti2_conf(&server_name(&s), &pki, method, report, false, None);
                 let out = tokio::task::spawn_blocking(move || run_pakiti2(&conf, b"", None))
@@ -254,26 +319,33 @@ async fn pakiti2_client_both_methods_report_0_and_1() {
                     "{method} report={report}: {}",
                     shown(&out)
                 );
-                if report == 1 {
-                    assert_eq!(
-                        reply_lines(&out),
-                        ["OK"],
-                        "{method}: the server's answer as the client prints it: {}",
-                        shown(&out)
-                    );
-                } else {
-                    assert_eq!(reply_lines(&out), Vec::<String>::new(), "{}", shown(&out));
-                }
                 assert_same(
                     &stored(&s, &host).await,
                     &want,
                     &format!("pakiti2-client {method} report={report} ({})", s.backend()),
                 );
+                let mut lines = reply_lines(&out);
+                if report == 1 {
+                    assert_eq!(
+                        lines.pop().as_deref(),
+                        Some("OK"),
+                        "{method}: the answer ends with OK: {}",
+                        shown(&out)
+                    );
+                    lines.sort();
+                    assert_eq!(
+                        lines,
+                        upgrade_lines(&s, &host).await,
+                        "{method}: the upgrade lines as the client prints them"
+                    );
+                } else {
+                    assert_eq!(lines, Vec::<String>::new(), "{}", shown(&out));
+                }
             }
-            let (_, h) = s.get_json(&format!("/api/v1/hosts/{host}")).await;
-            assert_eq!(h["os_stream"], "debian:bookworm", "{}", h["os"]);
-            s.finish().await;
         }
+        let (_, h) = s.get_json(&format!("/api/v1/hosts/{host}")).await;
+        assert_eq!(h["os_stream"], "debian:bookworm", "{}", h["os"]);
+        s.finish().await;
     }
 }
 

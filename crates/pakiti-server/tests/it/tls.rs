@@ -206,6 +206,8 @@ async fn tls_auth_mode_reads_the_client_certificate() {
         for db in databases().await {
             let s = TestServer::start(db, |st| {
                 st.tls = pki.tls_settings(Some(ClientAuth::Optional));
+                // The CA as one PEM file here (the other tests use the hashed directory).
+                st.tls.client_ca = Some(pki.path("ca.cert.pem"));
                 st.auth.mode = AuthMode::Tls;
             })
             .await;
