@@ -95,6 +95,7 @@ pub mod codec;
 mod error;
 mod model;
 pub mod postgres;
+mod refused;
 mod repos;
 mod shared;
 pub mod sqlite;
@@ -105,6 +106,9 @@ mod users;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PgStore;
+pub use refused::{
+    NewRefusedReport, RefusedReport, RefusedReportId, ReportProblem, ReportProblems,
+};
 pub use repos::{
     HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
 };

@@ -214,6 +214,8 @@ pub struct HostFacts {
     /// Enabled module streams (`nodejs:18`, RHEL 8+); module-stream findings apply only to
     /// hosts that have that stream enabled.
     pub modules: Vec<String>,
+    /// The lines of the report that could not be read (skipped; counted and kept).
+    pub problems: crate::refused::ReportProblems,
 }
 
 /// Report metadata (everything but the packages).
@@ -389,6 +391,8 @@ pub struct HostFilter {
     pub tagged_only: bool,
     /// Only hosts with security updates pending (from the imported repositories).
     pub security_updates_only: bool,
+    /// Only hosts whose last report had lines that could not be read.
+    pub report_problems_only: bool,
     /// The hosts the viewer may see (authorization); every listing applies it.
     pub scope: HostScope,
 }
@@ -712,6 +716,8 @@ pub struct ReportSummary {
     pub proxy_name: Option<String>,
     /// The host's CVE count after evaluating it.
     pub cve_count: Option<i64>,
+    /// Lines of it that could not be read.
+    pub problem_count: i64,
 }
 
 /// Fleet exposure on one day (from evaluated reports).

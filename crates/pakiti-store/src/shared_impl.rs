@@ -85,7 +85,8 @@ async fn save_in(
         "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-         pkg_count = $15, modules = $16 WHERE id = $1",
+         pkg_count = $15, modules = $16, report_problem_count = $17, report_problems = $18 \
+         WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -103,6 +104,8 @@ async fn save_in(
     .bind(&meta.hash)
     .bind(pkg_count)
     .bind(facts.modules.join(" "))
+    .bind(facts.problems.count)
+    .bind(facts.problems.encode_lines())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -115,7 +118,8 @@ async fn save_in(
     .await?;
     let (report_id,): (i64,) = sqlx::query_as(
         "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
-         proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
+         proxy_name, site, tag, problem_count, problems) \
+         VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(host_id)
     .bind(now)
@@ -125,6 +129,8 @@ async fn save_in(
     .bind(&meta.proxy_name)
     .bind(&meta.site)
     .bind(&meta.tag)
+    .bind(facts.problems.count)
+    .bind(facts.problems.encode_lines())
     .fetch_one(&mut **tx)
     .await?;
     let mut sorted = ids.clone();
@@ -432,6 +438,9 @@ fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
     if f.tagged_only {
         qb.push(" AND h.tagged_count > 0");
     }
+    if f.report_problems_only {
+        qb.push(" AND h.report_problem_count > 0");
+    }
     push_scope(qb, &f.scope);
 }
 
@@ -658,7 +667,7 @@ macro_rules! fleet_store_impl {
         ) -> Result<Vec<ReportSummary>, StoreError> {
             let rows: Vec<ReportSummaryRow> = sqlx::query_as(
                 "SELECT id, received_at, processed_at, pkg_count, changed, via_proxy, proxy_name, \
-                 cve_count FROM reports WHERE host_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+                 cve_count, problem_count FROM reports WHERE host_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
             )
             .bind(host)
             .bind(limit.max(0))

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
+use pakiti_store::Store as _;
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -112,8 +113,14 @@ async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, Ap
             .bytes()
             .await
             .map_err(|e| AppError::BadRequest(format!("malformed multipart field {name}: {e}")))?;
-        let value = String::from_utf8(bytes.to_vec())
-            .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?;
+        // A package line with invalid UTF-8 is skipped and counted by the parser; a header
+        // field with some refuses the report.
+        let value = if matches!(name.as_str(), "pkgs" | "p" | "rpms") {
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?
+        };
         fields.push((name, value));
     }
     protocol4::parse_form_data(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
@@ -165,6 +172,49 @@ pub async fn read_report(
     Ok(report)
 }
 
+/// The wire format of a request, as the refused-reports page names it.
+fn wire_label(raw_query: &str, headers: &HeaderMap, body: &[u8]) -> &'static str {
+    let query = protocol5::parse_query_string(raw_query).unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if headers.contains_key(header::CONTENT_ENCODING) {
+        return "json (compressed)";
+    }
+    match sniff(&query, content_type, body) {
+        Wire::Multipart => "4 (multipart)",
+        Wire::Form => "4 (urlencoded)",
+        Wire::Text => "5",
+        Wire::Encrypted => "5 (S/MIME)",
+        Wire::Json => "json",
+    }
+}
+
+/// Records a refused report (host name if readable, peer, format, status, reason) so that a
+/// site sees which hosts fail to report; a failure to record is logged, never answered.
+async fn record_refusal(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    hostname: Option<String>,
+    protocol: &str,
+    status: StatusCode,
+    reason: String,
+) {
+    let refused = pakiti_store::NewRefusedReport {
+        received_at: OffsetDateTime::now_utc(),
+        hostname,
+        peer: peer.map(|p| p.to_string()),
+        protocol: protocol.to_owned(),
+        status: i64::from(status.as_u16()),
+        reason,
+    };
+    let keep = i64::from(state.settings.refused_reports_kept.max(1));
+    if let Err(e) = state.store.record_refused_report(&refused, keep).await {
+        tracing::warn!(error = %e, "could not record a refused report");
+    }
+}
+
 /// Whether the client-DN header of a request from `peer` is believed: it must come from a
 /// configured TLS front proxy (loopback when none is configured).
 fn dn_header_believed(state: &AppState, peer: Option<IpAddr>) -> bool {
@@ -211,25 +261,57 @@ async fn trusted_proxy(
         .unwrap_or(false)
 }
 
-/// `POST /feed/`.
+/// `POST /feed/`. Every refusal (4xx) is recorded, see [`record_refusal`].
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    let raw_query = raw_query.as_deref().unwrap_or("");
+    let peer = Some(peer.ip());
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            // Too large, or the connection failed mid-body: nothing of it can be read.
+            let status = rejection.status();
+            let reason = rejection.body_text();
+            if status.is_client_error() {
+                record_refusal(&state, peer, None, "unknown", status, reason.clone()).await;
+            }
+            tracing::info!(status = status.as_u16(), reason = %reason, "request rejected");
+            return (status, format!("ERROR: {reason}\n")).into_response();
+        }
+    };
+    let mut hostname = None;
     match handle(
         &state,
-        Some(peer.ip()),
-        raw_query.as_deref().unwrap_or(""),
+        peer,
+        raw_query,
         &headers,
-        body,
+        body.clone(),
+        &mut hostname,
     )
     .await
     {
         Ok(resp) => resp,
-        Err(e) => e.into_feed_response(),
+        Err(e) => {
+            if e.status().is_client_error() {
+                let hostname = hostname.or_else(|| pakiti_api::report::sniff_hostname(&body));
+                let protocol = wire_label(raw_query, &headers, &body);
+                record_refusal(
+                    &state,
+                    peer,
+                    hostname,
+                    protocol,
+                    e.status(),
+                    e.public_message(),
+                )
+                .await;
+            }
+            e.into_feed_response()
+        }
     }
 }
 
@@ -306,12 +388,14 @@ async fn replay_unchanged(
     ))
 }
 
+/// Handles a report; `hostname` is set as soon as the report's host name is read.
 async fn handle(
     state: &AppState,
     peer: Option<IpAddr>,
     raw_query: &str,
     headers: &HeaderMap,
     body: Bytes,
+    hostname: &mut Option<String>,
 ) -> Result<Response, AppError> {
     let query = protocol5::parse_query_string(raw_query)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -337,6 +421,12 @@ async fn handle(
         return Ok(resp);
     }
     let report = read_report(state, &query, headers, body).await?;
+    *hostname = Some(report.hostname.clone());
+    // Lines that could not be read were skipped and are kept with the report; a report with
+    // nothing readable left is refused (an empty host would look clean).
+    report
+        .require_packages()
+        .map_err(|e| AppError::BadRequest(format!("report for {}: {e}", report.hostname)))?;
     let dn = headers
         .get(CLIENT_DN_HEADER)
         .and_then(|v| v.to_str().ok())

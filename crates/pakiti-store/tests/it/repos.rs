@@ -161,6 +161,7 @@ async fn host_update_counts() {
             packager: "dpkg".into(),
             reboot_needed: false,
             modules: vec![],
+            problems: pakiti_store::ReportProblems::default(),
         };
         let mut ids = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
