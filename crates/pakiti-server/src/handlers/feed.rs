@@ -261,25 +261,52 @@ async fn trusted_proxy(
         .unwrap_or(false)
 }
 
+/// Reads a request body of at most `limit` bytes. A body that ends before its announced
+/// `Content-Length` (the client closed the connection early) is kept as far as it came, as the
+/// Pakiti servers read it: the parsers then skip and count a cut last line, or read it when
+/// only its closing quote is missing.
+async fn read_body(body: axum::body::Body, limit: usize) -> Result<Bytes, (StatusCode, String)> {
+    use futures_util::StreamExt as _;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) if buf.len() + c.len() > limit => {
+                return Err((
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("report is larger than {limit} bytes"),
+                ));
+            }
+            Ok(c) => buf.extend_from_slice(&c),
+            Err(e) if !buf.is_empty() => {
+                tracing::info!(received = buf.len(), error = %e, "request body ended early; reading what came");
+                break;
+            }
+            Err(e) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot read the request body: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
 /// `POST /feed/`. Every refusal (4xx) is recorded, see [`record_refusal`].
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     RawQuery(raw_query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    body: axum::body::Body,
 ) -> Response {
     let raw_query = raw_query.as_deref().unwrap_or("");
     let peer = Some(peer.ip());
-    let body = match body {
+    let body = match read_body(body, state.settings.max_report_bytes).await {
         Ok(b) => b,
-        Err(rejection) => {
-            // Too large, or the connection failed mid-body: nothing of it can be read.
-            let status = rejection.status();
-            let reason = rejection.body_text();
-            if status.is_client_error() {
-                record_refusal(&state, peer, None, "unknown", status, reason.clone()).await;
-            }
+        Err((status, reason)) => {
+            record_refusal(&state, peer, None, "unknown", status, reason.clone()).await;
             tracing::info!(status = status.as_u16(), reason = %reason, "request rejected");
             return (status, format!("ERROR: {reason}\n")).into_response();
         }

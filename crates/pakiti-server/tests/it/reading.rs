@@ -46,6 +46,21 @@ fn openssl_method_request(r: &Report) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The openssl method's request with the announced length `extra` bytes longer than the body.
+fn longer_announced(r: &Report, extra: usize) -> Vec<u8> {
+    let req = String::from_utf8(openssl_method_request(r)).unwrap();
+    let (head, body) = req.split_once("\n\n").unwrap();
+    let head: String = head
+        .lines()
+        .map(|l| match l.strip_prefix("Content-Length: ") {
+            Some(_) => format!("Content-Length: {}", body.len() + extra),
+            None => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{head}\n\n{body}").into_bytes()
+}
+
 /// The multipart body `curl -F type=… -F pkgs=<file` sends (connection_method = curl).
 fn curl_method_body(r: &Report, boundary: &str) -> Vec<u8> {
     let fields = [
@@ -495,7 +510,7 @@ async fn issue_11_refused_reports_are_recorded_and_shown() {
                 "not a trusted proxy",
             ),
             // Too large.
-            ("?protocol=5", "text/plain", big.into_bytes(), 413, None, "length limit"),
+            ("?protocol=5", "text/plain", big.into_bytes(), 413, None, "larger than"),
             // JSON that is not a report.
             ("", "application/json", b"{\"hello\": 1}".to_vec(), 400, None, "report_version"),
         ];
@@ -539,6 +554,32 @@ async fn issue_11_refused_reports_are_recorded_and_shown() {
             html.contains("href=\"/reports/refused\""),
             "linked from the nav"
         );
+        s.finish().await;
+    }
+}
+
+/// A body shorter than its announced `Content-Length` (the client closed its side before
+/// sending that much) is read as far as it came: every package it carries is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_11_body_shorter_than_announced() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        let r = report("debian_11", "short-body.example.org");
+        let addr = s.base.strip_prefix("http://").unwrap();
+        let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+        conn.write_all(&longer_announced(&r, 5)).await.unwrap();
+        conn.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.0 200 OK") && answer.ends_with("\r\n\r\nOK\n"),
+            "{}: {answer}",
+            s.backend()
+        );
+        // The server closes the connection only after the handler stored the report.
+        let stored = installed(&s, "short-body.example.org").await;
+        assert_eq!(stored, sorted_packages(&r), "{}", s.backend());
         s.finish().await;
     }
 }
