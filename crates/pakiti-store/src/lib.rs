@@ -47,6 +47,9 @@
 //!   reporter IP (Pakiti issue #158).
 //! - `report_queue` is a durable queue with leases that several server processes can claim
 //!   from without double-claiming.
+//! - A report's unreadable lines are counted and the first kept as text (`refused.rs` codec) on
+//!   its `reports` row and, for the last report, on the host; `refused_reports` keeps the newest
+//!   N refused reports (`record_refused_report` prunes by id in the same transaction).
 //!
 //! # Hot path
 //!
