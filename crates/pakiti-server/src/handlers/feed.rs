@@ -477,6 +477,7 @@ async fn handle(
     tracing::info!(
         host = %report.hostname,
         packages = report.packages.len(),
+        unreadable = report.unreadable.count,
         unchanged = outcome.unchanged,
         queued = outcome.queued,
         findings = outcome.findings,
@@ -521,7 +522,13 @@ async fn handle(
                     )
                 })
                 .collect(),
-            message: None,
+            // Our agent prints this; the old clients only compare the body with `OK`.
+            message: report.unreadable.lines.first().map(|p| {
+                format!(
+                    "{} line(s) of the report could not be read and were skipped; line {}: {}",
+                    report.unreadable.count, p.line, p.reason
+                )
+            }),
         };
         return Ok((
             StatusCode::OK,

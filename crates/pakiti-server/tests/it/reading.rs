@@ -305,15 +305,29 @@ async fn issue_11_unreadable_lines_are_stored_and_shown() {
         let mut rj = report("debian_11", "json-bad-entry.example.org");
         rj.packages
             .push(pakiti_api::Package::new("nover", "", "amd64"));
-        let (status, _) = s
+        let (status, text) = s
             .post(
                 "",
                 "application/json",
-                &[],
+                &[("accept", "application/json")],
                 pakiti_api::json::render(&rj).into_bytes(),
             )
             .await;
         assert_eq!(status, 200, "{be}");
+        let reply = pakiti_api::json::JsonReply::parse(text.as_bytes()).unwrap();
+        assert!(reply.stored);
+        assert_eq!(
+            reply.message.as_deref(),
+            Some(
+                format!(
+                    "1 line(s) of the report could not be read and were skipped; line {}: \
+                     packages[{}]: empty package name or version",
+                    rj.packages.len(),
+                    rj.packages.len() - 1
+                )
+                .as_str()
+            )
+        );
 
         // A clean host, for the filter.
         let (status, _) = s
@@ -580,6 +594,42 @@ async fn issue_11_body_shorter_than_announced() {
         // The server closes the connection only after the handler stored the report.
         let stored = installed(&s, "short-body.example.org").await;
         assert_eq!(stored, sorted_packages(&r), "{}", s.backend());
+        s.finish().await;
+    }
+}
+
+/// In asynchronous mode the unreadable lines travel with the queued report and are kept when
+/// the worker stores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_11_unreadable_lines_survive_the_queue() {
+    for db in databases().await {
+        let s = TestServer::start(db, |st| {
+            st.evaluation = pakiti_server::settings::Evaluation::Async;
+        })
+        .await;
+        let mut r = report("rhel_80", "queued-bad.example.org");
+        r.packages.retain(|p| p.name != "gpg-pubkey");
+        let mut body = protocol5::render(&r);
+        body = body.replacen("#\n", "#\nthis is not a package line\n", 2);
+        body = body.replacen("#\nthis is not a package line\n", "#\n", 1);
+        let (status, text) = s
+            .post("?protocol=5", "text/plain", &[], body.into_bytes())
+            .await;
+        assert_eq!((status, text.as_str()), (200, "OK\n"));
+        let n = pakiti_server::worker::run_once(&s.state, "test-worker", 10)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let (_, h) = s.get_json("/api/v1/hosts/queued-bad.example.org").await;
+        assert_eq!(h["report_problems"], 1, "{}", s.backend());
+        assert_eq!(
+            h["report_problem_lines"][0]["excerpt"],
+            "this is not a package line"
+        );
+        assert_eq!(
+            installed(&s, "queued-bad.example.org").await,
+            sorted_packages(&r)
+        );
         s.finish().await;
     }
 }
