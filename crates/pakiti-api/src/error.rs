@@ -49,6 +49,9 @@ pub enum WireError {
     /// The JSON document is not a valid report or reply.
     #[error("invalid json: {0}")]
     Json(String),
+    /// The report has no package that could be read (an empty list, or only unreadable lines).
+    #[error("no readable package: {0}")]
+    NoReadablePackage(String),
     /// The body is not valid UTF-8.
     #[error("report line {line}: not valid utf-8")]
     NotUtf8 {
@@ -78,13 +81,4 @@ impl WireError {
             reason: reason.into(),
         }
     }
-}
-
-/// Decodes `bytes` as UTF-8, naming the line of the first bad byte.
-pub(crate) fn utf8(bytes: &[u8]) -> Result<&str, WireError> {
-    std::str::from_utf8(bytes).map_err(|e| {
-        let valid = &bytes[..e.valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        WireError::NotUtf8 { line }
-    })
 }

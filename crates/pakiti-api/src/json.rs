@@ -145,12 +145,16 @@ impl TryFrom<JsonReport> for Report {
             }),
         };
         let mut packages = Vec::with_capacity(j.packages.len());
+        let mut unreadable = crate::Unreadable::default();
         for (i, p) in j.packages.into_iter().enumerate() {
             if p.name.is_empty() || p.version.is_empty() {
-                return Err(WireError::field(
-                    format!("packages[{i}]"),
-                    "empty package name or version",
-                ));
+                // Skipped and counted; `line` is the 1-based position in `packages`.
+                unreadable.push(
+                    i + 1,
+                    format!("packages[{i}]: empty package name or version"),
+                    &format!("{} {} {}", p.name, p.version, p.arch),
+                );
+                continue;
             }
             packages.push(Package {
                 version: packager.normalize_version(&p.version),
@@ -175,6 +179,7 @@ impl TryFrom<JsonReport> for Report {
             ip: j.ip,
             packages,
             module_streams: j.module_streams,
+            unreadable,
         })
     }
 }

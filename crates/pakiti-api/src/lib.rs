@@ -33,4 +33,4 @@ pub mod reply;
 pub mod report;
 
 pub use error::WireError;
-pub use report::{Mode, OsRelease, Package, Packager, Report};
+pub use report::{LineProblem, Mode, OsRelease, Package, Packager, Report, Unreadable};

@@ -12,12 +12,15 @@
 //! as `E:V-R` and the Debian version verbatim (the v3 server's split at the last `-` is a display
 //! concern). Backslashes are stripped before parsing, as Pakiti does.
 //!
-//! Unlike Pakiti, which logs and skips a package line it cannot parse, every parser here fails
-//! with the line number: a dropped package line could hide a vulnerable package.
+//! Pakiti's line-anchored regex silently skipped a package line it could not match. Here such a
+//! line is skipped too (the rest of the report is worth storing) but counted and kept with the
+//! report ([`Report::unreadable`]: line, reason, excerpt), so the host shows that its list is
+//! incomplete. `%XX` escapes are decoded in urlencoded bodies (PHP `urldecode`) and in
+//! multipart values ([`decode_form_data_value`]), and a final line cut off by a short
+//! `Content-Length` is read when only its closing quote is missing.
 
-use crate::error::utf8;
 use crate::report::{join_rpm_version, non_empty, one_line, split_rpm_version};
-use crate::{Mode, Package, Packager, Report, WireError};
+use crate::{Mode, Package, Packager, Report, Unreadable, WireError};
 
 /// The protocol version the bash clients send in the `version` field.
 pub const PROTOCOL_VERSION: &str = "4";
@@ -129,8 +132,9 @@ pub fn parse_fields<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Result<R
         }
     };
     let format = PkgsFormat::from_version(get(fields, &["version", "v"]))?;
+    let mut unreadable = Unreadable::default();
     let packages = match get(fields, &["pkgs", "p", "rpms"]) {
-        Some(p) => parse_pkgs(p, &packager, format)?,
+        Some(p) => read_pkgs(p, &packager, format, 0, &mut unreadable),
         None => Vec::new(),
     };
     Ok(Report {
@@ -149,6 +153,7 @@ pub fn parse_fields<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> Result<R
         ip: get(fields, &["ip"]).and_then(non_empty),
         packages,
         module_streams: Vec::new(),
+        unreadable,
     })
 }
 
@@ -196,7 +201,10 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<Report, WireError> {
 /// `p`, `rpms`) takes the rest of the body. Values are then decoded as PHP does: `+` → space,
 /// `%XX` → byte, a `%` not followed by two hex digits stays literal.
 pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError> {
-    let body = utf8(body)?;
+    // Invalid UTF-8 is replaced rather than refused here: a package line holding some is
+    // skipped and counted by `read_pkgs`, a header field holding some is refused by `push_pair`.
+    let body = String::from_utf8_lossy(body);
+    let body: &str = &body;
     let raw = body.trim_end().contains([' ', '\'', '\n']);
     let mut pairs = Vec::new();
     let mut pos = 0;
@@ -255,9 +263,17 @@ fn push_pair(pairs: &mut Vec<(String, String)>, name: &str, value: &str) -> Resu
         return Ok(());
     }
     let name = percent_decode(name)
-        .map_err(|()| WireError::field(name, "field name is not valid utf-8"))?;
-    let value =
-        percent_decode(value).map_err(|()| WireError::field(&name, "value is not valid utf-8"))?;
+        .ok()
+        .filter(|n| !n.contains(char::REPLACEMENT_CHARACTER))
+        .ok_or_else(|| WireError::field(name, "field name is not valid utf-8"))?;
+    let value = if PKGS_FIELDS.contains(&name.as_str()) {
+        String::from_utf8_lossy(&percent_bytes(value, true)).into_owned()
+    } else {
+        percent_decode(value)
+            .ok()
+            .filter(|v| !v.contains(char::REPLACEMENT_CHARACTER))
+            .ok_or_else(|| WireError::field(&name, "value is not valid utf-8"))?
+    };
     pairs.push((name, value));
     Ok(())
 }
@@ -269,6 +285,11 @@ pub(crate) fn percent_decode(s: &str) -> Result<String, ()> {
 
 /// `%XX` → byte, and `+` → space when `plus_is_space`; anything else verbatim.
 fn percent_decode_with(s: &str, plus_is_space: bool) -> Result<String, ()> {
+    String::from_utf8(percent_bytes(s, plus_is_space)).map_err(|_| ())
+}
+
+/// The bytes of `s` with `%XX` decoded (and `+` → space when `plus_is_space`).
+fn percent_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -287,7 +308,7 @@ fn percent_decode_with(s: &str, plus_is_space: bool) -> Result<String, ()> {
         }
         i += 1;
     }
-    String::from_utf8(out).map_err(|_| ())
+    out
 }
 
 fn hex(b: Option<&u8>) -> Option<u8> {
@@ -313,24 +334,35 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// Parses a package list (the `pkgs` field) written in `format` by a `packager` host.
+/// Parses a package list (the `pkgs` field) written in `format` by a `packager` host, strictly.
 ///
 /// Blank lines are skipped; every other line must parse, else the error names its 1-based line.
+/// Reports are read with [`read_pkgs`] instead, which skips and counts unreadable lines.
 pub fn parse_pkgs(
     pkgs: &str,
     packager: &Packager,
     format: PkgsFormat,
 ) -> Result<Vec<Package>, WireError> {
-    parse_pkgs_from(pkgs, packager, format, 0)
+    let mut unreadable = Unreadable::default();
+    let out = read_pkgs(pkgs, packager, format, 0, &mut unreadable);
+    match unreadable.lines.into_iter().next() {
+        Some(p) => Err(WireError::pkgs(p.line, p.reason)),
+        None => Ok(out),
+    }
 }
 
-/// [`parse_pkgs`] with line numbers shifted by `offset` (for lists embedded in a larger text).
-fn parse_pkgs_from(
+/// Reads a package list (the `pkgs` field) written in `format` by a `packager` host: every
+/// line that can be read becomes a package; a line that cannot is skipped and counted in
+/// `unreadable` with its line number (shifted by `offset`, for lists embedded in a larger
+/// text), the reason and an excerpt. Blank lines are skipped. For the protocol-1/2 and 2.x.y
+/// formats the "line" is the entry's position.
+pub fn read_pkgs(
     pkgs: &str,
     packager: &Packager,
     format: PkgsFormat,
     offset: usize,
-) -> Result<Vec<Package>, WireError> {
+    unreadable: &mut Unreadable,
+) -> Vec<Package> {
     let pkgs = pkgs.replace('\\', "");
     match format {
         PkgsFormat::V4 | PkgsFormat::V3 => {
@@ -346,6 +378,10 @@ fn parse_pkgs_from(
                     continue;
                 }
                 let n = offset + i + 1;
+                if line.contains(char::REPLACEMENT_CHARACTER) {
+                    unreadable.push(n, "not valid utf-8", line);
+                    continue;
+                }
                 let tokens = match quoted_tokens(line) {
                     Ok(t) => t,
                     Err(r)
@@ -356,28 +392,36 @@ fn parse_pkgs_from(
                         cut = Some((n, line));
                         continue;
                     }
-                    Err(r) => return Err(WireError::pkgs(n, r)),
+                    Err(r) => {
+                        unreadable.push(n, r, line);
+                        continue;
+                    }
                 };
                 if tokens.len() != want {
                     let words = if want == 4 { "four" } else { "three" };
-                    return Err(WireError::pkgs(
-                        n,
-                        format!("expected {words} quoted tokens, found {}", tokens.len()),
-                    ));
+                    let why = format!("expected {words} quoted tokens, found {}", tokens.len());
+                    unreadable.push(n, why, line);
+                    continue;
                 }
                 let arch = tokens.get(3).copied().unwrap_or("");
-                out.push(package(n, packager, tokens[0], tokens[1], tokens[2], arch)?);
+                match package(packager, tokens[0], tokens[1], tokens[2], arch) {
+                    Ok(p) => out.push(p),
+                    Err(why) => unreadable.push(n, why, line),
+                }
             }
             if let Some((n, line)) = cut {
-                out.push(cut_line(n, line, packager, &out)?);
+                match cut_line(line, packager, &out) {
+                    Ok(p) => out.push(p),
+                    Err(why) => unreadable.push(n, format!("final line cut off: {why}"), line),
+                }
             }
-            Ok(out)
+            out
         }
         PkgsFormat::V1 | PkgsFormat::V2 => {
             let q = if format == PkgsFormat::V1 { '\'' } else { '"' };
-            parse_tagged(&pkgs, packager, q)
+            read_tagged(&pkgs, packager, q, unreadable)
         }
-        PkgsFormat::V2xy => parse_newpakitirpm(&pkgs, packager),
+        PkgsFormat::V2xy => read_newpakitirpm(&pkgs, packager, unreadable),
     }
 }
 
@@ -393,20 +437,14 @@ const KNOWN_ARCHES: &[&str] = &[
 /// line-anchored regex then simply missed that package; here it is read when closing the last
 /// quote gives four tokens and an arch that another line of the same list has (or, for a
 /// one-line list, a known arch name), which a line cut further (`'x86_6`) does not.
-fn cut_line(
-    n: usize,
-    line: &str,
-    packager: &Packager,
-    before: &[Package],
-) -> Result<Package, WireError> {
+fn cut_line(line: &str, packager: &Packager, before: &[Package]) -> Result<Package, String> {
     let closed = format!("{line}'");
-    let cut = |why: &str| WireError::pkgs(n, format!("final line cut off: {why}"));
-    let tokens = quoted_tokens(&closed).map_err(|r| cut(&r))?;
+    let tokens = quoted_tokens(&closed)?;
     if tokens.len() != 4 {
-        return Err(cut(&format!(
+        return Err(format!(
             "expected four quoted tokens, found {}",
             tokens.len()
-        )));
+        ));
     }
     let arch = tokens[3];
     let plausible = if before.is_empty() {
@@ -415,30 +453,26 @@ fn cut_line(
         before.iter().any(|p| p.arch == arch)
     };
     if !plausible {
-        return Err(cut(&format!(
+        return Err(format!(
             "the architecture {arch:?} is not one this list has"
-        )));
+        ));
     }
-    package(n, packager, tokens[0], tokens[1], tokens[2], arch)
+    package(packager, tokens[0], tokens[1], tokens[2], arch)
 }
 
 /// Builds a package from protocol-4 tokens, checking the mandatory parts.
 fn package(
-    line: usize,
     packager: &Packager,
     name: &str,
     version: &str,
     release: &str,
     arch: &str,
-) -> Result<Package, WireError> {
+) -> Result<Package, String> {
     if name.is_empty() {
-        return Err(WireError::pkgs(line, "empty package name"));
+        return Err("empty package name".to_owned());
     }
     if version.is_empty() {
-        return Err(WireError::pkgs(
-            line,
-            format!("empty version for package {name:?}"),
-        ));
+        return Err(format!("empty version for package {name:?}"));
     }
     let full = match packager {
         Packager::Rpm => {
@@ -482,57 +516,74 @@ fn quoted_tokens(line: &str) -> Result<Vec<&str>, String> {
     Ok(tokens)
 }
 
-/// Protocols 1 and 2: `<N='n' V='v' R='r'/>` entries anywhere in the text.
-fn parse_tagged(pkgs: &str, packager: &Packager, q: char) -> Result<Vec<Package>, WireError> {
+/// Protocols 1 and 2: `<N='n' V='v' R='r'/>` entries anywhere in the text; a malformed entry
+/// is skipped and counted, and reading goes on at the next `<N=`.
+fn read_tagged(pkgs: &str, packager: &Packager, q: char, bad: &mut Unreadable) -> Vec<Package> {
     let mut out = Vec::new();
     let mut rest = pkgs;
     let mut entry = 0;
     while let Some(start) = rest.find("<N=") {
         entry += 1;
-        let mut s = &rest[start + 2..];
-        let mut parts = [""; 3];
-        for (i, key) in ["=", " V=", " R="].iter().enumerate() {
-            let Some(after_key) = s.strip_prefix(key).and_then(|t| t.strip_prefix(q)) else {
-                return Err(WireError::pkgs(
-                    entry,
-                    format!("expected {}{q}…{q}", key.trim()),
-                ));
-            };
-            let Some(end) = after_key.find(q) else {
-                return Err(WireError::pkgs(entry, "unterminated quote"));
-            };
-            parts[i] = &after_key[..end];
-            s = &after_key[end + 1..];
+        let text = &rest[start..];
+        let shown = &text[..text.find("/>").map_or(text.len(), |e| e + 2)];
+        match tagged_entry(&text[2..], q) {
+            Ok((parts, after)) => {
+                match package(packager, parts[0], parts[1], parts[2], "") {
+                    Ok(p) => out.push(p),
+                    Err(why) => bad.push(entry, why, shown),
+                }
+                rest = after;
+            }
+            Err(why) => {
+                bad.push(entry, why, shown);
+                rest = &text[3..];
+            }
         }
-        let Some(after) = s.strip_prefix("/>") else {
-            return Err(WireError::pkgs(entry, "expected /> after the release"));
-        };
-        out.push(package(entry, packager, parts[0], parts[1], parts[2], "")?);
-        rest = after;
     }
-    Ok(out)
+    out
 }
 
-/// Protocol 2.x.y: `NEWPAKITIRPM=name ver-rel` entries, each ended by a space or quote.
-fn parse_newpakitirpm(pkgs: &str, packager: &Packager) -> Result<Vec<Package>, WireError> {
+/// One `='n' V='v' R='r'/>` entry (after `<N`): the three values and the text after it.
+fn tagged_entry(mut s: &str, q: char) -> Result<([&str; 3], &str), String> {
+    let mut parts = [""; 3];
+    for (i, key) in ["=", " V=", " R="].iter().enumerate() {
+        let Some(after_key) = s.strip_prefix(key).and_then(|t| t.strip_prefix(q)) else {
+            return Err(format!("expected {}{q}…{q}", key.trim()));
+        };
+        let Some(end) = after_key.find(q) else {
+            return Err("unterminated quote".to_owned());
+        };
+        parts[i] = &after_key[..end];
+        s = &after_key[end + 1..];
+    }
+    let Some(after) = s.strip_prefix("/>") else {
+        return Err("expected /> after the release".to_owned());
+    };
+    Ok((parts, after))
+}
+
+/// Protocol 2.x.y: `NEWPAKITIRPM=name ver-rel` entries, each ended by a space or quote; a
+/// malformed entry is skipped and counted.
+fn read_newpakitirpm(pkgs: &str, packager: &Packager, bad: &mut Unreadable) -> Vec<Package> {
     const KEY: &str = "NEWPAKITIRPM=";
     let mut out = Vec::new();
     for (i, chunk) in pkgs.split(KEY).skip(1).enumerate() {
         let entry = i + 1;
-        let err = || WireError::pkgs(entry, "expected NEWPAKITIRPM=name version-release");
-        let (name, rest) = chunk.split_once(' ').ok_or_else(err)?;
-        let (version, rest) = rest.split_once('-').ok_or_else(err)?;
-        let end = rest.find([' ', '\'', '\n']).unwrap_or(rest.len());
-        out.push(package(
-            entry,
-            packager,
-            name,
-            version,
-            rest[..end].trim_end(),
-            "",
-        )?);
+        let shown = format!("{KEY}{}", chunk.lines().next().unwrap_or(""));
+        let read = chunk
+            .split_once(' ')
+            .and_then(|(name, rest)| rest.split_once('-').map(|(v, r)| (name, v, r)))
+            .ok_or_else(|| "expected NEWPAKITIRPM=name version-release".to_owned())
+            .and_then(|(name, version, rest)| {
+                let end = rest.find([' ', '\'', '\n']).unwrap_or(rest.len());
+                package(packager, name, version, rest[..end].trim_end(), "")
+            });
+        match read {
+            Ok(p) => out.push(p),
+            Err(why) => bad.push(entry, why, &shown),
+        }
     }
-    Ok(out)
+    out
 }
 
 /// Strips what cannot be expressed inside a quoted token (quotes, backslashes, control chars).
@@ -661,10 +712,12 @@ pub fn parse_stdout(text: &str) -> Result<Report, WireError> {
         None | Some("") => Packager::Rpm,
         Some(t) => Packager::from_name(t),
     };
-    let packages = parse_pkgs_from(rest, &packager, PkgsFormat::V4, 1)?;
+    let mut unreadable = Unreadable::default();
+    let packages = read_pkgs(rest, &packager, PkgsFormat::V4, 1, &mut unreadable);
     fields.retain(|(k, _)| !PKGS_FIELDS.contains(&k.as_str()));
     let mut report = parse_fields(&fields)?;
     report.packages = packages;
+    report.unreadable = unreadable;
     Ok(report)
 }
 

@@ -7,7 +7,6 @@
 //!
 //! S/MIME decryption of encrypted bodies is the server's job; this module sees clear text.
 
-use crate::error::utf8;
 use crate::report::{non_empty, one_line};
 use crate::{Mode, Package, Packager, Report, WireError};
 
@@ -99,10 +98,15 @@ fn decode_component(s: &str) -> String {
 /// * package lines are `name<TAB>version<TAB>arch` (a run of spaces is accepted instead of a
 ///   tab, as Pakiti's regex does); blank and `#` lines are skipped; `(none):` becomes `0:` and for
 ///   rpm the epoch is always made explicit; `gpg-pubkey` lines (rpm's imported signing keys, not
-///   packages) are dropped, as the Perl client does; any other malformed line is an error;
-/// * the package list must end with a `#` line: a body without it was truncated.
+///   packages) are dropped, as the Perl client does; any other malformed line is skipped and
+///   counted in [`Report::unreadable`] (line, reason, excerpt);
+/// * the package list must end with a `#` line: a body without it was truncated, so its last
+///   line is skipped and counted as well (it may be cut).
 pub fn parse(body: &[u8]) -> Result<Report, WireError> {
-    let text = utf8(body)?;
+    // Invalid UTF-8 is replaced rather than refused: a package line holding some is skipped and
+    // counted, a header line holding some refuses the report.
+    let text = String::from_utf8_lossy(body);
+    let text: &str = &text;
     let mut lines = text
         .split('\n')
         .map(|l| l.trim_end_matches('\r'))
@@ -144,6 +148,9 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         if t.is_empty() {
             continue;
         }
+        if t.contains(char::REPLACEMENT_CHARACTER) {
+            return Err(WireError::NotUtf8 { line: i + 1 });
+        }
         // A key is one word: a package line here (a missing `#` after the header) must not be
         // mistaken for an unknown key, or its packages would silently vanish.
         let Some((key, value)) = t.split_once(':').filter(|(k, _)| is_header_key(k.trim())) else {
@@ -181,10 +188,11 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
         }
     }
 
-    // The package list ends with a `#` line; without it the body was cut short in transit and
-    // the missing packages would make the host look cleaner than it is.
+    // The package list ends with a `#` line; without it the body was cut short in transit, and
+    // its last line may be cut too (a shorter version reads as an older one): that line is
+    // skipped and counted, with the truncation as its reason.
     let mut terminated = false;
-    let mut last_line = 0;
+    let mut last: Option<(usize, &str, bool)> = None;
     for (i, line) in lines {
         let t = line.trim();
         if t == "#" {
@@ -195,48 +203,64 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
             continue;
         }
         terminated = false;
-        last_line = i + 1;
-        // Split the untrimmed line on tabs: an empty arch leaves a trailing tab.
-        let parts: Vec<&str> = if t.contains('\t') {
-            line.trim_matches(' ').split('\t').map(str::trim).collect()
+        let before = report.packages.len();
+        let read = if line.contains(char::REPLACEMENT_CHARACTER) {
+            Err("not valid utf-8".to_owned())
         } else {
-            t.split_whitespace().collect()
+            package_line(&mut report, line)
         };
-        let [name, version, arch] = parts[..] else {
-            return Err(WireError::report_line(
-                i + 1,
-                format!(
-                    "expected name<TAB>version<TAB>arch, found {} fields",
-                    parts.len()
-                ),
-            ));
-        };
-        if name.is_empty() || version.is_empty() {
-            return Err(WireError::report_line(
-                i + 1,
-                "empty package name or version",
-            ));
+        if let Err(why) = read {
+            report.unreadable.push(i + 1, why, line);
         }
-        if name == "gpg-pubkey" {
-            continue;
-        }
-        let version = match version.strip_prefix("(none):") {
-            Some(rest) => format!("0:{rest}"),
-            None => version.to_owned(),
-        };
-        report.packages.push(Package::new(
-            name,
-            report.packager.normalize_version(&version),
-            arch,
-        ));
+        last = Some((i + 1, line, report.packages.len() > before));
     }
     if !terminated {
-        return Err(WireError::report_line(
-            last_line.max(1),
-            "missing the final '#': the report looks truncated",
-        ));
+        let (n, line, pushed) = last.unwrap_or((1, "", false));
+        let why = "missing the final '#': the report looks truncated, so its last line may be cut";
+        if pushed {
+            report.packages.pop();
+            report.unreadable.push(n, why, line);
+        } else if report.unreadable.lines.last().is_some_and(|p| p.line == n) {
+            let p = report.unreadable.lines.last_mut().expect("checked");
+            p.reason = format!("{why} ({})", p.reason);
+        } else {
+            report.unreadable.push(n, why, line);
+        }
     }
     Ok(report)
+}
+
+/// Reads one package line into `report`; `gpg-pubkey` lines are dropped.
+fn package_line(report: &mut Report, line: &str) -> Result<(), String> {
+    let t = line.trim();
+    // Split the untrimmed line on tabs: an empty arch leaves a trailing tab.
+    let parts: Vec<&str> = if t.contains('\t') {
+        line.trim_matches(' ').split('\t').map(str::trim).collect()
+    } else {
+        t.split_whitespace().collect()
+    };
+    let [name, version, arch] = parts[..] else {
+        return Err(format!(
+            "expected name<TAB>version<TAB>arch, found {} fields",
+            parts.len()
+        ));
+    };
+    if name.is_empty() || version.is_empty() {
+        return Err("empty package name or version".to_owned());
+    }
+    if name == "gpg-pubkey" {
+        return Ok(());
+    }
+    let version = match version.strip_prefix("(none):") {
+        Some(rest) => format!("0:{rest}"),
+        None => version.to_owned(),
+    };
+    report.packages.push(Package::new(
+        name,
+        report.packager.normalize_version(&version),
+        arch,
+    ));
+    Ok(())
 }
 
 /// Header keys are single words (`arch`, `cpu`, CERN's `ts`).

@@ -202,6 +202,72 @@ pub struct Report {
     pub packages: Vec<Package>,
     /// Enabled dnf module streams (`nodejs:18`).
     pub module_streams: Vec<String>,
+    /// The package lines that could not be read: skipped, counted and kept with the report.
+    pub unreadable: Unreadable,
+}
+
+/// How many characters of an unreadable line [`LineProblem::excerpt`] keeps.
+pub const EXCERPT_CHARS: usize = 120;
+
+/// How many unreadable lines a report keeps in detail; every one is counted.
+pub const KEPT_PROBLEMS: usize = 50;
+
+/// A line of a report that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LineProblem {
+    /// 1-based line number in the part of the report it belongs to (the `pkgs` field of a
+    /// protocol-4 form, the body of a protocol-5 report, the index in a JSON `packages` array).
+    pub line: usize,
+    /// Why it could not be read, e.g. `expected four quoted tokens, found 3`.
+    pub reason: String,
+    /// The start of the line as received ([`EXCERPT_CHARS`] characters at most, control
+    /// characters replaced by spaces).
+    pub excerpt: String,
+}
+
+/// The lines of a report that could not be read: all are counted, the first [`KEPT_PROBLEMS`]
+/// are kept with their line number, reason and an excerpt.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Unreadable {
+    /// How many lines could not be read.
+    pub count: usize,
+    /// The first of them.
+    pub lines: Vec<LineProblem>,
+}
+
+impl Unreadable {
+    /// Counts an unreadable line, keeping it in detail while fewer than [`KEPT_PROBLEMS`] are.
+    pub fn push(&mut self, line: usize, reason: impl Into<String>, raw: &str) {
+        self.count += 1;
+        if self.lines.len() < KEPT_PROBLEMS {
+            self.lines.push(LineProblem {
+                line,
+                reason: reason.into(),
+                excerpt: excerpt(raw),
+            });
+        }
+    }
+
+    /// Whether every line was read.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// The first [`EXCERPT_CHARS`] characters of `raw`, control characters as spaces, with `…`
+/// when cut.
+#[must_use]
+pub fn excerpt(raw: &str) -> String {
+    let mut out: String = raw
+        .chars()
+        .take(EXCERPT_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if raw.chars().nth(EXCERPT_CHARS).is_some() {
+        out.push('…');
+    }
+    out
 }
 
 impl Default for Packager {
@@ -215,6 +281,25 @@ impl Default for Packager {
 const CANONICAL_TAG: &str = "pakiti-report-canonical-v1";
 
 impl Report {
+    /// Refuses a report with no readable package: storing it would show the host as having
+    /// nothing installed, hence nothing vulnerable.
+    ///
+    /// # Errors
+    /// [`WireError::NoReadablePackage`], naming the first unreadable line if there is one.
+    pub fn require_packages(&self) -> Result<(), WireError> {
+        if !self.packages.is_empty() {
+            return Ok(());
+        }
+        let detail = match self.unreadable.lines.first() {
+            None => "the package list is empty".to_owned(),
+            Some(p) => format!(
+                "{} line(s) could not be read; line {}: {}",
+                self.unreadable.count, p.line, p.reason
+            ),
+        };
+        Err(WireError::NoReadablePackage(detail))
+    }
+
     /// A stable byte string describing the report's content, for the server to hash and compare
     /// with the previous report of the same host ("nothing changed" short-cut).
     ///
@@ -263,6 +348,17 @@ impl Report {
             put(&mut out, &p.arch);
             put_opt(&mut out, p.source.as_deref());
         }
+        // Only a report with unreadable lines says so: the bytes of every other report stay
+        // what they were, so stored hashes keep matching.
+        if !self.unreadable.is_empty() {
+            put(&mut out, "unreadable");
+            put(&mut out, &self.unreadable.count.to_string());
+            for p in &self.unreadable.lines {
+                put(&mut out, &p.line.to_string());
+                put(&mut out, &p.reason);
+                put(&mut out, &p.excerpt);
+            }
+        }
         out
     }
 }
@@ -284,6 +380,48 @@ fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
         }
         None => out.push(b'-'),
     }
+}
+
+/// The host name a report names, found without parsing it: for recording a report that is
+/// refused (its header or package list could not be read), so that a site sees which host
+/// failed. Looks for a protocol-5 `host:` line, a form field `host=` (urlencoded) or
+/// `name="host"` (multipart), or a JSON `"hostname"`; `None` when none is found or the value is
+/// empty, longer than 255 characters or holds control characters.
+#[must_use]
+pub fn sniff_hostname(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(&body[..body.len().min(1 << 20)]);
+    let found = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("host:")
+                .map(|v| v.split_whitespace().next().unwrap_or("").to_owned())
+        })
+        .or_else(|| {
+            let start = if text.starts_with("host=") {
+                Some(5)
+            } else {
+                text.find("&host=").map(|i| i + 6)
+            }?;
+            let v = &text[start..];
+            let v = &v[..v.find(['&', '\n']).unwrap_or(v.len())];
+            Some(crate::protocol4::percent_decode(v).unwrap_or_else(|()| v.to_owned()))
+        })
+        .or_else(|| {
+            let i = text.find("name=\"host\"")?;
+            let v = &text[i..];
+            let v = &v[v.find("\r\n\r\n")? + 4..];
+            Some(v[..v.find("\r\n").unwrap_or(v.len())].to_owned())
+        })
+        .or_else(|| {
+            let i = text.find("\"hostname\"")?;
+            let v = text[i + 10..].trim_start().strip_prefix(':')?.trim_start();
+            let v = v.strip_prefix('"')?;
+            Some(v[..v.find('"')?].to_owned())
+        })?;
+    let found = found.trim();
+    (!found.is_empty() && found.chars().count() <= 255 && !found.chars().any(char::is_control))
+        .then(|| found.to_owned())
 }
 
 /// An rpm version split into its parts.

@@ -45,6 +45,7 @@ pub fn build(
             })
             .collect(),
         module_streams,
+        unreadable: pakiti_api::Unreadable::default(),
     }
 }
 

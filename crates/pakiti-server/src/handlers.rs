@@ -3,5 +3,6 @@
 pub mod api;
 pub mod feed;
 pub mod packages;
+pub mod refused;
 pub mod users;
 pub mod views;

@@ -169,20 +169,11 @@ fn validate(report: &Report) -> Result<(), AppError> {
     if report.hostname.trim().is_empty() {
         return Err(AppError::BadRequest("report has no host name".into()));
     }
-    if report.packages.is_empty() {
+    if let Err(e) = report.require_packages() {
         return Err(AppError::BadRequest(format!(
-            "report for {} lists no packages; an empty report would make the host look clean",
+            "report for {}: {e}; an empty report would make the host look clean",
             report.hostname
         )));
-    }
-    Ok(())
-}
-
-/// Every version must parse in the stream's scheme. Not needed for a report identical to the
-/// host's last saved one: that one passed.
-fn validate_versions(report: &Report, stream: Option<&OsStream>) -> Result<(), AppError> {
-    if let Some(stream) = stream {
-        check_versions(report, stream.scheme()).map_err(AppError::BadRequest)?;
     }
     Ok(())
 }
@@ -222,6 +213,50 @@ pub(crate) fn check_version(scheme: pakiti_core::version::Scheme, v: &str) -> Re
         }
     }
     Ok(())
+}
+
+/// Every version must parse in the stream's scheme: a package whose version does not is
+/// skipped and counted with the report's unreadable lines (its `line` is its position in the
+/// package list). `None` when every version parses (or the stream is unknown).
+fn without_invalid_versions(report: &Report, stream: Option<&OsStream>) -> Option<Report> {
+    let scheme = stream?.scheme();
+    if report
+        .packages
+        .iter()
+        .all(|p| check_version(scheme, &p.version).is_ok())
+    {
+        return None;
+    }
+    let mut out = report.clone();
+    out.packages.clear();
+    for (i, p) in report.packages.iter().enumerate() {
+        match check_version(scheme, &p.version) {
+            Ok(()) => out.packages.push(p.clone()),
+            Err(e) => out.unreadable.push(
+                i + 1,
+                format!("package {}: {e}", p.name),
+                &format!("{} {} {}", p.name, p.version, p.arch),
+            ),
+        }
+    }
+    Some(out)
+}
+
+/// The store's form of a report's unreadable lines.
+fn problems_of(report: &Report) -> pakiti_store::ReportProblems {
+    pakiti_store::ReportProblems {
+        count: i64::try_from(report.unreadable.count).unwrap_or(i64::MAX),
+        lines: report
+            .unreadable
+            .lines
+            .iter()
+            .map(|p| pakiti_store::ReportProblem {
+                line: i64::try_from(p.line).unwrap_or(i64::MAX),
+                reason: p.reason.clone(),
+                excerpt: p.excerpt.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// The tag of a report-back line for `cve`: its enabled operator tags, else the default tag
@@ -320,7 +355,9 @@ pub async fn process(
     }
     let (modules, module_streams) = effective_modules(&evaluator, report, stream.as_ref());
     if report.mode == Mode::ReportOnly {
-        validate_versions(report, stream.as_ref())?;
+        let filtered = without_invalid_versions(report, stream.as_ref());
+        let report = filtered.as_ref().unwrap_or(report);
+        validate(report)?;
         let packages = to_installed(report);
         return Ok(report_only(
             &evaluator,
@@ -384,7 +421,11 @@ pub async fn process(
         }
         return Ok(outcome);
     }
-    validate_versions(report, stream.as_ref())?;
+    // Versions are checked only now: a report identical to the host's last saved one passed.
+    // The hash above is of the report as received, which decides what is skipped here.
+    let filtered = without_invalid_versions(report, stream.as_ref());
+    let report = filtered.as_ref().unwrap_or(report);
+    validate(report)?;
     let packages = to_installed(report);
     let scheme = stream
         .as_ref()
@@ -407,6 +448,7 @@ pub async fn process(
         reboot_needed: kernel::reboot_needed(scheme, &report.kernel, &packages),
         modules: modules.clone(),
         module_streams,
+        problems: problems_of(report),
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();

@@ -170,6 +170,17 @@ pub async fn read_body(
         let mut body = body;
         let mut out = Vec::with_capacity(content_length.unwrap_or(0).min(limit));
         while let Some(frame) = body.frame().await {
+            // A body that ends before its announced `Content-Length` (the client closed the
+            // connection early) is kept as far as it came, as the Pakiti servers read it: the
+            // parsers then skip and count a cut last line, or read it when only its closing
+            // quote is missing.
+            if let Err(e) = &frame
+                && !out.is_empty()
+                && !is_timeout(e)
+            {
+                tracing::info!(received = out.len(), error = %e, "request body ended early; reading what came");
+                break;
+            }
             let frame = frame.map_err(|e| {
                 // The router's body timeout (for every route) may fire before ours.
                 let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
@@ -199,6 +210,18 @@ pub async fn read_body(
         Ok(Err(e)) => Err(e),
         Err(_) => Err(timed_out(timeout)),
     }
+}
+
+/// Whether a body error is the router's body timeout firing.
+fn is_timeout(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn timed_out(timeout: Duration) -> AppError {

@@ -8,7 +8,7 @@ use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::handlers::{api, feed, packages, users, views};
+use crate::handlers::{api, feed, packages, refused, users, views};
 use crate::state::AppState;
 use crate::web;
 
@@ -34,6 +34,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/stats"),
     ("get", "/api/v1/packages/{name}"),
     ("get", "/api/v1/repositories"),
+    ("get", "/api/v1/reports/refused"),
 ];
 
 /// Builds the application: a plain function of its state, so tests call it without a socket.
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/stats", get(views::stats))
         .route("/api/v1/packages/{name}", get(packages::get_package))
         .route("/api/v1/repositories", get(views::repositories))
+        .route("/api/v1/reports/refused", get(refused::api_list))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(web::hosts))
         .route("/hosts", get(web::hosts))
@@ -90,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feeds", get(web::feeds))
         .route("/stats", get(web::stats))
         .route("/repositories", get(web::repositories))
+        .route("/reports/refused", get(refused::page))
         .route("/packages/{name}", get(web::package))
         .route("/static/pakiti.css", get(web::stylesheet))
         // ---- authentication, users and ACL ----

@@ -28,6 +28,8 @@ pub struct Settings {
     pub evaluation: Evaluation,
     /// Report history kept per host, in days (0 keeps everything).
     pub report_retention_days: u32,
+    /// Refused reports kept (the newest; `/reports/refused`), at least 1.
+    pub refused_reports_kept: u32,
     /// PEM private key that decrypts S/MIME-encrypted protocol-5 reports.
     pub report_key: Option<PathBuf>,
     /// Who may submit reports on behalf of other hosts (protocol-4 `proxy=1`).
@@ -207,6 +209,7 @@ impl Default for Settings {
             max_report_bytes: 32 * 1024 * 1024,
             evaluation: Evaluation::Ingest,
             report_retention_days: 90,
+            refused_reports_kept: 10_000,
             report_key: None,
             proxies: Proxies::default(),
             outgoing_proxy: None,

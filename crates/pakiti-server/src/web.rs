@@ -22,9 +22,9 @@ use crate::handlers::views::{
 };
 use crate::state::AppState;
 
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-fn render(t: &impl Template) -> Result<Response, AppError> {
+pub(crate) fn render(t: &impl Template) -> Result<Response, AppError> {
     let html = t
         .render()
         .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
@@ -102,6 +102,7 @@ fn filter_qs(q: &HostsQuery) -> String {
         ("not_covered", q.not_covered),
         ("tagged", q.tagged),
         ("security_updates", q.security_updates),
+        ("report_problems", q.report_problems),
     ] {
         if v == Some(true) {
             parts.push(format!("{k}=true"));

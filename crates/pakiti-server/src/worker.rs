@@ -27,6 +27,12 @@ struct Envelope {
     peer: Option<String>,
     client_dn: Option<String>,
     trusted_proxy: bool,
+    /// The report's unreadable lines (our JSON form has no place for them): how many, and the
+    /// kept ones as (line, reason, excerpt). Absent in entries queued by older servers.
+    #[serde(default)]
+    unreadable_count: usize,
+    #[serde(default)]
+    unreadable: Vec<(usize, String, String)>,
 }
 
 /// Queues a report; answered `OK` as soon as the queue row is durable. A report asking for
@@ -54,6 +60,13 @@ pub async fn enqueue(
         peer: origin.peer.map(|p| p.to_string()),
         client_dn: origin.client_dn.clone(),
         trusted_proxy: origin.trusted_proxy,
+        unreadable_count: report.unreadable.count,
+        unreadable: report
+            .unreadable
+            .lines
+            .iter()
+            .map(|p| (p.line, p.reason.clone(), p.excerpt.clone()))
+            .collect(),
     };
     let payload = serde_json::to_vec(&env).context("encoding the queue entry")?;
     state
@@ -113,6 +126,19 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
             report.mode = pakiti_api::report::Mode::parse("mode", &env.mode)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             report.proxy = env.proxy;
+            // Lines the JSON form's own parse skipped (none: it was rendered from a report)
+            // plus those of the report as received.
+            report.unreadable.count += env.unreadable_count;
+            report
+                .unreadable
+                .lines
+                .extend(env.unreadable.into_iter().map(|(line, reason, excerpt)| {
+                    pakiti_api::LineProblem {
+                        line,
+                        reason,
+                        excerpt,
+                    }
+                }));
             let origin = Origin {
                 received_at: OffsetDateTime::from_unix_timestamp(env.received_at)
                     .unwrap_or_else(|_| OffsetDateTime::now_utc()),

@@ -50,6 +50,9 @@
 //!   reporter IP (Pakiti issue #158).
 //! - `report_queue` is a durable queue with leases that several server processes can claim
 //!   from without double-claiming.
+//! - A report's unreadable lines are counted and the first kept as text (`refused.rs` codec) on
+//!   its `reports` row and, for the last report, on the host; `refused_reports` keeps the newest
+//!   N refused reports (`record_refused_report` prunes by id in the same transaction).
 //!
 //! # Hot path
 //!
@@ -98,6 +101,7 @@ pub mod codec;
 mod error;
 mod model;
 pub mod postgres;
+mod refused;
 mod repos;
 mod shared;
 pub mod sqlite;
@@ -108,6 +112,9 @@ mod users;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PgStore;
+pub use refused::{
+    NewRefusedReport, RefusedReport, RefusedReportId, ReportProblem, ReportProblems,
+};
 pub use repos::{
     HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
 };

@@ -230,6 +230,8 @@ pub struct HostFacts {
     pub modules: Vec<String>,
     /// How `modules` is known.
     pub module_streams: ModuleStreams,
+    /// The lines of the report that could not be read (skipped; counted and kept).
+    pub problems: crate::refused::ReportProblems,
 }
 
 /// How a host's module streams are known (issue 12 item 2).
@@ -460,6 +462,8 @@ pub struct HostFilter {
     pub security_updates_only: bool,
     /// Only hosts whose module streams are known this way (`?module_streams=inferred`).
     pub module_streams: Option<ModuleStreams>,
+    /// Only hosts whose last report had lines that could not be read.
+    pub report_problems_only: bool,
     /// The hosts the viewer may see (authorization); every listing applies it.
     pub scope: HostScope,
 }
@@ -789,6 +793,8 @@ pub struct ReportSummary {
     pub proxy_name: Option<String>,
     /// The host's CVE count after evaluating it.
     pub cve_count: Option<i64>,
+    /// Lines of it that could not be read.
+    pub problem_count: i64,
 }
 
 /// Fleet exposure on one day (from evaluated reports).

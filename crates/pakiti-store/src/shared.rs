@@ -499,7 +499,8 @@ pub(crate) const HOST_COLUMNS: &str = "h.id, h.hostname, h.client_id, g.name AS 
     h.domain, h.os_name, h.stream, h.arch, h.kernel, h.tag, h.packager, h.reboot_needed, h.modules, h.module_streams, \
     h.first_seen, h.last_report_at, h.last_report_hash, h.pkg_count, h.cve_count, \
     h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
-    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates, h.old_kernels, h.pending_report";
+    h.tagged_count, h.vulnerable_pkg_count, h.security_updates, h.other_updates, h.old_kernels, h.pending_report, \
+    h.report_problem_count, h.report_problems";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct HostRow {
@@ -533,6 +534,8 @@ pub(crate) struct HostRow {
     pub(crate) other_updates: i64,
     pub(crate) old_kernels: String,
     pub(crate) pending_report: Option<i64>,
+    pub(crate) report_problem_count: i64,
+    pub(crate) report_problems: Option<String>,
 }
 
 /// Reads the `hosts.old_kernels` list (space-separated package-version ids), sorted.
@@ -611,6 +614,10 @@ impl HostRow {
                 reboot_needed: self.reboot_needed,
                 modules: self.modules.split_whitespace().map(str::to_owned).collect(),
                 module_streams: crate::model::ModuleStreams::parse(&self.module_streams),
+                problems: crate::refused::ReportProblems::decode(
+                    self.report_problem_count,
+                    self.report_problems.as_deref(),
+                )?,
             },
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,
@@ -942,6 +949,7 @@ pub(crate) struct ReportSummaryRow {
     pub(crate) via_proxy: bool,
     pub(crate) proxy_name: Option<String>,
     pub(crate) cve_count: Option<i64>,
+    pub(crate) problem_count: i64,
 }
 
 impl ReportSummaryRow {
@@ -955,6 +963,7 @@ impl ReportSummaryRow {
             via_proxy: self.via_proxy,
             proxy_name: self.proxy_name,
             cve_count: self.cve_count,
+            problem_count: self.problem_count,
         })
     }
 }

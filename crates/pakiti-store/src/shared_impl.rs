@@ -157,7 +157,8 @@ async fn save_in(
     let host_id = host_id.ok_or_else(|| StoreError::corrupt("hosts", "host upsert lost"))?;
     let (report_id,): (i64,) = sqlx::query_as(
         "INSERT INTO reports (host_id, received_at, hash, pkg_count, changed, via_proxy, \
-         proxy_name, site, tag) VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8) RETURNING id",
+         proxy_name, site, tag, problem_count, problems) \
+         VALUES ($1, $2, $3, $4, TRUE, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(host_id)
     .bind(now)
@@ -167,6 +168,8 @@ async fn save_in(
     .bind(&meta.proxy_name)
     .bind(&meta.site)
     .bind(&meta.tag)
+    .bind(facts.problems.count)
+    .bind(facts.problems.encode_lines())
     .fetch_one(&mut **tx)
     .await?;
     // The report is pending until the transaction that writes its evaluation clears the mark
@@ -175,7 +178,8 @@ async fn save_in(
         "UPDATE hosts SET hostname = $2, client_id = COALESCE($3, client_id), group_id = $4, \
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
-         pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18, pending_report = $19 WHERE id = $1",
+         pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18, \
+         pending_report = $19, report_problem_count = $20, report_problems = $21 WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -203,6 +207,8 @@ async fn save_in(
         &positions.iter().map(|&p| ids[p]).collect::<Vec<_>>(),
     ))
     .bind(report_id)
+    .bind(facts.problems.count)
+    .bind(facts.problems.encode_lines())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
@@ -588,6 +594,9 @@ fn host_filter(qb: &mut QueryBuilder<'_, Db>, f: &HostFilter) {
     if let Some(m) = f.module_streams {
         qb.push(" AND h.module_streams = ").push_bind(m.as_str());
     }
+    if f.report_problems_only {
+        qb.push(" AND h.report_problem_count > 0");
+    }
     push_scope(qb, &f.scope);
 }
 
@@ -826,7 +835,7 @@ macro_rules! fleet_store_impl {
         ) -> Result<Vec<ReportSummary>, StoreError> {
             let rows: Vec<ReportSummaryRow> = sqlx::query_as(
                 "SELECT id, received_at, processed_at, pkg_count, changed, via_proxy, proxy_name, \
-                 cve_count FROM reports WHERE host_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+                 cve_count, problem_count FROM reports WHERE host_id = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
             )
             .bind(host)
             .bind(limit.max(0))

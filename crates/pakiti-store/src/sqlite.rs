@@ -894,8 +894,9 @@ impl Store for SqliteStore {
             let now = ts(meta.received_at);
             let row: Option<(i64,)> = sqlx::query_as(
                 "INSERT INTO reports (host_id, received_at, processed_at, hash, pkg_count, \
-                 changed, via_proxy, proxy_name, site, tag, cve_count) \
-                 SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count FROM hosts \
+                 changed, via_proxy, proxy_name, site, tag, cve_count, problem_count, problems) \
+                 SELECT id, $2, $2, $3, pkg_count, FALSE, $4, $5, $6, $7, cve_count, \
+                 report_problem_count, report_problems FROM hosts \
                  WHERE id = $1 AND last_report_hash = $3 AND pending_report IS NULL RETURNING id",
             )
             .bind(host)
@@ -1172,6 +1173,8 @@ impl Store for SqliteStore {
     fleet_store_impl!(read);
 
     crate::repos::repo_store_impl!(write, read);
+
+    crate::refused::refused_impl!(read);
 }
 
 async fn insert_run(

@@ -16,6 +16,7 @@ use crate::model::{
     StreamFinding, SyncRecord,
 };
 use crate::postgres::PgStore;
+use crate::refused::{NewRefusedReport, RefusedReport, RefusedReportId};
 use crate::repos::{
     HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
 };
@@ -456,6 +457,21 @@ pub trait Store: Send + Sync {
         &self,
         counts: &[(HostId, HostUpdateCounts)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    // ---- refused reports ----
+
+    /// Records a refused report and drops all but the newest `keep` records.
+    fn record_refused_report(
+        &self,
+        refused: &NewRefusedReport,
+        keep: i64,
+    ) -> impl Future<Output = Result<RefusedReportId, StoreError>> + Send;
+    /// Refused reports, newest first (`offset`, `limit`), and how many are recorded.
+    fn refused_reports(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<(Vec<RefusedReport>, i64), StoreError>> + Send;
 }
 
 /// The store the server holds: one of the backends, chosen at startup from the URL.
@@ -849,5 +865,19 @@ impl Store for AnyStore {
         counts: &[(HostId, HostUpdateCounts)],
     ) -> Result<(), StoreError> {
         delegate!(self.set_host_updates(counts))
+    }
+    async fn record_refused_report(
+        &self,
+        refused: &NewRefusedReport,
+        keep: i64,
+    ) -> Result<RefusedReportId, StoreError> {
+        delegate!(self.record_refused_report(refused, keep))
+    }
+    async fn refused_reports(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RefusedReport>, i64), StoreError> {
+        delegate!(self.refused_reports(offset, limit))
     }
 }

@@ -1,11 +1,13 @@
-//! Malformed input fails with an error that names the field or line.
+//! Malformed input fails with an error that names the field or line; a malformed package line
+//! is skipped and kept with the report under its line number and reason.
 
 use pakiti_api::{Mode, WireError, json, protocol4, protocol5};
 
+/// The first unreadable line of a report with this package list, as `pkgs line N: reason`.
 fn p4_err(pkgs: &str) -> String {
-    protocol4::parse_fields(&[("host", "h"), ("pkgs", pkgs)])
-        .unwrap_err()
-        .to_string()
+    let r = protocol4::parse_fields(&[("host", "h"), ("pkgs", pkgs)]).unwrap();
+    let p = r.unreadable.lines.first().expect("an unreadable line");
+    format!("pkgs line {}: {}", p.line, p.reason)
 }
 
 #[test]
@@ -117,13 +119,30 @@ fn protocol5_bad_bodies() {
         protocol5::parse(b"#\nhost:   \n#\n").unwrap_err(),
         WireError::EmptyHost
     );
-    let err = protocol5::parse(b"#\nhost: h\n#\nbash\t0:1-1\n#\n").unwrap_err();
+    // No readable package: refused, naming the line.
+    let err = protocol5::parse(b"#\nhost: h\n#\nbash\t0:1-1\n#\n")
+        .unwrap()
+        .require_packages()
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "report line 4: expected name<TAB>version<TAB>arch, found 2 fields"
+        "no readable package: 1 line(s) could not be read; \
+         line 4: expected name<TAB>version<TAB>arch, found 2 fields"
     );
-    let err = protocol5::parse(b"#\nhost: h\n#\nok\t1\tx\n\xff\xfe\n").unwrap_err();
-    assert_eq!(err, WireError::NotUtf8 { line: 5 });
+    // Invalid UTF-8 in a package line: that line is skipped and counted (here it is also the
+    // last line of a body without its final `#`).
+    let r = protocol5::parse(b"#\nhost: h\n#\nok\t1\tx\n\xff\xfe\n").unwrap();
+    assert_eq!(r.packages.len(), 1);
+    assert_eq!(r.unreadable.count, 1);
+    assert_eq!(r.unreadable.lines[0].line, 5);
+    assert_eq!(
+        r.unreadable.lines[0].reason,
+        "missing the final '#': the report looks truncated, so its last line may be cut \
+         (not valid utf-8)"
+    );
+    // Invalid UTF-8 in the header refuses the report.
+    let err = protocol5::parse(b"#\nhost: h\xff\n#\nok\t1\tx\n#\n").unwrap_err();
+    assert_eq!(err, WireError::NotUtf8 { line: 2 });
 }
 
 #[test]
@@ -163,10 +182,13 @@ fn json_versions_and_fields() {
     let err = json::parse(
         br#"{"report_version": 1, "hostname": "h", "packages": [{"name": "a", "version": ""}]}"#,
     )
+    .unwrap()
+    .require_packages()
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "field packages[0]: empty package name or version"
+        "no readable package: 1 line(s) could not be read; \
+         line 1: packages[0]: empty package name or version"
     );
     assert!(matches!(
         json::parse(b"{not json").unwrap_err(),
@@ -183,4 +205,90 @@ fn json_ignores_unknown_fields_from_newer_agents() {
     assert_eq!(r.packages[0].version, "0:4.2.46-34.el7");
     assert_eq!(r.mode, Mode::StoreOnly);
     assert_eq!(r.os, "");
+}
+
+/// Issue 11: for every format, a line that cannot be read is skipped, counted and kept (line,
+/// reason, excerpt); every readable package is kept.
+#[test]
+fn issue_11_unreadable_lines_are_skipped_counted_and_kept() {
+    // Protocol 4: a bad line among good ones.
+    let pkgs = "'a' '0:1' '1' 'x86_64'\n\n'b' '0:1' '1'\n'c' '0:2' '1' 'x86_64'\n";
+    let r = protocol4::parse_fields(&[("host", "h"), ("pkgs", pkgs)]).unwrap();
+    let names: Vec<&str> = r.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "c"]);
+    assert_eq!(r.unreadable.count, 1);
+    assert_eq!(
+        (
+            r.unreadable.lines[0].line,
+            r.unreadable.lines[0].reason.as_str(),
+            r.unreadable.lines[0].excerpt.as_str()
+        ),
+        (3, "expected four quoted tokens, found 3", "'b' '0:1' '1'")
+    );
+    assert!(r.require_packages().is_ok());
+
+    // Protocol 1 (tagged entries): a malformed entry is skipped, the next one read.
+    let v1 = "<N='a' V='1' R='1'/><N='b' X='1' R='1'/><N='c' V='2' R='3'/>";
+    let r = protocol4::parse_fields(&[("host", "h"), ("version", "1"), ("pkgs", v1)]).unwrap();
+    let names: Vec<&str> = r.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "c"]);
+    assert_eq!(r.unreadable.count, 1);
+    assert_eq!(r.unreadable.lines[0].line, 2);
+
+    // Protocol 5: a bad line among good ones; a body without the final `#` loses its last
+    // line (it may be cut: `0:4.2.46-34.el` would read as an older version).
+    let body = b"#\nhost: h\npackager: rpm\n#\nbash\t0:4.2.46-34.el7\tx86_64\nbroken\nzsh\t0:5.0-1\tx86_64\nzlib\t0:1.2.7-21.el";
+    let r = protocol5::parse(body).unwrap();
+    let names: Vec<&str> = r.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["bash", "zsh"]);
+    assert_eq!(r.unreadable.count, 2);
+    assert_eq!(r.unreadable.lines[0].line, 6);
+    assert_eq!(r.unreadable.lines[1].line, 8);
+    assert!(
+        r.unreadable.lines[1]
+            .reason
+            .starts_with("missing the final '#'")
+    );
+    assert_eq!(
+        r.unreadable.lines[1].excerpt,
+        "zlib\t0:1.2.7-21.el".replace('\t', " ")
+    );
+
+    // JSON: an entry without a version.
+    let r = json::parse(
+        br#"{"report_version": 1, "hostname": "h", "packager": "rpm", "packages": [
+            {"name": "a", "version": "1-1", "arch": "x86_64"},
+            {"name": "b", "version": "", "arch": "x86_64"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(r.packages.len(), 1);
+    assert_eq!(r.unreadable.count, 1);
+    assert_eq!(r.unreadable.lines[0].line, 2);
+
+    // Only the first lines are kept in detail, all are counted; excerpts are bounded.
+    let long = format!("'{}'\n", "x".repeat(500));
+    let many = format!("'a' '0:1' '1' 'x86_64'\n{}", long.repeat(80));
+    let r = protocol4::parse_fields(&[("host", "h"), ("pkgs", many.as_str())]).unwrap();
+    assert_eq!(r.unreadable.count, 80);
+    assert_eq!(r.unreadable.lines.len(), pakiti_api::report::KEPT_PROBLEMS);
+    assert_eq!(
+        r.unreadable.lines[0].excerpt.chars().count(),
+        pakiti_api::report::EXCERPT_CHARS + 1
+    );
+}
+
+/// A report whose every package line is unreadable, or with no package at all, is refused.
+#[test]
+fn issue_11_no_readable_package_is_refused() {
+    let r = protocol4::parse_fields(&[("host", "h")]).unwrap();
+    assert_eq!(
+        r.require_packages().unwrap_err().to_string(),
+        "no readable package: the package list is empty"
+    );
+    let r = protocol4::parse_fields(&[("host", "h"), ("pkgs", "garbage\nmore garbage\n")]).unwrap();
+    assert_eq!(
+        r.require_packages().unwrap_err().to_string(),
+        "no readable package: 2 line(s) could not be read; \
+         line 1: expected a quoted token at \"garbage\""
+    );
 }

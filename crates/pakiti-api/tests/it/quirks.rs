@@ -2,7 +2,7 @@
 //! shaped exactly as `pakiti2-client` and `pakiti-client-3.0.0-egi` build them (see
 //! `../shared/peers/pakiti2-client/`), from every real rpm and dpkg host list.
 
-use pakiti_api::{Package, Packager, Report, protocol4};
+use pakiti_api::{LineProblem, Package, Packager, Report, Unreadable, protocol4};
 
 use crate::support::{curl_method_fields, host_lists, openssl_method};
 
@@ -103,7 +103,8 @@ fn form_data_values_decode_only_escapes() {
 }
 
 /// A final line cut further than the closing quote is never guessed: `'amd6` is not an
-/// architecture the list has, so that line is not read as a package.
+/// architecture the list has, so that line is skipped and kept as unreadable, and the rest of
+/// the list is read.
 #[test]
 fn issue_11_final_line_cut_worse_is_not_guessed() {
     let pkgs = "\n'libc6' '2.36-9%2bdeb12u4' '' 'amd64'\n'zlib1g' '1:1.2.13.dfsg-1' '' 'amd6";
@@ -112,10 +113,22 @@ fn issue_11_final_line_cut_worse_is_not_guessed() {
         ("type", "dpkg"),
         ("pkgs", pkgs),
     ];
-    let err = protocol4::parse_form_data(&fields).unwrap_err().to_string();
+    let r = protocol4::parse_form_data(&fields).unwrap();
     assert_eq!(
-        err,
-        "pkgs line 3: final line cut off: the architecture \"amd6\" is not one this list has"
+        r.packages,
+        vec![Package::new("libc6", "2.36-9+deb12u4", "amd64")]
+    );
+    assert_eq!(
+        r.unreadable,
+        Unreadable {
+            count: 1,
+            lines: vec![LineProblem {
+                line: 3,
+                reason: "final line cut off: the architecture \"amd6\" is not one this list has"
+                    .into(),
+                excerpt: "'zlib1g' '1:1.2.13.dfsg-1' '' 'amd6".into(),
+            }],
+        }
     );
     // Cut by two bytes only: read whole.
     let pkgs = "\n'libc6' '2.36-9%2bdeb12u4' '' 'amd64'\n'zlib1g' '1:1.2.13.dfsg-1' '' 'amd64";
@@ -142,20 +155,28 @@ fn issue_11_final_line_cut_worse_is_not_guessed() {
         vec![Package::new("bash", "0:4.2.46-34.el7", "x86_64")]
     );
     let one = [("host", "h"), ("pkgs", "'bash' '0:4.2.46' '34.el7' 'x86_")];
-    assert!(protocol4::parse_form_data(&one).is_err());
+    let r = protocol4::parse_form_data(&one).unwrap();
+    assert!(r.packages.is_empty());
+    assert_eq!(
+        r.require_packages().unwrap_err().to_string(),
+        "no readable package: 1 line(s) could not be read; line 1: final line cut off: \
+         the architecture \"x86_\" is not one this list has"
+    );
 }
 
 /// `wc -m` counts characters: an OS string with multibyte characters makes the announced length
-/// fall short by more bytes, possibly inside a character. The cut tail is not read as a package,
-/// the body is still read.
+/// fall short by more bytes. The last line, cut inside its arch, is skipped and counted; every
+/// other package is read.
 #[test]
 fn issue_11_multibyte_os_cuts_deeper() {
     let mut sent = bash_reports().swap_remove(0);
     sent.os = "Debian GNU/Linux 12 (bookworm) — Ubuntu-fréé".into();
     let (body, announced) = openssl_method(&sent, None);
     assert!(body.len() - announced > 2);
-    let err = protocol4::parse_urlencoded(&body[..announced])
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("final line cut off"), "{err}");
+    let r = protocol4::parse_urlencoded(&body[..announced]).unwrap();
+    assert_eq!(r.os, sent.os);
+    assert_eq!(r.packages[..], sent.packages[..sent.packages.len() - 1]);
+    assert_eq!(r.unreadable.count, 1);
+    let p = &r.unreadable.lines[0];
+    assert!(p.reason.starts_with("final line cut off"), "{p:?}");
 }

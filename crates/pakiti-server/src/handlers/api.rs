@@ -73,6 +73,21 @@ pub struct ApiHost {
     pub security_updates: i64,
     /// Other available updates.
     pub other_updates: i64,
+    /// Lines of the last report that could not be read (skipped): the stored package list is
+    /// incomplete when this is not 0 (`report_problem_lines` on the host says which).
+    pub report_problems: i64,
+}
+
+/// A line of a host's last report that could not be read.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ApiReportProblem {
+    /// 1-based line number in the package list (or body); for a version the host's scheme
+    /// refuses, the package's position in the list.
+    pub line: i64,
+    /// Why it could not be read.
+    pub reason: String,
+    /// The start of the line as received.
+    pub excerpt: String,
 }
 
 /// An available update of an installed package.
@@ -153,6 +168,9 @@ pub struct ApiHostDetail {
     pub exceptions: Vec<crate::handlers::views::ApiException>,
     /// Report history, newest first.
     pub reports: Vec<ApiReport>,
+    /// The first lines of the last report that could not be read (all are counted in
+    /// `report_problems`).
+    pub report_problem_lines: Vec<ApiReportProblem>,
 }
 
 /// An installed package.
@@ -188,6 +206,8 @@ pub struct ApiReport {
     pub proxy: Option<String>,
     /// CVE count after evaluation.
     pub cve_count: Option<i64>,
+    /// Lines of it that could not be read.
+    pub problems: i64,
 }
 
 /// A page of hosts.
@@ -260,6 +280,9 @@ pub struct HostsQuery {
     pub security_updates: Option<bool>,
     /// Only hosts whose module streams are known this way: `reported`, `inferred`, `unknown`.
     pub module_streams: Option<String>,
+    /// Only hosts whose last report had lines that could not be read.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub report_problems: Option<bool>,
     /// Comma-separated top-level domains (`cz,de`).
     pub tld: Option<String>,
     /// `hostname`, `group`, `os`, `last_report`, `cves`, `critical`, `high`, `tagged`,
@@ -325,6 +348,7 @@ pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
         last_report: rfc3339(h.last_report_at),
         security_updates: h.updates.security,
         other_updates: h.updates.other,
+        report_problems: h.facts.problems.count,
     }
 }
 
@@ -439,6 +463,7 @@ pub async fn host_filter(
             .collect(),
         tagged_only: q.tagged.unwrap_or(false),
         security_updates_only: q.security_updates.unwrap_or(false),
+        report_problems_only: q.report_problems.unwrap_or(false),
         scope: viewer.scope.clone(),
     })
 }
@@ -526,6 +551,7 @@ impl crate::export::CsvRow for ApiHost {
         "tagged_count",
         "reboot_needed",
         "last_report",
+        "report_problems",
     ];
     fn fields(&self) -> Vec<String> {
         use crate::export::opt;
@@ -550,6 +576,7 @@ impl crate::export::CsvRow for ApiHost {
             self.tagged_count.to_string(),
             self.reboot_needed.to_string(),
             self.last_report.clone(),
+            self.report_problems.to_string(),
         ]
     }
 }
@@ -629,6 +656,7 @@ pub async fn get_host(
             changed: r.changed,
             proxy: r.proxy_name.filter(|_| r.via_proxy),
             cve_count: r.cve_count,
+            problems: r.problem_count,
         })
         .collect();
     let updates = crate::updates::stored_host_updates(&state.store, state.updates(), &host)
@@ -644,7 +672,19 @@ pub async fn get_host(
             severity: r.severity,
         })
         .collect();
+    let report_problem_lines = host
+        .facts
+        .problems
+        .lines
+        .iter()
+        .map(|p| ApiReportProblem {
+            line: p.line,
+            reason: p.reason.clone(),
+            excerpt: p.excerpt.clone(),
+        })
+        .collect();
     Ok(Json(ApiHostDetail {
+        report_problem_lines,
         updates,
         installed,
         old_kernels,

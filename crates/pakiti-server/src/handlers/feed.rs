@@ -21,6 +21,7 @@ use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
 use crate::tls::TlsInfo;
+use pakiti_store::Store as _;
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -114,8 +115,14 @@ async fn parse_multipart(content_type: &str, body: Vec<u8>) -> Result<Report, Ap
             .bytes()
             .await
             .map_err(|e| AppError::BadRequest(format!("malformed multipart field {name}: {e}")))?;
-        let value = String::from_utf8(bytes.to_vec())
-            .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?;
+        // A package line with invalid UTF-8 is skipped and counted by the parser; a header
+        // field with some refuses the report.
+        let value = if matches!(name.as_str(), "pkgs" | "p" | "rpms") {
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| AppError::BadRequest(format!("field {name} is not valid UTF-8")))?
+        };
         fields.push((name, value));
     }
     protocol4::parse_form_data(&fields).map_err(|e| AppError::BadRequest(e.to_string()))
@@ -199,6 +206,49 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("a request task failed")))?
 }
 
+/// The wire format of a request, as the refused-reports page names it.
+fn wire_label(raw_query: &str, headers: &HeaderMap, body: &[u8]) -> &'static str {
+    let query = protocol5::parse_query_string(raw_query).unwrap_or_default();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if headers.contains_key(header::CONTENT_ENCODING) {
+        return "json (compressed)";
+    }
+    match sniff(&query, content_type, body) {
+        Wire::Multipart => "4 (multipart)",
+        Wire::Form => "4 (urlencoded)",
+        Wire::Text => "5",
+        Wire::Encrypted => "5 (S/MIME)",
+        Wire::Json => "json",
+    }
+}
+
+/// Records a refused report (host name if readable, peer, format, status, reason) so that a
+/// site sees which hosts fail to report; a failure to record is logged, never answered.
+async fn record_refusal(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    hostname: Option<String>,
+    protocol: &str,
+    status: StatusCode,
+    reason: String,
+) {
+    let refused = pakiti_store::NewRefusedReport {
+        received_at: OffsetDateTime::now_utc(),
+        hostname,
+        peer: peer.map(|p| p.to_string()),
+        protocol: protocol.to_owned(),
+        status: i64::from(status.as_u16()),
+        reason,
+    };
+    let keep = i64::from(state.settings.refused_reports_kept.max(1));
+    if let Err(e) = state.store.record_refused_report(&refused, keep).await {
+        tracing::warn!(error = %e, "could not record a refused report");
+    }
+}
+
 /// Whether the client-DN header of a request from `peer` is believed: it must come from a
 /// configured TLS front proxy (loopback when none is configured).
 fn dn_header_believed(state: &AppState, peer: Option<IpAddr>) -> bool {
@@ -270,7 +320,9 @@ async fn trusted_proxy(
 
 /// `POST /feed/`. The body is read here, not by an extractor, so that it is held in the
 /// server's body budget (`limits.max_body_memory_bytes`) and read within
-/// `limits.body_read_timeout_secs`.
+/// `limits.body_read_timeout_secs`; a body that ends before its announced `Content-Length`
+/// is kept as far as it came (see `limits::read_body`). Every refusal (4xx) is recorded, see
+/// [`record_refusal`].
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -279,6 +331,8 @@ pub async fn post(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
+    let raw_query = raw_query.as_deref().unwrap_or("");
+    let peer = Some(peer.ip());
     let content_length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -294,20 +348,50 @@ pub async fn post(
     .await
     {
         Ok(read) => read,
-        Err(e) => return e.into_feed_response(),
+        Err(e) => {
+            if e.status().is_client_error() {
+                record_refusal(
+                    &state,
+                    peer,
+                    None,
+                    "unknown",
+                    e.status(),
+                    e.public_message(),
+                )
+                .await;
+            }
+            return e.into_feed_response();
+        }
     };
+    let mut hostname = None;
     match handle(
         &state,
-        Some(peer.ip()),
+        peer,
         tls.as_ref().map(|Extension(t)| t),
-        raw_query.as_deref().unwrap_or(""),
+        raw_query,
         &headers,
-        body,
+        body.clone(),
+        &mut hostname,
     )
     .await
     {
         Ok(resp) => resp,
-        Err(e) => e.into_feed_response(),
+        Err(e) => {
+            if e.status().is_client_error() {
+                let hostname = hostname.or_else(|| pakiti_api::report::sniff_hostname(&body));
+                let protocol = wire_label(raw_query, &headers, &body);
+                record_refusal(
+                    &state,
+                    peer,
+                    hostname,
+                    protocol,
+                    e.status(),
+                    e.public_message(),
+                )
+                .await;
+            }
+            e.into_feed_response()
+        }
     }
 }
 
@@ -384,6 +468,7 @@ async fn replay_unchanged(
     ))
 }
 
+/// Handles a report; `hostname` is set as soon as the report's host name is read.
 async fn handle(
     state: &AppState,
     peer: Option<IpAddr>,
@@ -391,6 +476,7 @@ async fn handle(
     raw_query: &str,
     headers: &HeaderMap,
     body: Bytes,
+    hostname: &mut Option<String>,
 ) -> Result<Response, AppError> {
     let query = protocol5::parse_query_string(raw_query)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -416,6 +502,12 @@ async fn handle(
         return Ok(resp);
     }
     let report = read_report(state, &query, headers, body).await?;
+    *hostname = Some(report.hostname.clone());
+    // Lines that could not be read were skipped and are kept with the report; a report with
+    // nothing readable left is refused (an empty host would look clean).
+    report
+        .require_packages()
+        .map_err(|e| AppError::BadRequest(format!("report for {}: {e}", report.hostname)))?;
     crate::limits::check_report(&report, &state.settings.limits)?;
     let dn = headers
         .get(CLIENT_DN_HEADER)
@@ -452,6 +544,7 @@ async fn handle(
     tracing::info!(
         host = ?report.hostname,
         packages = report.packages.len(),
+        unreadable = report.unreadable.count,
         unchanged = outcome.unchanged,
         queued = outcome.queued,
         findings = outcome.findings,
@@ -495,7 +588,13 @@ async fn handle(
                     )
                 })
                 .collect(),
-            message: None,
+            // Our agent prints this; the old clients only compare the body with `OK`.
+            message: report.unreadable.lines.first().map(|p| {
+                format!(
+                    "{} line(s) of the report could not be read and were skipped; line {}: {}",
+                    report.unreadable.count, p.line, p.reason
+                )
+            }),
         };
         return Ok((
             StatusCode::OK,

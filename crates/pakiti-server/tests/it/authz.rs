@@ -156,7 +156,26 @@ pub(crate) const LIST_ROUTES: &[ListRoute] = &[
         path: "/api/v1/repositories",
         shows_hosts: false,
     },
+    ListRoute {
+        path: "/reports/refused",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/reports/refused?format=json",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/reports/refused?format=csv",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/api/v1/reports/refused",
+        shows_hosts: true,
+    },
 ];
+
+/// A host no one has: its refused reports are shown to admins only.
+const STRANGER: &str = "stranger.example.org";
 
 /// Routes that show one host; `{host}` is replaced by a hostname. Another group's host must
 /// answer 404 (not 403: names do not leak).
@@ -302,6 +321,24 @@ pub(crate) async fn demo_server(db: TestDatabase) -> TestServer {
         value: A.into(),
     };
     assert!(s.state.store.add_grant(alice.id, &g).await.unwrap());
+    // Refused reports naming a host of each group and an unknown host.
+    let a = hostnames(&s, A).await;
+    let b = hostnames(&s, B).await;
+    for name in [a[0].as_str(), b[0].as_str(), STRANGER] {
+        let refused = pakiti_store::NewRefusedReport {
+            received_at: time::OffsetDateTime::now_utc(),
+            hostname: Some(name.to_owned()),
+            peer: Some("192.0.2.7".into()),
+            protocol: "5".into(),
+            status: 400,
+            reason: format!("report for {name}: no readable package: the package list is empty"),
+        };
+        s.state
+            .store
+            .record_refused_report(&refused, 100)
+            .await
+            .unwrap();
+    }
     s
 }
 
@@ -399,6 +436,18 @@ async fn a_user_of_group_a_cannot_read_group_b() {
         for t in HOST_ROUTES {
             let (st, _, _) = get(&s, &root, &t.replace("{host}", &b_hosts[0])).await;
             assert_eq!(st, StatusCode::OK, "{be} admin {t}");
+        }
+        // Refusals of unknown hosts: admins only.
+        for p in ["/reports/refused", "/api/v1/reports/refused"] {
+            let (_, body, _) = get(&s, &root, p).await;
+            assert!(body.contains(STRANGER), "{be} admin {p}");
+            let (_, body, _) = get(&s, &Cred::Cookie(alice_cookie.clone()), p).await;
+            assert!(!body.contains(STRANGER), "{be} {p} leaks {STRANGER}");
+            let (_, body, _) = get(&s, &bob, p).await;
+            assert!(
+                !body.contains(STRANGER) && !body.contains(a_hosts[0].as_str()),
+                "{be} {p}"
+            );
         }
         // A user without grants sees no host.
         let (_, body, _) = get(&s, &bob, "/api/v1/hosts?limit=1000").await;

@@ -31,6 +31,7 @@ fn facts(s: &str) -> HostFacts {
         reboot_needed: false,
         modules: vec!["nodejs:18".into(), "perl:5.26".into()],
         module_streams: pakiti_store::ModuleStreams::Reported,
+        problems: pakiti_store::ReportProblems::default(),
     }
 }
 
@@ -1117,5 +1118,105 @@ async fn issue_16_d2_saved_reports_are_pending_until_evaluated() {
         let h = s.get_host(a.host_id).await.unwrap().unwrap();
         assert!(!h.evaluation_pending);
         assert_eq!(h.counts.cves, 9);
+    });
+}
+
+/// Issue 11: the unreadable lines of a report are kept with it and on the host (its last
+/// report's), copied by an unchanged report, replaced by the next saved one, and filterable.
+#[tokio::test]
+async fn issue_11_report_problems_are_kept() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let mut f = facts("rhel:8");
+        f.problems = pakiti_store::ReportProblems {
+            count: 3,
+            lines: vec![
+                pakiti_store::ReportProblem {
+                    line: 4,
+                    reason: "expected four quoted tokens, found 3".into(),
+                    excerpt: "'c' '0:1'\t'1'".into(),
+                },
+                pakiti_store::ReportProblem {
+                    line: 9,
+                    reason: "final line cut off: the architecture \"x8\" is not one this list has"
+                        .into(),
+                    excerpt: "'zlib' '0:1' '2' 'x8".into(),
+                },
+            ],
+        };
+        let p = [pkg("bash", "5.0-1.el8")];
+        let a = save(s, &id("bad", None), &f, 1, "h1", &p).await;
+        save(s, &id("good", None), &facts("rhel:8"), 1, "g1", &p).await;
+        let host = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert_eq!(host.facts.problems.count, 3);
+        assert_eq!(host.facts.problems.lines.len(), 2);
+        // A tab inside a value is stored as a space.
+        assert_eq!(host.facts.problems.lines[0].excerpt, "'c' '0:1' '1'");
+        assert_eq!(host.facts.problems.lines[1], f.problems.lines[1]);
+        let only = HostFilter {
+            report_problems_only: true,
+            ..HostFilter::default()
+        };
+        let listed = s
+            .list_hosts(&only, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.total, 1);
+        assert_eq!(listed.hosts[0].hostname, "bad");
+        // An unchanged report copies the count into its report row.
+        s.touch_unchanged_report(a.host_id, &meta(2, "h1"))
+            .await
+            .unwrap();
+        let reports = s.host_reports(a.host_id, 10).await.unwrap();
+        assert_eq!(
+            reports.iter().map(|r| r.problem_count).collect::<Vec<_>>(),
+            [3, 3]
+        );
+        // A clean report clears the host's.
+        save(s, &id("bad", None), &facts("rhel:8"), 3, "h2", &p).await;
+        let host = s.get_host(a.host_id).await.unwrap().unwrap();
+        assert!(host.facts.problems.is_empty());
+        assert!(host.facts.problems.lines.is_empty());
+        let listed = s
+            .list_hosts(&only, HostSort::default(), Page::default())
+            .await
+            .unwrap();
+        assert_eq!(listed.total, 0);
+        let reports = s.host_reports(a.host_id, 10).await.unwrap();
+        assert_eq!(
+            reports.iter().map(|r| r.problem_count).collect::<Vec<_>>(),
+            [0, 3, 3]
+        );
+    });
+}
+
+/// Issue 11: refused reports are recorded, listed newest first and paged, and only the newest
+/// `keep` are kept.
+#[tokio::test]
+async fn issue_11_refused_reports_are_bounded() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        for i in 0..5_i64 {
+            let r = pakiti_store::NewRefusedReport {
+                received_at: at(100 + i),
+                hostname: (i != 2).then(|| format!("h{i}.example.org")),
+                peer: Some("192.0.2.1".into()),
+                protocol: "5".into(),
+                status: 400,
+                reason: format!("reason {i}"),
+            };
+            s.record_refused_report(&r, 3).await.unwrap();
+        }
+        let (rows, total) = s.refused_reports(0, 10).await.unwrap();
+        assert_eq!(total, 3);
+        let reasons: Vec<&str> = rows.iter().map(|r| r.reason.as_str()).collect();
+        assert_eq!(reasons, ["reason 4", "reason 3", "reason 2"]);
+        assert_eq!(rows[2].hostname, None);
+        assert_eq!(rows[0].hostname.as_deref(), Some("h4.example.org"));
+        assert_eq!(rows[0].received_at, at(104));
+        assert_eq!(rows[0].status, 400);
+        let (page, total) = s.refused_reports(1, 1).await.unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(page[0].reason, "reason 3");
     });
 }

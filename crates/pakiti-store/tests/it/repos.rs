@@ -162,6 +162,7 @@ async fn host_update_counts() {
             reboot_needed: false,
             modules: vec![],
             module_streams: pakiti_store::ModuleStreams::Reported,
+            problems: pakiti_store::ReportProblems::default(),
         };
         let mut ids = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
