@@ -214,12 +214,12 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
             Some(i) if rest.as_bytes()[i] == b'=' => (&rest[..i], pos + i + 1),
             Some(i) => {
                 // A segment without `=`: a bare name with an empty value.
-                push_pair(&mut pairs, &rest[..i], "")?;
+                push_pair(&mut pairs, &rest[..i], "", raw)?;
                 pos += i + 1;
                 continue;
             }
             None => {
-                push_pair(&mut pairs, rest, "")?;
+                push_pair(&mut pairs, rest, "", raw)?;
                 break;
             }
         };
@@ -228,7 +228,7 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
         } else {
             next_boundary(body, value_start, raw)
         };
-        push_pair(&mut pairs, name, &body[value_start..value_end])?;
+        push_pair(&mut pairs, name, &body[value_start..value_end], raw)?;
         pos = value_end + 1;
     }
     Ok(pairs)
@@ -258,18 +258,27 @@ fn next_boundary(body: &str, from: usize, raw: bool) -> usize {
     body.len()
 }
 
-fn push_pair(pairs: &mut Vec<(String, String)>, name: &str, value: &str) -> Result<(), WireError> {
+/// Decodes one `name=value` pair. In a `raw` body (built by hand by the bash clients: spaces,
+/// quotes and newlines are sent as they are) a space is never written `+`, so a literal `+` is
+/// a `+`: the Pakiti 2 proxy path re-sends its listing with `+` unescaped.
+fn push_pair(
+    pairs: &mut Vec<(String, String)>,
+    name: &str,
+    value: &str,
+    raw: bool,
+) -> Result<(), WireError> {
     if name.is_empty() && value.is_empty() {
         return Ok(());
     }
+    let plus_is_space = !raw;
     let name = percent_decode(name)
         .ok()
         .filter(|n| !n.contains(char::REPLACEMENT_CHARACTER))
         .ok_or_else(|| WireError::field(name, "field name is not valid utf-8"))?;
     let value = if PKGS_FIELDS.contains(&name.as_str()) {
-        String::from_utf8_lossy(&percent_bytes(value, true)).into_owned()
+        String::from_utf8_lossy(&percent_bytes(value, plus_is_space)).into_owned()
     } else {
-        percent_decode(value)
+        percent_decode_with(value, plus_is_space)
             .ok()
             .filter(|v| !v.contains(char::REPLACEMENT_CHARACTER))
             .ok_or_else(|| WireError::field(&name, "value is not valid utf-8"))?

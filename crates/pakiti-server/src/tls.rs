@@ -429,6 +429,8 @@ pub async fn serve_tls(
     tls: Arc<TlsReloader>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = Arc::new(state.settings.limits.clone());
+    let guards = crate::listen::ConnGuards::new(&limits);
     let app = crate::router(state);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -445,11 +447,20 @@ pub async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        // The same connection caps as the plain listener (`listen::serve`): a client over
+        // them is answered 503 in clear text and closed before any handshake work.
+        let Some(permit) = guards.admit(peer.ip()) else {
+            tracing::debug!(%peer, "HTTPS connection refused: too many open connections");
+            crate::listen::refuse(&tcp);
+            continue;
+        };
         let acceptor = TlsAcceptor::from(tls.config());
         let app = app.clone();
         let watcher = graceful.watcher();
+        let limits = Arc::clone(&limits);
         tokio::spawn(async move {
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let handshake = HANDSHAKE_TIMEOUT.min(limits.header_read_timeout());
+            let stream = match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     tracing::info!(%peer, error = %e, "TLS handshake failed");
@@ -473,13 +484,20 @@ pub async fn serve_tls(
                 req.extensions_mut().insert(info.clone());
                 app.clone().oneshot(req)
             });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            // Headers within `limits.header_read_timeout_secs`, as on the plain listener.
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout())
+                .keep_alive(true);
             let conn = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .into_owned();
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(%peer, error = %e, "HTTPS connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);

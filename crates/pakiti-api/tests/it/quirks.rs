@@ -180,3 +180,27 @@ fn issue_11_multibyte_os_cuts_deeper() {
     let p = &r.unreadable.lines[0];
     assert!(p.reason.starts_with("final line cut off"), "{p:?}");
 }
+
+/// The Pakiti 2 proxy path (`is_proxy = 1`, openssl method): the proxy re-sends the `stdout`
+/// listing, in which the client already turned `%2b` back into `+`, without escaping it again.
+/// In such a hand-built body spaces arrive raw, so a literal `+` is a `+`, never a space.
+#[test]
+fn issue_11_proxy_path_literal_plus_in_a_raw_body_is_a_plus() {
+    for sent in bash_reports() {
+        let (body, announced) = openssl_method(&sent, None);
+        // What the proxy sends: the same body with every `%2b` back to `+`.
+        let text = String::from_utf8(body[..announced].to_vec()).unwrap();
+        let proxied = text.replace("%2b", "+");
+        let back = protocol4::parse_urlencoded(proxied.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", sent.hostname));
+        assert_eq!(back.kernel, sent.kernel, "{}", sent.hostname);
+        assert_eq!(back.packages, sent.packages, "{}", sent.hostname);
+    }
+    // A body encoded by a form encoder (no raw space, quote or newline) keeps PHP's rule.
+    let back = protocol4::parse_urlencoded(
+        b"type=dpkg&host=h.example.org&os=Debian+GNU%2FLinux+12&arch=x86_64&kernel=6.1.0&version=4&pkgs=%27a%27+%271.0%2Bdeb12u1%27+%27%27+%27amd64%27%0A",
+    )
+    .unwrap();
+    assert_eq!(back.os, "Debian GNU/Linux 12");
+    assert_eq!(back.packages[0].version, "1.0+deb12u1");
+}
