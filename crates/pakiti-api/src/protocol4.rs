@@ -206,6 +206,9 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
     let body = String::from_utf8_lossy(body);
     let body: &str = &body;
     let raw = body.trim_end().contains([' ', '\'', '\n']);
+    // Spaces and newlines are never left raw by a form encoder: a body holding them was built by
+    // hand (the bash clients' openssl method, the Pakiti 2 proxy path), where `+` is a `+`.
+    let plus_literal = body.trim_end().contains([' ', '\n']);
     let mut pairs = Vec::new();
     let mut pos = 0;
     while pos < body.len() {
@@ -214,12 +217,12 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
             Some(i) if rest.as_bytes()[i] == b'=' => (&rest[..i], pos + i + 1),
             Some(i) => {
                 // A segment without `=`: a bare name with an empty value.
-                push_pair(&mut pairs, &rest[..i], "", raw)?;
+                push_pair(&mut pairs, &rest[..i], "", plus_literal)?;
                 pos += i + 1;
                 continue;
             }
             None => {
-                push_pair(&mut pairs, rest, "", raw)?;
+                push_pair(&mut pairs, rest, "", plus_literal)?;
                 break;
             }
         };
@@ -228,7 +231,12 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
         } else {
             next_boundary(body, value_start, raw)
         };
-        push_pair(&mut pairs, name, &body[value_start..value_end], raw)?;
+        push_pair(
+            &mut pairs,
+            name,
+            &body[value_start..value_end],
+            plus_literal,
+        )?;
         pos = value_end + 1;
     }
     Ok(pairs)
@@ -258,19 +266,19 @@ fn next_boundary(body: &str, from: usize, raw: bool) -> usize {
     body.len()
 }
 
-/// Decodes one `name=value` pair. In a `raw` body (built by hand by the bash clients: spaces,
-/// quotes and newlines are sent as they are) a space is never written `+`, so a literal `+` is
-/// a `+`: the Pakiti 2 proxy path re-sends its listing with `+` unescaped.
+/// Decodes one `name=value` pair. In a body built by hand (`plus_literal`: the bash clients send
+/// spaces and newlines as they are) a space is never written `+`, so a literal `+` is a `+`:
+/// the Pakiti 2 proxy path re-sends its listing with `+` unescaped.
 fn push_pair(
     pairs: &mut Vec<(String, String)>,
     name: &str,
     value: &str,
-    raw: bool,
+    plus_literal: bool,
 ) -> Result<(), WireError> {
     if name.is_empty() && value.is_empty() {
         return Ok(());
     }
-    let plus_is_space = !raw;
+    let plus_is_space = !plus_literal;
     let name = percent_decode(name)
         .ok()
         .filter(|n| !n.contains(char::REPLACEMENT_CHARACTER))

@@ -63,11 +63,13 @@ fn cases() -> Vec<Case> {
     let text = protocol5::render(&good());
     let mut v = vec![
         Case {
+            // Cut inside the header: refused. (Cut inside the package list, the readable lines
+            // are stored and the cut one is counted: issue 11, `reading.rs`.)
             name: "truncated protocol 5",
             query: "?protocol=5",
             content_type: "text/plain",
             encoding: None,
-            body: text.as_bytes()[..text.len() - 3].to_vec(),
+            body: text.as_bytes()[..text.find("kernel:").expect("a kernel header")].to_vec(),
             status: 400,
             reason: "#",
         },
@@ -193,8 +195,11 @@ fn cases() -> Vec<Case> {
         "max_packages",
     ));
     // rpm versions vercmp refuses as sent must not pass once normalised (D13).
+    // The only package: a report with one invalid version among good ones is stored without it
+    // and the line counted (issue 11, `reading::issue_11_unreadable_version_is_skipped_and_counted`).
     let mut r = good();
     r.packages[3].version = "-1:1.0-1".into();
+    r.packages = vec![r.packages[3].clone()];
     v.push(Case {
         name: "rpm epoch -1",
         query: "?protocol=5",
@@ -204,8 +209,11 @@ fn cases() -> Vec<Case> {
         status: 400,
         reason: "epoch",
     });
+    // The only package: a report with one invalid version among good ones is stored without it
+    // and the line counted (issue 11, `reading::issue_11_unreadable_version_is_skipped_and_counted`).
     let mut r = good();
     r.packages[3].version = "::--~^".into();
+    r.packages = vec![r.packages[3].clone()];
     v.push(Case {
         name: "rpm version ::--~^",
         query: "",
