@@ -8,7 +8,7 @@
 //!
 //! - **Package kind.** secdb names are `APKBUILD` `pkgname`s, i.e. *origin* packages: the
 //!   fixes for `openssl` cover the binaries `libcrypto3` and `libssl3` built from it. The
-//!   entries are therefore [`PackageKind::Source`]; the matcher relates an installed binary
+//!   entries are therefore [`PackageKind::Source`](pakiti_core::advisory::PackageKind::Source); the matcher relates an installed binary
 //!   to its origin through the agent's `source` field (apk's `o:` origin) or a source map, and
 //!   falls back to the binary's own name, which equals the origin for most packages.
 //! - **Statuses.** A version key is the first fixed version ([`Status::Fixed`]). The key `0`

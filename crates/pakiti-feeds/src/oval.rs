@@ -1,7 +1,7 @@
 //! OVAL definitions: the generic streaming reader and the vendor interpretations.
 //!
 //! One streaming pass (quick-xml events, no DOM) reads definitions, tests, objects, states and
-//! variables into compact records ([`document`]); [`reduce`] then evaluates each definition's
+//! variables into compact records (`document`); `reduce` then evaluates each definition's
 //! criteria tree against them and turns it into [`Advisory`] records with per-stream
 //! [`Affected`](pakiti_core::advisory::Affected) entries. The vendor modules ([`redhat`],
 //! [`ubuntu`], [`suse`]) only choose the conventions (how the platform is tested, which words

@@ -442,7 +442,7 @@ pub struct CountItem<'a> {
     pub package: Option<(&'a str, &'a str)>,
 }
 
-/// A host's cached counts from its package versions' answers, the way [`counts`] computes them
+/// A host's cached counts from its package versions' answers, the way `counts` computes them
 /// from stored findings: module-stream entries apply only where the host enables the stream,
 /// excepted (package version, CVE) pairs do not count, a CVE counts once at the highest
 /// severity any advisory gives it, and `tagged` counts CVEs with an enabled tag.

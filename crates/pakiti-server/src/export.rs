@@ -86,7 +86,7 @@ pub fn json<T: Serialize>(rows: &[T]) -> Response {
 /// The export in `format` (`None` for [`Format::Html`]: the caller renders its own answer).
 ///
 /// # Errors
-/// See [`csv`].
+/// See [`csv()`].
 pub fn export<T: CsvRow + Serialize>(
     format: Format,
     name: &str,

@@ -4,7 +4,7 @@
 //! package versions; the CVE pages, the CVE / CVE-tag / package host searches and the tag
 //! pages are answered from this index instead. It is built from bulk store reads
 //! ([`Store::fleet_hosts`], [`Store::fleet_findings`], [`Store::fleet_packages`], the
-//! advisories, tags and exceptions), held in [`AppState`](crate::state::AppState) behind an
+//! advisories, tags and exceptions), held in [`AppState`] behind an
 //! `Arc` and swapped on rebuild: requests keep the index they started with.
 //!
 //! Rebuilds are stale-while-revalidate: a change (a report, a re-evaluation, a tag or an

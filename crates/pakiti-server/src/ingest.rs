@@ -326,7 +326,7 @@ fn report_back(
 
 /// Processes one report: the synchronous path, and the step asynchronous workers run.
 ///
-/// A changed report is written twice, each time through the group-commit [`Writer`]: saved
+/// A changed report is written twice, each time through the group-commit [`Writer`](crate::writer::Writer): saved
 /// (host, installed set, report row) before evaluation, then its new package versions'
 /// answers, the host's counts and the processed mark. Counts come from the evaluator's
 /// per-package-version answers (memory, else the store), not from a per-host join.

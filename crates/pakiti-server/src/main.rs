@@ -1,4 +1,6 @@
 //! The `pakiti` command: server, feed management, offline scan, version comparison, benchmarks.
+// Doc comments here are the `--help` text clap prints: URLs in them stay plain for the terminal.
+#![allow(rustdoc::bare_urls)]
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

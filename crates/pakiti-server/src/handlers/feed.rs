@@ -322,7 +322,7 @@ async fn trusted_proxy(
 /// server's body budget (`limits.max_body_memory_bytes`) and read within
 /// `limits.body_read_timeout_secs`; a body that ends before its announced `Content-Length`
 /// is kept as far as it came (see `limits::read_body`). Every refusal (4xx) is recorded, see
-/// [`record_refusal`].
+/// `record_refusal`.
 pub async fn post(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
