@@ -3,8 +3,6 @@
 
 use pakiti_api::report::{Package, Report};
 use pakiti_api::{json, protocol4};
-use pakiti_server::jobs::{feeds, reevaluate};
-use pakiti_store::{NewFeed, Store};
 use pakiti_test_support::{databases, fixtures};
 
 use crate::support::{TestServer, report, served_findings};
@@ -13,28 +11,8 @@ use crate::support::{TestServer, report, served_findings};
 /// nodejs, mariadb or postgresql; see fixtures/README.md).
 async fn import_module_feed(s: &TestServer) {
     let path = fixtures().join("modules/rhel-8-modules.oval.xml.bz2");
-    let feed = s
-        .state
-        .store
-        .create_feed(&NewFeed {
-            name: "rhel8-modules".into(),
-            kind: "redhat-oval".into(),
-            url: path.display().to_string(),
-            stream: None,
-            enabled: true,
-            interval_secs: 86_400,
-        })
-        .await
-        .unwrap();
-    let fetched = feeds::Fetched {
-        body: Some(std::fs::read(&path).unwrap()),
-        ..feeds::Fetched::default()
-    };
-    let out = feeds::import(&s.state, &feed, fetched, false, &feeds::NoProgress)
-        .await
-        .unwrap();
-    assert!(out.error.is_none(), "{:?}", out.error);
-    reevaluate::run_once(&s.state).await.unwrap();
+    s.import_feed_file("rhel8-modules", "redhat-oval", &path)
+        .await;
 }
 
 /// The RHEL 8.0 host with nodejs:10, mariadb:10.3 and postgresql:10 packages at versions the

@@ -3,8 +3,7 @@
 //! needs a reboot. The real rhel_73 list against the full RHEL 7 OVAL, on every backend.
 
 use pakiti_api::report::{Package, Report};
-use pakiti_server::jobs::{feeds, reevaluate};
-use pakiti_store::{NewFeed, Store};
+use pakiti_server::jobs::reevaluate;
 use pakiti_test_support::{databases, shared_data};
 
 use crate::support::{TestServer, report};
@@ -15,28 +14,7 @@ const OLD: &str = "3.10.0-514.el7";
 
 async fn import_rhel7(s: &TestServer) {
     let path = shared_data().join("oval/redhat/rhel-7-including-unpatched.oval.xml.bz2");
-    let feed = s
-        .state
-        .store
-        .create_feed(&NewFeed {
-            name: "rhel-7-oval".into(),
-            kind: "auto".into(),
-            url: path.display().to_string(),
-            stream: None,
-            enabled: true,
-            interval_secs: 86_400,
-        })
-        .await
-        .unwrap();
-    let fetched = feeds::Fetched {
-        body: Some(std::fs::read(&path).unwrap()),
-        ..feeds::Fetched::default()
-    };
-    let out = feeds::import(&s.state, &feed, fetched, false, &feeds::NoProgress)
-        .await
-        .unwrap();
-    assert!(out.error.is_none(), "{:?}", out.error);
-    reevaluate::run_once(&s.state).await.unwrap();
+    s.import_feed_file("rhel-7-oval", "auto", &path).await;
 }
 
 /// rhel_73 after `yum update kernel`: the new kernel and kernel-devel installed beside the

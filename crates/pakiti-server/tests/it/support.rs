@@ -133,6 +133,18 @@ impl TestServer {
     /// Imports a file from `fixtures/demo/` as a feed and re-evaluates.
     pub(crate) async fn import_feed(&self, name: &str, kind: &str, file: &str) {
         let path = pakiti_test_support::fixtures().join("demo").join(file);
+        let out = self.import_feed_file(name, kind, &path).await;
+        assert!(out.advisories > 100);
+    }
+
+    /// Imports `path` as the feed `name` of `kind` (`auto` recognises it), checks that it was
+    /// applied, and re-evaluates.
+    pub(crate) async fn import_feed_file(
+        &self,
+        name: &str,
+        kind: &str,
+        path: &std::path::Path,
+    ) -> feeds::ImportOutcome {
         let feed = self
             .state
             .store
@@ -147,15 +159,15 @@ impl TestServer {
             .await
             .unwrap();
         let fetched = feeds::Fetched {
-            body: Some(std::fs::read(&path).unwrap()),
+            body: Some(std::fs::read(path).unwrap()),
             ..feeds::Fetched::default()
         };
         let out = feeds::import(&self.state, &feed, fetched, false, &feeds::NoProgress)
             .await
             .unwrap();
         assert!(out.error.is_none(), "{:?}", out.error);
-        assert!(out.advisories > 100);
         reevaluate::run_once(&self.state).await.unwrap();
+        out
     }
 
     /// `GET path` as JSON.
