@@ -522,7 +522,14 @@ async fn handle(
         client_dn,
         trusted_proxy: trusted_proxy(state, peer, dn, tls, report.proxy).await,
     };
-    let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async
+    let verdict = crate::identity::check(state, &report, &origin).await?;
+    let outcome = if verdict == crate::identity::Verdict::Held {
+        // Kept apart for an admin (`/identity-conflicts`); the host is unchanged.
+        ingest::Outcome {
+            unchanged: true,
+            ..ingest::Outcome::default()
+        }
+    } else if state.settings.evaluation == crate::settings::Evaluation::Async
         && report.mode != Mode::ReportOnly
     {
         crate::worker::enqueue(state, &report, &origin).await?
@@ -531,6 +538,9 @@ async fn handle(
     };
     if !outcome.unchanged {
         state.fleet_changed();
+    }
+    if let crate::identity::Verdict::NewHost(seen) = &verdict {
+        crate::identity::bind_new(state, &report, seen).await?;
     }
     // Tagged-CVE lines say which hosts are exposed to what: like Pakiti 3, send them only
     // over HTTPS.
