@@ -7,7 +7,9 @@
 //! `off` (nothing), `warn` (stored as usual, the conflict recorded) or `hold` (not applied, kept
 //! apart until an admin accepts — applies it and re-binds the host — or rejects it).
 //! A host first seen before this feature has no bound identity and is bound by its next report.
-//! A report with no identity at all (old client, `network` off) is not checked.
+//! A report with no identity at all (old client, `network` off) is not checked. Bounded: one
+//! held report per host (the newest; older ones are `superseded`), and the newest
+//! `refused_reports_kept` conflicts.
 
 use std::net::IpAddr;
 
@@ -165,16 +167,19 @@ pub async fn check(
     );
     state
         .store
-        .record_identity_conflict(&NewIdentityConflict {
-            received_at: origin.received_at,
-            hostname: report.hostname.clone(),
-            host_id: Some(host),
-            expected,
-            seen,
-            peer: origin.peer.map(|p| p.to_string()),
-            status: if held { "held" } else { "stored" }.to_owned(),
-            report: held.then(|| pakiti_api::json::render(report)),
-        })
+        .record_identity_conflict(
+            &NewIdentityConflict {
+                received_at: origin.received_at,
+                hostname: report.hostname.clone(),
+                host_id: Some(host),
+                expected,
+                seen,
+                peer: origin.peer.map(|p| p.to_string()),
+                status: if held { "held" } else { "stored" }.to_owned(),
+                report: held.then(|| pakiti_api::json::render(report)),
+            },
+            i64::from(state.settings.refused_reports_kept.max(1)),
+        )
         .await?;
     Ok(if held { Verdict::Held } else { Verdict::Pass })
 }
@@ -207,7 +212,7 @@ pub struct ApiConflict {
     pub seen: String,
     /// The sender's address.
     pub peer: Option<String>,
-    /// `stored` (warn), `held`, `accepted` or `rejected`.
+    /// `stored` (warn), `held`, `accepted`, `rejected` or `superseded`.
     pub status: String,
     /// Packages in the held report (while held).
     pub packages: Option<usize>,

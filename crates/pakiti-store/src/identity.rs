@@ -27,7 +27,8 @@ pub struct IdentityConflict {
     pub seen: String,
     /// The sender's address.
     pub peer: Option<String>,
-    /// `stored` (policy warn), `held`, `accepted` or `rejected`.
+    /// `stored` (policy warn), `held`, `accepted`, `rejected` or `superseded` (a newer report
+    /// for the host was held).
     pub status: String,
     /// The held report (JSON wire format), while it is held.
     pub report: Option<String>,
@@ -123,6 +124,7 @@ macro_rules! identity_impl {
         async fn record_identity_conflict(
             &self,
             c: &crate::identity::NewIdentityConflict,
+            keep: i64,
         ) -> Result<crate::identity::IdentityConflictId, StoreError> {
             let mut tx = self.begin().await?;
             let (id,): (i64,) = sqlx::query_as(
@@ -139,6 +141,22 @@ macro_rules! identity_impl {
             .bind(&c.report)
             .fetch_one(&mut *tx)
             .await?;
+            // Bounded: one held report per host (the newest; older ones are superseded), and
+            // the newest `keep` conflicts.
+            if c.report.is_some() {
+                sqlx::query(
+                    "UPDATE identity_conflicts SET status = 'superseded', report = NULL \
+                     WHERE host_id = $1 AND status = 'held' AND id < $2",
+                )
+                .bind(c.host_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM identity_conflicts WHERE id <= $1")
+                .bind(id - keep.max(1))
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(id)
         }

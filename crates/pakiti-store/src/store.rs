@@ -489,10 +489,12 @@ pub trait Store: Send + Sync {
         identity: &str,
         only_if_unbound: bool,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Records an identity conflict.
+    /// Records an identity conflict; a held one supersedes the host's older held report; all
+    /// but the newest `keep` conflicts are dropped.
     fn record_identity_conflict(
         &self,
         conflict: &NewIdentityConflict,
+        keep: i64,
     ) -> impl Future<Output = Result<IdentityConflictId, StoreError>> + Send;
     /// Identity conflicts, newest first (`offset`, `limit`), and how many are recorded.
     fn identity_conflicts(
@@ -934,8 +936,9 @@ impl Store for AnyStore {
     async fn record_identity_conflict(
         &self,
         conflict: &NewIdentityConflict,
+        keep: i64,
     ) -> Result<IdentityConflictId, StoreError> {
-        delegate!(self.record_identity_conflict(conflict))
+        delegate!(self.record_identity_conflict(conflict, keep))
     }
     async fn identity_conflicts(
         &self,

@@ -109,15 +109,23 @@ async fn issue_16_identity_conflict_hold_keeps_the_report_until_accepted() {
         let bound = "CN=bound.example.org,O=Site";
         assert_eq!(post_as(&s, &good, bound).await.0, 200);
         let before = inventory(&s).await;
-        assert_eq!(post_as(&s, &other, "CN=intruder").await.0, 200);
         assert_eq!(post_as(&s, &other, "CN=second-intruder").await.0, 200);
+        assert_eq!(post_as(&s, &other, "CN=intruder").await.0, 200);
         assert_eq!(inventory(&s).await, before, "{be}: held, not applied");
+        let statuses = |v: &serde_json::Value| -> Vec<String> {
+            v["conflicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["status"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // One held report per host: the newer supersedes the older.
         let v = conflicts(&s).await;
-        assert_eq!(v["total"], 2, "{be}: {v}");
-        let (second, first) = (&v["conflicts"][0], &v["conflicts"][1]);
-        assert_eq!(first["status"], "held");
-        assert_eq!(first["seen"], "dn:CN=intruder");
-        assert_eq!(first["packages"], other.packages.len());
+        assert_eq!(statuses(&v), ["held", "superseded"], "{be}: {v}");
+        let held = &v["conflicts"][0];
+        assert_eq!(held["seen"], "dn:CN=intruder");
+        assert_eq!(held["packages"], other.packages.len());
         let page = s
             .client
             .get(format!("{}/identity-conflicts", s.base))
@@ -141,18 +149,23 @@ async fn issue_16_identity_conflict_hold_keeps_the_report_until_accepted() {
                 .send()
         };
         // Without the right CSRF token nothing happens.
-        let r = post(&first["id"], "accept", "wrong").await.unwrap();
+        let r = post(&held["id"], "accept", "wrong").await.unwrap();
         assert_eq!(r.status().as_u16(), 403, "{be}");
         assert_eq!(inventory(&s).await, before, "{be}");
-        // The second is rejected: dropped, the inventory unchanged.
-        let r = post(&second["id"], "reject", &csrf).await.unwrap();
+        // Rejected: dropped, the inventory unchanged.
+        let r = post(&held["id"], "reject", &csrf).await.unwrap();
         assert!(
             r.status().is_success() || r.status().is_redirection(),
             "{be}"
         );
         assert_eq!(inventory(&s).await, before, "{be}");
-        // The first is accepted: applied, and the host now bound to its identity.
-        let r = post(&first["id"], "accept", &csrf).await.unwrap();
+        // Sent again and accepted: applied, and the host now bound to its identity.
+        assert_eq!(post_as(&s, &other, "CN=intruder").await.0, 200);
+        assert_eq!(inventory(&s).await, before, "{be}: held again");
+        let v = conflicts(&s).await;
+        let held = v["conflicts"][0].clone();
+        assert_eq!(held["status"], "held", "{be}: {v}");
+        let r = post(&held["id"], "accept", &csrf).await.unwrap();
         assert!(
             r.status().is_success() || r.status().is_redirection(),
             "{be}"
@@ -166,15 +179,13 @@ async fn issue_16_identity_conflict_hold_keeps_the_report_until_accepted() {
             "{be}: accepted and applied"
         );
         let v = conflicts(&s).await;
-        let status: Vec<&str> = v["conflicts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(status, ["rejected", "accepted"], "{be}");
+        assert_eq!(
+            statuses(&v),
+            ["accepted", "rejected", "superseded"],
+            "{be}: {v}"
+        );
         // Accepting twice does nothing.
-        let r = post(&first["id"], "accept", &csrf).await.unwrap();
+        let r = post(&held["id"], "accept", &csrf).await.unwrap();
         assert_eq!(r.status().as_u16(), 404, "{be}");
         // Re-bound: the accepted identity passes, the old one is now the conflict.
         let mut next = other.clone();
@@ -187,7 +198,7 @@ async fn issue_16_identity_conflict_hold_keeps_the_report_until_accepted() {
             next.kernel,
             "{be}: the old identity is held"
         );
-        assert_eq!(conflicts(&s).await["total"], 3, "{be}");
+        assert_eq!(conflicts(&s).await["total"], 4, "{be}");
         s.finish().await;
     }
 }
