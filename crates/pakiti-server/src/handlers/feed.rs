@@ -494,7 +494,26 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     let sync = state.settings.evaluation == crate::settings::Evaluation::Ingest;
-    let raw_key = sync.then(|| raw_key(raw_query, headers, &body));
+    // With identity binding on, who sends is part of the key: the same bytes from another
+    // certificate or network take the full path (and its identity check), not the replay.
+    let sender = if state.settings.identity.policy == crate::identity::Policy::Off {
+        String::new()
+    } else {
+        let dn = headers
+            .get(CLIENT_DN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let tls_dn = tls
+            .and_then(|t| t.client.as_ref())
+            .map_or("", |c| c.dn.as_str());
+        let net = if state.settings.identity.network {
+            peer.map(|p| p.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        format!("{dn}\n{tls_dn}\n{net}")
+    };
+    let raw_key = sync.then(|| raw_key(&format!("{raw_query}\n{sender}"), headers, &body));
     if let Some(key) = &raw_key
         && let Some(seen) = state.seen_body(key)
         && let Some(resp) = replay_unchanged(state, &seen, wants_json).await?

@@ -67,6 +67,9 @@ async fn issue_16_identity_conflict_warn_records_and_stores() {
         );
         assert_eq!(conflicts(&s).await["total"], 0, "{be}: same identity");
         assert_eq!(inventory(&s).await.0, again.kernel, "{be}");
+        // The very bytes of the host's last report, from another identity: not a silent replay.
+        assert_eq!(post_as(&s, &again, "CN=intruder,O=Elsewhere").await.0, 200);
+        assert_eq!(conflicts(&s).await["total"], 1, "{be}: identical bytes");
         assert_eq!(post_as(&s, &other, "CN=intruder,O=Elsewhere").await.0, 200);
         assert_eq!(
             inventory(&s).await,
@@ -77,7 +80,7 @@ async fn issue_16_identity_conflict_warn_records_and_stores() {
             "{be}: warn stores the report"
         );
         let v = conflicts(&s).await;
-        assert_eq!(v["total"], 1, "{be}: {v}");
+        assert_eq!(v["total"], 2, "{be}: {v}");
         let c = &v["conflicts"][0];
         assert_eq!(c["hostname"], HOST);
         assert_eq!(c["expected"], "dn:CN=bound.example.org,O=Site");
