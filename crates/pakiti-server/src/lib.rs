@@ -12,6 +12,7 @@ pub mod evaluate;
 pub mod export;
 pub mod fleet;
 pub mod handlers;
+pub mod identity;
 pub mod ingest;
 pub mod jobs;
 pub mod limits;

@@ -35,6 +35,7 @@ pub const API_ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/packages/{name}"),
     ("get", "/api/v1/repositories"),
     ("get", "/api/v1/reports/refused"),
+    ("get", "/api/v1/identity-conflicts"),
 ];
 
 /// Builds the application: a plain function of its state, so tests call it without a socket.
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/packages/{name}", get(packages::get_package))
         .route("/api/v1/repositories", get(views::repositories))
         .route("/api/v1/reports/refused", get(refused::api_list))
+        .route("/api/v1/identity-conflicts", get(crate::identity::api_list))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(web::hosts))
         .route("/hosts", get(web::hosts))
@@ -93,6 +95,15 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(web::stats))
         .route("/repositories", get(web::repositories))
         .route("/reports/refused", get(refused::page))
+        .route("/identity-conflicts", get(crate::identity::page))
+        .route(
+            "/identity-conflicts/{id}/accept",
+            post(crate::identity::accept),
+        )
+        .route(
+            "/identity-conflicts/{id}/reject",
+            post(crate::identity::reject),
+        )
         .route("/packages/{name}", get(web::package))
         .route("/static/pakiti.css", get(web::stylesheet))
         // ---- authentication, users and ACL ----

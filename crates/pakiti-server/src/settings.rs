@@ -49,6 +49,8 @@ pub struct Settings {
     pub tls: Tls,
     /// What one client may cost the server (`[limits]`, see `crate::limits`).
     pub limits: crate::limits::Limits,
+    /// Host identity binding (`[identity]`, see `crate::identity`).
+    pub identity: crate::identity::IdentitySettings,
 }
 
 /// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
@@ -219,6 +221,7 @@ impl Default for Settings {
             auth: Auth::default(),
             tls: Tls::default(),
             limits: crate::limits::Limits::default(),
+            identity: crate::identity::IdentitySettings::default(),
         }
     }
 }

@@ -99,6 +99,7 @@
 
 pub mod codec;
 mod error;
+mod identity;
 mod model;
 pub mod postgres;
 mod refused;
@@ -110,6 +111,7 @@ mod tags;
 mod users;
 
 pub use error::StoreError;
+pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
 pub use postgres::PgStore;
 pub use refused::{

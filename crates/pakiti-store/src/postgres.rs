@@ -1179,6 +1179,8 @@ impl Store for PgStore {
     crate::repos::repo_store_impl!(pool, pool);
 
     crate::refused::refused_impl!(pool);
+
+    crate::identity::identity_impl!(pool);
 }
 
 async fn insert_run(

@@ -1175,6 +1175,8 @@ impl Store for SqliteStore {
     crate::repos::repo_store_impl!(write, read);
 
     crate::refused::refused_impl!(read);
+
+    crate::identity::identity_impl!(read);
 }
 
 async fn insert_run(

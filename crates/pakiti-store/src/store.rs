@@ -7,6 +7,7 @@ use pakiti_core::package::InstalledPackage;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::StoreError;
+use crate::identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 use crate::model::{
     CveException, CveTag, CveTagId, ExceptionId, ExposureDay, Feed, FeedContent, FeedId, FeedRun,
     FeedUpdate, FinishReport, FleetHost, Host, HostCounts, HostFilter, HostFinding, HostId,
@@ -472,6 +473,47 @@ pub trait Store: Send + Sync {
         offset: i64,
         limit: i64,
     ) -> impl Future<Output = Result<(Vec<RefusedReport>, i64), StoreError>> + Send;
+
+    // ---- host identity (issue 16 D17) ----
+
+    /// The identity `host` is bound to, if any.
+    fn host_bound_identity(
+        &self,
+        host: HostId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Binds `host` to `identity` (`only_if_unbound`: only a host not bound yet); whether a
+    /// row changed.
+    fn bind_host_identity(
+        &self,
+        host: HostId,
+        identity: &str,
+        only_if_unbound: bool,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Records an identity conflict; a held one supersedes the host's older held report; all
+    /// but the newest `keep` conflicts are dropped.
+    fn record_identity_conflict(
+        &self,
+        conflict: &NewIdentityConflict,
+        keep: i64,
+    ) -> impl Future<Output = Result<IdentityConflictId, StoreError>> + Send;
+    /// Identity conflicts, newest first (`offset`, `limit`), and how many are recorded.
+    fn identity_conflicts(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<(Vec<IdentityConflict>, i64), StoreError>> + Send;
+    /// One identity conflict.
+    fn identity_conflict(
+        &self,
+        id: IdentityConflictId,
+    ) -> impl Future<Output = Result<Option<IdentityConflict>, StoreError>> + Send;
+    /// Marks a held conflict `status` (`accepted` / `rejected`) and drops its report; false
+    /// when it was not held (already resolved or unknown).
+    fn resolve_identity_conflict(
+        &self,
+        id: IdentityConflictId,
+        status: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// The store the server holds: one of the backends, chosen at startup from the URL.
@@ -879,5 +921,43 @@ impl Store for AnyStore {
         limit: i64,
     ) -> Result<(Vec<RefusedReport>, i64), StoreError> {
         delegate!(self.refused_reports(offset, limit))
+    }
+    async fn host_bound_identity(&self, host: HostId) -> Result<Option<String>, StoreError> {
+        delegate!(self.host_bound_identity(host))
+    }
+    async fn bind_host_identity(
+        &self,
+        host: HostId,
+        identity: &str,
+        only_if_unbound: bool,
+    ) -> Result<bool, StoreError> {
+        delegate!(self.bind_host_identity(host, identity, only_if_unbound))
+    }
+    async fn record_identity_conflict(
+        &self,
+        conflict: &NewIdentityConflict,
+        keep: i64,
+    ) -> Result<IdentityConflictId, StoreError> {
+        delegate!(self.record_identity_conflict(conflict, keep))
+    }
+    async fn identity_conflicts(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<IdentityConflict>, i64), StoreError> {
+        delegate!(self.identity_conflicts(offset, limit))
+    }
+    async fn identity_conflict(
+        &self,
+        id: IdentityConflictId,
+    ) -> Result<Option<IdentityConflict>, StoreError> {
+        delegate!(self.identity_conflict(id))
+    }
+    async fn resolve_identity_conflict(
+        &self,
+        id: IdentityConflictId,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        delegate!(self.resolve_identity_conflict(id, status))
     }
 }

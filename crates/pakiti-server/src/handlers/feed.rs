@@ -494,7 +494,26 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/json"));
     let sync = state.settings.evaluation == crate::settings::Evaluation::Ingest;
-    let raw_key = sync.then(|| raw_key(raw_query, headers, &body));
+    // With identity binding on, who sends is part of the key: the same bytes from another
+    // certificate or network take the full path (and its identity check), not the replay.
+    let sender = if state.settings.identity.policy == crate::identity::Policy::Off {
+        String::new()
+    } else {
+        let dn = headers
+            .get(CLIENT_DN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let tls_dn = tls
+            .and_then(|t| t.client.as_ref())
+            .map_or("", |c| c.dn.as_str());
+        let net = if state.settings.identity.network {
+            peer.map(|p| p.to_string()).unwrap_or_default()
+        } else {
+            String::new()
+        };
+        format!("{dn}\n{tls_dn}\n{net}")
+    };
+    let raw_key = sync.then(|| raw_key(&format!("{raw_query}\n{sender}"), headers, &body));
     if let Some(key) = &raw_key
         && let Some(seen) = state.seen_body(key)
         && let Some(resp) = replay_unchanged(state, &seen, wants_json).await?
@@ -522,7 +541,14 @@ async fn handle(
         client_dn,
         trusted_proxy: trusted_proxy(state, peer, dn, tls, report.proxy).await,
     };
-    let outcome = if state.settings.evaluation == crate::settings::Evaluation::Async
+    let verdict = crate::identity::check(state, &report, &origin).await?;
+    let outcome = if verdict == crate::identity::Verdict::Held {
+        // Kept apart for an admin (`/identity-conflicts`); the host is unchanged.
+        ingest::Outcome {
+            unchanged: true,
+            ..ingest::Outcome::default()
+        }
+    } else if state.settings.evaluation == crate::settings::Evaluation::Async
         && report.mode != Mode::ReportOnly
     {
         crate::worker::enqueue(state, &report, &origin).await?
@@ -531,6 +557,9 @@ async fn handle(
     };
     if !outcome.unchanged {
         state.fleet_changed();
+    }
+    if let crate::identity::Verdict::NewHost(seen) = &verdict {
+        crate::identity::bind_new(state, &report, seen).await?;
     }
     // Tagged-CVE lines say which hosts are exposed to what: like Pakiti 3, send them only
     // over HTTPS.

@@ -449,6 +449,15 @@ async fn a_user_of_group_a_cannot_read_group_b() {
                 "{be} {p}"
             );
         }
+        // Identity conflicts (issue 16 D17): admins only.
+        for p in ["/identity-conflicts", "/api/v1/identity-conflicts"] {
+            let (st, _, _) = get(&s, &root, p).await;
+            assert_eq!(st, StatusCode::OK, "{be} admin {p}");
+            let (st, _, _) = get(&s, &Cred::Cookie(alice_cookie.clone()), p).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");
+            let (st, _, _) = get(&s, &bob, p).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");
+        }
         // A user without grants sees no host.
         let (_, body, _) = get(&s, &bob, "/api/v1/hosts?limit=1000").await;
         let v: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -9,6 +9,7 @@ mod crash;
 mod deploy;
 mod feed_names;
 mod hostile;
+mod identity;
 mod invariant;
 mod issue_12;
 mod kernels;
