@@ -98,14 +98,22 @@
 //! ```
 
 pub mod codec;
+mod db;
 mod error;
+mod feeds;
+mod findings;
+mod fleet;
+mod hosts;
 mod identity;
+mod journal;
 mod model;
-pub mod postgres;
+mod postgres;
+mod queue;
 mod refused;
+mod reports;
 mod repos;
 mod shared;
-pub mod sqlite;
+mod sqlite;
 mod store;
 mod tags;
 mod users;
@@ -113,33 +121,22 @@ mod users;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
-pub use postgres::PgStore;
 pub use refused::{
     NewRefusedReport, RefusedReport, RefusedReportId, ReportProblem, ReportProblems,
 };
 pub use repos::{
     HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
 };
-pub use sqlite::SqliteStore;
-pub use store::{AnyStore, Store};
+pub use store::Store;
 pub use users::{
     ApiToken, ApiTokenId, Grant, GrantKind, NewUser, Session, User, UserId, UserUpdate,
 };
 
-/// Opens the store named by `url` and applies its migrations.
-///
-/// `sqlite://path/to/file.db` (created if missing), `sqlite::memory:`, or
-/// `postgres://user@host/db` / `postgresql://...`.
+/// Opens the store named by `url` and applies its migrations (see [`Store::open`]).
 ///
 /// # Errors
 ///
 /// [`StoreError::UnsupportedUrl`] for another scheme; otherwise connection or migration errors.
-pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(AnyStore::Postgres(PgStore::open(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl)
-    }
+pub async fn open(url: &str) -> Result<Store, StoreError> {
+    Store::open(url).await
 }

@@ -6,10 +6,12 @@
 //! are silent; the table keeps the newest `keep` rows (a setting), so a flood of bad reports
 //! costs bounded space.
 
-use time::OffsetDateTime;
-
+use crate::db::on;
 use crate::error::StoreError;
-use crate::shared::from_ts;
+use crate::journal::keep_newest;
+use crate::shared::{from_ts, ts};
+use crate::store::Store;
+use time::OffsetDateTime;
 
 /// A refused report's database id.
 pub type RefusedReportId = i64;
@@ -147,58 +149,43 @@ impl RefusedRow {
     }
 }
 
-/// The `Store` methods of refused reports, for a backend whose read pool is `$r` (a field of
-/// `self`); writes go through the backend's `begin`.
-macro_rules! refused_impl {
-    ($r:ident) => {
-        async fn record_refused_report(
-            &self,
-            refused: &crate::refused::NewRefusedReport,
-            keep: i64,
-        ) -> Result<crate::refused::RefusedReportId, StoreError> {
-            let mut tx = self.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO refused_reports (received_at, hostname, peer, protocol, status, \
-                 reason) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(ts(refused.received_at))
-            .bind(&refused.hostname)
-            .bind(&refused.peer)
-            .bind(&refused.protocol)
-            .bind(refused.status)
-            .bind(&refused.reason)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM refused_reports WHERE id <= $1")
-                .bind(id - keep.max(1))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(id)
-        }
+impl Store {
+    /// Records a refused report and drops all but the newest `keep` records.
+    pub async fn record_refused_report(
+        &self,
+        refused: &NewRefusedReport,
+        keep: i64,
+    ) -> Result<RefusedReportId, StoreError> {
+        let mut tx = self.begin().await?;
+        let (id,): (i64,) = on!(&mut tx, t => sqlx::query_as(
+            "INSERT INTO refused_reports (received_at, hostname, peer, protocol, status, \
+             reason) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(ts(refused.received_at))
+        .bind(&refused.hostname)
+        .bind(&refused.peer)
+        .bind(&refused.protocol)
+        .bind(refused.status)
+        .bind(&refused.reason)
+        .fetch_one(&mut **t).await)?;
+        keep_newest(&mut tx, "refused_reports", id, keep).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
 
-        async fn refused_reports(
-            &self,
-            offset: i64,
-            limit: i64,
-        ) -> Result<(Vec<crate::refused::RefusedReport>, i64), StoreError> {
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refused_reports")
-                .fetch_one(&self.$r)
-                .await?;
-            let rows: Vec<crate::refused::RefusedRow> = sqlx::query_as(&format!(
-                "SELECT {} FROM refused_reports ORDER BY id DESC LIMIT $1 OFFSET $2",
-                crate::refused::REFUSED_COLUMNS
-            ))
-            .bind(limit.max(0))
-            .bind(offset.max(0))
-            .fetch_all(&self.$r)
+    /// Refused reports, newest first (`offset`, `limit`), and how many are recorded.
+    pub async fn refused_reports(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RefusedReport>, i64), StoreError> {
+        let (rows, total) = self
+            .newest_page::<RefusedRow>("refused_reports", REFUSED_COLUMNS, offset, limit)
             .await?;
-            let items = rows
-                .into_iter()
-                .map(crate::refused::RefusedRow::into_refused)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((items, total))
-        }
-    };
+        let items = rows
+            .into_iter()
+            .map(RefusedRow::into_refused)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, total))
+    }
 }
-pub(crate) use refused_impl;

@@ -1,10 +1,10 @@
 //! Hosts, reports, interning, findings and retention.
 
 use pakiti_core::package::InstalledPackage;
+use pakiti_store::Store;
 use pakiti_store::{
-    AnyStore, FeedUpdate, FinishReport, HostCounts, HostFacts, HostFilter, HostIdentity, HostScope,
-    HostSort, HostSortKey, NewReport, PackageFinding, Page, ReportMeta, SavedReport, Store,
-    StoreError,
+    FeedUpdate, FinishReport, HostCounts, HostFacts, HostFilter, HostIdentity, HostScope, HostSort,
+    HostSortKey, NewReport, PackageFinding, Page, ReportMeta, SavedReport, StoreError,
 };
 
 use time::OffsetDateTime;
@@ -51,7 +51,7 @@ fn pkg(name: &str, version: &str) -> InstalledPackage {
 }
 
 async fn save(
-    s: &AnyStore,
+    s: &Store,
     identity: &HostIdentity,
     facts: &HostFacts,
     secs: i64,
@@ -69,7 +69,7 @@ async fn save(
 }
 
 /// Marks `r` processed at `when` with `counts`, as ingest's finish does.
-async fn processed(s: &AnyStore, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
+async fn processed(s: &Store, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
     let done = s
         .finish_reports(&[FinishReport {
             report: r.report_id,

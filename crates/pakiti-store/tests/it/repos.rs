@@ -3,7 +3,7 @@
 use pakiti_core::package::InstalledPackage;
 use pakiti_store::{
     HostFacts, HostIdentity, HostUpdateCounts, NewReport, NewRepository, RepoContent, RepoEntry,
-    ReportMeta, Store, StoreError, SyncRecord, SyncStatus,
+    ReportMeta, StoreError, SyncRecord, SyncStatus,
 };
 
 use crate::support::{at, for_each_backend, ok_sync, stream};
