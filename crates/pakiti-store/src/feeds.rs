@@ -1,4 +1,5 @@
-//! The store's feeds methods.
+//! Feeds: their settings and sync history, replacing a feed's advisories (ids kept for
+//! unchanged ones, changed keys marked stale), loading the advisories, stale keys.
 
 use crate::db::{Db, Tx, is_unique_violation, on};
 use crate::error::StoreError;

@@ -1,4 +1,5 @@
-//! The store's findings methods.
+//! Findings: the matcher's answers per (stream, package version), a host's findings and
+//! installed set, cached per-host counts.
 
 use crate::codec::decode_ids;
 use crate::db::{Conn, Db, Tx, on};

@@ -1,4 +1,5 @@
-//! The store's fleet methods.
+//! What the in-memory fleet index and the statistics pages read: every host, finding and
+//! package version, the exposure history.
 
 use crate::db::on;
 use crate::error::StoreError;

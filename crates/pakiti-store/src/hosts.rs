@@ -1,12 +1,13 @@
-//! The store's hosts methods.
+//! Hosts: lookups, the filtered and sorted host list (`host_filter`, `push_scope`, shared
+//! with the exposure history), deletion, update counts.
 
 use crate::codec::decode_ids;
 use crate::db::{Dialect, on};
 use crate::error::StoreError;
 use crate::model::{
-    Host, HostFilter, HostId, HostPage, HostScope, HostSort, PackageVersionId, Page,
+    Host, HostFilter, HostId, HostPage, HostScope, HostSort, HostUpdateCounts, PackageVersionId,
+    Page,
 };
-use crate::repos::HostUpdateCounts;
 use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, ts};
 use crate::store::Store;
 use pakiti_core::package::InstalledPackage;

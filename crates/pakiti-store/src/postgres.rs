@@ -1,4 +1,5 @@
-//! The PostgreSQL backend: for large fleets and several server processes.
+//! PostgreSQL, for large fleets and several server processes: connecting, scratch databases
+//! for tests and benchmarks, and its bulk statements.
 //!
 //! Lists of ids and packages are bound as arrays (`= ANY($n)`, `UNNEST`), so statements stay
 //! fixed and clear of the 65,535 bind limit. The report queue is claimed with

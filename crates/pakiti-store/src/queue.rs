@@ -1,4 +1,4 @@
-//! The store's queue methods.
+//! The durable report queue: enqueue, claim with a lease, complete.
 
 use crate::db::on;
 use crate::error::StoreError;

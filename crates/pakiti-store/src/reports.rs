@@ -1,5 +1,9 @@
-//! The store's reports methods.
+//! Reports: saving changed ones in batches (interning packages and host groups in one global
+//! order), the unchanged path (one `INSERT … SELECT … FROM hosts` per report), finishing an
+//! evaluated report, pending evaluations, pruning and history.
 
+use crate::cache::Caches;
+use crate::cache::package_cache_key;
 use crate::codec::encode_ids;
 use crate::db::{Conn, Db, Tx, on};
 use crate::error::StoreError;
@@ -8,9 +12,7 @@ use crate::model::{
     FinishReport, HostId, HostIdentity, HostState, NewReport, ReportId, ReportMeta, ReportSummary,
     SavedReport,
 };
-use crate::shared::{
-    Caches, ReportSummaryRow, old_kernels_text, package_cache_key, package_key, ts,
-};
+use crate::shared::{ReportSummaryRow, old_kernels_text, package_key, ts};
 use crate::store::Store;
 use crate::{postgres, sqlite};
 use std::collections::{BTreeSet, HashMap};
@@ -214,9 +216,7 @@ async fn save_in(
     .bind(facts.modules.join(" "))
     .bind(facts.module_streams.as_str())
     .bind(old_kernels_text(
-        facts.stream.as_ref(),
-        &facts.kernel,
-        report.packages,
+        &facts.old_kernels,
         &positions.iter().map(|&p| ids[p]).collect::<Vec<_>>(),
     ))
     .bind(report_id)

@@ -1,5 +1,5 @@
 //! Package repositories (for update detection): model values, their rows and the compact
-//! encoding of a repository's package entries, shared by both backends.
+//! encoding of a repository's package entries, and the statements.
 
 use crate::db::on;
 use crate::error::StoreError;
@@ -150,15 +150,6 @@ pub struct RepoContent {
     pub meta_priority: Option<i64>,
     /// The entries.
     pub entries: Vec<RepoEntry>,
-}
-
-/// Cached per-host update counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HostUpdateCounts {
-    /// Updates bringing a security fix.
-    pub security: i64,
-    /// Other updates.
-    pub other: i64,
 }
 
 pub(crate) const REPO_COLUMNS: &str = "id, name, kind, url, stream, arch, security, priority, \
@@ -370,65 +361,6 @@ pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> 
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_round_trip() {
-        let entries = vec![
-            RepoEntry {
-                name: "libssl3".into(),
-                version: "3.0.15-1~deb12u1".into(),
-                arch: "amd64".into(),
-                source: Some("openssl".into()),
-                security: false,
-                installable: true,
-                module: None,
-                advisory: None,
-                severity: None,
-            },
-            RepoEntry {
-                name: "nodejs".into(),
-                version: "1:18.19.0-1.module+el8".into(),
-                arch: "x86_64".into(),
-                source: None,
-                security: true,
-                installable: false,
-                module: Some("nodejs:18".into()),
-                advisory: Some("RLSA-2024:0001".into()),
-                severity: Some("Important".into()),
-            },
-        ];
-        let mut entries = entries;
-        entries.push(RepoEntry::source_pair(
-            "libssl1.1",
-            "openssl",
-            "1.1.1w-0+deb11u1",
-        ));
-        let blob = encode_entries(&entries).unwrap();
-        assert!(blob.starts_with(b"pkr2\n"));
-        assert_eq!(decode_entries(&blob).unwrap(), entries);
-        assert!(entries[2].is_source_pair());
-        assert!(!entries[1].is_source_pair());
-        // A blob written before advisories were kept still reads, without them.
-        let v1 = b"pkr1\nlibssl3\t3.0.15-1~deb12u1\tamd64\topenssl\t\t\n\
-            nodejs\t1:18.19.0-1.module+el8\tx86_64\t\tm\tnodejs:18\n\
-            libssl1.1\t1.1.1w-0+deb11u1\tsource\topenssl\tn\t\n";
-        let mut old = entries.clone();
-        old[1].advisory = None;
-        old[1].severity = None;
-        assert_eq!(decode_entries(v1).unwrap(), old);
-        assert!(decode_entries(b"pkr1\na\t1\tx\t\t\t\t\t\n").is_err());
-        let mut bad = entries[1].clone();
-        bad.severity = Some("Imp\tortant".into());
-        assert!(encode_entries(&[bad]).is_err());
-        let mut bad = entries[0].clone();
-        bad.name = "a\tb".into();
-        assert!(encode_entries(&[bad]).is_err());
-    }
-}
-
 impl Store {
     /// Creates a repository; [`StoreError::Duplicate`] when the name is taken.
     pub async fn create_repository(&self, repo: &NewRepository) -> Result<Repository, StoreError> {
@@ -628,5 +560,64 @@ impl Store {
             out.push((repo, entries));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip() {
+        let entries = vec![
+            RepoEntry {
+                name: "libssl3".into(),
+                version: "3.0.15-1~deb12u1".into(),
+                arch: "amd64".into(),
+                source: Some("openssl".into()),
+                security: false,
+                installable: true,
+                module: None,
+                advisory: None,
+                severity: None,
+            },
+            RepoEntry {
+                name: "nodejs".into(),
+                version: "1:18.19.0-1.module+el8".into(),
+                arch: "x86_64".into(),
+                source: None,
+                security: true,
+                installable: false,
+                module: Some("nodejs:18".into()),
+                advisory: Some("RLSA-2024:0001".into()),
+                severity: Some("Important".into()),
+            },
+        ];
+        let mut entries = entries;
+        entries.push(RepoEntry::source_pair(
+            "libssl1.1",
+            "openssl",
+            "1.1.1w-0+deb11u1",
+        ));
+        let blob = encode_entries(&entries).unwrap();
+        assert!(blob.starts_with(b"pkr2\n"));
+        assert_eq!(decode_entries(&blob).unwrap(), entries);
+        assert!(entries[2].is_source_pair());
+        assert!(!entries[1].is_source_pair());
+        // A blob written before advisories were kept still reads, without them.
+        let v1 = b"pkr1\nlibssl3\t3.0.15-1~deb12u1\tamd64\topenssl\t\t\n\
+            nodejs\t1:18.19.0-1.module+el8\tx86_64\t\tm\tnodejs:18\n\
+            libssl1.1\t1.1.1w-0+deb11u1\tsource\topenssl\tn\t\n";
+        let mut old = entries.clone();
+        old[1].advisory = None;
+        old[1].severity = None;
+        assert_eq!(decode_entries(v1).unwrap(), old);
+        assert!(decode_entries(b"pkr1\na\t1\tx\t\t\t\t\t\n").is_err());
+        let mut bad = entries[1].clone();
+        bad.severity = Some("Imp\tortant".into());
+        assert!(encode_entries(&[bad]).is_err());
+        let mut bad = entries[0].clone();
+        bad.name = "a\tb".into();
+        assert!(encode_entries(&[bad]).is_err());
     }
 }

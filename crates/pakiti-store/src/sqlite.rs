@@ -1,4 +1,4 @@
-//! The SQLite backend: the default, embedded store.
+//! SQLite, the default embedded engine: opening it, and its bulk statements.
 //!
 //! Settings: WAL (readers never block the writer), `synchronous=FULL` (every commit is fsynced,
 //! so a report acknowledged after its commit survives a power loss, not only a killed
@@ -18,9 +18,10 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
+use crate::db::json_str;
 use crate::error::StoreError;
 use crate::model::PackageFinding;
-use crate::shared::{PackageRow, json_str};
+use crate::shared::PackageRow;
 
 type Tx = Transaction<'static, Sqlite>;
 

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::cache::Caches;
 use crate::db::{Db, Pool, Tx};
 use crate::error::StoreError;
-use crate::shared::Caches;
 use crate::{postgres, sqlite};
 
 /// The store: a SQLite or PostgreSQL database, chosen at startup from the URL, with the

@@ -1,5 +1,4 @@
-//! Rows and statements for CVE tags and exceptions, shared by both backends (the SQL is the
-//! same in SQLite and PostgreSQL).
+//! CVE tags and exceptions (and the shared server secrets): rows and statements.
 
 use crate::db::{is_unique_violation, on};
 use crate::error::StoreError;

@@ -219,10 +219,10 @@ async fn keeps_an_admin(tx: &mut Tx, id: UserId) -> Result<(), StoreError> {
     ))
     .fetch_all(&mut **t)
     .await)?;
-    if let [(only, name)] = &admins[..] {
-        if *only == id {
-            return Err(StoreError::LastAdmin(name.clone()));
-        }
+    if let [(only, name)] = &admins[..]
+        && *only == id
+    {
+        return Err(StoreError::LastAdmin(name.clone()));
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ fn facts(s: &str) -> HostFacts {
         modules: vec!["nodejs:18".into(), "perl:5.26".into()],
         module_streams: pakiti_store::ModuleStreams::Reported,
         problems: pakiti_store::ReportProblems::default(),
+        old_kernels: Vec::new(),
     }
 }
 

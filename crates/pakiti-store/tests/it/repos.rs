@@ -163,6 +163,7 @@ async fn host_update_counts() {
             modules: vec![],
             module_streams: pakiti_store::ModuleStreams::Reported,
             problems: pakiti_store::ReportProblems::default(),
+            old_kernels: Vec::new(),
         };
         let mut ids = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {
