@@ -449,6 +449,15 @@ pub async fn process(
         modules: modules.clone(),
         module_streams,
         problems: problems_of(report),
+        old_kernels: if stream.is_some() {
+            kernel::old_kernels(scheme, &report.kernel, &packages)
+                .iter()
+                .enumerate()
+                .filter_map(|(i, old)| old.then_some(i))
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();
