@@ -7,7 +7,7 @@
 //!   method is an inherent `pub async fn`, written once, in a file by domain: `feeds`,
 //!   `reports`, `findings`, `hosts`, `queue`, `tags`, `users`, `repos`, `fleet`, `refused`,
 //!   `identity` (the last two share `journal`: bounded retention and paged lists). Earlier
-//!   the store was a trait implemented twice with shared text pulled in by `include!` and
+//!   the store was a trait implemented twice with shared text pulled in by an `include` and
 //!   macros, so a new query touched four places and go-to-definition landed in a macro.
 //!   No trait: there is one implementation, and the server holds it directly (an enum, not
 //!   `Server<S: Store>`, so the server is compiled once).
