@@ -235,7 +235,7 @@ pub struct HostFacts {
     /// Positions in the report's packages of installed kernels older than the running one
     /// (`pakiti_core::kernel::old_kernels`, worked out by the caller): their versions are kept
     /// in `hosts.old_kernels` and out of the host's findings. Read only when a report is
-    /// saved: a stored [`Host`] has it empty.
+    /// saved: a stored [`Host`](crate::Host) has it empty.
     pub old_kernels: Vec<usize>,
 }
 

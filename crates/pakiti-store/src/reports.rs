@@ -411,7 +411,7 @@ impl Store {
     /// under load uses to group-commit. `out[i]` is `None` when `reports[i]`'s host no longer
     /// exists, its last saved report no longer has `reports[i]`'s hash (another report, or
     /// another server, changed it since the caller looked), or that report's evaluation never
-    /// finished ([`Host::evaluation_pending`]): the caller then saves the report in full.
+    /// finished ([`Host::evaluation_pending`](crate::Host::evaluation_pending)): the caller then saves the report in full.
     #[instrument(skip_all, fields(reports = reports.len()))]
     pub async fn touch_unchanged_reports(
         &self,
@@ -506,7 +506,7 @@ impl Store {
         Ok(written)
     }
 
-    /// Hosts whose last saved report was never evaluated ([`Host::evaluation_pending`]): the
+    /// Hosts whose last saved report was never evaluated ([`Host::evaluation_pending`](crate::Host::evaluation_pending)): the
     /// host and that report, by host id.
     pub async fn pending_evaluations(&self) -> Result<Vec<(HostId, ReportId)>, StoreError> {
         let mut tx = self.begin_read().await?;
