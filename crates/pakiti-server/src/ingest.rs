@@ -15,7 +15,6 @@ use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::Store;
 use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
