@@ -21,7 +21,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use pakiti_core::advisory::{Severity, Status};
-use pakiti_store::{CveException, CveTag, Host, HostId, HostScope, Store};
+use pakiti_store::Store;
+use pakiti_store::{CveException, CveTag, Host, HostId, HostScope};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
@@ -264,7 +265,7 @@ impl Fleet {
     ///
     /// # Errors
     /// The store fails.
-    pub async fn load(store: &impl Store, evaluator: &Evaluator) -> anyhow::Result<Fleet> {
+    pub async fn load(store: &Store, evaluator: &Evaluator) -> anyhow::Result<Fleet> {
         let hosts = store.fleet_hosts().await?;
         let findings = store.fleet_findings().await?;
         let packages = store.fleet_packages().await?;

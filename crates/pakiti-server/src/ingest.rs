@@ -15,7 +15,6 @@ use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::Store;
 use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
@@ -449,6 +448,15 @@ pub async fn process(
         modules: modules.clone(),
         module_streams,
         problems: problems_of(report),
+        old_kernels: if stream.is_some() {
+            kernel::old_kernels(scheme, &report.kernel, &packages)
+                .iter()
+                .enumerate()
+                .filter_map(|(i, old)| old.then_some(i))
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();

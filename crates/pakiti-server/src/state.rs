@@ -2,7 +2,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use pakiti_store::{AnyStore, HostIdentity, Store};
+use pakiti_store::HostIdentity;
+use pakiti_store::Store;
 
 use crate::evaluate::{Evaluator, Policy};
 use crate::fleet::FleetCell;
@@ -15,7 +16,7 @@ use crate::writer::Writer;
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
-    pub store: AnyStore,
+    pub store: Store,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The key that decrypts S/MIME reports, when configured.
@@ -105,7 +106,7 @@ impl Fingerprint {
 /// A summary of the feeds' state that changes whenever their advisories can have changed
 /// (an import, an enable/disable, a removal), so that a server sharing a database with others
 /// notices another server's import.
-async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+async fn feeds_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     for f in store.list_feeds().await? {
@@ -127,7 +128,7 @@ async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
 
 /// The same for repositories: a sync that changed a repository's content, or a change of its
 /// settings, changes it; another server's sync is noticed on the next 30 s tick.
-async fn repos_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+async fn repos_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     for r in store.list_repositories().await? {
@@ -156,7 +157,7 @@ impl AppState {
     /// # Errors
     /// The advisories cannot be loaded.
     pub async fn new(
-        store: AnyStore,
+        store: Store,
         settings: Settings,
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {
