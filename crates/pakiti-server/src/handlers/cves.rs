@@ -99,6 +99,7 @@ pub async fn cve_detail(
 #[utoipa::path(
     get,
     path = "/api/v1/cves",
+    operation_id = "cves_list",
     tag = "cves",
     params(FormatQuery),
     responses(
@@ -120,6 +121,7 @@ pub async fn api_list(
 #[utoipa::path(
     get,
     path = "/api/v1/cves/{cve}",
+    operation_id = "cves_get",
     tag = "cves",
     params(("cve" = String, Path, description = "CVE id")),
     responses(

@@ -102,6 +102,7 @@ pub async fn exception_rows(state: &AppState) -> Result<Vec<ApiException>, AppEr
 #[utoipa::path(
     get,
     path = "/api/v1/exceptions",
+    operation_id = "exceptions_list",
     tag = "exceptions",
     params(FormatQuery),
     responses(
@@ -123,6 +124,7 @@ pub async fn api_list(
 #[utoipa::path(
     post,
     path = "/api/v1/exceptions",
+    operation_id = "exceptions_create",
     tag = "exceptions",
     request_body = ExceptionInput,
     responses(
@@ -146,6 +148,7 @@ pub async fn api_create(
 #[utoipa::path(
     delete,
     path = "/api/v1/exceptions/{id}",
+    operation_id = "exceptions_delete",
     tag = "exceptions",
     params(("id" = i64, Path, description = "Exception id")),
     responses(

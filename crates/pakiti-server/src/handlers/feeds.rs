@@ -45,6 +45,7 @@ pub async fn feed_rows(state: &AppState) -> Result<Vec<ApiFeed>, AppError> {
 #[utoipa::path(
     get,
     path = "/api/v1/feeds",
+    operation_id = "feeds_list",
     tag = "feeds",
     params(FormatQuery),
     responses(

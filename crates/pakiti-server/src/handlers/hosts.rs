@@ -330,6 +330,7 @@ pub async fn refine_source_names(
 #[utoipa::path(
     get,
     path = "/api/v1/hosts",
+    operation_id = "hosts_list",
     tag = "hosts",
     params(HostsQuery),
     responses(
@@ -474,7 +475,7 @@ pub async fn host_detail(
 ///
 /// # Errors
 /// Unknown host (404) or a store failure (500).
-#[utoipa::path(get, path = "/api/v1/hosts/{hostname}", tag = "hosts",
+#[utoipa::path(get, path = "/api/v1/hosts/{hostname}", operation_id = "hosts_get", tag = "hosts",
     params(("hostname" = String, Path, description = "Host name (case-insensitive)")),
     responses((status = 200, description = "The host with its findings", body = ApiHostDetail),
         (status = 404, description = "No such host in the viewer's scope")))]

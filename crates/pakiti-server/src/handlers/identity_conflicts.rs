@@ -63,6 +63,7 @@ async fn query(state: &AppState, q: &ConflictQuery) -> Result<ApiConflictPage, A
 #[utoipa::path(
     get,
     path = "/api/v1/identity-conflicts",
+    operation_id = "identity_conflicts_list",
     tag = "reports",
     params(ConflictQuery),
     responses(

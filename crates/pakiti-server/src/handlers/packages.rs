@@ -72,6 +72,7 @@ async fn visible_hosts(
 #[utoipa::path(
     get,
     path = "/api/v1/packages/{name}",
+    operation_id = "packages_get",
     tag = "packages",
     params(("name" = String, Path, description = "Package name"), PackageQuery),
     responses(

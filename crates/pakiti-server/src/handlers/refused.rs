@@ -138,6 +138,7 @@ pub async fn query(
 #[utoipa::path(
     get,
     path = "/api/v1/reports/refused",
+    operation_id = "refused_list",
     tag = "reports",
     params(RefusedQuery),
     responses(

@@ -47,6 +47,7 @@ pub async fn repository_rows(state: &AppState) -> Result<Vec<ApiRepository>, App
 #[utoipa::path(
     get,
     path = "/api/v1/repositories",
+    operation_id = "repositories_list",
     tag = "repositories",
     params(FormatQuery),
     responses(

@@ -45,6 +45,7 @@ pub async fn host_sets(
 #[utoipa::path(
     get,
     path = "/api/v1/groups",
+    operation_id = "sets_groups",
     tag = "sets",
     params(FormatQuery),
     responses(
@@ -70,6 +71,7 @@ pub async fn api_groups(
 #[utoipa::path(
     get,
     path = "/api/v1/domains",
+    operation_id = "sets_domains",
     tag = "sets",
     params(FormatQuery),
     responses(
@@ -95,6 +97,7 @@ pub async fn api_domains(
 #[utoipa::path(
     get,
     path = "/api/v1/oses",
+    operation_id = "sets_oses",
     tag = "sets",
     params(FormatQuery),
     responses(

@@ -41,6 +41,7 @@ pub async fn exposure(state: &AppState, viewer: &Viewer) -> Result<Vec<ApiExposu
 #[utoipa::path(
     get,
     path = "/api/v1/stats",
+    operation_id = "stats_list",
     tag = "stats",
     params(FormatQuery),
     responses(

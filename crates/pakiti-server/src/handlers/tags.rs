@@ -130,6 +130,7 @@ pub async fn tag_report(
 #[utoipa::path(
     get,
     path = "/api/v1/tags",
+    operation_id = "tags_list",
     tag = "tags",
     params(FormatQuery),
     responses(
@@ -158,6 +159,7 @@ pub async fn api_list(
 #[utoipa::path(
     post,
     path = "/api/v1/tags",
+    operation_id = "tags_create",
     tag = "tags",
     request_body = TagInput,
     responses(
@@ -186,6 +188,7 @@ fn tag_id(s: &str) -> Result<i64, AppError> {
 #[utoipa::path(
     patch,
     path = "/api/v1/tags/{tag}",
+    operation_id = "tags_patch",
     tag = "tags",
     params(("tag" = i64, Path, description = "Tag id")),
     request_body = TagPatch,
@@ -211,6 +214,7 @@ pub async fn api_patch(
 #[utoipa::path(
     delete,
     path = "/api/v1/tags/{tag}",
+    operation_id = "tags_delete",
     tag = "tags",
     params(("tag" = i64, Path, description = "Tag id")),
     responses(
@@ -234,6 +238,7 @@ pub async fn api_delete(
 #[utoipa::path(
     get,
     path = "/api/v1/tags/{tag}",
+    operation_id = "tags_get",
     tag = "tags",
     params(("tag" = String, Path, description = "Tag name")),
     responses(

@@ -454,6 +454,7 @@ pub async fn delete_user_form(
 #[utoipa::path(
     get,
     path = "/api/v1/users",
+    operation_id = "users_list",
     tag = "users",
     responses(
         (status = 200, description = "Every user", body = Vec<ApiUser>),
@@ -481,6 +482,7 @@ fn parse_grant_spec(spec: &str) -> Result<Grant, AppError> {
 #[utoipa::path(
     post,
     path = "/api/v1/users",
+    operation_id = "users_create",
     tag = "users",
     request_body = ApiNewUser,
     responses(
@@ -512,6 +514,7 @@ pub async fn api_create(
 #[utoipa::path(
     get,
     path = "/api/v1/users/{name}",
+    operation_id = "users_get",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     responses(
@@ -535,6 +538,7 @@ pub async fn api_get(
 #[utoipa::path(
     patch,
     path = "/api/v1/users/{name}",
+    operation_id = "users_patch",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     request_body = ApiUserPatch,
@@ -578,6 +582,7 @@ pub async fn api_patch(
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{name}",
+    operation_id = "users_delete",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     responses(
@@ -602,6 +607,7 @@ pub async fn api_delete(
 #[utoipa::path(
     post,
     path = "/api/v1/users/{name}/grants",
+    operation_id = "users_add_grant",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     request_body = ApiGrant,
@@ -631,6 +637,7 @@ pub async fn api_add_grant(
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{name}/grants/{kind}/{value}",
+    operation_id = "users_remove_grant",
     tag = "users",
     params(("name" = String, Path, description = "User name"), ("kind" = String, Path, description = "`group`, `domain` or `host`"), ("value" = String, Path, description = "The name granted")),
     responses(
@@ -663,6 +670,7 @@ pub async fn api_remove_grant(
 #[utoipa::path(
     get,
     path = "/api/v1/users/{name}/tokens",
+    operation_id = "users_tokens",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     responses(
@@ -686,6 +694,7 @@ pub async fn api_tokens(
 #[utoipa::path(
     post,
     path = "/api/v1/users/{name}/tokens",
+    operation_id = "users_create_token",
     tag = "users",
     params(("name" = String, Path, description = "User name")),
     request_body = ApiTokenBody,
@@ -719,6 +728,7 @@ pub async fn api_create_token(
 #[utoipa::path(
     delete,
     path = "/api/v1/users/{name}/tokens/{id}",
+    operation_id = "users_revoke_token",
     tag = "users",
     params(("name" = String, Path, description = "User name"), ("id" = i64, Path, description = "Token id")),
     responses(
