@@ -2,7 +2,7 @@
 //! the JSON API both show), its `/api/v1` handlers (annotated with `#[utoipa::path]`: the
 //! OpenAPI document is generated from them, see [`crate::router::openapi`]) and its pages.
 //! The types the API answers are in [`crate::api_types`]; what every page shares in
-//! [`crate::web`]. Handler modules do not import each other, except [`tags::after_change`].
+//! [`crate::web`]. Handler modules do not import each other, except `tags::after_change`.
 
 pub mod cves;
 pub mod exceptions;
