@@ -5,7 +5,9 @@
 //! query that lists, reads or counts hosts, check `viewer.scope.allows(&host)` on single-host
 //! reads (answer 404, not 403, so names do not leak), require `viewer.admin` for changes
 //! that affect everyone (feeds, repositories, users), render `viewer.csrf` into every form as a
-//! hidden `csrf` field and call [`check_csrf`] in every form POST handler.
+//! hidden `csrf` field. Every administrator's change takes [`AdminForm`] (a form POST: admin,
+//! then the body's `csrf` field) or [`Admin`] (the JSON API: admin, then `X-CSRF-Token` on
+//! every method but GET/HEAD); [`check_csrf`] is left for the one non-admin form (log-out).
 //!
 //! How a request is authenticated (`[auth] mode`, see [`AuthMode`]):
 //! - `Authorization: Bearer TOKEN` (every mode but `none`): an API token, looked up by its
@@ -28,11 +30,14 @@ use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use pakiti_store::{GrantKind, HostScope, User};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -288,6 +293,75 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// An administrator's request: the [`Viewer`] of an admin, CSRF-checked for every method but
+/// GET and HEAD through `X-CSRF-Token` (bearer-token and single-user calls are exempt, see
+/// [`Viewer::check_api_csrf`]). Every admin-only JSON handler and page takes it.
+#[derive(Clone, Debug)]
+pub struct Admin(pub Viewer);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        viewer.require_admin()?;
+        if !parts.method.is_safe() {
+            viewer.check_api_csrf(&parts.headers)?;
+        }
+        Ok(Admin(viewer))
+    }
+}
+
+/// An administrator's form POST: the [`Viewer`] of an admin and the form `T`, whose hidden
+/// `csrf` field matched the viewer's token ([`check_csrf`]). `T` does not declare `csrf`.
+/// The order of checks is the one every form had: who asks (401 or a redirect to `/login`),
+/// the form itself (axum's 415/422), an administrator (403), the CSRF token (403).
+#[derive(Clone, Debug)]
+pub struct AdminForm<T>(pub Viewer, pub T);
+
+/// A form with no field but the CSRF token (revoke, delete, accept, reject).
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct NoFields {}
+
+/// The CSRF field of a form.
+#[derive(Debug, Default, Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T> FromRequest<AppState> for AdminForm<T>
+where
+    T: DeserializeOwned + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = |parts: Parts| Request::from_parts(parts, Body::from(bytes.clone()));
+        let Form(value) = Form::<T>::from_request(form(parts.clone()), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Form(field) = Form::<CsrfField>::from_request(form(parts), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        viewer
+            .require_admin()
+            .map_err(IntoResponse::into_response)?;
+        check_csrf(&viewer, &field.csrf).map_err(IntoResponse::into_response)?;
+        Ok(AdminForm(viewer, value))
+    }
+}
+
 /// The viewer for a known user: everything for admins, the user's grants otherwise.
 async fn viewer_for(state: &AppState, user: &User) -> Result<Viewer, AppError> {
     if user.disabled {
@@ -352,22 +426,13 @@ fn constant_eq(a: &str, b: &str) -> bool {
 pub fn random_token() -> String {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).expect("the OS random source");
-    hex(&b)
-}
-
-fn hex(b: &[u8]) -> String {
-    use std::fmt::Write;
-    b.iter()
-        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
-            let _ = write!(s, "{x:02x}");
-            s
-        })
+    hex::encode(b)
 }
 
 /// The SHA-256 of a token, hex: what the store keeps.
 #[must_use]
 pub fn sha256_hex(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// The CSRF token of a proxy- or certificate-authenticated user: bound to the database's
@@ -433,17 +498,19 @@ pub fn set_cookie(settings: &Settings, name: &str, value: &str, max_age: i64) ->
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
 }
 
+/// What [`urlencode`] keeps: RFC 3986's unreserved characters and `/` (it encodes paths into
+/// `?next=`).
+const NEXT_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 /// Percent-encodes a query value.
 #[must_use]
 pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, NEXT_VALUE).to_string()
 }
 
 #[cfg(test)]

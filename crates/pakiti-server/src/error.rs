@@ -117,11 +117,29 @@ fn is_transient(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Every store error has one status, whichever handler meets it. The match is exhaustive on
+/// purpose: a new variant must be given a status here.
+///
+/// | store error | status |
+/// |---|---|
+/// | `Duplicate`, `DuplicateFeed` (a name or key taken) | 400 |
+/// | `Invalid` (a value the store cannot hold) | 400 |
+/// | `NotFound` | 404 |
+/// | `LastAdmin` (the change would leave no administrator) | 409 |
+/// | `Database` when transient (deadlock, serialization, busy, pool timeout) | 503 + `Retry-After` |
+/// | `Database` otherwise, `Migrate`, `Corrupt`, `UnsupportedUrl` | 500 |
 impl From<pakiti_store::StoreError> for AppError {
     fn from(e: pakiti_store::StoreError) -> Self {
+        use pakiti_store::StoreError as E;
         match e {
-            pakiti_store::StoreError::LastAdmin(_) => AppError::Conflict(e.to_string()),
-            e => AppError::Internal(e.into()),
+            E::Duplicate(m) | E::Invalid(m) => AppError::BadRequest(m),
+            E::DuplicateFeed(_) => AppError::BadRequest(e.to_string()),
+            E::NotFound { .. } => AppError::NotFound(e.to_string()),
+            E::LastAdmin(_) => AppError::Conflict(e.to_string()),
+            // `status()` answers 503 for the transient ones.
+            E::Database(_) | E::Migrate(_) | E::Corrupt { .. } | E::UnsupportedUrl => {
+                AppError::Internal(e.into())
+            }
         }
     }
 }
@@ -134,5 +152,48 @@ impl IntoResponse for AppError {
         let mut resp = (self.status(), axum::Json(body)).into_response();
         add_retry_after(&mut resp);
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pakiti_store::StoreError;
+
+    #[test]
+    fn every_store_error_has_one_status() {
+        for (e, status) in [
+            (StoreError::Duplicate("a user named x exists".into()), 400),
+            (StoreError::DuplicateFeed("f".into()), 400),
+            (StoreError::Invalid("empty".into()), 400),
+            (
+                StoreError::NotFound {
+                    what: "host",
+                    id: "h".into(),
+                },
+                404,
+            ),
+            (StoreError::LastAdmin("root".into()), 409),
+            (StoreError::Database(sqlx_pool_timeout()), 503),
+            (StoreError::UnsupportedUrl, 500),
+            (
+                StoreError::Corrupt {
+                    what: "stream",
+                    detail: "x".into(),
+                },
+                500,
+            ),
+        ] {
+            let shown = e.to_string();
+            let app = AppError::from(e);
+            assert_eq!(app.status().as_u16(), status, "{shown}");
+            if status < 500 {
+                assert!(shown.contains(&app.public_message()), "{shown}");
+            }
+        }
+    }
+
+    fn sqlx_pool_timeout() -> sqlx::Error {
+        sqlx::Error::PoolTimedOut
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::AppError;
 
 /// The `format` query parameter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// The page (or the API's own JSON).
@@ -21,10 +21,11 @@ pub enum Format {
 }
 
 /// Query carrying only `format`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
-    /// Export format.
+    /// `csv` or `json`: every row as a download instead of the default answer.
     pub format: Option<Format>,
 }
 
@@ -36,11 +37,12 @@ pub trait CsvRow {
     fn fields(&self) -> Vec<String>;
 }
 
-/// A CSV download named `name.csv`.
+/// The CSV text of `rows`: a header row, then one record per row, every cell through
+/// [`neutral`]; quoting is the `csv` crate's.
 ///
 /// # Errors
 /// Writing the CSV fails (it cannot, into memory, but the type says so).
-pub fn csv<T: CsvRow>(name: &str, rows: &[T]) -> Result<Response, AppError> {
+pub fn csv_body<T: CsvRow>(rows: &[T]) -> Result<Vec<u8>, AppError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(T::HEADER)
         .map_err(|e| AppError::Internal(e.into()))?;
@@ -48,9 +50,16 @@ pub fn csv<T: CsvRow>(name: &str, rows: &[T]) -> Result<Response, AppError> {
         w.write_record(r.fields().iter().map(|f| neutral(f).into_owned()))
             .map_err(|e| AppError::Internal(e.into()))?;
     }
-    let body = w
-        .into_inner()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))?;
+    w.into_inner()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("csv: {e}")))
+}
+
+/// A CSV download named `name.csv`.
+///
+/// # Errors
+/// See [`csv_body`].
+pub fn csv<T: CsvRow>(name: &str, rows: &[T]) -> Result<Response, AppError> {
+    let body = csv_body(rows)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -97,6 +106,18 @@ pub fn export<T: CsvRow + Serialize>(
         Format::Json => Ok(Some(json(rows))),
         Format::Csv => csv(name, rows).map(Some),
     }
+}
+
+/// An API list: `rows` as JSON, or as the export `q` asks for (`?format=csv` or `json`).
+///
+/// # Errors
+/// See [`csv()`].
+pub fn list<T: CsvRow + Serialize>(
+    q: &FormatQuery,
+    name: &str,
+    rows: &[T],
+) -> Result<Response, AppError> {
+    Ok(export(q.format.unwrap_or_default(), name, rows)?.unwrap_or_else(|| json(rows)))
 }
 
 /// Joins list fields for a CSV cell.

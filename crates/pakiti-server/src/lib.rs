@@ -3,6 +3,7 @@
 //! `router(state)` builds the application and `serve(listener, state, shutdown)` runs it on an
 //! already-bound listener, so tests bind port 0 and talk to a real server on 127.0.0.1.
 
+pub mod api_types;
 pub mod auth;
 pub mod cmd;
 pub mod crashpoint;

@@ -1,114 +1,160 @@
 //! The route table, in one place.
+//!
+//! The `/api/v1` routes are registered through [`api_router`] (an `utoipa-axum`
+//! `OpenApiRouter`): a handler is routed there together with its `#[utoipa::path]`, so the
+//! OpenAPI document ([`openapi`], kept as `docs/openapi.json` and checked by a test) lists
+//! exactly the API the server answers. Pages, `/feed/` and the rest are plain axum routes.
 
 use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::handlers::{api, feed, packages, refused, users, views};
+use crate::handlers::{
+    cves, exceptions, feeds, hosts, identity_conflicts, packages, refused, report, repositories,
+    session, sets, stats, tags, users,
+};
 use crate::state::AppState;
 use crate::web;
 
-/// Every `/api/v1` route as (method, path), as documented in `docs/openapi.json`; a test
-/// checks the two against each other and against what the server answers.
-pub const API_ROUTES: &[(&str, &str)] = &[
-    ("get", "/api/v1/hosts"),
-    ("get", "/api/v1/hosts/{hostname}"),
-    ("get", "/api/v1/cves"),
-    ("get", "/api/v1/cves/{cve}"),
-    ("get", "/api/v1/tags"),
-    ("post", "/api/v1/tags"),
-    ("get", "/api/v1/tags/{tag}"),
-    ("patch", "/api/v1/tags/{tag}"),
-    ("delete", "/api/v1/tags/{tag}"),
-    ("get", "/api/v1/exceptions"),
-    ("post", "/api/v1/exceptions"),
-    ("delete", "/api/v1/exceptions/{id}"),
-    ("get", "/api/v1/groups"),
-    ("get", "/api/v1/domains"),
-    ("get", "/api/v1/oses"),
-    ("get", "/api/v1/feeds"),
-    ("get", "/api/v1/stats"),
-    ("get", "/api/v1/packages/{name}"),
-    ("get", "/api/v1/repositories"),
-    ("get", "/api/v1/reports/refused"),
-    ("get", "/api/v1/identity-conflicts"),
-];
+/// The document's frame; the paths and schemas come from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "pakiti API",
+        version = "1",
+        description = "The JSON API of the pakiti server (`/api/v1`). Every request is made as a \
+            viewer (see `[auth]`): lists and single-host reads show only the hosts the viewer may \
+            see; changes need an administrator, and calls authenticated by the session cookie send \
+            the `X-CSRF-Token` header. Lists also answer `?format=csv` and `?format=json` with \
+            every row."
+    ),
+    tags(
+        (name = "hosts", description = "Hosts, their findings, updates and reports"),
+        (name = "cves", description = "CVEs present in the fleet"),
+        (name = "tags", description = "CVE tags"),
+        (name = "exceptions", description = "Exceptions: a CVE that does not apply to a package version"),
+        (name = "sets", description = "Hosts by group, domain and OS"),
+        (name = "feeds", description = "Vulnerability feeds"),
+        (name = "repositories", description = "Package repositories"),
+        (name = "stats", description = "Exposure over time"),
+        (name = "packages", description = "One package across the fleet"),
+        (name = "reports", description = "Refused reports and identity conflicts"),
+        (name = "users", description = "Users, grants and API tokens (administrators)"),
+    )
+)]
+struct ApiDoc;
+
+/// Every `/api/v1` route with its OpenAPI operation.
+#[must_use]
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(hosts::api_list))
+        .routes(routes!(hosts::api_get))
+        .routes(routes!(cves::api_list))
+        .routes(routes!(cves::api_get))
+        .routes(routes!(tags::api_list, tags::api_create))
+        .routes(routes!(tags::api_get, tags::api_patch, tags::api_delete))
+        .routes(routes!(exceptions::api_list, exceptions::api_create))
+        .routes(routes!(exceptions::api_delete))
+        .routes(routes!(sets::api_groups))
+        .routes(routes!(sets::api_domains))
+        .routes(routes!(sets::api_oses))
+        .routes(routes!(feeds::api_list))
+        .routes(routes!(stats::api_list))
+        .routes(routes!(packages::api_get))
+        .routes(routes!(repositories::api_list))
+        .routes(routes!(refused::api_list))
+        .routes(routes!(identity_conflicts::api_list))
+        .routes(routes!(users::api_list, users::api_create))
+        .routes(routes!(users::api_get, users::api_patch, users::api_delete))
+        .routes(routes!(users::api_add_grant))
+        .routes(routes!(users::api_remove_grant))
+        .routes(routes!(users::api_tokens, users::api_create_token))
+        .routes(routes!(users::api_revoke_token))
+}
+
+/// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// Every `/api/v1` route as (method, path), from the router itself.
+#[must_use]
+pub fn api_routes() -> Vec<(String, String)> {
+    let doc = openapi();
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("patch", &item.patch),
+            ("delete", &item.delete),
+        ] {
+            if op.is_some() {
+                out.push((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    out
+}
 
 /// Builds the application: a plain function of its state, so tests call it without a socket.
 pub fn router(state: AppState) -> Router {
     // Compressed bodies may be decompressed up to the same limit inside the handler.
     let limit = state.settings.max_report_bytes;
     let body_timeout = state.settings.limits.body_read_timeout();
+    let (api, _) = api_router().split_for_parts();
     Router::new()
-        .route("/feed/", post(feed::post))
-        .route("/feed", post(feed::post))
-        .route("/pakiti/feed/", post(feed::post))
-        .route("/pakiti/feed", post(feed::post))
-        .route("/api/v1/hosts", get(api::list_hosts))
-        .route("/api/v1/hosts/{hostname}", get(api::get_host))
-        .route("/api/v1/cves", get(views::cves))
-        .route("/api/v1/cves/{cve}", get(views::cve))
-        .route("/api/v1/tags", get(views::tags).post(views::create_tag))
-        .route(
-            "/api/v1/tags/{tag}",
-            get(views::tag)
-                .patch(views::patch_tag)
-                .delete(views::delete_tag),
-        )
-        .route(
-            "/api/v1/exceptions",
-            get(views::exceptions).post(views::create_exception),
-        )
-        .route("/api/v1/exceptions/{id}", delete(views::delete_exception))
-        .route("/api/v1/groups", get(views::groups))
-        .route("/api/v1/domains", get(views::domains))
-        .route("/api/v1/oses", get(views::oses))
-        .route("/api/v1/feeds", get(views::feeds))
-        .route("/api/v1/stats", get(views::stats))
-        .route("/api/v1/packages/{name}", get(packages::get_package))
-        .route("/api/v1/repositories", get(views::repositories))
-        .route("/api/v1/reports/refused", get(refused::api_list))
-        .route("/api/v1/identity-conflicts", get(crate::identity::api_list))
+        .merge(api)
+        .route("/feed/", post(report::post))
+        .route("/feed", post(report::post))
+        .route("/pakiti/feed/", post(report::post))
+        .route("/pakiti/feed", post(report::post))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", get(web::hosts))
-        .route("/hosts", get(web::hosts))
-        .route("/hosts/{hostname}", get(web::host))
-        .route("/cves", get(web::cves))
-        .route("/cves/{cve}", get(web::cve))
-        .route("/tags", get(web::tags).post(web::create_tag))
-        .route("/tags/toggle", post(web::toggle_tag))
-        .route("/tags/delete", post(web::delete_tag))
-        .route("/tags/{tag}", get(web::tag))
+        .route("/", get(hosts::list_page))
+        .route("/hosts", get(hosts::list_page))
+        .route("/hosts/{hostname}", get(hosts::page))
+        .route("/cves", get(cves::list_page))
+        .route("/cves/{cve}", get(cves::page))
+        .route("/tags", get(tags::list_page).post(tags::create_form))
+        .route("/tags/toggle", post(tags::toggle_form))
+        .route("/tags/delete", post(tags::delete_form))
+        .route("/tags/{tag}", get(tags::page))
         .route(
             "/exceptions",
-            get(web::exceptions).post(web::create_exception),
+            get(exceptions::list_page).post(exceptions::create_form),
         )
-        .route("/exceptions/delete", post(web::delete_exception))
-        .route("/groups", get(web::groups))
-        .route("/domains", get(web::domains))
-        .route("/oses", get(web::oses))
-        .route("/feeds", get(web::feeds))
-        .route("/stats", get(web::stats))
-        .route("/repositories", get(web::repositories))
+        .route("/exceptions/delete", post(exceptions::delete_form))
+        .route("/groups", get(sets::groups_page))
+        .route("/domains", get(sets::domains_page))
+        .route("/oses", get(sets::oses_page))
+        .route("/feeds", get(feeds::list_page))
+        .route("/stats", get(stats::page))
+        .route("/repositories", get(repositories::list_page))
         .route("/reports/refused", get(refused::page))
-        .route("/identity-conflicts", get(crate::identity::page))
+        .route("/identity-conflicts", get(identity_conflicts::page))
         .route(
             "/identity-conflicts/{id}/accept",
-            post(crate::identity::accept),
+            post(identity_conflicts::accept),
         )
         .route(
             "/identity-conflicts/{id}/reject",
-            post(crate::identity::reject),
+            post(identity_conflicts::reject),
         )
-        .route("/packages/{name}", get(web::package))
+        .route("/packages/{name}", get(packages::page))
         .route("/static/pakiti.css", get(web::stylesheet))
         // ---- authentication, users and ACL ----
-        .route("/login", get(users::login_form).post(users::login))
-        .route("/logout", get(users::logout_form).post(users::logout))
+        .route("/login", get(session::login_form).post(session::login))
+        .route("/logout", get(session::logout_form).post(session::logout))
         .route(
             "/users",
             get(users::users_page).post(users::create_user_form),
@@ -127,29 +173,6 @@ pub fn router(state: AppState) -> Router {
             post(users::revoke_token_form),
         )
         .route("/users/{name}/delete", post(users::delete_user_form))
-        .route(
-            "/api/v1/users",
-            get(users::api_list).post(users::api_create),
-        )
-        .route(
-            "/api/v1/users/{name}",
-            get(users::api_get)
-                .patch(users::api_patch)
-                .delete(users::api_delete),
-        )
-        .route("/api/v1/users/{name}/grants", post(users::api_add_grant))
-        .route(
-            "/api/v1/users/{name}/grants/{kind}/{value}",
-            delete(users::api_remove_grant),
-        )
-        .route(
-            "/api/v1/users/{name}/tokens",
-            get(users::api_tokens).post(users::api_create_token),
-        )
-        .route(
-            "/api/v1/users/{name}/tokens/{id}",
-            delete(users::api_revoke_token),
-        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(web::security_headers))
         // Slow bodies: `/feed/` reads its own within the same bound (`limits::read_body`).

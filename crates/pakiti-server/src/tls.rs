@@ -4,7 +4,7 @@
 //!
 //! Every request that came over such a connection carries a [`TlsInfo`] extension; plain HTTP
 //! requests do not. `auth` reads the client certificate for `tls` mode without a front proxy,
-//! `handlers/feed.rs` for trusted report proxies and to decide whether tagged-CVE report-back
+//! `handlers/report.rs` for trusted report proxies and to decide whether tagged-CVE report-back
 //! lines may be sent (Pakiti 3 sends them only over HTTPS).
 
 use std::future::Future;

@@ -1,81 +1,36 @@
-//! `GET /api/v1/packages/{name}?group=G`: Pakiti 2's "outdated / missing packages" data for
-//! one package name across the hosts the viewer may see: the versions installed (with host
-//! counts), the newest version available per OS stream (from the imported repositories), the
-//! hosts behind it, and the hosts of those streams that lack the package.
+//! One package across the fleet: `GET /api/v1/packages/{name}?group=G` and the
+//! `/packages/{name}` page (Pakiti 2's "outdated / missing packages"), both from
+//! [`package_report`]: the versions installed (with host counts), the newest version available
+//! per OS stream (from the imported repositories), the hosts behind it, and the hosts of those
+//! streams that lack the package.
 
 use std::collections::BTreeMap;
 
+use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
 use pakiti_core::updates::Scope;
 use pakiti_store::{Host, HostFilter, HostSort, Page};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
+use crate::api_types::{OutdatedHost, PackageHost, PackageReport, StreamNewest, VersionCount};
 use crate::auth::Viewer;
 use crate::error::AppError;
-use crate::export::{CsvRow, opt};
+use crate::export;
 use crate::state::AppState;
+use crate::web::{VERSION, enc, render};
 
 /// Query parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct PackageQuery {
     /// Only hosts of this host group.
     pub group: Option<String>,
-}
-
-/// An installed version and how many hosts have it.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct VersionCount {
-    /// The stream the hosts are on.
-    pub stream: Option<String>,
-    /// Installed version.
-    pub version: String,
-    /// Hosts with it.
-    pub hosts: usize,
-}
-
-/// The newest version the repositories of a stream offer to the hosts that have the package.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct StreamNewest {
-    /// The stream.
-    pub stream: String,
-    /// Whether any repository serves the stream.
-    pub covered: bool,
-    /// The newest candidate version (`None` when not covered).
-    pub newest: Option<String>,
-}
-
-/// A host whose installed version is older than what its repositories offer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct OutdatedHost {
-    /// Host name.
-    pub hostname: String,
-    /// Its stream.
-    pub stream: Option<String>,
-    /// Installed version.
-    pub installed: String,
-    /// What its package manager would install.
-    pub available: String,
-    /// Whether that upgrade brings a security fix.
-    pub security: bool,
-}
-
-/// The answer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PackageReport {
-    /// The package name.
-    pub name: String,
-    /// Installed versions per stream, with host counts.
-    pub versions: Vec<VersionCount>,
-    /// Newest available per stream.
-    pub newest: Vec<StreamNewest>,
-    /// Hosts behind the newest available.
-    pub outdated: Vec<OutdatedHost>,
-    /// Hosts of the same streams without the package.
-    pub missing: Vec<String>,
 }
 
 async fn visible_hosts(
@@ -100,8 +55,7 @@ async fn visible_hosts(
                     limit: 1000,
                 },
             )
-            .await
-            .map_err(anyhow::Error::from)?;
+            .await?;
         let n = page.hosts.len();
         out.extend(page.hosts);
         if n == 0 || i64::try_from(out.len()).unwrap_or(i64::MAX) >= page.total {
@@ -111,54 +65,21 @@ async fn visible_hosts(
     Ok(out)
 }
 
-/// One host row of the package page and its exports: a host that has the package (one row
-/// per installed instance) or, with `status` `missing`, a host of the same streams without it.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct PackageHost {
-    /// Host name.
-    pub hostname: String,
-    /// Its stream.
-    pub stream: Option<String>,
-    /// Installed version (empty when missing).
-    pub installed: String,
-    /// Installed arch (empty when missing).
-    pub arch: String,
-    /// What its package manager would install, when newer than `installed`.
-    pub available: Option<String>,
-    /// Whether that upgrade brings a security fix.
-    pub security: bool,
-    /// `outdated`, `current`, `not-covered` (no repository serves the host) or `missing`.
-    pub status: String,
-}
-
-impl CsvRow for PackageHost {
-    const HEADER: &'static [&'static str] = &[
-        "hostname",
-        "stream",
-        "installed",
-        "arch",
-        "available",
-        "security",
-        "status",
-    ];
-    fn fields(&self) -> Vec<String> {
-        vec![
-            self.hostname.clone(),
-            opt(self.stream.as_ref()),
-            self.installed.clone(),
-            self.arch.clone(),
-            opt(self.available.as_ref()),
-            self.security.to_string(),
-            self.status.clone(),
-        ]
-    }
-}
-
 /// `GET /api/v1/packages/{name}`.
 ///
 /// # Errors
 /// A store failure (500).
-pub async fn get_package(
+#[utoipa::path(
+    get,
+    path = "/api/v1/packages/{name}",
+    operation_id = "packages_get",
+    tag = "packages",
+    params(("name" = String, Path, description = "Package name"), PackageQuery),
+    responses(
+        (status = 200, description = "One package across the hosts in scope", body = PackageReport)
+    )
+)]
+pub async fn api_get(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(name): Path<String>,
@@ -198,8 +119,7 @@ pub async fn package_report(
         let pkgs: Vec<InstalledPackage> = state
             .store
             .host_packages(h.id)
-            .await
-            .map_err(anyhow::Error::from)?
+            .await?
             .into_iter()
             .map(|(_, p)| p)
             .filter(|p| p.name == name)
@@ -321,4 +241,58 @@ pub async fn package_report(
         name,
     };
     Ok((report, rows))
+}
+
+/// Query of `/packages/{name}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PackagePageQuery {
+    /// Only hosts of this host group.
+    pub group: Option<String>,
+    /// Export format (of the host rows).
+    pub format: Option<export::Format>,
+}
+
+#[derive(Template)]
+#[template(path = "package.html")]
+struct PackagePage {
+    version: &'static str,
+    r: PackageReport,
+    rows: Vec<PackageHost>,
+    group: String,
+    export_qs: String,
+    name_enc: String,
+}
+
+/// `/packages/{name}`: Pakiti 2's "outdated / missing packages" page for one package name,
+/// over the hosts the viewer may see; `?format=csv|json` exports its host rows.
+///
+/// # Errors
+/// A store failure.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(name): Path<String>,
+    Query(q): Query<PackagePageQuery>,
+) -> Result<Response, AppError> {
+    let group = q.group.clone().filter(|g| !g.is_empty());
+    let (r, rows) = package_report(&state, &viewer, name.clone(), group.clone()).await?;
+    let file = format!("package-{name}");
+    if let Some(resp) = export::export(q.format.unwrap_or_default(), &file, &rows)? {
+        return Ok(resp);
+    }
+    let group = group.unwrap_or_default();
+    let export_qs = if group.is_empty() {
+        String::new()
+    } else {
+        format!("group={}&", enc(&group))
+    };
+    render(&PackagePage {
+        version: VERSION,
+        rows,
+        name_enc: enc(&r.name),
+        group,
+        export_qs,
+        r,
+    })
 }

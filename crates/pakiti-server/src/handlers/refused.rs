@@ -1,5 +1,5 @@
 //! Refused reports: `GET /api/v1/reports/refused` and the `/reports/refused` page, from one
-//! query function. A report the server refused (4xx) is recorded by `handlers/feed.rs`, so a
+//! query function. A report the server refused (4xx) is recorded by `handlers/report.rs`, so a
 //! site sees which hosts fail to report, not only which are silent.
 //!
 //! Admins see every refusal; other viewers only those naming a host they may see (a refusal
@@ -10,48 +10,20 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use pakiti_store::{HostFilter, HostSort, Page, RefusedReport};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
+use crate::api_types::{ApiRefusedPage, ApiRefusedReport, rfc3339};
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::export::{self, Format};
-use crate::handlers::api::rfc3339;
 use crate::state::AppState;
-
-/// A refused report as the API shows it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiRefusedReport {
-    /// When it arrived, RFC 3339.
-    pub received_at: String,
-    /// The host name the report gave, when it could be read.
-    pub hostname: Option<String>,
-    /// The sender's address.
-    pub peer: Option<String>,
-    /// Wire format: `4 (urlencoded)`, `4 (multipart)`, `5`, `5 (S/MIME)`, `json`, `unknown`.
-    pub protocol: String,
-    /// The HTTP status answered.
-    pub status: i64,
-    /// Why it was refused, as answered to the client.
-    pub reason: String,
-}
-
-/// A page of refused reports, newest first.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiRefusedPage {
-    /// Refusals on this page.
-    pub reports: Vec<ApiRefusedReport>,
-    /// Refusals the viewer may see, in total (the server keeps the newest
-    /// `refused_reports_kept`).
-    pub total: i64,
-    /// Offset of this page.
-    pub offset: i64,
-    /// Page size.
-    pub limit: i64,
-}
+use crate::web::{VERSION, render};
 
 /// Query parameters of the refused-reports list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct RefusedQuery {
     /// Rows to skip.
     pub offset: Option<i64>,
@@ -69,28 +41,6 @@ fn api_refused(r: RefusedReport) -> ApiRefusedReport {
         protocol: r.protocol,
         status: r.status,
         reason: r.reason,
-    }
-}
-
-impl crate::export::CsvRow for ApiRefusedReport {
-    const HEADER: &'static [&'static str] = &[
-        "received_at",
-        "hostname",
-        "peer",
-        "protocol",
-        "status",
-        "reason",
-    ];
-    fn fields(&self) -> Vec<String> {
-        use crate::export::opt;
-        vec![
-            self.received_at.clone(),
-            opt(self.hostname.as_ref()),
-            opt(self.peer.as_ref()),
-            self.protocol.clone(),
-            self.status.to_string(),
-            self.reason.clone(),
-        ]
     }
 }
 
@@ -185,6 +135,16 @@ pub async fn query(
 ///
 /// # Errors
 /// A store failure (500).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/refused",
+    operation_id = "refused_list",
+    tag = "reports",
+    params(RefusedQuery),
+    responses(
+        (status = 200, description = "Reports the server refused, newest first", body = ApiRefusedPage)
+    )
+)]
 pub async fn api_list(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -220,8 +180,8 @@ pub async fn page(
     let page = query(&state, &viewer, &q, false).await?;
     let next = (page.offset + page.limit < page.total).then_some(page.offset + page.limit);
     let prev = (page.offset > 0).then(|| (page.offset - page.limit).max(0));
-    crate::web::render(&RefusedPage {
-        version: crate::web::VERSION,
+    render(&RefusedPage {
+        version: VERSION,
         page,
         kept: state.settings.refused_reports_kept,
         next,

@@ -1,350 +1,24 @@
-//! Log-in and log-out, and the users & ACL pages and API (admin only).
+//! Users, grants and API tokens (administrators only): the `/users` pages and forms and
+//! `/api/v1/users…`. Every change goes through [`AdminForm`] (pages) or [`Admin`] (API):
+//! administrator, CSRF-checked. [`create_user`] and [`create_token`] are shared with
+//! `pakiti user`.
 
 use askama::Template;
-use axum::Form;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use pakiti_store::{ApiTokenId, Grant, GrantKind, NewUser, StoreError, User, UserUpdate};
-use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use pakiti_store::{ApiTokenId, Grant, GrantKind, NewUser, User, UserUpdate};
+use serde::Deserialize;
 
-use crate::auth::{
-    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Viewer, check_csrf, cookie, random_token, set_cookie,
-    sha256_hex,
+use crate::api_types::{
+    ApiGrant, ApiNewToken, ApiNewUser, ApiTokenBody, ApiTokenInfo, ApiUser, ApiUserPatch, rfc3339,
 };
+use crate::auth::{self, Admin, AdminForm, NoFields, Viewer, random_token, sha256_hex};
 use crate::error::AppError;
 use crate::settings::AuthMode;
 use crate::state::AppState;
-
-const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn render(t: &impl Template) -> Result<Response, AppError> {
-    let html = t
-        .render()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("template: {e}")))?;
-    Ok(Html(html).into_response())
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-fn store_err(e: StoreError) -> AppError {
-    match e {
-        StoreError::Duplicate(m) | StoreError::Invalid(m) => AppError::BadRequest(m),
-        other => other.into(),
-    }
-}
-
-// ---- log in / log out ----
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage {
-    version: &'static str,
-    csrf: String,
-    next: String,
-    error: String,
-}
-
-/// `?next=` of the log-in page.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct NextQuery {
-    /// Where to go after logging in.
-    pub next: Option<String>,
-}
-
-/// Only local paths: no open redirects. Browsers drop tabs and newlines from a URL
-/// (`/\t/evil.example/` is `//evil.example/`, another site) and read `\\` as `/`, and a
-/// control character cannot go into a `Location` header at all: only printable ASCII, a
-/// single leading `/`.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && n.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
-        {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
-fn login_page(
-    state: &AppState,
-    next: &str,
-    error: &str,
-    status: StatusCode,
-) -> Result<Response, AppError> {
-    // Double submit: the form's token must equal the pre-session cookie's.
-    let csrf = random_token();
-    let mut r = render(&LoginPage {
-        version: VERSION,
-        csrf: csrf.clone(),
-        next: next.to_owned(),
-        error: error.to_owned(),
-    })?;
-    *r.status_mut() = status;
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state.settings, LOGIN_CSRF_COOKIE, &csrf, 3600)
-            .parse()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?,
-    );
-    Ok(r)
-}
-
-/// The address failed log-ins are counted against: the TCP peer, or, when the peer is one
-/// of `auth.proxy_addresses`, the last `X-Forwarded-For` entry (the address that proxy saw;
-/// entries before it are the client's to forge). Without connection info (in-process
-/// requests), the unspecified address.
-fn client_addr(
-    state: &AppState,
-    peer: Option<std::net::SocketAddr>,
-    headers: &HeaderMap,
-) -> std::net::IpAddr {
-    let Some(peer) = peer.map(|p| p.ip()) else {
-        return std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-    };
-    let trusted = state
-        .settings
-        .auth
-        .proxy_addresses
-        .iter()
-        .any(|spec| crate::net::cidr_contains(spec, peer));
-    if !trusted {
-        return peer;
-    }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or(peer)
-}
-
-/// `GET /login`.
-///
-/// # Errors
-/// A template failure.
-pub async fn login_form(
-    State(state): State<AppState>,
-    Query(q): Query<NextQuery>,
-) -> Result<Response, AppError> {
-    if state.settings.auth.mode != AuthMode::Accounts {
-        return Ok((
-            StatusCode::NOT_FOUND,
-            "this server does not use built-in accounts (auth.mode is not \"accounts\")\n",
-        )
-            .into_response());
-    }
-    login_page(&state, &safe_next(q.next.as_deref()), "", StatusCode::OK)
-}
-
-/// The log-in form.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    user: String,
-    password: String,
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    next: Option<String>,
-}
-
-/// `POST /login`: checks the password, starts a session, redirects to `next`. Too many
-/// failures from the client's address or for the user name (see [`crate::ratelimit`]) answer
-/// 429 with `Retry-After` and the log-in page saying so, before the password is looked at.
-///
-/// # Errors
-/// A missing or wrong CSRF token (403), or a store failure.
-pub async fn login(
-    State(state): State<AppState>,
-    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Result<Response, AppError> {
-    if state.settings.auth.mode != AuthMode::Accounts {
-        return Err(AppError::NotFound(
-            "built-in accounts are not enabled".into(),
-        ));
-    }
-    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || expected != f.csrf {
-        return Err(AppError::Forbidden(
-            "the log-in form's CSRF token is missing or stale; reload the page".into(),
-        ));
-    }
-    let next = safe_next(f.next.as_deref());
-    let addr = client_addr(&state, peer.map(|p| p.0.0), &headers);
-    let name = f.user.trim();
-    let now = std::time::Instant::now();
-    if let Err(wait) = state.login_limiter.attempt(addr, name, now) {
-        tracing::warn!(user = ?name, client = %addr, "log-in refused: too many failed attempts");
-        let minutes = wait.as_secs().div_ceil(60);
-        let mut r = login_page(
-            &state,
-            &next,
-            &format!(
-                "Too many failed log-ins from this address or for this user; try again in \
-                 {minutes} minute{}.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-            StatusCode::TOO_MANY_REQUESTS,
-        )?;
-        r.headers_mut().insert(
-            header::RETRY_AFTER,
-            header::HeaderValue::from(wait.as_secs().max(1)),
-        );
-        return Ok(r);
-    }
-    let user = state.store.get_user_by_name(name).await?;
-    // Unknown users and users without a password cost the same argon2 verification as real
-    // ones, so the answer time does not tell which names exist.
-    let hash = user
-        .as_ref()
-        .and_then(|u| u.password_hash.clone())
-        .unwrap_or_else(|| auth::dummy_hash().to_owned());
-    let password = f.password.clone();
-    state.login_limiter.verifying();
-    let verified = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let ok = verified
-        && user
-            .as_ref()
-            .is_some_and(|u| !u.disabled && u.password_hash.is_some());
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(user = ?f.user, client = %addr, "failed log-in");
-        return login_page(
-            &state,
-            &next,
-            "Wrong user name or password.",
-            StatusCode::UNAUTHORIZED,
-        );
-    };
-    let token = random_token();
-    let hours = i64::from(state.settings.auth.session_hours.max(1));
-    state
-        .store
-        .create_session(
-            &sha256_hex(&token),
-            user.id,
-            &random_token(),
-            OffsetDateTime::now_utc() + Duration::hours(hours),
-        )
-        .await?;
-    state.login_limiter.success(addr, name, now);
-    tracing::info!(user = %user.name, "logged in");
-    let mut r = Redirect::to(&next).into_response();
-    let h = r.headers_mut();
-    for c in [
-        set_cookie(&state.settings, SESSION_COOKIE, &token, hours * 3600),
-        set_cookie(&state.settings, LOGIN_CSRF_COOKIE, "", 0),
-    ] {
-        h.append(
-            header::SET_COOKIE,
-            c.parse()
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?,
-        );
-    }
-    Ok(r)
-}
-
-#[derive(Template)]
-#[template(path = "logout.html")]
-struct LogoutPage {
-    version: &'static str,
-    user: String,
-    csrf: String,
-}
-
-/// `GET /logout`: a confirmation form (log-out is a POST, with CSRF).
-///
-/// # Errors
-/// A template failure.
-pub async fn logout_form(viewer: Viewer) -> Result<Response, AppError> {
-    render(&LogoutPage {
-        version: VERSION,
-        user: viewer.author(),
-        csrf: viewer.csrf,
-    })
-}
-
-/// The CSRF-only form.
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /logout`: ends the session.
-///
-/// # Errors
-/// A wrong CSRF token (403) or a store failure.
-pub async fn logout(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Result<Response, AppError> {
-    check_csrf(&viewer, &f.csrf)?;
-    if let Some(token) = cookie(&headers, SESSION_COOKIE) {
-        state.store.delete_session(&sha256_hex(&token)).await?;
-    }
-    let to = if state.settings.auth.mode == AuthMode::Accounts {
-        "/login"
-    } else {
-        "/"
-    };
-    let mut r = Redirect::to(to).into_response();
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        set_cookie(&state.settings, SESSION_COOKIE, "", 0)
-            .parse()
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("cookie: {e}")))?,
-    );
-    Ok(r)
-}
-
-// ---- users & ACL ----
-
-/// A user as the pages and the API show it.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiUser {
-    /// Name.
-    pub name: String,
-    /// Administrator (sees everything).
-    pub admin: bool,
-    /// Disabled.
-    pub disabled: bool,
-    /// Whether a password is set.
-    pub has_password: bool,
-    /// Grants as `kind:value`.
-    pub grants: Vec<String>,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
-/// An API token as listed (never the secret).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiTokenInfo {
-    /// Id (to revoke it).
-    pub id: ApiTokenId,
-    /// Label.
-    pub name: String,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339, or empty.
-    pub last_used_at: String,
-}
+use crate::web::{VERSION, render};
 
 async fn api_user(state: &AppState, u: &User) -> Result<ApiUser, AppError> {
     let grants = state.store.user_grants(u.id).await?;
@@ -377,12 +51,28 @@ pub struct FormatQuery {
     pub format: Option<String>,
 }
 
-fn csv_field(s: &str) -> String {
-    let s = &*crate::export::neutral(s);
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+/// A user as a row of `/users?format=csv`.
+struct UserRow<'a>(&'a ApiUser);
+
+impl crate::export::CsvRow for UserRow<'_> {
+    const HEADER: &'static [&'static str] = &[
+        "name",
+        "admin",
+        "disabled",
+        "has_password",
+        "grants",
+        "created_at",
+    ];
+    fn fields(&self) -> Vec<String> {
+        let u = self.0;
+        vec![
+            u.name.clone(),
+            u.admin.to_string(),
+            u.disabled.to_string(),
+            u.has_password.to_string(),
+            u.grants.join(" "),
+            u.created_at.clone(),
+        ]
     }
 }
 
@@ -408,27 +98,17 @@ async fn all_users(state: &AppState) -> Result<Vec<ApiUser>, AppError> {
 /// Not an admin (403) or a store failure.
 pub async fn users_page(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
     let users = all_users(&state).await?;
     match q.format.as_deref().unwrap_or("html") {
         "json" => Ok(Json(users).into_response()),
         "csv" => {
-            let mut s = String::from("name,admin,disabled,has_password,grants,created_at\n");
-            for u in &users {
-                s.push_str(&format!(
-                    "{},{},{},{},{},{}\n",
-                    csv_field(&u.name),
-                    u.admin,
-                    u.disabled,
-                    u.has_password,
-                    csv_field(&u.grants.join(" ")),
-                    u.created_at
-                ));
-            }
-            Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], s).into_response())
+            let rows: Vec<UserRow<'_>> = users.iter().map(UserRow).collect();
+            crate::export::csv_body(&rows).map(|body| {
+                ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
+            })
         }
         "html" => render(&UsersPage {
             version: VERSION,
@@ -506,10 +186,9 @@ async fn tokens_of(state: &AppState, u: &User) -> Result<Vec<ApiTokenInfo>, AppE
 /// Not an admin (403), unknown user (404).
 pub async fn user_detail(
     State(state): State<AppState>,
-    viewer: Viewer,
+    Admin(viewer): Admin,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
     user_page(&state, &viewer, &name, String::new()).await
 }
 
@@ -520,8 +199,6 @@ fn back_to(name: &str) -> Response {
 /// The add-user form.
 #[derive(Debug, Deserialize)]
 pub struct NewUserForm {
-    #[serde(default)]
-    csrf: String,
     name: String,
     #[serde(default)]
     password: String,
@@ -551,7 +228,7 @@ pub async fn create_user(
             admin,
         })
         .await
-        .map_err(store_err)
+        .map_err(AppError::from)
 }
 
 /// `POST /users`.
@@ -560,11 +237,8 @@ pub async fn create_user(
 /// Not an admin, bad CSRF (403), bad input (400).
 pub async fn create_user_form(
     State(state): State<AppState>,
-    viewer: Viewer,
-    Form(f): Form<NewUserForm>,
+    AdminForm(_, f): AdminForm<NewUserForm>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let admin = f.admin.as_deref().is_some_and(|a| a == "true" || a == "on");
     let u = create_user(&state, &f.name, Some(&f.password), admin).await?;
     Ok(back_to(&u.name))
@@ -573,8 +247,6 @@ pub async fn create_user_form(
 /// The set-password form.
 #[derive(Debug, Deserialize)]
 pub struct PasswordForm {
-    #[serde(default)]
-    csrf: String,
     password: String,
 }
 
@@ -584,12 +256,9 @@ pub struct PasswordForm {
 /// Not an admin, bad CSRF (403), unknown user (404).
 pub async fn set_password_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<PasswordForm>,
+    AdminForm(_, f): AdminForm<PasswordForm>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     if f.password.is_empty() {
         return Err(AppError::BadRequest("the password is empty".into()));
     }
@@ -607,9 +276,7 @@ pub async fn set_password_form(
 
 /// The admin-flag form.
 #[derive(Debug, Deserialize)]
-pub struct AdminForm {
-    #[serde(default)]
-    csrf: String,
+pub struct AdminFlagForm {
     admin: String,
 }
 
@@ -619,12 +286,9 @@ pub struct AdminForm {
 /// Not an admin, bad CSRF (403), unknown user (404).
 pub async fn set_admin_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<AdminForm>,
+    AdminForm(_, f): AdminForm<AdminFlagForm>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
     let update = UserUpdate {
         admin: Some(f.admin == "true"),
@@ -635,17 +299,6 @@ pub async fn set_admin_form(
         .update_user(u.id, &update, keep_an_admin(&state))
         .await?;
     Ok(back_to(&name))
-}
-
-/// A grant, as a form or JSON.
-#[derive(Debug, Deserialize, Serialize)]
-pub struct GrantForm {
-    #[serde(default)]
-    csrf: String,
-    /// `group`, `domain` or `host`.
-    pub kind: String,
-    /// The name.
-    pub value: String,
 }
 
 fn parse_grant(kind: &str, value: &str) -> Result<Grant, AppError> {
@@ -671,18 +324,14 @@ fn parse_grant(kind: &str, value: &str) -> Result<Grant, AppError> {
 /// Not an admin, bad CSRF (403), unknown user (404), bad kind (400).
 pub async fn add_grant_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<GrantForm>,
+    AdminForm(_, f): AdminForm<ApiGrant>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
     state
         .store
         .add_grant(u.id, &parse_grant(&f.kind, &f.value)?)
-        .await
-        .map_err(store_err)?;
+        .await?;
     Ok(back_to(&name))
 }
 
@@ -692,12 +341,9 @@ pub async fn add_grant_form(
 /// Not an admin, bad CSRF (403), unknown user (404).
 pub async fn remove_grant_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<GrantForm>,
+    AdminForm(_, f): AdminForm<ApiGrant>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
     state
         .store
@@ -709,8 +355,6 @@ pub async fn remove_grant_form(
 /// The new-token form.
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
 }
@@ -743,12 +387,9 @@ pub async fn create_token(
 /// Not an admin, bad CSRF (403), unknown user (404).
 pub async fn create_token_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<TokenForm>,
+    AdminForm(viewer, f): AdminForm<TokenForm>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
     let (_, token) = create_token(&state, &u, &f.name).await?;
     let mut r = user_page(&state, &viewer, &name, token).await?;
@@ -779,12 +420,9 @@ async fn revoke(state: &AppState, name: &str, id: ApiTokenId) -> Result<(), AppE
 /// Not an admin, bad CSRF (403), unknown user or token (404).
 pub async fn revoke_token_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path((name, id)): Path<(String, ApiTokenId)>,
-    Form(f): Form<CsrfForm>,
+    AdminForm(_, _): AdminForm<NoFields>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     revoke(&state, &name, id).await?;
     Ok(back_to(&name))
 }
@@ -801,45 +439,33 @@ fn keep_an_admin(state: &AppState) -> bool {
 /// Not an admin, bad CSRF (403), unknown user (404).
 pub async fn delete_user_form(
     State(state): State<AppState>,
-    viewer: Viewer,
     Path(name): Path<String>,
-    Form(f): Form<CsrfForm>,
+    AdminForm(_, _): AdminForm<NoFields>,
 ) -> Result<Response, AppError> {
-    viewer.require_admin()?;
-    check_csrf(&viewer, &f.csrf)?;
     let u = find_user(&state, &name).await?;
     state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(Redirect::to("/users").into_response())
 }
 
-// ---- JSON API ----
-
 /// `GET /api/v1/users`.
 ///
 /// # Errors
 /// Not an admin (403).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    operation_id = "users_list",
+    tag = "users",
+    responses(
+        (status = 200, description = "Every user", body = Vec<ApiUser>),
+        (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_list(
     State(state): State<AppState>,
-    viewer: Viewer,
+    _admin: Admin,
 ) -> Result<Json<Vec<ApiUser>>, AppError> {
-    viewer.require_admin()?;
     Ok(Json(all_users(&state).await?))
-}
-
-/// The body of `POST /api/v1/users`.
-#[derive(Debug, Deserialize)]
-pub struct ApiNewUser {
-    /// Name.
-    pub name: String,
-    /// Password, if any.
-    #[serde(default)]
-    pub password: Option<String>,
-    /// Administrator.
-    #[serde(default)]
-    pub admin: bool,
-    /// Grants as `kind:value`.
-    #[serde(default)]
-    pub grants: Vec<String>,
 }
 
 fn parse_grant_spec(spec: &str) -> Result<Grant, AppError> {
@@ -853,14 +479,22 @@ fn parse_grant_spec(spec: &str) -> Result<Grant, AppError> {
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), bad input (400).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    operation_id = "users_create",
+    tag = "users",
+    request_body = ApiNewUser,
+    responses(
+        (status = 201, description = "The new user", body = ApiUser),
+        (status = 400, description = "An empty or taken name, or a bad grant"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_create(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Json(body): Json<ApiNewUser>,
 ) -> Result<(StatusCode, Json<ApiUser>), AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let grants = body
         .grants
         .iter()
@@ -868,7 +502,7 @@ pub async fn api_create(
         .collect::<Result<Vec<_>, _>>()?;
     let u = create_user(&state, &body.name, body.password.as_deref(), body.admin).await?;
     for g in &grants {
-        state.store.add_grant(u.id, g).await.map_err(store_err)?;
+        state.store.add_grant(u.id, g).await?;
     }
     Ok((StatusCode::CREATED, Json(api_user(&state, &u).await?)))
 }
@@ -877,41 +511,48 @@ pub async fn api_create(
 ///
 /// # Errors
 /// Not an admin (403), unknown user (404).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{name}",
+    operation_id = "users_get",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses(
+        (status = 200, description = "One user", body = ApiUser),
+        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_get(
     State(state): State<AppState>,
-    viewer: Viewer,
+    _admin: Admin,
     Path(name): Path<String>,
 ) -> Result<Json<ApiUser>, AppError> {
-    viewer.require_admin()?;
     let u = find_user(&state, &name).await?;
     Ok(Json(api_user(&state, &u).await?))
-}
-
-/// The body of `PATCH /api/v1/users/{name}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ApiUserPatch {
-    /// New password (`""` removes it).
-    pub password: Option<String>,
-    /// Administrator flag.
-    pub admin: Option<bool>,
-    /// Disabled flag.
-    pub disabled: Option<bool>,
 }
 
 /// `PATCH /api/v1/users/{name}`.
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user (404).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/users/{name}",
+    operation_id = "users_patch",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    request_body = ApiUserPatch,
+    responses(
+        (status = 200, description = "The changed user", body = ApiUser),
+        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_patch(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(name): Path<String>,
     Json(body): Json<ApiUserPatch>,
 ) -> Result<Json<ApiUser>, AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
     let password_hash = match body.password.as_deref() {
         None => None,
@@ -938,14 +579,22 @@ pub async fn api_patch(
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user (404).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}",
+    operation_id = "users_delete",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_delete(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
     state.store.delete_user(u.id, keep_an_admin(&state)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -955,21 +604,29 @@ pub async fn api_delete(
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user (404), bad kind (400).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/grants",
+    operation_id = "users_add_grant",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    request_body = ApiGrant,
+    responses(
+        (status = 200, description = "The user with the grant", body = ApiUser),
+        (status = 400, description = "An unknown grant kind or an empty value"), (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_add_grant(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(name): Path<String>,
-    Json(g): Json<GrantForm>,
+    Json(g): Json<ApiGrant>,
 ) -> Result<Json<ApiUser>, AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
     state
         .store
         .add_grant(u.id, &parse_grant(&g.kind, &g.value)?)
-        .await
-        .map_err(store_err)?;
+        .await?;
     Ok(Json(api_user(&state, &u).await?))
 }
 
@@ -977,14 +634,22 @@ pub async fn api_add_grant(
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user or grant (404).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}/grants/{kind}/{value}",
+    operation_id = "users_remove_grant",
+    tag = "users",
+    params(("name" = String, Path, description = "User name"), ("kind" = String, Path, description = "`group`, `domain` or `host`"), ("value" = String, Path, description = "The name granted")),
+    responses(
+        (status = 200, description = "The user without the grant", body = ApiUser),
+        (status = 404, description = "No such user or grant"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_remove_grant(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path((name, kind, value)): Path<(String, String, String)>,
 ) -> Result<Json<ApiUser>, AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
     if !state
         .store
@@ -1002,48 +667,48 @@ pub async fn api_remove_grant(
 ///
 /// # Errors
 /// Not an admin (403), unknown user (404).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users/{name}/tokens",
+    operation_id = "users_tokens",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    responses(
+        (status = 200, description = "The user's API tokens (never the secrets)", body = Vec<ApiTokenInfo>),
+        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_tokens(
     State(state): State<AppState>,
-    viewer: Viewer,
+    _admin: Admin,
     Path(name): Path<String>,
 ) -> Result<Json<Vec<ApiTokenInfo>>, AppError> {
-    viewer.require_admin()?;
     let u = find_user(&state, &name).await?;
     Ok(Json(tokens_of(&state, &u).await?))
-}
-
-/// A new token: the only time the secret is shown.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiNewToken {
-    /// Id.
-    pub id: ApiTokenId,
-    /// Label.
-    pub name: String,
-    /// The secret: `Authorization: Bearer <token>`.
-    pub token: String,
-}
-
-/// The body of `POST /api/v1/users/{name}/tokens`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ApiTokenBody {
-    /// Label.
-    pub name: String,
 }
 
 /// `POST /api/v1/users/{name}/tokens`.
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user (404).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{name}/tokens",
+    operation_id = "users_create_token",
+    tag = "users",
+    params(("name" = String, Path, description = "User name")),
+    request_body = ApiTokenBody,
+    responses(
+        (status = 201, description = "The new token: the only time its secret is shown", body = ApiNewToken),
+        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_create_token(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path(name): Path<String>,
     Json(body): Json<ApiTokenBody>,
 ) -> Result<(StatusCode, Json<ApiNewToken>), AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     let u = find_user(&state, &name).await?;
     let (t, token) = create_token(&state, &u, &body.name).await?;
     Ok((
@@ -1060,14 +725,22 @@ pub async fn api_create_token(
 ///
 /// # Errors
 /// Not an admin, bad CSRF (403), unknown user or token (404).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/users/{name}/tokens/{id}",
+    operation_id = "users_revoke_token",
+    tag = "users",
+    params(("name" = String, Path, description = "User name"), ("id" = i64, Path, description = "Token id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such user or token"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+    )
+)]
 pub async fn api_revoke_token(
     State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
+    _admin: Admin,
     Path((name, id)): Path<(String, ApiTokenId)>,
 ) -> Result<StatusCode, AppError> {
-    viewer.require_admin()?;
-    viewer.check_api_csrf(&headers)?;
     revoke(&state, &name, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,226 +1,25 @@
-//! The JSON API, `/api/v1/…`: what scripts read.
+//! Hosts: `GET /api/v1/hosts` (filters, sorting, paging, `?format=csv`),
+//! `GET /api/v1/hosts/{hostname}`, and the pages `/`, `/hosts` and `/hosts/{hostname}`.
+//! [`query_hosts`] and [`host_detail`] answer both the API and the pages.
 
+use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use pakiti_store::{Host, HostFilter, HostSort, HostSortKey, Page};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
+use crate::api_types::{
+    ApiFinding, ApiHost, ApiHostDetail, ApiHostPage, ApiHostTag, ApiPackage, ApiReport,
+    ApiReportProblem, ApiUpdate, SeverityCounts, api_exception, rfc3339,
+};
 use crate::auth::Viewer;
-use crate::export::Format;
-use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-
 use crate::error::AppError;
 use crate::evaluate;
+use crate::export::{self, Format};
 use crate::state::AppState;
-
-/// A host as the API shows it.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiHost {
-    /// Host name.
-    pub hostname: String,
-    /// Host group (Pakiti's site).
-    pub host_group: Option<String>,
-    /// DNS domain.
-    pub domain: Option<String>,
-    /// OS as reported.
-    pub os: String,
-    /// The OS stream it maps to; `null` when the OS is not recognised.
-    pub os_stream: Option<String>,
-    /// Whether any imported vendor data applies to the host. A host that is not covered is
-    /// unknown, never clean: its zero CVE count means nothing.
-    pub covered: bool,
-    /// The host's stream has source-package advisories (Debian tracker, DSA lists, Debian
-    /// OSV) but no binary → source name map (no APT repository of that release imported with
-    /// `pakiti repo add`/`import`), and the host reported no source names (protocols 4 and 5
-    /// do not send them): those advisories match only binaries named like their source
-    /// (`openssl`, not `libssl3`), so its CVE count is a lower bound, not "clean".
-    pub source_names_unknown: bool,
-    /// How the host's enabled module streams (RHEL 8+ modularity) are known: `reported` by
-    /// its agent (or it has no module package that advisories speak about), `inferred` from
-    /// its installed module packages because the agent reported none (Pakiti 2/3 clients,
-    /// `rpm -qa`), or `unknown` when some module packages could not be attributed to a
-    /// stream: their module advisories are missed and the CVE count is a lower bound.
-    pub module_streams: String,
-    /// The enabled module streams findings were matched with (reported or inferred).
-    pub modules: Vec<String>,
-    /// The host's last saved report has not been evaluated yet (the server stopped, or the
-    /// evaluation failed, in between; a starting server and every 30 s tick finish it): its
-    /// counts are not that report's answer, and a zero means nothing.
-    pub evaluation_pending: bool,
-    /// Architecture.
-    pub arch: String,
-    /// Running kernel.
-    pub kernel: String,
-    /// Admin tag.
-    pub tag: Option<String>,
-    /// Installed packages.
-    pub packages: i64,
-    /// Distinct CVEs.
-    pub cve_count: i64,
-    /// Distinct CVEs by highest severity.
-    pub cves_by_severity: SeverityCounts,
-    /// Distinct CVEs carrying an enabled operator tag.
-    pub tagged_count: i64,
-    /// Installed packages with at least one CVE.
-    pub vulnerable_packages: i64,
-    /// Whether the newest installed kernel is not the running one.
-    pub reboot_needed: bool,
-    /// Last report, RFC 3339.
-    pub last_report: String,
-    /// Available updates that bring a security fix (from the imported repositories).
-    pub security_updates: i64,
-    /// Other available updates.
-    pub other_updates: i64,
-    /// Lines of the last report that could not be read (skipped): the stored package list is
-    /// incomplete when this is not 0 (`report_problem_lines` on the host says which).
-    pub report_problems: i64,
-}
-
-/// A line of a host's last report that could not be read.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiReportProblem {
-    /// 1-based line number in the package list (or body); for a version the host's scheme
-    /// refuses, the package's position in the list.
-    pub line: i64,
-    /// Why it could not be read.
-    pub reason: String,
-    /// The start of the line as received.
-    pub excerpt: String,
-}
-
-/// An available update of an installed package.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiUpdate {
-    /// Package name.
-    pub name: String,
-    /// Installed version.
-    pub installed: String,
-    /// The version the package manager would install.
-    pub available: String,
-    /// Whether the upgrade brings a security fix.
-    pub security: bool,
-    /// The most severe rpm-md `updateinfo` advisory listing a version between the installed
-    /// one (exclusive) and the available one (inclusive); `null` when none does (apt, apk).
-    pub advisory: Option<String>,
-    /// That advisory's severity as the vendor writes it (`Critical`, `Important`,
-    /// `Moderate`, `Low`, `None`); `null` when there is no advisory or it gives none.
-    pub severity: Option<String>,
-}
-
-/// CVE counts by severity.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SeverityCounts {
-    /// Critical.
-    pub critical: i64,
-    /// High.
-    pub high: i64,
-    /// Medium.
-    pub medium: i64,
-    /// Low.
-    pub low: i64,
-    /// No severity given.
-    pub unknown: i64,
-}
-
-/// One finding on a host.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiFinding {
-    /// Package name.
-    pub package: String,
-    /// Installed version.
-    pub installed_version: String,
-    /// Package arch.
-    pub arch: String,
-    /// Advisory id.
-    pub advisory: String,
-    /// Advisory title.
-    pub title: String,
-    /// Severity.
-    pub severity: String,
-    /// CVE ids.
-    pub cves: Vec<String>,
-    /// `fixed`, `unfixed`, `will-not-fix`, `end-of-life`.
-    pub status: String,
-    /// Fixed version, when there is one.
-    pub fixed_version: Option<String>,
-}
-
-/// A host with its findings.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiHostDetail {
-    /// The host.
-    #[serde(flatten)]
-    pub host: ApiHost,
-    /// Its findings.
-    pub findings: Vec<ApiFinding>,
-    /// Available updates, in package order.
-    pub updates: Vec<ApiUpdate>,
-    /// Installed packages.
-    pub installed: Vec<ApiPackage>,
-    /// "Old kernel installed": packages of installed kernels older than the running one,
-    /// whose findings do not count (vendor kernel advisories are about the running kernel).
-    pub old_kernels: Vec<ApiPackage>,
-    /// Enabled CVE tags on its CVEs.
-    pub cve_tags: Vec<ApiHostTag>,
-    /// Exceptions that removed findings from it.
-    pub exceptions: Vec<crate::handlers::views::ApiException>,
-    /// Report history, newest first.
-    pub reports: Vec<ApiReport>,
-    /// The first lines of the last report that could not be read (all are counted in
-    /// `report_problems`).
-    pub report_problem_lines: Vec<ApiReportProblem>,
-}
-
-/// An installed package.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiPackage {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// Arch.
-    pub arch: String,
-}
-
-/// A CVE tag on one of a host's CVEs.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiHostTag {
-    /// CVE.
-    pub cve: String,
-    /// Tag name.
-    pub tag: String,
-}
-
-/// One report of a host.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiReport {
-    /// Received, RFC 3339.
-    pub received_at: String,
-    /// Installed packages listed.
-    pub packages: i64,
-    /// Whether the package list changed.
-    pub changed: bool,
-    /// Proxy it came through.
-    pub proxy: Option<String>,
-    /// CVE count after evaluation.
-    pub cve_count: Option<i64>,
-    /// Lines of it that could not be read.
-    pub problems: i64,
-}
-
-/// A page of hosts.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiHostPage {
-    /// Hosts on this page.
-    pub hosts: Vec<ApiHost>,
-    /// Hosts matching in total.
-    pub total: i64,
-    /// Offset of this page.
-    pub offset: i64,
-    /// Page size.
-    pub limit: i64,
-}
+use crate::web::{SortLink, VERSION, enc, render, with};
 
 /// A query parameter that an HTML form submits empty (`not_reporting_days=`) is absent, not
 /// malformed.
@@ -238,8 +37,9 @@ where
 }
 
 /// Query parameters of `GET /api/v1/hosts`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(default)]
+#[into_params(parameter_in = Query)]
 pub struct HostsQuery {
     /// Substring of the hostname.
     pub search: Option<String>,
@@ -288,19 +88,13 @@ pub struct HostsQuery {
     /// `packages`, `security_updates`; `-` prefix sorts descending.
     pub sort: Option<String>,
     /// `csv` or `json`: every matching host instead of a page.
-    pub format: Option<crate::export::Format>,
+    pub format: Option<Format>,
     /// Rows to skip.
     #[serde(deserialize_with = "empty_as_none")]
     pub offset: Option<i64>,
     /// Page size (default 100, at most 1000).
     #[serde(deserialize_with = "empty_as_none")]
     pub limit: Option<i64>,
-}
-
-/// RFC 3339 text of `t`.
-#[must_use]
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
 }
 
 /// The API form of a stored host; `evaluator` says whether data covers it.
@@ -528,63 +322,22 @@ pub async fn refine_source_names(
     Ok(())
 }
 
-impl crate::export::CsvRow for ApiHost {
-    const HEADER: &'static [&'static str] = &[
-        "hostname",
-        "host_group",
-        "domain",
-        "os",
-        "os_stream",
-        "covered",
-        "evaluation_pending",
-        "arch",
-        "kernel",
-        "tag",
-        "packages",
-        "cve_count",
-        "critical",
-        "high",
-        "medium",
-        "low",
-        "unknown",
-        "tagged_count",
-        "reboot_needed",
-        "last_report",
-        "report_problems",
-    ];
-    fn fields(&self) -> Vec<String> {
-        use crate::export::opt;
-        vec![
-            self.hostname.clone(),
-            opt(self.host_group.as_ref()),
-            opt(self.domain.as_ref()),
-            self.os.clone(),
-            opt(self.os_stream.as_ref()),
-            self.covered.to_string(),
-            self.evaluation_pending.to_string(),
-            self.arch.clone(),
-            self.kernel.clone(),
-            opt(self.tag.as_ref()),
-            self.packages.to_string(),
-            self.cve_count.to_string(),
-            self.cves_by_severity.critical.to_string(),
-            self.cves_by_severity.high.to_string(),
-            self.cves_by_severity.medium.to_string(),
-            self.cves_by_severity.low.to_string(),
-            self.cves_by_severity.unknown.to_string(),
-            self.tagged_count.to_string(),
-            self.reboot_needed.to_string(),
-            self.last_report.clone(),
-            self.report_problems.to_string(),
-        ]
-    }
-}
-
 /// `GET /api/v1/hosts` (`?format=csv` for every matching host as CSV).
 ///
 /// # Errors
 /// Bad parameters (400) or a store failure (500).
-pub async fn list_hosts(
+#[utoipa::path(
+    get,
+    path = "/api/v1/hosts",
+    operation_id = "hosts_list",
+    tag = "hosts",
+    params(HostsQuery),
+    responses(
+        (status = 200, description = "A page of hosts; with `?format=csv` every matching host as CSV", body = ApiHostPage),
+        (status = 400, description = "A malformed filter or an unknown sort key")
+    )
+)]
+pub async fn api_list(
     State(state): State<AppState>,
     viewer: Viewer,
     Query(q): Query<HostsQuery>,
@@ -598,15 +351,16 @@ pub async fn list_hosts(
     }
 }
 
-/// `GET /api/v1/hosts/{hostname}`.
+/// One host with its findings, updates, packages, tags, exceptions and reports, when the
+/// viewer may see it.
 ///
 /// # Errors
 /// Unknown host (404) or a store failure (500).
-pub async fn get_host(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Path(hostname): Path<String>,
-) -> Result<Json<ApiHostDetail>, AppError> {
+pub async fn host_detail(
+    state: &AppState,
+    viewer: &Viewer,
+    hostname: &str,
+) -> Result<ApiHostDetail, AppError> {
     let host = state
         .store
         .get_host_by_name(&hostname.to_ascii_lowercase())
@@ -621,7 +375,7 @@ pub async fn get_host(
         .await
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
-    let fleet = crate::fleet::current(&state).await?;
+    let fleet = crate::fleet::current(state).await?;
     let packages = state.store.host_packages(host.id).await?;
     let mut api = api_host(&host, &state.evaluator());
     if packages.iter().any(|(_, p)| p.source.is_some()) {
@@ -682,7 +436,7 @@ pub async fn get_host(
             excerpt: p.excerpt.clone(),
         })
         .collect();
-    Ok(Json(ApiHostDetail {
+    Ok(ApiHostDetail {
         report_problem_lines,
         updates,
         installed,
@@ -695,7 +449,7 @@ pub async fn get_host(
         exceptions: fleet
             .host_exceptions(&host)
             .iter()
-            .map(crate::handlers::views::api_exception)
+            .map(api_exception)
             .collect(),
         reports,
         host: api,
@@ -713,5 +467,183 @@ pub async fn get_host(
                 fixed_version: f.fixed_version,
             })
             .collect(),
-    }))
+    })
+}
+
+/// `GET /api/v1/hosts/{hostname}`.
+///
+/// # Errors
+/// Unknown host (404) or a store failure (500).
+#[utoipa::path(get, path = "/api/v1/hosts/{hostname}", operation_id = "hosts_get", tag = "hosts",
+    params(("hostname" = String, Path, description = "Host name (case-insensitive)")),
+    responses((status = 200, description = "The host with its findings", body = ApiHostDetail),
+        (status = 404, description = "No such host in the viewer's scope")))]
+pub async fn api_get(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(hostname): Path<String>,
+) -> Result<Json<ApiHostDetail>, AppError> {
+    Ok(Json(host_detail(&state, &viewer, &hostname).await?))
+}
+
+#[derive(Template)]
+#[template(path = "hosts.html")]
+struct HostsPage {
+    version: &'static str,
+    hosts: Vec<ApiHost>,
+    total: i64,
+    q: HostsQuery,
+    cols: Vec<SortLink>,
+    filter_qs: String,
+    prev: Option<String>,
+    next: Option<String>,
+    first: i64,
+    last: i64,
+}
+
+impl HostsPage {
+    fn s(v: Option<&String>) -> &str {
+        v.map_or("", String::as_str)
+    }
+}
+
+/// The query string of `q`'s filters (not sort, offset or format).
+fn filter_qs(q: &HostsQuery) -> String {
+    let mut parts = Vec::new();
+    let mut add = |k: &str, v: Option<&String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", enc(v)));
+        }
+    };
+    add("search", q.search.as_ref());
+    add("group", q.group.as_ref());
+    add("stream", q.stream.as_ref());
+    add("domain", q.domain.as_ref());
+    add("tag", q.tag.as_ref());
+    add("os", q.os.as_ref());
+    add("cve", q.cve.as_ref());
+    add("cve_tag", q.cve_tag.as_ref());
+    add("package", q.package.as_ref());
+    add("tld", q.tld.as_ref());
+    add("module_streams", q.module_streams.as_ref());
+    for (k, v) in [
+        ("vulnerable", q.vulnerable),
+        ("reboot", q.reboot),
+        ("not_covered", q.not_covered),
+        ("tagged", q.tagged),
+        ("security_updates", q.security_updates),
+        ("report_problems", q.report_problems),
+    ] {
+        if v == Some(true) {
+            parts.push(format!("{k}=true"));
+        }
+    }
+    if let Some(d) = q.not_reporting_days.filter(|d| *d > 0) {
+        parts.push(format!("not_reporting_days={d}"));
+    }
+    parts.join("&")
+}
+
+/// The hosts page (`/`, `/hosts`).
+///
+/// # Errors
+/// Bad parameters or a store failure.
+pub async fn list_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<HostsQuery>,
+) -> Result<Response, AppError> {
+    let format = q.format.unwrap_or_default();
+    if format != export::Format::Html {
+        let page = query_hosts(&state, &viewer, &q, true).await?;
+        return Ok(export::export(format, "hosts", &page.hosts)?.unwrap_or_default());
+    }
+    let page = query_hosts(&state, &viewer, &q, false).await?;
+    let fqs = filter_qs(&q);
+    let sort = q.sort.clone().unwrap_or_default();
+    let cols = [
+        ("Host", "hostname", false, false),
+        ("Group", "group", false, false),
+        ("OS", "os", false, false),
+        ("Packages", "packages", true, true),
+        ("Critical", "critical", true, true),
+        ("High", "high", true, true),
+        ("Tagged", "tagged", true, true),
+        ("CVEs", "cves", true, true),
+        ("Last report", "last_report", false, true),
+        ("Updates (sec/other)", "security_updates", true, true),
+    ]
+    .into_iter()
+    .map(|(label, key, num, desc_first)| {
+        let (arrow, next) = if sort == key {
+            ("▲", format!("-{key}"))
+        } else if sort == format!("-{key}") {
+            ("▼", key.to_owned())
+        } else if desc_first {
+            ("", format!("-{key}"))
+        } else {
+            ("", key.to_owned())
+        };
+        SortLink {
+            label,
+            href: with(&fqs, &format!("sort={}", enc(&next))),
+            arrow,
+            num,
+        }
+    })
+    .collect();
+    let sort_qs = if sort.is_empty() {
+        fqs.clone()
+    } else if fqs.is_empty() {
+        format!("sort={}", enc(&sort))
+    } else {
+        format!("{fqs}&sort={}", enc(&sort))
+    };
+    let next = page.offset + page.limit;
+    let prev = (page.offset > 0).then(|| {
+        with(
+            &sort_qs,
+            &format!("offset={}", (page.offset - page.limit).max(0)),
+        )
+    });
+    let next = (next < page.total).then(|| with(&sort_qs, &format!("offset={next}")));
+    render(&HostsPage {
+        version: VERSION,
+        total: page.total,
+        first: if page.hosts.is_empty() {
+            0
+        } else {
+            page.offset + 1
+        },
+        last: page.offset + i64::try_from(page.hosts.len()).unwrap_or(0),
+        hosts: page.hosts,
+        cols,
+        filter_qs: sort_qs,
+        prev,
+        next,
+        q,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "host.html")]
+struct HostPage {
+    version: &'static str,
+    d: ApiHostDetail,
+}
+
+/// One host's page.
+///
+/// # Errors
+/// Unknown host (or one outside the viewer's scope) or a store failure.
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(hostname): Path<String>,
+) -> Result<Response, AppError> {
+    let d = host_detail(&state, &viewer, &hostname).await?;
+    render(&HostPage {
+        version: VERSION,
+        d,
+    })
 }

@@ -1,0 +1,23 @@
+//! Every type the JSON API answers or reads, in one place: the pages render the same values,
+//! the CSV exports are their [`CsvRow`](crate::export::CsvRow) forms, and `docs/openapi.json`
+//! is generated from their `ToSchema` derives (see [`crate::router::openapi`]).
+//!
+//! Field names are the API's contract: renaming one is a breaking change.
+
+mod admin;
+mod cves;
+mod fleet;
+mod hosts;
+
+pub use admin::*;
+pub use cves::*;
+pub use fleet::*;
+pub use hosts::*;
+
+use time::format_description::well_known::Rfc3339;
+
+/// RFC 3339 text of `t`.
+#[must_use]
+pub fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
