@@ -195,7 +195,7 @@ mod tests {
     fn checksum_is_lowercase_hex_sha256() {
         assert_eq!(
             checksum(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cac7150f8ad7ff61d"
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 }
