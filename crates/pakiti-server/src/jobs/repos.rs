@@ -11,8 +11,8 @@
 //!   `…_InRelease`/`…_Release` sibling is read and checked. The component's `Sources` index
 //!   (`source/Sources.xz`, or the `…_main_source_Sources` list) is read too when the Release
 //!   lists it: its `Binary` fields give binary → source names for source-package advisories
-//!   (stored as name pairs, [`RepoEntry::source_pair`]). An apt repository without an arch
-//!   is `Sources` only. A local `Sources` file can be a repository on its own; with no
+//!   (stored as name pairs, [`pakiti_store::RepoEntry::source_pair`]). An apt repository
+//!   without an arch is `Sources` only. A local `Sources` file can be a repository on its own; with no
 //!   Release next to it, it is imported unverified, and the sync says so.
 //! - `rpmmd`: the directory holding `repodata/repomd.xml`; `primary` is required,
 //!   `updateinfo` and `modules` are used when listed.
