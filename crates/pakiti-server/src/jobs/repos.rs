@@ -12,8 +12,8 @@
 //!   (`source/Sources.xz`, or the `…_main_source_Sources` list) is read too when the Release
 //!   lists it: its `Binary` fields give binary → source names for source-package advisories
 //!   (stored as name pairs, [`pakiti_store::RepoEntry::source_pair`]). An apt repository
-//!   without an arch is `Sources` only. A local `Sources` file can be a repository on its own; with no
-//!   Release next to it, it is imported unverified, and the sync says so.
+//!   without an arch is `Sources` only. A local `Sources` file can be a repository on its
+//!   own; with no Release next to it, it is imported unverified, and the sync says so.
 //! - `rpmmd`: the directory holding `repodata/repomd.xml`; `primary` is required,
 //!   `updateinfo` and `modules` are used when listed.
 //! - `apk`: an `APKINDEX.tar.gz` file or URL, or the directory holding it.
