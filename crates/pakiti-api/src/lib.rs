@@ -27,6 +27,7 @@
 mod error;
 pub mod json;
 pub mod listing;
+mod percent;
 pub mod protocol4;
 pub mod protocol5;
 pub mod reply;

@@ -19,6 +19,7 @@
 //! multipart values ([`decode_form_data_value`]), and a final line cut off by a short
 //! `Content-Length` is read when only its closing quote is missing.
 
+use crate::percent::{self, Plus};
 use crate::report::{join_rpm_version, non_empty, one_line, split_rpm_version};
 use crate::{Mode, Package, Packager, Report, Unreadable, WireError};
 
@@ -184,7 +185,7 @@ pub fn decode_form_data_value(value: &str) -> String {
     if !value.contains('%') {
         return value.to_owned();
     }
-    percent_decode_with(value, false).unwrap_or_else(|()| value.to_owned())
+    percent::decode(value, Plus::Literal).unwrap_or_else(|| value.to_owned())
 }
 
 /// Decodes an `application/x-www-form-urlencoded` protocol-4 body and parses it.
@@ -192,23 +193,52 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<Report, WireError> {
     parse_fields(&decode_urlencoded(body)?)
 }
 
+/// How an `x-www-form-urlencoded` protocol-4 body was written, told by the body itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Body {
+    /// By a form encoder: split at every `&`, `+` is a space.
+    Encoded,
+    /// By hand, as the bash clients' openssl method and the Pakiti 2 proxy path do: spaces and
+    /// newlines are sent raw (no form encoder leaves them), only `+` is escaped (`%2b`), so a
+    /// literal `+` is a `+`; the body is split only at an `&` that starts a known field, and
+    /// the package list takes the rest of the body.
+    HandBuilt,
+}
+
+impl Body {
+    /// A raw space or newline (trailing whitespace aside) means built by hand; a raw quote
+    /// alone does not (some form encoders leave `'` unescaped).
+    fn of(body: &str) -> Body {
+        if body.trim_end().contains([' ', '\n']) {
+            Body::HandBuilt
+        } else {
+            Body::Encoded
+        }
+    }
+
+    fn plus(self) -> Plus {
+        match self {
+            Body::Encoded => Plus::Space,
+            Body::HandBuilt => Plus::Literal,
+        }
+    }
+}
+
 /// Decodes an `application/x-www-form-urlencoded` body tolerantly, for the bash client's
 /// "openssl method".
 ///
-/// A properly encoded body (no raw space, quote or newline) is split at every `&`. A raw body,
-/// as the bash client builds it, is split only at an `&` followed by a known protocol-4 field
-/// name and `=`, so an OS string like `Foo & Bar` survives; and the package-list field (`pkgs`,
-/// `p`, `rpms`) takes the rest of the body. Values are then decoded as PHP does: `+` → space,
-/// `%XX` → byte, a `%` not followed by two hex digits stays literal.
+/// A properly encoded body (no raw space or newline) is split at every `&`. A body built by
+/// hand, as the bash client builds it, is split only at an `&` followed by a known protocol-4
+/// field name and `=`, so an OS string like `Foo & Bar` survives; and the package-list field
+/// (`pkgs`, `p`, `rpms`) takes the rest of the body. Values are then decoded as PHP does:
+/// `%XX` → byte, a `%` not followed by two hex digits stays literal, and `+` → space in an
+/// encoded body (in a hand-built one a `+` is a `+`).
 pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError> {
     // Invalid UTF-8 is replaced rather than refused here: a package line holding some is
     // skipped and counted by `read_pkgs`, a header field holding some is refused by `push_pair`.
     let body = String::from_utf8_lossy(body);
     let body: &str = &body;
-    let raw = body.trim_end().contains([' ', '\'', '\n']);
-    // Spaces and newlines are never left raw by a form encoder: a body holding them was built by
-    // hand (the bash clients' openssl method, the Pakiti 2 proxy path), where `+` is a `+`.
-    let plus_literal = body.trim_end().contains([' ', '\n']);
+    let mode = Body::of(body);
     let mut pairs = Vec::new();
     let mut pos = 0;
     while pos < body.len() {
@@ -217,38 +247,33 @@ pub fn decode_urlencoded(body: &[u8]) -> Result<Vec<(String, String)>, WireError
             Some(i) if rest.as_bytes()[i] == b'=' => (&rest[..i], pos + i + 1),
             Some(i) => {
                 // A segment without `=`: a bare name with an empty value.
-                push_pair(&mut pairs, &rest[..i], "", plus_literal)?;
+                push_pair(&mut pairs, &rest[..i], "", mode)?;
                 pos += i + 1;
                 continue;
             }
             None => {
-                push_pair(&mut pairs, rest, "", plus_literal)?;
+                push_pair(&mut pairs, rest, "", mode)?;
                 break;
             }
         };
-        let value_end = if raw && PKGS_FIELDS.contains(&name) {
+        let value_end = if mode == Body::HandBuilt && PKGS_FIELDS.contains(&name) {
             body.len()
         } else {
-            next_boundary(body, value_start, raw)
+            next_boundary(body, value_start, mode)
         };
-        push_pair(
-            &mut pairs,
-            name,
-            &body[value_start..value_end],
-            plus_literal,
-        )?;
+        push_pair(&mut pairs, name, &body[value_start..value_end], mode)?;
         pos = value_end + 1;
     }
     Ok(pairs)
 }
 
 /// The index of the `&` ending the value that starts at `from` (or the body length).
-fn next_boundary(body: &str, from: usize, raw: bool) -> usize {
+fn next_boundary(body: &str, from: usize, mode: Body) -> usize {
     let bytes = body.as_bytes();
     let mut i = from;
     while let Some(off) = body[i..].find('&') {
         let amp = i + off;
-        if !raw {
+        if mode == Body::Encoded {
             return amp;
         }
         let after = &body[amp + 1..];
@@ -266,89 +291,32 @@ fn next_boundary(body: &str, from: usize, raw: bool) -> usize {
     body.len()
 }
 
-/// Decodes one `name=value` pair. In a body built by hand (`plus_literal`: the bash clients send
-/// spaces and newlines as they are) a space is never written `+`, so a literal `+` is a `+`:
-/// the Pakiti 2 proxy path re-sends its listing with `+` unescaped.
+/// Decodes one `name=value` pair (`+` as `mode` says: the Pakiti 2 proxy path re-sends its
+/// listing by hand with `+` unescaped). A name or header value whose escapes are not UTF-8 is
+/// refused; in the package list such bytes are replaced, and the line is skipped and counted
+/// later.
 fn push_pair(
     pairs: &mut Vec<(String, String)>,
     name: &str,
     value: &str,
-    plus_literal: bool,
+    mode: Body,
 ) -> Result<(), WireError> {
     if name.is_empty() && value.is_empty() {
         return Ok(());
     }
-    let plus_is_space = !plus_literal;
-    let name = percent_decode(name)
-        .ok()
+    // Names are always PHP-decoded (`+` → space), as the old servers did.
+    let name = percent::decode(name, Plus::Space)
         .filter(|n| !n.contains(char::REPLACEMENT_CHARACTER))
         .ok_or_else(|| WireError::field(name, "field name is not valid utf-8"))?;
     let value = if PKGS_FIELDS.contains(&name.as_str()) {
-        String::from_utf8_lossy(&percent_bytes(value, plus_is_space)).into_owned()
+        String::from_utf8_lossy(&percent::decode_bytes(value, mode.plus())).into_owned()
     } else {
-        percent_decode_with(value, plus_is_space)
-            .ok()
+        percent::decode(value, mode.plus())
             .filter(|v| !v.contains(char::REPLACEMENT_CHARACTER))
             .ok_or_else(|| WireError::field(&name, "value is not valid utf-8"))?
     };
     pairs.push((name, value));
     Ok(())
-}
-
-/// PHP `urldecode`: `+` → space, `%XX` → byte, anything else verbatim.
-pub(crate) fn percent_decode(s: &str) -> Result<String, ()> {
-    percent_decode_with(s, true)
-}
-
-/// `%XX` → byte, and `+` → space when `plus_is_space`; anything else verbatim.
-fn percent_decode_with(s: &str, plus_is_space: bool) -> Result<String, ()> {
-    String::from_utf8(percent_bytes(s, plus_is_space)).map_err(|_| ())
-}
-
-/// The bytes of `s` with `%XX` decoded (and `+` → space when `plus_is_space`).
-fn percent_bytes(s: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' => match (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) {
-                (Some(h), Some(l)) => {
-                    out.push(h * 16 + l);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
-fn hex(b: Option<&u8>) -> Option<u8> {
-    let b = *b?;
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Parses a package list (the `pkgs` field) written in `format` by a `packager` host, strictly.
@@ -666,7 +634,7 @@ pub fn to_fields(report: &Report) -> Vec<(&'static str, String)> {
 pub fn to_urlencoded(report: &Report) -> String {
     to_fields(report)
         .iter()
-        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .map(|(k, v)| format!("{k}={}", percent::encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }

@@ -83,7 +83,7 @@ pub fn parse_query_string(query: &str) -> Result<FeedQuery, WireError> {
 
 /// `+`/`%XX` decoding for query components; undecodable input is kept verbatim.
 fn decode_component(s: &str) -> String {
-    crate::protocol4::percent_decode(s).unwrap_or_else(|()| s.to_owned())
+    crate::percent::urldecode_or_keep(s)
 }
 
 /// Parses a clear-text protocol-5 body into a [`Report`] (with the default mode; the mode comes

@@ -405,7 +405,7 @@ pub fn sniff_hostname(body: &[u8]) -> Option<String> {
             }?;
             let v = &text[start..];
             let v = &v[..v.find(['&', '\n']).unwrap_or(v.len())];
-            Some(crate::protocol4::percent_decode(v).unwrap_or_else(|()| v.to_owned()))
+            Some(crate::percent::urldecode_or_keep(v))
         })
         .or_else(|| {
             let i = text.find("name=\"host\"")?;

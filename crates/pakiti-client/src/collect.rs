@@ -166,6 +166,37 @@ fn which(tool: &str) -> bool {
         .any(|d| Path::new(d).join(tool).is_file())
 }
 
+/// Collects the installed packages: the detected package manager first; when rpm lists
+/// nothing (a Debian machine with the rpm tool installed), dpkg, then apk.
+///
+/// # Errors
+/// No package manager, or the one found fails (its stderr is in the error).
+pub fn collect_packages(src: &Sources) -> Result<(Packager, Vec<Package>), CollectError> {
+    let first = detect_packager(src).ok_or(CollectError::NoPackager)?;
+    match packages(first, src) {
+        Ok(p) => Ok((first, p)),
+        Err(CollectError::Empty { tool }) if first == Packager::Rpm => {
+            for next in [Packager::Dpkg, Packager::Apk] {
+                let usable = match next {
+                    Packager::Dpkg => {
+                        src.dpkg_admindir.is_some()
+                            || std::path::Path::new("/var/lib/dpkg/status").exists()
+                    }
+                    _ => {
+                        src.apk_db.is_some()
+                            || std::path::Path::new("/lib/apk/db/installed").exists()
+                    }
+                };
+                if usable {
+                    return packages(next, src).map(|p| (next, p));
+                }
+            }
+            Err(CollectError::Empty { tool })
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads the installed packages with `packager`.
 ///
 /// # Errors

@@ -85,7 +85,7 @@ pub fn new_id() -> Result<String, HostIdError> {
     getrandom::fill(&mut b).map_err(|e| HostIdError::Random(e.to_string()))?;
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let hex = hex::encode(b);
     Ok(format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

@@ -75,44 +75,13 @@ pub enum RunError {
     Usage(String),
 }
 
-/// Collects the installed packages: the detected package manager first; when rpm lists
-/// nothing (a Debian machine with the rpm tool installed), dpkg, then apk.
-///
-/// # Errors
-/// No package manager, or the one found fails (its stderr is in the error).
-pub fn collect_packages(src: &Sources) -> Result<(Packager, Vec<collect::Package>), CollectError> {
-    let first = collect::detect_packager(src).ok_or(CollectError::NoPackager)?;
-    match collect::packages(first, src) {
-        Ok(p) => Ok((first, p)),
-        Err(CollectError::Empty { tool }) if first == Packager::Rpm => {
-            for next in [Packager::Dpkg, Packager::Apk] {
-                let usable = match next {
-                    Packager::Dpkg => {
-                        src.dpkg_admindir.is_some()
-                            || std::path::Path::new("/var/lib/dpkg/status").exists()
-                    }
-                    _ => {
-                        src.apk_db.is_some()
-                            || std::path::Path::new("/lib/apk/db/installed").exists()
-                    }
-                };
-                if usable {
-                    return collect::packages(next, src).map(|p| (next, p));
-                }
-            }
-            Err(CollectError::Empty { tool })
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Collects this machine's report as the configuration describes it.
 ///
 /// # Errors
 /// Collection fails.
 pub fn collect_report(cfg: &Config, src: &Sources) -> Result<Report, RunError> {
     let facts = collect::host_facts(src);
-    let (packager, packages) = collect_packages(src)?;
+    let (packager, packages) = collect::collect_packages(src)?;
     let modules = if packager == Packager::Rpm {
         collect::dnf_modules(src)
     } else {

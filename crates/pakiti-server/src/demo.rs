@@ -190,7 +190,7 @@ fn demo_report(
 fn this_machine() -> Result<Report> {
     use pakiti_client::collect;
     let sources = collect::Sources::default();
-    let (packager, pkgs) = pakiti_client::run::collect_packages(&sources)?;
+    let (packager, pkgs) = collect::collect_packages(&sources)?;
     let facts = collect::host_facts(&sources);
     Ok(Report {
         hostname: facts.hostname,

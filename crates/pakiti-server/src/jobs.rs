@@ -2,6 +2,7 @@
 //! directly by tests and the CLI) plus a thin loop in the server.
 
 pub mod feeds;
+pub mod fetch;
 pub mod reevaluate;
 pub mod repos;
 

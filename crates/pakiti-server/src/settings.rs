@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::net::Cidr;
+
 /// The commented example configuration, with every key at its default.
 pub const EXAMPLE: &str = include_str!("../pakiti.example.toml");
 
@@ -119,7 +121,7 @@ pub struct Auth {
     /// The header a trusted proxy names the user in (`proxy` mode).
     pub proxy_header: String,
     /// The only addresses or CIDR blocks whose `proxy_header` / `tls_dn_header` is believed.
-    pub proxy_addresses: Vec<String>,
+    pub proxy_addresses: Vec<Cidr>,
     /// The header carrying the client certificate's subject DN (`tls` mode).
     pub tls_dn_header: String,
     /// The URL users reach the server at; session cookies are `Secure` when it is https.
@@ -190,7 +192,7 @@ pub enum Evaluation {
 #[serde(deny_unknown_fields, default)]
 pub struct Proxies {
     /// Addresses or CIDR blocks (`192.0.2.10`, `10.0.0.0/8`, `2001:db8::/32`).
-    pub addresses: Vec<String>,
+    pub addresses: Vec<Cidr>,
     /// Host names: a peer is trusted when its address's reverse DNS name is one of them and
     /// that name resolves back to the address (forward-confirmed).
     pub hostnames: Vec<String>,
@@ -199,7 +201,7 @@ pub struct Proxies {
     /// Addresses or CIDR blocks of the TLS-terminating front proxies whose client-DN header
     /// (`X-SSL-Client-S-DN`) is believed; empty means loopback only. A DN header from
     /// anyone else is ignored, so a client cannot claim a proxy's certificate.
-    pub dn_header_from: Vec<String>,
+    pub dn_header_from: Vec<Cidr>,
 }
 
 impl Default for Settings {
@@ -440,6 +442,42 @@ mod tests {
         );
         let e = Settings::load(None, env(&[("PAKITI_TLS__CLIENT_AUTH", "maybe")])).unwrap_err();
         assert!(e.to_string().contains("maybe"), "{e}");
+    }
+
+    /// A malformed address or CIDR block is an error when the settings load (it used to match
+    /// nothing, silently, at every request).
+    #[test]
+    fn malformed_cidr_blocks_are_errors_at_load() {
+        for (key, value) in [
+            ("PAKITI_PROXIES__ADDRESSES", "[\"10.0.0.0/40\"]"),
+            ("PAKITI_PROXIES__DN_HEADER_FROM", "[\"proxy.example.org\"]"),
+            (
+                "PAKITI_AUTH__PROXY_ADDRESSES",
+                "[\"127.0.0.1\", \"10.0.0/8\"]",
+            ),
+        ] {
+            let e = Settings::load(None, env(&[(key, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("invalid settings"), "{key}: {e}");
+            assert!(e.contains("not an address or CIDR block"), "{key}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pakiti.toml");
+        std::fs::write(&path, "[proxies]\naddresses = [\"192.0.2.1/33\"]\n").unwrap();
+        let e = Settings::load(Some(&path), env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("192.0.2.1/33"), "{e}");
+        let s = Settings::load(
+            None,
+            env(&[(
+                "PAKITI_PROXIES__ADDRESSES",
+                "[\"192.0.2.10\", \"2001:db8::/32\"]",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.proxies.addresses, ["192.0.2.10", "2001:db8::/32"]);
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct AppState {
     pub budgets: Arc<crate::limits::Budgets>,
     /// Failed log-in counters (`accounts` mode).
     pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
+    /// The HTTP client of feed and repository syncs (one, shared).
+    pub fetcher: crate::jobs::fetch::Fetcher,
     evaluator: Arc<RwLock<Arc<Evaluator>>>,
     policy: Arc<RwLock<Arc<Policy>>>,
     fleet: Arc<FleetCell>,
@@ -162,12 +164,14 @@ impl AppState {
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {
         let os_rules = Arc::new(OsRules::new(&settings.os_rules)?);
+        let fetcher = crate::jobs::fetch::Fetcher::new(settings.outgoing_proxy.as_deref())?;
         let csrf_secret: Arc<str> = store
             .shared_secret("csrf", &crate::auth::random_token())
             .await?
             .into();
         let state = AppState {
             csrf_secret,
+            fetcher,
             os_rules,
             writer: Writer::start(store.clone()),
             budgets: Arc::new(crate::limits::Budgets::new(&settings.limits)),

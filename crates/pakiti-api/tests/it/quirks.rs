@@ -204,3 +204,28 @@ fn issue_11_proxy_path_literal_plus_in_a_raw_body_is_a_plus() {
     assert_eq!(back.os, "Debian GNU/Linux 12");
     assert_eq!(back.packages[0].version, "1.0+deb12u1");
 }
+
+/// A raw quote alone does not make a body hand-built: some form encoders leave `'` unescaped
+/// (JavaScript's `encodeURIComponent`), so such a body is read as form-encoded throughout —
+/// `+` is a space and every `&` separates fields, even before an unknown field or after
+/// `pkgs`.
+#[test]
+fn a_raw_quote_alone_is_form_encoded() {
+    let pairs = protocol4::decode_urlencoded(
+        b"host=h.example.org&os=O'Brien+Linux&pkgs='a'+'1.0%2B1'+''+'amd64'&x-extra=1&kernel=6.1",
+    )
+    .unwrap();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("os"), Some("O'Brien Linux"));
+    assert_eq!(get("pkgs"), Some("'a' '1.0+1' '' 'amd64'"));
+    assert_eq!(get("x-extra"), Some("1"));
+    assert_eq!(get("kernel"), Some("6.1"));
+    // With a raw space the same body is hand-built: `pkgs` takes the rest of it.
+    let pairs = protocol4::decode_urlencoded(
+        b"host=h.example.org&os=O'Brien Linux&pkgs='a' '1.0+1' '' 'amd64'&x-extra=1",
+    )
+    .unwrap();
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("os"), Some("O'Brien Linux"));
+    assert_eq!(get("pkgs"), Some("'a' '1.0+1' '' 'amd64'&x-extra=1"));
+}

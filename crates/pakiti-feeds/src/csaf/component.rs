@@ -149,26 +149,12 @@ fn module_stream(spec: &str) -> Option<String> {
     Some(format!("{name}:{stream}"))
 }
 
+/// Decodes the `%XX` escapes of a purl component (a `%` not followed by two hex digits stays
+/// literal); escapes that are not UTF-8 become U+FFFD.
 pub(crate) fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Parses a product name: `name-[epoch:]version-release.arch[.rpm][ (mod:stream)|-mod:stream]`,

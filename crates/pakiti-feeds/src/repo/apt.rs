@@ -146,7 +146,7 @@ impl Release {
                 actual,
             });
         }
-        let actual = hex(&Sha256::digest(data));
+        let actual = hex::encode(Sha256::digest(data));
         if actual != entry.sha256 {
             return Err(ChecksumError::Sha256 {
                 path: path.to_owned(),
@@ -186,16 +186,6 @@ impl Release {
         })?;
         self.verify(base, &plain)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// The signed text of a PGP clearsigned message (dash-escaping undone), or `None` when

@@ -14,14 +14,14 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use pakiti_core::advisory::Advisory;
 use pakiti_core::stream::OsStream;
 use pakiti_feeds::{FeedIdentity, FeedKind, ParseOptions, Parsed, Problem, decompress};
 use pakiti_store::{Feed, FeedContent, SyncRecord, SyncStatus};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
+use super::fetch::{Fetcher, checksum};
 use crate::state::AppState;
 
 /// The feed kind that is recognised from the content at each sync.
@@ -48,16 +48,9 @@ pub struct ImportOutcome {
     pub error: Option<String>,
 }
 
-/// Bytes fetched for a feed, with the validators for the next conditional GET.
-#[derive(Clone, Debug, Default)]
-pub struct Fetched {
-    /// The body; `None` when the source answered "not modified".
-    pub body: Option<Vec<u8>>,
-    /// `ETag`.
-    pub etag: Option<String>,
-    /// `Last-Modified`.
-    pub last_modified: Option<String>,
-}
+/// Bytes fetched for a feed, with the validators for the next conditional GET (`body` is
+/// `None` when the source answered "not modified").
+pub use super::fetch::Got as Fetched;
 
 /// A document parsed and recognised.
 #[derive(Debug)]
@@ -99,93 +92,21 @@ impl Progress for NoProgress {
     fn advance(&self, _: u64) {}
 }
 
-fn is_url(s: &str) -> bool {
-    s.starts_with("http://") || s.starts_with("https://")
-}
-
 /// Fetches a feed's bytes: a conditional GET for URLs, a read for local paths.
 ///
 /// # Errors
-/// Network or file errors, or a non-success HTTP status.
-pub async fn fetch(feed: &Feed, proxy: Option<&str>, progress: &dyn Progress) -> Result<Fetched> {
-    if !is_url(&feed.url) {
-        let path = feed.url.strip_prefix("file://").unwrap_or(&feed.url);
-        progress.stage("reading", None);
-        let body = tokio::fs::read(path)
-            .await
-            .with_context(|| format!("reading {path}"))?;
-        progress.advance(body.len() as u64);
-        return Ok(Fetched {
-            body: Some(body),
-            ..Fetched::default()
-        });
-    }
-    let mut client = reqwest::Client::builder()
-        .user_agent(concat!("pakiti/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(Duration::from_secs(15 * 60));
-    if let Some(p) = proxy.filter(|p| !p.is_empty()) {
-        client =
-            client.proxy(reqwest::Proxy::all(p).with_context(|| format!("invalid proxy {p}"))?);
-    }
-    let client = client.build().context("building the HTTP client")?;
-    let mut req = client.get(&feed.url);
-    if let Some(last) = feed
+/// Network or file errors, a missing file, or an HTTP status other than success and 304.
+pub async fn fetch(fetcher: &Fetcher, feed: &Feed, progress: &dyn Progress) -> Result<Fetched> {
+    // A failed sync's validators are sent only when it got an `ETag` (the source answered; the
+    // import failed), so a source that failed before answering is fetched in full.
+    let cond = feed
         .last_sync
         .as_ref()
-        .filter(|s| s.status != SyncStatus::Failed || s.etag.is_some())
-    {
-        if let Some(etag) = &last.etag {
-            req = req.header(reqwest::header::IF_NONE_MATCH, etag);
-        }
-        if let Some(lm) = &last.last_modified {
-            req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
-        }
-    }
-    let mut resp = req
-        .send()
-        .await
-        .with_context(|| format!("fetching {}", feed.url))?;
-    let header = |r: &reqwest::Response, h: reqwest::header::HeaderName| {
-        r.headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let etag = header(&resp, reqwest::header::ETAG);
-    let last_modified = header(&resp, reqwest::header::LAST_MODIFIED);
-    if resp.status() == reqwest::StatusCode::NOT_MODIFIED {
-        return Ok(Fetched {
-            body: None,
-            etag,
-            last_modified,
-        });
-    }
-    if !resp.status().is_success() {
-        bail!("{} answered {}", feed.url, resp.status());
-    }
-    progress.stage("downloading", resp.content_length());
-    let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
-    while let Some(chunk) = resp
-        .chunk()
-        .await
-        .with_context(|| format!("downloading {}", feed.url))?
-    {
-        body.extend_from_slice(&chunk);
-        progress.advance(body.len() as u64);
-    }
-    Ok(Fetched {
-        body: Some(body),
-        etag,
-        last_modified,
-    })
-}
-
-fn checksum(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .filter(|s| s.status != SyncStatus::Failed || s.etag.is_some());
+    fetcher
+        .get(&feed.url, cond, progress)
+        .await?
+        .ok_or_else(|| anyhow!("{} not found", feed.url))
 }
 
 /// Imports fetched bytes into a feed: the deterministic step of a sync.
@@ -384,7 +305,7 @@ pub async fn sync(
     progress: &dyn Progress,
 ) -> Result<ImportOutcome> {
     let start = Instant::now();
-    match fetch(feed, state.settings.outgoing_proxy.as_deref(), progress).await {
+    match fetch(&state.fetcher, feed, progress).await {
         Ok(fetched) => import(state, feed, fetched, force, progress).await,
         Err(e) => {
             let msg = format!("{e:#}");

@@ -147,7 +147,7 @@ async fn login_from(
 async fn failed_logins_are_rate_limited() {
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |st| {
         accounts(st);
-        st.auth.proxy_addresses = vec!["127.0.0.1".into()];
+        st.auth.proxy_addresses = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let h = pakiti_server::handlers::users::create_user;

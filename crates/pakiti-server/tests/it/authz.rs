@@ -779,9 +779,9 @@ async fn proxy_and_tls_headers_only_from_trusted_proxies() {
             let s = TestServer::start(TestDatabase::sqlite(), |st| {
                 st.auth.mode = mode;
                 st.auth.proxy_addresses = if trusted {
-                    vec!["10.0.0.0/8".into(), "127.0.0.1".into()]
+                    vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1".parse().unwrap()]
                 } else {
-                    vec!["192.0.2.0/24".into()]
+                    vec!["192.0.2.0/24".parse().unwrap()]
                 };
             })
             .await;
@@ -903,7 +903,7 @@ async fn csrf_tokens_hold_across_servers_sharing_a_database() {
     for db in databases().await {
         let tweak = |st: &mut Settings| {
             st.auth.mode = AuthMode::Proxy;
-            st.auth.proxy_addresses = vec!["127.0.0.1".into()];
+            st.auth.proxy_addresses = vec!["127.0.0.1".parse().unwrap()];
         };
         let a = TestServer::start(db, tweak).await;
         pakiti_server::handlers::users::create_user(&a.state, "alice", None, true)

@@ -331,7 +331,10 @@ async fn proxies_modes_and_unchanged_reports() {
         s.finish().await;
     }
     for db in databases().await {
-        let s = TestServer::start(db, |st| st.proxies.addresses = vec!["127.0.0.0/8".into()]).await;
+        let s = TestServer::start(db, |st| {
+            st.proxies.addresses = vec!["127.0.0.0/8".parse().unwrap()]
+        })
+        .await;
         let mut r = report("rhel_73", "behind-proxy.example.org");
         r.proxy = true;
         let (status, text) = s.post_protocol4(&r).await;
@@ -614,7 +617,7 @@ async fn proxy_trust_by_hostname_and_front_proxy_dn() {
         let s = TestServer::start(db, |st| {
             st.proxies.hostnames = vec!["proxy.example.org".into()];
             st.proxies.certificate_dns = vec!["CN=proxy".into()];
-            st.proxies.dn_header_from = vec!["192.0.2.1".into()];
+            st.proxies.dn_header_from = vec!["192.0.2.1".parse().unwrap()];
         })
         .await;
         let (status, text) = s.post("", form, &[], body.clone()).await;
