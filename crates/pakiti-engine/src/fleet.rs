@@ -3,9 +3,11 @@
 //! Installed sets are stored as one compressed id list per host, so SQL cannot join hosts to
 //! package versions; the CVE pages, the CVE / CVE-tag / package host searches and the tag
 //! pages are answered from this index instead. It is built from bulk store reads
-//! ([`Store::fleet_hosts`], [`Store::fleet_findings`], [`Store::fleet_packages`], the
-//! advisories, tags and exceptions), held in [`AppState`] behind an
-//! `Arc` and swapped on rebuild: requests keep the index they started with.
+//! of hosts, findings and package versions ([`Store::fleet_hosts`], [`Store::fleet_findings`],
+//! [`Store::fleet_packages`]) and from what the engine already holds in memory: the advisories
+//! of the [`Evaluator`] and the tags and exceptions of the [`Policy`] in force (never re-read
+//! from the store). The [`Engine`](crate::Engine) holds it in a [`FleetCell`] and swaps it on
+//! rebuild: requests keep the index they started with.
 //!
 //! Rebuilds are stale-while-revalidate: a change (a report, a re-evaluation, a tag or an
 //! exception) marks the index stale; the next request answers from the old one and starts
@@ -17,7 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pakiti_core::advisory::{Severity, Status};
@@ -25,8 +27,9 @@ use pakiti_store::{CveException, CveTag, Host, HostId, HostScope, Store};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
-use crate::evaluate::Evaluator;
-use crate::state::AppState;
+use arc_swap::ArcSwapOption;
+
+use crate::evaluate::{Evaluator, Policy};
 
 /// Interned strings.
 #[derive(Default)]
@@ -238,8 +241,8 @@ pub struct Fleet {
     cve_index: FxHashMap<u32, u32>,
     findings: Vec<Vec<FFinding>>,
     applied_exceptions: FxHashMap<u32, Vec<usize>>,
-    tags: Vec<CveTag>,
-    exceptions: Vec<CveException>,
+    tags: Arc<[CveTag]>,
+    exceptions: Arc<[CveException]>,
     /// When it was built.
     pub built_at: OffsetDateTime,
 }
@@ -260,17 +263,19 @@ fn small(i: i64) -> u32 {
 }
 
 impl Fleet {
-    /// Loads everything from the store and builds the index.
+    /// Builds the index: hosts, findings and package versions read from the store;
+    /// advisories, tags and exceptions taken from the evaluator and policy in force.
     ///
     /// # Errors
     /// The store fails.
-    pub async fn load(store: &impl Store, evaluator: &Evaluator) -> anyhow::Result<Fleet> {
+    pub async fn load(
+        store: &impl Store,
+        evaluator: &Evaluator,
+        policy: &Policy,
+    ) -> anyhow::Result<Fleet> {
         let hosts = store.fleet_hosts().await?;
         let findings = store.fleet_findings().await?;
         let packages = store.fleet_packages().await?;
-        let advisories = store.load_advisories().await?;
-        let tags = store.list_cve_tags().await?;
-        let exceptions = store.list_exceptions().await?;
         let covered: FxHashSet<String> = hosts
             .iter()
             .filter_map(|h| h.stream.as_ref())
@@ -281,7 +286,13 @@ impl Fleet {
             .cloned()
             .collect();
         Ok(Fleet::build(
-            hosts, findings, packages, advisories, tags, exceptions, &covered,
+            hosts,
+            findings,
+            packages,
+            evaluator,
+            policy.all_tags().clone(),
+            policy.all_exceptions().clone(),
+            &covered,
         ))
     }
 
@@ -290,9 +301,9 @@ impl Fleet {
         hosts: Vec<pakiti_store::FleetHost>,
         findings: Vec<pakiti_store::StreamFinding>,
         packages: Vec<(i64, pakiti_core::package::InstalledPackage)>,
-        stored: Vec<pakiti_store::StoredAdvisory>,
-        tags: Vec<CveTag>,
-        exceptions: Vec<CveException>,
+        evaluator: &Evaluator,
+        tags: Arc<[CveTag]>,
+        exceptions: Arc<[CveException]>,
         covered: &FxHashSet<String>,
     ) -> Fleet {
         let now = OffsetDateTime::now_utc();
@@ -312,19 +323,19 @@ impl Fleet {
         let mut advisories = Vec::new();
         let mut adv_index: FxHashMap<i64, u32> = FxHashMap::default();
         let mut affected = FxHashMap::default();
-        for s in stored {
+        for (id, advisory) in evaluator.stored_advisories() {
             let has_refs =
-                s.advisory.affected.iter().enumerate().any(|(i, _)| {
-                    referenced.contains(&(s.id, u32::try_from(i).unwrap_or(u32::MAX)))
+                advisory.affected.iter().enumerate().any(|(i, _)| {
+                    referenced.contains(&(id, u32::try_from(i).unwrap_or(u32::MAX)))
                 });
             if !has_refs {
                 continue;
             }
             let a = u32::try_from(advisories.len()).unwrap_or(u32::MAX);
-            adv_index.insert(s.id, a);
-            for (i, e) in s.advisory.affected.iter().enumerate() {
+            adv_index.insert(id, a);
+            for (i, e) in advisory.affected.iter().enumerate() {
                 let i = u32::try_from(i).unwrap_or(u32::MAX);
-                if referenced.contains(&(s.id, i)) {
+                if referenced.contains(&(id, i)) {
                     affected.insert(
                         (a, i),
                         FAffected {
@@ -338,18 +349,22 @@ impl Fleet {
                     );
                 }
             }
-            let cves = if s.advisory.cves.is_empty() {
-                vec![strings.intern(&s.advisory.id)]
+            let cves = if advisory.cves.is_empty() {
+                vec![strings.intern(&advisory.id)]
             } else {
-                s.advisory.cves.iter().map(|c| strings.intern(c)).collect()
+                advisory.cves.iter().map(|c| strings.intern(c)).collect()
             };
             advisories.push(FAdvisory {
-                vendor_id: strings.intern(&s.advisory.id),
-                title: s.advisory.title.into(),
-                source: strings.intern(&s.advisory.source),
-                severity: s.advisory.severity,
+                vendor_id: strings.intern(&advisory.id),
+                title: advisory.title.as_str().into(),
+                source: strings.intern(&advisory.source),
+                severity: advisory.severity,
                 cves,
-                references: s.advisory.references.into_iter().map(Into::into).collect(),
+                references: advisory
+                    .references
+                    .iter()
+                    .map(|r| r.as_str().into())
+                    .collect(),
             });
         }
         let mut pkg_map = FxHashMap::default();
@@ -882,101 +897,33 @@ impl Fleet {
     }
 }
 
-/// The fleet index as the server holds it, with its rebuild bookkeeping.
+/// The fleet index as the engine holds it, with its rebuild bookkeeping (the rebuilds are
+/// [`Engine::fleet`](crate::Engine::fleet) and its siblings).
 #[derive(Default)]
 pub struct FleetCell {
-    current: RwLock<Option<(u64, Arc<Fleet>)>>,
-    generation: AtomicU64,
-    rebuilding: AtomicBool,
-    build: tokio::sync::Mutex<Option<Instant>>,
+    /// The index in force and the change count it reflects; swapped only by the holder of
+    /// `build`.
+    pub(crate) current: ArcSwapOption<Built>,
+    /// Bumped by every change the index reflects.
+    pub(crate) generation: AtomicU64,
+    /// Whether a background rebuild is running.
+    pub(crate) rebuilding: AtomicBool,
+    /// Held by a rebuild; when the last one started.
+    pub(crate) build: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// A built index and the change count it reflects.
+pub(crate) struct Built {
+    pub(crate) generation: u64,
+    pub(crate) fleet: Arc<Fleet>,
 }
 
 /// The smallest time between two background rebuilds.
-const DEBOUNCE: Duration = Duration::from_secs(1);
+pub(crate) const DEBOUNCE: Duration = Duration::from_secs(1);
 
 impl FleetCell {
-    fn get(&self) -> Option<(u64, Arc<Fleet>)> {
-        self.current
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
-    }
-
-    fn set(&self, generation: u64, fleet: Arc<Fleet>) {
-        let mut g = self
-            .current
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if g.as_ref().is_none_or(|(old, _)| *old <= generation) {
-            *g = Some((generation, fleet));
-        }
-    }
-
     /// Marks the index stale (something it reflects changed).
     pub fn mark_stale(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
     }
-}
-
-async fn rebuild(state: &AppState, debounce: bool) -> anyhow::Result<Arc<Fleet>> {
-    let cell = state.fleet_cell();
-    let mut last = cell.build.lock().await;
-    if debounce && let Some(t) = *last {
-        let wait = DEBOUNCE.saturating_sub(t.elapsed());
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-    }
-    let generation = cell.generation.load(Ordering::SeqCst);
-    if let Some((g, f)) = cell.get()
-        && g == generation
-    {
-        return Ok(f);
-    }
-    *last = Some(Instant::now());
-    let fleet = Arc::new(Fleet::load(&state.store, &state.evaluator()).await?);
-    cell.set(generation, fleet.clone());
-    Ok(fleet)
-}
-
-/// The current index: built on the first call; afterwards a stale index is answered at once
-/// while one background rebuild runs.
-///
-/// # Errors
-/// The first build fails.
-pub async fn current(state: &AppState) -> anyhow::Result<Arc<Fleet>> {
-    let cell = state.fleet_cell();
-    let Some((g, fleet)) = cell.get() else {
-        return rebuild(state, false).await;
-    };
-    if g != cell.generation.load(Ordering::SeqCst) && !cell.rebuilding.swap(true, Ordering::SeqCst)
-    {
-        let state = state.clone();
-        tokio::spawn(async move {
-            if let Err(e) = rebuild(&state, true).await {
-                tracing::warn!(error = format!("{e:#}"), "fleet index rebuild failed");
-            }
-            state.fleet_cell().rebuilding.store(false, Ordering::SeqCst);
-        });
-    }
-    Ok(fleet)
-}
-
-/// The index as of now: rebuilt before returning when something it reflects changed since it
-/// was built (unlike [`current`], which answers a stale index at once). Tests and commands
-/// that must read what the store holds use it.
-///
-/// # Errors
-/// The store fails.
-pub async fn up_to_date(state: &AppState) -> anyhow::Result<Arc<Fleet>> {
-    rebuild(state, false).await
-}
-
-/// Marks the index stale and rebuilds it before returning (after tag and exception changes,
-/// so that the next page shows them).
-///
-/// # Errors
-/// The store fails.
-pub async fn refresh_now(state: &AppState) -> anyhow::Result<Arc<Fleet>> {
-    state.fleet_cell().mark_stale();
-    rebuild(state, false).await
 }

@@ -7,7 +7,6 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use pakiti_api::reply::TaggedCveLine;
 use pakiti_api::report::{Mode, Report};
 use pakiti_core::advisory::Severity;
@@ -15,17 +14,67 @@ use pakiti_core::kernel;
 use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use pakiti_store::Store;
-use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta};
+use pakiti_store::{
+    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta, Store,
+    StoreError,
+};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::error::AppError;
+use crate::Engine;
 use crate::evaluate::{self, CountItem, Evaluator, Policy};
 use crate::osrules::OsRules;
-use crate::state::AppState;
 use crate::writer::OwnedReport;
+
+/// Why a report was not processed. The HTTP layer maps each to a status: the first two are
+/// the client's fault (4xx), the rest are worth retrying or are ours (5xx).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The report is malformed (no host name, no readable package), with the reason.
+    #[error("{0}")]
+    Invalid(String),
+    /// The sender may not submit reports for other hosts (it is not a trusted proxy).
+    #[error("{0}")]
+    NotTrustedProxy(String),
+    /// The vulnerability data kept changing while the report was evaluated.
+    #[error(
+        "the vulnerability data kept changing while this report was evaluated; send it again"
+    )]
+    FeedsKeptChanging,
+    /// The store failed while doing what the message says.
+    #[error("{doing}")]
+    Store {
+        /// What ingest was doing.
+        doing: &'static str,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// Catching up with a feed change (reload and re-evaluation) failed.
+    #[error("catching up with a feed change")]
+    CatchUp(#[source] anyhow::Error),
+}
+
+impl IngestError {
+    /// Whether trying again later may succeed: the data kept changing, or the store failed
+    /// transiently (deadlock, serialization failure, pool exhausted).
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            IngestError::FeedsKeptChanging => true,
+            IngestError::Store { source, .. } => source.is_transient(),
+            IngestError::Invalid(_) | IngestError::NotTrustedProxy(_) | IngestError::CatchUp(_) => {
+                false
+            }
+        }
+    }
+}
+
+/// Wraps a store error with what ingest was doing.
+fn store_err(doing: &'static str) -> impl FnOnce(StoreError) -> IngestError {
+    move |source| IngestError::Store { doing, source }
+}
 
 /// Where a report came from, as the HTTP layer saw it.
 #[derive(Clone, Debug)]
@@ -90,7 +139,7 @@ pub fn domain_of(hostname: &str) -> Option<String> {
     Some(domain.to_ascii_lowercase())
 }
 
-pub(crate) fn to_installed(report: &Report) -> Vec<InstalledPackage> {
+pub fn to_installed(report: &Report) -> Vec<InstalledPackage> {
     report
         .packages
         .iter()
@@ -161,16 +210,15 @@ pub fn identity_of(report: &Report) -> HostIdentity {
 /// The hex SHA-256 of the report's canonical bytes (order-independent).
 #[must_use]
 pub fn report_hash(report: &Report) -> String {
-    let digest = Sha256::digest(report.canonical_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(report.canonical_bytes()))
 }
 
-fn validate(report: &Report) -> Result<(), AppError> {
+fn validate(report: &Report) -> Result<(), IngestError> {
     if report.hostname.trim().is_empty() {
-        return Err(AppError::BadRequest("report has no host name".into()));
+        return Err(IngestError::Invalid("report has no host name".into()));
     }
     if let Err(e) = report.require_packages() {
-        return Err(AppError::BadRequest(format!(
+        return Err(IngestError::Invalid(format!(
             "report for {}: {e}; an empty report would make the host look clean",
             report.hostname
         )));
@@ -194,7 +242,11 @@ pub fn check_versions(report: &Report, scheme: pakiti_core::version::Scheme) -> 
     Ok(())
 }
 
-pub(crate) fn check_version(scheme: pakiti_core::version::Scheme, v: &str) -> Result<(), String> {
+/// [`check_versions`] for one version.
+///
+/// # Errors
+/// The version is invalid in `scheme`, with the reason.
+pub fn check_version(scheme: pakiti_core::version::Scheme, v: &str) -> Result<(), String> {
     use pakiti_core::version::Scheme;
     scheme.validate(v).map_err(|e| e.to_string())?;
     if scheme == Scheme::Rpm
@@ -335,18 +387,18 @@ fn report_back(
 /// A malformed report (4xx) or a store failure (5xx). A store failure before the save
 /// returns leaves the store as it was.
 pub async fn process(
-    state: &AppState,
+    engine: &Engine,
     report: &Report,
     origin: &Origin,
-) -> Result<Outcome, AppError> {
-    let evaluator = state.evaluator();
-    let policy = state.policy();
-    let store = &state.store;
-    let stream = stream_of(report, &state.os_rules);
+) -> Result<Outcome, IngestError> {
+    let evaluator = engine.evaluator();
+    let policy = engine.policy();
+    let store = engine.store();
+    let stream = stream_of(report, engine.os_rules());
     let stream_key = stream.as_ref().map(ToString::to_string);
     validate(report)?;
     if report.proxy && !origin.trusted_proxy {
-        return Err(AppError::Forbidden(format!(
+        return Err(IngestError::NotTrustedProxy(format!(
             "{} may not submit reports for other hosts (not a trusted proxy)",
             origin
                 .peer
@@ -388,24 +440,24 @@ pub async fn process(
     };
     // The last hash seen for this host: from this server's memory, else the store. A stale
     // memory is harmless: the touch only applies if the stored hash still matches.
-    let known = match state.last_hash(&identity) {
+    let known = match engine.last_hash(&identity) {
         Some(k) => Some(k),
         None => store
             .host_state(&identity)
             .await
-            .context("looking up the host")?
+            .map_err(store_err("looking up the host"))?
             .and_then(|h| h.last_report_hash.map(|hash| (h.id, hash, h.stream))),
     };
     if let Some((host_id, last_hash, host_stream)) = known
         && last_hash == hash
-        && state
-            .writer
+        && engine
+            .writer()
             .touch(host_id, meta.clone())
             .await
-            .context("recording an unchanged report")?
+            .map_err(store_err("recording an unchanged report"))?
             .is_some()
     {
-        state.remember_hash(&identity, host_id, &hash, host_stream.as_deref());
+        engine.remember_hash(&identity, host_id, &hash, host_stream.as_deref());
         outcome.unchanged = true;
         if report.mode.reports_back() {
             outcome.upgrades = crate::updates::host_lines(
@@ -415,7 +467,10 @@ pub async fn process(
                 &to_installed(report),
                 &modules,
             );
-            let findings = evaluate::applicable(store.host_findings(host_id).await?, &modules);
+            let findings = evaluate::applicable(store
+                    .host_findings(host_id)
+                    .await
+                    .map_err(store_err("reading findings"))?, &modules);
             outcome.findings = findings.len();
             outcome.report_back = report_back(&policy, host_stream.as_deref(), &findings);
         }
@@ -452,8 +507,8 @@ pub async fn process(
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();
-    let saved = state
-        .writer
+    let saved = engine
+        .writer()
         .save(OwnedReport {
             identity,
             facts,
@@ -461,13 +516,13 @@ pub async fn process(
             packages: packages.clone(),
         })
         .await
-        .context("saving the report")?;
+        .map_err(store_err("saving the report"))?;
     crate::crashpoint::reached("after-save").await;
     // Evaluate, then write; the store refuses answers from an index older than its feeds (a
     // feed changed meanwhile, here or on another server): catch up and evaluate again.
     let mut attempt = 0;
     loop {
-        let evaluator = state.evaluator();
+        let evaluator = engine.evaluator();
         let mut finish = FinishReport {
             report: saved.report_id,
             host: saved.host_id,
@@ -500,7 +555,7 @@ pub async fn process(
                 evaluator
                     .known_answers(store, stream, key, &known)
                     .await
-                    .context("reading stored findings")?,
+                    .map_err(store_err("reading stored findings"))?,
             );
             let names = policy.has_exceptions();
             // Installed kernels older than the running one are not findings (the store keeps
@@ -547,34 +602,27 @@ pub async fn process(
         });
         outcome.upgrades = upgrades;
         finish.generation = Some(evaluator.generation());
-        if state
-            .writer
+        if engine
+            .writer()
             .finish(finish)
             .await
-            .context("storing the evaluation")?
+            .map_err(store_err("storing the evaluation"))?
         {
             break;
         }
         attempt += 1;
         if attempt >= 3 {
-            return Err(AppError::Unavailable(
-                "the vulnerability data kept changing while this report was evaluated; \
-                 send it again"
-                    .into(),
-            ));
+            return Err(IngestError::FeedsKeptChanging);
         }
-        state
-            .catch_up()
-            .await
-            .context("catching up with a feed change")?;
+        engine.catch_up().await.map_err(IngestError::CatchUp)?;
     }
-    state.remember_hash(&identity_key, saved.host_id, &hash, stream_key.as_deref());
+    engine.remember_hash(&identity_key, saved.host_id, &hash, stream_key.as_deref());
     if report.mode.reports_back() {
         let findings = evaluate::applicable(
             store
                 .host_findings(saved.host_id)
                 .await
-                .context("reading findings")?,
+                .map_err(store_err("reading findings"))?,
             &modules,
         );
         outcome.findings = findings.len();

@@ -1,9 +1,13 @@
-//! Re-evaluation after a feed change: only what the change touched.
+//! Re-evaluation after a feed change (only what the change touched), catch-up, crash
+//! recovery and the bulk count refreshes: [`Engine`] methods, written here.
 //!
-//! A feed import marks the (stream, package name) keys whose entries changed as stale. This
-//! step rebuilds the in-memory index, re-matches the stored package versions with those names
-//! in those streams (and in the rebuild streams matched against them), stores the answers, and
-//! refreshes the counts of the hosts that have them. Everything else keeps its stored answer.
+//! A feed import marks the (stream, package name) keys whose entries changed as stale.
+//! [`Engine::reevaluate`] rebuilds the in-memory index, re-matches the stored package versions
+//! with those names in those streams (and in the rebuild streams matched against them),
+//! stores the answers, and refreshes the counts of the hosts that have them. Everything else
+//! keeps its stored answer. [`Engine::catch_up`] does the same when ingest finds the
+//! evaluator behind the store, and [`Engine::recover`] finishes what a crash left. Scheduling
+//! (the 30 s tick, imports) is the server's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -13,8 +17,12 @@ use pakiti_store::{HostCounts, InstalledSet, PackageFinding, Store};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
+use pakiti_core::package::InstalledPackage;
+use pakiti_core::updates::HostPackages;
+
+use crate::Engine;
 use crate::evaluate::{self, Answer, CountItem};
-use crate::state::AppState;
+use crate::updates::{counts_of, repo_arch};
 
 /// What a re-evaluation did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -37,6 +45,30 @@ pub struct Reevaluation {
     pub counts: Duration,
 }
 
+impl Engine {
+    /// Brings the evaluator up to the store's feed generation (reload and re-evaluate the
+    /// stale keys) unless another task already did; ingest calls it when the store refused a
+    /// report's answers as computed from older data.
+    ///
+    /// The work runs on a task of its own, not on the caller's: a request that gives up (its
+    /// client went away) never cuts a re-evaluation short, and callers queue on the one
+    /// re-evaluation lock, so at most one runs per server and the others find nothing left.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn catch_up(&self) -> anyhow::Result<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _guard = engine.reeval_lock().lock().await;
+            if engine.evaluator_behind().await? {
+                tracing::info!("a feed changed since the evaluator was built: catching up");
+                engine.run_locked().await?;
+            }
+            anyhow::Ok(())
+        })
+        .await?
+    }
+
 /// Finishes the work a crash can leave behind, in order: stale keys not yet re-evaluated
 /// (an import committed, then its process died), then hosts whose last saved report was never
 /// evaluated. A starting server and every 30 s tick run it. Returns the number of hosts
@@ -44,9 +76,9 @@ pub struct Reevaluation {
 ///
 /// # Errors
 /// The store fails.
-pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
-    if !state.store.stale_keys().await?.keys.is_empty() {
-        let r = run_once(state).await?;
+pub async fn recover(&self) -> anyhow::Result<usize> {
+    if !self.store().stale_keys().await?.keys.is_empty() {
+        let r = self.reevaluate().await?;
         tracing::info!(
             keys = r.keys,
             package_versions = r.package_versions,
@@ -54,7 +86,7 @@ pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
             "finished an outstanding re-evaluation"
         );
     }
-    finish_pending(state).await
+    self.finish_pending().await
 }
 
 /// Evaluates every host whose last saved report was never evaluated (the server died between
@@ -64,17 +96,17 @@ pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
 ///
 /// # Errors
 /// The store fails.
-pub async fn finish_pending(state: &AppState) -> anyhow::Result<usize> {
-    let pending = state.store.pending_evaluations().await?;
+pub async fn finish_pending(&self) -> anyhow::Result<usize> {
+    let pending = self.store().pending_evaluations().await?;
     let mut done = 0;
     for (host, report) in pending {
-        let Some(h) = state.store.get_host(host).await? else {
+        let Some(h) = self.store().get_host(host).await? else {
             continue;
         };
-        let pkgs = state.store.host_packages(host).await?;
+        let pkgs = self.store().host_packages(host).await?;
         let mut attempt = 0;
         loop {
-            if finish_one(state, &h, report, &pkgs).await? {
+            if self.finish_one(&h, report, &pkgs).await? {
                 done += 1;
                 break;
             }
@@ -83,12 +115,12 @@ pub async fn finish_pending(state: &AppState) -> anyhow::Result<usize> {
                 tracing::warn!(host, "the feeds kept changing; evaluation stays pending");
                 break;
             }
-            state.catch_up().await?;
+            self.catch_up().await?;
         }
     }
     if done > 0 {
         tracing::info!(hosts = done, "evaluated reports left pending");
-        state.fleet_changed();
+        self.fleet_changed();
     }
     Ok(done)
 }
@@ -96,13 +128,13 @@ pub async fn finish_pending(state: &AppState) -> anyhow::Result<usize> {
 /// Evaluates one pending host and writes the result; `false` when the store refused it as
 /// computed from an index older than its feeds.
 async fn finish_one(
-    state: &AppState,
+    &self,
     h: &pakiti_store::Host,
     report: i64,
     pkgs: &[(i64, pakiti_core::package::InstalledPackage)],
 ) -> anyhow::Result<bool> {
-    let evaluator = state.evaluator();
-    let policy = state.policy();
+    let evaluator = self.evaluator();
+    let policy = self.policy();
     let now = OffsetDateTime::now_utc();
     let mut finish = pakiti_store::FinishReport {
         report,
@@ -156,27 +188,27 @@ async fn finish_one(
         security: i64::try_from(security).unwrap_or(i64::MAX),
         other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
     });
-    Ok(state.writer.finish(finish).await?)
+    Ok(self.writer().finish(finish).await?)
 }
 
 /// Re-evaluates what the stale keys name; call after feed imports.
 ///
 /// # Errors
 /// The store fails.
-pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
-    let _guard = state.reeval.lock().await;
-    run_locked(state).await
+pub async fn reevaluate(&self) -> anyhow::Result<Reevaluation> {
+    let _guard = self.reeval_lock().lock().await;
+    self.run_locked().await
 }
 
 /// [`run_once`] for a caller that holds the server's re-evaluation lock.
 ///
 /// # Errors
 /// The store fails.
-pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation> {
+async fn run_locked(&self) -> anyhow::Result<Reevaluation> {
     let start = Instant::now();
-    state.reload_advisories().await?;
+    self.reload_advisories().await?;
     let reload = start.elapsed();
-    let stale = state.store.stale_keys().await?;
+    let stale = self.store().stale_keys().await?;
     if stale.keys.is_empty() {
         return Ok(Reevaluation {
             took: start.elapsed(),
@@ -184,7 +216,7 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
             ..Reevaluation::default()
         });
     }
-    let evaluator = state.evaluator();
+    let evaluator = self.evaluator();
     let mut names_by_stream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for k in &stale.keys {
         for hs in evaluate::host_streams(&k.stream) {
@@ -196,7 +228,7 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
     }
     // Binaries reported without a source name match source-package advisories through the
     // repositories' binary → source maps: a stale source key re-matches them too.
-    let sources = state.updates().sources();
+    let sources = self.updates().sources();
     for (stream_key, names) in &mut names_by_stream {
         let Some(map) = stream_key
             .parse::<OsStream>()
@@ -221,8 +253,8 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
     let mut rematched: BTreeMap<String, FxHashSet<i64>> = BTreeMap::new();
     for (stream_key, names) in names_by_stream {
         let names: Vec<String> = names.into_iter().collect();
-        let pkgs = state
-            .store
+        let pkgs = self
+            .store()
             .evaluated_package_versions(&stream_key, &names)
             .await?;
         if pkgs.is_empty() {
@@ -239,7 +271,7 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
         // few findings, and rewriting every answer would cost far more than comparing.
         let mut stored = Vec::new();
         for chunk in ids.chunks(20_000) {
-            stored.extend(state.store.package_findings(&stream_key, chunk).await?);
+            stored.extend(self.store().package_findings(&stream_key, chunk).await?);
         }
         let changed = changed_answers(&stored, &findings);
         if !changed.is_empty() {
@@ -253,8 +285,8 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
                 .copied()
                 .filter(|id| changed.contains(id))
                 .collect();
-            state
-                .store
+            self
+                .store()
                 .store_package_findings(&stream_key, &changed_ids, &fresh)
                 .await?;
         }
@@ -273,8 +305,8 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
     let counts_start = Instant::now();
     // One read of every installed set: the hosts that have a re-matched version get new
     // counts.
-    let sets: Vec<InstalledSet> = state
-        .store
+    let sets: Vec<InstalledSet> = self
+        .store()
         .installed_sets(None)
         .await?
         .into_iter()
@@ -285,30 +317,20 @@ pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation>
                 .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
         })
         .collect();
-    result.hosts = refresh_sets(state, &sets).await?.1;
+    result.hosts = self.refresh_sets(&sets).await?.1;
     result.counts = counts_start.elapsed();
     // Keys marked after the index was loaded were matched with older data: keep them for
     // the next run.
-    state
-        .store
+    self
+        .store()
         .clear_stale_keys(stale.seq.min(evaluator.generation()))
         .await?;
-    state.fleet_changed();
+    self.fleet_changed();
     result.took = start.elapsed();
     Ok(result)
 }
 
-/// The package versions whose set of (advisory, entry) findings differs between `stored` and
-/// `fresh`.
-fn changed_answers(stored: &[PackageFinding], fresh: &[PackageFinding]) -> FxHashSet<i64> {
-    let key = |f: &PackageFinding| (f.package_version_id, f.advisory_id, f.affected_idx);
-    let old: FxHashSet<(i64, i64, i64)> = stored.iter().map(key).collect();
-    let new: FxHashSet<(i64, i64, i64)> = fresh.iter().map(key).collect();
-    old.symmetric_difference(&new).map(|k| k.0).collect()
-}
 
-/// Hosts whose counts one store round trip refreshes.
-const REFRESH_CHUNK: usize = 2_000;
 
 /// Recomputes the cached counts of `hosts` (every host when `None`) from the evaluator's
 /// per-package-version answers and the policy in force, in bulk: the installed sets are read
@@ -317,25 +339,25 @@ const REFRESH_CHUNK: usize = 2_000;
 ///
 /// # Errors
 /// The store fails.
-pub async fn refresh_counts(state: &AppState, hosts: Option<&[i64]>) -> anyhow::Result<usize> {
+pub async fn refresh_counts(&self, hosts: Option<&[i64]>) -> anyhow::Result<usize> {
     let sets = match hosts {
         Some(h) => {
             let mut all = Vec::with_capacity(h.len());
             for chunk in h.chunks(REFRESH_CHUNK) {
-                all.extend(state.store.installed_sets(Some(chunk)).await?);
+                all.extend(self.store().installed_sets(Some(chunk)).await?);
             }
             all
         }
-        None => state.store.installed_sets(None).await?,
+        None => self.store().installed_sets(None).await?,
     };
-    Ok(refresh_sets(state, &sets).await?.0)
+    Ok(self.refresh_sets(&sets).await?.0)
 }
 
 /// [`refresh_counts`] over installed sets already read: returns the number of hosts
 /// recomputed and of those whose counts changed (only those are written).
-async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result<(usize, usize)> {
-    let evaluator = state.evaluator();
-    let policy = state.policy();
+async fn refresh_sets(&self, sets: &[InstalledSet]) -> anyhow::Result<(usize, usize)> {
+    let evaluator = self.evaluator();
+    let policy = self.policy();
     let now = OffsetDateTime::now_utc();
     let mut refreshed = 0;
     let mut changed = 0;
@@ -351,9 +373,9 @@ async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result
         for (stream, ids) in &mut ids_by_stream {
             ids.sort_unstable();
             ids.dedup();
-            answers.insert(stream, evaluator.answers(&state.store, stream, ids).await?);
+            answers.insert(stream, evaluator.answers(self.store(), stream, ids).await?);
             if policy.has_exceptions() {
-                for (id, p) in state.store.package_versions(ids).await? {
+                for (id, p) in self.store().package_versions(ids).await? {
                     names.insert(id, (p.name, p.version));
                 }
             }
@@ -382,7 +404,7 @@ async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result
                 counts.push((set.host, c));
             }
         }
-        state.store.update_hosts_counts(&counts).await?;
+        self.store().update_hosts_counts(&counts).await?;
         changed += counts.len();
     }
     Ok((refreshed, changed))
@@ -392,8 +414,8 @@ async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result
 ///
 /// # Errors
 /// The store fails.
-pub async fn refresh_host(state: &AppState, host: i64) -> anyhow::Result<()> {
-    refresh_counts(state, Some(&[host])).await?;
+pub async fn refresh_host_counts(&self, host: i64) -> anyhow::Result<()> {
+    self.refresh_counts(Some(&[host])).await?;
     Ok(())
 }
 
@@ -402,9 +424,108 @@ pub async fn refresh_host(state: &AppState, host: i64) -> anyhow::Result<()> {
 ///
 /// # Errors
 /// The store fails.
-pub async fn refresh_all_counts(state: &AppState) -> anyhow::Result<usize> {
-    state.reload_policy().await?;
-    let n = refresh_counts(state, None).await?;
-    state.fleet_changed();
+pub async fn refresh_all_counts(&self) -> anyhow::Result<usize> {
+    self.reload_policy().await?;
+    let n = self.refresh_counts(None).await?;
+    self.fleet_changed();
     Ok(n)
+}
+
+/// Recomputes and caches the update counts of every host of `stream` (after one of its
+/// repositories changed), evaluating each distinct package version once; returns how many
+/// hosts were refreshed.
+///
+/// # Errors
+/// The store fails.
+pub async fn refresh_stream(&self, stream: &str) -> anyhow::Result<usize> {
+    let hosts = self.store().stream_hosts(stream).await?;
+    let mut inventories = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        let pkgs: Vec<InstalledPackage> = self
+            .store()
+            .host_packages(h.id)
+            .await?
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
+        let arch = h
+            .facts
+            .stream
+            .as_ref()
+            .and_then(|s| repo_arch(s, &h.facts.arch));
+        inventories.push((h, arch, pkgs));
+    }
+    let index = self.updates().get();
+    let counts = tokio::task::spawn_blocking(move || {
+        let hp: Vec<HostPackages<'_>> = inventories
+            .iter()
+            .map(|(h, arch, pkgs)| HostPackages {
+                stream: h.facts.stream.as_ref(),
+                arch: arch.as_deref(),
+                packages: pkgs,
+                modules: &h.facts.modules,
+            })
+            .collect();
+        index
+            .fleet_updates(&hp)
+            .iter()
+            .zip(&inventories)
+            .map(|(r, (h, _, _))| (h.id, counts_of(r)))
+            .collect::<Vec<_>>()
+    })
+    .await?;
+    self.store().set_host_updates(&counts).await?;
+    Ok(counts.len())
+}
+
+/// Re-matches the already-evaluated package versions of `stream` named `names` against the
+/// advisories (after an imported `Packages` index taught the matcher their source names), and
+/// refreshes the CVE counts of the hosts that have them; returns how many package versions
+/// were re-evaluated.
+///
+/// # Errors
+/// The store fails.
+pub async fn reevaluate_binaries(
+    &self,
+    stream: &str,
+    names: Vec<String>,
+) -> anyhow::Result<usize> {
+    let Ok(parsed) = stream.parse::<OsStream>() else {
+        return Ok(0);
+    };
+    if names.is_empty() {
+        return Ok(0);
+    }
+    let pkgs = self
+        .store()
+        .evaluated_package_versions(stream, &names)
+        .await?;
+    if pkgs.is_empty() {
+        return Ok(0);
+    }
+    let evaluator = self.evaluator();
+    let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
+    let items: Vec<(i64, &InstalledPackage)> = pkgs.iter().map(|(id, p)| (*id, p)).collect();
+    let findings = evaluator.evaluate(&parsed, &items);
+    self
+        .store()
+        .store_package_findings(stream, &ids, &findings)
+        .await?;
+    for host in self.store().hosts_with_packages(stream, &ids).await? {
+        self.refresh_host_counts(host).await?;
+    }
+    Ok(ids.len())
+}
+}
+
+/// Hosts whose counts one store round trip refreshes.
+const REFRESH_CHUNK: usize = 2_000;
+
+/// The package versions whose set of (advisory, entry) findings differs between `stored` and
+/// `fresh`.
+fn changed_answers(stored: &[PackageFinding], fresh: &[PackageFinding]) -> FxHashSet<i64> {
+    let key = |f: &PackageFinding| (f.package_version_id, f.advisory_id, f.affected_idx);
+    let old: FxHashSet<(i64, i64, i64)> = stored.iter().map(key).collect();
+    let new: FxHashSet<(i64, i64, i64)> = fresh.iter().map(key).collect();
+    old.symmetric_difference(&new).map(|k| k.0).collect()
 }

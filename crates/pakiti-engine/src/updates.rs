@@ -1,14 +1,17 @@
 //! Repository-based update detection in the server: the in-memory
 //! [`AvailableIndex`] built from the stored repositories, a host's updates (Pakiti 2's
-//! `name newversion SEC|ORD installed` lines, the host page's list, the cached counts), and
-//! the bulk refresh of a stream's hosts after a repository changed.
+//! `name newversion SEC|ORD installed` lines, the host page's list, the cached counts). The
+//! bulk refresh of a stream's hosts after a repository changed is
+//! [`Engine::refresh_stream`](crate::Engine::refresh_stream).
 //!
 //! Updates are not stored per host: they are computed from the index on demand (each distinct
 //! package version once per fleet, see [`AvailableIndex::fleet_updates`]); only the two counts
 //! the host list shows are cached on the host.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use pakiti_api::reply::UpgradeLine;
 use pakiti_core::package::InstalledPackage;
@@ -27,43 +30,33 @@ pub const DNF_DEFAULT_PRIORITY: i64 = -99;
 /// send no source names; Debian advisories name sources).
 pub type SourceMaps = BTreeMap<OsStream, BTreeMap<String, String>>;
 
-/// The shared, swappable index (the state holds one; the evaluator carries a clone for
-/// ingest), with the source maps the advisory matcher uses.
+/// The shared, swappable index (the engine holds one; the evaluator carries a clone for
+/// ingest), with the source maps the advisory matcher uses. Swaps are lock-free; readers get
+/// a snapshot.
 #[derive(Clone, Default)]
 pub struct UpdatesHandle {
-    index: Arc<RwLock<Arc<AvailableIndex>>>,
-    sources: Arc<RwLock<Arc<SourceMaps>>>,
+    index: Arc<ArcSwap<AvailableIndex>>,
+    sources: Arc<ArcSwap<SourceMaps>>,
 }
 
 impl UpdatesHandle {
     /// The index in force.
     #[must_use]
     pub fn get(&self) -> Arc<AvailableIndex> {
-        self.index
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.index.load_full()
     }
 
     /// The source maps in force.
     #[must_use]
     pub fn sources(&self) -> Arc<SourceMaps> {
-        self.sources
-            .read()
-            .map_or_else(|p| p.into_inner().clone(), |g| g.clone())
+        self.sources.load_full()
     }
 
     /// Swaps in a new index and source maps; says whether the source maps changed.
     pub fn set(&self, index: AvailableIndex, sources: SourceMaps) -> bool {
-        match self.index.write() {
-            Ok(mut g) => *g = Arc::new(index),
-            Err(p) => *p.into_inner() = Arc::new(index),
-        }
-        let changed = *self.sources() != sources;
-        match self.sources.write() {
-            Ok(mut g) => *g = Arc::new(sources),
-            Err(p) => *p.into_inner() = Arc::new(sources),
-        }
-        changed
+        self.index.store(Arc::new(index));
+        let old = self.sources.swap(Arc::new(sources));
+        *old != **self.sources.load()
     }
 }
 
@@ -201,7 +194,7 @@ fn rows_of(
         .collect()
 }
 
-fn counts_of(result: &HostUpdates<'_>) -> HostUpdateCounts {
+pub(crate) fn counts_of(result: &HostUpdates<'_>) -> HostUpdateCounts {
     let sec = result.security_count();
     HostUpdateCounts {
         security: i64::try_from(sec).unwrap_or(i64::MAX),
@@ -295,90 +288,4 @@ pub async fn stored_host_updates(
         &packages,
         &host.facts.modules,
     ))
-}
-
-/// Recomputes and caches the update counts of every host of `stream` (after one of its
-/// repositories changed), evaluating each distinct package version once; returns how many
-/// hosts were refreshed.
-///
-/// # Errors
-/// The store fails.
-pub async fn refresh_stream(state: &crate::state::AppState, stream: &str) -> anyhow::Result<usize> {
-    let hosts = state.store.stream_hosts(stream).await?;
-    let mut inventories = Vec::with_capacity(hosts.len());
-    for h in hosts {
-        let pkgs: Vec<InstalledPackage> = state
-            .store
-            .host_packages(h.id)
-            .await?
-            .into_iter()
-            .map(|(_, p)| p)
-            .collect();
-        let arch = h
-            .facts
-            .stream
-            .as_ref()
-            .and_then(|s| repo_arch(s, &h.facts.arch));
-        inventories.push((h, arch, pkgs));
-    }
-    let index = state.updates().get();
-    let counts = tokio::task::spawn_blocking(move || {
-        let hp: Vec<HostPackages<'_>> = inventories
-            .iter()
-            .map(|(h, arch, pkgs)| HostPackages {
-                stream: h.facts.stream.as_ref(),
-                arch: arch.as_deref(),
-                packages: pkgs,
-                modules: &h.facts.modules,
-            })
-            .collect();
-        index
-            .fleet_updates(&hp)
-            .iter()
-            .zip(&inventories)
-            .map(|(r, (h, _, _))| (h.id, counts_of(r)))
-            .collect::<Vec<_>>()
-    })
-    .await?;
-    state.store.set_host_updates(&counts).await?;
-    Ok(counts.len())
-}
-
-/// Re-matches the already-evaluated package versions of `stream` named `names` against the
-/// advisories (after an imported `Packages` index taught the matcher their source names), and
-/// refreshes the CVE counts of the hosts that have them; returns how many package versions
-/// were re-evaluated.
-///
-/// # Errors
-/// The store fails.
-pub async fn reevaluate_binaries(
-    state: &crate::state::AppState,
-    stream: &str,
-    names: Vec<String>,
-) -> anyhow::Result<usize> {
-    let Ok(parsed) = stream.parse::<OsStream>() else {
-        return Ok(0);
-    };
-    if names.is_empty() {
-        return Ok(0);
-    }
-    let pkgs = state
-        .store
-        .evaluated_package_versions(stream, &names)
-        .await?;
-    if pkgs.is_empty() {
-        return Ok(0);
-    }
-    let evaluator = state.evaluator();
-    let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
-    let items: Vec<(i64, &InstalledPackage)> = pkgs.iter().map(|(id, p)| (*id, p)).collect();
-    let findings = evaluator.evaluate(&parsed, &items);
-    state
-        .store
-        .store_package_findings(stream, &ids, &findings)
-        .await?;
-    for host in state.store.hosts_with_packages(stream, &ids).await? {
-        crate::jobs::reevaluate::refresh_host(state, host).await?;
-    }
-    Ok(ids.len())
 }

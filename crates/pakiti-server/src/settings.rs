@@ -163,16 +163,8 @@ impl Default for Auth {
     }
 }
 
-/// A site's OS-name rule: a regular expression (case-insensitive, unanchored) over the OS
-/// string agents send, and the stream it maps to, where `$1`… name capture groups.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OsRule {
-    /// The pattern, e.g. `^Scientific Linux .*release (\d+)`.
-    pub pattern: String,
-    /// The stream, e.g. `rhel:$1`, or `none` to mark matching OSes as having no data.
-    pub stream: String,
-}
+/// A site's OS-name rule (defined with the engine, which compiles it).
+pub use pakiti_engine::osrules::OsRule;
 
 /// When reports are evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
