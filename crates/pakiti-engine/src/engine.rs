@@ -440,8 +440,7 @@ impl Engine {
             return Ok(built.fleet.clone());
         }
         *last = Some(Instant::now());
-        let fleet =
-            Arc::new(Fleet::load(self.store(), &self.evaluator(), &self.policy()).await?);
+        let fleet = Arc::new(Fleet::load(self.store(), &self.evaluator(), &self.policy()).await?);
         // Only the holder of `build` stores: no newer index can be overwritten.
         cell.current.store(Some(Arc::new(Built {
             generation,

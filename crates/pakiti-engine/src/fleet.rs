@@ -18,8 +18,8 @@
 //! affected entries that some finding references are kept.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pakiti_core::advisory::{Severity, Status};
@@ -324,10 +324,11 @@ impl Fleet {
         let mut adv_index: FxHashMap<i64, u32> = FxHashMap::default();
         let mut affected = FxHashMap::default();
         for (id, advisory) in evaluator.stored_advisories() {
-            let has_refs =
-                advisory.affected.iter().enumerate().any(|(i, _)| {
-                    referenced.contains(&(id, u32::try_from(i).unwrap_or(u32::MAX)))
-                });
+            let has_refs = advisory
+                .affected
+                .iter()
+                .enumerate()
+                .any(|(i, _)| referenced.contains(&(id, u32::try_from(i).unwrap_or(u32::MAX))));
             if !has_refs {
                 continue;
             }

@@ -15,8 +15,7 @@ use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::{
-    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta, Store,
-    StoreError,
+    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta, Store, StoreError,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
@@ -38,9 +37,7 @@ pub enum IngestError {
     #[error("{0}")]
     NotTrustedProxy(String),
     /// The vulnerability data kept changing while the report was evaluated.
-    #[error(
-        "the vulnerability data kept changing while this report was evaluated; send it again"
-    )]
+    #[error("the vulnerability data kept changing while this report was evaluated; send it again")]
     FeedsKeptChanging,
     /// The store failed while doing what the message says.
     #[error("{doing}")]
@@ -467,10 +464,13 @@ pub async fn process(
                 &to_installed(report),
                 &modules,
             );
-            let findings = evaluate::applicable(store
+            let findings = evaluate::applicable(
+                store
                     .host_findings(host_id)
                     .await
-                    .map_err(store_err("reading findings"))?, &modules);
+                    .map_err(store_err("reading findings"))?,
+                &modules,
+            );
             outcome.findings = findings.len();
             outcome.report_back = report_back(&policy, host_stream.as_deref(), &findings);
         }

@@ -67,10 +67,7 @@ impl AppState {
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {
         let os_rules = OsRules::new(&settings.os_rules)?;
-        let csrf_secret: Arc<str> = store
-            .shared_secret("csrf", &random_secret()?)
-            .await?
-            .into();
+        let csrf_secret: Arc<str> = store.shared_secret("csrf", &random_secret()?).await?.into();
         let engine = Engine::new(store.clone(), os_rules).await?;
         Ok(AppState {
             csrf_secret,

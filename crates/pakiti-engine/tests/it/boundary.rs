@@ -7,9 +7,7 @@ fn the_engine_does_not_depend_on_http() {
         .expect("the engine's manifest");
     for banned in ["axum", "pakiti-server", "hyper", "tower", "askama"] {
         assert!(
-            !manifest
-                .lines()
-                .any(|l| l.trim_start().starts_with(banned)),
+            !manifest.lines().any(|l| l.trim_start().starts_with(banned)),
             "pakiti-engine must not depend on {banned}"
         );
     }

@@ -189,7 +189,10 @@ async fn ingest_errors_say_whose_fault() {
         let err = ingest::process(&engine, &proxied, &origin())
             .await
             .unwrap_err();
-        assert!(matches!(err, IngestError::NotTrustedProxy(_)), "{b}: {err:?}");
+        assert!(
+            matches!(err, IngestError::NotTrustedProxy(_)),
+            "{b}: {err:?}"
+        );
         assert!(IngestError::FeedsKeptChanging.is_transient());
         db.finish().await;
     }
