@@ -47,13 +47,9 @@ pub struct AppState {
 /// 32 random bytes as hex: the CSRF secret this server proposes (the store keeps the first
 /// one any server proposed).
 fn random_secret() -> anyhow::Result<String> {
-    use std::fmt::Write as _;
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("the OS random source: {e}"))?;
-    Ok(b.iter().fold(String::with_capacity(64), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    }))
+    Ok(hex::encode(b))
 }
 
 impl AppState {
