@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
-use pakiti_store::{AnyStore, HostIdentity, Store};
+use pakiti_store::{HostIdentity, Store};
 use parking_lot::Mutex;
 
 use crate::evaluate::{Evaluator, Policy};
@@ -33,7 +33,7 @@ pub struct Engine {
 }
 
 struct Inner {
-    store: AnyStore,
+    store: Store,
     writer: Writer,
     os_rules: OsRules,
     evaluator: ArcSwap<Evaluator>,
@@ -87,7 +87,7 @@ type HashCache = rustc_hash::FxHashMap<(String, Option<String>), (i64, String, O
 /// A summary of the feeds' state that changes whenever their advisories can have changed
 /// (an import, an enable/disable, a removal), so that a server sharing a database with others
 /// notices another server's import.
-async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+async fn feeds_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     for f in store.list_feeds().await? {
@@ -109,7 +109,7 @@ async fn feeds_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
 
 /// The same for repositories: a sync that changed a repository's content, or a change of its
 /// settings, changes it; another server's sync is noticed on the next 30 s tick.
-async fn repos_fingerprint(store: &AnyStore) -> anyhow::Result<String> {
+async fn repos_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     for r in store.list_repositories().await? {
@@ -138,7 +138,7 @@ impl Engine {
     ///
     /// # Errors
     /// The store fails.
-    pub async fn new(store: AnyStore, os_rules: OsRules) -> anyhow::Result<Self> {
+    pub async fn new(store: Store, os_rules: OsRules) -> anyhow::Result<Self> {
         let engine = Engine {
             inner: Arc::new(Inner {
                 writer: Writer::start(store.clone()),
@@ -165,7 +165,7 @@ impl Engine {
 
     /// The store.
     #[must_use]
-    pub fn store(&self) -> &AnyStore {
+    pub fn store(&self) -> &Store {
         &self.inner.store
     }
 

@@ -12,9 +12,10 @@ use pakiti_core::stream::{Distro, OsStream};
 use parking_lot::RwLock;
 use std::sync::Arc;
 
+use pakiti_store::Store;
 use pakiti_store::{
     AdvisoryDbId, CveException, CveTag, HostCounts, HostFinding, PackageFinding, PackageVersionId,
-    Store, StoreError, StoredAdvisory,
+    StoreError, StoredAdvisory,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
@@ -106,7 +107,7 @@ impl Evaluator {
     /// The store fails.
     pub async fn known_answers(
         &self,
-        store: &impl Store,
+        store: &Store,
         stream: &OsStream,
         key: &str,
         items: &[(PackageVersionId, &InstalledPackage)],
@@ -220,7 +221,7 @@ impl Evaluator {
     /// The store fails.
     pub async fn answers(
         &self,
-        store: &impl Store,
+        store: &Store,
         stream: &str,
         ids: &[PackageVersionId],
     ) -> Result<FxHashMap<PackageVersionId, Answer>, StoreError> {
@@ -242,7 +243,7 @@ impl Evaluator {
     /// Reads the stored answers of `ids` (not cached) and caches them.
     async fn read_answers(
         &self,
-        store: &impl Store,
+        store: &Store,
         stream: &str,
         ids: &[PackageVersionId],
     ) -> Result<FxHashMap<PackageVersionId, Answer>, StoreError> {

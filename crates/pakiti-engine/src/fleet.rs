@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pakiti_core::advisory::{Severity, Status};
-use pakiti_store::{CveException, CveTag, Host, HostId, HostScope, Store};
+use pakiti_store::Store;
+use pakiti_store::{CveException, CveTag, Host, HostId, HostScope};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
@@ -155,7 +156,7 @@ impl Fleet {
     /// # Errors
     /// The store fails.
     pub async fn load(
-        store: &impl Store,
+        store: &Store,
         evaluator: &Evaluator,
         policy: &Policy,
     ) -> anyhow::Result<Fleet> {

@@ -15,7 +15,7 @@ use pakiti_core::matcher::HostInventory;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_store::{
-    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta, Store, StoreError,
+    FinishReport, HostCounts, HostFacts, HostIdentity, ModuleStreams, ReportMeta, StoreError,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
@@ -504,6 +504,15 @@ pub async fn process(
         modules: modules.clone(),
         module_streams,
         problems: problems_of(report),
+        old_kernels: if stream.is_some() {
+            kernel::old_kernels(scheme, &report.kernel, &packages)
+                .iter()
+                .enumerate()
+                .filter_map(|(i, old)| old.then_some(i))
+                .collect()
+        } else {
+            Vec::new()
+        },
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();

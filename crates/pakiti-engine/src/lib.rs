@@ -31,7 +31,7 @@
 //! # Example
 //!
 //! ```no_run
-//! # async fn example(store: pakiti_store::AnyStore, report: pakiti_api::report::Report)
+//! # async fn example(store: pakiti_store::Store, report: pakiti_api::report::Report)
 //! # -> anyhow::Result<()> {
 //! use pakiti_engine::{Engine, ingest, osrules::OsRules};
 //!

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pakiti_core::stream::OsStream;
-use pakiti_store::{HostCounts, InstalledSet, PackageFinding, Store};
+use pakiti_store::{HostCounts, InstalledSet, PackageFinding};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 

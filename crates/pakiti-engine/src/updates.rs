@@ -20,7 +20,7 @@ use pakiti_core::updates::{
     AdvisoryRef, AvailableIndex, HostPackages, HostUpdates, NewEntry, Repo,
 };
 use pakiti_core::version::Scheme;
-use pakiti_store::{AnyStore, Host, HostId, HostUpdateCounts, RepoEntry, Repository, Store};
+use pakiti_store::{Host, HostId, HostUpdateCounts, RepoEntry, Repository, Store};
 
 /// dnf's default repository priority (99), as the update model's "higher wins" number.
 pub const DNF_DEFAULT_PRIORITY: i64 = -99;
@@ -246,7 +246,7 @@ pub fn host_rows(
 /// # Errors
 /// The store fails.
 pub async fn refresh_host(
-    store: &AnyStore,
+    store: &Store,
     updates: &UpdatesHandle,
     host: HostId,
     stream: Option<&OsStream>,
@@ -270,7 +270,7 @@ pub async fn refresh_host(
 /// # Errors
 /// The store fails.
 pub async fn stored_host_updates(
-    store: &AnyStore,
+    store: &Store,
     updates: &UpdatesHandle,
     host: &Host,
 ) -> Result<Vec<UpdateRow>, pakiti_store::StoreError> {

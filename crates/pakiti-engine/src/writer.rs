@@ -9,9 +9,10 @@
 //! and a failing batch is retried one write at a time so that one bad write fails alone.
 
 use pakiti_core::package::InstalledPackage;
+use pakiti_store::Store;
 use pakiti_store::{
-    AnyStore, FinishReport, HostFacts, HostId, HostIdentity, NewReport, ReportId, ReportMeta,
-    SavedReport, Store, StoreError,
+    FinishReport, HostFacts, HostId, HostIdentity, NewReport, ReportId, ReportMeta, SavedReport,
+    StoreError,
 };
 use std::sync::Arc;
 
@@ -149,18 +150,15 @@ where
 
 /// Concurrent writers per queue: SQLite has one writer connection, PostgreSQL runs
 /// transactions side by side.
-fn runners(store: &AnyStore) -> usize {
-    match store {
-        AnyStore::Sqlite(_) => 1,
-        AnyStore::Postgres(_) => 4,
-    }
+fn runners(store: &Store) -> usize {
+    if store.is_sqlite() { 1 } else { 4 }
 }
 
 impl Writer {
     /// Starts the queue tasks on the current tokio runtime; they end when every `Writer`
     /// clone is dropped.
     #[must_use]
-    pub fn start(store: AnyStore) -> Self {
+    pub fn start(store: Store) -> Self {
         let (save, save_rx) = mpsc::channel::<(OwnedReport, Reply<SavedReport>)>(1024);
         let (finish, finish_rx) = mpsc::channel::<(FinishReport, Reply<bool>)>(1024);
         let (touch, touch_rx) = mpsc::channel(1024);

@@ -3,9 +3,12 @@
 //! One streaming pass (quick-xml events, no DOM) reads definitions, tests, objects, states and
 //! variables into compact records (`document`); `reduce` then evaluates each definition's
 //! criteria tree against them and turns it into [`Advisory`] records with per-stream
-//! [`Affected`](pakiti_core::advisory::Affected) entries. The vendor modules ([`redhat`],
-//! [`ubuntu`], [`suse`]) only choose the conventions (how the platform is tested, which words
-//! a severity may be).
+//! [`Affected`](pakiti_core::advisory::Affected) entries, the same way for every vendor.
+//! What differs per vendor is in the vendor's module, as its implementation of
+//! `reduce::Conventions`: [`redhat`] (the `redhat-release` platform, dnf module streams, the
+//! kernel's grubenv check), [`ubuntu`] (the `/etc/lsb-release` codename, criterion comments:
+//! ignored and end-of-life packages, architecture-limited kernel sources), [`suse`] (release
+//! packages of SLES, openSUSE Leap and Leap Micro to streams).
 
 use std::io::BufRead;
 
@@ -13,6 +16,7 @@ use pakiti_core::advisory::Advisory;
 
 use crate::{FeedError, ParseOptions, Parsed};
 
+mod boolean;
 mod document;
 mod reduce;
 
@@ -32,9 +36,9 @@ pub struct Report {
 fn parse_report<R: BufRead>(
     reader: R,
     opts: &ParseOptions,
-    vendor: reduce::Vendor,
-    expected: &'static str,
+    conventions: &dyn reduce::Conventions,
 ) -> Result<Report, FeedError> {
+    let expected = conventions.source();
     let doc = document::read(reader, expected)?;
     if doc.definitions.is_empty() {
         return Err(FeedError::Format {
@@ -42,7 +46,7 @@ fn parse_report<R: BufRead>(
             reason: "no <definition> elements".into(),
         });
     }
-    let parsed = reduce::advisories(&doc, vendor, opts.stream.as_ref());
+    let parsed = reduce::advisories(&doc, conventions, opts.stream.as_ref());
     Ok(Report {
         definitions: doc.definitions.len(),
         parsed,

@@ -32,7 +32,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use pakiti_store::{GrantKind, HostScope, Store, User};
+use pakiti_store::{GrantKind, HostScope, User};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 

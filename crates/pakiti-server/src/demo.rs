@@ -14,7 +14,6 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use pakiti_api::report::{Mode, Packager, Report};
 use pakiti_store::NewFeed;
-use pakiti_store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;

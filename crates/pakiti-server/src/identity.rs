@@ -18,7 +18,7 @@ use axum::Json;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use pakiti_api::report::{Mode, Report};
-use pakiti_store::{IdentityConflict, NewIdentityConflict, Store};
+use pakiti_store::{IdentityConflict, NewIdentityConflict};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Viewer, check_csrf};

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use pakiti_engine::evaluate::{Evaluator, Policy};
 use pakiti_engine::osrules::OsRules;
 use pakiti_engine::updates::UpdatesHandle;
-use pakiti_store::{AnyStore, HostIdentity, Store};
+use pakiti_store::{HostIdentity, Store};
 
 use crate::settings::Settings;
 use crate::smime::ReportKey;
@@ -27,7 +27,7 @@ pub use pakiti_engine::{Engine, SeenBody};
 #[derive(Clone)]
 pub struct AppState {
     /// The store.
-    pub store: AnyStore,
+    pub store: Store,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The key that decrypts S/MIME reports, when configured.
@@ -58,7 +58,7 @@ impl AppState {
     /// # Errors
     /// The OS rules do not compile, or the store fails.
     pub async fn new(
-        store: AnyStore,
+        store: Store,
         settings: Settings,
         report_key: Option<ReportKey>,
     ) -> anyhow::Result<Self> {

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use pakiti_api::json;
 use pakiti_api::report::Report;
-use pakiti_store::Store;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use pakiti_core::package::InstalledPackage;
-use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta, Store};
+use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
 use time::OffsetDateTime;
 
 fn packages(host: usize, round: usize) -> Vec<InstalledPackage> {

@@ -1,13 +1,38 @@
-//! The store: one [`Store`] trait, SQLite and PostgreSQL behind it. The only crate with SQL.
+//! The store: one concrete [`Store`] over SQLite or PostgreSQL. The only crate with SQL.
 //!
 //! # Decisions
 //!
-//! - **sqlx 0.8 with runtime queries** (`sqlx::query_as::<_, Row>(..).bind(..)`) and private
-//!   `FromRow` row structs, converted to domain values at the store boundary. Both engines
-//!   accept the same `$n` placeholders, so most SQL reads the same in [`sqlite`] and
-//!   [`postgres`]; where they differ (passing lists: `json_each` vs `UNNEST`/`ANY`; claiming:
-//!   `FOR UPDATE SKIP LOCKED`) each backend has its own. The conformance suite in `tests/it/`
-//!   keeps them equivalent.
+//! - **One concrete `Store`, written once** (the shape of sea-orm's `DatabaseConnection`). It
+//!   holds either engine's pools (`db::Pool`, an enum) and the process-local caches; every
+//!   method is an inherent `pub async fn`, written once, in a file by domain: `feeds`,
+//!   `reports`, `findings`, `hosts`, `queue`, `tags`, `users`, `repos`, `fleet`, `refused`,
+//!   `identity` (the last two share `journal`: bounded retention and paged lists). Earlier
+//!   the store was a trait implemented twice with shared text pulled in by an `include` and
+//!   macros, so a new query touched four places and go-to-definition landed in a macro.
+//!   No trait: there is one implementation, and the server holds it directly (an enum, not
+//!   `Server<S: Store>`, so the server is compiled once).
+//! - **Dispatch at the statement.** Only execute/fetch/begin see the engine: a method writes
+//!   `on!(&self.read, p => sqlx::query_as(SQL).bind(x).fetch_all(p).await)` (or
+//!   `on!(&mut tx, t => … (&mut **t))` inside a transaction, `tx` being `db::Tx`, an enum of
+//!   the two transactions). `on!` is a `match` with one arm per engine; sqlx infers the
+//!   database from the executor, so each statement is type-checked for both engines from one
+//!   text. Each arm names its engine `DB`, which is how a statement reaches what differs
+//!   (`Dialect`, in the private `db` module): passing a list (`DB::in_list(2)` with
+//!   `.bind(DB::ids(ids))`: `json_each` on SQLite, `= ANY`/`UNNEST` arrays on PostgreSQL),
+//!   row locks (`DB::LOCK`), `MAX`/`GREATEST`, the queue claim (`FOR UPDATE SKIP LOCKED`) and
+//!   the generation check (`FOR SHARE`). `on!` is the crate's only macro.
+//! - **Per engine only**: connection setup, pragmas and migrations, and the two bulk
+//!   statements whose SQL truly differs (interning package versions, inserting findings) live
+//!   in `sqlite.rs` and `postgres.rs`; nothing else does.
+//! - **Not sqlx `Any`** (it binds no arrays and sets no SQLite options), not a crate per
+//!   engine, not an ORM: runtime `sqlx::query_as::<_, Row>(..).bind(..)` with private
+//!   `FromRow` rows converted to domain values at the boundary. The conformance suite in
+//!   `tests/it/` keeps both engines equivalent.
+//! - **A new query** is one `pub async fn` in its domain file, its statement inside `on!`,
+//!   and a check in `tests/it/`; only a statement whose SQL differs by engine adds a
+//!   `Dialect` item (or, for a bulk statement, a function in `sqlite.rs` and `postgres.rs`).
+//! - **Domain work stays out**: the store keeps what the caller computed (for example which
+//!   packages are old kernels, [`HostFacts::old_kernels`]); it does not call the matcher.
 //! - **Migrations** with `sqlx::migrate!`, one directory per backend
 //!   (`migrations/{sqlite,postgres}/`), applied by [`open`]. Append-only: never edit an applied
 //!   migration.
@@ -17,15 +42,8 @@
 //!   `NORMAL` already survives a killed process (a commit is in the WAL before it returns); only
 //!   `FULL` also survives a power loss or kernel crash, and "no acknowledged report is lost"
 //!   should hold for those too. The cost is one fsync per commit, which is why the server
-//!   batches and the unchanged-report path is a single small transaction.
-//! - **Duplication between backends**: `sqlite.rs` and `postgres.rs` have the same shape and
-//!   mostly the same SQL; row conversions, encodings and the replace plan live once in
-//!   `shared.rs`. A generic implementation over `sqlx::Database` would need long `Executor`
-//!   bounds on every function; with sqlx ≥ 0.9 and compile-time checked queries the backends
-//!   would move to their own crates anyway (STYLE.md 3.5).
-//! - **[`AnyStore`]**, an enum over the backends that implements [`Store`] by delegation, is
-//!   what the server holds: it avoids monomorphising the whole server twice (STYLE.md 3.8.1).
-//!   The trait uses native `async fn` (declared as `impl Future + Send`), so no `dyn`.
+//!   batches and the unchanged-report path is a single small transaction. Writes go through a
+//!   one-connection pool and begin `IMMEDIATE`; reads use a second pool.
 //!
 //! # Schema, sized for the scale targets
 //!
@@ -79,7 +97,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), pakiti_store::StoreError> {
-//! use pakiti_store::{open, Store, NewFeed};
+//! use pakiti_store::{open, NewFeed};
 //!
 //! let store = open("sqlite::memory:").await?;
 //! let feed = store
@@ -97,15 +115,25 @@
 //! # }
 //! ```
 
+mod cache;
 pub mod codec;
+mod db;
 mod error;
+mod feeds;
+mod findings;
+mod fleet;
+mod hosts;
 mod identity;
+mod journal;
 mod model;
-pub mod postgres;
+mod postgres;
+mod problems;
+mod queue;
 mod refused;
+mod reports;
 mod repos;
 mod shared;
-pub mod sqlite;
+mod sqlite;
 mod store;
 mod tags;
 mod users;
@@ -113,33 +141,19 @@ mod users;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
-pub use postgres::PgStore;
-pub use refused::{
-    NewRefusedReport, RefusedReport, RefusedReportId, ReportProblem, ReportProblems,
-};
-pub use repos::{
-    HostUpdateCounts, NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId,
-};
-pub use sqlite::SqliteStore;
-pub use store::{AnyStore, Store};
+pub use problems::{ReportProblem, ReportProblems};
+pub use refused::{NewRefusedReport, RefusedReport, RefusedReportId};
+pub use repos::{NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId};
+pub use store::Store;
 pub use users::{
     ApiToken, ApiTokenId, Grant, GrantKind, NewUser, Session, User, UserId, UserUpdate,
 };
 
-/// Opens the store named by `url` and applies its migrations.
-///
-/// `sqlite://path/to/file.db` (created if missing), `sqlite::memory:`, or
-/// `postgres://user@host/db` / `postgresql://...`.
+/// Opens the store named by `url` and applies its migrations (see [`Store::open`]).
 ///
 /// # Errors
 ///
 /// [`StoreError::UnsupportedUrl`] for another scheme; otherwise connection or migration errors.
-pub async fn open(url: &str) -> Result<AnyStore, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(AnyStore::Sqlite(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(AnyStore::Postgres(PgStore::open(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl)
-    }
+pub async fn open(url: &str) -> Result<Store, StoreError> {
+    Store::open(url).await
 }

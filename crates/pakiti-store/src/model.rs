@@ -231,7 +231,12 @@ pub struct HostFacts {
     /// How `modules` is known.
     pub module_streams: ModuleStreams,
     /// The lines of the report that could not be read (skipped; counted and kept).
-    pub problems: crate::refused::ReportProblems,
+    pub problems: crate::problems::ReportProblems,
+    /// Positions in the report's packages of installed kernels older than the running one
+    /// (`pakiti_core::kernel::old_kernels`, worked out by the caller): their versions are kept
+    /// in `hosts.old_kernels` and out of the host's findings. Read only when a report is
+    /// saved: a stored [`Host`](crate::Host) has it empty.
+    pub old_kernels: Vec<usize>,
 }
 
 /// How a host's module streams are known (issue 12 item 2).
@@ -424,7 +429,7 @@ pub struct Host {
     /// Cached counts.
     pub counts: HostCounts,
     /// Cached update counts (repository-based update detection).
-    pub updates: crate::repos::HostUpdateCounts,
+    pub updates: HostUpdateCounts,
     /// Package versions of installed kernels older than the running one ("old kernel
     /// installed", `pakiti_core::kernel::old_kernels`): their findings do not count.
     pub old_kernels: Vec<PackageVersionId>,
@@ -717,7 +722,7 @@ pub struct FinishReport {
     /// What matched among `evaluated`.
     pub findings: Vec<PackageFinding>,
     /// The host's update counts from the repositories in force, when computed.
-    pub updates: Option<crate::repos::HostUpdateCounts>,
+    pub updates: Option<HostUpdateCounts>,
     /// The feed generation of the index that computed `findings` and `counts`
     /// ([`crate::Store::feed_generation`]); `None` writes without checking.
     pub generation: Option<i64>,
@@ -808,4 +813,13 @@ pub struct ExposureDay {
     pub vulnerable_hosts: i64,
     /// Sum over those hosts of their highest CVE count that day.
     pub cves: i64,
+}
+
+/// Cached per-host update counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostUpdateCounts {
+    /// Updates bringing a security fix.
+    pub security: i64,
+    /// Other updates.
+    pub other: i64,
 }

@@ -1,15 +1,15 @@
-//! Refused reports and the unreadable lines of stored reports: the values, their rows and
-//! codec, and the statements, which are the same SQL on SQLite and PostgreSQL (the
-//! [`refused_impl!`] macro expands them inside each backend's `Store` impl with its pools).
+//! Refused reports: the values, their row, and the statements.
 //!
 //! A refused report is recorded so that a site sees which hosts fail to report, not only which
 //! are silent; the table keeps the newest `keep` rows (a setting), so a flood of bad reports
 //! costs bounded space.
 
-use time::OffsetDateTime;
-
+use crate::db::on;
 use crate::error::StoreError;
-use crate::shared::from_ts;
+use crate::journal::keep_newest;
+use crate::shared::{from_ts, ts};
+use crate::store::Store;
+use time::OffsetDateTime;
 
 /// A refused report's database id.
 pub type RefusedReportId = i64;
@@ -50,75 +50,6 @@ pub struct NewRefusedReport {
     pub reason: String,
 }
 
-/// One unreadable line of a stored report.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ReportProblem {
-    /// 1-based line (or entry) number.
-    pub line: i64,
-    /// Why it could not be read.
-    pub reason: String,
-    /// The start of the line as received.
-    pub excerpt: String,
-}
-
-/// The unreadable lines of a report: how many, and the first few in detail.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ReportProblems {
-    /// How many lines could not be read.
-    pub count: i64,
-    /// The first of them.
-    pub lines: Vec<ReportProblem>,
-}
-
-impl ReportProblems {
-    /// Whether every line was read.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    /// The stored text of `lines`: one `line<TAB>reason<TAB>excerpt` per line, with tabs and
-    /// line breaks inside the values replaced by spaces; `None` when there are none.
-    #[must_use]
-    pub fn encode_lines(&self) -> Option<String> {
-        if self.lines.is_empty() {
-            return None;
-        }
-        let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
-        Some(
-            self.lines
-                .iter()
-                .map(|p| format!("{}\t{}\t{}", p.line, clean(&p.reason), clean(&p.excerpt)))
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    }
-
-    /// Reads what [`ReportProblems::encode_lines`] wrote.
-    ///
-    /// # Errors
-    /// [`StoreError::Corrupt`] for a line that is not `number<TAB>reason<TAB>excerpt`.
-    pub fn decode(count: i64, text: Option<&str>) -> Result<ReportProblems, StoreError> {
-        let mut lines = Vec::new();
-        for l in text.unwrap_or("").split('\n').filter(|l| !l.is_empty()) {
-            let mut parts = l.splitn(3, '\t');
-            let (Some(n), Some(reason), Some(excerpt)) = (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(StoreError::corrupt("report problems", l.to_owned()));
-            };
-            let line = n
-                .parse()
-                .map_err(|_| StoreError::corrupt("report problems", l.to_owned()))?;
-            lines.push(ReportProblem {
-                line,
-                reason: reason.to_owned(),
-                excerpt: excerpt.to_owned(),
-            });
-        }
-        Ok(ReportProblems { count, lines })
-    }
-}
-
 pub(crate) const REFUSED_COLUMNS: &str =
     "id, received_at, hostname, peer, protocol, status, reason";
 
@@ -147,58 +78,43 @@ impl RefusedRow {
     }
 }
 
-/// The `Store` methods of refused reports, for a backend whose read pool is `$r` (a field of
-/// `self`); writes go through the backend's `begin`.
-macro_rules! refused_impl {
-    ($r:ident) => {
-        async fn record_refused_report(
-            &self,
-            refused: &crate::refused::NewRefusedReport,
-            keep: i64,
-        ) -> Result<crate::refused::RefusedReportId, StoreError> {
-            let mut tx = self.begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO refused_reports (received_at, hostname, peer, protocol, status, \
-                 reason) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-            )
-            .bind(ts(refused.received_at))
-            .bind(&refused.hostname)
-            .bind(&refused.peer)
-            .bind(&refused.protocol)
-            .bind(refused.status)
-            .bind(&refused.reason)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM refused_reports WHERE id <= $1")
-                .bind(id - keep.max(1))
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(id)
-        }
+impl Store {
+    /// Records a refused report and drops all but the newest `keep` records.
+    pub async fn record_refused_report(
+        &self,
+        refused: &NewRefusedReport,
+        keep: i64,
+    ) -> Result<RefusedReportId, StoreError> {
+        let mut tx = self.begin().await?;
+        let (id,): (i64,) = on!(&mut tx, t => sqlx::query_as(
+            "INSERT INTO refused_reports (received_at, hostname, peer, protocol, status, \
+             reason) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(ts(refused.received_at))
+        .bind(&refused.hostname)
+        .bind(&refused.peer)
+        .bind(&refused.protocol)
+        .bind(refused.status)
+        .bind(&refused.reason)
+        .fetch_one(&mut **t).await)?;
+        keep_newest(&mut tx, "refused_reports", id, keep).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
 
-        async fn refused_reports(
-            &self,
-            offset: i64,
-            limit: i64,
-        ) -> Result<(Vec<crate::refused::RefusedReport>, i64), StoreError> {
-            let (total,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refused_reports")
-                .fetch_one(&self.$r)
-                .await?;
-            let rows: Vec<crate::refused::RefusedRow> = sqlx::query_as(&format!(
-                "SELECT {} FROM refused_reports ORDER BY id DESC LIMIT $1 OFFSET $2",
-                crate::refused::REFUSED_COLUMNS
-            ))
-            .bind(limit.max(0))
-            .bind(offset.max(0))
-            .fetch_all(&self.$r)
+    /// Refused reports, newest first (`offset`, `limit`), and how many are recorded.
+    pub async fn refused_reports(
+        &self,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<RefusedReport>, i64), StoreError> {
+        let (rows, total) = self
+            .newest_page::<RefusedRow>("refused_reports", REFUSED_COLUMNS, offset, limit)
             .await?;
-            let items = rows
-                .into_iter()
-                .map(crate::refused::RefusedRow::into_refused)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok((items, total))
-        }
-    };
+        let items = rows
+            .into_iter()
+            .map(RefusedRow::into_refused)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, total))
+    }
 }
-pub(crate) use refused_impl;

@@ -1,11 +1,13 @@
 //! Package repositories (for update detection): model values, their rows and the compact
-//! encoding of a repository's package entries, shared by both backends.
+//! encoding of a repository's package entries, and the statements.
 
-use time::OffsetDateTime;
-
+use crate::db::on;
 use crate::error::StoreError;
+use crate::feeds::record_sync_in;
 use crate::model::{SyncRecord, SyncStatus};
-use crate::shared::from_ts;
+use crate::shared::{from_ts, ts};
+use crate::store::Store;
+use time::OffsetDateTime;
 
 /// A repository's database id.
 pub type RepositoryId = i64;
@@ -148,15 +150,6 @@ pub struct RepoContent {
     pub meta_priority: Option<i64>,
     /// The entries.
     pub entries: Vec<RepoEntry>,
-}
-
-/// Cached per-host update counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HostUpdateCounts {
-    /// Updates bringing a security fix.
-    pub security: i64,
-    /// Other updates.
-    pub other: i64,
 }
 
 pub(crate) const REPO_COLUMNS: &str = "id, name, kind, url, stream, arch, security, priority, \
@@ -368,257 +361,207 @@ pub(crate) fn decode_entries(blob: &[u8]) -> Result<Vec<RepoEntry>, StoreError> 
     Ok(out)
 }
 
-/// The repository methods of [`crate::Store`], written once for both backends (their SQL is
-/// the same): `$w` is the pool writes go to, `$r` the one reads use.
-macro_rules! repo_store_impl {
-    ($w:ident, $r:ident) => {
-        async fn create_repository(
-            &self,
-            repo: &crate::repos::NewRepository,
-        ) -> Result<crate::repos::Repository, StoreError> {
-            let res = sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
-                "INSERT INTO repositories (name, kind, url, stream, arch, security, priority, \
-                 enabled, interval_secs, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {}",
-                crate::repos::REPO_COLUMNS
-            ))
-            .bind(&repo.name)
-            .bind(&repo.kind)
-            .bind(&repo.url)
-            .bind(&repo.stream)
-            .bind(&repo.arch)
-            .bind(repo.security)
-            .bind(repo.priority)
-            .bind(repo.enabled)
-            .bind(repo.interval_secs)
-            .bind(ts(OffsetDateTime::now_utc()))
-            .fetch_one(&self.$w)
-            .await;
-            match res {
-                Ok(row) => row.into_repo(),
-                Err(e)
-                    if e.as_database_error()
-                        .is_some_and(|d| d.is_unique_violation()) =>
-                {
-                    Err(StoreError::Duplicate(format!("repository {:?}", repo.name)))
-                }
-                Err(e) => Err(e.into()),
+impl Store {
+    /// Creates a repository; [`StoreError::Duplicate`] when the name is taken.
+    pub async fn create_repository(&self, repo: &NewRepository) -> Result<Repository, StoreError> {
+        let res = on!(&self.write, p => sqlx::query_as::<_, RepoRow>(&format!(
+            "INSERT INTO repositories (name, kind, url, stream, arch, security, priority, \
+             enabled, interval_secs, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {}",
+            REPO_COLUMNS
+        ))
+        .bind(&repo.name)
+        .bind(&repo.kind)
+        .bind(&repo.url)
+        .bind(&repo.stream)
+        .bind(&repo.arch)
+        .bind(repo.security)
+        .bind(repo.priority)
+        .bind(repo.enabled)
+        .bind(repo.interval_secs)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .fetch_one(p).await);
+        match res {
+            Ok(row) => row.into_repo(),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Err(StoreError::Duplicate(format!("repository {:?}", repo.name)))
             }
+            Err(e) => Err(e.into()),
         }
+    }
 
-        async fn get_repository(
-            &self,
-            id: crate::repos::RepositoryId,
-        ) -> Result<Option<crate::repos::Repository>, StoreError> {
-            sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
-                "SELECT {} FROM repositories WHERE id = $1",
-                crate::repos::REPO_COLUMNS
-            ))
+    /// One repository.
+    pub async fn get_repository(&self, id: RepositoryId) -> Result<Option<Repository>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, RepoRow>(&format!(
+            "SELECT {} FROM repositories WHERE id = $1",
+            REPO_COLUMNS
+        ))
+        .bind(id)
+        .fetch_optional(p).await)?
+        .map(RepoRow::into_repo)
+        .transpose()
+    }
+
+    /// All repositories, by name.
+    pub async fn list_repositories(&self) -> Result<Vec<Repository>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, RepoRow>(&format!(
+            "SELECT {} FROM repositories ORDER BY name",
+            REPO_COLUMNS
+        ))
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(RepoRow::into_repo)
+        .collect()
+    }
+
+    /// Deletes a repository with its packages and history; `false` if it did not exist.
+    pub async fn delete_repository(&self, id: RepositoryId) -> Result<bool, StoreError> {
+        Ok(
+            on!(&self.write, p => sqlx::query("DELETE FROM repositories WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.$r)
-            .await?
-            .map(crate::repos::RepoRow::into_repo)
-            .transpose()
-        }
+            .execute(p).await.map(|r| r.rows_affected()))?
+                > 0,
+        )
+    }
 
-        async fn list_repositories(&self) -> Result<Vec<crate::repos::Repository>, StoreError> {
-            sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
-                "SELECT {} FROM repositories ORDER BY name",
-                crate::repos::REPO_COLUMNS
-            ))
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(crate::repos::RepoRow::into_repo)
-            .collect()
-        }
+    /// The repository's sync history, newest first.
+    pub async fn repository_runs(
+        &self,
+        id: RepositoryId,
+        limit: i64,
+    ) -> Result<Vec<RepoRun>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, RepoRunRow>(RUN_SELECT)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(p).await)?
+        .into_iter()
+        .map(RepoRunRow::into_run)
+        .collect()
+    }
 
-        async fn delete_repository(
-            &self,
-            id: crate::repos::RepositoryId,
-        ) -> Result<bool, StoreError> {
-            Ok(sqlx::query("DELETE FROM repositories WHERE id = $1")
-                .bind(id)
-                .execute(&self.$w)
-                .await?
-                .rows_affected()
-                > 0)
+    /// Replaces the repository's packages with `content` in one transaction and records the
+    /// (successful) sync on it and in its history.
+    pub async fn replace_repository_packages(
+        &self,
+        id: RepositoryId,
+        content: &RepoContent,
+        sync: &SyncRecord,
+    ) -> Result<(), StoreError> {
+        if sync.status != SyncStatus::Ok {
+            return Err(StoreError::Invalid(
+                "only a successful sync replaces a repository's packages".into(),
+            ));
         }
-
-        async fn repository_runs(
-            &self,
-            id: crate::repos::RepositoryId,
-            limit: i64,
-        ) -> Result<Vec<crate::repos::RepoRun>, StoreError> {
-            sqlx::query_as::<_, crate::repos::RepoRunRow>(crate::repos::RUN_SELECT)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(&self.$r)
-                .await?
-                .into_iter()
-                .map(crate::repos::RepoRunRow::into_run)
-                .collect()
+        let blob = encode_entries(&content.entries)?;
+        let count = i64::try_from(content.entries.len())
+            .map_err(|_| StoreError::Invalid("too many entries".into()))?;
+        let security = i64::try_from(content.entries.iter().filter(|e| e.security).count())
+            .map_err(|_| StoreError::Invalid("too many entries".into()))?;
+        let mut tx = self.begin().await?;
+        let n = on!(&mut tx, t => sqlx::query(
+            "UPDATE repositories SET last_sync_at = $2, last_status = $3, last_error = $4, \
+             last_duration_ms = $5, etag = $6, last_modified = $7, checksum = $8, \
+             package_count = $9, security_count = $10, meta_security = $11, \
+             meta_priority = $12 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(ts(sync.at))
+        .bind(sync.status.as_str())
+        .bind(&sync.error)
+        .bind(sync.duration_ms)
+        .bind(&sync.etag)
+        .bind(&sync.last_modified)
+        .bind(&sync.checksum)
+        .bind(count)
+        .bind(security)
+        .bind(content.meta_security)
+        .bind(content.meta_priority)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        if n == 0 {
+            return Err(StoreError::not_found("repository", id));
         }
-
-        async fn replace_repository_packages(
-            &self,
-            id: crate::repos::RepositoryId,
-            content: &crate::repos::RepoContent,
-            sync: &SyncRecord,
-        ) -> Result<(), StoreError> {
-            if sync.status != SyncStatus::Ok {
-                return Err(StoreError::Invalid(
-                    "only a successful sync replaces a repository's packages".into(),
-                ));
-            }
-            let blob = crate::repos::encode_entries(&content.entries)?;
-            let count = i64::try_from(content.entries.len())
-                .map_err(|_| StoreError::Invalid("too many entries".into()))?;
-            let security = i64::try_from(content.entries.iter().filter(|e| e.security).count())
-                .map_err(|_| StoreError::Invalid("too many entries".into()))?;
-            let mut tx = self.begin().await?;
-            let n = sqlx::query(
-                "UPDATE repositories SET last_sync_at = $2, last_status = $3, last_error = $4, \
-                 last_duration_ms = $5, etag = $6, last_modified = $7, checksum = $8, \
-                 package_count = $9, security_count = $10, meta_security = $11, \
-                 meta_priority = $12 WHERE id = $1",
-            )
+        on!(&mut tx, t => sqlx::query("DELETE FROM repo_packages WHERE repo_id = $1")
+            .bind(id)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query("INSERT INTO repo_packages (repo_id, entries) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&blob)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(RUN_INSERT)
             .bind(id)
             .bind(ts(sync.at))
             .bind(sync.status.as_str())
             .bind(&sync.error)
             .bind(sync.duration_ms)
+            .bind(count)
             .bind(&sync.etag)
             .bind(&sync.last_modified)
             .bind(&sync.checksum)
-            .bind(count)
-            .bind(security)
-            .bind(content.meta_security)
-            .bind(content.meta_priority)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                return Err(StoreError::not_found("repository", id));
-            }
-            sqlx::query("DELETE FROM repo_packages WHERE repo_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO repo_packages (repo_id, entries) VALUES ($1, $2)")
-                .bind(id)
-                .bind(&blob)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(crate::repos::RUN_INSERT)
-                .bind(id)
-                .bind(ts(sync.at))
-                .bind(sync.status.as_str())
-                .bind(&sync.error)
-                .bind(sync.duration_ms)
-                .bind(count)
-                .bind(&sync.etag)
-                .bind(&sync.last_modified)
-                .bind(&sync.checksum)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
-        }
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-        async fn record_repository_sync(
-            &self,
-            id: crate::repos::RepositoryId,
-            sync: &SyncRecord,
-        ) -> Result<(), StoreError> {
-            if sync.status == SyncStatus::Ok {
-                return Err(StoreError::Invalid(
-                    "a successful sync is recorded by replace_repository_packages".into(),
-                ));
-            }
-            let mut tx = self.begin().await?;
-            if !record_sync_in(&mut tx, "repositories", id, sync).await? {
-                return Err(StoreError::not_found("repository", id));
-            }
-            sqlx::query(crate::repos::RUN_INSERT)
-                .bind(id)
-                .bind(ts(sync.at))
-                .bind(sync.status.as_str())
-                .bind(&sync.error)
-                .bind(sync.duration_ms)
-                .bind(0_i64)
-                .bind(&sync.etag)
-                .bind(&sync.last_modified)
-                .bind(&sync.checksum)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
+    /// Records a sync that imported nothing (`Failed` or `Unchanged`); a `None`
+    /// etag/last-modified/checksum keeps the stored one.
+    pub async fn record_repository_sync(
+        &self,
+        id: RepositoryId,
+        sync: &SyncRecord,
+    ) -> Result<(), StoreError> {
+        if sync.status == SyncStatus::Ok {
+            return Err(StoreError::Invalid(
+                "a successful sync is recorded by replace_repository_packages".into(),
+            ));
         }
-
-        async fn load_repository_packages(
-            &self,
-        ) -> Result<Vec<(crate::repos::Repository, Vec<crate::repos::RepoEntry>)>, StoreError> {
-            let repos: Vec<crate::repos::Repository> =
-                sqlx::query_as::<_, crate::repos::RepoRow>(&format!(
-                    "SELECT {} FROM repositories WHERE enabled ORDER BY id",
-                    crate::repos::REPO_COLUMNS
-                ))
-                .fetch_all(&self.$r)
-                .await?
-                .into_iter()
-                .map(crate::repos::RepoRow::into_repo)
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::with_capacity(repos.len());
-            for repo in repos {
-                let blob: Option<(Vec<u8>,)> =
-                    sqlx::query_as("SELECT entries FROM repo_packages WHERE repo_id = $1")
-                        .bind(repo.id)
-                        .fetch_optional(&self.$r)
-                        .await?;
-                let entries = match blob {
-                    Some((b,)) => crate::repos::decode_entries(&b)?,
-                    None => Vec::new(),
-                };
-                out.push((repo, entries));
-            }
-            Ok(out)
+        let mut tx = self.begin().await?;
+        if !record_sync_in(&mut tx, "repositories", id, sync).await? {
+            return Err(StoreError::not_found("repository", id));
         }
+        on!(&mut tx, t => sqlx::query(RUN_INSERT)
+            .bind(id)
+            .bind(ts(sync.at))
+            .bind(sync.status.as_str())
+            .bind(&sync.error)
+            .bind(sync.duration_ms)
+            .bind(0_i64)
+            .bind(&sync.etag)
+            .bind(&sync.last_modified)
+            .bind(&sync.checksum)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(())
+    }
 
-        async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
-            sqlx::query_as::<_, HostRow>(&format!(
-                "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
-                 WHERE h.stream = $1 ORDER BY h.id"
+    /// Every enabled repository with its entries, by id.
+    pub async fn load_repository_packages(
+        &self,
+    ) -> Result<Vec<(Repository, Vec<RepoEntry>)>, StoreError> {
+        let repos: Vec<Repository> = on!(&self.read, p => sqlx::query_as::<_, RepoRow>(&format!(
+                "SELECT {} FROM repositories WHERE enabled ORDER BY id",
+                REPO_COLUMNS
             ))
-            .bind(stream)
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(HostRow::into_host)
-            .collect()
+            .fetch_all(p).await)?
+        .into_iter()
+        .map(RepoRow::into_repo)
+        .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(repos.len());
+        for repo in repos {
+            let blob: Option<(Vec<u8>,)> = on!(&self.read, p => sqlx::query_as("SELECT entries FROM repo_packages WHERE repo_id = $1")
+                    .bind(repo.id)
+                    .fetch_optional(p).await)?;
+            let entries = match blob {
+                Some((b,)) => decode_entries(&b)?,
+                None => Vec::new(),
+            };
+            out.push((repo, entries));
         }
-
-        async fn set_host_updates(
-            &self,
-            counts: &[(HostId, crate::repos::HostUpdateCounts)],
-        ) -> Result<(), StoreError> {
-            let mut tx = self.begin().await?;
-            for (host, c) in counts {
-                sqlx::query(
-                    "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1",
-                )
-                .bind(host)
-                .bind(c.security)
-                .bind(c.other)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-    };
+        Ok(out)
+    }
 }
-pub(crate) use repo_store_impl;
 
 #[cfg(test)]
 mod tests {

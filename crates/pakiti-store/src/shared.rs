@@ -560,23 +560,12 @@ pub(crate) fn without_old_kernels(mut ids: Vec<i64>, old: &[i64]) -> Vec<i64> {
     ids
 }
 
-/// The `hosts.old_kernels` text of a report's packages: the ids of those that belong to an
-/// installed kernel older than the running one (`pakiti_core::kernel::old_kernels`).
-pub(crate) fn old_kernels_text(
-    stream: Option<&OsStream>,
-    running: &str,
-    packages: &[InstalledPackage],
-    ids: &[i64],
-) -> String {
-    let Some(stream) = stream else {
-        return String::new();
-    };
-    let old = pakiti_core::kernel::old_kernels(stream.scheme(), running, packages);
+/// `hosts.old_kernels`: the package version ids (sorted, space-separated) at the positions
+/// `old` of a report whose packages got `package_ids`.
+pub(crate) fn old_kernels_text(old: &[usize], package_ids: &[i64]) -> String {
     let mut out: Vec<i64> = old
         .iter()
-        .zip(ids)
-        .filter(|(o, _)| **o)
-        .map(|(_, id)| *id)
+        .filter_map(|&i| package_ids.get(i).copied())
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -614,10 +603,12 @@ impl HostRow {
                 reboot_needed: self.reboot_needed,
                 modules: self.modules.split_whitespace().map(str::to_owned).collect(),
                 module_streams: crate::model::ModuleStreams::parse(&self.module_streams),
-                problems: crate::refused::ReportProblems::decode(
+                problems: crate::problems::ReportProblems::decode(
                     self.report_problem_count,
                     self.report_problems.as_deref(),
                 )?,
+                // Positions in a report's package list: a stored host keeps their ids instead.
+                old_kernels: Vec::new(),
             },
             first_seen: from_ts(self.first_seen)?,
             last_report_at: from_ts(self.last_report_at)?,
@@ -634,7 +625,7 @@ impl HostRow {
                 tagged: self.tagged_count,
                 vulnerable_packages: self.vulnerable_pkg_count,
             },
-            updates: crate::repos::HostUpdateCounts {
+            updates: crate::model::HostUpdateCounts {
                 security: self.security_updates,
                 other: self.other_updates,
             },
@@ -724,36 +715,9 @@ pub(crate) fn host_order(sort: crate::model::HostSort) -> &'static str {
     }
 }
 
-/// Escapes a string for a JSON string literal (used to pass arrays to SQLite's `json_each`).
-pub(crate) fn json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                use std::fmt::Write;
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn json_escaping() {
-        let mut s = String::new();
-        json_str(&mut s, "a\"b\\c\n\u{1}é");
-        assert_eq!(s, "\"a\\\"b\\\\c\\n\\u0001é\"");
-    }
 
     #[test]
     fn lists_keep_empty_distinct() {
@@ -792,90 +756,6 @@ mod tests {
         let plan = plan_replace(&existing, &only_b);
         assert_eq!(plan.update.len(), 1);
         assert_eq!(plan.update[0].0, 7);
-    }
-}
-
-/// Process-local caches of facts that never change once committed, so that the hot report
-/// path skips most lookups:
-///
-/// - a package version's id (`package_versions` rows are never updated or deleted);
-/// - that a (stream, package version) was evaluated (markers are never deleted: a feed change
-///   re-evaluates through `stale_keys` and replaces findings, not markers).
-///
-/// Entries are added only after the transaction that wrote or read them commits. Another
-/// process's additions are simply not cached and get looked up. The caches are dropped
-/// wholesale when they grow past a bound.
-#[derive(Debug, Default)]
-pub(crate) struct Caches {
-    packages: std::sync::Mutex<HashMap<Box<[u8]>, i64>>,
-    evaluated: std::sync::Mutex<HashMap<Box<str>, std::collections::HashSet<i64>>>,
-}
-
-const CACHE_LIMIT: usize = 2_000_000;
-
-/// An unambiguous cache key: every field length-prefixed (agent-supplied names may contain
-/// any byte).
-pub(crate) fn package_cache_key(k: &(&str, &str, &str, &str)) -> Box<[u8]> {
-    let mut out = Vec::with_capacity(16 + k.0.len() + k.1.len() + k.2.len() + k.3.len());
-    for f in [k.0, k.1, k.2, k.3] {
-        out.extend_from_slice(&u32::try_from(f.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend_from_slice(f.as_bytes());
-    }
-    out.into_boxed_slice()
-}
-
-impl Caches {
-    /// Cached ids (`None` where unknown), one per key.
-    pub(crate) fn package_ids(&self, keys: &[Box<[u8]>]) -> Vec<Option<i64>> {
-        let map = self
-            .packages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        keys.iter().map(|k| map.get(k).copied()).collect()
-    }
-
-    pub(crate) fn add_packages(&self, entries: impl IntoIterator<Item = (Box<[u8]>, i64)>) {
-        let mut map = self
-            .packages
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map.len() > CACHE_LIMIT {
-            map.clear();
-        }
-        map.extend(entries);
-    }
-
-    /// `ids` minus those known to be evaluated for `stream`.
-    pub(crate) fn not_known_evaluated(&self, stream: &str, ids: &[i64]) -> Vec<i64> {
-        let map = self
-            .evaluated
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match map.get(stream) {
-            None => ids.to_vec(),
-            Some(set) => ids.iter().copied().filter(|id| !set.contains(id)).collect(),
-        }
-    }
-
-    pub(crate) fn add_evaluated(&self, stream: &str, ids: impl IntoIterator<Item = i64>) {
-        let mut map = self
-            .evaluated
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map
-            .values()
-            .map(std::collections::HashSet::len)
-            .sum::<usize>()
-            > CACHE_LIMIT
-        {
-            map.clear();
-        }
-        match map.get_mut(stream) {
-            Some(set) => set.extend(ids),
-            None => {
-                map.insert(stream.into(), ids.into_iter().collect());
-            }
-        }
     }
 }
 

@@ -1,14 +1,13 @@
-//! Users, host grants, sessions and API tokens: the values, their rows, and the statements,
-//! which are the same SQL on SQLite and PostgreSQL (the [`users_impl!`] macro expands them
-//! inside each backend's `Store` impl with that backend's pools).
+//! Users, host grants, sessions and API tokens: the values, their rows, and the statements.
 //!
 //! The store never sees a secret: session and API tokens arrive as SHA-256 hex digests and
 //! passwords as argon2 PHC strings; hashing is the server's job.
 
-use time::OffsetDateTime;
-
+use crate::db::{Tx, is_unique_violation, on};
 use crate::error::StoreError;
-use crate::shared::from_ts;
+use crate::shared::{from_ts, ts};
+use crate::store::Store;
+use time::OffsetDateTime;
 
 /// A user's database id.
 pub type UserId = i64;
@@ -211,302 +210,289 @@ pub(crate) fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Fails with `LastAdmin` when `$id` is the only enabled administrator, holding the enabled
-/// administrators' rows locked (`$lock`) for the rest of the transaction `$tx`.
-macro_rules! check_keeps_an_admin {
-    ($tx:ident, $id:expr, $lock:literal) => {{
-        let admins: Vec<(i64, String)> = sqlx::query_as(concat!(
-            "SELECT id, name FROM users WHERE admin AND NOT disabled ORDER BY id",
-            $lock
+/// Fails with `LastAdmin` when `id` is the only enabled administrator, holding the enabled
+/// administrators' rows locked for the rest of the transaction `tx`.
+async fn keeps_an_admin(tx: &mut Tx, id: UserId) -> Result<(), StoreError> {
+    let admins: Vec<(i64, String)> = on!(&mut *tx, t => sqlx::query_as(&format!(
+        "SELECT id, name FROM users WHERE admin AND NOT disabled ORDER BY id{}",
+        DB::LOCK
+    ))
+    .fetch_all(&mut **t)
+    .await)?;
+    if let [(only, name)] = &admins[..]
+        && *only == id
+    {
+        return Err(StoreError::LastAdmin(name.clone()));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a user; [`StoreError::Duplicate`] when the name is taken.
+    pub async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
+        check_name(&user.name)?;
+        let res = on!(&self.write, p => sqlx::query_as::<_, UserRow>(&format!(
+            "INSERT INTO users (name, password_hash, admin, disabled, created_at) \
+             VALUES ($1, $2, $3, FALSE, $4) RETURNING {}",
+            USER_COLUMNS
         ))
-        .fetch_all(&mut *$tx)
-        .await?;
-        if let [(only, name)] = &admins[..] {
-            if *only == $id {
-                return Err(StoreError::LastAdmin(name.clone()));
-            }
+        .bind(&user.name)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .fetch_one(p).await);
+        match res {
+            Ok(row) => row.into_user(),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
+                "a user named {} exists",
+                user.name
+            ))),
+            Err(e) => Err(e.into()),
         }
-    }};
-}
-pub(crate) use check_keeps_an_admin;
+    }
 
-/// The `Store` methods of the users section, for a backend whose write pool is `$w` and read
-/// pool `$r` (fields of `self`); `$lock` locks the rows a `SELECT` returns until the
-/// transaction ends (`FOR UPDATE` on PostgreSQL; empty on SQLite, whose write transactions
-/// begin `IMMEDIATE` and so already exclude every other writer).
-macro_rules! users_impl {
-    ($w:ident, $r:ident, $lock:literal) => {
-        async fn create_user(&self, user: &NewUser) -> Result<User, StoreError> {
-            crate::users::check_name(&user.name)?;
-            let res = sqlx::query_as::<_, crate::users::UserRow>(&format!(
-                "INSERT INTO users (name, password_hash, admin, disabled, created_at) \
-                 VALUES ($1, $2, $3, FALSE, $4) RETURNING {}",
-                crate::users::USER_COLUMNS
-            ))
-            .bind(&user.name)
-            .bind(&user.password_hash)
-            .bind(user.admin)
-            .bind(ts(OffsetDateTime::now_utc()))
-            .fetch_one(&self.$w)
-            .await;
-            match res {
-                Ok(row) => row.into_user(),
-                Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate(format!(
-                    "a user named {} exists",
-                    user.name
-                ))),
-                Err(e) => Err(e.into()),
-            }
+    /// The user named `name`.
+    pub async fn get_user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {} FROM users WHERE name = $1",
+            USER_COLUMNS
+        ))
+        .bind(name)
+        .fetch_optional(p).await)?
+        .map(UserRow::into_user)
+        .transpose()
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {} FROM users ORDER BY name",
+            USER_COLUMNS
+        ))
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(UserRow::into_user)
+        .collect()
+    }
+
+    /// Changes a user; `None` if it does not exist. A new password or disabling the user ends
+    /// its sessions. With `keep_an_admin`, demoting or disabling the last enabled
+    /// administrator fails with [`StoreError::LastAdmin`], checked in the same transaction
+    /// (the enabled administrators' rows are locked), so concurrent requests cannot both pass.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        update: &UserUpdate,
+        keep_an_admin: bool,
+    ) -> Result<Option<User>, StoreError> {
+        let (set_pw, pw) = match &update.password_hash {
+            Some(p) => (true, p.clone()),
+            None => (false, None),
+        };
+        let mut tx = self.begin().await?;
+        if keep_an_admin && (update.admin == Some(false) || update.disabled == Some(true)) {
+            keeps_an_admin(&mut tx, id).await?;
         }
-
-        async fn get_user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
-            sqlx::query_as::<_, crate::users::UserRow>(&format!(
-                "SELECT {} FROM users WHERE name = $1",
-                crate::users::USER_COLUMNS
-            ))
-            .bind(name)
-            .fetch_optional(&self.$r)
-            .await?
-            .map(crate::users::UserRow::into_user)
-            .transpose()
-        }
-
-        async fn list_users(&self) -> Result<Vec<User>, StoreError> {
-            sqlx::query_as::<_, crate::users::UserRow>(&format!(
-                "SELECT {} FROM users ORDER BY name",
-                crate::users::USER_COLUMNS
-            ))
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(crate::users::UserRow::into_user)
-            .collect()
-        }
-
-        async fn update_user(
-            &self,
-            id: UserId,
-            update: &UserUpdate,
-            keep_an_admin: bool,
-        ) -> Result<Option<User>, StoreError> {
-            let (set_pw, pw) = match &update.password_hash {
-                Some(p) => (true, p.clone()),
-                None => (false, None),
-            };
-            let mut tx = self.begin().await?;
-            if keep_an_admin && (update.admin == Some(false) || update.disabled == Some(true)) {
-                crate::users::check_keeps_an_admin!(tx, id, $lock);
-            }
-            let res = sqlx::query_as::<_, crate::users::UserRow>(&format!(
-                "UPDATE users SET \
-                 password_hash = CASE WHEN $2 THEN $3 ELSE password_hash END, \
-                 admin = COALESCE($4, admin), disabled = COALESCE($5, disabled) \
-                 WHERE id = $1 RETURNING {}",
-                crate::users::USER_COLUMNS
-            ))
-            .bind(id)
-            .bind(set_pw)
-            .bind(pw)
-            .bind(update.admin)
-            .bind(update.disabled)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if update.disabled == Some(true) || set_pw {
-                // Whoever held the old password or the account loses their sessions.
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            res.map(crate::users::UserRow::into_user).transpose()
-        }
-
-        async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> Result<bool, StoreError> {
-            let mut tx = self.begin().await?;
-            if keep_an_admin {
-                crate::users::check_keeps_an_admin!(tx, id, $lock);
-            }
-            for table in ["user_grants", "sessions", "api_tokens"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let n = sqlx::query("DELETE FROM users WHERE id = $1")
+        let res = on!(&mut tx, t => sqlx::query_as::<_, UserRow>(&format!(
+            "UPDATE users SET \
+             password_hash = CASE WHEN $2 THEN $3 ELSE password_hash END, \
+             admin = COALESCE($4, admin), disabled = COALESCE($5, disabled) \
+             WHERE id = $1 RETURNING {}",
+            USER_COLUMNS
+        ))
+        .bind(id)
+        .bind(set_pw)
+        .bind(pw)
+        .bind(update.admin)
+        .bind(update.disabled)
+        .fetch_optional(&mut **t).await)?;
+        if update.disabled == Some(true) || set_pw {
+            // Whoever held the old password or the account loses their sessions.
+            on!(&mut tx, t => sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            tx.commit().await?;
-            Ok(n > 0)
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         }
+        tx.commit().await?;
+        res.map(UserRow::into_user).transpose()
+    }
 
-        async fn user_grants(&self, id: UserId) -> Result<Vec<Grant>, StoreError> {
-            sqlx::query_as::<_, crate::users::GrantRow>(
-                "SELECT kind, value FROM user_grants WHERE user_id = $1 ORDER BY kind, value",
-            )
-            .bind(id)
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(crate::users::GrantRow::into_grant)
-            .collect()
+    /// Deletes a user with its grants, sessions and tokens; `false` if it did not exist. With
+    /// `keep_an_admin`, deleting the last enabled administrator fails with
+    /// [`StoreError::LastAdmin`] (checked as in [`Store::update_user`]).
+    pub async fn delete_user(&self, id: UserId, keep_an_admin: bool) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        if keep_an_admin {
+            keeps_an_admin(&mut tx, id).await?;
         }
-
-        async fn add_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
-            if grant.value.trim().is_empty() {
-                return Err(StoreError::Invalid("a grant needs a value".into()));
-            }
-            let n = sqlx::query(
-                "INSERT INTO user_grants (user_id, kind, value) \
-                 SELECT id, $2, $3 FROM users WHERE id = $1 \
-                 ON CONFLICT (user_id, kind, value) DO NOTHING",
-            )
-            .bind(id)
-            .bind(grant.kind.as_str())
-            .bind(&grant.value)
-            .execute(&self.$w)
-            .await?
-            .rows_affected();
-            Ok(n > 0)
-        }
-
-        async fn remove_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
-            let n = sqlx::query(
-                "DELETE FROM user_grants WHERE user_id = $1 AND kind = $2 AND value = $3",
-            )
-            .bind(id)
-            .bind(grant.kind.as_str())
-            .bind(&grant.value)
-            .execute(&self.$w)
-            .await?
-            .rows_affected();
-            Ok(n > 0)
-        }
-
-        async fn create_session(
-            &self,
-            token_hash: &str,
-            user: UserId,
-            csrf: &str,
-            expires_at: OffsetDateTime,
-        ) -> Result<(), StoreError> {
-            let now = OffsetDateTime::now_utc();
-            // Expired sessions are swept whenever someone logs in.
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-                .bind(ts(now))
-                .execute(&self.$w)
-                .await?;
-            sqlx::query(
-                "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(token_hash)
-            .bind(user)
-            .bind(csrf)
-            .bind(ts(now))
-            .bind(ts(expires_at))
-            .execute(&self.$w)
-            .await?;
-            Ok(())
-        }
-
-        async fn get_session(
-            &self,
-            token_hash: &str,
-            now: OffsetDateTime,
-        ) -> Result<Option<Session>, StoreError> {
-            sqlx::query_as::<_, crate::users::SessionRow>(
-                "SELECT u.id, u.name, u.password_hash, u.admin, u.disabled, u.created_at, \
-                 s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
-            )
-            .bind(token_hash)
-            .bind(ts(now))
-            .fetch_optional(&self.$r)
-            .await?
-            .map(crate::users::SessionRow::into_session)
-            .transpose()
-        }
-
-        async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-            let n = sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                .bind(token_hash)
-                .execute(&self.$w)
-                .await?
-                .rows_affected();
-            Ok(n > 0)
-        }
-
-        async fn create_api_token(
-            &self,
-            user: UserId,
-            token_hash: &str,
-            name: &str,
-        ) -> Result<ApiToken, StoreError> {
-            sqlx::query_as::<_, crate::users::TokenRow>(&format!(
-                "INSERT INTO api_tokens (token_hash, user_id, name, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING {}",
-                crate::users::TOKEN_COLUMNS
-            ))
-            .bind(token_hash)
-            .bind(user)
-            .bind(name)
-            .bind(ts(OffsetDateTime::now_utc()))
-            .fetch_one(&self.$w)
-            .await?
-            .into_token()
-        }
-
-        async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
-            sqlx::query_as::<_, crate::users::TokenRow>(&format!(
-                "SELECT {} FROM api_tokens WHERE user_id = $1 ORDER BY id",
-                crate::users::TOKEN_COLUMNS
-            ))
-            .bind(user)
-            .fetch_all(&self.$r)
-            .await?
-            .into_iter()
-            .map(crate::users::TokenRow::into_token)
-            .collect()
-        }
-
-        async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
-            let n = sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+        for table in ["user_grants", "sessions", "api_tokens"] {
+            on!(&mut tx, t => sqlx::query(&format!("DELETE FROM {table} WHERE user_id = $1"))
                 .bind(id)
-                .execute(&self.$w)
-                .await?
-                .rows_affected();
-            Ok(n > 0)
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         }
+        let n = on!(&mut tx, t => sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
 
-        async fn user_by_api_token(
-            &self,
-            token_hash: &str,
-            now: OffsetDateTime,
-        ) -> Result<Option<User>, StoreError> {
-            let user: Option<i64> = sqlx::query_scalar(
-                "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 RETURNING user_id",
-            )
-            .bind(token_hash)
+    /// The user's grants, by kind then value.
+    pub async fn user_grants(&self, id: UserId) -> Result<Vec<Grant>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, GrantRow>(
+            "SELECT kind, value FROM user_grants WHERE user_id = $1 ORDER BY kind, value",
+        )
+        .bind(id)
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(GrantRow::into_grant)
+        .collect()
+    }
+
+    /// Grants the user a group, domain or host; `false` if it already had it (or no such user).
+    pub async fn add_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
+        if grant.value.trim().is_empty() {
+            return Err(StoreError::Invalid("a grant needs a value".into()));
+        }
+        let n = on!(&self.write, p => sqlx::query(
+            "INSERT INTO user_grants (user_id, kind, value) \
+             SELECT id, $2, $3 FROM users WHERE id = $1 \
+             ON CONFLICT (user_id, kind, value) DO NOTHING",
+        )
+        .bind(id)
+        .bind(grant.kind.as_str())
+        .bind(&grant.value)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Takes a grant away; `false` if the user did not have it.
+    pub async fn remove_grant(&self, id: UserId, grant: &Grant) -> Result<bool, StoreError> {
+        let n = on!(&self.write, p => sqlx::query(
+            "DELETE FROM user_grants WHERE user_id = $1 AND kind = $2 AND value = $3",
+        )
+        .bind(id)
+        .bind(grant.kind.as_str())
+        .bind(&grant.value)
+        .execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Records a session (by the SHA-256 hex of its cookie token) with its CSRF token, and
+    /// sweeps expired ones.
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        csrf: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let now = OffsetDateTime::now_utc();
+        // Expired sessions are swept whenever someone logs in.
+        on!(&self.write, p => sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(ts(now))
-            .fetch_optional(&self.$w)
-            .await?;
-            let Some(user) = user else {
-                return Ok(None);
-            };
-            sqlx::query_as::<_, crate::users::UserRow>(&format!(
-                "SELECT {} FROM users WHERE id = $1 AND NOT disabled",
-                crate::users::USER_COLUMNS
-            ))
-            .bind(user)
-            .fetch_optional(&self.$w)
-            .await?
-            .map(crate::users::UserRow::into_user)
-            .transpose()
-        }
-    };
-}
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        on!(&self.write, p => sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user)
+        .bind(csrf)
+        .bind(ts(now))
+        .bind(ts(expires_at))
+        .execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
 
-pub(crate) use users_impl;
+    /// The unexpired session with that token hash, whose user is not disabled.
+    pub async fn get_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Session>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, SessionRow>(
+            "SELECT u.id, u.name, u.password_hash, u.admin, u.disabled, u.created_at, \
+             s.csrf, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled",
+        )
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(p).await)?
+        .map(SessionRow::into_session)
+        .transpose()
+    }
+
+    /// Ends a session; `false` if there was none.
+    pub async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let n = on!(&self.write, p => sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// Records an API token (by the SHA-256 hex of the token).
+    pub async fn create_api_token(
+        &self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+    ) -> Result<ApiToken, StoreError> {
+        on!(&self.write, p => sqlx::query_as::<_, TokenRow>(&format!(
+            "INSERT INTO api_tokens (token_hash, user_id, name, created_at) \
+             VALUES ($1, $2, $3, $4) RETURNING {}",
+            TOKEN_COLUMNS
+        ))
+        .bind(token_hash)
+        .bind(user)
+        .bind(name)
+        .bind(ts(OffsetDateTime::now_utc()))
+        .fetch_one(p).await)?
+        .into_token()
+    }
+
+    /// A user's tokens, oldest first.
+    pub async fn list_api_tokens(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, TokenRow>(&format!(
+            "SELECT {} FROM api_tokens WHERE user_id = $1 ORDER BY id",
+            TOKEN_COLUMNS
+        ))
+        .bind(user)
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(TokenRow::into_token)
+        .collect()
+    }
+
+    /// Revokes (deletes) a token; `false` if it did not exist.
+    pub async fn revoke_api_token(&self, id: ApiTokenId) -> Result<bool, StoreError> {
+        let n = on!(&self.write, p => sqlx::query("DELETE FROM api_tokens WHERE id = $1")
+            .bind(id)
+            .execute(p).await.map(|r| r.rows_affected()))?;
+        Ok(n > 0)
+    }
+
+    /// The (enabled) user a token hash belongs to, recording its use at `now`.
+    pub async fn user_by_api_token(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<User>, StoreError> {
+        let user: Option<i64> = on!(&self.write, p => sqlx::query_scalar(
+            "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(ts(now))
+        .fetch_optional(p).await)?;
+        let Some(user) = user else {
+            return Ok(None);
+        };
+        on!(&self.write, p => sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {} FROM users WHERE id = $1 AND NOT disabled",
+            USER_COLUMNS
+        ))
+        .bind(user)
+        .fetch_optional(p).await)?
+        .map(UserRow::into_user)
+        .transpose()
+    }
+}

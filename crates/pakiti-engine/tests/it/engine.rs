@@ -6,7 +6,7 @@ use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
 use pakiti_engine::Engine;
 use pakiti_engine::ingest::{self, IngestError, Origin};
 use pakiti_engine::osrules::OsRules;
-use pakiti_store::{HostScope, NewCveTag, NewFeed, Store, SyncRecord, SyncStatus};
+use pakiti_store::{HostScope, NewCveTag, NewFeed, SyncRecord, SyncStatus};
 
 const CVE: &str = "CVE-2024-0001";
 
@@ -60,7 +60,7 @@ fn origin() -> Origin {
     }
 }
 
-async fn import(store: &pakiti_store::AnyStore) {
+async fn import(store: &pakiti_store::Store) {
     let feed = store
         .create_feed(&NewFeed {
             name: "test".into(),

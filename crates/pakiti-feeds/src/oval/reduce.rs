@@ -1,18 +1,22 @@
-//! Criteria-tree evaluation: from OVAL definitions, tests, objects and states to advisories.
+//! Criteria-tree evaluation, the same for every vendor: from OVAL definitions, tests, objects
+//! and states to advisories.
 //!
-//! Each test is classified once into atoms: a platform check (a release package or the
-//! `/etc/lsb-release` codename), a package check (name, EVR condition, arch list), a module
-//! check (`/etc/dnf/modules.d/NAME.module` with `stream = S` enabled), a condition taken as
-//! satisfied (see below), or an unknown check. A definition's tree is rewritten in negation
-//! normal form over those atoms; for every OS stream the tree names, the platform atoms are
-//! replaced by constants, the rest is expanded into a disjunction of conjunctions, and each
-//! conjunction becomes [`Affected`] entries.
+//! Each test is classified once into atoms: a platform check, a package check (name, EVR
+//! condition, arch list), a module check (an enabled `NAME:STREAM`), a condition taken as
+//! satisfied (see below), or an unknown check. What a vendor's tests *mean* — which package or
+//! file says the platform, which file says a module stream, what a criterion comment adds, which
+//! severity words exist — is that vendor's [`Conventions`], implemented in `redhat.rs`,
+//! `ubuntu.rs` and `suse.rs`; this file never names a vendor. A definition's tree is rewritten
+//! in negation normal form over those atoms; for every OS stream the tree names, the platform
+//! atoms are replaced by constants, the rest is expanded into a disjunction of conjunctions,
+//! and each conjunction becomes [`Affected`] entries.
 //!
 //! Conditions taken as satisfied (agents do not report them):
 //! - signature checks (`signature_keyid equals`, "signed with Red Hat key"): a package from
 //!   another vendor with the same name would be reported too, which errs on the safe side;
-//! - the running / next-boot kernel checks (`uname_test`, grubenv `textfilecontent54_test`) of
-//!   Red Hat kernel errata: the installed-package check alone decides;
+//! - the running kernel checks (`uname_test`) and what a vendor's [`Conventions::text_file`]
+//!   calls [`FileCheck::Assumed`] (Red Hat's next-boot kernel in grubenv): the
+//!   installed-package check alone decides;
 //! - the "host is unix" `family_test`.
 //!
 //! Anything that cannot be reduced soundly yields a [`Problem`], and the entry is widened
@@ -23,32 +27,42 @@ use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
 use pakiti_core::stream::{Distro, OsStream};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::boolean::{Expr, dnf, simplify_and, simplify_or};
 use super::document::{Definition, Document, Item, Node, Operator};
 use crate::{Parsed, Problem};
 
-/// The vendor conventions a document follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Vendor {
-    Redhat,
-    Ubuntu,
-    Suse,
-}
+/// One vendor's conventions: the only part of the reduction that differs between Red Hat,
+/// Ubuntu and SUSE. Each vendor module implements it on a unit struct and hands it to
+/// [`advisories`]; a new vendor is a new implementation, not a new branch here.
+pub(crate) trait Conventions {
+    /// The feed name (`redhat-oval`): the advisories' `source`, and the format an error names.
+    fn source(&self) -> &'static str;
 
-impl Vendor {
-    fn source(self) -> &'static str {
-        match self {
-            Vendor::Redhat => "redhat-oval",
-            Vendor::Ubuntu => "ubuntu-oval",
-            Vendor::Suse => "suse-oval",
-        }
+    /// The severity words the vendor writes, in lower case; any other word is a problem.
+    fn severities(&self) -> &'static [&'static str];
+
+    /// The platform a package test (`rpminfo_test`, `rpmverifyfile_test`, `dpkginfo_test`)
+    /// checks, when it checks one (a release package with a version condition); `None` for an
+    /// ordinary package check.
+    fn platform(&self, _object: &Item, _states: &[&Item]) -> Option<Platform> {
+        None
+    }
+
+    /// What a `textfilecontent54_test` on `path` checks; `None` when the vendor gives the file
+    /// no meaning (the test is then an unknown check, taken as satisfied with a problem).
+    fn text_file(&self, _path: &str, _states: &[&Item]) -> Option<FileCheck> {
+        None
+    }
+
+    /// What a criterion's comment adds to its package test; `None` when nothing.
+    fn criterion_hint(&self, _comment: &str) -> Option<Hint> {
+        None
     }
 }
 
-/// The largest disjunctive form expanded for one definition and stream.
-const MAX_TERMS: usize = 50_000;
-
+/// What a platform test checks.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Platform {
+pub(crate) enum Platform {
     /// The host runs this stream.
     Stream(OsStream),
     /// The host runs any release of this distro ("Red Hat Enterprise Linux must be installed").
@@ -56,6 +70,16 @@ enum Platform {
     /// A platform pakiti has no stream for (Red Hat CoreOS, SUSE Manager): false for every
     /// stream pakiti knows.
     Other,
+}
+
+/// What a file-content test checks, in a vendor's reading.
+pub(crate) enum FileCheck {
+    /// The host's platform (Ubuntu's `/etc/lsb-release` codename).
+    Platform(Platform),
+    /// An enabled module stream, `NAME:STREAM` (Red Hat's `/etc/dnf/modules.d/NAME.module`).
+    Module(String),
+    /// Taken as satisfied: agents do not report it (Red Hat's next-boot kernel in grubenv).
+    Assumed,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -74,70 +98,30 @@ struct PkgCheck {
     arches: Option<Vec<String>>,
     /// State fields that could not be represented (dropped: the check is widened).
     unsupported: Vec<String>,
-    /// What the criterion that uses the test says beyond the test (Ubuntu only).
+    /// What the criterion that uses the test says beyond the test
+    /// ([`Conventions::criterion_hint`]; Ubuntu only).
     hint: Option<Hint>,
 }
 
-/// What an Ubuntu criterion comment says about its package: the status Ubuntu's tracker gives
-/// it when the test itself only asks "is the package installed", and the architectures its
-/// source package is built for when they are fewer than the release's.
-///
-/// Ubuntu's CVE OVAL writes `linux-meta-riscv: while related to the CVE in some way, a
-/// decision has been made to ignore this issue (note: 'was needs-triage now end-of-life')`
-/// and tests only that the binaries exist; without the comment such an entry reads as
-/// "unfixed".
+/// What a criterion comment says about its package beyond the test: a status, when the test
+/// itself only asks "is the package installed", and the architectures its source package is
+/// built for, when they are fewer than the release's. Only Ubuntu writes such comments
+/// (`ubuntu.rs`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Hint {
+pub(crate) struct Hint {
     /// `Some` for "ignored" and "end-of-life".
-    status: Option<HintStatus>,
+    pub(crate) status: Option<HintStatus>,
     /// Architectures the source package is built for, when limited.
-    arches: Option<Vec<String>>,
+    pub(crate) arches: Option<Vec<String>>,
 }
 
+/// A status a criterion comment gives a package that its test cannot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum HintStatus {
+pub(crate) enum HintStatus {
+    /// The vendor decided not to fix it.
     Ignored,
+    /// The release left support before a fix.
     EndOfLife,
-}
-
-impl Hint {
-    /// Reads an Ubuntu criterion comment; `None` when it adds nothing to the test.
-    fn from_ubuntu_comment(comment: &str) -> Option<Hint> {
-        let source = comment
-            .split_whitespace()
-            .next()
-            .map(|w| w.trim_end_matches(':'))
-            .unwrap_or_default();
-        let status = if comment.contains("a decision has been made to ignore this issue") {
-            // The tracker's `ignored (was needed now end-of-life)`: the release went out of
-            // standard support before a fix.
-            if comment.contains("now end-of-life") {
-                Some(HintStatus::EndOfLife)
-            } else {
-                Some(HintStatus::Ignored)
-            }
-        } else {
-            None
-        };
-        let arches = ubuntu_source_arches(source);
-        (status.is_some() || arches.is_some()).then_some(Hint { status, arches })
-    }
-}
-
-/// The architectures an Ubuntu kernel source package is built for, when it is built for a
-/// few only. Its binaries share names with the generic kernel's (`linux-meta-riscv` builds
-/// `linux-image-generic` for riscv64 only), so without this an amd64 host would get every
-/// CVE of the riscv64 kernel. Only sources whose name says their architecture are listed;
-/// any other source keeps matching every architecture.
-fn ubuntu_source_arches(source: &str) -> Option<Vec<String>> {
-    let linux = source.starts_with("linux-");
-    if linux && source.split('-').any(|w| w == "riscv") {
-        Some(vec!["riscv64".to_owned()])
-    } else if linux && source.split('-').any(|w| w == "raspi" || w == "raspi2") {
-        Some(vec!["arm64".to_owned(), "armhf".to_owned()])
-    } else {
-        None
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -150,14 +134,6 @@ enum Atom {
     Unknown(String),
 }
 
-#[derive(Clone, Debug)]
-enum Expr {
-    Const(bool),
-    Lit(u32, bool),
-    And(Vec<Expr>),
-    Or(Vec<Expr>),
-}
-
 /// What one test reduces to: a disjunction of atoms, possibly negated.
 #[derive(Clone)]
 struct TestClass {
@@ -166,7 +142,7 @@ struct TestClass {
 }
 
 struct Ctx<'d> {
-    vendor: Vendor,
+    conventions: &'d dyn Conventions,
     doc: &'d Document,
     def_index: FxHashMap<&'d str, usize>,
     atoms: Vec<Atom>,
@@ -192,11 +168,11 @@ impl DefProblems<'_> {
 /// Turns a document into advisories.
 pub(crate) fn advisories(
     doc: &Document,
-    vendor: Vendor,
+    conventions: &dyn Conventions,
     override_stream: Option<&OsStream>,
 ) -> Parsed<Advisory> {
     let mut ctx = Ctx {
-        vendor,
+        conventions,
         doc,
         def_index: doc
             .definitions
@@ -244,7 +220,7 @@ impl<'d> Ctx<'d> {
     ) -> Advisory {
         let mut adv = Advisory {
             id: advisory_id(def),
-            source: self.vendor.source().to_owned(),
+            source: self.conventions.source().to_owned(),
             title: def.title.clone(),
             severity: self.severity(def, problems),
             cves: cves(def),
@@ -306,20 +282,7 @@ impl<'d> Ctx<'d> {
         let Some(word) = def.severity.as_deref().map(str::trim) else {
             return Severity::Unknown;
         };
-        let known: &[&str] = match self.vendor {
-            Vendor::Ubuntu => &[
-                "critical",
-                "high",
-                "medium",
-                "low",
-                "negligible",
-                "untriaged",
-                "",
-            ],
-            Vendor::Redhat | Vendor::Suse => {
-                &["critical", "important", "moderate", "low", "none", ""]
-            }
-        };
+        let known = self.conventions.severities();
         let lower = word.to_ascii_lowercase();
         if !known.contains(&lower.as_str()) {
             problems.push(format!("unknown severity {word:?}"));
@@ -363,8 +326,9 @@ impl<'d> Ctx<'d> {
                 comment,
             } => {
                 let mut class = self.classify(test_ref);
-                if self.vendor == Vendor::Ubuntu
-                    && let Some(hint) = comment.as_deref().and_then(Hint::from_ubuntu_comment)
+                if let Some(hint) = comment
+                    .as_deref()
+                    .and_then(|c| self.conventions.criterion_hint(c))
                 {
                     class.atoms = class
                         .atoms
@@ -679,7 +643,7 @@ impl<'d> Ctx<'d> {
         match &*test.kind {
             "uname_test" | "family_test" => (vec![Atom::Assumed], false),
             "rpminfo_test" | "dpkginfo_test" | "rpmverifyfile_test" => {
-                if let Some(p) = self.platform(object, &states) {
+                if let Some(p) = self.conventions.platform(object, &states) {
                     return (vec![Atom::Platform(p)], none_exist || none_satisfy);
                 }
                 let names = match self.names(object) {
@@ -707,33 +671,16 @@ impl<'d> Ctx<'d> {
             }
             "textfilecontent54_test" => {
                 let path = object.field("filepath").map_or("", |f| &f.value);
-                if path == "/etc/lsb-release" {
-                    if let Some(code) = states.iter().find_map(|s| s.field("subexpression"))
-                        && let Some(p) = ubuntu_platform(&code.value)
-                    {
-                        return (vec![Atom::Platform(p)], none_exist || none_satisfy);
-                    }
-                } else if let Some(module) = path
-                    .strip_prefix("/etc/dnf/modules.d/")
-                    .and_then(|m| m.strip_suffix(".module"))
-                {
-                    if let Some(stream) = states
-                        .iter()
-                        .find_map(|s| s.field("text"))
-                        .and_then(|t| module_stream(&t.value))
-                    {
-                        return (
-                            vec![Atom::Module(format!("{module}:{stream}"))],
-                            none_exist || none_satisfy,
-                        );
-                    }
-                } else if path.starts_with("/boot/grub") {
-                    return (vec![Atom::Assumed], false);
+                let negated = none_exist || none_satisfy;
+                match self.conventions.text_file(path, &states) {
+                    Some(FileCheck::Platform(p)) => (vec![Atom::Platform(p)], negated),
+                    Some(FileCheck::Module(m)) => (vec![Atom::Module(m)], negated),
+                    Some(FileCheck::Assumed) => (vec![Atom::Assumed], false),
+                    None => (
+                        vec![Atom::Unknown(format!("textfilecontent54 test on {path:?}"))],
+                        false,
+                    ),
                 }
-                (
-                    vec![Atom::Unknown(format!("textfilecontent54 test on {path:?}"))],
-                    false,
-                )
             }
             other => (vec![Atom::Unknown(format!("{other} test"))], false),
         }
@@ -759,110 +706,6 @@ impl<'d> Ctx<'d> {
             )),
         }
     }
-
-    /// Recognises a platform test: a release package with a version condition (and no evr).
-    fn platform(&self, object: &Item, states: &[&Item]) -> Option<Platform> {
-        match self.vendor {
-            Vendor::Redhat => {
-                // Red Hat: `redhat-release*` named in the object or (rpmverifyfile) the state.
-                let name = states
-                    .iter()
-                    .find_map(|s| s.field("name"))
-                    .or_else(|| object.field("name"))?;
-                let n = name.value.trim_start_matches('^');
-                // `redhat-release is earlier than ...` is an ordinary package check.
-                if !n.starts_with("redhat-release")
-                    || states.iter().any(|s| s.field("evr").is_some())
-                {
-                    return None;
-                }
-                if n.starts_with("redhat-release-coreos") {
-                    return Some(Platform::Other);
-                }
-                match states.iter().find_map(|s| s.field("version")) {
-                    None => Some(Platform::Family(Distro::Rhel)),
-                    Some(v) => {
-                        let major: String = v
-                            .value
-                            .trim_start_matches('^')
-                            .chars()
-                            .take_while(char::is_ascii_digit)
-                            .collect();
-                        if major.is_empty() {
-                            Some(Platform::Other)
-                        } else {
-                            Some(Platform::Stream(OsStream::new(Distro::Rhel, &major)))
-                        }
-                    }
-                }
-            }
-            Vendor::Suse => {
-                let name = object.field("name")?;
-                if name.var_ref.is_some() || !name.value.ends_with("-release") {
-                    return None;
-                }
-                if states.iter().any(|s| s.field("evr").is_some()) {
-                    return None;
-                }
-                let version = states.iter().find_map(|s| s.field("version"))?;
-                Some(suse_platform(&name.value, &version.value))
-            }
-            Vendor::Ubuntu => None,
-        }
-    }
-}
-
-/// Maps a SUSE release package and its version to a stream.
-///
-/// SUSE tests the platform with the product's release package (`openSUSE-release`,
-/// `sles-release`, `SLES_SAP-release`, `sle-module-basesystem-release` ...) and its rpm
-/// `version`, which is `15` for SLES 15 GA and `15.3` for 15 SP3. The stream key is that
-/// version as published (`sles:15`, `sles:15.3`), because service packs ship different package
-/// versions and a host knows its own `VERSION_ID` (`15.3`) from `/etc/os-release`. Every SLE
-/// product and module built on SLES (SAP, HPC, RT, LTSS, Desktop, modules) maps to the same
-/// `sles` stream: they share the base packages. openSUSE Leap maps to `opensuse:15.3`;
-/// openSUSE Leap Micro, whose release package is `openSUSE-release` with version `5.x`, maps
-/// to `opensuse:micro-5.3`. Any other product (SUSE Manager, CaaSP ...) has no stream.
-fn suse_platform(name: &str, version: &str) -> Platform {
-    let lower = name.to_ascii_lowercase();
-    let version = version.trim();
-    if lower == "opensuse-release" || lower == "opensuse-leap-release" {
-        if version.starts_with("15.") || version.starts_with("42.") {
-            return Platform::Stream(OsStream::new(Distro::Opensuse, version));
-        }
-        if version.starts_with("5.") || version.starts_with("6.") {
-            return Platform::Stream(OsStream::new(Distro::Opensuse, &format!("micro-{version}")));
-        }
-        return Platform::Other;
-    }
-    if lower == "opensuse-leap-micro-release" {
-        return Platform::Stream(OsStream::new(Distro::Opensuse, &format!("micro-{version}")));
-    }
-    if lower.starts_with("sle")
-        && !version.is_empty()
-        && version.chars().all(|c| c.is_ascii_digit() || c == '.')
-    {
-        return Platform::Stream(OsStream::new(Distro::Sles, version));
-    }
-    Platform::Other
-}
-
-fn ubuntu_platform(code: &str) -> Option<Platform> {
-    let s = OsStream::new(Distro::Ubuntu, code);
-    // An unknown codename stays a codename; it is still a stream of its own.
-    Some(Platform::Stream(s))
-}
-
-/// Extracts the stream from Red Hat's module pattern `\nstream\s*=\s*7\.2\b...`.
-fn module_stream(pattern: &str) -> Option<String> {
-    let start = pattern.find("stream\\s*=\\s*")? + "stream\\s*=\\s*".len();
-    let rest = &pattern[start..];
-    let end = rest.find("\\b").unwrap_or(rest.len());
-    let s = rest[..end].replace("\\.", ".");
-    (!s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')))
-    .then_some(s)
 }
 
 type PackageState = (Vec<Evr>, Option<Vec<String>>, Vec<String>, bool);
@@ -935,78 +778,6 @@ fn collect_streams(e: &Expr, atoms: &[Atom], out: &mut Vec<OsStream>) {
         }
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_streams(x, atoms, out)),
         Expr::Const(_) => {}
-    }
-}
-
-fn simplify_and(v: Vec<Expr>) -> Expr {
-    let mut out = Vec::with_capacity(v.len());
-    for x in v {
-        match x {
-            Expr::Const(true) => {}
-            Expr::Const(false) => return Expr::Const(false),
-            other => out.push(other),
-        }
-    }
-    match out.len() {
-        0 => Expr::Const(true),
-        1 => out.pop().unwrap_or(Expr::Const(true)),
-        _ => Expr::And(out),
-    }
-}
-
-fn simplify_or(v: Vec<Expr>) -> Expr {
-    let mut out = Vec::with_capacity(v.len());
-    for x in v {
-        match x {
-            Expr::Const(false) => {}
-            Expr::Const(true) => return Expr::Const(true),
-            other => out.push(other),
-        }
-    }
-    match out.len() {
-        0 => Expr::Const(false),
-        1 => out.pop().unwrap_or(Expr::Const(false)),
-        _ => Expr::Or(out),
-    }
-}
-
-type Term = Vec<(u32, bool)>;
-
-/// Disjunctive normal form; `None` when it would exceed [`MAX_TERMS`].
-fn dnf(e: &Expr) -> Option<Vec<Term>> {
-    match e {
-        Expr::Const(true) => Some(vec![Vec::new()]),
-        Expr::Const(false) => Some(Vec::new()),
-        Expr::Lit(a, p) => Some(vec![vec![(*a, *p)]]),
-        Expr::Or(v) => {
-            let mut out = Vec::new();
-            for x in v {
-                out.extend(dnf(x)?);
-                if out.len() > MAX_TERMS {
-                    return None;
-                }
-            }
-            Some(out)
-        }
-        Expr::And(v) => {
-            let mut acc: Vec<Term> = vec![Vec::new()];
-            for x in v {
-                let d = dnf(x)?;
-                if acc.len().saturating_mul(d.len()) > MAX_TERMS {
-                    return None;
-                }
-                let mut next = Vec::with_capacity(acc.len() * d.len());
-                for a in &acc {
-                    for b in &d {
-                        let mut t = a.clone();
-                        t.extend_from_slice(b);
-                        next.push(t);
-                    }
-                }
-                acc = next;
-            }
-            Some(acc)
-        }
     }
 }
 

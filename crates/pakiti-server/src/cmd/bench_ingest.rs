@@ -39,7 +39,8 @@ use pakiti_api::report::{Mode, Package, Packager, Report};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_core::version::Scheme;
-use pakiti_store::{FeedUpdate, NewFeed, PgStore, Store};
+use pakiti_store::Store;
+use pakiti_store::{FeedUpdate, NewFeed};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
@@ -676,11 +677,11 @@ pub async fn run(database: Option<String>, args: &IngestArgs, out: &mut impl Wri
         figures.push(sqlite?);
         if let Some(admin) = postgres_admin_from_env() {
             let name = format!("pakiti_bench_{}", std::process::id());
-            let url = PgStore::create_database(&admin, &name)
+            let url = Store::create_database(&admin, &name)
                 .await
                 .context("creating the benchmark database")?;
             let pg = measure(&url, args, out).await;
-            PgStore::drop_database(&admin, &name)
+            Store::drop_database(&admin, &name)
                 .await
                 .context("dropping the benchmark database")?;
             figures.push(pg?);

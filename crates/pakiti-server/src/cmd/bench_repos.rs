@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use pakiti_core::updates::HostPackages;
 use pakiti_feeds::repo::bench::{APT_SUITES, jittered_fleet, parse_host_list};
-use pakiti_store::{NewRepository, Store, SyncStatus};
+use pakiti_store::{NewRepository, SyncStatus};
 
 use crate::jobs::feeds::NoProgress;
 use crate::settings::Settings;

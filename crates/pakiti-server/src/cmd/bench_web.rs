@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use pakiti_core::stream::OsStream;
-use pakiti_store::{NewCveTag, PgStore, Store};
+use pakiti_store::NewCveTag;
+use pakiti_store::Store;
 use tokio::net::TcpListener;
 
 use crate::cmd::bench::{FULL_FEEDS, build_fleet};
@@ -230,9 +231,9 @@ pub async fn run(database: Option<String>, args: &WebArgs, out: &mut impl Write)
         all.extend(sqlite?);
         if let Some(admin) = postgres_admin_from_env() {
             let name = format!("pakiti_bench_web_{}", std::process::id());
-            let url = PgStore::create_database(&admin, &name).await?;
+            let url = Store::create_database(&admin, &name).await?;
             let pg = measure(&url, args, out).await;
-            PgStore::drop_database(&admin, &name).await?;
+            Store::drop_database(&admin, &name).await?;
             all.extend(pg?);
         } else {
             writeln!(

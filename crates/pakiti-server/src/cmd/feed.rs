@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pakiti_feeds::FeedKind;
-use pakiti_store::Store;
 use pakiti_store::{Feed, NewFeed, SyncStatus};
 
 use crate::jobs::feeds::{self, AUTO_KIND, ImportOutcome, Progress};

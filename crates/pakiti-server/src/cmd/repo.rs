@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use pakiti_core::stream::OsStream;
-use pakiti_store::{NewRepository, Repository, Store, SyncStatus};
+use pakiti_store::{NewRepository, Repository, SyncStatus};
 
 use crate::cmd::feed::Bar;
 use crate::jobs::repos::{self, KINDS, RepoOutcome};

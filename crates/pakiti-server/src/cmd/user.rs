@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result, bail};
-use pakiti_store::{Grant, GrantKind, Store};
+use pakiti_store::{Grant, GrantKind};
 
 use crate::handlers::users;
 use crate::state::AppState;

@@ -3,7 +3,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use pakiti_store::Store;
 use pakiti_store::{Host, HostFilter, HostSort, HostSortKey, Page};
 
 use crate::auth::Viewer;

@@ -21,7 +21,6 @@ use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
 use crate::tls::TlsInfo;
-use pakiti_store::Store as _;
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
 use pakiti_core::updates::Scope;
-use pakiti_store::{Host, HostFilter, HostSort, Page, Store};
+use pakiti_store::{Host, HostFilter, HostSort, Page};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;

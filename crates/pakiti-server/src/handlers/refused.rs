@@ -9,7 +9,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use pakiti_store::{HostFilter, HostSort, Page, RefusedReport, Store};
+use pakiti_store::{HostFilter, HostSort, Page, RefusedReport};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;

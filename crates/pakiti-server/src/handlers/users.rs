@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use pakiti_store::{ApiTokenId, Grant, GrantKind, NewUser, Store, StoreError, User, UserUpdate};
+use pakiti_store::{ApiTokenId, Grant, GrantKind, NewUser, StoreError, User, UserUpdate};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};

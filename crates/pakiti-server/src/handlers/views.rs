@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use pakiti_store::{CveException, CveTag, NewCveTag, NewException, Store, StoreError};
+use pakiti_store::{CveException, CveTag, NewCveTag, NewException, StoreError};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;

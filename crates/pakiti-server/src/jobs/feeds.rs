@@ -18,7 +18,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use pakiti_core::advisory::Advisory;
 use pakiti_core::stream::OsStream;
 use pakiti_feeds::{FeedIdentity, FeedKind, ParseOptions, Parsed, Problem, decompress};
-use pakiti_store::Store;
 use pakiti_store::{Feed, FeedContent, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use pakiti_feeds::debian::index::SourcePackage;
 use pakiti_feeds::{decompress, repo};
-use pakiti_store::{RepoContent, RepoEntry, Repository, Store, SyncRecord, SyncStatus};
+use pakiti_store::{RepoContent, RepoEntry, Repository, SyncRecord, SyncStatus};
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

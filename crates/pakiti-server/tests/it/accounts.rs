@@ -1,6 +1,5 @@
 //! Built-in accounts: the last administrator is kept, and failed log-ins are rate limited.
 
-use pakiti_store::Store;
 use pakiti_test_support::databases;
 use reqwest::StatusCode;
 

@@ -5,7 +5,7 @@
 //! THAT LISTS, COUNTS OR SHOWS HOSTS HERE (pages, `?format=csv|json` exports, API calls).
 
 use pakiti_server::settings::{AuthMode, Settings};
-use pakiti_store::{Grant, GrantKind, Store};
+use pakiti_store::{Grant, GrantKind};
 use pakiti_test_support::{TestDatabase, databases};
 use reqwest::StatusCode;
 

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pakiti_store::Store;
 use pakiti_test_support::TestDatabase;
 use serde_json::{Value, json};
 

@@ -9,7 +9,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pakiti_store::Store;
 use pakiti_test_support::{TestDatabase, databases, fixtures};
 
 use crate::invariant::{ADVISORIES, feed_body, host_report};

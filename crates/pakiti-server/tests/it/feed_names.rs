@@ -6,7 +6,6 @@
 use std::path::{Path, PathBuf};
 
 use pakiti_server::cmd::feed::{self, ImportArgs};
-use pakiti_store::Store;
 use pakiti_test_support::{databases, shared_data};
 
 use crate::support::TestServer;

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use pakiti_api::report::{Package, Report};
 use pakiti_api::{json, protocol4, protocol5};
-use pakiti_store::Store;
 use pakiti_test_support::{TestDatabase, databases};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

@@ -17,7 +17,7 @@ use pakiti_core::stream::Distro;
 use pakiti_server::jobs::{self, feeds, reevaluate};
 use pakiti_server::settings::Settings;
 use pakiti_server::state::AppState;
-use pakiti_store::{NewException, NewFeed, Store};
+use pakiti_store::{NewException, NewFeed};
 use pakiti_test_support::{TestDatabase, databases, fixtures};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

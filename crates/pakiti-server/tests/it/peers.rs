@@ -232,7 +232,7 @@ fn reply_lines(out: &Output) -> Vec<String> {
 /// protocol-4 `report = 1` answers carry Pakiti 2's upgrade lines.
 async fn import_bookworm(s: &TestServer) {
     use pakiti_server::jobs::{feeds::NoProgress, repos};
-    use pakiti_store::{NewRepository, Store, SyncStatus};
+    use pakiti_store::{NewRepository, SyncStatus};
     for prefix in [
         "deb.debian.org_debian_dists_bookworm",
         "deb.debian.org_debian_dists_bookworm-updates",

@@ -15,7 +15,7 @@ use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
 use pakiti_core::updates::{AvailableIndex, HostPackages};
 use pakiti_server::jobs::{feeds::NoProgress, repos};
-use pakiti_store::{NewRepository, Store, SyncStatus};
+use pakiti_store::{NewRepository, SyncStatus};
 use pakiti_test_support::{databases, shared_data};
 
 use crate::support::{TestServer, report};

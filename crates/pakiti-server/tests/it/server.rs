@@ -505,7 +505,7 @@ async fn site_os_rules_map_unknown_os_strings() {
 /// (over HTTPS, where report-back lines are sent).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_and_exceptions_change_counts_and_report_back() {
-    use pakiti_store::{NewCveTag, NewException, Store};
+    use pakiti_store::{NewCveTag, NewException};
     let pki = crate::pki::Pki::new();
     for db in databases().await {
         let s = TestServer::start(db, |st| st.tls = pki.tls_settings(None)).await;
@@ -646,7 +646,7 @@ async fn proxy_trust_by_hostname_and_front_proxy_dn() {
 /// refreshed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
-    use pakiti_store::{FeedUpdate, Store};
+    use pakiti_store::FeedUpdate;
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
@@ -711,7 +711,6 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
 /// saved again in full rather than lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identical_bodies_are_recorded_and_deleted_hosts_come_back() {
-    use pakiti_store::Store;
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
@@ -757,7 +756,7 @@ async fn identical_bodies_are_recorded_and_deleted_hosts_come_back() {
 /// answer from the old data is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
-    use pakiti_store::{FeedUpdate, Store};
+    use pakiti_store::FeedUpdate;
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
@@ -802,7 +801,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
 /// stored "clean".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_do_not_trust_answers_awaiting_reevaluation() {
-    use pakiti_store::{FeedUpdate, Store};
+    use pakiti_store::FeedUpdate;
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;

@@ -10,7 +10,7 @@ use pakiti_server::jobs::{feeds, reevaluate};
 use pakiti_server::settings::Settings;
 use pakiti_server::state::AppState;
 use pakiti_server::tls::TlsReloader;
-use pakiti_store::{NewFeed, Store};
+use pakiti_store::NewFeed;
 use pakiti_test_support::TestDatabase;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

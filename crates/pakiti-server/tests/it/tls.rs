@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use pakiti_api::{json, protocol4, protocol5};
 use pakiti_server::settings::{AuthMode, ClientAuth};
-use pakiti_store::{NewUser, Store};
+use pakiti_store::NewUser;
 use pakiti_test_support::databases;
 
 use crate::pki::{self, CLIENT_DN, CLIENT_DN_RFC4514, PROXY_DN, Pki};

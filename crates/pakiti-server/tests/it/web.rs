@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use pakiti_server::fleet::Fleet;
-use pakiti_store::{HostScope, NewRepository, Store, SyncRecord, SyncStatus};
+use pakiti_store::{HostScope, NewRepository, SyncRecord, SyncStatus};
 use serde_json::Value;
 
 use crate::support::TestServer;

@@ -1,7 +1,7 @@
 //! Feeds, advisory replacement, loading and stale keys.
 
 use pakiti_core::advisory::{Advisory, Affected, PackageKind, Severity, Status};
-use pakiti_store::{FeedUpdate, Store, StoreError, StreamPackage, SyncRecord, SyncStatus};
+use pakiti_store::{FeedUpdate, StoreError, StreamPackage, SyncRecord, SyncStatus};
 
 use crate::support::{at, feed, for_each_backend, new_feed, ok_sync, rhsa, stream};
 

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use pakiti_store::Store;
 use time::Duration;
 
 use crate::support::{at, for_each_backend};
@@ -22,7 +21,7 @@ async fn two_claimers_never_share_a_report() {
             );
         }
         assert_eq!(db.store.queue_len().await.unwrap(), 200);
-        let claim_all = |store: pakiti_store::AnyStore, worker: &'static str| async move {
+        let claim_all = |store: pakiti_store::Store, worker: &'static str| async move {
             let mut mine = Vec::new();
             loop {
                 let got = store

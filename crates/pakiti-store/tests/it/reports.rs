@@ -1,10 +1,10 @@
 //! Hosts, reports, interning, findings and retention.
 
 use pakiti_core::package::InstalledPackage;
+use pakiti_store::Store;
 use pakiti_store::{
-    AnyStore, FeedUpdate, FinishReport, HostCounts, HostFacts, HostFilter, HostIdentity, HostScope,
-    HostSort, HostSortKey, NewReport, PackageFinding, Page, ReportMeta, SavedReport, Store,
-    StoreError,
+    FeedUpdate, FinishReport, HostCounts, HostFacts, HostFilter, HostIdentity, HostScope, HostSort,
+    HostSortKey, NewReport, PackageFinding, Page, ReportMeta, SavedReport, StoreError,
 };
 
 use time::OffsetDateTime;
@@ -32,6 +32,7 @@ fn facts(s: &str) -> HostFacts {
         modules: vec!["nodejs:18".into(), "perl:5.26".into()],
         module_streams: pakiti_store::ModuleStreams::Reported,
         problems: pakiti_store::ReportProblems::default(),
+        old_kernels: Vec::new(),
     }
 }
 
@@ -51,7 +52,7 @@ fn pkg(name: &str, version: &str) -> InstalledPackage {
 }
 
 async fn save(
-    s: &AnyStore,
+    s: &Store,
     identity: &HostIdentity,
     facts: &HostFacts,
     secs: i64,
@@ -69,7 +70,7 @@ async fn save(
 }
 
 /// Marks `r` processed at `when` with `counts`, as ingest's finish does.
-async fn processed(s: &AnyStore, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
+async fn processed(s: &Store, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
     let done = s
         .finish_reports(&[FinishReport {
             report: r.report_id,

@@ -3,7 +3,7 @@
 use pakiti_core::package::InstalledPackage;
 use pakiti_store::{
     HostFacts, HostIdentity, HostUpdateCounts, NewReport, NewRepository, RepoContent, RepoEntry,
-    ReportMeta, Store, StoreError, SyncRecord, SyncStatus,
+    ReportMeta, StoreError, SyncRecord, SyncStatus,
 };
 
 use crate::support::{at, for_each_backend, ok_sync, stream};
@@ -163,6 +163,7 @@ async fn host_update_counts() {
             modules: vec![],
             module_streams: pakiti_store::ModuleStreams::Reported,
             problems: pakiti_store::ReportProblems::default(),
+            old_kernels: Vec::new(),
         };
         let mut ids = Vec::new();
         for (i, name) in ["a", "b"].iter().enumerate() {

@@ -1,7 +1,7 @@
 //! The store size per 1,000 hosts, on SQLite, from the real package lists.
 
 use pakiti_core::package::InstalledPackage;
-use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta, Store};
+use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
 
 use crate::support::{at, sqlite, stream};
 

@@ -2,13 +2,14 @@
 
 use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
 use pakiti_core::stream::OsStream;
-use pakiti_store::{AnyStore, NewFeed, Store, SyncRecord, SyncStatus};
+use pakiti_store::Store;
+use pakiti_store::{NewFeed, SyncRecord, SyncStatus};
 use pakiti_test_support::TestDatabase;
 use time::OffsetDateTime;
 
 /// One backend under test.
 pub(crate) struct TestDb {
-    pub(crate) store: AnyStore,
+    pub(crate) store: Store,
     /// How to open a second, independent store on the same database ("another process").
     pub(crate) url: String,
     pub(crate) backend: &'static str,
@@ -76,7 +77,7 @@ pub(crate) fn new_feed(name: &str) -> NewFeed {
     }
 }
 
-pub(crate) async fn feed(store: &AnyStore, name: &str) -> i64 {
+pub(crate) async fn feed(store: &Store, name: &str) -> i64 {
     store
         .create_feed(&new_feed(name))
         .await

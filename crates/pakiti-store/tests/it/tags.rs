@@ -1,6 +1,6 @@
 //! CVE tags and exceptions.
 
-use pakiti_store::{NewCveTag, NewException, Store, StoreError};
+use pakiti_store::{NewCveTag, NewException, StoreError};
 
 use crate::support::{at, for_each_backend};
 

@@ -1,6 +1,6 @@
 //! Users, grants, sessions and API tokens.
 
-use pakiti_store::{Grant, GrantKind, NewUser, Store, StoreError, UserUpdate};
+use pakiti_store::{Grant, GrantKind, NewUser, StoreError, UserUpdate};
 use time::{Duration, OffsetDateTime};
 
 use crate::support::for_each_backend;

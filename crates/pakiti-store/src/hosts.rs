@@ -1,0 +1,252 @@
+//! Hosts: lookups, the filtered and sorted host list (`host_filter`, `push_scope`, shared
+//! with the exposure history), deletion, update counts.
+
+use crate::codec::decode_ids;
+use crate::db::{Dialect, on};
+use crate::error::StoreError;
+use crate::model::{
+    Host, HostFilter, HostId, HostPage, HostScope, HostSort, HostUpdateCounts, PackageVersionId,
+    Page,
+};
+use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, ts};
+use crate::store::Store;
+use pakiti_core::package::InstalledPackage;
+use sqlx::{Encode, QueryBuilder, Type};
+use tracing::instrument;
+
+// ---- host filters (list, count, export) ----
+/// Appends ` FROM hosts h … WHERE …` for `f` to `qb` (either engine's builder).
+pub(crate) fn host_filter<'a, DB>(qb: &mut QueryBuilder<'a, DB>, f: &HostFilter)
+where
+    DB: Dialect,
+    String: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'static str: Encode<'a, DB> + Type<DB>,
+    DB::Ids: 'a + Encode<'a, DB> + Type<DB>,
+{
+    qb.push(" FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id WHERE 1 = 1");
+    if let Some(s) = &f.hostname_contains {
+        let mut pat = String::from("%");
+        for c in s.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pat.push('\\');
+            }
+            pat.push(c);
+        }
+        pat.push('%');
+        qb.push(" AND LOWER(h.hostname) LIKE ")
+            .push_bind(pat)
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(s) = &f.stream {
+        qb.push(" AND h.stream = ").push_bind(s.clone());
+    }
+    if let Some(s) = &f.group {
+        qb.push(" AND g.name = ").push_bind(s.clone());
+    }
+    if let Some(s) = &f.domain {
+        qb.push(" AND h.domain = ").push_bind(s.clone());
+    }
+    if let Some(s) = &f.tag {
+        qb.push(" AND h.tag = ").push_bind(s.clone());
+    }
+    if f.vulnerable_only {
+        qb.push(" AND h.cve_count > 0");
+    }
+    if let Some(ids) = &f.host_ids {
+        qb.push(" AND h.id ")
+            .push(DB::IN_LIST_OPEN)
+            .push_bind(DB::ids(ids))
+            .push(DB::IN_LIST_CLOSE);
+    }
+    if let Some(s) = &f.os_contains {
+        qb.push(" AND LOWER(h.os_name) LIKE ")
+            .push_bind(crate::shared::like_contains(s))
+            .push(" ESCAPE '\\'");
+    }
+    if f.reboot_needed {
+        qb.push(" AND h.reboot_needed");
+    }
+    if let Some(t) = f.last_report_before {
+        qb.push(" AND h.last_report_at < ").push_bind(ts(t));
+    }
+    if !f.tlds.is_empty() {
+        qb.push(" AND (1 = 0");
+        for t in &f.tlds {
+            qb.push(" OR LOWER(h.hostname) LIKE ")
+                .push_bind(crate::shared::like_tld(t))
+                .push(" ESCAPE '\\'");
+        }
+        qb.push(")");
+    }
+    if f.security_updates_only {
+        qb.push(" AND h.security_updates > 0");
+    }
+    if f.tagged_only {
+        qb.push(" AND h.tagged_count > 0");
+    }
+    if let Some(m) = f.module_streams {
+        qb.push(" AND h.module_streams = ").push_bind(m.as_str());
+    }
+    if f.report_problems_only {
+        qb.push(" AND h.report_problem_count > 0");
+    }
+    push_scope(qb, &f.scope);
+}
+
+/// ` AND (…)` limiting `h` (hosts) joined with `g` (host_groups) to what `scope` allows.
+pub(crate) fn push_scope<'a, DB>(qb: &mut QueryBuilder<'a, DB>, scope: &HostScope)
+where
+    DB: Dialect,
+    String: Encode<'a, DB> + Type<DB>,
+{
+    let HostScope::Restricted {
+        groups,
+        domains,
+        hosts,
+    } = scope
+    else {
+        return;
+    };
+    qb.push(" AND (1 = 0");
+    for (column, values) in [
+        ("g.name", groups),
+        ("h.domain", domains),
+        ("h.hostname", hosts),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        qb.push(" OR ").push(column).push(" IN (");
+        let mut sep = qb.separated(", ");
+        for v in values {
+            sep.push_bind(v.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+impl Store {
+    /// The host's installed packages, by id.
+    pub async fn host_packages(
+        &self,
+        host: HostId,
+    ) -> Result<Vec<(PackageVersionId, InstalledPackage)>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let blob: Option<(Vec<u8>,)> = on!(&mut tx, t => sqlx::query_as("SELECT ids FROM host_packages WHERE host_id = $1")
+                .bind(host)
+                .fetch_optional(&mut **t).await)?;
+        let Some((blob,)) = blob else {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        };
+        let ids = decode_ids(&blob)?;
+        let rows: Vec<PackageRow> = on!(&mut tx, t => sqlx::query_as(&format!(
+            "SELECT id, name, version, arch, source FROM package_versions WHERE id {} ORDER BY id",
+            DB::in_list(1)
+        ))
+        .bind(DB::ids(&ids))
+        .fetch_all(&mut **t).await)?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(PackageRow::into_package).collect())
+    }
+
+    /// A filtered, sorted page of hosts and the total number matching.
+    pub async fn list_hosts(
+        &self,
+        filter: &HostFilter,
+        sort: HostSort,
+        page: Page,
+    ) -> Result<HostPage, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let rows: Vec<HostRow> = on!(&mut tx, t => {
+            let mut qb = QueryBuilder::<DB>::new(format!("SELECT {HOST_COLUMNS}"));
+            host_filter(&mut qb, filter);
+            qb.push(" ORDER BY ").push(host_order(sort));
+            qb.push(" LIMIT ").push_bind(page.limit.max(0));
+            qb.push(" OFFSET ").push_bind(page.offset.max(0));
+            qb.build_query_as().fetch_all(&mut **t).await
+        })?;
+        let (total,): (i64,) = on!(&mut tx, t => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*)");
+            host_filter(&mut qb, filter);
+            qb.build_query_as().fetch_one(&mut **t).await
+        })?;
+        tx.commit().await?;
+        Ok(HostPage {
+            hosts: rows
+                .into_iter()
+                .map(HostRow::into_host)
+                .collect::<Result<_, _>>()?,
+            total,
+        })
+    }
+
+    /// One host.
+    pub async fn get_host(&self, id: HostId) -> Result<Option<Host>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, HostRow>(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
+             WHERE h.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(p).await)?
+        .map(HostRow::into_host)
+        .transpose()
+    }
+
+    /// The most recently reporting host with this hostname.
+    pub async fn get_host_by_name(&self, hostname: &str) -> Result<Option<Host>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, HostRow>(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
+             WHERE h.hostname = $1 ORDER BY h.last_report_at DESC, h.id DESC LIMIT 1"
+        ))
+        .bind(hostname)
+        .fetch_optional(p).await)?
+        .map(HostRow::into_host)
+        .transpose()
+    }
+
+    /// Deletes a host with its reports and installed set; `false` if it did not exist.
+    #[instrument(skip_all, fields(host_id = id))]
+    pub async fn delete_host(&self, id: HostId) -> Result<bool, StoreError> {
+        Ok(
+            on!(&self.write, p => sqlx::query("DELETE FROM hosts WHERE id = $1")
+            .bind(id)
+            .execute(p).await.map(|r| r.rows_affected()))?
+                > 0,
+        )
+    }
+
+    /// The hosts of a stream, by id.
+    pub async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, HostRow>(&format!(
+            "SELECT {HOST_COLUMNS} FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
+             WHERE h.stream = $1 ORDER BY h.id"
+        ))
+        .bind(stream)
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(HostRow::into_host)
+        .collect()
+    }
+
+    /// Writes hosts' cached update counts, in one transaction.
+    pub async fn set_host_updates(
+        &self,
+        counts: &[(HostId, HostUpdateCounts)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for (host, c) in counts {
+            on!(&mut tx, t => sqlx::query(
+                "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1",
+            )
+            .bind(host)
+            .bind(c.security)
+            .bind(c.other)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
