@@ -15,49 +15,12 @@ use std::net::IpAddr;
 
 use pakiti_api::report::{Mode, Report};
 use pakiti_store::NewIdentityConflict;
-use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
 
-/// What happens to a report for a known host under another identity.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Policy {
-    /// No check (Pakiti 2/3 behaviour).
-    Off,
-    /// Store as usual and record the conflict for admins.
-    #[default]
-    Warn,
-    /// Do not apply; keep the report for an admin to accept or reject.
-    Hold,
-}
-
-/// `[identity]` settings.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdentitySettings {
-    /// `off`, `warn` (default) or `hold`.
-    pub policy: Policy,
-    /// Bind clients that send neither a certificate nor a client id to their source network.
-    pub network: bool,
-    /// Prefix length of an IPv4 source network.
-    pub ipv4_prefix: u8,
-    /// Prefix length of an IPv6 source network.
-    pub ipv6_prefix: u8,
-}
-
-impl Default for IdentitySettings {
-    fn default() -> Self {
-        IdentitySettings {
-            policy: Policy::Warn,
-            network: false,
-            ipv4_prefix: 24,
-            ipv6_prefix: 64,
-        }
-    }
-}
+pub use crate::settings::{IdentityPolicy as Policy, IdentitySettings};
 
 /// The network of `ip` with `v4`/`v6` prefix lengths, as `address/prefix`.
 #[must_use]

@@ -6,10 +6,8 @@
 pub mod api_types;
 pub mod auth;
 pub mod cmd;
-pub mod crashpoint;
 pub mod demo;
 pub mod error;
-pub mod evaluate;
 pub mod export;
 pub mod fleet;
 pub mod handlers;
@@ -19,7 +17,6 @@ pub mod jobs;
 pub mod limits;
 pub mod listen;
 pub mod net;
-pub mod osrules;
 pub mod ratelimit;
 pub mod router;
 pub mod sample;
@@ -30,6 +27,8 @@ pub mod tls;
 pub mod updates;
 pub mod web;
 pub mod worker;
-pub mod writer;
 
 pub use router::{router, serve};
+
+// The engine's modules at their old paths (the compatibility surface, see `state`).
+pub use pakiti_engine::{crashpoint, evaluate, osrules, writer};

@@ -51,8 +51,8 @@ pub struct Settings {
     pub tls: Tls,
     /// What one client may cost the server (`[limits]`, see `crate::limits`).
     pub limits: crate::limits::Limits,
-    /// Host identity binding (`[identity]`, see `crate::identity`).
-    pub identity: crate::identity::IdentitySettings,
+    /// Host identity binding (`[identity]`, see the `identity` module).
+    pub identity: IdentitySettings,
 }
 
 /// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
@@ -165,16 +165,46 @@ impl Default for Auth {
     }
 }
 
-/// A site's OS-name rule: a regular expression (case-insensitive, unanchored) over the OS
-/// string agents send, and the stream it maps to, where `$1`… name capture groups.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OsRule {
-    /// The pattern, e.g. `^Scientific Linux .*release (\d+)`.
-    pub pattern: String,
-    /// The stream, e.g. `rhel:$1`, or `none` to mark matching OSes as having no data.
-    pub stream: String,
+/// What happens to a report for a known host under another identity (the `identity` module).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityPolicy {
+    /// No check (Pakiti 2/3 behaviour).
+    Off,
+    /// Store as usual and record the conflict for admins.
+    #[default]
+    Warn,
+    /// Do not apply; keep the report for an admin to accept or reject.
+    Hold,
 }
+
+/// `[identity]` settings (host identity binding, the `identity` module).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySettings {
+    /// `off`, `warn` (default) or `hold`.
+    pub policy: IdentityPolicy,
+    /// Bind clients that send neither a certificate nor a client id to their source network.
+    pub network: bool,
+    /// Prefix length of an IPv4 source network.
+    pub ipv4_prefix: u8,
+    /// Prefix length of an IPv6 source network.
+    pub ipv6_prefix: u8,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        IdentitySettings {
+            policy: IdentityPolicy::Warn,
+            network: false,
+            ipv4_prefix: 24,
+            ipv6_prefix: 64,
+        }
+    }
+}
+
+/// A site's OS-name rule (defined with the engine, which compiles it).
+pub use pakiti_engine::osrules::OsRule;
 
 /// When reports are evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -223,7 +253,7 @@ impl Default for Settings {
             auth: Auth::default(),
             tls: Tls::default(),
             limits: crate::limits::Limits::default(),
-            identity: crate::identity::IdentitySettings::default(),
+            identity: IdentitySettings::default(),
         }
     }
 }

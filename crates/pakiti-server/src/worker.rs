@@ -77,7 +77,7 @@ pub async fn enqueue(
     // `SEC`/`ORD` upgrade lines now, from the repository index in force, like in synchronous
     // mode. The CVE lines (protocol 5, JSON) wait for the worker and are not sent.
     let upgrades = if report.mode.reports_back() {
-        let stream = crate::ingest::stream_of(report, &state.os_rules);
+        let stream = crate::ingest::stream_of(report, state.engine.os_rules());
         let (modules, _) =
             crate::ingest::effective_modules(&state.evaluator(), report, stream.as_ref());
         crate::updates::host_lines(

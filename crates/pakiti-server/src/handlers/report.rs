@@ -431,7 +431,8 @@ async fn replay_unchanged(
         tag: seen.tag.clone(),
     };
     let touched = state
-        .writer
+        .engine
+        .writer()
         .touch(seen.host, meta)
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("recording a report")))?;

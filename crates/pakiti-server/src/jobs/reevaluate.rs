@@ -1,410 +1,55 @@
-//! Re-evaluation after a feed change: only what the change touched.
-//!
-//! A feed import marks the (stream, package name) keys whose entries changed as stale. This
-//! step rebuilds the in-memory index, re-matches the stored package versions with those names
-//! in those streams (and in the rebuild streams matched against them), stores the answers, and
-//! refreshes the counts of the hosts that have them. Everything else keeps its stored answer.
+//! Compatibility surface: re-evaluation is the engine's ([`pakiti_engine::reevaluate`]); the
+//! server only schedules it ([`crate::jobs::tick`]). These wrappers keep the call shapes that
+//! take the state.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+pub use pakiti_engine::reevaluate::Reevaluation;
 
-use pakiti_core::stream::OsStream;
-use pakiti_store::{HostCounts, InstalledSet, PackageFinding};
-use rustc_hash::{FxHashMap, FxHashSet};
-use time::OffsetDateTime;
-
-use crate::evaluate::{self, Answer, CountItem};
 use crate::state::AppState;
 
-/// What a re-evaluation did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Reevaluation {
-    /// Stale keys processed.
-    pub keys: usize,
-    /// Package versions re-matched.
-    pub package_versions: usize,
-    /// Of which: whose answer changed (written to the store; their hosts get new counts).
-    pub changed_answers: usize,
-    /// Hosts whose counts changed (every host with a re-matched version is recomputed).
-    pub hosts: usize,
-    /// Wall time.
-    pub took: Duration,
-    /// Of which: rebuilding the in-memory index from the store.
-    pub reload: Duration,
-    /// Of which: re-matching and storing the answers.
-    pub rematch: Duration,
-    /// Of which: refreshing the hosts' counts.
-    pub counts: Duration,
-}
-
-/// Finishes the work a crash can leave behind, in order: stale keys not yet re-evaluated
-/// (an import committed, then its process died), then hosts whose last saved report was never
-/// evaluated. A starting server and every 30 s tick run it. Returns the number of hosts
-/// evaluated from a pending report.
+/// [`Engine::recover`](pakiti_engine::Engine::recover).
 ///
 /// # Errors
 /// The store fails.
 pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
-    if !state.store.stale_keys().await?.keys.is_empty() {
-        let r = run_once(state).await?;
-        tracing::info!(
-            keys = r.keys,
-            package_versions = r.package_versions,
-            hosts = r.hosts,
-            "finished an outstanding re-evaluation"
-        );
-    }
-    finish_pending(state).await
+    state.engine.recover().await
 }
 
-/// Evaluates every host whose last saved report was never evaluated (the server died between
-/// saving and evaluating it, or the evaluation failed): all its package versions are matched
-/// with the index in force, and the answers, counts and processed mark written as ingest
-/// writes them. Returns the number of hosts evaluated.
+/// [`Engine::finish_pending`](pakiti_engine::Engine::finish_pending).
 ///
 /// # Errors
 /// The store fails.
 pub async fn finish_pending(state: &AppState) -> anyhow::Result<usize> {
-    let pending = state.store.pending_evaluations().await?;
-    let mut done = 0;
-    for (host, report) in pending {
-        let Some(h) = state.store.get_host(host).await? else {
-            continue;
-        };
-        let pkgs = state.store.host_packages(host).await?;
-        let mut attempt = 0;
-        loop {
-            if finish_one(state, &h, report, &pkgs).await? {
-                done += 1;
-                break;
-            }
-            attempt += 1;
-            if attempt >= 3 {
-                tracing::warn!(host, "the feeds kept changing; evaluation stays pending");
-                break;
-            }
-            state.catch_up().await?;
-        }
-    }
-    if done > 0 {
-        tracing::info!(hosts = done, "evaluated reports left pending");
-        state.fleet_changed();
-    }
-    Ok(done)
+    state.engine.finish_pending().await
 }
 
-/// Evaluates one pending host and writes the result; `false` when the store refused it as
-/// computed from an index older than its feeds.
-async fn finish_one(
-    state: &AppState,
-    h: &pakiti_store::Host,
-    report: i64,
-    pkgs: &[(i64, pakiti_core::package::InstalledPackage)],
-) -> anyhow::Result<bool> {
-    let evaluator = state.evaluator();
-    let policy = state.policy();
-    let now = OffsetDateTime::now_utc();
-    let mut finish = pakiti_store::FinishReport {
-        report,
-        host: h.id,
-        processed_at: now,
-        counts: HostCounts::default(),
-        stream: h.facts.stream.as_ref().map(ToString::to_string),
-        evaluated: Vec::new(),
-        findings: Vec::new(),
-        updates: None,
-        generation: Some(evaluator.generation()),
-    };
-    if let Some(stream) = &h.facts.stream {
-        let key = stream.to_string();
-        let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> =
-            pkgs.iter().map(|(id, p)| (*id, p)).collect();
-        let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
-        let fresh = evaluator.evaluate(stream, &items);
-        let answers = evaluator.put_answers(&key, &ids, &fresh);
-        let count_items: Vec<CountItem<'_>> = pkgs
-            .iter()
-            .filter_map(|(id, p)| {
-                answers.get(id).map(|a| CountItem {
-                    answer: a,
-                    package: Some((p.name.as_str(), p.version.as_str())),
-                })
-            })
-            .collect();
-        finish.counts = evaluate::host_counts(
-            &evaluator,
-            &policy,
-            &key,
-            &h.facts.modules,
-            &count_items,
-            now,
-        );
-        finish.evaluated = ids;
-        finish.findings = fresh;
-    }
-    let installed: Vec<pakiti_core::package::InstalledPackage> =
-        pkgs.iter().map(|(_, p)| p.clone()).collect();
-    let upgrades = crate::updates::host_lines(
-        &evaluator.updates().get(),
-        h.facts.stream.as_ref(),
-        &h.facts.arch,
-        &installed,
-        &h.facts.modules,
-    );
-    let security = upgrades.iter().filter(|l| l.security).count();
-    finish.updates = Some(pakiti_store::HostUpdateCounts {
-        security: i64::try_from(security).unwrap_or(i64::MAX),
-        other: i64::try_from(upgrades.len() - security).unwrap_or(i64::MAX),
-    });
-    Ok(state.writer.finish(finish).await?)
-}
-
-/// Re-evaluates what the stale keys name; call after feed imports.
+/// [`Engine::reevaluate`](pakiti_engine::Engine::reevaluate).
 ///
 /// # Errors
 /// The store fails.
 pub async fn run_once(state: &AppState) -> anyhow::Result<Reevaluation> {
-    let _guard = state.reeval.lock().await;
-    run_locked(state).await
+    state.engine.reevaluate().await
 }
 
-/// [`run_once`] for a caller that holds the server's re-evaluation lock.
-///
-/// # Errors
-/// The store fails.
-pub(crate) async fn run_locked(state: &AppState) -> anyhow::Result<Reevaluation> {
-    let start = Instant::now();
-    state.reload_advisories().await?;
-    let reload = start.elapsed();
-    let stale = state.store.stale_keys().await?;
-    if stale.keys.is_empty() {
-        return Ok(Reevaluation {
-            took: start.elapsed(),
-            reload,
-            ..Reevaluation::default()
-        });
-    }
-    let evaluator = state.evaluator();
-    let mut names_by_stream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for k in &stale.keys {
-        for hs in evaluate::host_streams(&k.stream) {
-            names_by_stream
-                .entry(hs)
-                .or_default()
-                .insert(k.package.clone());
-        }
-    }
-    // Binaries reported without a source name match source-package advisories through the
-    // repositories' binary → source maps: a stale source key re-matches them too.
-    let sources = state.updates().sources();
-    for (stream_key, names) in &mut names_by_stream {
-        let Some(map) = stream_key
-            .parse::<OsStream>()
-            .ok()
-            .and_then(|s| sources.get(&s))
-        else {
-            continue;
-        };
-        let binaries: Vec<String> = map
-            .iter()
-            .filter(|(_, source)| names.contains(*source))
-            .map(|(binary, _)| binary.clone())
-            .collect();
-        names.extend(binaries);
-    }
-    let mut result = Reevaluation {
-        keys: stale.keys.len(),
-        reload,
-        ..Reevaluation::default()
-    };
-    let rematch_start = Instant::now();
-    let mut rematched: BTreeMap<String, FxHashSet<i64>> = BTreeMap::new();
-    for (stream_key, names) in names_by_stream {
-        let names: Vec<String> = names.into_iter().collect();
-        let pkgs = state
-            .store
-            .evaluated_package_versions(&stream_key, &names)
-            .await?;
-        if pkgs.is_empty() {
-            continue;
-        }
-        let Ok(stream) = stream_key.parse::<OsStream>() else {
-            continue;
-        };
-        let ids: Vec<i64> = pkgs.iter().map(|(id, _)| *id).collect();
-        let items: Vec<(i64, &pakiti_core::package::InstalledPackage)> =
-            pkgs.iter().map(|(id, p)| (*id, p)).collect();
-        let findings = evaluator.evaluate(&stream, &items);
-        // Write only the package versions whose answer changed: a feed update usually moves a
-        // few findings, and rewriting every answer would cost far more than comparing.
-        let mut stored = Vec::new();
-        for chunk in ids.chunks(20_000) {
-            stored.extend(state.store.package_findings(&stream_key, chunk).await?);
-        }
-        let changed = changed_answers(&stored, &findings);
-        if !changed.is_empty() {
-            let fresh: Vec<PackageFinding> = findings
-                .iter()
-                .filter(|f| changed.contains(&f.package_version_id))
-                .copied()
-                .collect();
-            let changed_ids: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| changed.contains(id))
-                .collect();
-            state
-                .store
-                .store_package_findings(&stream_key, &changed_ids, &fresh)
-                .await?;
-        }
-        // Overwrite whatever a concurrent request cached from the store before the commit.
-        evaluator.put_answers(&stream_key, &ids, &findings);
-        result.package_versions += ids.len();
-        result.changed_answers += changed.len();
-        // Every host with a re-matched version gets new counts, not only those whose stored
-        // answer changed here: the import that marked the keys already deleted the findings of
-        // removed and changed advisories (so "stored" may equal "fresh" while the counts still
-        // hold the old answer), and a run cut short by a crash after writing the answers but
-        // before the counts must still refresh them when it runs again.
-        rematched.insert(stream_key, ids.iter().copied().collect());
-    }
-    result.rematch = rematch_start.elapsed();
-    let counts_start = Instant::now();
-    // One read of every installed set: the hosts that have a re-matched version get new
-    // counts.
-    let sets: Vec<InstalledSet> = state
-        .store
-        .installed_sets(None)
-        .await?
-        .into_iter()
-        .filter(|set| {
-            set.stream
-                .as_ref()
-                .and_then(|s| rematched.get(s))
-                .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
-        })
-        .collect();
-    result.hosts = refresh_sets(state, &sets).await?.1;
-    result.counts = counts_start.elapsed();
-    // Keys marked after the index was loaded were matched with older data: keep them for
-    // the next run.
-    state
-        .store
-        .clear_stale_keys(stale.seq.min(evaluator.generation()))
-        .await?;
-    state.fleet_changed();
-    result.took = start.elapsed();
-    Ok(result)
-}
-
-/// The package versions whose set of (advisory, entry) findings differs between `stored` and
-/// `fresh`.
-fn changed_answers(stored: &[PackageFinding], fresh: &[PackageFinding]) -> FxHashSet<i64> {
-    let key = |f: &PackageFinding| (f.package_version_id, f.advisory_id, f.affected_idx);
-    let old: FxHashSet<(i64, i64, i64)> = stored.iter().map(key).collect();
-    let new: FxHashSet<(i64, i64, i64)> = fresh.iter().map(key).collect();
-    old.symmetric_difference(&new).map(|k| k.0).collect()
-}
-
-/// Hosts whose counts one store round trip refreshes.
-const REFRESH_CHUNK: usize = 2_000;
-
-/// Recomputes the cached counts of `hosts` (every host when `None`) from the evaluator's
-/// per-package-version answers and the policy in force, in bulk: the installed sets are read
-/// in chunks, answers come from memory (or one query per stream and chunk), and each chunk's
-/// counts are written in one transaction. Returns the number of hosts refreshed.
+/// [`Engine::refresh_counts`](pakiti_engine::Engine::refresh_counts).
 ///
 /// # Errors
 /// The store fails.
 pub async fn refresh_counts(state: &AppState, hosts: Option<&[i64]>) -> anyhow::Result<usize> {
-    let sets = match hosts {
-        Some(h) => {
-            let mut all = Vec::with_capacity(h.len());
-            for chunk in h.chunks(REFRESH_CHUNK) {
-                all.extend(state.store.installed_sets(Some(chunk)).await?);
-            }
-            all
-        }
-        None => state.store.installed_sets(None).await?,
-    };
-    Ok(refresh_sets(state, &sets).await?.0)
+    state.engine.refresh_counts(hosts).await
 }
 
-/// [`refresh_counts`] over installed sets already read: returns the number of hosts
-/// recomputed and of those whose counts changed (only those are written).
-async fn refresh_sets(state: &AppState, sets: &[InstalledSet]) -> anyhow::Result<(usize, usize)> {
-    let evaluator = state.evaluator();
-    let policy = state.policy();
-    let now = OffsetDateTime::now_utc();
-    let mut refreshed = 0;
-    let mut changed = 0;
-    for chunk in sets.chunks(REFRESH_CHUNK) {
-        let mut ids_by_stream: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
-        for set in chunk {
-            if let Some(s) = &set.stream {
-                ids_by_stream.entry(s).or_default().extend(&set.ids);
-            }
-        }
-        let mut answers: BTreeMap<&str, FxHashMap<i64, Answer>> = BTreeMap::new();
-        let mut names: FxHashMap<i64, (String, String)> = FxHashMap::default();
-        for (stream, ids) in &mut ids_by_stream {
-            ids.sort_unstable();
-            ids.dedup();
-            answers.insert(stream, evaluator.answers(&state.store, stream, ids).await?);
-            if policy.has_exceptions() {
-                for (id, p) in state.store.package_versions(ids).await? {
-                    names.insert(id, (p.name, p.version));
-                }
-            }
-        }
-        let mut counts = Vec::with_capacity(chunk.len());
-        for set in chunk {
-            let c = match &set.stream {
-                Some(stream) => {
-                    let a = &answers[stream.as_str()];
-                    let items: Vec<CountItem<'_>> = set
-                        .ids
-                        .iter()
-                        .filter_map(|id| {
-                            a.get(id).map(|answer| CountItem {
-                                answer,
-                                package: names.get(id).map(|(n, v)| (n.as_str(), v.as_str())),
-                            })
-                        })
-                        .collect();
-                    evaluate::host_counts(&evaluator, &policy, stream, &set.modules, &items, now)
-                }
-                None => HostCounts::default(),
-            };
-            refreshed += 1;
-            if c != set.counts {
-                counts.push((set.host, c));
-            }
-        }
-        state.store.update_hosts_counts(&counts).await?;
-        changed += counts.len();
-    }
-    Ok((refreshed, changed))
-}
-
-/// Recomputes one host's cached counts.
+/// [`Engine::refresh_host_counts`](pakiti_engine::Engine::refresh_host_counts).
 ///
 /// # Errors
 /// The store fails.
 pub async fn refresh_host(state: &AppState, host: i64) -> anyhow::Result<()> {
-    refresh_counts(state, Some(&[host])).await?;
-    Ok(())
+    state.engine.refresh_host_counts(host).await
 }
 
-/// After CVE tags or exceptions changed: reloads them and recomputes every host's counts.
-/// Returns the number of hosts refreshed.
+/// [`Engine::refresh_all_counts`](pakiti_engine::Engine::refresh_all_counts).
 ///
 /// # Errors
 /// The store fails.
 pub async fn refresh_all_counts(state: &AppState) -> anyhow::Result<usize> {
-    state.reload_policy().await?;
-    let n = refresh_counts(state, None).await?;
-    state.fleet_changed();
-    Ok(n)
+    state.engine.refresh_all_counts().await
 }

@@ -5,11 +5,12 @@
 //! package-version id. It is rebuilt after a feed changes and swapped in atomically; requests in
 //! flight keep the one they started with.
 
-use pakiti_core::advisory::Severity;
+use pakiti_core::advisory::{Advisory, Severity};
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
-use std::sync::{Arc, PoisonError, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 
 use pakiti_store::Store;
 use pakiti_store::{
@@ -146,7 +147,7 @@ impl Evaluator {
     /// Cached answers of `ids` for `stream`; `None` where not cached.
     #[must_use]
     pub fn cached_answers(&self, stream: &str, ids: &[PackageVersionId]) -> Vec<Option<Answer>> {
-        let guard = self.answers.read().unwrap_or_else(PoisonError::into_inner);
+        let guard = self.answers.read();
         let Some(m) = guard.get(stream) else {
             return vec![None; ids.len()];
         };
@@ -189,7 +190,7 @@ impl Evaluator {
         findings: &[PackageFinding],
     ) -> FxHashMap<PackageVersionId, Answer> {
         let grouped = self.group(ids, findings);
-        let mut guard = self.answers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.answers.write();
         let m = guard.entry(stream.to_owned()).or_default();
         grouped
             .into_iter()
@@ -205,7 +206,7 @@ impl Evaluator {
         findings: &[PackageFinding],
     ) -> FxHashMap<PackageVersionId, Answer> {
         let grouped = self.group(ids, findings);
-        let mut guard = self.answers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut guard = self.answers.write();
         let m = guard.entry(stream.to_owned()).or_default();
         for (id, a) in &grouped {
             m.insert(*id, a.clone());
@@ -302,6 +303,14 @@ impl Evaluator {
         &self.index
     }
 
+    /// Every advisory loaded, with its database id.
+    pub fn stored_advisories(&self) -> impl Iterator<Item = (AdvisoryDbId, &Advisory)> {
+        self.db_ids
+            .iter()
+            .copied()
+            .zip(self.index.advisories().iter())
+    }
+
     /// Number of advisories loaded.
     #[must_use]
     pub fn advisory_count(&self) -> usize {
@@ -377,30 +386,55 @@ pub fn applicable(findings: Vec<HostFinding>, modules: &[String]) -> Vec<HostFin
 /// An excepted CVE and when its exception expires.
 type ExceptedCve = (String, Option<OffsetDateTime>);
 
-/// The operator's CVE tags and exceptions, as counts and report-back use them.
+/// The operator's CVE tags and exceptions, as counts, report-back and the fleet index use
+/// them.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
     /// Enabled tag names per CVE.
     tags: FxHashMap<String, Vec<String>>,
     /// Exceptions: (stream, package, version) → CVEs with their expiry.
     exceptions: FxHashMap<(String, String, String), Vec<ExceptedCve>>,
+    /// Every tag (enabled or not) as stored: the fleet index shows them.
+    all_tags: Arc<[CveTag]>,
+    /// Every exception as stored.
+    all_exceptions: Arc<[CveException]>,
 }
 
 impl Policy {
     /// Builds the policy from every tag and exception.
     #[must_use]
-    pub fn new(tags: &[CveTag], exceptions: &[CveException]) -> Self {
+    pub fn new(tags: Vec<CveTag>, exceptions: Vec<CveException>) -> Self {
         let mut p = Policy::default();
         for t in tags.iter().filter(|t| t.enabled) {
             p.tags.entry(t.cve.clone()).or_default().push(t.tag.clone());
         }
-        for e in exceptions {
+        for e in &exceptions {
             p.exceptions
                 .entry((e.stream.clone(), e.package.clone(), e.version.clone()))
                 .or_default()
                 .push((e.cve.clone(), e.expires_at));
         }
+        p.all_tags = tags.into();
+        p.all_exceptions = exceptions.into();
         p
+    }
+
+    /// Whether this policy was built from exactly these tags and exceptions.
+    #[must_use]
+    pub fn built_from(&self, tags: &[CveTag], exceptions: &[CveException]) -> bool {
+        *self.all_tags == *tags && *self.all_exceptions == *exceptions
+    }
+
+    /// Every tag, enabled or not, in the store's order.
+    #[must_use]
+    pub fn all_tags(&self) -> &Arc<[CveTag]> {
+        &self.all_tags
+    }
+
+    /// Every exception, in the store's order.
+    #[must_use]
+    pub fn all_exceptions(&self) -> &Arc<[CveException]> {
+        &self.all_exceptions
     }
 
     /// Whether any exception exists (counts then need package names and versions).

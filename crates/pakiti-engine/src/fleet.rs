@@ -1,0 +1,817 @@
+//! The in-memory fleet index: which host has which CVE, through which package and advisory.
+//!
+//! Installed sets are stored as one compressed id list per host, so SQL cannot join hosts to
+//! package versions; the CVE pages, the CVE / CVE-tag / package host searches and the tag
+//! pages are answered from this index instead. It is built from bulk store reads
+//! of hosts, findings and package versions ([`Store::fleet_hosts`], [`Store::fleet_findings`],
+//! [`Store::fleet_packages`]) and from what the engine already holds in memory: the advisories
+//! of the [`Evaluator`] and the tags and exceptions of the [`Policy`] in force (never re-read
+//! from the store). The [`Engine`](crate::Engine) holds it in a [`FleetCell`] and swaps it on
+//! rebuild: requests keep the index they started with.
+//!
+//! Rebuilds are stale-while-revalidate: a change (a report, a re-evaluation, a tag or an
+//! exception) marks the index stale; the next request answers from the old one and starts
+//! one background rebuild, at most one per second. Only the very first request waits.
+//! Tag and exception changes rebuild before answering so that the next page shows them.
+//!
+//! Memory stays small: ids are `u32` indexes, strings are interned once, and only the
+//! affected entries that some finding references are kept.
+
+mod answers;
+
+pub use answers::{
+    AdvisoryInfo, AffectedHost, AffectedPackage, CveDetail, CveSummary, GroupBy, HostSet, TagDetail,
+};
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use pakiti_core::advisory::{Severity, Status};
+use pakiti_store::Store;
+use pakiti_store::{CveException, CveTag, Host, HostId, HostScope};
+use rustc_hash::{FxHashMap, FxHashSet};
+use time::OffsetDateTime;
+
+use arc_swap::ArcSwapOption;
+
+use crate::evaluate::{Evaluator, Policy};
+
+/// Interned strings.
+#[derive(Default)]
+struct Strings {
+    list: Vec<Box<str>>,
+    index: FxHashMap<Box<str>, u32>,
+}
+
+impl Strings {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    fn get(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+
+    fn str(&self, i: u32) -> &str {
+        &self.list[i as usize]
+    }
+}
+
+struct FHost {
+    id: HostId,
+    hostname: u32,
+    group: Option<u32>,
+    domain: Option<u32>,
+    os: u32,
+    stream: Option<u32>,
+    covered: bool,
+    /// Whether any of its packages came with a source name (JSON agents send them; protocols
+    /// 4 and 5 do not).
+    reports_sources: bool,
+    packages: Box<[u32]>,
+}
+
+struct FAdvisory {
+    vendor_id: u32,
+    title: Box<str>,
+    source: u32,
+    severity: Severity,
+    cves: Vec<u32>,
+    references: Vec<Box<str>>,
+}
+
+struct FAffected {
+    fixed: Option<Box<str>>,
+    status: &'static str,
+    module: Option<u32>,
+}
+
+struct FPackage {
+    name: u32,
+    version: Box<str>,
+    arch: u32,
+}
+
+#[derive(Clone, Copy)]
+struct FFinding {
+    cve: u32,
+    package: u32,
+    advisory: u32,
+    affected: u32,
+}
+
+struct FCve {
+    name: u32,
+    severity: Severity,
+    advisories: Vec<u32>,
+    /// Host indexes, ascending, distinct.
+    hosts: Vec<u32>,
+}
+
+/// The in-memory fleet index.
+pub struct Fleet {
+    strings: Strings,
+    hosts: Vec<FHost>,
+    host_index: FxHashMap<HostId, u32>,
+    advisories: Vec<FAdvisory>,
+    affected: FxHashMap<(u32, u32), FAffected>,
+    packages: FxHashMap<u32, FPackage>,
+    cves: Vec<FCve>,
+    cve_index: FxHashMap<u32, u32>,
+    findings: Vec<Vec<FFinding>>,
+    applied_exceptions: FxHashMap<u32, Vec<usize>>,
+    tags: Arc<[CveTag]>,
+    exceptions: Arc<[CveException]>,
+    /// When it was built.
+    pub built_at: OffsetDateTime,
+}
+
+fn status_word(s: &Status) -> &'static str {
+    match s {
+        Status::Fixed(_) => "fixed",
+        Status::Unfixed => "unfixed",
+        Status::WillNotFix => "will-not-fix",
+        Status::NotAffected => "not-affected",
+        Status::EndOfLife => "end-of-life",
+        Status::Ignored => "ignored",
+    }
+}
+
+fn small(i: i64) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+impl Fleet {
+    /// Builds the index: hosts, findings and package versions read from the store;
+    /// advisories, tags and exceptions taken from the evaluator and policy in force.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn load(
+        store: &Store,
+        evaluator: &Evaluator,
+        policy: &Policy,
+    ) -> anyhow::Result<Fleet> {
+        let hosts = store.fleet_hosts().await?;
+        let findings = store.fleet_findings().await?;
+        let packages = store.fleet_packages().await?;
+        let covered: FxHashSet<String> = hosts
+            .iter()
+            .filter_map(|h| h.stream.as_ref())
+            .filter(|s| {
+                s.parse()
+                    .is_ok_and(|s| !evaluator.index().targets(&s).is_empty())
+            })
+            .cloned()
+            .collect();
+        Ok(Fleet::build(
+            hosts,
+            findings,
+            packages,
+            evaluator,
+            policy.all_tags().clone(),
+            policy.all_exceptions().clone(),
+            &covered,
+        ))
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn build(
+        hosts: Vec<pakiti_store::FleetHost>,
+        findings: Vec<pakiti_store::StreamFinding>,
+        packages: Vec<(i64, pakiti_core::package::InstalledPackage)>,
+        evaluator: &Evaluator,
+        tags: Arc<[CveTag]>,
+        exceptions: Arc<[CveException]>,
+        covered: &FxHashSet<String>,
+    ) -> Fleet {
+        let now = OffsetDateTime::now_utc();
+        let mut strings = Strings::default();
+        // (stream, package version) → [(advisory db id, affected idx)]
+        let mut by_key: FxHashMap<(u32, u32), Vec<(i64, u32)>> = FxHashMap::default();
+        let mut referenced: FxHashSet<(i64, u32)> = FxHashSet::default();
+        for f in findings {
+            let stream = strings.intern(&f.stream);
+            let idx = small(f.finding.affected_idx);
+            by_key
+                .entry((stream, small(f.finding.package_version_id)))
+                .or_default()
+                .push((f.finding.advisory_id, idx));
+            referenced.insert((f.finding.advisory_id, idx));
+        }
+        let mut advisories = Vec::new();
+        let mut adv_index: FxHashMap<i64, u32> = FxHashMap::default();
+        let mut affected = FxHashMap::default();
+        for (id, advisory) in evaluator.stored_advisories() {
+            let has_refs = advisory
+                .affected
+                .iter()
+                .enumerate()
+                .any(|(i, _)| referenced.contains(&(id, u32::try_from(i).unwrap_or(u32::MAX))));
+            if !has_refs {
+                continue;
+            }
+            let a = u32::try_from(advisories.len()).unwrap_or(u32::MAX);
+            adv_index.insert(id, a);
+            for (i, e) in advisory.affected.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                if referenced.contains(&(id, i)) {
+                    affected.insert(
+                        (a, i),
+                        FAffected {
+                            fixed: match &e.status {
+                                Status::Fixed(v) => Some(v.as_str().into()),
+                                _ => None,
+                            },
+                            status: status_word(&e.status),
+                            module: e.module.as_deref().map(|m| strings.intern(m)),
+                        },
+                    );
+                }
+            }
+            let cves = if advisory.cves.is_empty() {
+                vec![strings.intern(&advisory.id)]
+            } else {
+                advisory.cves.iter().map(|c| strings.intern(c)).collect()
+            };
+            advisories.push(FAdvisory {
+                vendor_id: strings.intern(&advisory.id),
+                title: advisory.title.as_str().into(),
+                source: strings.intern(&advisory.source),
+                severity: advisory.severity,
+                cves,
+                references: advisory
+                    .references
+                    .iter()
+                    .map(|r| r.as_str().into())
+                    .collect(),
+            });
+        }
+        let mut pkg_map = FxHashMap::default();
+        let mut with_source: FxHashSet<u32> = FxHashSet::default();
+        for (id, p) in packages {
+            if p.source.is_some() {
+                with_source.insert(small(id));
+            }
+            pkg_map.insert(
+                small(id),
+                FPackage {
+                    name: strings.intern(&p.name),
+                    version: p.version.into(),
+                    arch: strings.intern(&p.arch),
+                },
+            );
+        }
+        // Active exceptions: (cve, package name, version, stream) → index.
+        let mut exc: FxHashMap<(u32, u32, &str, u32), usize> = FxHashMap::default();
+        for (i, e) in exceptions.iter().enumerate() {
+            if e.active_at(now) {
+                let key = (
+                    strings.intern(&e.cve),
+                    strings.intern(&e.package),
+                    e.version.as_str(),
+                    strings.intern(&e.stream),
+                );
+                exc.insert(key, i);
+            }
+        }
+        let exc: FxHashMap<(u32, u32, Box<str>, u32), usize> = exc
+            .into_iter()
+            .map(|((a, b, c, d), i)| ((a, b, Box::<str>::from(c), d), i))
+            .collect();
+        let mut fhosts = Vec::with_capacity(hosts.len());
+        let mut host_index = FxHashMap::default();
+        let mut all_findings = Vec::with_capacity(hosts.len());
+        let mut cves: Vec<FCve> = Vec::new();
+        let mut cve_index: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut applied_exceptions: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+        for h in hosts {
+            let hi = u32::try_from(fhosts.len()).unwrap_or(u32::MAX);
+            host_index.insert(h.id, hi);
+            let stream = h.stream.as_deref().map(|s| strings.intern(s));
+            let modules: Vec<u32> = h.modules.iter().map(|m| strings.intern(m)).collect();
+            let pkgs: Box<[u32]> = h.package_ids.iter().map(|&p| small(p)).collect();
+            let old: Vec<u32> = h.old_kernels.iter().map(|&p| small(p)).collect();
+            let mut mine = Vec::new();
+            if let Some(st) = stream {
+                // Old kernels' findings are not the host's (`Host::old_kernels`).
+                for &pv in pkgs.iter().filter(|pv| !old.contains(pv)) {
+                    let Some(list) = by_key.get(&(st, pv)) else {
+                        continue;
+                    };
+                    // One finding per advisory after the module check (an advisory keeps
+                    // one entry per module-stream condition: `evaluate::applicable`).
+                    let mut seen: Vec<u32> = Vec::new();
+                    for &(adv_db, idx) in list {
+                        let Some(&a) = adv_index.get(&adv_db) else {
+                            continue;
+                        };
+                        let aff = &affected[&(a, idx)];
+                        if aff.module.is_some_and(|m| !modules.contains(&m)) || seen.contains(&a) {
+                            continue;
+                        }
+                        seen.push(a);
+                        for &cve in &advisories[a as usize].cves {
+                            if !exc.is_empty()
+                                && let Some(p) = pkg_map.get(&pv)
+                                && let Some(&e) = exc.get(&(cve, p.name, p.version.clone(), st))
+                            {
+                                applied_exceptions.entry(hi).or_default().push(e);
+                                continue;
+                            }
+                            mine.push(FFinding {
+                                cve,
+                                package: pv,
+                                advisory: a,
+                                affected: idx,
+                            });
+                            let ci = *cve_index.entry(cve).or_insert_with(|| {
+                                cves.push(FCve {
+                                    name: cve,
+                                    severity: Severity::Unknown,
+                                    advisories: Vec::new(),
+                                    hosts: Vec::new(),
+                                });
+                                u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
+                            });
+                            let c = &mut cves[ci as usize];
+                            if c.hosts.last() != Some(&hi) {
+                                c.hosts.push(hi);
+                            }
+                            if !c.advisories.contains(&a) {
+                                c.advisories.push(a);
+                                if advisories[a as usize].severity > c.severity {
+                                    c.severity = advisories[a as usize].severity;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(v) = applied_exceptions.get_mut(&hi) {
+                v.sort_unstable();
+                v.dedup();
+            }
+            mine.shrink_to_fit();
+            all_findings.push(mine);
+            fhosts.push(FHost {
+                id: h.id,
+                hostname: strings.intern(&h.hostname),
+                group: h.group.as_deref().map(|g| strings.intern(g)),
+                domain: h.domain.as_deref().map(|d| strings.intern(d)),
+                os: strings.intern(&h.os_name),
+                covered: h.stream.as_ref().is_some_and(|s| covered.contains(s)),
+                reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
+                stream,
+                packages: pkgs,
+            });
+        }
+        Fleet {
+            strings,
+            hosts: fhosts,
+            host_index,
+            advisories,
+            affected,
+            packages: pkg_map,
+            cves,
+            cve_index,
+            findings: all_findings,
+            applied_exceptions,
+            tags,
+            exceptions,
+            built_at: now,
+        }
+    }
+
+    fn allows(&self, scope: &HostScope, h: &FHost) -> bool {
+        match scope {
+            HostScope::All => true,
+            HostScope::Restricted {
+                groups,
+                domains,
+                hosts,
+            } => {
+                let s = |i: Option<u32>| i.map(|i| self.strings.str(i));
+                s(h.group).is_some_and(|g| groups.iter().any(|x| x == g))
+                    || s(h.domain).is_some_and(|d| domains.iter().any(|x| x == d))
+                    || hosts.iter().any(|x| x == self.strings.str(h.hostname))
+            }
+        }
+    }
+
+    fn mask(&self, scope: &HostScope) -> Option<Vec<bool>> {
+        if scope.is_all() {
+            return None;
+        }
+        Some(self.hosts.iter().map(|h| self.allows(scope, h)).collect())
+    }
+
+    fn count(mask: Option<&Vec<bool>>, hosts: &[u32]) -> usize {
+        match mask {
+            None => hosts.len(),
+            Some(m) => hosts.iter().filter(|&&h| m[h as usize]).count(),
+        }
+    }
+
+    fn enabled_tags_of(&self, cve: &str) -> Vec<String> {
+        self.tags
+            .iter()
+            .filter(|t| t.enabled && t.cve == cve)
+            .map(|t| t.tag.clone())
+            .collect()
+    }
+
+    /// Number of (host, CVE, package, advisory) entries indexed.
+    #[must_use]
+    pub fn finding_count(&self) -> usize {
+        self.findings.iter().map(Vec::len).sum()
+    }
+
+    /// Number of hosts indexed.
+    #[must_use]
+    pub fn host_count(&self) -> usize {
+        self.hosts.len()
+    }
+
+    /// The CVEs present on hosts in `scope`, most widespread first.
+    #[must_use]
+    pub fn cves(&self, scope: &HostScope) -> Vec<CveSummary> {
+        let mask = self.mask(scope);
+        let mut tags: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for t in self.tags.iter().filter(|t| t.enabled) {
+            tags.entry(t.cve.as_str()).or_default().push(t.tag.clone());
+        }
+        let mut out: Vec<CveSummary> = self
+            .cves
+            .iter()
+            .filter_map(|c| {
+                let n = Self::count(mask.as_ref(), &c.hosts);
+                if n == 0 {
+                    return None;
+                }
+                let name = self.strings.str(c.name);
+                Some(CveSummary {
+                    cve: name.to_owned(),
+                    severity: c.severity,
+                    hosts: n,
+                    advisories: c
+                        .advisories
+                        .iter()
+                        .map(|&a| {
+                            self.strings
+                                .str(self.advisories[a as usize].vendor_id)
+                                .to_owned()
+                        })
+                        .collect(),
+                    tags: tags.get(name).cloned().unwrap_or_default(),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.hosts
+                .cmp(&a.hosts)
+                .then(b.severity.cmp(&a.severity))
+                .then(b.cve.cmp(&a.cve))
+        });
+        out
+    }
+
+    fn package_info(&self, f: &FFinding) -> AffectedPackage {
+        let p = self.packages.get(&f.package);
+        let aff = self.affected.get(&(f.advisory, f.affected));
+        AffectedPackage {
+            package: p.map_or_else(String::new, |p| self.strings.str(p.name).to_owned()),
+            version: p.map_or_else(String::new, |p| p.version.to_string()),
+            arch: p.map_or_else(String::new, |p| self.strings.str(p.arch).to_owned()),
+            advisory: self
+                .strings
+                .str(self.advisories[f.advisory as usize].vendor_id)
+                .to_owned(),
+            fixed_version: aff.and_then(|a| a.fixed.as_deref().map(str::to_owned)),
+            status: aff.map_or("", |a| a.status).to_owned(),
+        }
+    }
+
+    /// One CVE: its advisories, tags and the hosts in `scope` that have it. `None` when no
+    /// advisory names it.
+    #[must_use]
+    pub fn cve(&self, cve: &str, scope: &HostScope) -> Option<CveDetail> {
+        self.cve_limited(cve, scope, usize::MAX)
+    }
+
+    /// [`Fleet::cve`] with at most `limit` hosts (by hostname) listed; `host_total` counts all.
+    #[must_use]
+    pub fn cve_limited(&self, cve: &str, scope: &HostScope, limit: usize) -> Option<CveDetail> {
+        let tags: Vec<CveTag> = self.tags.iter().filter(|t| t.cve == cve).cloned().collect();
+        let c = self
+            .strings
+            .get(cve)
+            .and_then(|i| self.cve_index.get(&i))
+            .map(|&i| &self.cves[i as usize])?;
+        let mut visible: Vec<u32> = c
+            .hosts
+            .iter()
+            .copied()
+            .filter(|&hi| self.allows(scope, &self.hosts[hi as usize]))
+            .collect();
+        let host_total = visible.len();
+        visible.sort_by(|&a, &b| {
+            self.strings
+                .str(self.hosts[a as usize].hostname)
+                .cmp(self.strings.str(self.hosts[b as usize].hostname))
+        });
+        visible.truncate(limit);
+        let mut hosts = Vec::with_capacity(visible.len());
+        for hi in visible {
+            let h = &self.hosts[hi as usize];
+            let mut packages: Vec<AffectedPackage> = self.findings[hi as usize]
+                .iter()
+                .filter(|f| f.cve == c.name)
+                .map(|f| self.package_info(f))
+                .collect();
+            packages.dedup();
+            hosts.push(AffectedHost {
+                id: h.id,
+                hostname: self.strings.str(h.hostname).to_owned(),
+                group: h.group.map(|g| self.strings.str(g).to_owned()),
+                stream: h.stream.map(|s| self.strings.str(s).to_owned()),
+                packages,
+            });
+        }
+        Some(CveDetail {
+            cve: cve.to_owned(),
+            severity: c.severity,
+            advisories: c
+                .advisories
+                .iter()
+                .map(|&a| {
+                    let a = &self.advisories[a as usize];
+                    AdvisoryInfo {
+                        id: self.strings.str(a.vendor_id).to_owned(),
+                        source: self.strings.str(a.source).to_owned(),
+                        title: a.title.to_string(),
+                        severity: a.severity,
+                        references: a.references.iter().map(ToString::to_string).collect(),
+                    }
+                })
+                .collect(),
+            tags,
+            hosts,
+            host_total,
+        })
+    }
+
+    /// Ids of hosts that have `cve` (for the host search; the listing applies the scope).
+    #[must_use]
+    pub fn hosts_with_cve(&self, cve: &str) -> Vec<HostId> {
+        let cve = cve.trim();
+        self.strings
+            .get(cve)
+            .or_else(|| self.strings.get(&cve.to_ascii_uppercase()))
+            .and_then(|i| self.cve_index.get(&i))
+            .map(|&i| {
+                self.cves[i as usize]
+                    .hosts
+                    .iter()
+                    .map(|&h| self.hosts[h as usize].id)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn host_idx_with_tag(&self, tag: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .tags
+            .iter()
+            .filter(|t| t.enabled && t.tag.eq_ignore_ascii_case(tag))
+            .filter_map(|t| self.strings.get(&t.cve))
+            .filter_map(|c| self.cve_index.get(&c))
+            .flat_map(|&i| self.cves[i as usize].hosts.iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Ids of hosts with a CVE carrying the (enabled) tag `tag`.
+    #[must_use]
+    pub fn hosts_with_tag(&self, tag: &str) -> Vec<HostId> {
+        self.host_idx_with_tag(tag)
+            .into_iter()
+            .map(|h| self.hosts[h as usize].id)
+            .collect()
+    }
+
+    /// Ids of hosts with a package named `name` installed (any version).
+    #[must_use]
+    pub fn hosts_with_package(&self, name: &str) -> Vec<HostId> {
+        let Some(n) = self.strings.get(name.trim()) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<u32> = self
+            .packages
+            .iter()
+            .filter(|(_, p)| p.name == n)
+            .map(|(&id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        self.hosts
+            .iter()
+            .filter(|h| ids.iter().any(|i| h.packages.binary_search(i).is_ok()))
+            .map(|h| h.id)
+            .collect()
+    }
+
+    /// Whether the host reported a source name with any package; `None` for a host the index
+    /// does not know (reported after it was built).
+    #[must_use]
+    pub fn host_reports_sources(&self, id: HostId) -> Option<bool> {
+        self.host_index
+            .get(&id)
+            .map(|&hi| self.hosts[hi as usize].reports_sources)
+    }
+
+    /// Ids of hosts no imported data covers (unknown OS or a stream no feed speaks about).
+    #[must_use]
+    pub fn hosts_not_covered(&self) -> Vec<HostId> {
+        self.hosts
+            .iter()
+            .filter(|h| !h.covered)
+            .map(|h| h.id)
+            .collect()
+    }
+
+    /// The page of tag name `tag`: its CVEs, and the hosts and groups in `scope` they affect.
+    #[must_use]
+    pub fn tag(&self, tag: &str, scope: &HostScope) -> TagDetail {
+        let mask = self.mask(scope);
+        let cves: Vec<(CveTag, usize)> = self
+            .tags
+            .iter()
+            .filter(|t| t.tag.eq_ignore_ascii_case(tag))
+            .map(|t| {
+                let n = self
+                    .strings
+                    .get(&t.cve)
+                    .and_then(|c| self.cve_index.get(&c))
+                    .map_or(0, |&i| {
+                        Self::count(mask.as_ref(), &self.cves[i as usize].hosts)
+                    });
+                (t.clone(), if t.enabled { n } else { 0 })
+            })
+            .collect();
+        let tagged: FxHashSet<u32> = cves
+            .iter()
+            .filter(|(t, _)| t.enabled)
+            .filter_map(|(t, _)| self.strings.get(&t.cve))
+            .collect();
+        let mut per_host: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+        for &c in &tagged {
+            if let Some(&ci) = self.cve_index.get(&c) {
+                for &hi in &self.cves[ci as usize].hosts {
+                    if mask.as_ref().is_none_or(|m| m[hi as usize]) {
+                        per_host
+                            .entry(hi)
+                            .or_default()
+                            .push(self.strings.str(c).to_owned());
+                    }
+                }
+            }
+        }
+        let mut hosts = Vec::with_capacity(per_host.len());
+        let mut groups: BTreeMap<Option<String>, usize> = BTreeMap::new();
+        for (hi, mut mine) in per_host {
+            let h = &self.hosts[hi as usize];
+            mine.sort();
+            mine.dedup();
+            let group = h.group.map(|g| self.strings.str(g).to_owned());
+            *groups.entry(group.clone()).or_default() += 1;
+            hosts.push((h.id, self.strings.str(h.hostname).to_owned(), group, mine));
+        }
+        hosts.sort_by(|a, b| a.1.cmp(&b.1));
+        TagDetail {
+            tag: tag.to_owned(),
+            cves,
+            hosts,
+            groups: groups.into_iter().collect(),
+        }
+    }
+
+    /// The enabled tags on `host`'s CVEs: (CVE, tag).
+    #[must_use]
+    pub fn host_tags(&self, host: &Host) -> Vec<(String, String)> {
+        let Some(&hi) = self.host_index.get(&host.id) else {
+            return Vec::new();
+        };
+        let mine: FxHashSet<u32> = self.findings[hi as usize].iter().map(|f| f.cve).collect();
+        let mut out: Vec<(String, String)> = self
+            .tags
+            .iter()
+            .filter(|t| t.enabled)
+            .filter(|t| self.strings.get(&t.cve).is_some_and(|c| mine.contains(&c)))
+            .map(|t| (t.cve.clone(), t.tag.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The exceptions that removed findings from `host`.
+    #[must_use]
+    pub fn host_exceptions(&self, host: &Host) -> Vec<CveException> {
+        self.host_index
+            .get(&host.id)
+            .and_then(|hi| self.applied_exceptions.get(hi))
+            .map(|v| v.iter().map(|&i| self.exceptions[i].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Hosts in `scope` grouped by group, domain or OS, by name.
+    #[must_use]
+    pub fn host_sets(&self, by: GroupBy, scope: &HostScope) -> Vec<HostSet> {
+        type Key = (Option<u32>, Option<u32>);
+        let mut sets: BTreeMap<Key, (HostSet, FxHashSet<u32>)> = BTreeMap::new();
+        for (hi, h) in self.hosts.iter().enumerate() {
+            if !self.allows(scope, h) {
+                continue;
+            }
+            let key = match by {
+                GroupBy::Group => (h.group, None),
+                GroupBy::Domain => (h.domain, None),
+                GroupBy::Os => (Some(h.os), h.stream),
+            };
+            let (set, cves) = sets.entry(key).or_insert_with(|| {
+                (
+                    HostSet {
+                        name: key.0.map(|i| self.strings.str(i).to_owned()),
+                        stream: key.1.map(|i| self.strings.str(i).to_owned()),
+                        covered: h.covered,
+                        hosts: 0,
+                        vulnerable_hosts: 0,
+                        cves: 0,
+                    },
+                    FxHashSet::default(),
+                )
+            });
+            set.hosts += 1;
+            let f = &self.findings[hi];
+            if !f.is_empty() {
+                set.vulnerable_hosts += 1;
+            }
+            cves.extend(f.iter().map(|f| f.cve));
+        }
+        let mut out: Vec<HostSet> = sets
+            .into_values()
+            .map(|(mut s, c)| {
+                s.cves = c.len();
+                s
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.stream.cmp(&b.stream)));
+        out
+    }
+
+    /// Enabled tag names of `cve`.
+    #[must_use]
+    pub fn cve_tags(&self, cve: &str) -> Vec<String> {
+        self.enabled_tags_of(cve)
+    }
+}
+
+/// The fleet index as the engine holds it, with its rebuild bookkeeping (the rebuilds are
+/// [`Engine::fleet`](crate::Engine::fleet) and its siblings).
+#[derive(Default)]
+pub struct FleetCell {
+    /// The index in force and the change count it reflects; swapped only by the holder of
+    /// `build`.
+    pub(crate) current: ArcSwapOption<Built>,
+    /// Bumped by every change the index reflects.
+    pub(crate) generation: AtomicU64,
+    /// Whether a background rebuild is running.
+    pub(crate) rebuilding: AtomicBool,
+    /// Held by a rebuild; when the last one started.
+    pub(crate) build: tokio::sync::Mutex<Option<Instant>>,
+}
+
+/// A built index and the change count it reflects.
+pub(crate) struct Built {
+    pub(crate) generation: u64,
+    pub(crate) fleet: Arc<Fleet>,
+}
+
+/// The smallest time between two background rebuilds.
+pub(crate) const DEBOUNCE: Duration = Duration::from_secs(1);
+
+impl FleetCell {
+    /// Marks the index stale (something it reflects changed).
+    pub fn mark_stale(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+}

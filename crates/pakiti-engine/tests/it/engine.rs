@@ -1,0 +1,199 @@
+//! The engine end to end: advisories in, a report ingested, the fleet index built from the
+//! evaluator and policy in memory, ingest's error kinds.
+
+use pakiti_api::report::{Package, Report};
+use pakiti_core::advisory::{Advisory, Affected, Severity, Status};
+use pakiti_engine::Engine;
+use pakiti_engine::ingest::{self, IngestError, Origin};
+use pakiti_engine::osrules::OsRules;
+use pakiti_store::{HostScope, NewCveTag, NewFeed, SyncRecord, SyncStatus};
+
+const CVE: &str = "CVE-2024-0001";
+
+fn advisory() -> Advisory {
+    Advisory {
+        id: "RHSA-2024:0001".into(),
+        source: "redhat-oval".into(),
+        title: "openssl security update".into(),
+        severity: Severity::High,
+        cves: vec![CVE.into()],
+        references: vec!["https://access.redhat.com/errata/RHSA-2024:0001".into()],
+        affected: vec![Affected::binary(
+            "rhel:9".parse().unwrap(),
+            "openssl",
+            Status::Fixed("1:3.0.7-1.el9".into()),
+        )],
+        ..Advisory::default()
+    }
+}
+
+fn report(hostname: &str) -> Report {
+    Report {
+        hostname: hostname.into(),
+        os: "Rocky Linux release 9.3 (Blue Onyx)".into(),
+        arch: "x86_64".into(),
+        kernel: "5.14.0-362.el9.x86_64".into(),
+        packages: vec![
+            Package {
+                name: "openssl".into(),
+                version: "1:3.0.1-1.el9".into(),
+                arch: "x86_64".into(),
+                source: None,
+            },
+            Package {
+                name: "bash".into(),
+                version: "0:5.1.8-6.el9".into(),
+                arch: "x86_64".into(),
+                source: None,
+            },
+        ],
+        ..Report::default()
+    }
+}
+
+fn origin() -> Origin {
+    Origin {
+        received_at: time::OffsetDateTime::now_utc(),
+        peer: None,
+        client_dn: None,
+        trusted_proxy: false,
+    }
+}
+
+async fn import(store: &pakiti_store::Store) {
+    let feed = store
+        .create_feed(&NewFeed {
+            name: "test".into(),
+            kind: "redhat-oval".into(),
+            url: "file:///dev/null".into(),
+            stream: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await
+        .unwrap();
+    store
+        .replace_feed_advisories(
+            feed.id,
+            &[advisory()],
+            &SyncRecord {
+                at: time::OffsetDateTime::now_utc(),
+                status: SyncStatus::Ok,
+                error: None,
+                duration_ms: 1,
+                etag: None,
+                last_modified: None,
+                checksum: Some("one".into()),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ingest_evaluate_and_fleet_from_memory() {
+    for db in pakiti_test_support::databases().await {
+        let b = db.backend;
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        let engine = Engine::new(store.clone(), OsRules::default())
+            .await
+            .unwrap();
+        assert_eq!(engine.evaluator().advisory_count(), 0, "{b}");
+
+        // An import elsewhere (here: straight into the store) is noticed and caught up.
+        import(&store).await;
+        assert!(engine.feeds_changed().await.unwrap(), "{b}");
+        assert!(engine.evaluator_behind().await.unwrap(), "{b}");
+        engine.catch_up().await.unwrap();
+        assert!(!engine.evaluator_behind().await.unwrap(), "{b}");
+        assert!(!engine.feeds_changed().await.unwrap(), "{b}");
+        assert_eq!(engine.evaluator().advisory_count(), 1, "{b}");
+
+        let out = ingest::process(&engine, &report("h1.example.org"), &origin())
+            .await
+            .unwrap();
+        assert!(out.stored, "{b}");
+        assert_eq!(out.stream.as_deref(), Some("rocky:9"), "{b}");
+        assert_eq!(out.findings, 1, "{b}");
+        let identity = ingest::identity_of(&report("h1.example.org"));
+        let host = store.host_state(&identity).await.unwrap();
+        let host = host.expect("stored host").id;
+
+        // The same report again is recognised as unchanged.
+        let again = ingest::process(&engine, &report("h1.example.org"), &origin())
+            .await
+            .unwrap();
+        assert!(again.unchanged, "{b}");
+
+        let fleet = engine.fleet_up_to_date().await.unwrap();
+        assert_eq!(fleet.hosts_with_cve(CVE), vec![host], "{b}");
+        let detail = fleet.cve(CVE, &HostScope::All).expect("the CVE");
+        assert_eq!(detail.advisories[0].id, "RHSA-2024:0001", "{b}");
+        assert_eq!(detail.advisories[0].title, "openssl security update", "{b}");
+        assert_eq!(detail.hosts[0].packages[0].package, "openssl", "{b}");
+        assert!(fleet.cve_tags(CVE).is_empty(), "{b}");
+
+        // Tags come from the policy in force, not from the store: a tag stored by someone
+        // else shows once the policy is reloaded (the server's tick does it every 30 s).
+        store
+            .create_cve_tag(&NewCveTag {
+                cve: CVE.into(),
+                tag: "Critical".into(),
+                reason: "test".into(),
+                info_url: None,
+                enabled: true,
+                author: "test".into(),
+            })
+            .await
+            .unwrap();
+        let fleet = engine.fleet_up_to_date().await.unwrap();
+        assert!(fleet.cve_tags(CVE).is_empty(), "{b}: read from memory");
+        engine.reload_policy().await.unwrap();
+        let fleet = engine.fleet_up_to_date().await.unwrap();
+        assert_eq!(fleet.cve_tags(CVE), vec!["Critical".to_owned()], "{b}");
+        assert_eq!(engine.policy().tags_of(CVE), ["Critical".to_owned()], "{b}");
+        // A reload that finds nothing new keeps the index.
+        engine.reload_policy().await.unwrap();
+        let same = engine.fleet().await.unwrap();
+        assert!(std::sync::Arc::ptr_eq(&fleet, &same), "{b}");
+
+        // Re-evaluation with nothing stale does nothing, and the counts stay.
+        let r = engine.reevaluate().await.unwrap();
+        assert_eq!(r.keys, 0, "{b}");
+        assert_eq!(engine.refresh_counts(None).await.unwrap(), 1, "{b}");
+        db.finish().await;
+    }
+}
+
+#[tokio::test]
+async fn ingest_errors_say_whose_fault() {
+    for db in pakiti_test_support::databases().await {
+        let b = db.backend;
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        let engine = Engine::new(store, OsRules::default()).await.unwrap();
+        let err = ingest::process(&engine, &report("  "), &origin())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IngestError::Invalid(_)), "{b}: {err:?}");
+        assert!(!err.is_transient(), "{b}");
+
+        let mut empty = report("h2");
+        empty.packages.clear();
+        let err = ingest::process(&engine, &empty, &origin())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IngestError::Invalid(_)), "{b}: {err:?}");
+
+        let mut proxied = report("h3");
+        proxied.proxy = true;
+        let err = ingest::process(&engine, &proxied, &origin())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, IngestError::NotTrustedProxy(_)),
+            "{b}: {err:?}"
+        );
+        assert!(IngestError::FeedsKeptChanging.is_transient());
+        db.finish().await;
+    }
+}
