@@ -359,7 +359,14 @@ pub async fn post(
                 )
                 .await;
             }
-            return e.into_feed_response();
+            // The body was not read to its end: the connection cannot carry another request,
+            // so say so rather than let a keep-alive client reuse it and see it reset.
+            let mut resp = e.into_feed_response();
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return resp;
         }
     };
     let mut hostname = None;
