@@ -348,7 +348,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
             "could not collect this machine's packages"
         ),
     }
-    state.fleet_changed();
+    state.engine.fleet_changed();
     write!(summary, " {n} hosts")?;
     Ok(summary)
 }

@@ -100,7 +100,7 @@ pub async fn check(
         return Ok(Verdict::Pass);
     };
     let identity = ingest::identity_of(report);
-    let host = match state.last_hash(&identity) {
+    let host = match state.engine.last_hash(&identity) {
         Some((h, _, _)) => Some(h),
         None => state.store.host_state(&identity).await?.map(|h| h.id),
     };

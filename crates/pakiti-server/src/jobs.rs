@@ -27,9 +27,9 @@ pub async fn tick(st: &AppState) {
     {
         tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
     }
-    let changed = match st.feeds_changed().await {
+    let changed = match st.engine.feeds_changed().await {
         Ok(true) => Ok(true),
-        Ok(false) => st.evaluator_behind().await,
+        Ok(false) => st.engine.evaluator_behind().await,
         Err(e) => Err(e),
     };
     match changed {
@@ -41,16 +41,16 @@ pub async fn tick(st: &AppState) {
         Ok(false) => {}
         Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
     }
-    match st.repositories_changed().await {
+    match st.engine.repositories_changed().await {
         Ok(true) => {
-            if let Err(e) = st.reload_repositories().await {
+            if let Err(e) = st.engine.reload_repositories().await {
                 tracing::error!(error = format!("{e:#}"), "reloading repositories failed");
             }
         }
         Ok(false) => {}
         Err(e) => tracing::error!(error = format!("{e:#}"), "reading repositories failed"),
     }
-    if let Err(e) = st.reload_policy().await {
+    if let Err(e) = st.engine.reload_policy().await {
         tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
     }
 }

@@ -6,6 +6,7 @@
 pub mod api_types;
 pub mod auth;
 pub mod cmd;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod export;

@@ -79,9 +79,9 @@ pub async fn enqueue(
     let upgrades = if report.mode.reports_back() {
         let stream = crate::ingest::stream_of(report, state.engine.os_rules());
         let (modules, _) =
-            crate::ingest::effective_modules(&state.evaluator(), report, stream.as_ref());
+            crate::ingest::effective_modules(&state.engine.evaluator(), report, stream.as_ref());
         crate::updates::host_lines(
-            &state.updates().get(),
+            &state.engine.updates().get(),
             stream.as_ref(),
             &report.arch,
             &crate::ingest::to_installed(report),
@@ -161,7 +161,7 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
         state.store.complete_report(q.id).await?;
     }
     if n > 0 {
-        state.fleet_changed();
+        state.engine.fleet_changed();
     }
     Ok(n)
 }

@@ -431,7 +431,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
     let t = Instant::now();
     import_feeds(&state, &args.feeds).await?;
     let import = t.elapsed();
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let baseline_bytes = state.store.size_bytes().await?;
     writeln!(
         log,
@@ -522,7 +522,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         )?;
         set_all_feeds(&state, true).await?;
         let t = Instant::now();
-        state.reload_advisories().await?;
+        state.engine.reload_advisories().await?;
         let reload = t.elapsed();
         let outcome = reevaluate::run_once(&state).await?;
         let size_bytes = state.store.size_bytes().await?;

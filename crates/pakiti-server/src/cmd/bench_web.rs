@@ -90,10 +90,10 @@ pub async fn measure(url: &str, args: &WebArgs, log: &mut impl Write) -> Result<
         log,
         "{backend}: imported {} feed files ({} advisories) in {:.1} s",
         files.len(),
-        state.evaluator().advisory_count(),
+        state.engine.evaluator().advisory_count(),
         t.elapsed().as_secs_f64()
     )?;
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let lists = sample::load_lists(&args.data.join("hosts/lists"))?;
     let covered = |s: &OsStream| evaluator.index().covers(s);
     let bases: Vec<&HostList> = lists

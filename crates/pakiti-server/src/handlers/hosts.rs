@@ -285,7 +285,7 @@ pub async fn query_hosts(
     };
     let sort = parse_sort(q.sort.as_deref())?;
     let result = state.store.list_hosts(&filter, sort, page).await?;
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let mut hosts: Vec<ApiHost> = result
         .hosts
         .iter()
@@ -377,7 +377,7 @@ pub async fn host_detail(
     let findings = evaluate::applicable(findings, &host.facts.modules);
     let fleet = crate::fleet::current(state).await?;
     let packages = state.store.host_packages(host.id).await?;
-    let mut api = api_host(&host, &state.evaluator());
+    let mut api = api_host(&host, &state.engine.evaluator());
     if packages.iter().any(|(_, p)| p.source.is_some()) {
         api.source_names_unknown = false;
     }
@@ -412,7 +412,7 @@ pub async fn host_detail(
             problems: r.problem_count,
         })
         .collect();
-    let updates = crate::updates::stored_host_updates(&state.store, state.updates(), &host)
+    let updates = crate::updates::stored_host_updates(&state.store, state.engine.updates(), &host)
         .await
         .map_err(anyhow::Error::from)?
         .into_iter()

@@ -143,7 +143,7 @@ pub async fn accept(
         trusted_proxy: true,
     };
     ingest::process(&state, &report, &origin).await?;
-    state.fleet_changed();
+    state.engine.fleet_changed();
     if let Some(h) = state
         .store
         .host_state(&ingest::identity_of(&report))

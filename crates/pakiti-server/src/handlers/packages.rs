@@ -102,7 +102,7 @@ pub async fn package_report(
     group: Option<String>,
 ) -> Result<(PackageReport, Vec<PackageHost>), AppError> {
     let hosts = visible_hosts(state, viewer, group).await?;
-    let index = state.updates().get();
+    let index = state.engine.updates().get();
     // Only hosts that have the package are read (the fleet index knows which), so the cost
     // follows the hosts with the package, not the whole fleet. A host the index does not
     // know yet (it reported after the index was built) is read too.

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use crate::error::AppError;
 use crate::ingest::{self, Origin};
 use crate::state::AppState;
-use crate::tls::TlsInfo;
+use crate::conn::TlsInfo;
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -515,7 +515,7 @@ async fn handle(
     };
     let raw_key = sync.then(|| raw_key(&format!("{raw_query}\n{sender}"), headers, &body));
     if let Some(key) = &raw_key
-        && let Some(seen) = state.seen_body(key)
+        && let Some(seen) = state.engine.seen_body(key)
         && let Some(resp) = replay_unchanged(state, &seen, wants_json).await?
     {
         return Ok(resp);
@@ -556,7 +556,7 @@ async fn handle(
         ingest::process(state, &report, &origin).await?
     };
     if !outcome.unchanged {
-        state.fleet_changed();
+        state.engine.fleet_changed();
     }
     if let crate::identity::Verdict::NewHost(seen) = &verdict {
         crate::identity::bind_new(state, &report, seen).await?;
@@ -588,8 +588,8 @@ async fn handle(
         && report.mode == Mode::StoreOnly
     {
         let identity = ingest::identity_of(&report);
-        if let Some((host, hash, _)) = state.last_hash(&identity) {
-            state.remember_body(
+        if let Some((host, hash, _)) = state.engine.last_hash(&identity) {
+            state.engine.remember_body(
                 key,
                 crate::state::SeenBody {
                     identity,

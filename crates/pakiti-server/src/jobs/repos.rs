@@ -32,7 +32,7 @@ use pakiti_store::{RepoContent, Repository, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::feeds::{NoProgress, Progress};
+use super::fetch::{NoProgress, Progress};
 use super::fetch::Got;
 use crate::state::AppState;
 use locate::{Fetched, fetch};
@@ -196,7 +196,7 @@ pub async fn sync(
                 )
                 .await?;
             outcome.status = SyncStatus::Ok;
-            state.reload_repositories().await?;
+            state.engine.reload_repositories().await?;
             // Binaries whose source the index names may now match source advisories.
             let mapped: Vec<String> = content
                 .entries

@@ -391,7 +391,7 @@ async fn issue_16_host_links_are_percent_encoded() {
         })
         .await
         .unwrap();
-    s.state.fleet_changed();
+    s.state.engine.fleet_changed();
     let (status, html) = get_text(&s, "/hosts").await;
     assert_eq!(status, 200);
     assert!(

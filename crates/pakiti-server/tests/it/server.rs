@@ -763,7 +763,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
-        let before = s.state.evaluator().generation();
+        let before = s.state.engine.evaluator().generation();
         // "Another server" disables the feed; this one has not noticed (no re-evaluation).
         let feed = s.state.store.list_feeds().await.unwrap().remove(0);
         s.state
@@ -777,7 +777,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
             )
             .await
             .unwrap();
-        assert_eq!(s.state.evaluator().generation(), before);
+        assert_eq!(s.state.engine.evaluator().generation(), before);
         let r = report("rocky_8", "race.example.org");
         let (status, text) = s.post_protocol5(&r).await;
         assert_eq!(status, 200, "{text}");
@@ -790,7 +790,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
         );
         assert!(served_findings(&s, "race.example.org").await.is_empty());
         assert_eq!(
-            s.state.evaluator().generation(),
+            s.state.engine.evaluator().generation(),
             s.state.store.feed_generation().await.unwrap(),
             "the server caught up"
         );
@@ -834,7 +834,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .await
             .unwrap();
         // The index is reloaded, the stale keys not yet re-evaluated.
-        s.state.reload_advisories().await.unwrap();
+        s.state.engine.reload_advisories().await.unwrap();
         assert!(!s.state.store.stale_keys().await.unwrap().keys.is_empty());
         let (status, _) = s
             .post_protocol5(&report("rocky_8", "second.example.org"))

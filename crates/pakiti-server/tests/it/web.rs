@@ -496,7 +496,7 @@ async fn fleet_index_honours_restricted_scopes() {
     for db in pakiti_test_support::databases().await {
         let s = TestServer::start(db, |_| {}).await;
         pakiti_server::demo::populate(&s.state).await.unwrap();
-        let fleet = Fleet::load(&s.state.store, &s.state.evaluator(), &s.state.policy())
+        let fleet = Fleet::load(&s.state.store, &s.state.engine.evaluator(), &s.state.engine.policy())
             .await
             .unwrap();
         let (_, all) = s.get_json("/api/v1/hosts?limit=1000").await;
