@@ -17,8 +17,8 @@ use pakiti_api::report::{Mode, Report};
 use pakiti_store::NewIdentityConflict;
 
 use crate::error::AppError;
-use crate::ingest::{self, Origin};
 use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin};
 
 pub use crate::settings::{IdentityPolicy as Policy, IdentitySettings};
 

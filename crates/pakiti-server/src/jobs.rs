@@ -3,20 +3,19 @@
 
 pub mod feeds;
 pub mod fetch;
-pub mod reevaluate;
 pub mod repos;
 
 use crate::state::AppState;
 
 /// The server's 30 s housekeeping step (run first when the server starts): finish what a crash
-/// left undone ([`reevaluate::recover`]), sync due feeds (when enabled), then pick up what
-/// other servers sharing the database changed: feeds imported elsewhere (reload and
-/// re-evaluate the stale keys), repositories synced elsewhere (reload the update index and the
-/// binary → source maps), and CVE tags / exceptions (used by counts at ingest). Errors are
-/// logged; the next tick tries again.
+/// left undone ([`Engine::recover`](pakiti_engine::Engine::recover)), sync due feeds (when
+/// enabled), then pick up what other servers sharing the database changed: feeds imported
+/// elsewhere (reload and re-evaluate the stale keys), repositories synced elsewhere (reload
+/// the update index and the binary → source maps), and CVE tags / exceptions (used by counts
+/// at ingest). Errors are logged; the next tick tries again.
 pub async fn tick(st: &AppState) {
     // Work a crash left behind first: a committed import's stale keys, unevaluated reports.
-    if let Err(e) = reevaluate::recover(st).await {
+    if let Err(e) = st.engine.recover().await {
         tracing::error!(
             error = format!("{e:#}"),
             "finishing outstanding evaluations failed"
@@ -34,7 +33,7 @@ pub async fn tick(st: &AppState) {
     };
     match changed {
         Ok(true) => {
-            if let Err(e) = reevaluate::run_once(st).await {
+            if let Err(e) = st.engine.reevaluate().await {
                 tracing::error!(error = format!("{e:#}"), "re-evaluation failed");
             }
         }

@@ -83,7 +83,6 @@ pub enum TlsError {
     },
 }
 
-
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
         path: path.to_owned(),

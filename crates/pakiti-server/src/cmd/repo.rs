@@ -161,7 +161,7 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
     let r = find(state, name).await?;
     state.store.delete_repository(r.id).await?;
     state.engine.reload_repositories().await?;
-    let hosts = crate::updates::refresh_stream(state, &r.stream).await?;
+    let hosts = state.engine.refresh_stream(&r.stream).await?;
     writeln!(
         out,
         "removed repository {} ({hosts} hosts refreshed)",

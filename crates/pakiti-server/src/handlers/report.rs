@@ -17,10 +17,10 @@ use pakiti_api::report::{Mode, Report};
 use pakiti_api::{json, protocol4, protocol5, reply};
 use time::OffsetDateTime;
 
-use crate::error::AppError;
-use crate::ingest::{self, Origin};
-use crate::state::AppState;
 use crate::conn::TlsInfo;
+use crate::error::AppError;
+use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin};
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -419,7 +419,7 @@ fn raw_key(raw_query: &str, headers: &HeaderMap, body: &[u8]) -> [u8; 32] {
 /// `None` when the store says the host changed meanwhile (the caller then parses and saves).
 async fn replay_unchanged(
     state: &AppState,
-    seen: &crate::state::SeenBody,
+    seen: &pakiti_engine::SeenBody,
     wants_json: bool,
 ) -> Result<Option<Response>, AppError> {
     let meta = pakiti_store::ReportMeta {
@@ -553,7 +553,7 @@ async fn handle(
     {
         crate::worker::enqueue(state, &report, &origin).await?
     } else {
-        ingest::process(state, &report, &origin).await?
+        ingest::process(&state.engine, &report, &origin).await?
     };
     if !outcome.unchanged {
         state.engine.fleet_changed();
@@ -591,7 +591,7 @@ async fn handle(
         if let Some((host, hash, _)) = state.engine.last_hash(&identity) {
             state.engine.remember_body(
                 key,
-                crate::state::SeenBody {
+                pakiti_engine::SeenBody {
                     identity,
                     host,
                     hash,

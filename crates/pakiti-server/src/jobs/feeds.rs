@@ -338,7 +338,7 @@ pub async fn sync_due(state: &AppState) -> Result<usize> {
         }
     }
     if n > 0 {
-        super::reevaluate::run_once(state).await?;
+        state.engine.reevaluate().await?;
     }
     Ok(n)
 }

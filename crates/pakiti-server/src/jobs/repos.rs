@@ -32,8 +32,8 @@ use pakiti_store::{RepoContent, Repository, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::fetch::{NoProgress, Progress};
 use super::fetch::Got;
+use super::fetch::{NoProgress, Progress};
 use crate::state::AppState;
 use locate::{Fetched, fetch};
 use parse::parse;
@@ -207,9 +207,12 @@ pub async fn sync(
                 .into_iter()
                 .collect();
             if repo.kind == "apt" {
-                crate::updates::reevaluate_binaries(state, &repo.stream, mapped).await?;
+                state
+                    .engine
+                    .reevaluate_binaries(&repo.stream, mapped)
+                    .await?;
             }
-            outcome.hosts = crate::updates::refresh_stream(state, &repo.stream).await?;
+            outcome.hosts = state.engine.refresh_stream(&repo.stream).await?;
         }
     }
     outcome.took = start.elapsed();

@@ -888,13 +888,19 @@ async fn repositories_synced_elsewhere_are_picked_up_by_the_tick() {
         );
         assert!(b.engine.repositories_changed().await.unwrap());
         assert_eq!(
-            b.engine.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            b.engine
+                .evaluator()
+                .index()
+                .source_of(&bullseye, "libssl1.1"),
             None
         );
         pakiti_server::jobs::tick(&b).await;
         assert!(!b.engine.repositories_changed().await.unwrap());
         assert_eq!(
-            b.engine.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            b.engine
+                .evaluator()
+                .index()
+                .source_of(&bullseye, "libssl1.1"),
             Some("openssl"),
             "{}",
             a.backend()

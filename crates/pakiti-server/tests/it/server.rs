@@ -566,9 +566,7 @@ async fn tags_and_exceptions_change_counts_and_report_back() {
             })
             .await
             .unwrap();
-        let refreshed = pakiti_server::jobs::reevaluate::refresh_all_counts(&s.state)
-            .await
-            .unwrap();
+        let refreshed = s.state.engine.refresh_all_counts().await.unwrap();
         assert_eq!(refreshed, 1);
         let (_, h) = s.get_json("/api/v1/hosts/tagged.example.org").await;
         assert_eq!(h["cve_count"].as_i64().unwrap(), before - 1, "{excepted}");
@@ -670,9 +668,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(false))
             .await
             .unwrap();
-        let off = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let off = s.state.engine.reevaluate().await.unwrap();
         assert_eq!(off.hosts, 1);
         assert!(off.changed_answers > 0);
         let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
@@ -683,9 +679,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(true))
             .await
             .unwrap();
-        let on = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let on = s.state.engine.reevaluate().await.unwrap();
         assert_eq!(on.changed_answers, off.changed_answers);
         let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
         assert_eq!(h["cve_count"].as_i64().unwrap(), cves);
@@ -701,9 +695,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(true))
             .await
             .unwrap();
-        let noop = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let noop = s.state.engine.reevaluate().await.unwrap();
         assert!(noop.package_versions > 0);
         assert_eq!((noop.changed_answers, noop.hosts), (0, 0));
         s.finish().await;
@@ -818,9 +810,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .update_feed(feed.id, &set(false))
             .await
             .unwrap();
-        pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        s.state.engine.reevaluate().await.unwrap();
         // Evaluated while the feed is off: every answer stored is "clean".
         let (status, _) = s
             .post_protocol5(&report("rocky_8", "first.example.org"))
@@ -841,9 +831,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .await;
         assert_eq!(status, 200);
         let (_, second) = s.get_json("/api/v1/hosts/second.example.org").await;
-        pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        s.state.engine.reevaluate().await.unwrap();
         let (_, first) = s.get_json("/api/v1/hosts/first.example.org").await;
         assert!(first["cve_count"].as_i64().unwrap() > 0);
         assert_eq!(
