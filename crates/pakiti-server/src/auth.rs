@@ -18,7 +18,7 @@
 //!   session's (random, stored with it).
 //! - `proxy` / `tls`: the user named by `proxy_header` / `tls_dn_header`, believed only from a
 //!   peer in `proxy_addresses`; in `tls` mode, else the subject DN of the client certificate
-//!   pakiti verified itself (`[tls] client_ca`, either DN form of [`crate::tls::ClientCert`]); the CSRF token is derived from a secret kept in the database
+//!   pakiti verified itself (`[tls] client_ca`, either DN form of [`crate::conn::ClientCert`]); the CSRF token is derived from a secret kept in the database
 //!   (one per database: every server behind a load balancer agrees) and the user name.
 //!
 //! The user must exist in the store and not be disabled (unknown users get no access). An
@@ -233,7 +233,7 @@ impl FromRequestParts<AppState> for Viewer {
                     && !(trusted && value.is_some())
                     && let Some(cert) = parts
                         .extensions
-                        .get::<crate::tls::TlsInfo>()
+                        .get::<crate::conn::TlsInfo>()
                         .and_then(|t| t.client.clone())
                 {
                     let mut found = None;

@@ -18,10 +18,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
 
-use crate::ingest::{self, Origin};
-use crate::jobs::{feeds, reevaluate};
+use crate::jobs::feeds;
 use crate::sample;
 use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin};
 
 struct DemoFeed {
     name: &'static str,
@@ -286,7 +286,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
             anyhow::bail!("demo feed {} failed: {e}", f.name);
         }
     }
-    reevaluate::run_once(state).await?;
+    state.engine.reevaluate().await?;
     // Binary → source names for the Debian hosts, before they report.
     let (name, file, stream, data) = SOURCES;
     let path = dir.join(file);
@@ -324,7 +324,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(state, &report, &origin)
+            ingest::process(&state.engine, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
             n += 1;
@@ -338,7 +338,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
                 client_dn: None,
                 trusted_proxy: false,
             };
-            ingest::process(state, &report, &origin)
+            ingest::process(&state.engine, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("this machine: {e}"))?;
             n += 1;
@@ -348,7 +348,7 @@ pub async fn populate(state: &AppState) -> Result<String> {
             "could not collect this machine's packages"
         ),
     }
-    state.fleet_changed();
+    state.engine.fleet_changed();
     write!(summary, " {n} hosts")?;
     Ok(summary)
 }

@@ -6,6 +6,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use pakiti_engine::ingest::IngestError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +153,21 @@ impl IntoResponse for AppError {
         let mut resp = (self.status(), axum::Json(body)).into_response();
         add_retry_after(&mut resp);
         resp
+    }
+}
+
+/// How the engine's refusal of a report is answered.
+impl From<IngestError> for AppError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Invalid(m) => AppError::BadRequest(m),
+            IngestError::NotTrustedProxy(m) => AppError::Forbidden(m),
+            e @ IngestError::FeedsKeptChanging => AppError::Unavailable(e.to_string()),
+            // The store's error stays in the chain: a transient one is answered 503.
+            e @ (IngestError::Store { .. } | IngestError::CatchUp(_)) => {
+                AppError::Internal(anyhow::Error::new(e))
+            }
+        }
     }
 }
 

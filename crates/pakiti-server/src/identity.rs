@@ -17,8 +17,8 @@ use pakiti_api::report::{Mode, Report};
 use pakiti_store::NewIdentityConflict;
 
 use crate::error::AppError;
-use crate::ingest::{self, Origin};
 use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin};
 
 pub use crate::settings::{IdentityPolicy as Policy, IdentitySettings};
 
@@ -100,7 +100,7 @@ pub async fn check(
         return Ok(Verdict::Pass);
     };
     let identity = ingest::identity_of(report);
-    let host = match state.last_hash(&identity) {
+    let host = match state.engine.last_hash(&identity) {
         Some((h, _, _)) => Some(h),
         None => state.store.host_state(&identity).await?.map(|h| h.id),
     };

@@ -3,20 +3,19 @@
 
 pub mod feeds;
 pub mod fetch;
-pub mod reevaluate;
 pub mod repos;
 
 use crate::state::AppState;
 
 /// The server's 30 s housekeeping step (run first when the server starts): finish what a crash
-/// left undone ([`reevaluate::recover`]), sync due feeds (when enabled), then pick up what
-/// other servers sharing the database changed: feeds imported elsewhere (reload and
-/// re-evaluate the stale keys), repositories synced elsewhere (reload the update index and the
-/// binary → source maps), and CVE tags / exceptions (used by counts at ingest). Errors are
-/// logged; the next tick tries again.
+/// left undone ([`Engine::recover`](pakiti_engine::Engine::recover)), sync due feeds (when
+/// enabled), then pick up what other servers sharing the database changed: feeds imported
+/// elsewhere (reload and re-evaluate the stale keys), repositories synced elsewhere (reload
+/// the update index and the binary → source maps), and CVE tags / exceptions (used by counts
+/// at ingest). Errors are logged; the next tick tries again.
 pub async fn tick(st: &AppState) {
     // Work a crash left behind first: a committed import's stale keys, unevaluated reports.
-    if let Err(e) = reevaluate::recover(st).await {
+    if let Err(e) = st.engine.recover().await {
         tracing::error!(
             error = format!("{e:#}"),
             "finishing outstanding evaluations failed"
@@ -27,30 +26,30 @@ pub async fn tick(st: &AppState) {
     {
         tracing::error!(error = format!("{e:#}"), "feed scheduler step failed");
     }
-    let changed = match st.feeds_changed().await {
+    let changed = match st.engine.feeds_changed().await {
         Ok(true) => Ok(true),
-        Ok(false) => st.evaluator_behind().await,
+        Ok(false) => st.engine.evaluator_behind().await,
         Err(e) => Err(e),
     };
     match changed {
         Ok(true) => {
-            if let Err(e) = reevaluate::run_once(st).await {
+            if let Err(e) = st.engine.reevaluate().await {
                 tracing::error!(error = format!("{e:#}"), "re-evaluation failed");
             }
         }
         Ok(false) => {}
         Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
     }
-    match st.repositories_changed().await {
+    match st.engine.repositories_changed().await {
         Ok(true) => {
-            if let Err(e) = st.reload_repositories().await {
+            if let Err(e) = st.engine.reload_repositories().await {
                 tracing::error!(error = format!("{e:#}"), "reloading repositories failed");
             }
         }
         Ok(false) => {}
         Err(e) => tracing::error!(error = format!("{e:#}"), "reading repositories failed"),
     }
-    if let Err(e) = st.reload_policy().await {
+    if let Err(e) = st.engine.reload_policy().await {
         tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
     }
 }

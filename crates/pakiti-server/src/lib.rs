@@ -6,13 +6,12 @@
 pub mod api_types;
 pub mod auth;
 pub mod cmd;
+pub mod conn;
 pub mod demo;
 pub mod error;
 pub mod export;
-pub mod fleet;
 pub mod handlers;
 pub mod identity;
-pub mod ingest;
 pub mod jobs;
 pub mod limits;
 pub mod listen;
@@ -24,11 +23,7 @@ pub mod settings;
 pub mod smime;
 pub mod state;
 pub mod tls;
-pub mod updates;
 pub mod web;
 pub mod worker;
 
 pub use router::{router, serve};
-
-// The engine's modules at their old paths (the compatibility surface, see `state`).
-pub use pakiti_engine::{crashpoint, evaluate, osrules, writer};

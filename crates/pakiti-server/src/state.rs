@@ -1,22 +1,10 @@
 //! The state every handler shares: the store, the settings, the HTTP edge's own parts
 //! (S/MIME key, budgets, log-in limiter, CSRF secret) and the [`Engine`], which owns every
-//! in-memory index.
-//!
-//! # Compatibility surface
-//!
-//! The methods below that only delegate to [`Engine`] (`evaluator`, `policy`, `updates`,
-//! `reload_*`, `*_changed`, `evaluator_behind`, `catch_up`, `last_hash`, `remember_hash`,
-//! `seen_body`, `remember_body`, `fleet_changed`) keep the call shapes handlers used before
-//! the engine had a crate of its own; so do the re-exports and wrappers at the old module
-//! paths (`crate::{evaluate, updates, fleet, ingest, writer, osrules, crashpoint}` and
-//! `crate::jobs::reevaluate`). New code may call `state.engine` directly.
+//! in-memory index. Handlers, jobs and commands call the engine directly (`state.engine.…`).
 
 use std::sync::Arc;
 
-use pakiti_engine::evaluate::{Evaluator, Policy};
 use pakiti_engine::osrules::OsRules;
-use pakiti_engine::updates::UpdatesHandle;
-use pakiti_store::HostIdentity;
 use pakiti_store::Store;
 
 use crate::settings::Settings;
@@ -82,112 +70,5 @@ impl AppState {
             report_key: report_key.map(Arc::new),
             engine,
         })
-    }
-
-    /// The evaluator in force ([`Engine::evaluator`]).
-    #[must_use]
-    pub fn evaluator(&self) -> Arc<Evaluator> {
-        self.engine.evaluator()
-    }
-
-    /// The CVE tags and exceptions in force ([`Engine::policy`]).
-    #[must_use]
-    pub fn policy(&self) -> Arc<Policy> {
-        self.engine.policy()
-    }
-
-    /// The repository index handle ([`Engine::updates`]).
-    #[must_use]
-    pub fn updates(&self) -> &UpdatesHandle {
-        self.engine.updates()
-    }
-
-    /// [`Engine::reload_advisories`].
-    ///
-    /// # Errors
-    /// The advisories cannot be loaded.
-    pub async fn reload_advisories(&self) -> anyhow::Result<usize> {
-        self.engine.reload_advisories().await
-    }
-
-    /// [`Engine::feeds_changed`].
-    ///
-    /// # Errors
-    /// The store fails.
-    pub async fn feeds_changed(&self) -> anyhow::Result<bool> {
-        self.engine.feeds_changed().await
-    }
-
-    /// [`Engine::evaluator_behind`].
-    ///
-    /// # Errors
-    /// The store fails.
-    pub async fn evaluator_behind(&self) -> anyhow::Result<bool> {
-        self.engine.evaluator_behind().await
-    }
-
-    /// [`Engine::catch_up`].
-    ///
-    /// # Errors
-    /// The store fails.
-    pub async fn catch_up(&self) -> anyhow::Result<()> {
-        self.engine.catch_up().await
-    }
-
-    /// [`Engine::reload_policy`].
-    ///
-    /// # Errors
-    /// The store fails.
-    pub async fn reload_policy(&self) -> anyhow::Result<()> {
-        self.engine.reload_policy().await
-    }
-
-    /// [`Engine::reload_repositories`].
-    ///
-    /// # Errors
-    /// The repositories cannot be loaded.
-    pub async fn reload_repositories(&self) -> anyhow::Result<usize> {
-        self.engine.reload_repositories().await
-    }
-
-    /// [`Engine::repositories_changed`].
-    ///
-    /// # Errors
-    /// The store fails.
-    pub async fn repositories_changed(&self) -> anyhow::Result<bool> {
-        self.engine.repositories_changed().await
-    }
-
-    /// [`Engine::last_hash`].
-    #[must_use]
-    pub fn last_hash(&self, identity: &HostIdentity) -> Option<(i64, String, Option<String>)> {
-        self.engine.last_hash(identity)
-    }
-
-    /// [`Engine::remember_hash`].
-    pub fn remember_hash(
-        &self,
-        identity: &HostIdentity,
-        host: i64,
-        hash: &str,
-        stream: Option<&str>,
-    ) {
-        self.engine.remember_hash(identity, host, hash, stream);
-    }
-
-    /// [`Engine::seen_body`].
-    #[must_use]
-    pub fn seen_body(&self, digest: &[u8; 32]) -> Option<SeenBody> {
-        self.engine.seen_body(digest)
-    }
-
-    /// [`Engine::remember_body`].
-    pub fn remember_body(&self, digest: [u8; 32], seen: SeenBody) {
-        self.engine.remember_body(digest, seen);
-    }
-
-    /// [`Engine::fleet_changed`].
-    pub fn fleet_changed(&self) {
-        self.engine.fleet_changed();
     }
 }

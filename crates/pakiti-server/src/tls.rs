@@ -2,8 +2,8 @@
 //! certificates (their verified subject DN is known to the handlers), and certificates
 //! re-read without a restart (SIGHUP or a changed file, for certbot-style renewals).
 //!
-//! Every request that came over such a connection carries a [`TlsInfo`] extension; plain HTTP
-//! requests do not. `auth` reads the client certificate for `tls` mode without a front proxy,
+//! Every request that came over such a connection carries a [`TlsInfo`] extension (defined in
+//! [`crate::conn`]); plain HTTP requests do not. `auth` reads the client certificate for `tls` mode without a front proxy,
 //! `handlers/report.rs` for trusted report proxies and to decide whether tagged-CVE report-back
 //! lines may be sent (Pakiti 3 sends them only over HTTPS).
 
@@ -23,8 +23,8 @@ use rustls::{RootCertStore, ServerConfig};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
-use x509_cert::der::Decode;
 
+use crate::conn::{ClientCert, TlsInfo};
 use crate::settings::{ClientAuth, Tls};
 use crate::state::AppState;
 
@@ -81,70 +81,6 @@ pub enum TlsError {
         /// Why.
         message: String,
     },
-}
-
-/// The verified client certificate of a connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientCert {
-    /// The subject DN as RFC 4514 writes it (`CN=host/wn1.example.org,O=Site,DC=example,DC=org`):
-    /// nginx's `$ssl_client_s_dn` and Apache's `SSL_CLIENT_S_DN` give the same form.
-    pub dn: String,
-    /// The subject DN in OpenSSL's legacy one-line form (`/DC=org/DC=example/O=Site/CN=host/wn1.example.org`),
-    /// as grid sites and Apache's `LegacyDNStringFormat` write it.
-    pub legacy_dn: String,
-}
-
-impl ClientCert {
-    /// The subject of a DER certificate; `None` when it cannot be parsed.
-    #[must_use]
-    pub fn from_der(der: &[u8]) -> Option<ClientCert> {
-        let cert = x509_cert::Certificate::from_der(der).ok()?;
-        let subject = &cert.tbs_certificate.subject;
-        let mut legacy = String::new();
-        for rdn in &subject.0 {
-            legacy.push('/');
-            legacy.push_str(&unescape_rfc4514(&rdn.to_string()));
-        }
-        Some(ClientCert {
-            dn: subject.to_string(),
-            legacy_dn: legacy,
-        })
-    }
-
-    /// Whether a configured DN names this certificate's subject, in either form.
-    #[must_use]
-    pub fn matches(&self, configured: &str) -> bool {
-        let c = configured.trim();
-        c == self.dn || c == self.legacy_dn
-    }
-}
-
-/// Drops RFC 4514's backslash escapes (`\,` → `,`); hex escapes stay as they are.
-fn unescape_rfc4514(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\\'
-            && let Some(&next) = chars.peek()
-            && matches!(
-                next,
-                ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '#' | ' ' | '='
-            )
-        {
-            out.push(next);
-            chars.next();
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A request extension present on every request that came over HTTPS served by pakiti.
-#[derive(Clone, Debug, Default)]
-pub struct TlsInfo {
-    /// The client certificate, verified against `[tls] client_ca`, when one was presented.
-    pub client: Option<Arc<ClientCert>>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
@@ -522,12 +458,5 @@ mod tests {
         assert!(!is_hashed_name("1a2b3c4d.pem"));
         assert!(!is_hashed_name("ca.pem"));
         assert!(!is_hashed_name("1a2b3c4.0"));
-    }
-
-    #[test]
-    fn unescapes_rfc4514() {
-        assert_eq!(unescape_rfc4514("CN=a\\,b"), "CN=a,b");
-        assert_eq!(unescape_rfc4514("CN=host/x.org"), "CN=host/x.org");
-        assert_eq!(unescape_rfc4514("CN=\\ lead"), "CN= lead");
     }
 }

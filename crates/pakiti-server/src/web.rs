@@ -1,7 +1,7 @@
 //! What every server-rendered page shares (askama templates, escaped by default; no
 //! JavaScript needed): [`render`], query-string helpers, the stylesheet and the security
-//! headers of every answer. The pages themselves live with their resource in
-//! [`crate::handlers`].
+//! headers of every answer. The pages themselves live with their resource in the `handlers`
+//! modules (this module imports none of them).
 //!
 //! Each page takes the [`Viewer`](crate::auth::Viewer) and shows only what its scope allows;
 //! every list page also answers `?format=csv` and `?format=json` with every matching row (see

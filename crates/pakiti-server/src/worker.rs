@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::AppError;
-use crate::ingest::{self, Origin, Outcome};
 use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin, Outcome};
 
 /// What is queued: the report in our JSON form plus where it came from.
 #[derive(Serialize, Deserialize)]
@@ -77,14 +77,17 @@ pub async fn enqueue(
     // `SEC`/`ORD` upgrade lines now, from the repository index in force, like in synchronous
     // mode. The CVE lines (protocol 5, JSON) wait for the worker and are not sent.
     let upgrades = if report.mode.reports_back() {
-        let stream = crate::ingest::stream_of(report, state.engine.os_rules());
-        let (modules, _) =
-            crate::ingest::effective_modules(&state.evaluator(), report, stream.as_ref());
-        crate::updates::host_lines(
-            &state.updates().get(),
+        let stream = pakiti_engine::ingest::stream_of(report, state.engine.os_rules());
+        let (modules, _) = pakiti_engine::ingest::effective_modules(
+            &state.engine.evaluator(),
+            report,
+            stream.as_ref(),
+        );
+        pakiti_engine::updates::host_lines(
+            &state.engine.updates().get(),
             stream.as_ref(),
             &report.arch,
-            &crate::ingest::to_installed(report),
+            &pakiti_engine::ingest::to_installed(report),
             &modules,
         )
     } else {
@@ -145,7 +148,7 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
                 client_dn: env.client_dn,
                 trusted_proxy: env.trusted_proxy,
             };
-            ingest::process(state, &report, &origin)
+            ingest::process(&state.engine, &report, &origin)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))
         }
@@ -161,7 +164,7 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
         state.store.complete_report(q.id).await?;
     }
     if n > 0 {
-        state.fleet_changed();
+        state.engine.fleet_changed();
     }
     Ok(n)
 }

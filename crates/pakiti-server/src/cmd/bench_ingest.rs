@@ -14,13 +14,14 @@
 //!
 //! 4. A full re-evaluation: the fleet is topped up to `reeval_hosts` hosts by calling
 //!    [`ingest::process`] directly (the same step the HTTP handler runs, minus HTTP and parsing:
-//!    10,000 first reports over HTTP would only repeat phase 1), then [`reevaluate::run_once`]
-//!    is timed three times: after every key went stale with nothing changing (disable and
-//!    enable every feed, then re-evaluate: every stored package version is re-matched and
-//!    compared, nothing is written); after every feed was disabled (every answer and count
-//!    drops); and — the figure of the issue — after every feed came back: reload of the
-//!    advisories, re-match of every stored package version they name, every answer rewritten,
-//!    and a counts refresh of every host that has one.
+//!    10,000 first reports over HTTP would only repeat phase 1), then
+//!    [`Engine::reevaluate`](pakiti_engine::Engine::reevaluate) is timed three times: after
+//!    every key went stale with nothing changing (disable and enable every feed, then
+//!    re-evaluate: every stored package version is re-matched and compared, nothing is
+//!    written); after every feed was disabled (every answer and count drops); and — the
+//!    figure of the issue — after every feed came back: reload of the advisories, re-match of
+//!    every stored package version they name, every answer rewritten, and a counts refresh of
+//!    every host that has one.
 //!
 //! The client shares the 2 cores with the server, so the HTTP figures are a lower bound of what
 //! the server alone sustains.
@@ -48,11 +49,11 @@ use tokio::net::TcpListener;
 
 use crate::cmd::bench::{FULL_FEEDS, build_fleet};
 use crate::cmd::serve::open_state;
-use crate::ingest::{self, Origin};
-use crate::jobs::{feeds, reevaluate};
+use crate::jobs::feeds;
 use crate::sample::{self, HostList};
 use crate::settings::{Evaluation, Settings};
 use crate::state::AppState;
+use pakiti_engine::ingest::{self, Origin};
 
 /// The environment variables that name a PostgreSQL admin connection for the benchmark.
 pub const POSTGRES_ENVS: &[&str] = &["PAKITI_BENCH_POSTGRES_URL", "PAKITI_TEST_POSTGRES_URL"];
@@ -130,8 +131,8 @@ pub struct Reevaluated {
     pub topup: Duration,
     /// Time of an advisory reload alone (part of `outcome.took`).
     pub reload: Duration,
-    /// What `reevaluate::run_once` did and how long it took.
-    pub outcome: reevaluate::Reevaluation,
+    /// What `Engine::reevaluate` did and how long it took.
+    pub outcome: pakiti_engine::reevaluate::Reevaluation,
     /// Store size with all hosts, in bytes.
     pub size_bytes: u64,
 }
@@ -354,7 +355,7 @@ pub(crate) async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) 
             bail!("importing {}: {e}", path.display());
         }
     }
-    reevaluate::run_once(state).await?;
+    state.engine.reevaluate().await?;
     Ok(())
 }
 
@@ -383,7 +384,7 @@ pub(crate) async fn process_direct(
                 let Some(r) = reports.get(i) else {
                     return Ok::<_, anyhow::Error>(());
                 };
-                ingest::process(&state, r, &origin)
+                ingest::process(&state.engine, r, &origin)
                     .await
                     .map_err(|e| anyhow::anyhow!("ingesting {}: {e}", r.hostname))?;
             }
@@ -431,7 +432,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
     let t = Instant::now();
     import_feeds(&state, &args.feeds).await?;
     let import = t.elapsed();
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let baseline_bytes = state.store.size_bytes().await?;
     writeln!(
         log,
@@ -498,7 +499,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         // Every key stale but no answer changes (a feed re-imported as it was).
         set_all_feeds(&state, false).await?;
         set_all_feeds(&state, true).await?;
-        let noop = reevaluate::run_once(&state).await?;
+        let noop = state.engine.reevaluate().await?;
         writeln!(
             log,
             "{backend}: re-evaluation after every key went stale with no answer changing: \
@@ -511,7 +512,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         // The worst case: every feed removed (every answer and every count changes), then
         // every feed back — the figure of the issue is the second re-evaluation.
         set_all_feeds(&state, false).await?;
-        let off = reevaluate::run_once(&state).await?;
+        let off = state.engine.reevaluate().await?;
         writeln!(
             log,
             "{backend}: re-evaluation after every feed was disabled: {:.2} s ({} answers changed, \
@@ -522,9 +523,9 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         )?;
         set_all_feeds(&state, true).await?;
         let t = Instant::now();
-        state.reload_advisories().await?;
+        state.engine.reload_advisories().await?;
         let reload = t.elapsed();
-        let outcome = reevaluate::run_once(&state).await?;
+        let outcome = state.engine.reevaluate().await?;
         let size_bytes = state.store.size_bytes().await?;
         writeln!(
             log,

@@ -73,7 +73,7 @@ pub async fn run(data: &Path, hosts: usize, out: &mut impl Write) -> Result<()> 
         all.as_secs_f64()
     )?;
     let t = Instant::now();
-    let n = state.reload_repositories().await?;
+    let n = state.engine.reload_repositories().await?;
     writeln!(
         out,
         "rebuild the in-memory index from the store ({n} repositories): {:.3} s",
@@ -94,7 +94,7 @@ pub async fn run(data: &Path, hosts: usize, out: &mut impl Write) -> Result<()> 
         lists.push(parse_host_list(&text)?);
     }
     let fleet = jittered_fleet(&lists, hosts);
-    let index = state.updates().get();
+    let index = state.engine.updates().get();
     let inventories: Vec<HostPackages<'_>> = fleet
         .iter()
         .map(|(s, p)| HostPackages {

@@ -90,10 +90,10 @@ pub async fn measure(url: &str, args: &WebArgs, log: &mut impl Write) -> Result<
         log,
         "{backend}: imported {} feed files ({} advisories) in {:.1} s",
         files.len(),
-        state.evaluator().advisory_count(),
+        state.engine.evaluator().advisory_count(),
         t.elapsed().as_secs_f64()
     )?;
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let lists = sample::load_lists(&args.data.join("hosts/lists"))?;
     let covered = |s: &OsStream| evaluator.index().covers(s);
     let bases: Vec<&HostList> = lists
@@ -118,7 +118,7 @@ pub async fn measure(url: &str, args: &WebArgs, log: &mut impl Write) -> Result<
         t.elapsed().as_secs_f64()
     )?;
     let t = Instant::now();
-    let index = crate::fleet::refresh_now(&state).await?;
+    let index = state.engine.refresh_fleet_now().await?;
     writeln!(
         log,
         "{backend}: fleet index of {} hosts built in {:.2} s ({} findings); peak RSS so far {:.0} MiB",
@@ -143,7 +143,7 @@ pub async fn measure(url: &str, args: &WebArgs, log: &mut impl Write) -> Result<
             author: "bench".into(),
         })
         .await?;
-    crate::fleet::refresh_now(&state).await?;
+    state.engine.refresh_fleet_now().await?;
 
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let base = format!("http://{}", listener.local_addr()?);

@@ -8,7 +8,6 @@ use pakiti_feeds::FeedKind;
 use pakiti_store::{Feed, NewFeed, SyncStatus};
 
 use crate::jobs::feeds::{self, AUTO_KIND, ImportOutcome, Progress};
-use crate::jobs::reevaluate;
 use crate::state::AppState;
 
 /// A progress bar on a terminal, nothing otherwise.
@@ -206,7 +205,7 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
     let feed = find(state, name).await?;
     state.store.delete_feed(feed.id).await?;
-    let r = reevaluate::run_once(state).await?;
+    let r = state.engine.reevaluate().await?;
     writeln!(
         out,
         "removed feed {name}; re-evaluated {} package versions on {} hosts",
@@ -283,7 +282,7 @@ pub async fn sync(
         ok &= o.status != SyncStatus::Failed;
         report(&feed.name, &o, out)?;
     }
-    let r = reevaluate::run_once(state).await?;
+    let r = state.engine.reevaluate().await?;
     writeln!(
         out,
         "re-evaluated {} package versions on {} hosts in {:.2} s",
@@ -401,9 +400,9 @@ pub async fn import(
     bar.finish();
     report(&feed.name, &o, out)?;
     // The import is committed with its stale keys; a crash here leaves the re-evaluation to
-    // the next server start (`jobs::reevaluate::recover`).
-    crate::crashpoint::reached("after-import").await;
-    let r = reevaluate::run_once(state).await?;
+    // the next server start (`Engine::recover`, run by `jobs::tick`).
+    pakiti_engine::crashpoint::reached("after-import").await;
+    let r = state.engine.reevaluate().await?;
     writeln!(
         out,
         "re-evaluated {} package versions on {} hosts in {:.2} s",

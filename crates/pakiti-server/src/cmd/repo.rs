@@ -160,8 +160,8 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
     let r = find(state, name).await?;
     state.store.delete_repository(r.id).await?;
-    state.reload_repositories().await?;
-    let hosts = crate::updates::refresh_stream(state, &r.stream).await?;
+    state.engine.reload_repositories().await?;
+    let hosts = state.engine.refresh_stream(&r.stream).await?;
     writeln!(
         out,
         "removed repository {} ({hosts} hosts refreshed)",

@@ -192,7 +192,7 @@ pub fn run(args: &ScanArgs, out: &mut impl Write, err: &mut impl Write) -> Resul
         .packages
         .iter()
         .filter_map(|p| {
-            crate::ingest::check_version(scheme, &p.version)
+            pakiti_engine::ingest::check_version(scheme, &p.version)
                 .err()
                 .map(|e| format!("{}: {e}", p.name))
         })

@@ -117,7 +117,7 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     }
     tracing::info!(
         store = state.store.backend(),
-        advisories = state.evaluator().advisory_count(),
+        advisories = state.engine.evaluator().advisory_count(),
         "pakiti listening on {url}"
     );
     eprintln!("pakiti is running: open {url} in a browser (Ctrl-C stops it)");

@@ -12,7 +12,7 @@ use crate::api_types::{
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::export::{self, FormatQuery};
-use crate::fleet;
+
 use crate::state::AppState;
 use crate::web::{VERSION, render};
 
@@ -21,7 +21,7 @@ use crate::web::{VERSION, render};
 /// # Errors
 /// The fleet index cannot be built.
 pub async fn cve_rows(state: &AppState, viewer: &Viewer) -> Result<Vec<ApiCve>, AppError> {
-    let fleet = fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     Ok(fleet
         .cves(&viewer.scope)
         .into_iter()
@@ -45,7 +45,7 @@ pub async fn cve_detail(
     cve: &str,
     limit: usize,
 ) -> Result<ApiCveDetail, AppError> {
-    let fleet = fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     // A CVE that only hosts outside the viewer's scope have answers exactly like one no
     // host has: the page must not tell a restricted user that it exists elsewhere.
     let d = fleet

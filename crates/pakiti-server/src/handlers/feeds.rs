@@ -84,6 +84,6 @@ pub async fn list_page(
     render(&FeedsPage {
         version: VERSION,
         feeds: rows,
-        source_gaps: state.evaluator().source_map_gaps(),
+        source_gaps: state.engine.evaluator().source_map_gaps(),
     })
 }

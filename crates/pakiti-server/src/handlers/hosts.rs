@@ -16,10 +16,10 @@ use crate::api_types::{
 };
 use crate::auth::Viewer;
 use crate::error::AppError;
-use crate::evaluate;
 use crate::export::{self, Format};
 use crate::state::AppState;
 use crate::web::{SortLink, VERSION, enc, render, with};
+use pakiti_engine::evaluate;
 
 /// A query parameter that an HTML form submits empty (`not_reporting_days=`) is absent, not
 /// malformed.
@@ -103,7 +103,7 @@ pub struct HostsQuery {
 /// stream with source-package advisories); callers that know the host's packages clear it
 /// when the host reported source names ([`refine_source_names`]).
 #[must_use]
-pub fn api_host(h: &Host, evaluator: &crate::evaluate::Evaluator) -> ApiHost {
+pub fn api_host(h: &Host, evaluator: &pakiti_engine::evaluate::Evaluator) -> ApiHost {
     ApiHost {
         source_names_unknown: h
             .facts
@@ -206,7 +206,7 @@ pub async fn host_filter(
     let package = nonempty(q.package.as_ref());
     let not_covered = q.not_covered.unwrap_or(false);
     if cve.is_some() || cve_tag.is_some() || package.is_some() || not_covered {
-        let fleet = crate::fleet::current(state).await?;
+        let fleet = state.engine.fleet().await?;
         if let Some(c) = &cve {
             host_ids = intersect(host_ids, fleet.hosts_with_cve(c));
         }
@@ -285,7 +285,7 @@ pub async fn query_hosts(
     };
     let sort = parse_sort(q.sort.as_deref())?;
     let result = state.store.list_hosts(&filter, sort, page).await?;
-    let evaluator = state.evaluator();
+    let evaluator = state.engine.evaluator();
     let mut hosts: Vec<ApiHost> = result
         .hosts
         .iter()
@@ -313,7 +313,7 @@ pub async fn refine_source_names(
     if !hosts.iter().any(|h| h.source_names_unknown) {
         return Ok(());
     }
-    let fleet = crate::fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     for (h, a) in stored.iter().zip(hosts.iter_mut()) {
         if a.source_names_unknown && fleet.host_reports_sources(h.id) == Some(true) {
             a.source_names_unknown = false;
@@ -375,9 +375,9 @@ pub async fn host_detail(
         .await
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
-    let fleet = crate::fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     let packages = state.store.host_packages(host.id).await?;
-    let mut api = api_host(&host, &state.evaluator());
+    let mut api = api_host(&host, &state.engine.evaluator());
     if packages.iter().any(|(_, p)| p.source.is_some()) {
         api.source_names_unknown = false;
     }
@@ -412,19 +412,20 @@ pub async fn host_detail(
             problems: r.problem_count,
         })
         .collect();
-    let updates = crate::updates::stored_host_updates(&state.store, state.updates(), &host)
-        .await
-        .map_err(anyhow::Error::from)?
-        .into_iter()
-        .map(|r| ApiUpdate {
-            name: r.line.name,
-            installed: r.line.installed_version,
-            available: r.line.new_version,
-            security: r.line.security,
-            advisory: r.advisory,
-            severity: r.severity,
-        })
-        .collect();
+    let updates =
+        pakiti_engine::updates::stored_host_updates(&state.store, state.engine.updates(), &host)
+            .await
+            .map_err(anyhow::Error::from)?
+            .into_iter()
+            .map(|r| ApiUpdate {
+                name: r.line.name,
+                installed: r.line.installed_version,
+                available: r.line.new_version,
+                security: r.line.security,
+                advisory: r.advisory,
+                severity: r.severity,
+            })
+            .collect();
     let report_problem_lines = host
         .facts
         .problems

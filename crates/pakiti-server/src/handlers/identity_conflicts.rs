@@ -12,9 +12,9 @@ use utoipa::IntoParams;
 use crate::api_types::{ApiConflict, ApiConflictPage, rfc3339};
 use crate::auth::{Admin, AdminForm, NoFields};
 use crate::error::AppError;
-use crate::ingest::{self, Origin};
 use crate::state::AppState;
 use crate::web::{VERSION, render};
+use pakiti_engine::ingest::{self, Origin};
 
 fn api_conflict(c: IdentityConflict) -> ApiConflict {
     let packages = c
@@ -142,8 +142,8 @@ pub async fn accept(
         // It passed the proxy check when it arrived.
         trusted_proxy: true,
     };
-    ingest::process(&state, &report, &origin).await?;
-    state.fleet_changed();
+    ingest::process(&state.engine, &report, &origin).await?;
+    state.engine.fleet_changed();
     if let Some(h) = state
         .store
         .host_state(&ingest::identity_of(&report))

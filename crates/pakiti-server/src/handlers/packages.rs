@@ -102,11 +102,11 @@ pub async fn package_report(
     group: Option<String>,
 ) -> Result<(PackageReport, Vec<PackageHost>), AppError> {
     let hosts = visible_hosts(state, viewer, group).await?;
-    let index = state.updates().get();
+    let index = state.engine.updates().get();
     // Only hosts that have the package are read (the fleet index knows which), so the cost
     // follows the hosts with the package, not the whole fleet. A host the index does not
     // know yet (it reported after the index was built) is read too.
-    let fleet = crate::fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     let has: std::collections::HashSet<pakiti_store::HostId> =
         fleet.hosts_with_package(&name).into_iter().collect();
     let mut with: Vec<(&Host, Vec<InstalledPackage>)> = Vec::new();
@@ -157,7 +157,7 @@ pub async fn package_report(
             rows.extend(pkgs.iter().map(|p| row(None, false, "not-covered", p)));
             continue;
         };
-        let arch = crate::updates::repo_arch(stream, &h.facts.arch);
+        let arch = pakiti_engine::updates::repo_arch(stream, &h.facts.arch);
         let scope = Scope {
             stream,
             arch: arch.as_deref(),

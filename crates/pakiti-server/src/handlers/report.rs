@@ -17,10 +17,10 @@ use pakiti_api::report::{Mode, Report};
 use pakiti_api::{json, protocol4, protocol5, reply};
 use time::OffsetDateTime;
 
+use crate::conn::TlsInfo;
 use crate::error::AppError;
-use crate::ingest::{self, Origin};
 use crate::state::AppState;
-use crate::tls::TlsInfo;
+use pakiti_engine::ingest::{self, Origin};
 
 /// The header a TLS-terminating front proxy puts the client certificate's subject DN in.
 pub const CLIENT_DN_HEADER: &str = "x-ssl-client-s-dn";
@@ -426,7 +426,7 @@ fn raw_key(raw_query: &str, headers: &HeaderMap, body: &[u8]) -> [u8; 32] {
 /// `None` when the store says the host changed meanwhile (the caller then parses and saves).
 async fn replay_unchanged(
     state: &AppState,
-    seen: &crate::state::SeenBody,
+    seen: &pakiti_engine::SeenBody,
     wants_json: bool,
 ) -> Result<Option<Response>, AppError> {
     let meta = pakiti_store::ReportMeta {
@@ -522,7 +522,7 @@ async fn handle(
     };
     let raw_key = sync.then(|| raw_key(&format!("{raw_query}\n{sender}"), headers, &body));
     if let Some(key) = &raw_key
-        && let Some(seen) = state.seen_body(key)
+        && let Some(seen) = state.engine.seen_body(key)
         && let Some(resp) = replay_unchanged(state, &seen, wants_json).await?
     {
         return Ok(resp);
@@ -560,10 +560,10 @@ async fn handle(
     {
         crate::worker::enqueue(state, &report, &origin).await?
     } else {
-        ingest::process(state, &report, &origin).await?
+        ingest::process(&state.engine, &report, &origin).await?
     };
     if !outcome.unchanged {
-        state.fleet_changed();
+        state.engine.fleet_changed();
     }
     if let crate::identity::Verdict::NewHost(seen) = &verdict {
         crate::identity::bind_new(state, &report, seen).await?;
@@ -595,10 +595,10 @@ async fn handle(
         && report.mode == Mode::StoreOnly
     {
         let identity = ingest::identity_of(&report);
-        if let Some((host, hash, _)) = state.last_hash(&identity) {
-            state.remember_body(
+        if let Some((host, hash, _)) = state.engine.last_hash(&identity) {
+            state.engine.remember_body(
                 key,
-                crate::state::SeenBody {
+                pakiti_engine::SeenBody {
                     identity,
                     host,
                     hash,

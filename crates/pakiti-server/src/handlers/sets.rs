@@ -10,9 +10,9 @@ use crate::api_types::ApiHostSet;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::export::{self, FormatQuery};
-use crate::fleet::{self, GroupBy};
 use crate::state::AppState;
 use crate::web::{VERSION, render};
+use pakiti_engine::fleet::GroupBy;
 
 /// Hosts in the viewer's scope grouped `by`.
 ///
@@ -23,7 +23,7 @@ pub async fn host_sets(
     viewer: &Viewer,
     by: GroupBy,
 ) -> Result<Vec<ApiHostSet>, AppError> {
-    let fleet = fleet::current(state).await?;
+    let fleet = state.engine.fleet().await?;
     Ok(fleet
         .host_sets(by, &viewer.scope)
         .into_iter()

@@ -17,13 +17,13 @@ use crate::api_types::{
 use crate::auth::{Admin, AdminForm, Viewer};
 use crate::error::AppError;
 use crate::export::{self, FormatQuery};
-use crate::fleet;
+
 use crate::state::AppState;
 use crate::web::{IdForm, VERSION, render};
 
 pub(crate) async fn after_change(state: &AppState) -> Result<(), AppError> {
-    crate::jobs::reevaluate::refresh_all_counts(state).await?;
-    fleet::refresh_now(state).await?;
+    state.engine.refresh_all_counts().await?;
+    state.engine.refresh_fleet_now().await?;
     Ok(())
 }
 
@@ -95,7 +95,7 @@ pub async fn tag_report(
     viewer: &Viewer,
     tag: &str,
 ) -> Result<ApiTagReport, AppError> {
-    let d = fleet::current(state).await?.tag(tag, &viewer.scope);
+    let d = state.engine.fleet().await?.tag(tag, &viewer.scope);
     Ok(ApiTagReport {
         tag: d.tag,
         cves: d

@@ -51,6 +51,7 @@ pub struct ImportOutcome {
 /// Bytes fetched for a feed, with the validators for the next conditional GET (`body` is
 /// `None` when the source answered "not modified").
 pub use super::fetch::Got as Fetched;
+pub use super::fetch::{NoProgress, Progress};
 
 /// A document parsed and recognised.
 #[derive(Debug)]
@@ -74,22 +75,6 @@ pub struct ImportOptions {
     /// The document already parsed from these bytes with the feed's kind and stream (by
     /// `feed import`, which names a new feed after its content).
     pub parsed: Option<Identified>,
-}
-
-/// Progress reports for a person watching (a progress bar on a terminal).
-pub trait Progress: Send + Sync {
-    /// A new stage starts (`downloading`, `parsing`, `storing`); `total` bytes when known.
-    fn stage(&self, name: &str, total: Option<u64>);
-    /// Bytes done in the current stage.
-    fn advance(&self, done: u64);
-}
-
-/// Progress that goes nowhere.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn stage(&self, _: &str, _: Option<u64>) {}
-    fn advance(&self, _: u64) {}
 }
 
 /// Fetches a feed's bytes: a conditional GET for URLs, a read for local paths.
@@ -353,7 +338,7 @@ pub async fn sync_due(state: &AppState) -> Result<usize> {
         }
     }
     if n > 0 {
-        super::reevaluate::run_once(state).await?;
+        state.engine.reevaluate().await?;
     }
     Ok(n)
 }

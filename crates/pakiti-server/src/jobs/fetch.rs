@@ -13,7 +13,21 @@ use anyhow::{Context, Result, anyhow, bail};
 use pakiti_store::SyncRecord;
 use sha2::{Digest, Sha256};
 
-use super::feeds::Progress;
+/// Progress reports for a person watching (a progress bar on a terminal).
+pub trait Progress: Send + Sync {
+    /// A new stage starts (`downloading`, `parsing`, `storing`); `total` bytes when known.
+    fn stage(&self, name: &str, total: Option<u64>);
+    /// Bytes done in the current stage.
+    fn advance(&self, done: u64);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn stage(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+}
 
 /// How long connecting may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);

@@ -32,8 +32,8 @@ use pakiti_store::{RepoContent, Repository, SyncRecord, SyncStatus};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::feeds::{NoProgress, Progress};
 use super::fetch::Got;
+use super::fetch::{NoProgress, Progress};
 use crate::state::AppState;
 use locate::{Fetched, fetch};
 use parse::parse;
@@ -196,7 +196,7 @@ pub async fn sync(
                 )
                 .await?;
             outcome.status = SyncStatus::Ok;
-            state.reload_repositories().await?;
+            state.engine.reload_repositories().await?;
             // Binaries whose source the index names may now match source advisories.
             let mapped: Vec<String> = content
                 .entries
@@ -207,9 +207,12 @@ pub async fn sync(
                 .into_iter()
                 .collect();
             if repo.kind == "apt" {
-                crate::updates::reevaluate_binaries(state, &repo.stream, mapped).await?;
+                state
+                    .engine
+                    .reevaluate_binaries(&repo.stream, mapped)
+                    .await?;
             }
-            outcome.hosts = crate::updates::refresh_stream(state, &repo.stream).await?;
+            outcome.hosts = state.engine.refresh_stream(&repo.stream).await?;
         }
     }
     outcome.took = start.elapsed();

@@ -391,7 +391,7 @@ async fn issue_16_host_links_are_percent_encoded() {
         })
         .await
         .unwrap();
-    s.state.fleet_changed();
+    s.state.engine.fleet_changed();
     let (status, html) = get_text(&s, "/hosts").await;
     assert_eq!(status, 200);
     assert!(
@@ -1060,7 +1060,7 @@ async fn issue_16_package_page_reads_only_the_hosts_that_have_the_package() {
             r.packages.retain(|p| p.name != "bash");
             assert_eq!(s.post_protocol4(&r).await.0, 200, "{be}");
         }
-        pakiti_server::fleet::up_to_date(&s.state).await.unwrap();
+        s.state.engine.fleet_up_to_date().await.unwrap();
         let (st, before) = get_text(&s, "/packages/bash").await;
         assert_eq!(st, 200, "{be}: {before}");
         // Damage every package list but the one host's.

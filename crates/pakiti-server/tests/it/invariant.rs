@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use pakiti_api::report::{Mode, Package, Packager, Report};
 use pakiti_core::stream::Distro;
-use pakiti_server::jobs::{self, feeds, reevaluate};
+use pakiti_server::jobs::{self, feeds};
 use pakiti_server::settings::Settings;
 use pakiti_server::state::AppState;
 use pakiti_store::{NewException, NewFeed};
@@ -306,7 +306,7 @@ async fn check_sequence(db: TestDatabase, fresh: TestDatabase, ops: &[Op]) {
                     let other = other_process(s.url()).await;
                     let imported = import(&other, *feed, variant).await;
                     if !*crash {
-                        reevaluate::run_once(&other).await.unwrap();
+                        other.engine.reevaluate().await.unwrap();
                     }
                     other.store.close().await;
                     record_import(&mut m, *feed, variant, imported);
@@ -318,19 +318,19 @@ async fn check_sequence(db: TestDatabase, fresh: TestDatabase, ops: &[Op]) {
                 } else {
                     let imported = import(&s.state, *feed, variant).await;
                     record_import(&mut m, *feed, variant, imported);
-                    reevaluate::run_once(&s.state).await.unwrap();
+                    s.state.engine.reevaluate().await.unwrap();
                 }
             }
             Op::Remove { feed, elsewhere } => {
                 if *elsewhere {
                     let other = other_process(s.url()).await;
                     remove(&other, *feed).await;
-                    reevaluate::run_once(&other).await.unwrap();
+                    other.engine.reevaluate().await.unwrap();
                     other.store.close().await;
                     jobs::tick(&s.state).await;
                 } else {
                     remove(&s.state, *feed).await;
-                    reevaluate::run_once(&s.state).await.unwrap();
+                    s.state.engine.reevaluate().await.unwrap();
                 }
                 m.feeds.remove(feed);
             }
@@ -352,8 +352,8 @@ async fn check_sequence(db: TestDatabase, fresh: TestDatabase, ops: &[Op]) {
                     m.exceptions.insert(*i, e.id);
                 }
                 // What the exception pages and API do after a change.
-                reevaluate::refresh_all_counts(&s.state).await.unwrap();
-                pakiti_server::fleet::refresh_now(&s.state).await.unwrap();
+                s.state.engine.refresh_all_counts().await.unwrap();
+                s.state.engine.refresh_fleet_now().await.unwrap();
             }
             Op::Restart => s = s.restart().await,
         }
@@ -388,8 +388,8 @@ async fn check_sequence(db: TestDatabase, fresh: TestDatabase, ops: &[Op]) {
             .await
             .unwrap();
     }
-    reevaluate::refresh_all_counts(&f.state).await.unwrap();
-    reevaluate::run_once(&f.state).await.unwrap();
+    f.state.engine.refresh_all_counts().await.unwrap();
+    f.state.engine.reevaluate().await.unwrap();
     for (host, variant) in &m.reports {
         let (status, text) = f.post_protocol5(&host_report(*host, *variant)).await;
         assert_eq!(status, 200, "{text}");
@@ -423,7 +423,7 @@ fn record_import(m: &mut Model, feed: usize, variant: &[u8], imported: bool) {
 async fn snapshot(s: &TestServer, hosts: &[&str]) -> BTreeMap<String, Value> {
     // Read the fleet index as the store now is (pages answer a stale one once while it
     // rebuilds in the background); this does not mark it stale.
-    pakiti_server::fleet::up_to_date(&s.state).await.unwrap();
+    s.state.engine.fleet_up_to_date().await.unwrap();
     let mut out = BTreeMap::new();
     for h in hosts {
         let (status, v) = s.get_json(&format!("/api/v1/hosts/{h}")).await;
@@ -667,7 +667,7 @@ async fn issue_12_item_4_a_source_advisory_update_rematches_mapped_binaries() {
                     .await
                     .unwrap();
                 assert!(out.error.is_none(), "{:?}", out.error);
-                reevaluate::run_once(&state).await.unwrap();
+                state.engine.reevaluate().await.unwrap();
             }
         };
         import(without).await;

@@ -3,7 +3,6 @@
 //! needs a reboot. The real rhel_73 list against the full RHEL 7 OVAL, on every backend.
 
 use pakiti_api::report::{Package, Report};
-use pakiti_server::jobs::reevaluate;
 use pakiti_test_support::{databases, shared_data};
 
 use crate::support::{TestServer, report};
@@ -159,7 +158,7 @@ async fn issue_12_old_kernel_installed_is_not_a_finding() {
         assert!(!through_old("rebooted.example.org"), "{be}: {d}");
 
         // A re-evaluation after a feed change keeps old kernels out of the counts.
-        reevaluate::refresh_all_counts(&s.state).await.unwrap();
+        s.state.engine.refresh_all_counts().await.unwrap();
         let (_, again) = s.get_json("/api/v1/hosts/rebooted.example.org").await;
         assert_eq!(cves(&again), cves(&clean), "{be}");
         s.finish().await;

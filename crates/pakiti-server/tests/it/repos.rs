@@ -630,7 +630,7 @@ async fn rpmmd_repository_with_updateinfo() {
             "{page}"
         );
         // The index rebuilt from the stored blob (a restart) keeps them.
-        s.state.reload_repositories().await.unwrap();
+        s.state.engine.reload_repositories().await.unwrap();
         let (_, host) = s.get_json("/api/v1/hosts/alma.example.org").await;
         let updates = host["updates"].as_array().unwrap();
         let xz = updates.iter().find(|u| u["name"] == "xz").unwrap();
@@ -880,20 +880,27 @@ async fn repositories_synced_elsewhere_are_picked_up_by_the_tick() {
         sync_bullseye_list(&a.state, "deb.debian.org_debian_dists_bullseye").await;
         assert_eq!(
             a.state
+                .engine
                 .evaluator()
                 .index()
                 .source_of(&bullseye, "libssl1.1"),
             Some("openssl")
         );
-        assert!(b.repositories_changed().await.unwrap());
+        assert!(b.engine.repositories_changed().await.unwrap());
         assert_eq!(
-            b.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            b.engine
+                .evaluator()
+                .index()
+                .source_of(&bullseye, "libssl1.1"),
             None
         );
         pakiti_server::jobs::tick(&b).await;
-        assert!(!b.repositories_changed().await.unwrap());
+        assert!(!b.engine.repositories_changed().await.unwrap());
         assert_eq!(
-            b.evaluator().index().source_of(&bullseye, "libssl1.1"),
+            b.engine
+                .evaluator()
+                .index()
+                .source_of(&bullseye, "libssl1.1"),
             Some("openssl"),
             "{}",
             a.backend()

@@ -566,9 +566,7 @@ async fn tags_and_exceptions_change_counts_and_report_back() {
             })
             .await
             .unwrap();
-        let refreshed = pakiti_server::jobs::reevaluate::refresh_all_counts(&s.state)
-            .await
-            .unwrap();
+        let refreshed = s.state.engine.refresh_all_counts().await.unwrap();
         assert_eq!(refreshed, 1);
         let (_, h) = s.get_json("/api/v1/hosts/tagged.example.org").await;
         assert_eq!(h["cve_count"].as_i64().unwrap(), before - 1, "{excepted}");
@@ -670,9 +668,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(false))
             .await
             .unwrap();
-        let off = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let off = s.state.engine.reevaluate().await.unwrap();
         assert_eq!(off.hosts, 1);
         assert!(off.changed_answers > 0);
         let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
@@ -683,9 +679,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(true))
             .await
             .unwrap();
-        let on = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let on = s.state.engine.reevaluate().await.unwrap();
         assert_eq!(on.changed_answers, off.changed_answers);
         let (_, h) = s.get_json("/api/v1/hosts/toggle.example.org").await;
         assert_eq!(h["cve_count"].as_i64().unwrap(), cves);
@@ -701,9 +695,7 @@ async fn disabling_and_enabling_a_feed_reevaluates_hosts() {
             .update_feed(feed.id, &set(true))
             .await
             .unwrap();
-        let noop = pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        let noop = s.state.engine.reevaluate().await.unwrap();
         assert!(noop.package_versions > 0);
         assert_eq!((noop.changed_answers, noop.hosts), (0, 0));
         s.finish().await;
@@ -763,7 +755,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
     for db in databases().await {
         let s = TestServer::start(db, |_| {}).await;
         s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
-        let before = s.state.evaluator().generation();
+        let before = s.state.engine.evaluator().generation();
         // "Another server" disables the feed; this one has not noticed (no re-evaluation).
         let feed = s.state.store.list_feeds().await.unwrap().remove(0);
         s.state
@@ -777,7 +769,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
             )
             .await
             .unwrap();
-        assert_eq!(s.state.evaluator().generation(), before);
+        assert_eq!(s.state.engine.evaluator().generation(), before);
         let r = report("rocky_8", "race.example.org");
         let (status, text) = s.post_protocol5(&r).await;
         assert_eq!(status, 200, "{text}");
@@ -790,7 +782,7 @@ async fn answers_from_an_index_older_than_the_feeds_are_not_stored() {
         );
         assert!(served_findings(&s, "race.example.org").await.is_empty());
         assert_eq!(
-            s.state.evaluator().generation(),
+            s.state.engine.evaluator().generation(),
             s.state.store.feed_generation().await.unwrap(),
             "the server caught up"
         );
@@ -818,9 +810,7 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .update_feed(feed.id, &set(false))
             .await
             .unwrap();
-        pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        s.state.engine.reevaluate().await.unwrap();
         // Evaluated while the feed is off: every answer stored is "clean".
         let (status, _) = s
             .post_protocol5(&report("rocky_8", "first.example.org"))
@@ -834,16 +824,14 @@ async fn counts_do_not_trust_answers_awaiting_reevaluation() {
             .await
             .unwrap();
         // The index is reloaded, the stale keys not yet re-evaluated.
-        s.state.reload_advisories().await.unwrap();
+        s.state.engine.reload_advisories().await.unwrap();
         assert!(!s.state.store.stale_keys().await.unwrap().keys.is_empty());
         let (status, _) = s
             .post_protocol5(&report("rocky_8", "second.example.org"))
             .await;
         assert_eq!(status, 200);
         let (_, second) = s.get_json("/api/v1/hosts/second.example.org").await;
-        pakiti_server::jobs::reevaluate::run_once(&s.state)
-            .await
-            .unwrap();
+        s.state.engine.reevaluate().await.unwrap();
         let (_, first) = s.get_json("/api/v1/hosts/first.example.org").await;
         assert!(first["cve_count"].as_i64().unwrap() > 0);
         assert_eq!(

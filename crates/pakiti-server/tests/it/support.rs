@@ -6,7 +6,7 @@ use std::sync::Arc;
 use pakiti_api::report::{Mode, Package, Packager, Report};
 use pakiti_core::matcher::{AdvisoryIndex, HostInventory};
 use pakiti_core::package::InstalledPackage;
-use pakiti_server::jobs::{feeds, reevaluate};
+use pakiti_server::jobs::feeds;
 use pakiti_server::settings::Settings;
 use pakiti_server::state::AppState;
 use pakiti_server::tls::TlsReloader;
@@ -166,7 +166,7 @@ impl TestServer {
             .await
             .unwrap();
         assert!(out.error.is_none(), "{:?}", out.error);
-        reevaluate::run_once(&self.state).await.unwrap();
+        self.state.engine.reevaluate().await.unwrap();
         out
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use pakiti_server::fleet::Fleet;
+use pakiti_engine::fleet::Fleet;
 use pakiti_store::{HostScope, NewRepository, SyncRecord, SyncStatus};
 use serde_json::Value;
 
@@ -496,9 +496,13 @@ async fn fleet_index_honours_restricted_scopes() {
     for db in pakiti_test_support::databases().await {
         let s = TestServer::start(db, |_| {}).await;
         pakiti_server::demo::populate(&s.state).await.unwrap();
-        let fleet = Fleet::load(&s.state.store, &s.state.evaluator(), &s.state.policy())
-            .await
-            .unwrap();
+        let fleet = Fleet::load(
+            &s.state.store,
+            &s.state.engine.evaluator(),
+            &s.state.engine.policy(),
+        )
+        .await
+        .unwrap();
         let (_, all) = s.get_json("/api/v1/hosts?limit=1000").await;
         let group = all["hosts"]
             .as_array()
@@ -536,7 +540,7 @@ async fn fleet_index_honours_restricted_scopes() {
             hosts: vec![],
         };
         assert!(fleet.cves(&nobody).is_empty());
-        let sets = fleet.host_sets(pakiti_server::fleet::GroupBy::Group, &scope);
+        let sets = fleet.host_sets(pakiti_engine::fleet::GroupBy::Group, &scope);
         assert_eq!(sets.len(), 1);
         assert_eq!(sets[0].hosts, in_group.len());
         s.finish().await;

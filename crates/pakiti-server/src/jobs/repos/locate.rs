@@ -9,7 +9,7 @@ use pakiti_store::{Repository, SyncRecord, SyncStatus};
 use rustc_hash::FxHashMap;
 
 use super::is_sources_file;
-use crate::jobs::feeds::Progress;
+use crate::jobs::fetch::Progress;
 use crate::jobs::fetch::{Fetcher, Got, checksum, is_url};
 
 /// What fetching produced before parsing.
