@@ -6,7 +6,7 @@
 //! [`serve`] is the plain-TCP accept loop. A listener with another transport (TLS) uses the
 //! same pieces per accepted connection:
 //!
-//! ```ignore
+//! ```text
 //! let guards = ConnGuards::new(&state.settings.limits);
 //! loop {
 //!     let (tcp, peer) = listener.accept().await?;

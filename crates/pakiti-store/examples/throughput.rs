@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use pakiti_core::package::InstalledPackage;
-use pakiti_store::{HostFacts, HostIdentity, NewReport, ReportMeta};
+use pakiti_store::{FinishReport, HostCounts, HostFacts, HostIdentity, NewReport, ReportMeta};
 use time::OffsetDateTime;
 
 fn packages(host: usize, round: usize) -> Vec<InstalledPackage> {
@@ -70,8 +70,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     packages: &pkgs,
                 })
                 .await?;
+            // As the server finishes a report: findings of its new versions, counts, and the
+            // report marked processed (a host whose evaluation is pending has no unchanged path).
             store
-                .store_package_findings("rocky:9", &saved.unevaluated, &[])
+                .finish_reports(&[FinishReport {
+                    report: saved.report_id,
+                    host: saved.host_id,
+                    processed_at: OffsetDateTime::now_utc(),
+                    counts: HostCounts::default(),
+                    stream: Some("rocky:9".into()),
+                    evaluated: saved.unevaluated,
+                    findings: Vec::new(),
+                    updates: None,
+                    generation: None,
+                }])
                 .await?;
         }
         report(label, hosts, started);
@@ -96,13 +108,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         host_ids.push(store.host_state(identity).await?.ok_or("host vanished")?.id);
     }
     let started = Instant::now();
-    for chunk in host_ids.chunks(100) {
+    let mut stored = 0;
+    for (c, chunk) in host_ids.chunks(100).enumerate() {
         let batch: Vec<_> = chunk
             .iter()
-            .map(|&id| {
+            .enumerate()
+            .map(|(i, &id)| {
                 let meta = ReportMeta {
                     received_at: OffsetDateTime::now_utc(),
-                    hash: String::new(),
+                    hash: format!("{}-1", c * 100 + i),
                     via_proxy: false,
                     proxy_name: None,
                     site: None,
@@ -111,7 +125,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (id, meta)
             })
             .collect();
-        store.touch_unchanged_reports(&batch).await?;
+        stored += store
+            .touch_unchanged_reports(&batch)
+            .await?
+            .iter()
+            .filter(|r| r.is_some())
+            .count();
+    }
+    if stored != hosts {
+        return Err(
+            format!("only {stored} of {hosts} batched unchanged reports were stored").into(),
+        );
     }
     report("unchanged batched", hosts, started);
     store.close().await;
