@@ -2,6 +2,10 @@
 //! HTTP layer reads. A leaf: it imports nothing of the HTTP layer, so `auth` and the handlers
 //! can read a connection's facts without depending on the listener that served it
 //! ([`crate::tls`]).
+//!
+//! A client certificate is believed only when rustls verified it against `[tls] client_ca`;
+//! its DN (`ClientCert`, RFC 4514 and OpenSSL legacy forms) is never taken from a header unless
+//! the peer is a configured front proxy.
 
 use std::sync::Arc;
 

@@ -10,6 +10,10 @@
 //! A report with no identity at all (old client, `network` off) is not checked. Bounded: one
 //! held report per host (the newest; older ones are `superseded`), and the newest
 //! `refused_reports_kept` conflicts.
+//!
+//! Binding is apart from the host key: hosts are keyed by the agent's client id, else the
+//! hostname, never the reporter's address (Pakiti issue #158); the network is only ever an
+//! identity.
 
 use std::net::IpAddr;
 

@@ -4,6 +4,19 @@
 //! the bash client's barely-encoded "openssl method" bodies), protocol 5 text (optionally
 //! S/MIME encrypted), and our JSON report (optionally gzip-compressed). The answer is Pakiti's:
 //! `OK` plus report-back lines, or `ERROR: reason` with a 4xx/5xx status.
+//!
+//! - **Tagged-CVE report-back lines go only over HTTPS**, as Pakiti 3: a request carries
+//!   `conn::TlsInfo` only when pakiti's own TLS listener received it; a believed front proxy's
+//!   `X-Forwarded-Proto: https` counts too. Plain HTTP gets `OK` (JSON: no `report_back`).
+//! - **What cannot be read is counted and shown, never dropped silently.** Parsers skip a
+//!   package line they cannot read and keep it in `Report::unreadable` (line, reason, excerpt;
+//!   the first 50 kept); ingest does the same for a version the stream's scheme rejects; host
+//!   and report rows keep them. A report whose header cannot be read, or with no readable
+//!   package, is refused, and every 4xx of `/feed/` is recorded by `record_refusal` (bounded by
+//!   `refused_reports_kept`, shown by `handlers/refused.rs`).
+//! - The body is read here within the limits of `crate::limits`; a report is acknowledged only
+//!   after the store has it durably (SQLite WAL with `synchronous=FULL`; the queue row in
+//!   asynchronous mode).
 
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
