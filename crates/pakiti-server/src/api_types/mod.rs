@@ -21,3 +21,15 @@ use time::format_description::well_known::Rfc3339;
 pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
+
+/// What every administrator-only API route may answer besides its own responses, listed once
+/// for the OpenAPI document (`responses(..., AdminRefusals)` in a route's `#[utoipa::path]`).
+#[derive(utoipa::IntoResponses)]
+pub enum AdminRefusals {
+    /// Not authenticated
+    #[response(status = 401)]
+    Unauthenticated,
+    /// Not allowed (not an administrator, or a missing or stale CSRF token)
+    #[response(status = 403)]
+    Forbidden,
+}

@@ -2,6 +2,7 @@
 //! `GET/POST /api/v1/exceptions`, `DELETE /api/v1/exceptions/{id}` and the `/exceptions`
 //! page (list, create, delete). Changes are an administrator's and refresh every host's counts.
 
+use crate::api_types::AdminRefusals;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -129,7 +130,8 @@ pub async fn api_list(
     request_body = ExceptionInput,
     responses(
         (status = 201, description = "The new exception", body = ApiException),
-        (status = 400, description = "Bad input or a duplicate"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 400, description = "Bad input or a duplicate"),
+        AdminRefusals
     )
 )]
 pub async fn api_create(
@@ -153,7 +155,8 @@ pub async fn api_create(
     params(("id" = i64, Path, description = "Exception id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such exception"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such exception"),
+        AdminRefusals
     )
 )]
 pub async fn api_delete(

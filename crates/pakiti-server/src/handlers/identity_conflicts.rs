@@ -1,6 +1,7 @@
 //! Identity conflicts (issue 16 D17, see [`crate::identity`]): `GET /api/v1/identity-conflicts`,
 //! the `/identity-conflicts` page and its accept / reject forms (administrators only).
 
+use crate::api_types::AdminRefusals;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -68,7 +69,7 @@ async fn query(state: &AppState, q: &ConflictQuery) -> Result<ApiConflictPage, A
     params(ConflictQuery),
     responses(
         (status = 200, description = "Identity conflicts, newest first", body = ApiConflictPage),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        AdminRefusals
     )
 )]
 pub async fn api_list(

@@ -3,6 +3,7 @@
 //! report). Changes are an administrator's ([`AdminForm`], [`Admin`]) and refresh every host's
 //! counts.
 
+use crate::api_types::AdminRefusals;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -164,7 +165,8 @@ pub async fn api_list(
     request_body = TagInput,
     responses(
         (status = 201, description = "The new tag", body = ApiTag),
-        (status = 400, description = "A bad or duplicate tag"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 400, description = "A bad or duplicate tag"),
+        AdminRefusals
     )
 )]
 pub async fn api_create(
@@ -194,7 +196,8 @@ fn tag_id(s: &str) -> Result<i64, AppError> {
     request_body = TagPatch,
     responses(
         (status = 200, description = "The changed tag", body = ApiTag),
-        (status = 404, description = "No such tag"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such tag"),
+        AdminRefusals
     )
 )]
 pub async fn api_patch(
@@ -219,7 +222,8 @@ pub async fn api_patch(
     params(("tag" = i64, Path, description = "Tag id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such tag"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such tag"),
+        AdminRefusals
     )
 )]
 pub async fn api_delete(

@@ -3,6 +3,7 @@
 //! administrator, CSRF-checked. [`create_user`] and [`create_token`] are shared with
 //! `pakiti user`.
 
+use crate::api_types::AdminRefusals;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -458,7 +459,7 @@ pub async fn delete_user_form(
     tag = "users",
     responses(
         (status = 200, description = "Every user", body = Vec<ApiUser>),
-        (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        AdminRefusals
     )
 )]
 pub async fn api_list(
@@ -487,7 +488,8 @@ fn parse_grant_spec(spec: &str) -> Result<Grant, AppError> {
     request_body = ApiNewUser,
     responses(
         (status = 201, description = "The new user", body = ApiUser),
-        (status = 400, description = "An empty or taken name, or a bad grant"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 400, description = "An empty or taken name, or a bad grant"),
+        AdminRefusals
     )
 )]
 pub async fn api_create(
@@ -519,7 +521,8 @@ pub async fn api_create(
     params(("name" = String, Path, description = "User name")),
     responses(
         (status = 200, description = "One user", body = ApiUser),
-        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user"),
+        AdminRefusals
     )
 )]
 pub async fn api_get(
@@ -544,7 +547,8 @@ pub async fn api_get(
     request_body = ApiUserPatch,
     responses(
         (status = 200, description = "The changed user", body = ApiUser),
-        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"),
+        AdminRefusals
     )
 )]
 pub async fn api_patch(
@@ -587,7 +591,8 @@ pub async fn api_patch(
     params(("name" = String, Path, description = "User name")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user"), (status = 409, description = "The last enabled administrator"),
+        AdminRefusals
     )
 )]
 pub async fn api_delete(
@@ -613,7 +618,8 @@ pub async fn api_delete(
     request_body = ApiGrant,
     responses(
         (status = 200, description = "The user with the grant", body = ApiUser),
-        (status = 400, description = "An unknown grant kind or an empty value"), (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 400, description = "An unknown grant kind or an empty value"), (status = 404, description = "No such user"),
+        AdminRefusals
     )
 )]
 pub async fn api_add_grant(
@@ -642,7 +648,8 @@ pub async fn api_add_grant(
     params(("name" = String, Path, description = "User name"), ("kind" = String, Path, description = "`group`, `domain` or `host`"), ("value" = String, Path, description = "The name granted")),
     responses(
         (status = 200, description = "The user without the grant", body = ApiUser),
-        (status = 404, description = "No such user or grant"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user or grant"),
+        AdminRefusals
     )
 )]
 pub async fn api_remove_grant(
@@ -675,7 +682,8 @@ pub async fn api_remove_grant(
     params(("name" = String, Path, description = "User name")),
     responses(
         (status = 200, description = "The user's API tokens (never the secrets)", body = Vec<ApiTokenInfo>),
-        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user"),
+        AdminRefusals
     )
 )]
 pub async fn api_tokens(
@@ -700,7 +708,8 @@ pub async fn api_tokens(
     request_body = ApiTokenBody,
     responses(
         (status = 201, description = "The new token: the only time its secret is shown", body = ApiNewToken),
-        (status = 404, description = "No such user"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user"),
+        AdminRefusals
     )
 )]
 pub async fn api_create_token(
@@ -733,7 +742,8 @@ pub async fn api_create_token(
     params(("name" = String, Path, description = "User name"), ("id" = i64, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 404, description = "No such user or token"), (status = 401, description = "Not authenticated"), (status = 403, description = "Not allowed (not an administrator, or a missing or stale CSRF token)")
+        (status = 404, description = "No such user or token"),
+        AdminRefusals
     )
 )]
 pub async fn api_revoke_token(
