@@ -108,6 +108,12 @@ impl Budgets {
         }
     }
 
+    /// Body bytes not held by any request now (what `/metrics` and tests read).
+    #[must_use]
+    pub fn body_bytes_free(&self) -> usize {
+        self.bodies.available_permits() * 1024
+    }
+
     /// Reserves `bytes` of the body budget, or says the server is busy (503).
     ///
     /// # Errors

@@ -630,7 +630,16 @@ async fn issue_16_report_bodies_in_memory_are_bounded() {
         )
         .await
         .unwrap();
-    // Give the server the moment it needs to read the headers and reserve the budget.
+    // Wait until the server has read the holder's headers and reserved its budget (under a
+    // loaded CI machine the requests below could otherwise all go first).
+    let reserved = tokio::time::Instant::now();
+    while s.state.budgets.body_bytes_free() > 1024 * 1024 - 900_000 {
+        assert!(
+            reserved.elapsed() < Duration::from_secs(20),
+            "the slow client's body budget was never reserved"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let body = protocol5::render(&report("rhel_80", "later.example.org")).into_bytes();
     let big = [body.clone(), vec![b'\n'; 200 * 1024]].concat();
     let mut status = 0;
