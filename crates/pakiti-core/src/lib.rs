@@ -18,6 +18,7 @@ pub mod kernel;
 pub mod matcher;
 pub mod osname;
 pub mod package;
+pub mod risk;
 pub mod stream;
 pub mod updates;
 pub mod version;

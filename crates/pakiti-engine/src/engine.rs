@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
+use pakiti_core::risk::CveFactsIndex;
 use pakiti_store::HostIdentity;
 use pakiti_store::Store;
 use parking_lot::Mutex;
@@ -39,6 +40,8 @@ struct Inner {
     os_rules: OsRules,
     evaluator: ArcSwap<Evaluator>,
     policy: ArcSwap<Policy>,
+    /// What the prioritisation feeds (CISA KEV, FIRST EPSS, CVSS) say about each CVE.
+    cve_facts: ArcSwap<CveFactsIndex>,
     updates: UpdatesHandle,
     fleet: FleetCell,
     /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
@@ -147,6 +150,7 @@ impl Engine {
                 os_rules,
                 evaluator: ArcSwap::from_pointee(Evaluator::empty()),
                 policy: ArcSwap::from_pointee(Policy::default()),
+                cve_facts: ArcSwap::from_pointee(CveFactsIndex::default()),
                 updates: UpdatesHandle::default(),
                 fleet: FleetCell::default(),
                 feeds_fingerprint: ArcSwap::default(),
@@ -192,6 +196,18 @@ impl Engine {
     #[must_use]
     pub fn policy(&self) -> Arc<Policy> {
         self.inner.policy.load_full()
+    }
+
+    /// What the prioritisation feeds say about each CVE (KEV, EPSS, CVSS), for the risk order
+    /// ([`pakiti_core::risk::Risk`]).
+    #[must_use]
+    pub fn cve_facts(&self) -> Arc<CveFactsIndex> {
+        self.inner.cve_facts.load_full()
+    }
+
+    /// Swaps in new CVE facts (after a prioritisation feed import).
+    pub fn set_cve_facts(&self, facts: CveFactsIndex) {
+        self.inner.cve_facts.store(Arc::new(facts));
     }
 
     /// The repository index handle (update detection).

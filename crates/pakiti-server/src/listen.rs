@@ -162,6 +162,16 @@ pub fn service(
     })
 }
 
+/// Raises this process's soft limit on open files to its hard limit (1,024 by default on many
+/// systems, below `limits.max_connections`): a server that runs out of descriptors refuses
+/// connections it has room for. Logged; a failure is only a warning.
+pub fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => tracing::debug!(open_files = n, "open files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open files limit"),
+    }
+}
+
 /// What a connection over the caps is told before it is closed (best effort, never waited
 /// for): agents then retry later instead of seeing a bare reset.
 const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 30\r\n\

@@ -58,6 +58,7 @@ pub fn redact(url: &str) -> String {
 /// The store cannot be opened or the address cannot be bound.
 pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     let listen = settings.listen;
+    crate::listen::raise_open_files_limit();
     let state = open_state(settings).await?;
     if demo {
         let summary = crate::demo::populate(&state)

@@ -45,6 +45,8 @@ impl TestServer {
             ..Settings::default()
         };
         tweak(&mut settings);
+        // As `pakiti serve` does: the tests' clients and servers share one process.
+        pakiti_server::listen::raise_open_files_limit();
         let state = pakiti_server::cmd::serve::open_state(settings)
             .await
             .unwrap();
