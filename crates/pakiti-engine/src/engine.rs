@@ -242,14 +242,25 @@ impl Engine {
         .await?;
         let gaps = ev.source_map_gaps();
         self.inner.evaluator.store(Arc::new(ev));
+        let run = if gaps.is_empty() {
+            Vec::new()
+        } else {
+            self.inner.store.streams_with_hosts().await?
+        };
         {
             let mut last = self.inner.source_gaps.lock();
             if *last != gaps {
                 for stream in gaps.iter().filter(|g| !last.contains(g)) {
-                    tracing::warn!(
-                        %stream,
-                        "advisories of this stream name source packages, but no APT repository of it is imported: hosts reporting binary names only (protocol 4/5 agents) miss them; add the release's repositories with `pakiti repo add` or `pakiti repo import …_source_Sources`"
-                    );
+                    // A stream no host runs (a DSA list also names older releases) is no
+                    // problem yet: the host page flags hosts whose source names are unknown.
+                    if run.contains(stream) {
+                        tracing::warn!(
+                            %stream,
+                            "advisories of this stream name source packages, but no APT repository of it is imported: hosts reporting binary names only (protocol 4/5 agents) miss them; add the release's repositories with `pakiti repo add` or `pakiti repo import …_source_Sources`"
+                        );
+                    } else {
+                        tracing::debug!(%stream, "no binary → source map for a stream no host runs");
+                    }
                 }
                 last.clone_from(&gaps);
             }

@@ -261,6 +261,30 @@ pub async fn populate(state: &AppState) -> Result<String> {
     let mut summary = String::from("demo:");
     let dir = state.settings.data_dir.join("demo-feeds");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Binary → source names for the Debian hosts, before the feeds (so that the DSA list's
+    // bullseye advisories are mapped at once) and before the hosts report.
+    let (name, file, stream, data) = SOURCES;
+    let path = dir.join(file);
+    std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
+    let repo = state
+        .store
+        .create_repository(&pakiti_store::NewRepository {
+            name: name.into(),
+            kind: "apt".into(),
+            url: path.display().to_string(),
+            stream: stream.into(),
+            arch: None,
+            security: None,
+            priority: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await?;
+    let out = crate::jobs::repos::sync(state, &repo, false, &feeds::NoProgress).await?;
+    if let Some(e) = out.error {
+        anyhow::bail!("demo repository {name} failed: {e}");
+    }
+    write!(summary, " {name} ({} source names);", out.source_pairs)?;
     for f in FEEDS {
         // The feed's source is a real local file, so scheduled syncs find it unchanged.
         let path = dir.join(f.file);
@@ -287,46 +311,35 @@ pub async fn populate(state: &AppState) -> Result<String> {
         }
     }
     state.engine.reevaluate().await?;
-    // Binary → source names for the Debian hosts, before they report.
-    let (name, file, stream, data) = SOURCES;
-    let path = dir.join(file);
-    std::fs::write(&path, data).with_context(|| format!("writing {}", path.display()))?;
-    let repo = state
-        .store
-        .create_repository(&pakiti_store::NewRepository {
-            name: name.into(),
-            kind: "apt".into(),
-            url: path.display().to_string(),
-            stream: stream.into(),
-            arch: None,
-            security: None,
-            priority: None,
-            enabled: true,
-            interval_secs: 86_400,
-        })
-        .await?;
-    let out = crate::jobs::repos::sync(state, &repo, false, &feeds::NoProgress).await?;
-    if let Some(e) = out.error {
-        anyhow::bail!("demo repository {name} failed: {e}");
-    }
-    write!(summary, " {name} ({} source names);", out.source_pairs)?;
     let mut rng = StdRng::seed_from_u64(7);
     let mut n = 0;
     for (name, text, prefix, site, tag, copies) in HOSTS {
         let list = sample::parse_list(name, text)?;
         for i in 1..=*copies {
             let hostname = format!("{prefix}{i:02}.{site}.example.org");
-            let report = demo_report(&list, hostname, site, tag, &mut rng);
-            let origin = Origin {
-                received_at: OffsetDateTime::now_utc()
-                    - time::Duration::hours(rng.random_range(0..72)),
-                peer: None,
-                client_dn: None,
-                trusted_proxy: false,
-            };
-            ingest::process(&state.engine, &report, &origin)
-                .await
-                .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
+            // Some history: two earlier reports (a few versions moved each time, so that
+            // exposures begin and end), then the current one. The last host of each kind
+            // stopped reporting 4 days ago.
+            let quiet = i == *copies && *copies > 3;
+            let now = OffsetDateTime::now_utc();
+            let days = if quiet { [12, 8, 4] } else { [9, 4, 0] };
+            for (k, ago) in days.into_iter().enumerate() {
+                let report = demo_report(&list, hostname.clone(), site, tag, &mut rng);
+                let hours = if k == 2 && !quiet {
+                    rng.random_range(0..30)
+                } else {
+                    rng.random_range(0..12)
+                };
+                let origin = Origin {
+                    received_at: now - time::Duration::days(ago) - time::Duration::hours(hours),
+                    peer: None,
+                    client_dn: None,
+                    trusted_proxy: false,
+                };
+                ingest::process(&state.engine, &report, &origin)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("demo host {name}: {e}"))?;
+            }
             n += 1;
         }
     }
@@ -349,6 +362,88 @@ pub async fn populate(state: &AppState) -> Result<String> {
         ),
     }
     state.engine.fleet_changed();
-    write!(summary, " {n} hosts")?;
+    write!(summary, " {n} hosts;")?;
+    let (tags, exceptions) = site_policy(state).await?;
+    write!(summary, " {tags} CVE tags, {exceptions} exception")?;
     Ok(summary)
+}
+
+/// CVEs a site watches (as a Pakiti 3 site tags them), created when the demo data has them.
+const TAGS: &[(&str, &str, &str)] = &[
+    (
+        "CVE-2021-3156",
+        "Critical",
+        "sudo heap overflow (Baron Samedit): local root; in CISA KEV",
+    ),
+    (
+        "CVE-2020-15999",
+        "Critical",
+        "FreeType heap overflow through crafted fonts, exploited in the wild; in CISA KEV",
+    ),
+    (
+        "CVE-2019-13272",
+        "EGI-critical",
+        "Linux kernel ptrace (PTRACE_TRACEME) local root on worker nodes; in CISA KEV",
+    ),
+    (
+        "CVE-2021-4034",
+        "Critical",
+        "polkit pkexec (PwnKit): local root; in CISA KEV",
+    ),
+];
+
+/// Tags the [`TAGS`] CVEs and accepts one finding of the first as an exception, the way a site
+/// security officer would; returns (tags, exceptions) created.
+async fn site_policy(state: &AppState) -> Result<(usize, usize)> {
+    let fleet = state.engine.refresh_fleet_now().await?;
+    let all = pakiti_store::HostScope::All;
+    let (mut tags, mut exceptions) = (0, 0);
+    for (cve, tag, reason) in TAGS {
+        let Some(detail) = fleet.cve(cve, &all) else {
+            continue;
+        };
+        state
+            .store
+            .create_cve_tag(&pakiti_store::NewCveTag {
+                cve: (*cve).into(),
+                tag: (*tag).into(),
+                reason: (*reason).into(),
+                info_url: Some(format!("https://www.cve.org/CVERecord?id={cve}")),
+                enabled: true,
+                author: "demo".into(),
+            })
+            .await?;
+        tags += 1;
+        if exceptions > 0 {
+            continue;
+        }
+        let found = detail.hosts.iter().find_map(|h| {
+            Some((
+                h.stream.clone()?,
+                h.packages.first()?.clone(),
+                h.hostname.clone(),
+            ))
+        });
+        if let Some((stream, p, host)) = found {
+            state
+                .store
+                .create_exception(&pakiti_store::NewException {
+                    cve: (*cve).into(),
+                    package: p.package.clone(),
+                    version: p.version.clone(),
+                    stream,
+                    reason: format!(
+                        "{host}: {} is not reachable by users on this node; accepted until the next maintenance window",
+                        p.package
+                    ),
+                    author: "demo".into(),
+                    expires_at: Some(OffsetDateTime::now_utc() + time::Duration::days(30)),
+                })
+                .await?;
+            exceptions += 1;
+        }
+    }
+    state.engine.reload_policy().await?;
+    state.engine.fleet_changed();
+    Ok((tags, exceptions))
 }

@@ -218,6 +218,14 @@ impl Store {
         )
     }
 
+    /// The streams at least one host runs.
+    pub async fn streams_with_hosts(&self) -> Result<Vec<String>, StoreError> {
+        Ok(on!(&self.read, p => sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT stream FROM hosts WHERE stream IS NOT NULL ORDER BY stream"
+        )
+        .fetch_all(p).await)?)
+    }
+
     /// The hosts of a stream, by id.
     pub async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
         on!(&self.read, p => sqlx::query_as::<_, HostRow>(&format!(

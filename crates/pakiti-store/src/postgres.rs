@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use sqlx::ConnectOptions as _;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -23,7 +24,9 @@ type Tx = Transaction<'static, Postgres>;
 ///
 /// When the URL does not parse, the server cannot be reached, or a migration fails.
 pub(crate) async fn open(url: &str) -> Result<PgPool, StoreError> {
-    let opts = PgConnectOptions::from_str(url)?;
+    // Loading every advisory at start legitimately takes seconds on large feeds.
+    let opts = PgConnectOptions::from_str(url)?
+        .log_slow_statements(log::LevelFilter::Warn, std::time::Duration::from_secs(10));
     let pool = PgPoolOptions::new()
         .max_connections(10)
         .connect_with(opts)

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
+use sqlx::ConnectOptions as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -37,7 +38,9 @@ pub(crate) async fn open(url: &str) -> Result<(SqlitePool, SqlitePool), StoreErr
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
-        .busy_timeout(std::time::Duration::from_secs(30));
+        .busy_timeout(std::time::Duration::from_secs(30))
+        // Loading every advisory at start legitimately takes seconds on large feeds.
+        .log_slow_statements(log::LevelFilter::Warn, std::time::Duration::from_secs(10));
     let memory = url.contains(":memory:") || url.contains("mode=memory");
     let write = SqlitePoolOptions::new()
         .max_connections(1)

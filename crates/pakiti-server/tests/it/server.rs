@@ -466,6 +466,45 @@ async fn demo_populates_a_fresh_store_once() {
         .collect();
     assert!(openssl.contains(&"DSA-5139-1"), "{openssl:?}");
     assert!(hosts.iter().all(|h| h["source_names_unknown"] == false));
+    // #14: the RHEL 7 hosts get findings with a fix (RHSA patch definitions), not only
+    // unpatched CVE definitions.
+    let (_, legacy) = s.get_json("/api/v1/hosts/legacy01.brno.example.org").await;
+    let rhsa_fixed = legacy["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["advisory"].as_str().unwrap().starts_with("RHSA-") && f["fixed_version"].is_string()
+        })
+        .count();
+    assert!(
+        rhsa_fixed >= 20,
+        "{rhsa_fixed} RHSA findings with a fix on a CentOS 7 host"
+    );
+    // #14: site policy (tags, an exception) and some history.
+    assert!(summary.contains(" CVE tags, 1 exception"), "{summary}");
+    let (_, tags) = s.get_json("/api/v1/tags").await;
+    assert!(tags.as_array().is_some_and(|t| t.len() >= 3), "{tags}");
+    let (_, exceptions) = s.get_json("/api/v1/exceptions").await;
+    assert_eq!(exceptions.as_array().map(Vec::len), Some(1), "{exceptions}");
+    assert_eq!(
+        legacy["reports"].as_array().map(Vec::len),
+        Some(3),
+        "{legacy}"
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let quiet = hosts
+        .iter()
+        .filter(|h| {
+            let last = time::OffsetDateTime::parse(
+                h["last_report"].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap();
+            now - last > time::Duration::days(2)
+        })
+        .count();
+    assert!(quiet >= 4, "{quiet} hosts not reporting for 2 days");
     let again = pakiti_server::demo::populate(&s.state).await.unwrap();
     assert!(again.contains("nothing added"), "{again}");
     let html = s
