@@ -116,6 +116,7 @@
 //! ```
 
 mod cache;
+mod cvefacts;
 pub mod codec;
 mod db;
 mod error;
@@ -138,6 +139,7 @@ mod store;
 mod tags;
 mod users;
 
+pub use cvefacts::merge_facts;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;

@@ -10,6 +10,7 @@ mod debian_tracker;
 mod feed_identity;
 mod issue_12;
 mod osv;
+mod prioritisation;
 mod oval;
 mod oval_hosts;
 mod repo;
