@@ -357,11 +357,11 @@ impl CvesPage {
         }
     }
 
-    fn pct(v: Option<f32>) -> String {
+    fn pct(v: &Option<f32>) -> String {
         v.map(|x| format!("{:.1}%", x * 100.0)).unwrap_or_default()
     }
 
-    fn num(v: Option<f32>) -> String {
+    fn num(v: &Option<f32>) -> String {
         v.map(|x| format!("{x:.1}")).unwrap_or_default()
     }
 }
