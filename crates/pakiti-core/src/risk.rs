@@ -226,7 +226,10 @@ mod tests {
             Severity::Critical
         );
         assert_eq!(effective_severity(Severity::Low, Some(&f)), Severity::Low);
-        assert_eq!(effective_severity(Severity::Unknown, None), Severity::Unknown);
+        assert_eq!(
+            effective_severity(Severity::Unknown, None),
+            Severity::Unknown
+        );
         assert_eq!(cvss_severity(7.0), Severity::High);
         assert_eq!(cvss_severity(4.0), Severity::Medium);
         assert_eq!(cvss_severity(0.1), Severity::Low);

@@ -98,9 +98,9 @@ async fn feeds_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
     // A prioritisation feed gives no advisories: its imports must not look like an advisory
-    // change (that would re-evaluate every host); a never-synced feed gives none either.
+    // change (that would re-evaluate every host); a feed that never imported anything gives none.
     for f in store.list_feeds().await? {
-        if f.is_prioritisation() || f.last_sync.is_none() {
+        if f.is_prioritisation() || (f.content.is_none() && f.advisory_count == 0) {
             continue;
         }
         let _ = write!(

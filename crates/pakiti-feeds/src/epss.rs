@@ -111,8 +111,10 @@ pub fn parse_with_header<R: BufRead>(
         let cve = cve.unwrap_or_default().trim().to_ascii_uppercase();
         let row = n + 2;
         if !is_cve(&cve) {
-            out.problems
-                .push(Problem::new(None::<String>, format!("row {row}: not a CVE name")));
+            out.problems.push(Problem::new(
+                None::<String>,
+                format!("row {row}: not a CVE name"),
+            ));
             continue;
         }
         let score = score.and_then(unit);

@@ -89,7 +89,8 @@ pub fn parse<R: Read>(reader: R) -> Result<Parsed<KevEntry>, FeedError> {
         let e: RawEntry = match serde_json::from_value(v) {
             Ok(e) => e,
             Err(err) => {
-                out.problems.push(Problem::new(id, format!("skipped: {err}")));
+                out.problems
+                    .push(Problem::new(id, format!("skipped: {err}")));
                 continue;
             }
         };

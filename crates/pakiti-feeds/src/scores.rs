@@ -104,7 +104,11 @@ fn oval(data: &[u8], add: &mut impl FnMut(&str, f32)) {
             continue;
         };
         let cve = body[..end].trim();
-        let lead = |v: &str| v.split('/').next().and_then(|s| s.trim().parse::<f32>().ok());
+        let lead = |v: &str| {
+            v.split('/')
+                .next()
+                .and_then(|s| s.trim().parse::<f32>().ok())
+        };
         let score = attr(tag, "cvss3")
             .and_then(lead)
             .or_else(|| attr(tag, "cvss_score").and_then(|v| v.trim().parse().ok()))

@@ -116,8 +116,8 @@
 //! ```
 
 mod cache;
-mod cvefacts;
 pub mod codec;
+mod cvefacts;
 mod db;
 mod error;
 mod feeds;

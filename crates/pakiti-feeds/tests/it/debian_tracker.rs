@@ -156,8 +156,7 @@ fn severities_from_the_tracker_urgency() {
         "debian-tracker/excerpts/vulnerablecode-debian.json",
         "debian-tracker/excerpts/vunnel-debian.json",
     ] {
-        let p = pakiti_feeds::debian::tracker::parse(open(file), &ParseOptions::default())
-            .unwrap();
+        let p = pakiti_feeds::debian::tracker::parse(open(file), &ParseOptions::default()).unwrap();
         assert!(p.problems.is_empty(), "{file}: {:?}", p.problems);
         got.extend(p.records.iter().map(|a| (a.id.clone(), a.severity)));
     }

@@ -26,7 +26,11 @@ fn kev_catalogue() {
     assert!(log4shell.ransomware);
     let git = get("CVE-2025-48384");
     assert_eq!(
-        (git.date_added.as_str(), git.due_date.as_deref(), git.ransomware),
+        (
+            git.date_added.as_str(),
+            git.due_date.as_deref(),
+            git.ransomware
+        ),
         ("2025-08-25", Some("2025-09-15"), false)
     );
     // Through the dispatcher: facts with only `kev` set.
@@ -98,7 +102,11 @@ fn a_changed_format_is_an_error() {
     let reordered = text.replacen("cve,epss,percentile", "cve,percentile,epss", 1);
     assert!(epss::parse(reordered.as_bytes()).is_err());
     // The KEV catalogue read as EPSS, and the other way round.
-    assert!(FeedKind::Epss.parse_facts(&br#"{"catalogVersion":"1"}"#[..]).is_err());
+    assert!(
+        FeedKind::Epss
+            .parse_facts(&br#"{"catalogVersion":"1"}"#[..])
+            .is_err()
+    );
     assert!(FeedKind::CisaKev.parse_facts(text.as_bytes()).is_err());
     // A vulnerability kind never parses prioritisation data, nor the reverse.
     assert!(

@@ -58,7 +58,9 @@ impl ApiCveRisk {
             self.kev.to_string(),
             opt(self.kev_date_added.as_ref()),
             opt(self.kev_due_date.as_ref()),
-            self.kev_ransomware.map(|r| r.to_string()).unwrap_or_default(),
+            self.kev_ransomware
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
             f(self.epss),
             f(self.epss_percentile),
             f(self.cvss),

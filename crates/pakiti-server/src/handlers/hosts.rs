@@ -185,14 +185,18 @@ fn column_cmp(key: HostSortKey, a: &ApiHost, b: &ApiHost) -> Ordering {
         HostSortKey::Hostname => a.hostname.cmp(&b.hostname),
         HostSortKey::LastReport => a.last_report.cmp(&b.last_report),
         HostSortKey::Cves => a.cve_count.cmp(&b.cve_count),
-        HostSortKey::Critical => a.cves_by_severity.critical.cmp(&b.cves_by_severity.critical),
+        HostSortKey::Critical => a
+            .cves_by_severity
+            .critical
+            .cmp(&b.cves_by_severity.critical),
         HostSortKey::Packages => a.packages.cmp(&b.packages),
         HostSortKey::High => a.cves_by_severity.high.cmp(&b.cves_by_severity.high),
         HostSortKey::Tagged => a.tagged_count.cmp(&b.tagged_count),
         HostSortKey::Group => a.host_group.cmp(&b.host_group),
         HostSortKey::Os => a.os.cmp(&b.os),
-        HostSortKey::SecurityUpdates => (a.security_updates, a.other_updates)
-            .cmp(&(b.security_updates, b.other_updates)),
+        HostSortKey::SecurityUpdates => {
+            (a.security_updates, a.other_updates).cmp(&(b.security_updates, b.other_updates))
+        }
     }
 }
 

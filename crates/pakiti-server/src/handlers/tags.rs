@@ -110,10 +110,7 @@ pub async fn tag_report(
         .map(|c| (c.cve, (c.severity, c.fixable_hosts)))
         .collect();
     let cve_risk = |cve: &str, enabled: bool| {
-        let (severity, fixable) = in_scope
-            .get(cve)
-            .copied()
-            .unwrap_or((Severity::Unknown, 0));
+        let (severity, fixable) = in_scope.get(cve).copied().unwrap_or((Severity::Unknown, 0));
         let fx = facts.get(cve);
         let risk = Risk::of(enabled, fx, effective_severity(severity, fx), fixable > 0);
         (risk, fixable, ApiCveRisk::of(fx, &risk))

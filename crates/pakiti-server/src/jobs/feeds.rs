@@ -250,8 +250,11 @@ pub async fn import_with(
     };
     if let Some(facts) = facts {
         progress.stage("storing", None);
-        let rows: Vec<(String, pakiti_core::risk::CveFacts)> =
-            facts.records.into_iter().map(|r| (r.cve, r.facts)).collect();
+        let rows: Vec<(String, pakiti_core::risk::CveFacts)> = facts
+            .records
+            .into_iter()
+            .map(|r| (r.cve, r.facts))
+            .collect();
         outcome.facts = state
             .store
             .replace_feed_cve_facts(

@@ -83,13 +83,21 @@ async fn kev_epss_cvss_and_the_risk_order() {
         // CVSS comes with the vulnerability feed (Red Hat OVAL `cvss3`): every CVE here is
         // a Red Hat one and most carry a score.
         let scored = before.iter().filter(|c| c["cvss"].is_number()).count();
-        assert!(scored * 2 > before.len(), "{b}: {scored} of {}", before.len());
-        assert!(before.iter().all(|c| c["kev"] == false && c["epss"].is_null()));
+        assert!(
+            scored * 2 > before.len(),
+            "{b}: {scored} of {}",
+            before.len()
+        );
+        assert!(
+            before
+                .iter()
+                .all(|c| c["kev"] == false && c["epss"].is_null())
+        );
 
         // KEV and EPSS from files, through `pakiti feed import` (auto-detected kinds).
         let generation = s.state.store.feed_generation().await.unwrap();
-        let kev = shared_data()
-            .join("prioritisation/cisa-kev/known_exploited_vulnerabilities.json.xz");
+        let kev =
+            shared_data().join("prioritisation/cisa-kev/known_exploited_vulnerabilities.json.xz");
         let out = cli_import(&s, &kev).await;
         assert!(out.contains("imported facts on 1404 CVEs"), "{b}: {out}");
         assert!(!out.contains("re-evaluated"), "{b}: {out}");
@@ -100,7 +108,9 @@ async fn kev_epss_cvss_and_the_risk_order() {
         // EPSS scores for CVEs of this fleet (the real excerpt has none of them): a file in
         // the 2021-04 format (no percentile) for half of them, the current one for the rest.
         let dir = tempfile::tempdir().unwrap();
-        let mut csv = String::from("#model_version:v2023.03.01,score_date:2023-03-07T00:00:00+0000\ncve,epss,percentile\n");
+        let mut csv = String::from(
+            "#model_version:v2023.03.01,score_date:2023-03-07T00:00:00+0000\ncve,epss,percentile\n",
+        );
         for (i, c) in before.iter().enumerate() {
             let score = f64::from(u32::try_from(i % 97).unwrap()) / 100.0;
             csv.push_str(&format!("{},{score:.5},0.5\n", c["cve"].as_str().unwrap()));
@@ -114,7 +124,11 @@ async fn kev_epss_cvss_and_the_risk_order() {
         };
         assert!(import(&s.state, &fleet_epss, args, &mut out).await.unwrap());
         // Prioritisation imports change no finding: nothing for a tick to re-evaluate.
-        assert_eq!(s.state.store.feed_generation().await.unwrap(), generation, "{b}");
+        assert_eq!(
+            s.state.store.feed_generation().await.unwrap(),
+            generation,
+            "{b}"
+        );
         assert!(!s.state.engine.feeds_changed().await.unwrap(), "{b}");
         assert!(!s.state.engine.evaluator_behind().await.unwrap(), "{b}");
         assert!(!s.state.engine.cve_facts_changed().await.unwrap(), "{b}");
@@ -156,12 +170,7 @@ async fn kev_epss_cvss_and_the_risk_order() {
         assert!(rows.iter().all(|c| c["epss"].is_number()), "{b}");
         assert!(rows.iter().all(|c| c["epss_percentile"] == 0.5), "{b}");
         let kev_pos = rows.iter().position(|c| c["risk"] == "kev").unwrap();
-        assert!(
-            rows[kev_pos..]
-                .iter()
-                .all(|c| c["risk"] != "tagged"),
-            "{b}"
-        );
+        assert!(rows[kev_pos..].iter().all(|c| c["risk"] != "tagged"), "{b}");
         // Each advisory once per row.
         for c in &rows {
             let a: Vec<&str> = c["advisories"]
@@ -195,7 +204,11 @@ async fn kev_epss_cvss_and_the_risk_order() {
         // A column sort breaks its ties by risk.
         let (_, by_hosts) = s.get_json("/api/v1/cves?sort=hosts").await;
         let by_hosts = by_hosts.as_array().unwrap();
-        assert_eq!(by_hosts[0]["cve"], last.as_str(), "{b}: every CVE is on both hosts");
+        assert_eq!(
+            by_hosts[0]["cve"],
+            last.as_str(),
+            "{b}: every CVE is on both hosts"
+        );
         let (status, _) = s.get_json("/api/v1/cves?sort=nope").await;
         assert_eq!(status, 400);
 
@@ -260,7 +273,10 @@ async fn kev_epss_cvss_and_the_risk_order() {
         for path in ["/cves", "/hosts", "/tags/Critical", &format!("/cves/{top}")] {
             let (status, html) = text(&s, path).await;
             assert_eq!(status, 200, "{path}");
-            assert!(html.contains("Risk order: CVEs tagged by this site first"), "{path}");
+            assert!(
+                html.contains("Risk order: CVEs tagged by this site first"),
+                "{path}"
+            );
         }
         let (_, html) = text(&s, "/cves").await;
         assert!(html.contains("EPSS") && html.contains("KEV") && html.contains("CVSS"));
@@ -323,7 +339,10 @@ async fn kev_epss_cvss_and_the_risk_order() {
         pakiti_server::jobs::tick(&s.state).await;
         s.state.engine.fleet_up_to_date().await.unwrap();
         let (_, gone) = s.get_json("/api/v1/cves").await;
-        assert!(gone.as_array().unwrap().iter().all(|c| c["kev"] == false), "{b}");
+        assert!(
+            gone.as_array().unwrap().iter().all(|c| c["kev"] == false),
+            "{b}"
+        );
         s.finish().await;
     }
 }
@@ -350,7 +369,10 @@ async fn a_malformed_prioritisation_file_fails_loudly() {
         let ok = import(&s.state, &bad, args(), &mut out).await.unwrap();
         let out = String::from_utf8(out).unwrap();
         assert!(!ok, "{b}: {out}");
-        assert!(out.contains("FAILED") && out.contains("cve,epss"), "{b}: {out}");
+        assert!(
+            out.contains("FAILED") && out.contains("cve,epss"),
+            "{b}: {out}"
+        );
         let facts = s.state.engine.cve_facts();
         assert!((facts.get("CVE-2020-5902").unwrap().epss.unwrap().score - 0.65117).abs() < 1e-6);
         let (_, feeds) = s.get_json("/api/v1/feeds").await;

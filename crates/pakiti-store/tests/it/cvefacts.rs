@@ -96,15 +96,30 @@ async fn facts_are_replaced_per_feed_and_merged_per_cve() {
         let log4j = index.get("CVE-2021-44228").unwrap();
         let k1 = log4j.kev.as_ref().unwrap();
         assert_eq!(
-            (k1.date_added.as_str(), k1.due_date.as_deref(), k1.ransomware),
+            (
+                k1.date_added.as_str(),
+                k1.due_date.as_deref(),
+                k1.ransomware
+            ),
             ("2021-12-10", Some("2025-01-31"), true),
             "{b}"
         );
         let ep = log4j.epss.unwrap();
-        assert!((ep.score - 0.94).abs() < 1e-6 && (ep.percentile - 0.99).abs() < 1e-6, "{b}");
+        assert!(
+            (ep.score - 0.94).abs() < 1e-6 && (ep.percentile - 0.99).abs() < 1e-6,
+            "{b}"
+        );
         assert_eq!(log4j.cvss, Some(10.0), "{b}");
         // A missing percentile stays missing (NaN in the core type, NULL in the table).
-        assert!(index.get("CVE-2014-6271").unwrap().epss.unwrap().percentile.is_nan());
+        assert!(
+            index
+                .get("CVE-2014-6271")
+                .unwrap()
+                .epss
+                .unwrap()
+                .percentile
+                .is_nan()
+        );
         assert!(index.get("CVE-2020-0001").unwrap().kev.is_none());
 
         // The feed's count and sync are recorded, the advisory generation is untouched.
@@ -147,20 +162,27 @@ async fn facts_are_replaced_per_feed_and_merged_per_cve() {
         assert!(index.get("CVE-2020-0001").is_none(), "{b}");
         assert!(s.delete_feed(k).await.unwrap());
         assert_eq!(s.feed_cve_fact_count(k).await.unwrap(), 0, "{b}");
-        assert!(s.load_cve_facts().await.unwrap().get("CVE-2014-6271").is_none());
+        assert!(
+            s.load_cve_facts()
+                .await
+                .unwrap()
+                .get("CVE-2014-6271")
+                .is_none()
+        );
 
         // Errors: an unknown feed, an empty CVE, a failed sync record.
         let missing = s.replace_feed_cve_facts(9999, &[], Some(&ok_sync(1))).await;
-        assert!(matches!(missing, Err(StoreError::NotFound { .. })), "{missing:?}");
+        assert!(
+            matches!(missing, Err(StoreError::NotFound { .. })),
+            "{missing:?}"
+        );
         let empty = s
             .replace_feed_cve_facts(oval, &[(" ".into(), cvss(1.0))], None)
             .await;
         assert!(matches!(empty, Err(StoreError::Invalid(_))), "{empty:?}");
         let mut failed = ok_sync(30);
         failed.status = pakiti_store::SyncStatus::Failed;
-        let bad = s
-            .replace_feed_cve_facts(oval, &[], Some(&failed))
-            .await;
+        let bad = s.replace_feed_cve_facts(oval, &[], Some(&failed)).await;
         assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
     });
 }
