@@ -80,6 +80,35 @@ impl CveFactsIndex {
     }
 }
 
+/// The CVSS v3 qualitative rating of a base score: 9.0+ critical, 7.0+ high, 4.0+ medium,
+/// above 0 low.
+#[must_use]
+pub fn cvss_severity(score: f32) -> Severity {
+    if score >= 9.0 {
+        Severity::Critical
+    } else if score >= 7.0 {
+        Severity::High
+    } else if score >= 4.0 {
+        Severity::Medium
+    } else if score > 0.0 {
+        Severity::Low
+    } else {
+        Severity::Unknown
+    }
+}
+
+/// The severity shown and ranked for a CVE: the vendor's, or when no vendor gave one the
+/// rating of the highest CVSS base score a feed gave ([`cvss_severity`]).
+#[must_use]
+pub fn effective_severity(vendor: Severity, facts: Option<&CveFacts>) -> Severity {
+    if vendor != Severity::Unknown {
+        return vendor;
+    }
+    facts
+        .and_then(|f| f.cvss)
+        .map_or(Severity::Unknown, cvss_severity)
+}
+
 /// How the risk order is told to users, on every page that sorts by it.
 pub const RISK_ORDER_EXPLAINED: &str = "Risk order: CVEs tagged by this site first, then CVEs in \
 CISA's Known Exploited Vulnerabilities catalogue (KEV), then vendor severity critical, then high; \
@@ -184,6 +213,26 @@ mod tests {
             fixable,
             epss,
         }
+    }
+
+    #[test]
+    fn cvss_fills_an_unknown_vendor_severity_only() {
+        let f = CveFacts {
+            cvss: Some(9.8),
+            ..CveFacts::default()
+        };
+        assert_eq!(
+            effective_severity(Severity::Unknown, Some(&f)),
+            Severity::Critical
+        );
+        assert_eq!(effective_severity(Severity::Low, Some(&f)), Severity::Low);
+        assert_eq!(
+            effective_severity(Severity::Unknown, None),
+            Severity::Unknown
+        );
+        assert_eq!(cvss_severity(7.0), Severity::High);
+        assert_eq!(cvss_severity(4.0), Severity::Medium);
+        assert_eq!(cvss_severity(0.1), Severity::Low);
     }
 
     #[test]

@@ -42,6 +42,9 @@ struct Inner {
     policy: ArcSwap<Policy>,
     /// What the prioritisation feeds (CISA KEV, FIRST EPSS, CVSS) say about each CVE.
     cve_facts: ArcSwap<CveFactsIndex>,
+    /// What the feeds looked like when the CVE facts were loaded
+    /// ([`crate::cvefacts::facts_fingerprint`]).
+    facts_fingerprint: ArcSwap<String>,
     updates: UpdatesHandle,
     fleet: FleetCell,
     /// What the feeds looked like when the evaluator was built ([`feeds_fingerprint`]).
@@ -94,7 +97,12 @@ type HashCache = rustc_hash::FxHashMap<(String, Option<String>), (i64, String, O
 async fn feeds_fingerprint(store: &Store) -> anyhow::Result<String> {
     use std::fmt::Write as _;
     let mut out = String::new();
+    // A prioritisation feed gives no advisories: its imports must not look like an advisory
+    // change (that would re-evaluate every host); a feed that never imported anything gives none.
     for f in store.list_feeds().await? {
+        if f.is_prioritisation() || (f.content.is_none() && f.advisory_count == 0) {
+            continue;
+        }
         let _ = write!(
             out,
             "{}:{}:{}:{}:{};",
@@ -151,6 +159,7 @@ impl Engine {
                 evaluator: ArcSwap::from_pointee(Evaluator::empty()),
                 policy: ArcSwap::from_pointee(Policy::default()),
                 cve_facts: ArcSwap::from_pointee(CveFactsIndex::default()),
+                facts_fingerprint: ArcSwap::default(),
                 updates: UpdatesHandle::default(),
                 fleet: FleetCell::default(),
                 feeds_fingerprint: ArcSwap::default(),
@@ -165,6 +174,7 @@ impl Engine {
         engine.load_repositories().await?;
         engine.reload_advisories().await?;
         engine.reload_policy().await?;
+        engine.reload_cve_facts().await?;
         Ok(engine)
     }
 
@@ -208,6 +218,11 @@ impl Engine {
     /// Swaps in new CVE facts (after a prioritisation feed import).
     pub fn set_cve_facts(&self, facts: CveFactsIndex) {
         self.inner.cve_facts.store(Arc::new(facts));
+    }
+
+    /// The fingerprint the CVE facts were loaded at ([`crate::cvefacts`]).
+    pub(crate) fn inner_facts_fingerprint(&self) -> &ArcSwap<String> {
+        &self.inner.facts_fingerprint
     }
 
     /// The repository index handle (update detection).

@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use pakiti_core::advisory::{Severity, Status};
+use pakiti_core::risk::{CveFactsIndex, Risk, effective_severity};
 use pakiti_store::Store;
 use pakiti_store::{CveException, CveTag, Host, HostId, HostScope};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -77,6 +78,9 @@ struct FHost {
     /// 4 and 5 do not).
     reports_sources: bool,
     packages: Box<[u32]>,
+    /// Distinct CVEs with a fixed version available on this host, and without one.
+    fixable_cves: u32,
+    unfixed_cves: u32,
 }
 
 struct FAdvisory {
@@ -114,6 +118,8 @@ struct FCve {
     advisories: Vec<u32>,
     /// Host indexes, ascending, distinct.
     hosts: Vec<u32>,
+    /// The hosts (indexes, ascending, distinct) where some finding of it has a fixed version.
+    fixable_hosts: Vec<u32>,
 }
 
 /// The in-memory fleet index.
@@ -129,6 +135,8 @@ pub struct Fleet {
     findings: Vec<Vec<FFinding>>,
     applied_exceptions: FxHashMap<u32, Vec<usize>>,
     tags: Arc<[CveTag]>,
+    /// Names (interned) of the CVEs carrying an enabled tag.
+    tagged_cves: FxHashSet<u32>,
     exceptions: Arc<[CveException]>,
     /// When it was built.
     pub built_at: OffsetDateTime,
@@ -339,12 +347,16 @@ impl Fleet {
                                     severity: Severity::Unknown,
                                     advisories: Vec::new(),
                                     hosts: Vec::new(),
+                                    fixable_hosts: Vec::new(),
                                 });
                                 u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
                             });
                             let c = &mut cves[ci as usize];
                             if c.hosts.last() != Some(&hi) {
                                 c.hosts.push(hi);
+                            }
+                            if aff.fixed.is_some() && c.fixable_hosts.last() != Some(&hi) {
+                                c.fixable_hosts.push(hi);
                             }
                             if !c.advisories.contains(&a) {
                                 c.advisories.push(a);
@@ -361,6 +373,18 @@ impl Fleet {
                 v.dedup();
             }
             mine.shrink_to_fit();
+            let (fixable_cves, unfixed_cves) = {
+                let mut per: FxHashMap<u32, bool> = FxHashMap::default();
+                for f in &mine {
+                    let fixed = affected
+                        .get(&(f.advisory, f.affected))
+                        .is_some_and(|a: &FAffected| a.fixed.is_some());
+                    *per.entry(f.cve).or_default() |= fixed;
+                }
+                let fixable = per.values().filter(|&&x| x).count();
+                let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+                (n(fixable), n(per.len() - fixable))
+            };
             all_findings.push(mine);
             fhosts.push(FHost {
                 id: h.id,
@@ -372,9 +396,17 @@ impl Fleet {
                 reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
                 stream,
                 packages: pkgs,
+                fixable_cves,
+                unfixed_cves,
             });
         }
+        let tagged_cves: FxHashSet<u32> = tags
+            .iter()
+            .filter(|t| t.enabled)
+            .filter_map(|t| strings.get(&t.cve))
+            .collect();
         Fleet {
+            tagged_cves,
             strings,
             hosts: fhosts,
             host_index,
@@ -458,19 +490,19 @@ impl Fleet {
                     return None;
                 }
                 let name = self.strings.str(c.name);
+                let mut advisories: Vec<String> = Vec::with_capacity(c.advisories.len());
+                for &a in &c.advisories {
+                    let id = self.strings.str(self.advisories[a as usize].vendor_id);
+                    if !advisories.iter().any(|x| x == id) {
+                        advisories.push(id.to_owned());
+                    }
+                }
                 Some(CveSummary {
                     cve: name.to_owned(),
                     severity: c.severity,
                     hosts: n,
-                    advisories: c
-                        .advisories
-                        .iter()
-                        .map(|&a| {
-                            self.strings
-                                .str(self.advisories[a as usize].vendor_id)
-                                .to_owned()
-                        })
-                        .collect(),
+                    fixable_hosts: Self::count(mask.as_ref(), &c.fixable_hosts),
+                    advisories,
                     tags: tags.get(name).cloned().unwrap_or_default(),
                 })
             })
@@ -523,6 +555,11 @@ impl Fleet {
             .filter(|&hi| self.allows(scope, &self.hosts[hi as usize]))
             .collect();
         let host_total = visible.len();
+        let fixable_hosts = c
+            .fixable_hosts
+            .iter()
+            .filter(|&&hi| self.allows(scope, &self.hosts[hi as usize]))
+            .count();
         visible.sort_by(|&a, &b| {
             self.strings
                 .str(self.hosts[a as usize].hostname)
@@ -566,7 +603,63 @@ impl Fleet {
             tags,
             hosts,
             host_total,
+            fixable_hosts,
         })
+    }
+
+    /// A host's distinct CVEs with a fixed version available and without one; `None` for a
+    /// host the index does not know (reported after it was built).
+    #[must_use]
+    pub fn host_fix_counts(&self, id: HostId) -> Option<(usize, usize)> {
+        self.host_index.get(&id).map(|&hi| {
+            let h = &self.hosts[hi as usize];
+            (h.fixable_cves as usize, h.unfixed_cves as usize)
+        })
+    }
+
+    /// The most urgent risk ([`Risk`]) among a host's CVEs, with `facts` the CVE facts in
+    /// force; `None` for a host without CVEs or one the index does not know.
+    #[must_use]
+    pub fn host_risk(&self, id: HostId, facts: &CveFactsIndex) -> Option<Risk> {
+        let &hi = self.host_index.get(&id)?;
+        let mut best: Option<Risk> = None;
+        for f in &self.findings[hi as usize] {
+            let name = self.strings.str(f.cve);
+            let severity = self
+                .cve_index
+                .get(&f.cve)
+                .map_or(Severity::Unknown, |&ci| self.cves[ci as usize].severity);
+            let fx = facts.get(name);
+            let fixable = self
+                .affected
+                .get(&(f.advisory, f.affected))
+                .is_some_and(|a| a.fixed.is_some());
+            let r = Risk::of(
+                self.tagged_cves.contains(&f.cve),
+                fx,
+                effective_severity(severity, fx),
+                fixable,
+            );
+            best = Some(best.map_or(r, |b| b.max(r)));
+        }
+        best
+    }
+
+    /// Ids of hosts with at least one fixable CVE (`true`), or with CVEs of which none is
+    /// fixable (`false`).
+    #[must_use]
+    pub fn hosts_by_fixable(&self, fixable: bool) -> Vec<HostId> {
+        self.hosts
+            .iter()
+            .filter(|h| {
+                if fixable {
+                    h.fixable_cves > 0
+                } else {
+                    h.fixable_cves == 0 && h.unfixed_cves > 0
+                }
+            })
+            .map(|h| h.id)
+            .collect()
     }
 
     /// Ids of hosts that have `cve` (for the host search; the listing applies the scope).

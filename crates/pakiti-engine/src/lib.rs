@@ -49,6 +49,7 @@
 //! ```
 
 pub mod crashpoint;
+mod cvefacts;
 mod engine;
 pub mod evaluate;
 pub mod fleet;

@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::BufRead;
 
 use pakiti_core::advisory::Advisory;
+use pakiti_core::risk::{CveFacts, Epss, Kev};
 use pakiti_core::stream::OsStream;
 
 use crate::{FeedError, Parsed};
@@ -35,11 +36,24 @@ pub enum FeedKind {
     AlpineSecdb,
     /// OSV JSON (one record, an array, or JSON lines).
     Osv,
+    /// CISA Known Exploited Vulnerabilities catalogue JSON: prioritisation facts, no advisories.
+    CisaKev,
+    /// FIRST EPSS scores CSV: prioritisation facts, no advisories.
+    Epss,
+}
+
+/// What a prioritisation feed says about one CVE ([`FeedKind::parse_facts`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CveFactRecord {
+    /// The CVE, upper case.
+    pub cve: String,
+    /// What the feed says (only its own fields are set).
+    pub facts: CveFacts,
 }
 
 impl FeedKind {
     /// Every kind.
-    pub const ALL: [FeedKind; 8] = [
+    pub const ALL: [FeedKind; 10] = [
         FeedKind::RedhatOval,
         FeedKind::UbuntuOval,
         FeedKind::SuseOval,
@@ -48,6 +62,8 @@ impl FeedKind {
         FeedKind::DebianList,
         FeedKind::AlpineSecdb,
         FeedKind::Osv,
+        FeedKind::CisaKev,
+        FeedKind::Epss,
     ];
 
     /// The kind's name on the command line and in the store.
@@ -62,7 +78,22 @@ impl FeedKind {
             FeedKind::DebianList => "debian-list",
             FeedKind::AlpineSecdb => "alpine-secdb",
             FeedKind::Osv => "osv",
+            FeedKind::CisaKev => "cisa-kev",
+            FeedKind::Epss => "epss",
         }
+    }
+
+    /// A prioritisation feed (KEV, EPSS): it gives facts about CVEs
+    /// ([`FeedKind::parse_facts`]), not advisories, and its imports change no finding.
+    #[must_use]
+    pub fn is_prioritisation(self) -> bool {
+        matches!(self, FeedKind::CisaKev | FeedKind::Epss)
+    }
+
+    /// Whether a feed kind name (as stored) is a prioritisation kind.
+    #[must_use]
+    pub fn is_prioritisation_name(name: &str) -> bool {
+        FeedKind::from_name(name).is_some_and(FeedKind::is_prioritisation)
     }
 
     /// Parses [`FeedKind::name`].
@@ -95,11 +126,19 @@ impl FeedKind {
             };
         }
         let first = t.lines().next().unwrap_or_default();
+        if first.starts_with("#model_version")
+            || first.trim_end() == "cve,epss"
+            || first.trim_end() == "cve,epss,percentile"
+        {
+            return Some(FeedKind::Epss);
+        }
         if first.starts_with('[') && (first.contains("] DSA-") || first.contains("] DLA-")) {
             return Some(FeedKind::DebianList);
         }
         if t.starts_with('{') || t.starts_with('[') {
-            return if t.contains("\"csaf_version\"") {
+            return if t.contains("\"catalogVersion\"") && t.contains("\"vulnerabilities\"") {
+                Some(FeedKind::CisaKev)
+            } else if t.contains("\"csaf_version\"") {
                 Some(FeedKind::Csaf)
             } else if t.contains("\"distroversion\"") {
                 Some(FeedKind::AlpineSecdb)
@@ -134,6 +173,65 @@ impl FeedKind {
             FeedKind::DebianList => crate::debian::list::parse(reader, opts),
             FeedKind::AlpineSecdb => crate::alpine::parse(reader, opts),
             FeedKind::Osv => crate::osv::parse(reader, opts),
+            FeedKind::CisaKev | FeedKind::Epss => Err(FeedError::Format {
+                expected: "vulnerability feed",
+                reason: format!("{self} is a prioritisation feed: it gives facts, not advisories"),
+            }),
+        }
+    }
+
+    /// Parses a (decompressed) prioritisation document of this kind into per-CVE facts.
+    ///
+    /// # Errors
+    /// The document is unreadable or not of this kind at all, or this is not a
+    /// prioritisation kind.
+    pub fn parse_facts<R: BufRead>(self, reader: R) -> Result<Parsed<CveFactRecord>, FeedError> {
+        match self {
+            FeedKind::CisaKev => {
+                let p = crate::kev::parse(reader)?;
+                Ok(Parsed {
+                    records: p
+                        .records
+                        .into_iter()
+                        .map(|e| CveFactRecord {
+                            cve: e.cve,
+                            facts: CveFacts {
+                                kev: Some(Kev {
+                                    date_added: e.date_added,
+                                    due_date: e.due_date,
+                                    ransomware: e.ransomware,
+                                }),
+                                ..CveFacts::default()
+                            },
+                        })
+                        .collect(),
+                    problems: p.problems,
+                })
+            }
+            FeedKind::Epss => {
+                let p = crate::epss::parse(reader)?;
+                Ok(Parsed {
+                    records: p
+                        .records
+                        .into_iter()
+                        .map(|e| CveFactRecord {
+                            cve: e.cve,
+                            facts: CveFacts {
+                                epss: Some(Epss {
+                                    score: e.score,
+                                    percentile: e.percentile.unwrap_or(f32::NAN),
+                                }),
+                                ..CveFacts::default()
+                            },
+                        })
+                        .collect(),
+                    problems: p.problems,
+                })
+            }
+            _ => Err(FeedError::Format {
+                expected: "prioritisation feed",
+                reason: format!("{self} is a vulnerability feed"),
+            }),
         }
     }
 }
@@ -277,7 +375,7 @@ impl FeedIdentity {
             FeedKind::RedhatOval | FeedKind::UbuntuOval | FeedKind::SuseOval => "oval",
             FeedKind::DebianTracker => "tracker",
             FeedKind::AlpineSecdb => "secdb",
-            FeedKind::Csaf | FeedKind::Osv => kind,
+            FeedKind::Csaf | FeedKind::Osv | FeedKind::CisaKev | FeedKind::Epss => kind,
         };
         if !tail.is_empty() {
             parts.push(tail.to_owned());
@@ -339,7 +437,11 @@ mod tests {
 
     #[test]
     fn detects_kinds_from_content() {
-        let cases: [(&[u8], Option<FeedKind>); 8] = [
+        let cases: [(&[u8], Option<FeedKind>); 12] = [
+            (br#"{"title": "CISA Catalog", "catalogVersion": "2025.08.25", "count": 1, "vulnerabilities": [{"cveID": "CVE-1"}]}"#, Some(FeedKind::CisaKev)),
+            (b"#model_version:v2023.03.01,score_date:2023-03-07T00:00:00+0000\ncve,epss,percentile\n", Some(FeedKind::Epss)),
+            (b"cve,epss\nCVE-2020-5902,0.65117\n", Some(FeedKind::Epss)),
+            (b"cve,epss,percentile\r\nCVE-2020-5902,0.65117,0.9\r\n", Some(FeedKind::Epss)),
             (br#"<?xml version="1.0"?><oval_definitions xmlns="x"><generator><oval:product_name>Red Hat OVAL Patch Definition Merger</oval:product_name>"#, Some(FeedKind::RedhatOval)),
             (br#"<oval_definitions><generator><oval:product_name>Canonical CVE OVAL Generator</oval:product_name>"#, Some(FeedKind::UbuntuOval)),
             (br#"<oval_definitions><generator><oval:product_name>Marcus Updateinfo to OVAL Converter</oval:product_name></generator><definitions><definition id="oval:org.opensuse.security:def:1">"#, Some(FeedKind::SuseOval)),

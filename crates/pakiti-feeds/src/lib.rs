@@ -19,13 +19,16 @@ pub mod alpine;
 pub mod csaf;
 pub mod debian;
 pub mod decompress;
+pub mod epss;
+pub mod kev;
 pub mod osv;
 pub mod oval;
 pub mod repo;
+pub mod scores;
 
 mod kind;
 
-pub use kind::{FeedIdentity, FeedKind, ParseOptions};
+pub use kind::{CveFactRecord, FeedIdentity, FeedKind, ParseOptions};
 
 /// Records parsed from one document, with the problems met on the way.
 #[derive(Debug)]

@@ -353,6 +353,51 @@ fn date_part(ts: &str) -> Option<String> {
     ok.then(|| d.to_owned())
 }
 
+/// The CVSS v3 base scores of one OSV record (a JSON value), given to `add` for each CVE it
+/// names (its id, aliases and upstream ids): for [`crate::scores`].
+pub(crate) fn cvss_of_record(rec: &serde_json::Value, add: &mut impl FnMut(&str, f32)) {
+    let vectors = |v: Option<&serde_json::Value>| -> Vec<f64> {
+        v.and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.get("type").and_then(serde_json::Value::as_str) == Some("CVSS_V3"))
+            .filter_map(|s| s.get("score")?.as_str().and_then(cvss::base_score))
+            .collect()
+    };
+    let mut scores = vectors(rec.get("severity"));
+    for a in rec
+        .get("affected")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        scores.extend(vectors(a.get("severity")));
+    }
+    let Some(best) = scores.into_iter().reduce(f64::max) else {
+        return;
+    };
+    let mut names: Vec<&str> = rec
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .into_iter()
+        .collect();
+    for key in ["aliases", "upstream"] {
+        names.extend(
+            rec.get(key)
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str),
+        );
+    }
+    for n in names {
+        // `UBUNTU-CVE-2021-3782` names CVE-2021-3782.
+        let n = n.find("CVE-").map_or(n, |at| &n[at..]);
+        #[allow(clippy::cast_possible_truncation)]
+        add(n, best as f32);
+    }
+}
+
 fn record_severity(rec: &RawRecord) -> Severity {
     let word = |s: &str| Some(Severity::from_vendor(s)).filter(|s| *s != Severity::Unknown);
     if let Some(s) = rec

@@ -49,6 +49,15 @@ pub async fn tick(st: &AppState) {
         Ok(false) => {}
         Err(e) => tracing::error!(error = format!("{e:#}"), "reading repositories failed"),
     }
+    match st.engine.cve_facts_changed().await {
+        Ok(true) => {
+            if let Err(e) = st.engine.reload_cve_facts().await {
+                tracing::error!(error = format!("{e:#}"), "reloading CVE facts failed");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::error!(error = format!("{e:#}"), "reading feeds failed"),
+    }
     if let Err(e) = st.engine.reload_policy().await {
         tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
     }

@@ -120,7 +120,7 @@ async fn insert_advisory_bodies(
     Ok(i64::try_from(count).unwrap_or(i64::MAX))
 }
 
-async fn insert_run(
+pub(crate) async fn insert_run(
     tx: &mut Tx,
     feed: FeedId,
     sync: &SyncRecord,

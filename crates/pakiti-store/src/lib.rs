@@ -117,6 +117,7 @@
 
 mod cache;
 pub mod codec;
+mod cvefacts;
 mod db;
 mod error;
 mod feeds;
@@ -138,6 +139,7 @@ mod store;
 mod tags;
 mod users;
 
+pub use cvefacts::merge_facts;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;

@@ -118,6 +118,23 @@ pub struct Feed {
     pub content: Option<FeedContent>,
 }
 
+/// The feed kinds that give CVE facts rather than advisories
+/// (`pakiti_feeds::FeedKind::is_prioritisation`); their imports change no finding.
+pub const PRIORITISATION_KINDS: [&str; 2] = ["cisa-kev", "epss"];
+
+impl Feed {
+    /// A prioritisation feed (CISA KEV, FIRST EPSS): by its kind, or for an `auto` feed by
+    /// what its last import was.
+    #[must_use]
+    pub fn is_prioritisation(&self) -> bool {
+        PRIORITISATION_KINDS.contains(&self.kind.as_str())
+            || self
+                .content
+                .as_ref()
+                .is_some_and(|c| PRIORITISATION_KINDS.contains(&c.kind.as_str()))
+    }
+}
+
 /// What a feed's last import was, recognised from the content (`pakiti_feeds::FeedIdentity`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FeedContent {

@@ -12,7 +12,10 @@ pub struct CveSummary {
     pub severity: Severity,
     /// Hosts (in scope) that have it.
     pub hosts: usize,
-    /// Advisories naming it.
+    /// Of those, hosts where a fixed version exists for it (some finding of it on the host
+    /// has one); the others have it unfixed.
+    pub fixable_hosts: usize,
+    /// Advisories naming it, each once.
     pub advisories: Vec<String>,
     /// Enabled tags on it.
     pub tags: Vec<String>,
@@ -80,6 +83,8 @@ pub struct CveDetail {
     pub hosts: Vec<AffectedHost>,
     /// Affected hosts in scope.
     pub host_total: usize,
+    /// Of those, hosts where a fixed version exists for it.
+    pub fixable_hosts: usize,
 }
 
 /// The page of one tag name.

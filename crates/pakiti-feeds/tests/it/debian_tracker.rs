@@ -145,3 +145,39 @@ fn vunnel_excerpt() {
     // `"releases": []`: the CVE is kept, with no entry.
     assert!(by_id("CVE-2022-0358").affected.is_empty());
 }
+
+/// Issue 14: Debian findings must not all be "unknown". Every urgency word of the real
+/// tracker JSON (`low`, `medium`, `high**`, `low**`, `unimportant`, `not yet assigned`,
+/// `end-of-life`) gives the severity the tracker means, per CVE.
+#[test]
+fn severities_from_the_tracker_urgency() {
+    let mut got: Vec<(String, Severity)> = Vec::new();
+    for file in [
+        "debian-tracker/excerpts/vulnerablecode-debian.json",
+        "debian-tracker/excerpts/vunnel-debian.json",
+    ] {
+        let p = pakiti_feeds::debian::tracker::parse(open(file), &ParseOptions::default()).unwrap();
+        assert!(p.problems.is_empty(), "{file}: {:?}", p.problems);
+        got.extend(p.records.iter().map(|a| (a.id.clone(), a.severity)));
+    }
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let want = [
+        ("CVE-2005-3111", Severity::Medium),   // medium
+        ("CVE-2007-2383", Severity::Low),      // unimportant
+        ("CVE-2008-7220", Severity::High),     // high**
+        ("CVE-2009-1382", Severity::Medium),   // medium
+        ("CVE-2009-2459", Severity::Medium),   // medium
+        ("CVE-2013-1444", Severity::Low),      // low**
+        ("CVE-2014-8242", Severity::Low),      // low
+        ("CVE-2021-37231", Severity::Unknown), // not yet assigned
+        ("CVE-2021-37232", Severity::Unknown), // not yet assigned
+        ("CVE-2022-0456", Severity::Unknown),  // not yet assigned, end-of-life
+        ("CVE-2025-53603", Severity::Unknown), // not yet assigned
+    ];
+    for (id, sev) in want {
+        let found = got.iter().find(|(i, _)| i == id);
+        assert_eq!(found.map(|f| f.1), Some(sev), "{id}");
+    }
+    let rated = got.iter().filter(|(_, s)| *s != Severity::Unknown).count();
+    assert!(rated >= 7, "{got:?}");
+}

@@ -12,5 +12,6 @@ mod issue_12;
 mod osv;
 mod oval;
 mod oval_hosts;
+mod prioritisation;
 mod repo;
 mod repo_updates;

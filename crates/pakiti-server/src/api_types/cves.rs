@@ -1,5 +1,6 @@
 //! CVEs, CVE tags and exceptions: what the fleet is exposed to and what operators said about it.
 
+use pakiti_core::risk::{CveFacts, Risk};
 use pakiti_store::{CveException, CveTag};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -8,31 +9,134 @@ use utoipa::ToSchema;
 use crate::api_types::rfc3339;
 use crate::export::{CsvRow, join, opt};
 
+/// What the prioritisation data says about a CVE (CISA KEV, FIRST EPSS, CVSS) and its place
+/// in the risk order.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ApiCveRisk {
+    /// The risk class that decides its place in the risk order: `tagged`, `kev`, `critical`,
+    /// `high`, `epss` or `other` (see the `risk_order` text on the pages).
+    pub risk: String,
+    /// In CISA's Known Exploited Vulnerabilities catalogue.
+    pub kev: bool,
+    /// When CISA added it to KEV (`YYYY-MM-DD`).
+    pub kev_date_added: Option<String>,
+    /// KEV remediation due date (`YYYY-MM-DD`).
+    pub kev_due_date: Option<String>,
+    /// KEV says it is known to be used in ransomware campaigns.
+    pub kev_ransomware: Option<bool>,
+    /// FIRST EPSS score: probability of exploitation in the next 30 days (0 – 1).
+    pub epss: Option<f32>,
+    /// FIRST EPSS percentile (0 – 1); `null` also when the EPSS file gave no percentile.
+    pub epss_percentile: Option<f32>,
+    /// The highest CVSS base score a feed gave (0 – 10).
+    pub cvss: Option<f32>,
+}
+
+impl ApiCveRisk {
+    /// The API form of a CVE's facts and risk.
+    #[must_use]
+    pub fn of(facts: Option<&CveFacts>, risk: &Risk) -> Self {
+        let kev = facts.and_then(|f| f.kev.as_ref());
+        let epss = facts.and_then(|f| f.epss);
+        ApiCveRisk {
+            risk: risk.class().to_owned(),
+            kev: kev.is_some(),
+            kev_date_added: kev.map(|k| k.date_added.clone()),
+            kev_due_date: kev.and_then(|k| k.due_date.clone()),
+            kev_ransomware: kev.map(|k| k.ransomware),
+            epss: epss.map(|e| e.score),
+            epss_percentile: epss.map(|e| e.percentile).filter(|p| p.is_finite()),
+            cvss: facts.and_then(|f| f.cvss),
+        }
+    }
+
+    /// The CSV cells of [`ApiCveRisk::HEADER`].
+    fn fields(&self) -> Vec<String> {
+        let f = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
+        vec![
+            self.risk.clone(),
+            self.kev.to_string(),
+            opt(self.kev_date_added.as_ref()),
+            opt(self.kev_due_date.as_ref()),
+            self.kev_ransomware
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            f(self.epss),
+            f(self.epss_percentile),
+            f(self.cvss),
+        ]
+    }
+
+    /// CSV column names.
+    const HEADER: [&'static str; 8] = [
+        "risk",
+        "kev",
+        "kev_date_added",
+        "kev_due_date",
+        "kev_ransomware",
+        "epss",
+        "epss_percentile",
+        "cvss",
+    ];
+}
+
 /// A CVE in the fleet.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiCve {
     /// CVE id.
     pub cve: String,
-    /// Highest severity.
+    /// Highest vendor severity; when no vendor gives one, the rating of the CVSS score.
     pub severity: String,
     /// Hosts (in the viewer's scope) that have it.
     pub hosts: usize,
-    /// Advisories naming it.
+    /// Of those, hosts where a fixed version exists for it.
+    pub fixable_hosts: usize,
+    /// Of those, hosts where no fixed version exists for it yet.
+    pub unfixed_hosts: usize,
+    /// A fixed version exists on at least one of those hosts.
+    pub fixable: bool,
+    /// Advisories naming it, each once.
     pub advisories: Vec<String>,
     /// Enabled tags.
     pub tags: Vec<String>,
+    /// Prioritisation data and risk class.
+    #[serde(flatten)]
+    pub risk: ApiCveRisk,
 }
 
 impl CsvRow for ApiCve {
-    const HEADER: &'static [&'static str] = &["cve", "severity", "hosts", "advisories", "tags"];
+    const HEADER: &'static [&'static str] = &[
+        "cve",
+        "severity",
+        "hosts",
+        "fixable_hosts",
+        "unfixed_hosts",
+        "fixable",
+        "advisories",
+        "tags",
+        "risk",
+        "kev",
+        "kev_date_added",
+        "kev_due_date",
+        "kev_ransomware",
+        "epss",
+        "epss_percentile",
+        "cvss",
+    ];
     fn fields(&self) -> Vec<String> {
-        vec![
+        let mut v = vec![
             self.cve.clone(),
             self.severity.clone(),
             self.hosts.to_string(),
+            self.fixable_hosts.to_string(),
+            self.unfixed_hosts.to_string(),
+            self.fixable.to_string(),
             join(&self.advisories),
             join(&self.tags),
-        ]
+        ];
+        v.extend(self.risk.fields());
+        debug_assert_eq!(Self::HEADER[8..], ApiCveRisk::HEADER);
+        v
     }
 }
 
@@ -77,6 +181,8 @@ pub struct ApiAffectedHost {
     pub host_group: Option<String>,
     /// OS stream.
     pub os_stream: Option<String>,
+    /// A fixed version exists for one of its packages carrying the CVE.
+    pub fixable: bool,
     /// Packages.
     pub packages: Vec<ApiAffectedPackage>,
 }
@@ -86,8 +192,13 @@ pub struct ApiAffectedHost {
 pub struct ApiCveDetail {
     /// CVE id.
     pub cve: String,
-    /// Highest severity.
+    /// Highest vendor severity; when no vendor gives one, the rating of the CVSS score.
     pub severity: String,
+    /// Prioritisation data and risk class.
+    #[serde(flatten)]
+    pub risk: ApiCveRisk,
+    /// Affected hosts in scope where a fixed version exists for it.
+    pub fixable_hosts: usize,
     /// Advisories naming it.
     pub advisories: Vec<ApiAdvisory>,
     /// Tags on it.
@@ -191,17 +302,33 @@ pub struct ApiTagHost {
     pub hostname: String,
     /// Group.
     pub host_group: Option<String>,
-    /// Its CVEs carrying the tag.
+    /// Its CVEs carrying the tag, most urgent first.
     pub cves: Vec<String>,
+    /// The risk class of the host's most urgent CVE (any CVE, not only the tagged ones).
+    pub risk: Option<String>,
+    /// Distinct CVEs with a fixed version available on the host.
+    pub fixable_cves: Option<i64>,
+    /// Distinct CVEs with no fixed version on the host yet.
+    pub unfixed_cves: Option<i64>,
 }
 
 impl CsvRow for ApiTagHost {
-    const HEADER: &'static [&'static str] = &["hostname", "host_group", "cves"];
+    const HEADER: &'static [&'static str] = &[
+        "hostname",
+        "host_group",
+        "cves",
+        "risk",
+        "fixable_cves",
+        "unfixed_cves",
+    ];
     fn fields(&self) -> Vec<String> {
         vec![
             self.hostname.clone(),
             opt(self.host_group.as_ref()),
             join(&self.cves),
+            opt(self.risk.as_ref()),
+            self.fixable_cves.map(|n| n.to_string()).unwrap_or_default(),
+            self.unfixed_cves.map(|n| n.to_string()).unwrap_or_default(),
         ]
     }
 }
@@ -223,6 +350,11 @@ pub struct ApiTaggedCve {
     pub tag: ApiTag,
     /// Hosts in scope with the CVE (0 when the tag is disabled).
     pub hosts: usize,
+    /// Of those, hosts where a fixed version exists for it.
+    pub fixable_hosts: usize,
+    /// Prioritisation data and risk class.
+    #[serde(flatten)]
+    pub risk: ApiCveRisk,
 }
 
 /// Pakiti's "CVE Tags" report for one tag name.
@@ -230,9 +362,9 @@ pub struct ApiTaggedCve {
 pub struct ApiTagReport {
     /// Tag name.
     pub tag: String,
-    /// CVEs carrying it.
+    /// CVEs carrying it, in risk order (most urgent first).
     pub cves: Vec<ApiTaggedCve>,
-    /// Affected hosts in scope.
+    /// Affected hosts in scope, in risk order (their most urgent CVE first).
     pub hosts: Vec<ApiTagHost>,
     /// Affected groups.
     pub groups: Vec<ApiTagGroup>,

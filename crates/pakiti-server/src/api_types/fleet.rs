@@ -65,10 +65,13 @@ pub struct ApiFeed {
     pub last_status: Option<String>,
     /// Last error.
     pub last_error: Option<String>,
-    /// Advisories stored.
+    /// Advisories stored; for a prioritisation feed, the CVEs it gave facts for.
     pub advisories: i64,
     /// Affected entries stored.
     pub affected: i64,
+    /// A prioritisation feed (`cisa-kev`, `epss`): it gives per-CVE facts for the risk order,
+    /// not advisories, and its imports change no finding.
+    pub prioritisation: bool,
 }
 
 impl CsvRow for ApiFeed {
@@ -83,6 +86,7 @@ impl CsvRow for ApiFeed {
         "last_error",
         "advisories",
         "affected",
+        "prioritisation",
     ];
     fn fields(&self) -> Vec<String> {
         vec![
@@ -96,6 +100,7 @@ impl CsvRow for ApiFeed {
             opt(self.last_error.as_ref()),
             self.advisories.to_string(),
             self.affected.to_string(),
+            self.prioritisation.to_string(),
         ]
     }
 }

@@ -67,6 +67,15 @@ pub struct ApiHost {
     /// Lines of the last report that could not be read (skipped): the stored package list is
     /// incomplete when this is not 0 (`report_problem_lines` on the host says which).
     pub report_problems: i64,
+    /// Distinct CVEs for which a fixed version exists on this host (some finding of the CVE
+    /// names one). `null` where not computed (the fleet index has not seen the host yet).
+    pub fixable_cves: Option<i64>,
+    /// Distinct CVEs with no fixed version on this host yet. `null` where not computed.
+    pub unfixed_cves: Option<i64>,
+    /// The risk class of the host's most urgent CVE (`tagged`, `kev`, `critical`, `high`,
+    /// `epss`, `other`); `null` for a host without CVEs. Lists are in this risk order by
+    /// default.
+    pub risk: Option<String>,
 }
 
 impl CsvRow for ApiHost {
@@ -92,6 +101,9 @@ impl CsvRow for ApiHost {
         "reboot_needed",
         "last_report",
         "report_problems",
+        "fixable_cves",
+        "unfixed_cves",
+        "risk",
     ];
     fn fields(&self) -> Vec<String> {
         vec![
@@ -116,6 +128,9 @@ impl CsvRow for ApiHost {
             self.reboot_needed.to_string(),
             self.last_report.clone(),
             self.report_problems.to_string(),
+            self.fixable_cves.map(|n| n.to_string()).unwrap_or_default(),
+            self.unfixed_cves.map(|n| n.to_string()).unwrap_or_default(),
+            self.risk.clone().unwrap_or_default(),
         ]
     }
 }

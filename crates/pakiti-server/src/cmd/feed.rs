@@ -205,6 +205,12 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
     let feed = find(state, name).await?;
     state.store.delete_feed(feed.id).await?;
+    // Its CVE facts (a prioritisation feed's, a vulnerability feed's CVSS) went with it.
+    state.engine.reload_cve_facts().await?;
+    if feed.is_prioritisation() {
+        writeln!(out, "removed feed {name}")?;
+        return Ok(());
+    }
     let r = state.engine.reevaluate().await?;
     writeln!(
         out,
@@ -216,6 +222,13 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
 
 fn report(name: &str, o: &ImportOutcome, out: &mut impl Write) -> Result<()> {
     match o.status {
+        SyncStatus::Ok if o.facts > 0 => writeln!(
+            out,
+            "{name}: imported facts on {} CVEs ({} problems) in {:.2} s",
+            o.facts,
+            o.problems.len(),
+            o.took.as_secs_f64()
+        )?,
         SyncStatus::Ok => writeln!(
             out,
             "{name}: imported {} advisories, {} affected entries ({} problems, {} changed keys) in {:.2} s",
@@ -275,12 +288,22 @@ pub async fn sync(
         v
     };
     let mut ok = true;
+    let mut vulnerability_feeds = 0;
     for feed in &feeds {
         let bar = Bar::new(&feed.name);
         let o = feeds::sync(state, feed, force, &bar).await?;
         bar.finish();
         ok &= o.status != SyncStatus::Failed;
         report(&feed.name, &o, out)?;
+        // Re-read: an `auto` feed's content says what it is after its first import.
+        let now = state.store.get_feed(feed.id).await?;
+        if !now.as_ref().is_some_and(Feed::is_prioritisation) {
+            vulnerability_feeds += 1;
+        }
+    }
+    if vulnerability_feeds == 0 {
+        // Prioritisation data orders findings; it changes none.
+        return Ok(ok);
     }
     let r = state.engine.reevaluate().await?;
     writeln!(
@@ -402,6 +425,17 @@ pub async fn import(
     // The import is committed with its stale keys; a crash here leaves the re-evaluation to
     // the next server start (`Engine::recover`, run by `jobs::tick`).
     pakiti_engine::crashpoint::reached("after-import").await;
+    if o.facts > 0
+        || state
+            .store
+            .get_feed(feed.id)
+            .await?
+            .as_ref()
+            .is_some_and(Feed::is_prioritisation)
+    {
+        // Prioritisation data orders findings; it changes none.
+        return Ok(o.status != SyncStatus::Failed);
+    }
     let r = state.engine.reevaluate().await?;
     writeln!(
         out,

@@ -23,6 +23,7 @@ pub async fn feed_rows(state: &AppState) -> Result<Vec<ApiFeed>, AppError> {
         .await?
         .into_iter()
         .map(|f| ApiFeed {
+            prioritisation: f.is_prioritisation(),
             name: f.name,
             kind: f.kind.to_string(),
             url: f.url,

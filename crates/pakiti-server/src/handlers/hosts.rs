@@ -19,7 +19,9 @@ use crate::error::AppError;
 use crate::export::{self, Format};
 use crate::state::AppState;
 use crate::web::{SortLink, VERSION, enc, render, with};
+use pakiti_core::risk::{RISK_ORDER_EXPLAINED, Risk};
 use pakiti_engine::evaluate;
+use std::cmp::Ordering;
 
 /// A query parameter that an HTML form submits empty (`not_reporting_days=`) is absent, not
 /// malformed.
@@ -82,10 +84,15 @@ pub struct HostsQuery {
     /// Only hosts whose last report had lines that could not be read.
     #[serde(deserialize_with = "empty_as_none")]
     pub report_problems: Option<bool>,
+    /// `true`: only hosts with at least one CVE for which a fixed version exists; `false`:
+    /// only hosts whose CVEs all lack a fixed version.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub fixable: Option<bool>,
     /// Comma-separated top-level domains (`cz,de`).
     pub tld: Option<String>,
+    /// `risk` (the default: the host's most urgent CVE first, see the risk order text),
     /// `hostname`, `group`, `os`, `last_report`, `cves`, `critical`, `high`, `tagged`,
-    /// `packages`, `security_updates`; `-` prefix sorts descending.
+    /// `packages`, `security_updates`; `-` prefix sorts descending. Ties are broken by risk.
     pub sort: Option<String>,
     /// `csv` or `json`: every matching host instead of a page.
     pub format: Option<Format>,
@@ -142,18 +149,68 @@ pub fn api_host(h: &Host, evaluator: &pakiti_engine::evaluate::Evaluator) -> Api
         security_updates: h.updates.security,
         other_updates: h.updates.other,
         report_problems: h.facts.problems.count,
+        fixable_cves: None,
+        unfixed_cves: None,
+        risk: None,
     }
 }
 
-fn parse_sort(s: Option<&str>) -> Result<HostSort, AppError> {
+/// Fills in the fixable / unfixed CVE counts and risk class of hosts from the fleet index
+/// (`stored` and `hosts` in the same order); returns each host's risk for sorting.
+fn fill_risk(
+    fleet: &pakiti_engine::fleet::Fleet,
+    facts: &pakiti_core::risk::CveFactsIndex,
+    stored: &[Host],
+    hosts: &mut [ApiHost],
+) -> Vec<Option<Risk>> {
+    stored
+        .iter()
+        .zip(hosts.iter_mut())
+        .map(|(h, a)| {
+            if let Some((fixable, unfixed)) = fleet.host_fix_counts(h.id) {
+                a.fixable_cves = Some(i64::try_from(fixable).unwrap_or(i64::MAX));
+                a.unfixed_cves = Some(i64::try_from(unfixed).unwrap_or(i64::MAX));
+            }
+            let risk = fleet.host_risk(h.id, facts);
+            a.risk = risk.map(|r| r.class().to_owned());
+            risk
+        })
+        .collect()
+}
+
+/// The order of a host column as the store sorts it (ascending), for breaking its ties by
+/// risk in memory.
+fn column_cmp(key: HostSortKey, a: &ApiHost, b: &ApiHost) -> Ordering {
+    match key {
+        HostSortKey::Hostname => a.hostname.cmp(&b.hostname),
+        HostSortKey::LastReport => a.last_report.cmp(&b.last_report),
+        HostSortKey::Cves => a.cve_count.cmp(&b.cve_count),
+        HostSortKey::Critical => a
+            .cves_by_severity
+            .critical
+            .cmp(&b.cves_by_severity.critical),
+        HostSortKey::Packages => a.packages.cmp(&b.packages),
+        HostSortKey::High => a.cves_by_severity.high.cmp(&b.cves_by_severity.high),
+        HostSortKey::Tagged => a.tagged_count.cmp(&b.tagged_count),
+        HostSortKey::Group => a.host_group.cmp(&b.host_group),
+        HostSortKey::Os => a.os.cmp(&b.os),
+        HostSortKey::SecurityUpdates => {
+            (a.security_updates, a.other_updates).cmp(&(b.security_updates, b.other_updates))
+        }
+    }
+}
+
+/// The sort asked for: `None` is the risk order (the default, or `risk`; `true`: reversed).
+fn parse_sort(s: Option<&str>) -> Result<(Option<HostSort>, bool), AppError> {
     let Some(s) = s.filter(|s| !s.is_empty()) else {
-        return Ok(HostSort::default());
+        return Ok((None, false));
     };
     let (descending, key) = match s.strip_prefix('-') {
         Some(k) => (true, k),
         None => (false, s),
     };
     let key = match key {
+        "risk" => return Ok((None, descending)),
         "hostname" => HostSortKey::Hostname,
         "last_report" => HostSortKey::LastReport,
         "cves" => HostSortKey::Cves,
@@ -166,12 +223,12 @@ fn parse_sort(s: Option<&str>) -> Result<HostSort, AppError> {
         "security_updates" => HostSortKey::SecurityUpdates,
         other => {
             return Err(AppError::BadRequest(format!(
-                "unknown sort key {other:?}: one of hostname, group, os, last_report, cves, \
-                 critical, high, tagged, packages, security_updates"
+                "unknown sort key {other:?}: one of risk, hostname, group, os, last_report, \
+                 cves, critical, high, tagged, packages, security_updates"
             )));
         }
     };
-    Ok(HostSort { key, descending })
+    Ok((Some(HostSort { key, descending }), false))
 }
 
 fn nonempty(s: Option<&String>) -> Option<String> {
@@ -205,7 +262,8 @@ pub async fn host_filter(
     let cve_tag = nonempty(q.cve_tag.as_ref());
     let package = nonempty(q.package.as_ref());
     let not_covered = q.not_covered.unwrap_or(false);
-    if cve.is_some() || cve_tag.is_some() || package.is_some() || not_covered {
+    if cve.is_some() || cve_tag.is_some() || package.is_some() || not_covered || q.fixable.is_some()
+    {
         let fleet = state.engine.fleet().await?;
         if let Some(c) = &cve {
             host_ids = intersect(host_ids, fleet.hosts_with_cve(c));
@@ -218,6 +276,9 @@ pub async fn host_filter(
         }
         if not_covered {
             host_ids = intersect(host_ids, fleet.hosts_not_covered());
+        }
+        if let Some(f) = q.fixable {
+            host_ids = intersect(host_ids, fleet.hosts_by_fixable(f));
         }
     }
     let module_streams = match nonempty(q.module_streams.as_ref()).as_deref() {
@@ -283,15 +344,54 @@ pub async fn query_hosts(
             limit: q.limit.unwrap_or(100).clamp(1, 1000),
         }
     };
-    let sort = parse_sort(q.sort.as_deref())?;
-    let result = state.store.list_hosts(&filter, sort, page).await?;
+    let (sort, risk_reversed) = parse_sort(q.sort.as_deref())?;
+    // Every matching host is read (sorted by the column, or by name for the risk order) and
+    // ordered here, ties broken by risk; the page is cut after.
+    let all_rows = Page {
+        offset: 0,
+        limit: i64::MAX,
+    };
+    let result = state
+        .store
+        .list_hosts(&filter, sort.unwrap_or_default(), all_rows)
+        .await?;
     let evaluator = state.engine.evaluator();
     let mut hosts: Vec<ApiHost> = result
         .hosts
         .iter()
         .map(|h| api_host(h, &evaluator))
         .collect();
-    refine_source_names(state, &result.hosts, &mut hosts).await?;
+    let fleet = state.engine.fleet().await?;
+    let risks = fill_risk(&fleet, &state.engine.cve_facts(), &result.hosts, &mut hosts);
+    let mut order: Vec<usize> = (0..hosts.len()).collect();
+    let risk_cmp = |a: usize, b: usize| match (risks[a], risks[b]) {
+        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    match sort {
+        None if risk_reversed => order.sort_by(|&a, &b| risk_cmp(b, a)),
+        None => order.sort_by(|&a, &b| risk_cmp(a, b)),
+        Some(s) => order.sort_by(|&a, &b| {
+            let c = column_cmp(s.key, &hosts[a], &hosts[b]);
+            let c = if s.descending { c.reverse() } else { c };
+            c.then_with(|| risk_cmp(a, b))
+        }),
+    }
+    let (stored, mut hosts): (Vec<Host>, Vec<ApiHost>) = {
+        let mut st: Vec<Option<Host>> = result.hosts.into_iter().map(Some).collect();
+        let mut hs: Vec<Option<ApiHost>> = hosts.into_iter().map(Some).collect();
+        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+        order
+            .iter()
+            .skip(skip)
+            .take(take)
+            .filter_map(|&i| Some((st[i].take()?, hs[i].take()?)))
+            .unzip()
+    };
+    refine_source_names(state, &stored, &mut hosts).await?;
     Ok(ApiHostPage {
         hosts,
         total: result.total,
@@ -500,6 +600,7 @@ struct HostsPage {
     next: Option<String>,
     first: i64,
     last: i64,
+    risk_order: &'static str,
 }
 
 impl HostsPage {
@@ -539,6 +640,9 @@ fn filter_qs(q: &HostsQuery) -> String {
             parts.push(format!("{k}=true"));
         }
     }
+    if let Some(f) = q.fixable {
+        parts.push(format!("fixable={f}"));
+    }
     if let Some(d) = q.not_reporting_days.filter(|d| *d > 0) {
         parts.push(format!("not_reporting_days={d}"));
     }
@@ -563,6 +667,7 @@ pub async fn list_page(
     let fqs = filter_qs(&q);
     let sort = q.sort.clone().unwrap_or_default();
     let cols = [
+        ("Risk", "risk", false, false),
         ("Host", "hostname", false, false),
         ("Group", "group", false, false),
         ("OS", "os", false, false),
@@ -623,6 +728,7 @@ pub async fn list_page(
         prev,
         next,
         q,
+        risk_order: RISK_ORDER_EXPLAINED,
     })
 }
 

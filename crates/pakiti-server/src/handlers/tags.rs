@@ -9,11 +9,15 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use pakiti_core::advisory::Severity;
+use pakiti_core::risk::{RISK_ORDER_EXPLAINED, Risk, effective_severity};
 use pakiti_store::{CveTag, NewCveTag};
 use serde::Deserialize;
+use std::cmp::Ordering;
 
 use crate::api_types::{
-    ApiTag, ApiTagGroup, ApiTagHost, ApiTagReport, ApiTaggedCve, TagInput, TagPatch, api_tag,
+    ApiCveRisk, ApiTag, ApiTagGroup, ApiTagHost, ApiTagReport, ApiTaggedCve, TagInput, TagPatch,
+    api_tag,
 };
 use crate::auth::{Admin, AdminForm, Viewer};
 use crate::error::AppError;
@@ -96,26 +100,80 @@ pub async fn tag_report(
     viewer: &Viewer,
     tag: &str,
 ) -> Result<ApiTagReport, AppError> {
-    let d = state.engine.fleet().await?.tag(tag, &viewer.scope);
+    let fleet = state.engine.fleet().await?;
+    let facts = state.engine.cve_facts();
+    let d = fleet.tag(tag, &viewer.scope);
+    // Each CVE's severity and fixable hosts in scope, for its risk.
+    let in_scope: std::collections::HashMap<String, (Severity, usize)> = fleet
+        .cves(&viewer.scope)
+        .into_iter()
+        .map(|c| (c.cve, (c.severity, c.fixable_hosts)))
+        .collect();
+    let cve_risk = |cve: &str, enabled: bool| {
+        let (severity, fixable) = in_scope.get(cve).copied().unwrap_or((Severity::Unknown, 0));
+        let fx = facts.get(cve);
+        let risk = Risk::of(enabled, fx, effective_severity(severity, fx), fixable > 0);
+        (risk, fixable, ApiCveRisk::of(fx, &risk))
+    };
+    let mut cves: Vec<(Risk, ApiTaggedCve)> = d
+        .cves
+        .iter()
+        .map(|(t, n)| {
+            let (risk, fixable, api) = cve_risk(&t.cve, t.enabled);
+            (
+                risk,
+                ApiTaggedCve {
+                    tag: api_tag(t),
+                    hosts: *n,
+                    fixable_hosts: if t.enabled { fixable } else { 0 },
+                    risk: api,
+                },
+            )
+        })
+        .collect();
+    cves.sort_by(|(ra, a), (rb, b)| {
+        rb.partial_cmp(ra)
+            .unwrap_or(Ordering::Equal)
+            .then(b.hosts.cmp(&a.hosts))
+            .then(a.tag.cve.cmp(&b.tag.cve))
+    });
+    let rank: std::collections::HashMap<String, usize> = cves
+        .iter()
+        .enumerate()
+        .map(|(i, (_, c))| (c.tag.cve.clone(), i))
+        .collect();
+    let mut hosts: Vec<(Option<Risk>, ApiTagHost)> = d
+        .hosts
+        .into_iter()
+        .map(|(id, hostname, host_group, mut cves)| {
+            cves.sort_by_key(|c| rank.get(c).copied().unwrap_or(usize::MAX));
+            let counts = fleet.host_fix_counts(id);
+            let risk = fleet.host_risk(id, &facts);
+            let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
+            (
+                risk,
+                ApiTagHost {
+                    hostname,
+                    host_group,
+                    cves,
+                    risk: risk.map(|r| r.class().to_owned()),
+                    fixable_cves: counts.map(|c| n(c.0)),
+                    unfixed_cves: counts.map(|c| n(c.1)),
+                },
+            )
+        })
+        .collect();
+    // Most urgent first; the fleet lists by name, which stays the order within a tie.
+    hosts.sort_by(|(ra, _), (rb, _)| match (ra, rb) {
+        (Some(a), Some(b)) => b.partial_cmp(a).unwrap_or(Ordering::Equal),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
     Ok(ApiTagReport {
         tag: d.tag,
-        cves: d
-            .cves
-            .iter()
-            .map(|(t, n)| ApiTaggedCve {
-                tag: api_tag(t),
-                hosts: *n,
-            })
-            .collect(),
-        hosts: d
-            .hosts
-            .into_iter()
-            .map(|(_, hostname, host_group, cves)| ApiTagHost {
-                hostname,
-                host_group,
-                cves,
-            })
-            .collect(),
+        cves: cves.into_iter().map(|(_, c)| c).collect(),
+        hosts: hosts.into_iter().map(|(_, h)| h).collect(),
         groups: d
             .groups
             .into_iter()
@@ -369,6 +427,7 @@ pub async fn delete_form(
 struct TagPage {
     version: &'static str,
     d: ApiTagReport,
+    risk_order: &'static str,
 }
 
 /// The page of one tag name: its CVEs, affected hosts and groups (Pakiti's "CVE Tags").
@@ -388,5 +447,6 @@ pub async fn page(
     render(&TagPage {
         version: VERSION,
         d,
+        risk_order: RISK_ORDER_EXPLAINED,
     })
 }

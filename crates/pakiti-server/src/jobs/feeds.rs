@@ -11,13 +11,20 @@
 //! the feed's last import (bionic's OVAL into the focal feed, the DLA list into the DSA feed)
 //! is refused unless the import says `replace`: such a mix-up would silently swap a whole
 //! release's advisories, and the count-drop guard does not see it when the new file is bigger.
+//!
+//! Prioritisation feeds (CISA KEV, FIRST EPSS: [`FeedKind::is_prioritisation`]) go through the
+//! same fetch, guards and sync records, but their documents give per-CVE facts, not
+//! advisories: an import replaces the feed's rows of the CVE facts table and reloads the
+//! engine's facts; it marks nothing stale and re-evaluates no host (findings do not change).
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use pakiti_core::advisory::Advisory;
 use pakiti_core::stream::OsStream;
-use pakiti_feeds::{FeedIdentity, FeedKind, ParseOptions, Parsed, Problem, decompress};
+use pakiti_feeds::{
+    CveFactRecord, FeedIdentity, FeedKind, ParseOptions, Parsed, Problem, decompress,
+};
 use pakiti_store::{Feed, FeedContent, SyncRecord, SyncStatus};
 use time::OffsetDateTime;
 
@@ -34,6 +41,8 @@ pub struct ImportOutcome {
     pub status: SyncStatus,
     /// Advisories parsed.
     pub advisories: usize,
+    /// CVEs a prioritisation feed gave facts for (0 for vulnerability feeds).
+    pub facts: usize,
     /// Affected entries parsed.
     pub affected: usize,
     /// Per-record problems met while parsing.
@@ -58,8 +67,13 @@ pub use super::fetch::{NoProgress, Progress};
 pub struct Identified {
     /// What it is about.
     pub identity: FeedIdentity,
-    /// Its advisories.
+    /// Its advisories (none for a prioritisation feed).
     pub parsed: Parsed<Advisory>,
+    /// A prioritisation feed's per-CVE facts.
+    pub facts: Option<Parsed<CveFactRecord>>,
+    /// A vulnerability feed's CVSS base scores, the highest per CVE
+    /// ([`pakiti_feeds::scores::cvss_by_cve`]).
+    pub cvss: Vec<(String, f32)>,
 }
 
 /// How an import treats the feed's previous content.
@@ -137,6 +151,7 @@ pub async fn import_with(
     let mut outcome = ImportOutcome {
         status: SyncStatus::Unchanged,
         advisories: 0,
+        facts: 0,
         affected: 0,
         problems: Vec::new(),
         changed_keys: 0,
@@ -191,8 +206,10 @@ pub async fn import_with(
                 .await?
         }
     };
-    let parsed = parsed.map_err(|e| format!("{e:#}")).and_then(|Identified { identity, parsed }| {
-        let (new, old) = (parsed.records.len(), usize::try_from(feed.advisory_count).unwrap_or(0));
+    let parsed = parsed.map_err(|e| format!("{e:#}")).and_then(|Identified { identity, parsed, facts, cvss }| {
+        let new = facts.as_ref().map_or(parsed.records.len(), |f| f.records.len());
+        let old = usize::try_from(feed.advisory_count).unwrap_or(0);
+        let what = if facts.is_some() { "CVE" } else { "advisory" };
         let key = identity.key();
         if let Some(was) = feed.content.as_ref().filter(|c| c.key != key && !replace) {
             Err(format!(
@@ -203,13 +220,13 @@ pub async fn import_with(
             Err("the feed yielded no advisories".to_owned())
         } else if old > 0 && new * 2 < old && !force {
             Err(format!(
-                "advisory count dropped from {old} to {new} (more than half); not applied — check the source, or import with --force"
+                "{what} count dropped from {old} to {new} (more than half); not applied — check the source, or import with --force"
             ))
         } else {
-            Ok((identity, parsed))
+            Ok((identity, parsed, facts, cvss))
         }
     });
-    let (identity, parsed) = match parsed {
+    let (identity, parsed, facts, cvss) = match parsed {
         Ok(p) => p,
         Err(msg) => {
             // The previous advisories stay; the failure is on the feed for the UI to show.
@@ -226,6 +243,33 @@ pub async fn import_with(
             return Ok(outcome);
         }
     };
+    let content = FeedContent {
+        kind: identity.kind.name().to_owned(),
+        key: identity.key(),
+        source: source.unwrap_or_else(|| feed.url.clone()),
+    };
+    if let Some(facts) = facts {
+        progress.stage("storing", None);
+        let rows: Vec<(String, pakiti_core::risk::CveFacts)> = facts
+            .records
+            .into_iter()
+            .map(|r| (r.cve, r.facts))
+            .collect();
+        outcome.facts = state
+            .store
+            .replace_feed_cve_facts(
+                feed.id,
+                &rows,
+                Some(&record(SyncStatus::Ok, None, Some(sum), &fetched)),
+            )
+            .await?;
+        outcome.problems = facts.problems;
+        state.store.set_feed_content(feed.id, &content).await?;
+        state.engine.reload_cve_facts().await?;
+        outcome.status = SyncStatus::Ok;
+        outcome.took = start.elapsed();
+        return Ok(outcome);
+    }
     outcome.advisories = parsed.records.len();
     outcome.affected = parsed.records.iter().map(|a| a.affected.len()).sum();
     outcome.problems = parsed.problems;
@@ -238,17 +282,25 @@ pub async fn import_with(
             &record(SyncStatus::Ok, None, Some(sum), &fetched),
         )
         .await?;
+    state.store.set_feed_content(feed.id, &content).await?;
+    // The feed's CVSS scores go to the CVE facts (the risk order); they change no finding.
+    let scores: Vec<(String, pakiti_core::risk::CveFacts)> = cvss
+        .into_iter()
+        .map(|(cve, score)| {
+            (
+                cve,
+                pakiti_core::risk::CveFacts {
+                    cvss: Some(score),
+                    ..pakiti_core::risk::CveFacts::default()
+                },
+            )
+        })
+        .collect();
     state
         .store
-        .set_feed_content(
-            feed.id,
-            &FeedContent {
-                kind: identity.kind.name().to_owned(),
-                key: identity.key(),
-                source: source.unwrap_or_else(|| feed.url.clone()),
-            },
-        )
+        .replace_feed_cve_facts(feed.id, &scores, None)
         .await?;
+    state.engine.reload_cve_facts().await?;
     outcome.status = SyncStatus::Ok;
     outcome.changed_keys = replaced.changed_keys.len();
     outcome.took = start.elapsed();
@@ -269,13 +321,25 @@ pub fn identify(kind: &str, stream: Option<&str>, body: &[u8]) -> Result<Identif
     } else {
         FeedKind::from_name(kind).ok_or_else(|| anyhow!("unknown feed kind {kind}"))?
     };
+    let head = &data[..data.len().min(64 * 1024)];
+    if kind.is_prioritisation() {
+        let facts = kind.parse_facts(&data[..])?;
+        return Ok(Identified {
+            identity: FeedIdentity::of(kind, head, &[]),
+            parsed: Parsed::default(),
+            facts: Some(facts),
+            cvss: Vec::new(),
+        });
+    }
     let opts = ParseOptions {
         stream: stream.map(str::parse::<OsStream>).transpose()?,
     };
     let parsed = kind.parse(&data[..], &opts)?;
     Ok(Identified {
-        identity: FeedIdentity::of(kind, &data[..data.len().min(64 * 1024)], &parsed.records),
+        identity: FeedIdentity::of(kind, head, &parsed.records),
         parsed,
+        facts: None,
+        cvss: pakiti_feeds::scores::cvss_by_cve(kind, &data),
     })
 }
 
@@ -307,6 +371,7 @@ pub async fn sync(
             Ok(ImportOutcome {
                 status: SyncStatus::Failed,
                 advisories: 0,
+                facts: 0,
                 affected: 0,
                 problems: Vec::new(),
                 changed_keys: 0,
@@ -325,6 +390,8 @@ pub async fn sync(
 pub async fn sync_due(state: &AppState) -> Result<usize> {
     let now = OffsetDateTime::now_utc();
     let mut n = 0;
+    // Prioritisation feeds reload the CVE facts themselves and change no finding.
+    let mut vulnerability_feeds = 0;
     for feed in state.store.list_feeds().await? {
         let due = feed.enabled
             && feed
@@ -333,11 +400,14 @@ pub async fn sync_due(state: &AppState) -> Result<usize> {
                 .is_none_or(|s| (now - s.at).whole_seconds() >= feed.interval_secs);
         if due {
             let out = sync(state, &feed, false, &NoProgress).await?;
-            tracing::info!(feed = %feed.name, status = out.status.as_str(), advisories = out.advisories, error = out.error.as_deref().unwrap_or(""), "feed sync");
+            tracing::info!(feed = %feed.name, status = out.status.as_str(), advisories = out.advisories, facts = out.facts, error = out.error.as_deref().unwrap_or(""), "feed sync");
             n += 1;
+            if !feed.is_prioritisation() {
+                vulnerability_feeds += 1;
+            }
         }
     }
-    if n > 0 {
+    if vulnerability_feeds > 0 {
         state.engine.reevaluate().await?;
     }
     Ok(n)

@@ -957,8 +957,23 @@ async fn issue_16_cve_pages_are_no_existence_oracle() {
         !elsewhere.is_empty(),
         "the demo has CVEs only outside group A"
     );
-    let (st, missing, _) = get(&s, &alice, "/api/v1/cves/CVE-1999-99999").await;
+    // A CVE no feed names says so; one the feeds name but no host has answers exactly like
+    // one only hosts outside the scope have (#14: "not in any feed" vs "affects no host you
+    // may see").
+    let (st, unknown, _) = get(&s, &alice, "/api/v1/cves/CVE-1999-99999").await;
     assert_eq!(st, 404);
+    assert!(unknown.contains("not in any imported feed"), "{unknown}");
+    let nowhere = s
+        .state
+        .engine
+        .evaluator()
+        .stored_advisories()
+        .flat_map(|(_, a)| a.cves.clone())
+        .find(|c| !all.contains(c))
+        .expect("a CVE of the feeds that no demo host has");
+    let (st, missing, _) = get(&s, &alice, &format!("/api/v1/cves/{nowhere}")).await;
+    assert_eq!(st, 404);
+    let missing = missing.replace(nowhere.as_str(), "CVE-1999-99999");
     for cve in elsewhere.iter().take(5) {
         let (st, body, _) = get(&s, &alice, &format!("/api/v1/cves/{cve}")).await;
         assert_eq!(st, 404, "{cve}: {body}");

@@ -15,6 +15,7 @@ mod issue_12;
 mod kernels;
 mod peers;
 mod pki;
+mod prioritisation;
 mod reading;
 mod repos;
 mod server;

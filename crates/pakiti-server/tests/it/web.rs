@@ -316,7 +316,27 @@ async fn pages_filters_exports_tags_and_exceptions() {
         );
         let (_, body) = text(&s, "/cves?format=csv").await;
         let (header, rows) = csv_rows(&body);
-        assert_eq!(header, ["cve", "severity", "hosts", "advisories", "tags"]);
+        assert_eq!(
+            header,
+            [
+                "cve",
+                "severity",
+                "hosts",
+                "fixable_hosts",
+                "unfixed_hosts",
+                "fixable",
+                "advisories",
+                "tags",
+                "risk",
+                "kev",
+                "kev_date_added",
+                "kev_due_date",
+                "kev_ransomware",
+                "epss",
+                "epss_percentile",
+                "cvss"
+            ]
+        );
         assert_eq!(rows.len(), cves.as_array().unwrap().len());
         assert_eq!(rows[0][0], cve);
         for list in [

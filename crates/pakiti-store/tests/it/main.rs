@@ -5,6 +5,7 @@
 
 mod support;
 
+mod cvefacts;
 mod feeds;
 mod queue;
 mod reports;
