@@ -126,6 +126,7 @@ mod hosts;
 mod identity;
 mod journal;
 mod model;
+mod notify;
 mod postgres;
 mod problems;
 mod queue;
@@ -141,6 +142,9 @@ mod users;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
+pub use notify::{
+    NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId,
+};
 pub use problems::{ReportProblem, ReportProblems};
 pub use refused::{NewRefusedReport, RefusedReport, RefusedReportId};
 pub use repos::{NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId};
