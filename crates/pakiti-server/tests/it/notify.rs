@@ -232,12 +232,14 @@ async fn create_rule(s: &TestServer, body: serde_json::Value) -> (u16, serde_jso
     let r = s
         .client
         .post(format!("{}/api/v1/notifications/rules", s.base))
-        .json(&body)
+        .header("content-type", "application/json")
+        .body(body.to_string())
         .send()
         .await
         .unwrap();
     let st = r.status().as_u16();
-    (st, r.json().await.unwrap_or(serde_json::Value::Null))
+    let text = r.text().await.unwrap_or_default();
+    (st, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
 async fn outbox(s: &TestServer) -> Vec<serde_json::Value> {
