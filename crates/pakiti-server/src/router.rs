@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused, report, repositories,
-    session, sets, stats, tags, users,
+    cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused, report,
+    repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -189,7 +189,10 @@ pub fn router(state: AppState) -> Router {
             get(notifications::page).post(notifications::create_form),
         )
         .route("/notifications/{id}/test", post(notifications::test_form))
-        .route("/notifications/{id}/delete", post(notifications::delete_form))
+        .route(
+            "/notifications/{id}/delete",
+            post(notifications::delete_form),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(web::security_headers))
         // Slow bodies: `/feed/` reads its own within the same bound (`limits::read_body`).

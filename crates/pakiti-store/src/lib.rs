@@ -142,9 +142,7 @@ mod users;
 pub use error::StoreError;
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
-pub use notify::{
-    NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId,
-};
+pub use notify::{NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId};
 pub use problems::{ReportProblem, ReportProblems};
 pub use refused::{NewRefusedReport, RefusedReport, RefusedReportId};
 pub use repos::{NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId};

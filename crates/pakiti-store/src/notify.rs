@@ -480,7 +480,11 @@ impl Store {
     }
 
     /// Records a delivered row.
-    pub async fn notification_sent(&self, id: OutboxId, at: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn notification_sent(
+        &self,
+        id: OutboxId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         on!(&self.write, p => sqlx::query(
             "UPDATE notify_outbox SET sent_at = $2, attempts = attempts + 1, last_error = NULL \
              WHERE id = $1"

@@ -49,7 +49,11 @@ fn outbox_view(e: &OutboxEntry) -> ApiOutboxEntry {
         subject: e.subject.clone(),
         status: e.status().to_owned(),
         attempts: e.attempts,
-        next_attempt_at: if open { rfc3339(e.next_attempt_at) } else { String::new() },
+        next_attempt_at: if open {
+            rfc3339(e.next_attempt_at)
+        } else {
+            String::new()
+        },
         last_error: e.last_error.clone(),
         created_at: rfc3339(e.created_at),
         sent_at: e.sent_at.map(rfc3339).unwrap_or_default(),

@@ -81,7 +81,11 @@ impl Message {
     pub fn subject(&self) -> String {
         match (self.mode.as_str(), self.events.as_slice()) {
             ("test", _) => format!("[pakiti] {}: test message", self.rule),
-            ("digest", ev) => format!("[pakiti] {}: daily digest, {} event(s)", self.rule, ev.len()),
+            ("digest", ev) => format!(
+                "[pakiti] {}: daily digest, {} event(s)",
+                self.rule,
+                ev.len()
+            ),
             (_, [one]) => format!("[pakiti] {}: {}", self.rule, one.text),
             (_, ev) => format!("[pakiti] {}: {} new event(s)", self.rule, ev.len()),
         }
@@ -209,23 +213,39 @@ pub async fn deliver_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resul
     let due = state.store.due_notifications(now, 50).await?;
     let mut sent = 0;
     for e in due {
-        let lease = now + time::Duration::seconds(i64::try_from(cfg.timeout_secs).unwrap_or(30) + 60);
+        let lease =
+            now + time::Duration::seconds(i64::try_from(cfg.timeout_secs).unwrap_or(30) + 60);
         if !state.store.claim_notification(&e, lease).await? {
             continue;
         }
         match deliver(state, &e, timeout).await {
             Ok(()) => {
-                state.store.notification_sent(e.id, OffsetDateTime::now_utc()).await?;
+                state
+                    .store
+                    .notification_sent(e.id, OffsetDateTime::now_utc())
+                    .await?;
                 sent += 1;
             }
             Err(err) => {
                 let attempts = e.attempts + 1;
                 let give_up = attempts >= i64::from(cfg.max_attempts.max(1));
                 let msg = format!("{err:#}");
-                tracing::warn!(outbox = e.id, kind = e.kind, destination = e.destination, attempts, error = msg, "notification not delivered");
+                tracing::warn!(
+                    outbox = e.id,
+                    kind = e.kind,
+                    destination = e.destination,
+                    attempts,
+                    error = msg,
+                    "notification not delivered"
+                );
                 state
                     .store
-                    .notification_failed(e.id, &msg, now + backoff(cfg.retry_secs, attempts), give_up)
+                    .notification_failed(
+                        e.id,
+                        &msg,
+                        now + backoff(cfg.retry_secs, attempts),
+                        give_up,
+                    )
                     .await?;
             }
         }
@@ -236,7 +256,16 @@ pub async fn deliver_due(state: &AppState, now: OffsetDateTime) -> anyhow::Resul
 async fn deliver(state: &AppState, e: &OutboxEntry, timeout: Duration) -> anyhow::Result<()> {
     let msg: Message = serde_json::from_str(&e.payload)?;
     match e.kind.as_str() {
-        "email" => smtp::send(&state.settings.notify.smtp, &e.destination, &msg, e.id, timeout).await,
+        "email" => {
+            smtp::send(
+                &state.settings.notify.smtp,
+                &e.destination,
+                &msg,
+                e.id,
+                timeout,
+            )
+            .await
+        }
         "webhook" => {
             let rule = match e.rule_id {
                 Some(id) => state.store.get_notify_rule(id).await?,

@@ -70,8 +70,16 @@ pub async fn current(
                 let fix = h
                     .packages
                     .iter()
-                    .find_map(|p| p.fixed_version.as_ref().map(|f| format!("{} {} → {f}", p.package, p.version)))
-                    .or_else(|| h.packages.first().map(|p| format!("{} {}, no fix yet", p.package, p.version)))
+                    .find_map(|p| {
+                        p.fixed_version
+                            .as_ref()
+                            .map(|f| format!("{} {} → {f}", p.package, p.version))
+                    })
+                    .or_else(|| {
+                        h.packages
+                            .first()
+                            .map(|p| format!("{} {}, no fix yet", p.package, p.version))
+                    })
                     .unwrap_or_default();
                 out.insert(
                     format!("exposure:{}:{}", h.hostname, c.cve),
@@ -83,7 +91,11 @@ pub async fn current(
                             c.cve,
                             reasons.join(", "),
                             c.severity.as_str(),
-                            if fix.is_empty() { String::new() } else { format!(": {fix}") }
+                            if fix.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {fix}")
+                            }
                         ),
                         host: Some(h.hostname),
                         cve: Some(c.cve.clone()),
@@ -103,11 +115,22 @@ pub async fn current(
         };
         let page = state
             .store
-            .list_hosts(&filter, HostSort::default(), Page { offset: 0, limit: 100_000 })
+            .list_hosts(
+                &filter,
+                HostSort::default(),
+                Page {
+                    offset: 0,
+                    limit: 100_000,
+                },
+            )
             .await?;
         for h in page.hosts {
             out.insert(
-                format!("silent:{}:{}", h.hostname, h.last_report_at.unix_timestamp()),
+                format!(
+                    "silent:{}:{}",
+                    h.hostname,
+                    h.last_report_at.unix_timestamp()
+                ),
                 Event {
                     kind: "not-reporting".into(),
                     text: format!(
@@ -125,7 +148,11 @@ pub async fn current(
     }
     if has(rule, "sync-failing") {
         for f in state.store.list_feeds().await? {
-            if let Some(s) = f.last_sync.as_ref().filter(|s| s.status == SyncStatus::Failed) {
+            if let Some(s) = f
+                .last_sync
+                .as_ref()
+                .filter(|s| s.status == SyncStatus::Failed)
+            {
                 out.insert(
                     format!("feed:{}", f.id),
                     sync_event("feed", &f.name, s.error.as_deref(), s.at, &at),
@@ -133,7 +160,11 @@ pub async fn current(
             }
         }
         for r in state.store.list_repositories().await? {
-            if let Some(s) = r.last_sync.as_ref().filter(|s| s.status == SyncStatus::Failed) {
+            if let Some(s) = r
+                .last_sync
+                .as_ref()
+                .filter(|s| s.status == SyncStatus::Failed)
+            {
                 out.insert(
                     format!("repo:{}", r.id),
                     sync_event("repository", &r.name, s.error.as_deref(), s.at, &at),
@@ -229,7 +260,8 @@ pub async fn evaluate_rule(
         .cloned()
         .collect();
     state.store.notify_forget(rule.id, &ended).await?;
-    let fresh: Vec<(&String, &Event)> = current.iter().filter(|(s, _)| !seen.contains(*s)).collect();
+    let fresh: Vec<(&String, &Event)> =
+        current.iter().filter(|(s, _)| !seen.contains(*s)).collect();
     let first = rule.baselined_at.is_none();
     if first && state.settings.notify.baseline {
         let subjects: Vec<String> = current.keys().cloned().collect();
@@ -241,7 +273,10 @@ pub async fn evaluate_rule(
     }
     if fresh.is_empty() {
         if first {
-            state.store.notify_commit(rule.id, &[], &[], &[], true, now).await?;
+            state
+                .store
+                .notify_commit(rule.id, &[], &[], &[], true, now)
+                .await?;
         }
         return Ok(());
     }
@@ -270,8 +305,8 @@ pub async fn evaluate_rule(
 #[must_use]
 pub fn digest_due(now: OffsetDateTime, hour: u8) -> OffsetDateTime {
     let now = now.to_offset(time::UtcOffset::UTC);
-    let today = now
-        .replace_time(time::Time::from_hms(hour.min(23), 0, 0).unwrap_or(time::Time::MIDNIGHT));
+    let today =
+        now.replace_time(time::Time::from_hms(hour.min(23), 0, 0).unwrap_or(time::Time::MIDNIGHT));
     if today <= now {
         today
     } else {

@@ -25,7 +25,13 @@ pub fn valid_address(s: &str) -> bool {
 /// A header value on one line, ASCII only.
 fn header_value(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -41,7 +47,11 @@ pub fn render(from: &str, to: &str, msg: &Message, id: i64, now: OffsetDateTime)
         ("Date", date),
         (
             "Message-ID",
-            format!("<pakiti.{id}.{}@{}>", now.unix_timestamp(), from.rsplit('@').next().unwrap_or("pakiti")),
+            format!(
+                "<pakiti.{id}.{}@{}>",
+                now.unix_timestamp(),
+                from.rsplit('@').next().unwrap_or("pakiti")
+            ),
         ),
         ("MIME-Version", "1.0".to_owned()),
         ("Content-Type", "text/plain; charset=utf-8".to_owned()),
@@ -87,10 +97,7 @@ pub async fn send(
     };
     let mut builder = builder.port(cfg.port).timeout(Some(timeout));
     if !cfg.username.is_empty() {
-        builder = builder.credentials(Credentials::new(
-            cfg.username.clone(),
-            cfg.password.clone(),
-        ));
+        builder = builder.credentials(Credentials::new(cfg.username.clone(), cfg.password.clone()));
     }
     let transport = builder.build();
     let envelope = Envelope::new(Some(from), vec![rcpt])?;

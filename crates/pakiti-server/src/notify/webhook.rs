@@ -15,8 +15,8 @@ use sha2::Sha256;
 /// The signature header's value for `body` sent at `timestamp`: `sha256=<hex>`.
 #[must_use]
 pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -46,8 +46,8 @@ pub fn verify(
     let Ok(sig) = hex::decode(hex_sig) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
     mac.update(ts.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -75,7 +75,10 @@ pub async fn post(
         .post(url)
         .header("content-type", "application/json")
         .header("X-Pakiti-Timestamp", ts.to_string())
-        .header("X-Pakiti-Signature", signature(secret, ts, payload.as_bytes()))
+        .header(
+            "X-Pakiti-Signature",
+            signature(secret, ts, payload.as_bytes()),
+        )
         .header("X-Pakiti-Delivery", id.to_string())
         .body(payload.to_owned())
         .send()

@@ -17,7 +17,9 @@ async fn create_a_rule_and_test_send_it() {
 
     browser.goto(&format!("{}/notifications", s.base)).await;
     assert!(browser.wait_source("Add a rule").await);
-    browser.type_into("#new-rule input[name=name]", "on-call").await;
+    browser
+        .type_into("#new-rule input[name=name]", "on-call")
+        .await;
     browser
         .type_into("#new-rule input[name=groups]", "prague")
         .await;
@@ -44,14 +46,21 @@ async fn create_a_rule_and_test_send_it() {
     browser
         .wait_url("the page after test-send", |u| u.contains("queued=2"))
         .await;
-    assert!(browser.wait_source("Test message queued to 2 destination(s)").await);
+    assert!(
+        browser
+            .wait_source("Test message queued to 2 destination(s)")
+            .await
+    );
     wait_for("the test mail and webhook", || {
         sink.mails().len() == 1 && hook.calls().len() == 1
     })
     .await;
     let mail = &sink.mails()[0];
     assert_eq!(mail.to, ["oncall@example.org"]);
-    assert!(mail.data.contains("Subject: [pakiti] on-call: test message"));
+    assert!(
+        mail.data
+            .contains("Subject: [pakiti] on-call: test message")
+    );
     assert_eq!(hook.calls()[0].body["rule"], "on-call");
     assert_eq!(hook.bad.load(std::sync::atomic::Ordering::SeqCst), 0);
 

@@ -146,9 +146,16 @@ pub(crate) struct HookListener {
     pub(crate) fail: Arc<AtomicBool>,
 }
 
-async fn hook(State(st): State<HookState>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn hook(
+    State(st): State<HookState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     if st.fail.load(Ordering::SeqCst) {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "listener failing on purpose".into());
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "listener failing on purpose".into(),
+        );
     }
     let h = |n: &str| {
         headers
@@ -239,7 +246,10 @@ async fn create_rule(s: &TestServer, body: serde_json::Value) -> (u16, serde_jso
         .unwrap();
     let st = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();
-    (st, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    (
+        st,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
 }
 
 async fn outbox(s: &TestServer) -> Vec<serde_json::Value> {
@@ -308,7 +318,10 @@ async fn notify_tagged_exposure_delivers_once_within_scope() {
         .await;
         assert_eq!(st, 201, "{be} {rule}");
         assert_eq!(rule["webhook_secret_set"], true);
-        assert!(rule.get("webhook_secret").is_none(), "the secret is never shown");
+        assert!(
+            rule.get("webhook_secret").is_none(),
+            "the secret is never shown"
+        );
         // First evaluation: the baseline (the brno host is out of scope anyway).
         pakiti_server::notify::tick(&s.state, OffsetDateTime::now_utc()).await;
         assert!(outbox(&s).await.is_empty(), "{be}");
@@ -328,8 +341,16 @@ async fn notify_tagged_exposure_delivers_once_within_scope() {
             assert_eq!(m.from, "pakiti@example.org");
             assert!(m.data.contains("p1.prague.example.org"), "{be} {}", m.data);
             assert!(m.data.contains(&cve), "{be}");
-            assert!(!m.data.contains("brno.example.org"), "{be} scope: {}", m.data);
-            assert!(m.data.contains("Subject: [pakiti] prague tagged: p1.prague.example.org is exposed to"));
+            assert!(
+                !m.data.contains("brno.example.org"),
+                "{be} scope: {}",
+                m.data
+            );
+            assert!(
+                m.data.contains(
+                    "Subject: [pakiti] prague tagged: p1.prague.example.org is exposed to"
+                )
+            );
         }
         let call = &hook.calls()[0];
         assert_eq!(hook.bad.load(Ordering::SeqCst), 0, "{be}: bad signatures");
@@ -343,7 +364,11 @@ async fn notify_tagged_exposure_delivers_once_within_scope() {
         assert_eq!(call.body["mode"], "immediate");
         let rows = outbox(&s).await;
         assert_eq!(rows.len(), 3, "{be}");
-        assert!(rows.iter().all(|r| r["status"] == "sent" && r["attempts"] == 1), "{be} {rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r["status"] == "sent" && r["attempts"] == 1),
+            "{be} {rows:?}"
+        );
         assert!(rows.iter().any(|r| r["id"].to_string() == call.delivery));
         // Another tick: nothing new.
         pakiti_server::notify::tick(&s.state, OffsetDateTime::now_utc()).await;
@@ -389,11 +414,15 @@ async fn notify_digest_batches_events() {
         pakiti_server::notify::tick(&s.state, now).await;
         report_host(&s, "rhel_80", "p2.prague.example.org", "prague").await;
         pakiti_server::notify::tick(&s.state, now).await;
-        assert!(outbox(&s).await.is_empty(), "{be}: a digest rule sent at once");
+        assert!(
+            outbox(&s).await.is_empty(),
+            "{be}: a digest rule sent at once"
+        );
         // The next digest time.
-        let next = pakiti_server::notify::rules::digest_due(now, s.state.settings.notify.digest_hour)
-            + time::Duration::days(1)
-            + time::Duration::minutes(1);
+        let next =
+            pakiti_server::notify::rules::digest_due(now, s.state.settings.notify.digest_hour)
+                + time::Duration::days(1)
+                + time::Duration::minutes(1);
         pakiti_server::notify::tick(&s.state, next).await;
         wait_for("one digest mail and webhook", || {
             sink.mails().len() == 1 && hook.calls().len() == 1
@@ -408,9 +437,15 @@ async fn notify_digest_batches_events() {
             .map(|e| e["host"].as_str().unwrap())
             .collect();
         assert_eq!(hosts.len(), 2, "{be} {body}");
-        assert!(hosts.contains(&"p1.prague.example.org") && hosts.contains(&"p2.prague.example.org"));
+        assert!(
+            hosts.contains(&"p1.prague.example.org") && hosts.contains(&"p2.prague.example.org")
+        );
         let mail = &sink.mails()[0];
-        assert!(mail.data.contains("daily digest, 2 event(s)"), "{be} {}", mail.data);
+        assert!(
+            mail.data.contains("daily digest, 2 event(s)"),
+            "{be} {}",
+            mail.data
+        );
         assert!(mail.data.contains(&cve));
         // The same digest time again: nothing more.
         pakiti_server::notify::tick(&s.state, next + time::Duration::minutes(5)).await;
@@ -444,7 +479,10 @@ async fn notify_failing_destination_is_retried_and_shown() {
         assert_eq!(st, 201, "{be} {rule}");
         let r = s
             .client
-            .post(format!("{}/api/v1/notifications/rules/{}/test", s.base, rule["id"]))
+            .post(format!(
+                "{}/api/v1/notifications/rules/{}/test",
+                s.base, rule["id"]
+            ))
             .send()
             .await
             .unwrap();
@@ -462,7 +500,11 @@ async fn notify_failing_destination_is_retried_and_shown() {
                 .unwrap()
                 .to_owned()
         };
-        assert!(err("email").contains("sink is failing on purpose"), "{be} {}", err("email"));
+        assert!(
+            err("email").contains("sink is failing on purpose"),
+            "{be} {}",
+            err("email")
+        );
         assert!(err("webhook").contains("500"), "{be} {}", err("webhook"));
         assert!(err("webhook").contains("listener failing on purpose"));
         let page = s
@@ -479,17 +521,32 @@ async fn notify_failing_destination_is_retried_and_shown() {
         assert!(page.contains("retrying"));
         // Not due yet: nothing is attempted.
         let now = OffsetDateTime::now_utc();
-        assert_eq!(pakiti_server::notify::deliver_due(&s.state, now).await.unwrap(), 0);
+        assert_eq!(
+            pakiti_server::notify::deliver_due(&s.state, now)
+                .await
+                .unwrap(),
+            0
+        );
         // The destinations recover; after the backoff both are delivered.
         sink.fail.store(false, Ordering::SeqCst);
         hook.fail.store(false, Ordering::SeqCst);
         let later = now + time::Duration::hours(1);
-        assert_eq!(pakiti_server::notify::deliver_due(&s.state, later).await.unwrap(), 2, "{be}");
+        assert_eq!(
+            pakiti_server::notify::deliver_due(&s.state, later)
+                .await
+                .unwrap(),
+            2,
+            "{be}"
+        );
         assert_eq!(sink.mails().len(), 1);
         assert_eq!(hook.calls().len(), 1);
         assert_eq!(hook.calls()[0].body["mode"], "test");
         let rows = outbox(&s).await;
-        assert!(rows.iter().all(|r| r["status"] == "sent" && r["attempts"] == 2), "{be} {rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r["status"] == "sent" && r["attempts"] == 2),
+            "{be} {rows:?}"
+        );
         assert!(rows.iter().all(|r| r["last_error"].is_null()));
         s.finish().await;
     }
@@ -516,17 +573,31 @@ async fn notify_gives_up_after_max_attempts() {
     )
     .await;
     assert_eq!(st, 201, "{rule}");
-    let rule = s.state.store.get_notify_rule(rule["id"].as_i64().unwrap()).await.unwrap().unwrap();
+    let rule = s
+        .state
+        .store
+        .get_notify_rule(rule["id"].as_i64().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let rows = pakiti_server::notify::outbox_rows(
         &rule,
         &pakiti_server::notify::message(&rule, "test", Vec::new(), OffsetDateTime::now_utc()),
     )
     .unwrap();
     let now = OffsetDateTime::now_utc();
-    s.state.store.enqueue_notifications(&rows, now).await.unwrap();
-    pakiti_server::notify::deliver_due(&s.state, now).await.unwrap();
+    s.state
+        .store
+        .enqueue_notifications(&rows, now)
+        .await
+        .unwrap();
+    pakiti_server::notify::deliver_due(&s.state, now)
+        .await
+        .unwrap();
     assert_eq!(outbox(&s).await[0]["status"], "retrying");
-    pakiti_server::notify::deliver_due(&s.state, now + time::Duration::days(1)).await.unwrap();
+    pakiti_server::notify::deliver_due(&s.state, now + time::Duration::days(1))
+        .await
+        .unwrap();
     let row = &outbox(&s).await[0];
     assert_eq!(row["status"], "failed", "{row}");
     assert_eq!(row["attempts"], 2);
@@ -534,7 +605,9 @@ async fn notify_gives_up_after_max_attempts() {
     // Given up: never attempted again.
     hook.fail.store(false, Ordering::SeqCst);
     assert_eq!(
-        pakiti_server::notify::deliver_due(&s.state, now + time::Duration::days(30)).await.unwrap(),
+        pakiti_server::notify::deliver_due(&s.state, now + time::Duration::days(30))
+            .await
+            .unwrap(),
         0
     );
     s.finish().await;
@@ -581,7 +654,10 @@ async fn notify_test_send_button_delivers() {
         let (_, rules) = s.get_json("/api/v1/notifications/rules").await;
         let rule = &rules[0];
         assert_eq!(rule["groups"], serde_json::json!(["prague", "brno"]));
-        assert_eq!(rule["triggers"], serde_json::json!(["kev", "not-reporting"]));
+        assert_eq!(
+            rule["triggers"],
+            serde_json::json!(["kev", "not-reporting"])
+        );
         assert_eq!(rule["not_reporting_days"], 3);
         let id = rule["id"].as_i64().unwrap();
         // Without the CSRF token: refused, nothing queued.
@@ -608,18 +684,40 @@ async fn notify_test_send_button_delivers() {
             sink.mails().len() == 1 && hook.calls().len() == 1
         })
         .await;
-        assert!(sink.mails()[0].data.contains("Subject: [pakiti] form rule: test message"));
+        assert!(
+            sink.mails()[0]
+                .data
+                .contains("Subject: [pakiti] form rule: test message")
+        );
         assert_eq!(sink.mails()[0].to, ["a@example.org"]);
         assert_eq!(hook.calls()[0].body["mode"], "test");
         assert_eq!(hook.bad.load(Ordering::SeqCst), 0);
         // Bad rules: a clear 400.
         for (body, want) in [
-            (serde_json::json!({"name": "x", "triggers": ["sometimes"], "emails": ["a@example.org"]}), "unknown trigger"),
-            (serde_json::json!({"name": "x", "triggers": ["kev"], "emails": ["not an address"]}), "not an e-mail address"),
-            (serde_json::json!({"name": "x", "triggers": ["kev"], "webhook_url": "http://127.0.0.1/h"}), "needs a secret"),
-            (serde_json::json!({"name": "x", "triggers": ["kev"]}), "needs a destination"),
-            (serde_json::json!({"name": "x", "triggers": ["kev"], "mode": "weekly", "emails": ["a@example.org"]}), "unknown mode"),
-            (serde_json::json!({"name": "form rule", "triggers": ["kev"], "emails": ["a@example.org"]}), "already exists"),
+            (
+                serde_json::json!({"name": "x", "triggers": ["sometimes"], "emails": ["a@example.org"]}),
+                "unknown trigger",
+            ),
+            (
+                serde_json::json!({"name": "x", "triggers": ["kev"], "emails": ["not an address"]}),
+                "not an e-mail address",
+            ),
+            (
+                serde_json::json!({"name": "x", "triggers": ["kev"], "webhook_url": "http://127.0.0.1/h"}),
+                "needs a secret",
+            ),
+            (
+                serde_json::json!({"name": "x", "triggers": ["kev"]}),
+                "needs a destination",
+            ),
+            (
+                serde_json::json!({"name": "x", "triggers": ["kev"], "mode": "weekly", "emails": ["a@example.org"]}),
+                "unknown mode",
+            ),
+            (
+                serde_json::json!({"name": "form rule", "triggers": ["kev"], "emails": ["a@example.org"]}),
+                "already exists",
+            ),
         ] {
             let (st, v) = create_rule(&s, body).await;
             assert_eq!(st, 400, "{be} {want}");

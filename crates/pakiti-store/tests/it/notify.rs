@@ -46,7 +46,10 @@ async fn notify_rules_seen_digest_and_outbox() {
         assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{be} {dup:?}");
         let mut none = rule("n");
         none.triggers.clear();
-        assert!(matches!(s.create_notify_rule(&none).await, Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            s.create_notify_rule(&none).await,
+            Err(StoreError::Invalid(_))
+        ));
         assert_eq!(s.list_notify_rules().await.unwrap(), vec![r.clone()]);
 
         // Baseline: subjects recorded, nothing queued.
@@ -61,14 +64,28 @@ async fn notify_rules_seen_digest_and_outbox() {
             Some(t0)
         );
         // New subject + a message, atomically.
-        s.notify_commit(r.id, &["b".into(), "c".into()], &[msg(r.id, "x@example.org")], &[], false, t0)
-            .await
-            .unwrap();
+        s.notify_commit(
+            r.id,
+            &["b".into(), "c".into()],
+            &[msg(r.id, "x@example.org")],
+            &[],
+            false,
+            t0,
+        )
+        .await
+        .unwrap();
         assert_eq!(s.notify_seen(r.id).await.unwrap().len(), 3);
         // Everything already seen (another server got there first): nothing queued.
-        s.notify_commit(r.id, &["c".into()], &[msg(r.id, "dup@example.org")], &[], false, t0)
-            .await
-            .unwrap();
+        s.notify_commit(
+            r.id,
+            &["c".into()],
+            &[msg(r.id, "dup@example.org")],
+            &[],
+            false,
+            t0,
+        )
+        .await
+        .unwrap();
         let out = s.list_notifications(10).await.unwrap();
         assert_eq!(out.len(), 1, "{be}");
         assert_eq!(out[0].status(), "pending");
@@ -76,42 +93,100 @@ async fn notify_rules_seen_digest_and_outbox() {
         assert!(!s.notify_seen(r.id).await.unwrap().contains("c"));
 
         // Digest backlog.
-        s.notify_commit(r.id, &["d".into()], &[], &["e1".into(), "e2".into()], false, t0)
-            .await
-            .unwrap();
+        s.notify_commit(
+            r.id,
+            &["d".into()],
+            &[],
+            &["e1".into(), "e2".into()],
+            false,
+            t0,
+        )
+        .await
+        .unwrap();
         let backlog = s.notify_digest_backlog(r.id).await.unwrap();
-        assert_eq!(backlog.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>(), ["e1", "e2"]);
+        assert_eq!(
+            backlog.iter().map(|(_, e)| e.as_str()).collect::<Vec<_>>(),
+            ["e1", "e2"]
+        );
         let t1 = t0 + time::Duration::days(1);
         s.notify_digest_done(r.id, backlog[1].0, &[msg(r.id, "digest@example.org")], t1)
             .await
             .unwrap();
         assert!(s.notify_digest_backlog(r.id).await.unwrap().is_empty());
-        assert_eq!(s.get_notify_rule(r.id).await.unwrap().unwrap().last_digest_at, Some(t1));
+        assert_eq!(
+            s.get_notify_rule(r.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_digest_at,
+            Some(t1)
+        );
 
         // Due rows, a claim, a failure with backoff, a delivery.
         let due = s.due_notifications(t0, 10).await.unwrap();
         assert_eq!(due.len(), 1, "{be}: only the row due at t0");
         let lease = t0 + time::Duration::minutes(5);
         assert!(s.claim_notification(&due[0], lease).await.unwrap());
-        assert!(!s.claim_notification(&due[0], lease).await.unwrap(), "claimed once");
-        s.notification_failed(due[0].id, "451 later", t0 + time::Duration::minutes(1), false)
+        assert!(
+            !s.claim_notification(&due[0], lease).await.unwrap(),
+            "claimed once"
+        );
+        s.notification_failed(
+            due[0].id,
+            "451 later",
+            t0 + time::Duration::minutes(1),
+            false,
+        )
+        .await
+        .unwrap();
+        let e = s
+            .list_notifications(10)
             .await
+            .unwrap()
+            .into_iter()
+            .find(|e| e.id == due[0].id)
             .unwrap();
-        let e = s.list_notifications(10).await.unwrap().into_iter().find(|e| e.id == due[0].id).unwrap();
-        assert_eq!((e.status(), e.attempts, e.last_error.as_deref()), ("retrying", 1, Some("451 later")));
+        assert_eq!(
+            (e.status(), e.attempts, e.last_error.as_deref()),
+            ("retrying", 1, Some("451 later"))
+        );
         assert!(s.due_notifications(t0, 10).await.unwrap().is_empty());
         let due = s.due_notifications(t1, 10).await.unwrap();
         assert_eq!(due.len(), 2);
         s.notification_sent(due[0].id, t1).await.unwrap();
-        s.notification_failed(due[1].id, "gone", t1, true).await.unwrap();
-        assert!(s.due_notifications(t1 + time::Duration::days(9), 10).await.unwrap().is_empty());
-        let statuses: Vec<&str> = s.list_notifications(10).await.unwrap().iter().map(|e| e.status()).collect::<Vec<_>>().into_iter().collect();
-        assert!(statuses.contains(&"sent") && statuses.contains(&"failed"), "{be} {statuses:?}");
+        s.notification_failed(due[1].id, "gone", t1, true)
+            .await
+            .unwrap();
+        assert!(
+            s.due_notifications(t1 + time::Duration::days(9), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let statuses: Vec<&str> = s
+            .list_notifications(10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.status())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        assert!(
+            statuses.contains(&"sent") && statuses.contains(&"failed"),
+            "{be} {statuses:?}"
+        );
 
         // Deleting the rule keeps its outbox rows, without the rule.
         assert!(s.delete_notify_rule(r.id).await.unwrap());
         assert!(!s.delete_notify_rule(r.id).await.unwrap());
-        assert!(s.list_notifications(10).await.unwrap().iter().all(|e| e.rule_id.is_none()));
+        assert!(
+            s.list_notifications(10)
+                .await
+                .unwrap()
+                .iter()
+                .all(|e| e.rule_id.is_none())
+        );
         assert!(s.notify_seen(r.id).await.unwrap().is_empty());
     });
 }
