@@ -9,6 +9,7 @@ pub mod exceptions;
 pub mod feeds;
 pub mod hosts;
 pub mod identity_conflicts;
+pub mod notifications;
 pub mod packages;
 pub mod refused;
 pub mod report;

@@ -61,4 +61,6 @@ pub async fn tick(st: &AppState) {
     if let Err(e) = st.engine.reload_policy().await {
         tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
     }
+    // Notification rules: detect what is new, make due digests, deliver (`notify`).
+    crate::notify::tick(st, time::OffsetDateTime::now_utc()).await;
 }

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod limits;
 pub mod listen;
 pub mod net;
+pub mod notify;
 pub mod ratelimit;
 pub mod router;
 pub mod sample;

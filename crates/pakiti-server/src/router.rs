@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    cves, exceptions, feeds, hosts, identity_conflicts, packages, refused, report, repositories,
-    session, sets, stats, tags, users,
+    cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused, report,
+    repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -47,6 +47,7 @@ use crate::web;
         (name = "packages", description = "One package across the fleet"),
         (name = "reports", description = "Refused reports and identity conflicts"),
         (name = "users", description = "Users, grants and API tokens (administrators)"),
+        (name = "notifications", description = "Notification rules and their outbox (administrators)"),
     )
 )]
 struct ApiDoc;
@@ -78,6 +79,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::api_remove_grant))
         .routes(routes!(users::api_tokens, users::api_create_token))
         .routes(routes!(users::api_revoke_token))
+        .routes(routes!(
+            notifications::api_list_rules,
+            notifications::api_create_rule
+        ))
+        .routes(routes!(
+            notifications::api_get_rule,
+            notifications::api_delete_rule
+        ))
+        .routes(routes!(notifications::api_test_rule))
+        .routes(routes!(notifications::api_outbox))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
@@ -173,6 +184,15 @@ pub fn router(state: AppState) -> Router {
             post(users::revoke_token_form),
         )
         .route("/users/{name}/delete", post(users::delete_user_form))
+        .route(
+            "/notifications",
+            get(notifications::page).post(notifications::create_form),
+        )
+        .route("/notifications/{id}/test", post(notifications::test_form))
+        .route(
+            "/notifications/{id}/delete",
+            post(notifications::delete_form),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(web::security_headers))
         // Slow bodies: `/feed/` reads its own within the same bound (`limits::read_body`).

@@ -53,6 +53,88 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// Host identity binding (`[identity]`, see the `identity` module).
     pub identity: IdentitySettings,
+    /// E-mail and webhook notifications (`[notify]`, see the `notify` module).
+    pub notify: NotifySettings,
+}
+
+/// `[notify]`: how notification rules deliver (the rules themselves are in the store,
+/// managed at `/notifications`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifySettings {
+    /// The SMTP server e-mail goes through (`[notify.smtp]`); no host: e-mail fails (and is
+    /// retried) with a clear error.
+    pub smtp: SmtpSettings,
+    /// The hour (UTC, 0–23) daily digests are made at.
+    pub digest_hour: u8,
+    /// A new rule's first evaluation records what is already true without sending it (true),
+    /// or sends it all (false).
+    pub baseline: bool,
+    /// Delivery attempts before a message is given up (shown as failed).
+    pub max_attempts: u32,
+    /// The first retry's delay in seconds; each further retry doubles it (at most 6 h).
+    pub retry_secs: u64,
+    /// How often the sender looks for due messages, in seconds.
+    pub send_interval_secs: u64,
+    /// Timeout of one delivery (SMTP conversation or webhook POST), in seconds.
+    pub timeout_secs: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            smtp: SmtpSettings::default(),
+            digest_hour: 7,
+            baseline: true,
+            max_attempts: 10,
+            retry_secs: 60,
+            send_interval_secs: 10,
+            timeout_secs: 30,
+        }
+    }
+}
+
+/// `[notify.smtp]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// The SMTP server's name (empty: no e-mail).
+    pub host: String,
+    /// Its port (587 for STARTTLS, 465 for TLS, 25 plain).
+    pub port: u16,
+    /// `starttls`, `tls` (implicit TLS) or `none` (plain text: only to a local relay).
+    pub security: SmtpSecurity,
+    /// User name for SMTP AUTH (empty: no authentication).
+    pub username: String,
+    /// Password for SMTP AUTH.
+    pub password: String,
+    /// The sender address.
+    pub from: String,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: String::new(),
+            port: 587,
+            security: SmtpSecurity::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from: "pakiti@localhost".into(),
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+    /// No encryption.
+    None,
 }
 
 /// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
@@ -254,6 +336,7 @@ impl Default for Settings {
             tls: Tls::default(),
             limits: crate::limits::Limits::default(),
             identity: IdentitySettings::default(),
+            notify: NotifySettings::default(),
         }
     }
 }

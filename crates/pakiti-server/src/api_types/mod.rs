@@ -8,11 +8,13 @@ mod admin;
 mod cves;
 mod fleet;
 mod hosts;
+mod notify;
 
 pub use admin::*;
 pub use cves::*;
 pub use fleet::*;
 pub use hosts::*;
+pub use notify::*;
 
 use time::format_description::well_known::Rfc3339;
 

@@ -143,6 +143,14 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             }
         });
     }
+    {
+        // Notifications: deliver the outbox (`notify::run`; detection is in `jobs::tick`).
+        let st = state.clone();
+        tasks.spawn(async move {
+            crate::notify::run(st).await;
+            "notification sender"
+        });
+    }
     if state.settings.sync_repos {
         let st = state.clone();
         tasks.spawn(async move {

@@ -34,7 +34,7 @@ impl Drop for Driver {
 }
 
 /// One browser session.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     session: String,
     artifacts: PathBuf,
@@ -60,7 +60,7 @@ fn free_port() -> u16 {
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub(crate) async fn start() -> Browser {
         for (path, pkg) in [(CHROMEDRIVER, "chromium-driver"), (CHROMIUM, "chromium")] {
             assert!(
                 Path::new(path).exists(),
@@ -113,15 +113,15 @@ impl Browser {
         }
     }
 
-    async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         call(&self.http, method, &format!("{}{path}", self.session), body).await
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.cmd("POST", "/url", Some(json!({"url": url}))).await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.cmd("GET", "/url", None)
             .await
             .as_str()
@@ -131,7 +131,7 @@ impl Browser {
 
     /// Waits (up to 10 s) until the current URL satisfies `want`: a click that submits a form
     /// may return before the next page is there.
-    async fn wait_url(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn wait_url(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let u = self.url().await;
@@ -158,7 +158,7 @@ impl Browser {
         }
     }
 
-    async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.cmd("GET", "/source", None)
             .await
             .as_str()
@@ -168,7 +168,7 @@ impl Browser {
 
     /// Waits (up to 10 s) until the page source contains `text`: after a form post the URL can
     /// match before the new page has loaded.
-    async fn wait_source(&self, text: &str) -> bool {
+    pub(crate) async fn wait_source(&self, text: &str) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if self.source().await.contains(text) {
@@ -181,7 +181,7 @@ impl Browser {
         }
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub(crate) async fn find(&self, css: &str) -> String {
         let v = self
             .cmd(
                 "POST",
@@ -195,7 +195,7 @@ impl Browser {
             .to_owned()
     }
 
-    async fn find_all(&self, css: &str) -> Vec<String> {
+    pub(crate) async fn find_all(&self, css: &str) -> Vec<String> {
         let v = self
             .cmd(
                 "POST",
@@ -210,14 +210,14 @@ impl Browser {
             .collect()
     }
 
-    async fn text(&self, element: &str) -> String {
+    pub(crate) async fn text(&self, element: &str) -> String {
         let v = self
             .cmd("GET", &format!("/element/{element}/text"), None)
             .await;
         v.as_str().unwrap().to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(crate) async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
         self.cmd("POST", &format!("/element/{e}/clear"), Some(json!({})))
             .await;
@@ -229,14 +229,14 @@ impl Browser {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let e = self.find(css).await;
         self.cmd("POST", &format!("/element/{e}/click"), Some(json!({})))
             .await;
     }
 
     /// Saves a PNG screenshot as `<name>.png` in the artifacts directory.
-    async fn screenshot(&self, name: &str) -> PathBuf {
+    pub(crate) async fn screenshot(&self, name: &str) -> PathBuf {
         let v = self.cmd("GET", "/screenshot", None).await;
         let png = base64_decode(v.as_str().unwrap());
         assert!(png.starts_with(b"\x89PNG"), "a PNG");
@@ -245,7 +245,7 @@ impl Browser {
         path
     }
 
-    async fn quit(self) {
+    pub(crate) async fn quit(self) {
         let _ = self.http.delete(&self.session).send().await;
     }
 }

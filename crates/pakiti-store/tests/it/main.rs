@@ -7,6 +7,7 @@ mod support;
 
 mod cvefacts;
 mod feeds;
+mod notify;
 mod queue;
 mod reports;
 mod repos;
