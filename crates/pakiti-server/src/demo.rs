@@ -1,7 +1,8 @@
 //! `pakiti serve --demo`: a populated store from real data shipped in the repository.
 //!
 //! Feeds: trimmed real vendor files in `fixtures/demo/` (Red Hat OVAL for RHEL 7 and 8, Ubuntu
-//! focal OVAL, the Debian DSA list's bullseye entries, AlmaLinux OSV records; see
+//! focal OVAL, the Debian DSA list's bullseye entries, AlmaLinux OSV records, the CISA KEV
+//! catalogue and a FIRST EPSS excerpt; see
 //! `fixtures/demo/make.py`), and a `Sources` excerpt for bullseye registered as a local apt
 //! repository, so that the Debian hosts (whose reports, like those of protocol 4 and 5 agents,
 //! carry no source names) match the DSAs through binary → source names. Hosts: real package lists of RHEL, CentOS, Rocky, Alma, Ubuntu,
@@ -60,6 +61,20 @@ const FEEDS: &[DemoFeed] = &[
         kind: "osv",
         file: "alma.osv.json",
         data: include_bytes!("../../../fixtures/demo/alma.osv.json"),
+    },
+    // Prioritisation: the full real CISA KEV catalogue (2025-08-25) and the real FIRST EPSS
+    // excerpt (its CVEs are mostly not the demo hosts'; a full daily file scores them all).
+    DemoFeed {
+        name: "cisa-kev",
+        kind: "cisa-kev",
+        file: "known_exploited_vulnerabilities.json.xz",
+        data: include_bytes!("../../../fixtures/demo/kev.json.xz"),
+    },
+    DemoFeed {
+        name: "first-epss",
+        kind: "epss",
+        file: "epss_scores.csv",
+        data: include_bytes!("../../../fixtures/demo/epss.csv"),
     },
 ];
 

@@ -481,6 +481,12 @@ async fn demo_populates_a_fresh_store_once() {
         rhsa_fixed >= 20,
         "{rhsa_fixed} RHSA findings with a fix on a CentOS 7 host"
     );
+    // #14: KEV imported with the demo: the sudo CVE the demo hosts carry is flagged.
+    let (_, cves) = s.get_json("/api/v1/cves").await;
+    let list = cves.get("cves").unwrap_or(&cves).as_array().unwrap();
+    let sudo = list.iter().find(|c| c["cve"] == "CVE-2021-3156").unwrap();
+    assert_eq!(sudo["kev"], true, "{sudo}");
+    assert_eq!(list[0]["risk"], "tagged", "tagged CVEs first: {}", list[0]);
     // #14: site policy (tags, an exception) and some history.
     assert!(summary.contains(" CVE tags, 1 exception"), "{summary}");
     let (_, tags) = s.get_json("/api/v1/tags").await;
