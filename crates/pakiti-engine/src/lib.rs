@@ -52,6 +52,7 @@ pub mod crashpoint;
 mod engine;
 pub mod evaluate;
 pub mod fleet;
+pub mod history;
 pub mod ingest;
 pub mod osrules;
 pub mod reevaluate;

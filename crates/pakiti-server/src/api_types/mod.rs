@@ -7,11 +7,13 @@
 mod admin;
 mod cves;
 mod fleet;
+mod history;
 mod hosts;
 
 pub use admin::*;
 pub use cves::*;
 pub use fleet::*;
+pub use history::*;
 pub use hosts::*;
 
 use time::format_description::well_known::Rfc3339;

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod feed_names;
+mod history;
 mod hostile;
 mod identity;
 mod invariant;
