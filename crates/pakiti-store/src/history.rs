@@ -958,7 +958,8 @@ impl Store {
             qb.push(" GROUP BY s.day");
             qb.build_query_as().fetch_optional(p).await
         })?;
-        let at = ts(now);
+        // Everything up to and including `now`'s second.
+        let at = ts(now) + 1;
         let live: SumRow = on!(&self.read, p => {
             let mut qb = QueryBuilder::<DB>::new(format!(
                 "SELECT CAST(0 AS BIGINT), {FLEET_SUMS}, CAST(COALESCE(SUM(CASE WHEN s.last_report_at < "
