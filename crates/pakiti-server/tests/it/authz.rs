@@ -132,9 +132,10 @@ pub(crate) const LIST_ROUTES: &[ListRoute] = &[
         path: "/api/v1/stats",
         shows_hosts: false,
     },
-    // Issue 14 part 5: every change names its host (host added, exposures gained).
+    // Issue 14 part 5: every change names its host (host added, exposures gained); a page
+    // holds 100 changes, so the pages list hosts added (exports hold every change).
     ListRoute {
-        path: "/changes?since=2000-01-01",
+        path: "/changes?since=2000-01-01&kind=host_added",
         shows_hosts: true,
     },
     ListRoute {
@@ -142,7 +143,7 @@ pub(crate) const LIST_ROUTES: &[ListRoute] = &[
         shows_hosts: true,
     },
     ListRoute {
-        path: "/api/v1/changes?since=2000-01-01",
+        path: "/api/v1/changes?since=2000-01-01&kind=host_added",
         shows_hosts: true,
     },
     ListRoute {

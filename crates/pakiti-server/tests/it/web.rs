@@ -644,7 +644,13 @@ async fn openapi_document_matches_the_server() {
             .replace("{id}", "1");
         // The report diff compares two reports of the host: its last one with itself.
         let url = if path.ends_with("/diff") {
-            let h = s.state.store.get_host_by_name(&host).await.unwrap().unwrap();
+            let h = s
+                .state
+                .store
+                .get_host_by_name(&host)
+                .await
+                .unwrap()
+                .unwrap();
             let r = s.state.store.host_reports(h.id, 1).await.unwrap()[0].id;
             format!("{url}?from={r}&to={r}")
         } else {
