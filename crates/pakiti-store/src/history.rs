@@ -238,6 +238,9 @@ pub struct FleetDay {
     pub carried: bool,
 }
 
+/// An exposure fixed by a report: group, fix issued, fix known at, ended at.
+type FixedRow = (Option<String>, Option<String>, Option<i64>, i64);
+
 /// A host's open exposures as read for diffing: row id, CVE, fixed version.
 type OpenRow = (i64, i64, String, Option<String>);
 
@@ -843,7 +846,7 @@ impl Store {
         &self,
         q: &ChangesQuery<'_>,
     ) -> Result<Vec<GroupTimeToPatch>, StoreError> {
-        let rows: Vec<(Option<String>, Option<String>, Option<i64>, i64)> = on!(&self.read, p => {
+        let rows: Vec<FixedRow> = on!(&self.read, p => {
             let mut qb = QueryBuilder::<DB>::new(
                 "SELECT host_group, fix_issued, fix_known_at, ended_at FROM exposures \
                  WHERE ended_cause = 'report' AND fixed_version IS NOT NULL AND ended_at >= ",
