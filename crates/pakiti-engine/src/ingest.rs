@@ -542,6 +542,7 @@ pub async fn process(
             findings: Vec::new(),
             updates: None,
             generation: None,
+            exposures: Some(Vec::new()),
         };
         if let (Some(stream), Some(key)) = (&stream, &stream_key) {
             let mut by_id: FxHashMap<i64, &InstalledPackage> = FxHashMap::default();
@@ -593,6 +594,14 @@ pub async fn process(
                 &count_items,
                 finish.processed_at,
             );
+            finish.exposures = Some(crate::history::host_exposures(
+                &evaluator,
+                &policy,
+                key,
+                &modules,
+                &count_items,
+                finish.processed_at,
+            ));
             outcome.findings = evaluate::applicable_count(&evaluator, &modules, &count_items);
             finish.evaluated = saved.unevaluated.clone();
             finish.findings = fresh;

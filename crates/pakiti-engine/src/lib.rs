@@ -53,6 +53,7 @@ mod cvefacts;
 mod engine;
 pub mod evaluate;
 pub mod fleet;
+pub mod history;
 pub mod ingest;
 pub mod osrules;
 pub mod reevaluate;

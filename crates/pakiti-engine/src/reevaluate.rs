@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use pakiti_core::stream::OsStream;
-use pakiti_store::{HostCounts, InstalledSet, PackageFinding};
+use pakiti_store::{ExposureCause, ExposureContext, HostCounts, InstalledSet, PackageFinding};
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
 
@@ -146,6 +146,7 @@ impl Engine {
             findings: Vec::new(),
             updates: None,
             generation: Some(evaluator.generation()),
+            exposures: Some(Vec::new()),
         };
         if let Some(stream) = &h.facts.stream {
             let key = stream.to_string();
@@ -171,6 +172,14 @@ impl Engine {
                 &count_items,
                 now,
             );
+            finish.exposures = Some(crate::history::host_exposures(
+                &evaluator,
+                &policy,
+                &key,
+                &h.facts.modules,
+                &count_items,
+                now,
+            ));
             finish.evaluated = ids;
             finish.findings = fresh;
         }
@@ -316,7 +325,7 @@ impl Engine {
                     .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
             })
             .collect();
-        result.hosts = self.refresh_sets(&sets).await?.1;
+        result.hosts = self.refresh_sets(&sets, ExposureCause::Feed).await?.1;
         result.counts = counts_start.elapsed();
         // Keys marked after the index was loaded were matched with older data: keep them for
         // the next run.
@@ -336,6 +345,20 @@ impl Engine {
     /// # Errors
     /// The store fails.
     pub async fn refresh_counts(&self, hosts: Option<&[i64]>) -> anyhow::Result<usize> {
+        self.refresh_counts_because(hosts, ExposureCause::Feed)
+            .await
+    }
+
+    /// [`refresh_counts`](Engine::refresh_counts), recording `cause` for the exposures it
+    /// begins and ends.
+    ///
+    /// # Errors
+    /// The store fails.
+    pub async fn refresh_counts_because(
+        &self,
+        hosts: Option<&[i64]>,
+        cause: ExposureCause,
+    ) -> anyhow::Result<usize> {
         let sets = match hosts {
             Some(h) => {
                 let mut all = Vec::with_capacity(h.len());
@@ -346,12 +369,16 @@ impl Engine {
             }
             None => self.store().installed_sets(None).await?,
         };
-        Ok(self.refresh_sets(&sets).await?.0)
+        Ok(self.refresh_sets(&sets, cause).await?.0)
     }
 
     /// [`refresh_counts`] over installed sets already read: returns the number of hosts
     /// recomputed and of those whose counts changed (only those are written).
-    async fn refresh_sets(&self, sets: &[InstalledSet]) -> anyhow::Result<(usize, usize)> {
+    async fn refresh_sets(
+        &self,
+        sets: &[InstalledSet],
+        cause: ExposureCause,
+    ) -> anyhow::Result<(usize, usize)> {
         let evaluator = self.evaluator();
         let policy = self.policy();
         let now = OffsetDateTime::now_utc();
@@ -377,8 +404,9 @@ impl Engine {
                 }
             }
             let mut counts = Vec::with_capacity(chunk.len());
+            let mut exposures = Vec::with_capacity(chunk.len());
             for set in chunk {
-                let c = match &set.stream {
+                let (c, e) = match &set.stream {
                     Some(stream) => {
                         let a = &answers[stream.as_str()];
                         let items: Vec<CountItem<'_>> = set
@@ -391,23 +419,45 @@ impl Engine {
                                 })
                             })
                             .collect();
-                        evaluate::host_counts(
-                            &evaluator,
-                            &policy,
-                            stream,
-                            &set.modules,
-                            &items,
-                            now,
+                        (
+                            evaluate::host_counts(
+                                &evaluator,
+                                &policy,
+                                stream,
+                                &set.modules,
+                                &items,
+                                now,
+                            ),
+                            crate::history::host_exposures(
+                                &evaluator,
+                                &policy,
+                                stream,
+                                &set.modules,
+                                &items,
+                                now,
+                            ),
                         )
                     }
-                    None => HostCounts::default(),
+                    None => (HostCounts::default(), Vec::new()),
                 };
                 refreshed += 1;
                 if c != set.counts {
                     counts.push((set.host, c));
                 }
+                exposures.push((set.host, e));
             }
-            self.store().update_hosts_counts(&counts).await?;
+            // Counts and exposure history in one transaction (a host's CVE set can change
+            // while its counts do not, so every recomputed host's history is brought up to
+            // date).
+            let ctx = ExposureContext {
+                at: now,
+                cause,
+                report: None,
+                generation: evaluator.generation(),
+            };
+            self.store()
+                .update_hosts_counts_and_exposures(&counts, &exposures, &ctx)
+                .await?;
             changed += counts.len();
         }
         Ok((refreshed, changed))
@@ -429,7 +479,9 @@ impl Engine {
     /// The store fails.
     pub async fn refresh_all_counts(&self) -> anyhow::Result<usize> {
         self.reload_policy().await?;
-        let n = self.refresh_counts(None).await?;
+        let n = self
+            .refresh_counts_because(None, ExposureCause::Policy)
+            .await?;
         self.fleet_changed();
         Ok(n)
     }

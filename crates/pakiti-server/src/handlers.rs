@@ -4,6 +4,7 @@
 //! The types the API answers are in [`crate::api_types`]; what every page shares in
 //! [`crate::web`]. Handler modules do not import each other, except `tags::after_change`.
 
+pub mod changes;
 pub mod cves;
 pub mod exceptions;
 pub mod feeds;
@@ -13,6 +14,7 @@ pub mod notifications;
 pub mod packages;
 pub mod refused;
 pub mod report;
+pub mod report_diff;
 pub mod repositories;
 pub mod session;
 pub mod sets;

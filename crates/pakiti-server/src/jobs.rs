@@ -61,6 +61,17 @@ pub async fn tick(st: &AppState) {
     if let Err(e) = st.engine.reload_policy().await {
         tracing::error!(error = format!("{e:#}"), "reloading CVE tags failed");
     }
+    // History: hosts added and retired, end-of-day fleet snapshots, report package lists kept.
+    if let Err(e) = st
+        .engine
+        .history_tick(
+            time::OffsetDateTime::now_utc(),
+            i64::from(st.settings.report_packages_kept.max(1)),
+        )
+        .await
+    {
+        tracing::error!(error = format!("{e:#}"), "history step failed");
+    }
     // Notification rules: detect what is new, make due digests, deliver (`notify`).
     crate::notify::tick(st, time::OffsetDateTime::now_utc()).await;
 }

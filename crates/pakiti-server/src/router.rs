@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused, report,
-    repositories, session, sets, stats, tags, users,
+    changes, cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused,
+    report, report_diff, repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -69,6 +69,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(sets::api_oses))
         .routes(routes!(feeds::api_list))
         .routes(routes!(stats::api_list))
+        .routes(routes!(changes::api_list))
+        .routes(routes!(report_diff::api_get))
         .routes(routes!(packages::api_get))
         .routes(routes!(repositories::api_list))
         .routes(routes!(refused::api_list))
@@ -150,6 +152,8 @@ pub fn router(state: AppState) -> Router {
         .route("/oses", get(sets::oses_page))
         .route("/feeds", get(feeds::list_page))
         .route("/stats", get(stats::page))
+        .route("/changes", get(changes::page))
+        .route("/hosts/{hostname}/diff", get(report_diff::page))
         .route("/repositories", get(repositories::list_page))
         .route("/reports/refused", get(refused::page))
         .route("/identity-conflicts", get(identity_conflicts::page))

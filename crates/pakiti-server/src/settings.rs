@@ -32,6 +32,9 @@ pub struct Settings {
     pub report_retention_days: u32,
     /// Refused reports kept (the newest; `/reports/refused`), at least 1.
     pub refused_reports_kept: u32,
+    /// Package lists kept per host for report diffs: those of its newest N changed reports
+    /// (`/hosts/{hostname}/diff`), at least 1.
+    pub report_packages_kept: u32,
     /// PEM private key that decrypts S/MIME-encrypted protocol-5 reports.
     pub report_key: Option<PathBuf>,
     /// Who may submit reports on behalf of other hosts (protocol-4 `proxy=1`).
@@ -326,6 +329,7 @@ impl Default for Settings {
             evaluation: Evaluation::Ingest,
             report_retention_days: 90,
             refused_reports_kept: 10_000,
+            report_packages_kept: 30,
             report_key: None,
             proxies: Proxies::default(),
             outgoing_proxy: None,

@@ -83,6 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     findings: Vec::new(),
                     updates: None,
                     generation: None,
+                    exposures: None,
                 }])
                 .await?;
         }

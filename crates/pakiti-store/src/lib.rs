@@ -6,7 +6,8 @@
 //!   holds either engine's pools (`db::Pool`, an enum) and the process-local caches; every
 //!   method is an inherent `pub async fn`, written once, in a file by domain: `feeds`,
 //!   `reports`, `findings`, `hosts`, `queue`, `tags`, `users`, `repos`, `fleet`, `refused`,
-//!   `identity` (the last two share `journal`: bounded retention and paged lists). Earlier
+//!   `identity` (the last two share `journal`: bounded retention and paged lists), `history`
+//!   (the exposure history, daily fleet snapshots, per-report package lists). Earlier
 //!   the store was a trait implemented twice with shared text pulled in by an `include` and
 //!   macros, so a new query touched four places and go-to-definition landed in a macro.
 //!   No trait: there is one implementation, and the server holds it directly (an enum, not
@@ -123,6 +124,7 @@ mod error;
 mod feeds;
 mod findings;
 mod fleet;
+mod history;
 mod hosts;
 mod identity;
 mod journal;
@@ -142,6 +144,10 @@ mod users;
 
 pub use cvefacts::merge_facts;
 pub use error::StoreError;
+pub use history::{
+    Change, ChangeKind, ChangesQuery, Exposure, ExposureCause, ExposureContext, ExposureNow,
+    FleetDay, GroupTimeToPatch, NOT_REPORTING_SECS,
+};
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
 pub use notify::{NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId};

@@ -743,6 +743,9 @@ pub struct FinishReport {
     /// The feed generation of the index that computed `findings` and `counts`
     /// ([`crate::Store::feed_generation`]); `None` writes without checking.
     pub generation: Option<i64>,
+    /// The host's CVE set after this report (what `counts` counts): its exposure history is
+    /// brought to it in the same transaction; `None` leaves the history alone.
+    pub exposures: Option<Vec<crate::ExposureNow>>,
 }
 
 /// A host's installed set, as counts are computed from it.

@@ -230,6 +230,14 @@ async fn save_in(
     .bind(host_id)
     .bind(&blob)
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    // The report's own list, for exact report diffs (pruned to the newest N per host).
+    on!(&mut *tx, t => sqlx::query(
+        "INSERT INTO report_packages (report_id, host_id, ids) VALUES ($1, $2, $3)",
+    )
+    .bind(report_id)
+    .bind(host_id)
+    .bind(&blob)
+    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     sorted.dedup();
@@ -318,7 +326,17 @@ async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
     }
     // The counts are the host's only while no newer report of it awaits evaluation (that one
     // writes its own); the row's `pending_report` is re-checked under its lock.
-    write_counts_in(tx, item.host, &item.counts, Some(item.report)).await?;
+    let current = write_counts_in(tx, item.host, &item.counts, Some(item.report)).await?;
+    // The exposure history follows the counts, in the same transaction.
+    if current && let Some(now) = &item.exposures {
+        let ctx = crate::ExposureContext {
+            at: item.processed_at,
+            cause: crate::ExposureCause::Report,
+            report: Some(item.report),
+            generation: item.generation.unwrap_or(0),
+        };
+        crate::history::sync_exposures_in(tx, item.host, now, &ctx).await?;
+    }
     if let Some(u) = &item.updates {
         on!(&mut *tx, t => sqlx::query(
             "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1 \

@@ -7,12 +7,14 @@
 mod admin;
 mod cves;
 mod fleet;
+mod history;
 mod hosts;
 mod notify;
 
 pub use admin::*;
 pub use cves::*;
 pub use fleet::*;
+pub use history::*;
 pub use hosts::*;
 pub use notify::*;
 

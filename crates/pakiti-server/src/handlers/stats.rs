@@ -1,34 +1,48 @@
 //! Fleet exposure over time: `GET /api/v1/stats` and the `/stats` page (an SVG chart), from
-//! [`exposure`].
+//! [`exposure`]: the daily fleet snapshot carried forward (issue 14 part 5). Each day is the
+//! fleet's state at the end of that day — every host then known, with the exposures open
+//! then, whether it reported that day or not (a silent host counts with its last state) —
+//! from the end-of-day snapshots the server's tick writes (`Engine::history_tick`), a day
+//! without one carrying the previous day's; today is the state now.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use time::OffsetDateTime;
 
-use crate::api_types::ApiExposureDay;
+use crate::api_types::ApiFleetDay;
 use crate::auth::Viewer;
 use crate::error::AppError;
 use crate::export::{self, FormatQuery};
 use crate::state::AppState;
 use crate::web::{VERSION, render};
 
-/// Exposure per day over the last 90 days, in the viewer's scope.
+/// The fleet per day over the last 90 days, in the viewer's scope.
 ///
 /// # Errors
 /// A store failure.
-pub async fn exposure(state: &AppState, viewer: &Viewer) -> Result<Vec<ApiExposureDay>, AppError> {
-    let since = OffsetDateTime::now_utc() - time::Duration::days(90);
+pub async fn exposure(state: &AppState, viewer: &Viewer) -> Result<Vec<ApiFleetDay>, AppError> {
+    let now = OffsetDateTime::now_utc();
+    let from = (now - time::Duration::days(90)).date();
     Ok(state
         .store
-        .exposure_by_day(since, &viewer.scope)
+        .fleet_days(from, now, &viewer.scope)
         .await?
         .into_iter()
-        .map(|d| ApiExposureDay {
-            day: d.day.to_string(),
+        .map(|d| ApiFleetDay {
+            day: d.day.map(|d| d.to_string()).unwrap_or_default(),
             hosts: d.hosts,
-            vulnerable_hosts: d.vulnerable_hosts,
-            cves: d.cves,
+            vulnerable_hosts: d.exposed_hosts,
+            cves: d.open_exposures,
+            critical: d.critical,
+            high: d.high,
+            medium: d.medium,
+            low: d.low,
+            unknown: d.unknown,
+            fixable: d.fixable,
+            unfixed: d.open_exposures - d.fixable,
+            not_reporting: d.not_reporting,
+            carried: d.carried,
         })
         .collect())
 }
@@ -44,7 +58,7 @@ pub async fn exposure(state: &AppState, viewer: &Viewer) -> Result<Vec<ApiExposu
     tag = "stats",
     params(FormatQuery),
     responses(
-        (status = 200, description = "Fleet exposure per day over the last 90 days", body = Vec<ApiExposureDay>)
+        (status = 200, description = "The fleet at the end of each day over the last 90 days (today: now), a host that did not report counting with its last state", body = Vec<ApiFleetDay>)
     )
 )]
 pub async fn api_list(
@@ -59,7 +73,7 @@ pub async fn api_list(
 #[template(path = "stats.html")]
 struct StatsPage {
     version: &'static str,
-    days: Vec<ApiExposureDay>,
+    days: Vec<ApiFleetDay>,
     chart: Chart,
 }
 
@@ -69,11 +83,11 @@ pub struct Chart {
     pub width: i64,
     /// Height.
     pub height: i64,
-    /// Polyline points of the CVE sum.
+    /// Polyline points of the open exposures.
     pub cves: String,
     /// Polyline points of vulnerable hosts (scaled to their own maximum).
     pub hosts: String,
-    /// Largest CVE sum.
+    /// Largest number of open exposures.
     pub max_cves: i64,
     /// Largest vulnerable-host count.
     pub max_hosts: i64,
@@ -83,7 +97,7 @@ pub struct Chart {
     pub to: String,
 }
 
-fn chart(days: &[ApiExposureDay]) -> Chart {
+fn chart(days: &[ApiFleetDay]) -> Chart {
     let (w, h) = (720_i64, 200_i64);
     let max_cves = days.iter().map(|d| d.cves).max().unwrap_or(0).max(1);
     let max_hosts = days
@@ -93,7 +107,7 @@ fn chart(days: &[ApiExposureDay]) -> Chart {
         .unwrap_or(0)
         .max(1);
     let n = i64::try_from(days.len()).unwrap_or(1).max(2) - 1;
-    let pts = |f: &dyn Fn(&ApiExposureDay) -> i64, max: i64| {
+    let pts = |f: &dyn Fn(&ApiFleetDay) -> i64, max: i64| {
         days.iter()
             .enumerate()
             .map(|(i, d)| {

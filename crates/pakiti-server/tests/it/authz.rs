@@ -132,6 +132,24 @@ pub(crate) const LIST_ROUTES: &[ListRoute] = &[
         path: "/api/v1/stats",
         shows_hosts: false,
     },
+    // Issue 14 part 5: every change names its host (host added, exposures gained); a page
+    // holds 100 changes, so the pages list hosts added (exports hold every change).
+    ListRoute {
+        path: "/changes?since=2000-01-01&kind=host_added",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/changes?since=2000-01-01&format=csv",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/api/v1/changes?since=2000-01-01&kind=host_added",
+        shows_hosts: true,
+    },
+    ListRoute {
+        path: "/api/v1/changes?since=2000-01-01&format=json",
+        shows_hosts: true,
+    },
     ListRoute {
         path: "/packages/bash",
         shows_hosts: true,

@@ -3,7 +3,9 @@
 //! removals, exceptions, reports and restarts a server went through, every host's findings,
 //! counts and coverage flags, the CVE list and the CVE host search equal what a fresh server
 //! computes from the final state alone (its feeds, exceptions and each host's last report).
-//! On SQLite and (with `PAKITI_TEST_POSTGRES_URL`) PostgreSQL.
+//! On SQLite and (with `PAKITI_TEST_POSTGRES_URL`) PostgreSQL. The open (host, CVE) exposures
+//! of the history (issue 14 part 5) are part of what is compared: at every end state they are
+//! exactly each host's CVE set.
 //!
 //! The feeds are variants of the real AlmaLinux OSV advisories in `fixtures/demo/alma.osv.json`
 //! (the same records under the `Rocky Linux:8` ecosystem for the second feed); the hosts report
@@ -241,7 +243,7 @@ async fn other_process(url: &str) -> AppState {
 
 /// Imports a variant of a feed into `state`'s store, creating the feed when missing; says
 /// whether anything was imported (a variant without advisories is refused).
-async fn import(state: &AppState, feed: usize, variant: &[u8]) -> bool {
+pub(crate) async fn import(state: &AppState, feed: usize, variant: &[u8]) -> bool {
     let name = FEEDS[feed].0;
     let existing = state
         .store
@@ -449,6 +451,26 @@ async fn snapshot(s: &TestServer, hosts: &[&str]) -> BTreeMap<String, Value> {
             .collect();
         findings.sort();
         out.insert(format!("host {h} findings"), findings.into());
+        // Issue 14 part 5: the open exposures are the host's CVE set — as many as its
+        // counts count, and the same as a from-scratch evaluation gives.
+        let id = s.state.store.get_host_by_name(h).await.unwrap().unwrap().id;
+        let open: Vec<String> = s
+            .state
+            .store
+            .open_exposures()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|(host, _)| *host == id)
+            .map(|(_, cve)| cve)
+            .collect();
+        assert_eq!(
+            Some(open.len() as u64),
+            v["cve_count"].as_u64(),
+            "{h}: open exposures {open:?} vs cve_count {}",
+            v["cve_count"]
+        );
+        out.insert(format!("host {h} open exposures"), open.into());
     }
     let names = |v: &Value| -> Value {
         let mut n: Vec<String> = v["hosts"]

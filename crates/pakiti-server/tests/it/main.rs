@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod feed_names;
+mod history;
 mod hostile;
 mod identity;
 mod invariant;

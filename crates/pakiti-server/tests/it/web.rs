@@ -603,7 +603,11 @@ async fn openapi_document_matches_the_server() {
     let routed: BTreeSet<(String, String)> =
         pakiti_server::router::api_routes().into_iter().collect();
     assert_eq!(documented, routed);
-    assert_eq!(routed.len(), 31, "21 routes, and the ten of /api/v1/users");
+    assert_eq!(
+        routed.len(),
+        33,
+        "23 routes (with /api/v1/changes and the report diff), and the ten of /api/v1/users"
+    );
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;
     pakiti_server::demo::populate(&s.state).await.unwrap();
@@ -658,6 +662,20 @@ async fn openapi_document_matches_the_server() {
             .replace("{kind}", "group")
             .replace("{value}", "physics")
             .replace("{id}", "1");
+        // The report diff compares two reports of the host: its last one with itself.
+        let url = if path.ends_with("/diff") {
+            let h = s
+                .state
+                .store
+                .get_host_by_name(&host)
+                .await
+                .unwrap()
+                .unwrap();
+            let r = s.state.store.host_reports(h.id, 1).await.unwrap()[0].id;
+            format!("{url}?from={r}&to={r}")
+        } else {
+            url
+        };
         if method != "get" {
             // Routed: the handler answers (whatever it thinks of an empty body), not axum's
             // fallback (404 without a body) or a wrong method (405).

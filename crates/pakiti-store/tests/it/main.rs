@@ -7,6 +7,7 @@ mod support;
 
 mod cvefacts;
 mod feeds;
+mod history;
 mod notify;
 mod queue;
 mod reports;

@@ -82,6 +82,7 @@ async fn processed(s: &Store, r: &SavedReport, when: OffsetDateTime, counts: Hos
             findings: vec![],
             updates: None,
             generation: None,
+            exposures: None,
         }])
         .await
         .expect("finish report");
@@ -756,6 +757,7 @@ async fn fleet_reads_and_host_filters() {
                 other: 7,
             }),
             generation: None,
+            exposures: None,
         }])
         .await
         .unwrap();
@@ -882,6 +884,7 @@ async fn batched_ingest_writes() {
                 other: 3,
             }),
             generation: None,
+            exposures: None,
         }])
         .await
         .unwrap();
@@ -969,6 +972,7 @@ async fn batched_ingest_writes() {
                 findings: vec![],
                 updates: None,
                 generation: None,
+                exposures: None,
             }])
             .await;
         assert!(matches!(bad, Err(StoreError::NotFound { .. })));
@@ -1017,6 +1021,7 @@ async fn finish_refuses_answers_older_than_the_feeds() {
             }],
             updates: None,
             generation: Some(generation),
+            exposures: None,
         };
         // Another server disables the feed: the generation moves on.
         s.update_feed(

@@ -1,0 +1,1106 @@
+//! History on two time axes (issue 14 part 5): (host, CVE) exposures with when and why they
+//! began and ended and what the feeds said then, hosts as the history knows them (added,
+//! retired), per-report package lists for exact report diffs, and the daily fleet snapshot.
+//!
+//! # Decisions
+//!
+//! - **Diffed where the findings are written.** A host's exposures are brought to its current
+//!   CVE set in the same transaction that writes its counts ([`sync_exposures_in`], called by
+//!   `finish_reports` and [`Store::update_hosts_counts_and_exposures`]): one read of the host's
+//!   open exposures (by the partial unique index) and statements only for what changed. The
+//!   unchanged-report path does not touch them. Invariant: the open exposures
+//!   (`ended_at IS NULL`) of every host are exactly the CVEs its counts count.
+//! - **What the feeds said then** is copied onto the row when the exposure begins: the most
+//!   severe advisory, its severity, the fixed version then known and the advisory's issued
+//!   date, the feed generation. A fix that becomes known while the exposure is open sets
+//!   `fixed_version` and `fix_known_at` then.
+//! - **Host name, group and domain are copied** onto exposures, `history_hosts` and
+//!   snapshots: a deleted host's history stays readable and viewer scopes apply without the
+//!   host row.
+//! - **Daily snapshot computed from the history.** The state of the fleet at the end of a day
+//!   (hosts, exposed hosts, open exposures by severity and fixable, hosts not reporting for two
+//!   days) is a query over `history_hosts`, `exposures` and `reports` at that instant; days
+//!   that ended are written once to `fleet_snapshots` (back-filled the same way), today is
+//!   computed live. A host that did not report still counts with its last state.
+
+use std::collections::{BTreeMap, HashMap};
+
+use pakiti_core::advisory::Severity;
+use sqlx::QueryBuilder;
+use time::{Date, OffsetDateTime};
+
+use crate::codec::decode_ids;
+use crate::db::{Dialect, Tx, on};
+use crate::error::StoreError;
+use crate::findings::write_counts_in;
+use crate::model::{HostCounts, HostId, HostScope, ReportId};
+use crate::shared::{from_ts, ts};
+use crate::store::Store;
+
+/// Why an exposure began or ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExposureCause {
+    /// The host's report changed (a package was installed, updated or removed).
+    Report,
+    /// A feed changed (an advisory was published, changed or withdrawn).
+    Feed,
+    /// An exception was added, removed or expired.
+    Policy,
+    /// History started on a store that already had hosts (begins only).
+    Baseline,
+    /// The host was deleted or retired (ends only).
+    Retired,
+}
+
+impl ExposureCause {
+    /// The word stored and shown (`report`, `feed`, `policy`, `baseline`, `retired`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExposureCause::Report => "report",
+            ExposureCause::Feed => "feed",
+            ExposureCause::Policy => "policy",
+            ExposureCause::Baseline => "baseline",
+            ExposureCause::Retired => "retired",
+        }
+    }
+}
+
+/// One CVE a host is exposed to now, with what the feeds say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExposureNow {
+    /// The CVE (or the advisory id for an advisory that names none).
+    pub cve: String,
+    /// The highest severity among the advisories naming it for the host.
+    pub severity: Severity,
+    /// That advisory's vendor id.
+    pub advisory: String,
+    /// A fixed version, when one is known.
+    pub fixed_version: Option<String>,
+    /// The issued date of the advisory that brings the fix (`YYYY-MM-DD`), when given.
+    pub fix_issued: Option<String>,
+}
+
+/// What brought a host's exposures up to date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExposureContext {
+    /// When.
+    pub at: OffsetDateTime,
+    /// Why.
+    pub cause: ExposureCause,
+    /// The report evaluated, for [`ExposureCause::Report`].
+    pub report: Option<ReportId>,
+    /// The feed generation of the evaluator.
+    pub generation: i64,
+}
+
+/// One exposure as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exposure {
+    /// Row id.
+    pub id: i64,
+    /// The host (it may no longer exist).
+    pub host_id: HostId,
+    /// Its name when the exposure began.
+    pub hostname: String,
+    /// Its group then.
+    pub host_group: Option<String>,
+    /// The CVE.
+    pub cve: String,
+    /// Severity when it began.
+    pub severity: String,
+    /// Advisory when it began.
+    pub advisory: String,
+    /// Fixed version known (when it began, or since).
+    pub fixed_version: Option<String>,
+    /// Issued date of the fixing advisory.
+    pub fix_issued: Option<String>,
+    /// When the fixed version became known.
+    pub fix_known_at: Option<OffsetDateTime>,
+    /// When it began.
+    pub began_at: OffsetDateTime,
+    /// Why.
+    pub began_cause: String,
+    /// The report that made it begin.
+    pub began_report: Option<ReportId>,
+    /// When it ended; `None` while open.
+    pub ended_at: Option<OffsetDateTime>,
+    /// Why.
+    pub ended_cause: Option<String>,
+    /// The report that made it end.
+    pub ended_report: Option<ReportId>,
+}
+
+/// What a `/changes` entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ChangeKind {
+    /// A host became exposed to a CVE.
+    Gained,
+    /// A host stopped being exposed to a CVE.
+    Lost,
+    /// An advisory affected the fleet for the first time.
+    Advisory,
+    /// A host reported for the first time.
+    HostAdded,
+    /// A host was deleted or retired.
+    HostRetired,
+}
+
+impl ChangeKind {
+    /// The word shown and exported.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Gained => "gained",
+            ChangeKind::Lost => "lost",
+            ChangeKind::Advisory => "advisory",
+            ChangeKind::HostAdded => "host_added",
+            ChangeKind::HostRetired => "host_retired",
+        }
+    }
+}
+
+/// One entry of the changes list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// When.
+    pub at: OffsetDateTime,
+    /// What.
+    pub kind: ChangeKind,
+    /// The host (absent for advisories).
+    pub hostname: Option<String>,
+    /// Its group.
+    pub host_group: Option<String>,
+    /// The CVE (gained, lost).
+    pub cve: Option<String>,
+    /// The advisory (gained, lost, advisory).
+    pub advisory: Option<String>,
+    /// Severity when the exposure began.
+    pub severity: Option<String>,
+    /// Fixed version known.
+    pub fixed_version: Option<String>,
+    /// Why (gained, lost).
+    pub cause: Option<String>,
+    /// The report that caused it.
+    pub report: Option<ReportId>,
+    /// Hosts affected (advisory).
+    pub hosts: Option<i64>,
+}
+
+/// A window of changes, limited to a scope.
+#[derive(Clone, Debug)]
+pub struct ChangesQuery<'a> {
+    /// From (inclusive).
+    pub since: OffsetDateTime,
+    /// To (exclusive).
+    pub until: OffsetDateTime,
+    /// Which hosts.
+    pub scope: &'a HostScope,
+}
+
+/// Median time to patch of one host group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupTimeToPatch {
+    /// The group (`None`: hosts in no group).
+    pub group: Option<String>,
+    /// Exposures fixed by a report in the window.
+    pub fixed: i64,
+    /// Median days from fix published to fixed on the host.
+    pub median_days: f64,
+}
+
+/// The fleet at the end of one day (or now, for today).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FleetDay {
+    /// The day (UTC).
+    pub day: Option<Date>,
+    /// Hosts known then.
+    pub hosts: i64,
+    /// Hosts with at least one open exposure.
+    pub exposed_hosts: i64,
+    /// Open (host, CVE) exposures.
+    pub open_exposures: i64,
+    /// Of which critical.
+    pub critical: i64,
+    /// High.
+    pub high: i64,
+    /// Medium.
+    pub medium: i64,
+    /// Low.
+    pub low: i64,
+    /// Unknown severity.
+    pub unknown: i64,
+    /// Of which a fixed version is known.
+    pub fixable: i64,
+    /// Hosts whose last report was more than two days old.
+    pub not_reporting: i64,
+    /// Whether this day was carried forward from the previous one (no snapshot of its own).
+    pub carried: bool,
+}
+
+/// An exposure fixed by a report: group, fix issued, fix known at, ended at.
+type FixedRow = (Option<String>, Option<String>, Option<i64>, i64);
+
+/// A host's open exposures as read for diffing: row id, CVE, fixed version.
+type OpenRow = (i64, i64, String, Option<String>);
+
+const EXPOSURE_COLUMNS: &str = "id, host_id, hostname, host_group, cve, severity, advisory, \
+    fixed_version, fix_issued, fix_known_at, began_at, began_cause, began_report, ended_at, \
+    ended_cause, ended_report";
+
+#[derive(sqlx::FromRow)]
+struct ExposureRow {
+    id: i64,
+    host_id: i64,
+    hostname: String,
+    host_group: Option<String>,
+    cve: String,
+    severity: String,
+    advisory: String,
+    fixed_version: Option<String>,
+    fix_issued: Option<String>,
+    fix_known_at: Option<i64>,
+    began_at: i64,
+    began_cause: String,
+    began_report: Option<i64>,
+    ended_at: Option<i64>,
+    ended_cause: Option<String>,
+    ended_report: Option<i64>,
+}
+
+impl ExposureRow {
+    fn into_exposure(self) -> Result<Exposure, StoreError> {
+        Ok(Exposure {
+            id: self.id,
+            host_id: self.host_id,
+            hostname: self.hostname,
+            host_group: self.host_group,
+            cve: self.cve,
+            severity: self.severity,
+            advisory: self.advisory,
+            fixed_version: self.fixed_version,
+            fix_issued: self.fix_issued,
+            fix_known_at: self.fix_known_at.map(from_ts).transpose()?,
+            began_at: from_ts(self.began_at)?,
+            began_cause: self.began_cause,
+            began_report: self.began_report,
+            ended_at: self.ended_at.map(from_ts).transpose()?,
+            ended_cause: self.ended_cause,
+            ended_report: self.ended_report,
+        })
+    }
+}
+
+/// ` AND (…)` limiting rows whose group, domain and host name are in the named columns to
+/// what `scope` allows.
+fn push_scope_on<'a, DB>(
+    qb: &mut QueryBuilder<'a, DB>,
+    scope: &HostScope,
+    group: &str,
+    domain: &str,
+    host: &str,
+) where
+    DB: Dialect,
+    String: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let HostScope::Restricted {
+        groups,
+        domains,
+        hosts,
+    } = scope
+    else {
+        return;
+    };
+    qb.push(" AND (1 = 0");
+    for (column, values) in [(group, groups), (domain, domains), (host, hosts)] {
+        if values.is_empty() {
+            continue;
+        }
+        qb.push(" OR ").push(column).push(" IN (");
+        let mut sep = qb.separated(", ");
+        for v in values {
+            sep.push_bind(v.clone());
+        }
+        qb.push(")");
+    }
+    qb.push(")");
+}
+
+/// The open exposures of `hosts`.
+async fn open_of(tx: &mut Tx, hosts: &[HostId]) -> Result<Vec<OpenRow>, StoreError> {
+    if hosts.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(on!(&mut *tx, t => sqlx::query_as(&format!(
+        "SELECT id, host_id, cve, fixed_version FROM exposures \
+         WHERE ended_at IS NULL AND host_id {}",
+        DB::in_list(1)
+    ))
+    .bind(DB::ids(hosts))
+    .fetch_all(&mut **t).await)?)
+}
+
+/// Brings `host`'s open exposures to `now` inside `tx`: ends those no longer in it, begins
+/// the new ones, records a fix that became known. `open` are the host's open exposures as read
+/// in this transaction. Returns (gained, lost).
+async fn apply_in(
+    tx: &mut Tx,
+    host: HostId,
+    open: &[(i64, &str, Option<&str>)],
+    now: &[ExposureNow],
+    ctx: &ExposureContext,
+) -> Result<(usize, usize), StoreError> {
+    let at = ts(ctx.at);
+    let wanted: HashMap<&str, &ExposureNow> = now.iter().map(|e| (e.cve.as_str(), e)).collect();
+    let have: HashMap<&str, (i64, Option<&str>)> =
+        open.iter().map(|(id, c, f)| (*c, (*id, *f))).collect();
+    let ended: Vec<i64> = open
+        .iter()
+        .filter(|(_, c, _)| !wanted.contains_key(c))
+        .map(|(id, _, _)| *id)
+        .collect();
+    if !ended.is_empty() {
+        on!(&mut *tx, t => sqlx::query(&format!(
+            "UPDATE exposures SET ended_at = $1, ended_cause = $2, ended_report = $3, \
+             ended_generation = $4 WHERE id {}",
+            DB::in_list(5)
+        ))
+        .bind(at)
+        .bind(ctx.cause.as_str())
+        .bind(ctx.report)
+        .bind(ctx.generation)
+        .bind(DB::ids(&ended))
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    }
+    // A fix that became known while the exposure is open: when it became known counts for
+    // time-to-patch.
+    for e in now {
+        if let (Some((id, None)), Some(fixed)) = (have.get(e.cve.as_str()), &e.fixed_version) {
+            on!(&mut *tx, t => sqlx::query(
+                "UPDATE exposures SET fixed_version = $2, fix_issued = $3, fix_known_at = $4 \
+                 WHERE id = $1",
+            )
+            .bind(*id)
+            .bind(fixed)
+            .bind(&e.fix_issued)
+            .bind(at)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    let mut gained: Vec<&ExposureNow> = now
+        .iter()
+        .filter(|e| !have.contains_key(e.cve.as_str()))
+        .collect();
+    gained.sort_by(|a, b| a.cve.cmp(&b.cve));
+    gained.dedup_by(|a, b| a.cve == b.cve);
+    if !gained.is_empty() {
+        let who: Option<(String, Option<String>, Option<String>)> = on!(&mut *tx, t => sqlx::query_as(
+            "SELECT h.hostname, g.name, h.domain FROM hosts h \
+             LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
+        )
+        .bind(host)
+        .fetch_optional(&mut **t).await)?;
+        let Some((hostname, group, domain)) = who else {
+            return Ok((0, ended.len()));
+        };
+        // 15 binds a row.
+        for chunk in gained.chunks(1_000) {
+            on!(&mut *tx, t => {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "INSERT INTO exposures (host_id, hostname, host_group, domain, cve, severity, \
+                     advisory, fixed_version, fix_issued, fix_known_at, began_at, began_cause, \
+                     began_report, began_generation) ",
+                );
+                qb.push_values(chunk, |mut b, e| {
+                    b.push_bind(host)
+                        .push_bind(hostname.clone())
+                        .push_bind(group.clone())
+                        .push_bind(domain.clone())
+                        .push_bind(e.cve.clone())
+                        .push_bind(e.severity.as_str())
+                        .push_bind(e.advisory.clone())
+                        .push_bind(e.fixed_version.clone())
+                        .push_bind(e.fix_issued.clone())
+                        .push_bind(e.fixed_version.as_ref().map(|_| at))
+                        .push_bind(at)
+                        .push_bind(ctx.cause.as_str())
+                        .push_bind(ctx.report)
+                        .push_bind(ctx.generation);
+                });
+                // A concurrent writer that began the same exposure first wins.
+                qb.push(" ON CONFLICT (host_id, cve) WHERE ended_at IS NULL DO NOTHING");
+                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+    }
+    Ok((gained.len(), ended.len()))
+}
+
+/// Brings `host`'s open exposures to `now` inside `tx` (see [`apply_in`]).
+pub(crate) async fn sync_exposures_in(
+    tx: &mut Tx,
+    host: HostId,
+    now: &[ExposureNow],
+    ctx: &ExposureContext,
+) -> Result<(usize, usize), StoreError> {
+    let open = open_of(tx, &[host]).await?;
+    let open: Vec<(i64, &str, Option<&str>)> = open
+        .iter()
+        .map(|(id, _, c, f)| (*id, c.as_str(), f.as_deref()))
+        .collect();
+    apply_in(tx, host, &open, now, ctx).await
+}
+
+/// Pushes the per-host state of the fleet at instant `at`, from the history: host, name,
+/// group, domain, last report before then, and its exposures open then by severity and
+/// fixable. Every value is a bind of the builder (SQLite numbers `?` binds by position, so no
+/// literal `$n` may be mixed in).
+fn push_fleet_at<'a, DB>(qb: &mut QueryBuilder<'a, DB>, at: i64)
+where
+    DB: Dialect,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    qb.push(
+        "SELECT hh.host_id AS host_id, hh.hostname AS hostname, \
+         hh.host_group AS host_group, hh.domain AS domain, \
+         COALESCE((SELECT MAX(r.received_at) FROM reports r WHERE r.host_id = hh.host_id \
+         AND r.received_at < ",
+    );
+    qb.push_bind(at);
+    qb.push(
+        "), hh.first_seen) AS last_report_at, \
+         CAST(COUNT(e.id) AS BIGINT) AS open_exposures, \
+         CAST(COALESCE(SUM(CASE WHEN e.severity = 'critical' THEN 1 ELSE 0 END), 0) AS BIGINT) AS critical, \
+         CAST(COALESCE(SUM(CASE WHEN e.severity = 'high' THEN 1 ELSE 0 END), 0) AS BIGINT) AS high, \
+         CAST(COALESCE(SUM(CASE WHEN e.severity = 'medium' THEN 1 ELSE 0 END), 0) AS BIGINT) AS medium, \
+         CAST(COALESCE(SUM(CASE WHEN e.severity = 'low' THEN 1 ELSE 0 END), 0) AS BIGINT) AS low, \
+         CAST(COALESCE(SUM(CASE WHEN e.severity = 'unknown' THEN 1 ELSE 0 END), 0) AS BIGINT) AS unknown, \
+         CAST(COALESCE(SUM(CASE WHEN e.fixed_version IS NOT NULL AND e.fix_known_at < ",
+    );
+    qb.push_bind(at);
+    qb.push(
+        " THEN 1 ELSE 0 END), 0) AS BIGINT) AS fixable \
+         FROM history_hosts hh LEFT JOIN exposures e ON e.host_id = hh.host_id AND e.began_at < ",
+    );
+    qb.push_bind(at);
+    qb.push(" AND (e.ended_at IS NULL OR e.ended_at >= ");
+    qb.push_bind(at);
+    qb.push(") WHERE hh.first_seen < ");
+    qb.push_bind(at);
+    qb.push(" AND (hh.retired_at IS NULL OR hh.retired_at >= ");
+    qb.push_bind(at);
+    qb.push(") GROUP BY hh.host_id, hh.hostname, hh.host_group, hh.domain, hh.first_seen");
+}
+
+/// Aggregates rows shaped like `fleet_snapshots` (alias `s`), per day or for one instant.
+const FLEET_SUMS: &str = "CAST(COUNT(*) AS BIGINT), \
+    CAST(COALESCE(SUM(CASE WHEN s.open_exposures > 0 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+    CAST(COALESCE(SUM(s.open_exposures), 0) AS BIGINT), CAST(COALESCE(SUM(s.critical), 0) AS BIGINT), \
+    CAST(COALESCE(SUM(s.high), 0) AS BIGINT), CAST(COALESCE(SUM(s.medium), 0) AS BIGINT), \
+    CAST(COALESCE(SUM(s.low), 0) AS BIGINT), CAST(COALESCE(SUM(s.unknown), 0) AS BIGINT), \
+    CAST(COALESCE(SUM(s.fixable), 0) AS BIGINT)";
+
+/// Seconds without a report after which a host counts as not reporting (Pakiti 3's two days).
+pub const NOT_REPORTING_SECS: i64 = 2 * 86_400;
+
+type SumRow = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+
+fn fleet_day(day: Option<Date>, r: &SumRow) -> FleetDay {
+    FleetDay {
+        day,
+        hosts: r.1,
+        exposed_hosts: r.2,
+        open_exposures: r.3,
+        critical: r.4,
+        high: r.5,
+        medium: r.6,
+        low: r.7,
+        unknown: r.8,
+        fixable: r.9,
+        not_reporting: r.10,
+        carried: false,
+    }
+}
+
+fn day_start(day: Date) -> i64 {
+    ts(day.midnight().assume_utc())
+}
+
+impl Store {
+    /// Writes hosts' counts and brings their exposures to their current CVE sets, in one
+    /// transaction: what a re-evaluation, a policy change or a count refresh writes. `counts`
+    /// holds only the hosts whose counts changed; `exposures` every host recomputed (its CVE
+    /// set may change while its counts do not). Hosts deleted meanwhile are skipped. Returns
+    /// (gained, lost).
+    pub async fn update_hosts_counts_and_exposures(
+        &self,
+        counts: &[(HostId, HostCounts)],
+        exposures: &[(HostId, Vec<ExposureNow>)],
+        ctx: &ExposureContext,
+    ) -> Result<(usize, usize), StoreError> {
+        if counts.is_empty() && exposures.is_empty() {
+            return Ok((0, 0));
+        }
+        let mut tx = self.begin().await?;
+        let mut hosts: Vec<HostId> = exposures.iter().map(|(h, _)| *h).collect();
+        hosts.sort_unstable();
+        // The host rows first, in one order (as a report's finish does when it writes the
+        // counts): a concurrent finish of the same host then reads the exposures this writes.
+        for chunk in hosts.chunks(5_000) {
+            on!(&mut tx, t => sqlx::query_as::<_, (i64,)>(&format!(
+                "SELECT id FROM hosts WHERE id {} ORDER BY id{}",
+                DB::in_list(1),
+                DB::LOCK
+            ))
+            .bind(DB::ids(chunk))
+            .fetch_all(&mut **t).await)?;
+        }
+        for (host, c) in counts {
+            write_counts_in(&mut tx, *host, c, None).await?;
+        }
+        let mut open: HashMap<HostId, Vec<(i64, String, Option<String>)>> = HashMap::new();
+        for chunk in hosts.chunks(5_000) {
+            for (id, host, cve, fixed) in open_of(&mut tx, chunk).await? {
+                open.entry(host).or_default().push((id, cve, fixed));
+            }
+        }
+        let (mut gained, mut lost) = (0, 0);
+        for (host, now) in exposures {
+            let rows = open.get(host).map(Vec::as_slice).unwrap_or_default();
+            let rows: Vec<(i64, &str, Option<&str>)> = rows
+                .iter()
+                .map(|(id, c, f)| (*id, c.as_str(), f.as_deref()))
+                .collect();
+            let (g, l) = apply_in(&mut tx, *host, &rows, now, ctx).await?;
+            gained += g;
+            lost += l;
+        }
+        tx.commit().await?;
+        Ok((gained, lost))
+    }
+
+    /// Whether history must start from the current state: no exposure was ever recorded but
+    /// some host has CVEs (a store that predates the history, or an upgrade).
+    pub async fn history_needs_baseline(&self) -> Result<bool, StoreError> {
+        let (any_exposure,): (i64,) = on!(&self.read, p => sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM exposures LIMIT 1) x")
+            .fetch_one(p).await)?;
+        if any_exposure > 0 {
+            return Ok(false);
+        }
+        let (exposed,): (i64,) = on!(&self.read, p => sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM (SELECT 1 FROM hosts WHERE cve_count > 0 LIMIT 1) x")
+            .fetch_one(p).await)?;
+        Ok(exposed > 0)
+    }
+
+    /// Brings `history_hosts` up to date at `now`: hosts not yet known are added (first seen
+    /// as the host row says); known hosts whose row is gone are marked retired and their open
+    /// exposures ended with [`ExposureCause::Retired`]. Returns the hosts retired.
+    pub async fn sync_history_hosts(
+        &self,
+        now: OffsetDateTime,
+        generation: i64,
+    ) -> Result<u64, StoreError> {
+        let at = ts(now);
+        let mut tx = self.begin().await?;
+        on!(&mut tx, t => sqlx::query(
+            "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen) \
+             SELECT h.id, h.hostname, g.name, h.domain, h.first_seen FROM hosts h \
+             LEFT JOIN host_groups g ON g.id = h.group_id \
+             WHERE NOT EXISTS (SELECT 1 FROM history_hosts hh WHERE hh.host_id = h.id) \
+             ON CONFLICT (host_id) DO NOTHING",
+        )
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        // Names and groups move: keep the live hosts' current ones.
+        on!(&mut tx, t => sqlx::query(
+            "UPDATE history_hosts SET hostname = (SELECT h.hostname FROM hosts h WHERE h.id = history_hosts.host_id), \
+             host_group = (SELECT g.name FROM hosts h JOIN host_groups g ON g.id = h.group_id WHERE h.id = history_hosts.host_id), \
+             domain = (SELECT h.domain FROM hosts h WHERE h.id = history_hosts.host_id) \
+             WHERE retired_at IS NULL AND EXISTS (SELECT 1 FROM hosts h WHERE h.id = history_hosts.host_id)",
+        )
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        // A host deleted before any tick saw it: known from its exposures only.
+        let gone = on!(&mut tx, t => sqlx::query(
+            "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen, retired_at) \
+             SELECT e.host_id, MAX(e.hostname), MAX(e.host_group), MAX(e.domain), MIN(e.began_at), $1 \
+             FROM exposures e WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = e.host_id) \
+             AND NOT EXISTS (SELECT 1 FROM history_hosts hh WHERE hh.host_id = e.host_id) \
+             GROUP BY e.host_id ON CONFLICT (host_id) DO NOTHING",
+        )
+        .bind(at)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        let retired = gone
+            + on!(&mut tx, t => sqlx::query(
+            "UPDATE history_hosts SET retired_at = $1 WHERE retired_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = history_hosts.host_id)",
+        )
+        .bind(at)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(
+            "UPDATE exposures SET ended_at = $1, ended_cause = 'retired', ended_generation = $2 \
+             WHERE ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = exposures.host_id)",
+        )
+        .bind(at)
+        .bind(generation)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(retired)
+    }
+
+    /// Ends `host`'s open exposures and marks it retired in the history at `now`, for a host
+    /// retired (kept, out of every count) or about to be deleted. The host row is not touched.
+    pub async fn retire_host_history(
+        &self,
+        host: HostId,
+        now: OffsetDateTime,
+        generation: i64,
+    ) -> Result<(), StoreError> {
+        let at = ts(now);
+        let mut tx = self.begin().await?;
+        on!(&mut tx, t => sqlx::query(
+            "UPDATE exposures SET ended_at = $2, ended_cause = 'retired', ended_generation = $3 \
+             WHERE ended_at IS NULL AND host_id = $1",
+        )
+        .bind(host)
+        .bind(at)
+        .bind(generation)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        on!(&mut tx, t => sqlx::query(
+            "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen, retired_at) \
+             SELECT h.id, h.hostname, g.name, h.domain, h.first_seen, $2 FROM hosts h \
+             LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1 \
+             ON CONFLICT (host_id) DO UPDATE SET retired_at = excluded.retired_at",
+        )
+        .bind(host)
+        .bind(at)
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes every history row of `host` (exposures, history host, snapshots, report
+    /// package lists): "delete the host and purge its history".
+    pub async fn purge_host_history(&self, host: HostId) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        for table in [
+            "exposures",
+            "history_hosts",
+            "fleet_snapshots",
+            "report_packages",
+        ] {
+            on!(&mut tx, t => sqlx::query(&format!("DELETE FROM {table} WHERE host_id = $1"))
+                .bind(host)
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A host's exposures (open and ended), newest first.
+    pub async fn host_exposures(&self, host: HostId) -> Result<Vec<Exposure>, StoreError> {
+        on!(&self.read, p => sqlx::query_as::<_, ExposureRow>(&format!(
+            "SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE host_id = $1 ORDER BY began_at DESC, id DESC"
+        ))
+        .bind(host)
+        .fetch_all(p).await)?
+        .into_iter()
+        .map(ExposureRow::into_exposure)
+        .collect()
+    }
+
+    /// Every open exposure as (host, CVE), sorted: what the invariant checks compare with a
+    /// from-scratch evaluation.
+    pub async fn open_exposures(&self) -> Result<Vec<(HostId, String)>, StoreError> {
+        Ok(on!(&self.read, p => sqlx::query_as(
+            "SELECT host_id, cve FROM exposures WHERE ended_at IS NULL ORDER BY host_id, cve")
+            .fetch_all(p).await)?)
+    }
+
+    /// Exposures gained and lost, advisories that first affected the fleet, hosts added and
+    /// retired in `q`'s window and scope, newest first.
+    pub async fn changes(&self, q: &ChangesQuery<'_>) -> Result<Vec<Change>, StoreError> {
+        let (since, until) = (ts(q.since), ts(q.until));
+        let mut out = Vec::new();
+        for (col, kind) in [
+            ("began_at", ChangeKind::Gained),
+            ("ended_at", ChangeKind::Lost),
+        ] {
+            let rows: Vec<ExposureRow> = on!(&self.read, p => {
+                let mut qb = QueryBuilder::<DB>::new(format!(
+                    "SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE {col} >= "
+                ));
+                qb.push_bind(since).push(format!(" AND {col} < ")).push_bind(until);
+                push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
+                qb.build_query_as().fetch_all(p).await
+            })?;
+            for r in rows {
+                let e = r.into_exposure()?;
+                let (at, cause, report) = match kind {
+                    ChangeKind::Gained => (e.began_at, Some(e.began_cause), e.began_report),
+                    _ => (
+                        e.ended_at.unwrap_or(e.began_at),
+                        e.ended_cause,
+                        e.ended_report,
+                    ),
+                };
+                out.push(Change {
+                    at,
+                    kind,
+                    hostname: Some(e.hostname),
+                    host_group: e.host_group,
+                    cve: Some(e.cve),
+                    advisory: Some(e.advisory),
+                    severity: Some(e.severity),
+                    fixed_version: e.fixed_version,
+                    cause,
+                    report,
+                    hosts: None,
+                });
+            }
+        }
+        // Advisories whose first exposure (in scope) falls in the window.
+        let rows: Vec<(String, i64, i64)> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT advisory, MIN(began_at), CAST(COUNT(DISTINCT host_id) AS BIGINT) FROM exposures WHERE 1 = 1",
+            );
+            push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
+            qb.push(" GROUP BY advisory HAVING MIN(began_at) >= ")
+                .push_bind(since)
+                .push(" AND MIN(began_at) < ")
+                .push_bind(until);
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        for (advisory, first, hosts) in rows {
+            out.push(Change {
+                at: from_ts(first)?,
+                kind: ChangeKind::Advisory,
+                hostname: None,
+                host_group: None,
+                cve: None,
+                advisory: Some(advisory),
+                severity: None,
+                fixed_version: None,
+                cause: None,
+                report: None,
+                hosts: Some(hosts),
+            });
+        }
+        // Hosts added: live hosts first seen in the window, and retired ones the history kept.
+        let added: Vec<(String, Option<String>, i64)> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT h.hostname, g.name, h.first_seen FROM hosts h \
+                 LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.first_seen >= ",
+            );
+            qb.push_bind(since).push(" AND h.first_seen < ").push_bind(until);
+            push_scope_on(&mut qb, q.scope, "g.name", "h.domain", "h.hostname");
+            qb.push(" UNION ALL SELECT hostname, host_group, first_seen FROM history_hosts \
+                     WHERE retired_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM hosts x WHERE x.id = history_hosts.host_id) \
+                     AND first_seen >= ");
+            qb.push_bind(since).push(" AND first_seen < ").push_bind(until);
+            push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        let retired: Vec<(String, Option<String>, i64)> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT hostname, host_group, retired_at FROM history_hosts WHERE retired_at >= ",
+            );
+            qb.push_bind(since).push(" AND retired_at < ").push_bind(until);
+            push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        for (rows, kind) in [
+            (added, ChangeKind::HostAdded),
+            (retired, ChangeKind::HostRetired),
+        ] {
+            for (hostname, group, at) in rows {
+                out.push(Change {
+                    at: from_ts(at)?,
+                    kind,
+                    hostname: Some(hostname),
+                    host_group: group,
+                    cve: None,
+                    advisory: None,
+                    severity: None,
+                    fixed_version: None,
+                    cause: None,
+                    report: None,
+                    hosts: None,
+                });
+            }
+        }
+        out.sort_by(|a, b| {
+            b.at.cmp(&a.at)
+                .then(a.kind.cmp(&b.kind))
+                .then_with(|| a.hostname.cmp(&b.hostname))
+                .then_with(|| a.cve.cmp(&b.cve))
+                .then_with(|| a.advisory.cmp(&b.advisory))
+        });
+        Ok(out)
+    }
+
+    /// Median days from fix published (the fixing advisory's issued date, else when the fixed
+    /// version became known) to fixed on the host (the exposure ended by a report), per host
+    /// group, for exposures ended in the window and scope. By group name (no group first).
+    pub async fn time_to_patch(
+        &self,
+        q: &ChangesQuery<'_>,
+    ) -> Result<Vec<GroupTimeToPatch>, StoreError> {
+        let rows: Vec<FixedRow> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT host_group, fix_issued, fix_known_at, ended_at FROM exposures \
+                 WHERE ended_cause = 'report' AND fixed_version IS NOT NULL AND ended_at >= ",
+            );
+            qb.push_bind(ts(q.since)).push(" AND ended_at < ").push_bind(ts(q.until));
+            push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        let mut by_group: BTreeMap<Option<String>, Vec<f64>> = BTreeMap::new();
+        for (group, issued, known, ended) in rows {
+            let published = issued
+                .as_deref()
+                .and_then(issued_ts)
+                .or(known)
+                .unwrap_or(ended);
+            let days = (ended - published).max(0) as f64 / 86_400.0;
+            by_group.entry(group).or_default().push(days);
+        }
+        Ok(by_group
+            .into_iter()
+            .map(|(group, mut days)| GroupTimeToPatch {
+                group,
+                fixed: i64::try_from(days.len()).unwrap_or(i64::MAX),
+                median_days: median(&mut days),
+            })
+            .collect())
+    }
+
+    /// Writes the fleet snapshot of every day that ended before `today` and has none (from
+    /// the history, at the end of that day), back to the first host's first day or at most
+    /// `max_days` back. Returns the days written.
+    pub async fn finalize_fleet_snapshots(
+        &self,
+        today: Date,
+        max_days: i64,
+    ) -> Result<usize, StoreError> {
+        // Not before the history began: a day before the first recorded exposure would show
+        // hosts without the exposures they had (a store upgraded to the history starts from
+        // its baseline).
+        let (last, first_host, first_exposure): (Option<i64>, Option<i64>, Option<i64>) = on!(&self.read, p => sqlx::query_as(
+                "SELECT (SELECT MAX(day) FROM fleet_snapshots), \
+                 (SELECT MIN(first_seen) FROM history_hosts), (SELECT MIN(began_at) FROM exposures)",
+            )
+            .fetch_one(p).await)?;
+        let today_n = day_start(today) / 86_400;
+        let Some(first_host) = first_host else {
+            return Ok(0);
+        };
+        let first = first_host.max(first_exposure.unwrap_or(first_host));
+        let from = match last {
+            Some(l) => l + 1,
+            None => first.div_euclid(86_400),
+        }
+        .max(today_n - max_days);
+        let mut written = 0;
+        for day in from..today_n {
+            let end = (day + 1) * 86_400;
+            let mut tx = self.begin().await?;
+            on!(&mut tx, t => {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "INSERT INTO fleet_snapshots (day, host_id, hostname, host_group, domain, \
+                     last_report_at, open_exposures, critical, high, medium, low, unknown, fixable) \
+                     SELECT ",
+                );
+                qb.push_bind(day);
+                qb.push(
+                    ", host_id, hostname, host_group, domain, last_report_at, open_exposures, \
+                     critical, high, medium, low, unknown, fixable FROM (",
+                );
+                push_fleet_at(&mut qb, end);
+                // `WHERE true`: SQLite would read `ON` as a join constraint.
+                qb.push(") f WHERE true ON CONFLICT (day, host_id) DO NOTHING");
+                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+            tx.commit().await?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// The fleet per day from `from` to `now`'s day, in `scope`: the stored end-of-day
+    /// snapshots, days without one carried forward from the day before, and today computed
+    /// live at `now`.
+    pub async fn fleet_days(
+        &self,
+        from: Date,
+        now: OffsetDateTime,
+        scope: &HostScope,
+    ) -> Result<Vec<FleetDay>, StoreError> {
+        let from_n = day_start(from) / 86_400;
+        let today = now.date();
+        let today_n = day_start(today) / 86_400;
+        let stale = NOT_REPORTING_SECS;
+        let stored: Vec<SumRow> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT s.day, {FLEET_SUMS}, CAST(COALESCE(SUM(CASE WHEN s.last_report_at < (s.day + 1) * 86400 - {stale} THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM fleet_snapshots s WHERE s.day >= "
+            ));
+            qb.push_bind(from_n).push(" AND s.day < ").push_bind(today_n);
+            push_scope_on(&mut qb, scope, "s.host_group", "s.domain", "s.hostname");
+            qb.push(" GROUP BY s.day ORDER BY s.day");
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        // The day before the window, to carry into its first days.
+        let before: Option<SumRow> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT s.day, {FLEET_SUMS}, CAST(COALESCE(SUM(CASE WHEN s.last_report_at < (s.day + 1) * 86400 - {stale} THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 FROM fleet_snapshots s WHERE s.day = (SELECT MAX(day) FROM fleet_snapshots WHERE day < "
+            ));
+            qb.push_bind(from_n).push(")");
+            push_scope_on(&mut qb, scope, "s.host_group", "s.domain", "s.hostname");
+            qb.push(" GROUP BY s.day");
+            qb.build_query_as().fetch_optional(p).await
+        })?;
+        // Everything up to and including `now`'s second.
+        let at = ts(now) + 1;
+        let live: SumRow = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT CAST(0 AS BIGINT), {FLEET_SUMS}, CAST(COALESCE(SUM(CASE WHEN s.last_report_at < "
+            ));
+            qb.push_bind(at - stale);
+            qb.push(" THEN 1 ELSE 0 END), 0) AS BIGINT) FROM (");
+            push_fleet_at(&mut qb, at);
+            qb.push(") s WHERE 1 = 1");
+            push_scope_on(&mut qb, scope, "s.host_group", "s.domain", "s.hostname");
+            qb.build_query_as().fetch_one(p).await
+        })?;
+        let mut by_day: BTreeMap<i64, FleetDay> = BTreeMap::new();
+        for r in &stored {
+            by_day.insert(r.0, fleet_day(Some(day_of(r.0)?), r));
+        }
+        let mut out = Vec::new();
+        let mut prev: Option<FleetDay> = before.as_ref().map(|r| fleet_day(None, r));
+        for n in from_n..today_n {
+            let d = match by_day.remove(&n) {
+                Some(d) => d,
+                None => match prev {
+                    Some(p) => FleetDay {
+                        day: Some(day_of(n)?),
+                        carried: true,
+                        ..p
+                    },
+                    None => continue,
+                },
+            };
+            prev = Some(d);
+            out.push(d);
+        }
+        if from_n <= today_n {
+            out.push(fleet_day(Some(today), &live));
+        }
+        Ok(out)
+    }
+
+    /// Keeps the package lists of the newest `keep` changed reports of each host, deletes the
+    /// rest; returns how many were deleted.
+    pub async fn prune_report_packages(&self, keep: i64) -> Result<u64, StoreError> {
+        Ok(on!(&self.write, p => sqlx::query(
+            "DELETE FROM report_packages WHERE report_id IN (SELECT report_id FROM (\
+             SELECT report_id, ROW_NUMBER() OVER (PARTITION BY host_id ORDER BY report_id DESC) AS n \
+             FROM report_packages) x WHERE x.n > $1)",
+        )
+        .bind(keep.max(1))
+        .execute(p).await.map(|r| r.rows_affected()))?)
+    }
+
+    /// The package-version ids installed at report `report` of `host` (the list of the last
+    /// changed report up to it); `None` when that report is not the host's or its list is no
+    /// longer kept.
+    pub async fn report_package_ids(
+        &self,
+        host: HostId,
+        report: ReportId,
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let mut tx = self.begin_read().await?;
+        let exists: Option<(i64,)> = on!(&mut tx, t => sqlx::query_as(
+            "SELECT id FROM reports WHERE id = $1 AND host_id = $2")
+            .bind(report)
+            .bind(host)
+            .fetch_optional(&mut **t).await)?;
+        if exists.is_none() {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        // The list in force at `report`: its own, else the last changed report's before it —
+        // unless a changed report in between lost its list (then it is not known).
+        let row: Option<(i64, Vec<u8>)> = on!(&mut tx, t => sqlx::query_as(
+            "SELECT rp.report_id, rp.ids FROM report_packages rp WHERE rp.host_id = $1 \
+             AND rp.report_id <= $2 ORDER BY rp.report_id DESC LIMIT 1")
+            .bind(host)
+            .bind(report)
+            .fetch_optional(&mut **t).await)?;
+        let Some((from, blob)) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let (gap,): (i64,) = on!(&mut tx, t => sqlx::query_as(
+            "SELECT CAST(COUNT(*) AS BIGINT) FROM reports WHERE host_id = $1 AND changed \
+             AND id > $2 AND id <= $3")
+            .bind(host)
+            .bind(from)
+            .bind(report)
+            .fetch_one(&mut **t).await)?;
+        tx.commit().await?;
+        if gap > 0 {
+            return Ok(None);
+        }
+        let mut ids = decode_ids(&blob)?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(Some(ids))
+    }
+}
+
+fn day_of(n: i64) -> Result<Date, StoreError> {
+    Ok(from_ts(n * 86_400)?.date())
+}
+
+/// A vendor's issued date (`2023-12-05`, possibly followed by a time) as a timestamp at its
+/// midnight UTC.
+fn issued_ts(s: &str) -> Option<i64> {
+    let d = s.get(..10)?;
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(d, &fmt).ok().map(day_start)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert!((median(&mut [3.0, 1.0, 2.0]) - 2.0).abs() < 1e-9);
+        assert!((median(&mut [4.0, 1.0, 2.0, 3.0]) - 2.5).abs() < 1e-9);
+        assert!(median(&mut []).abs() < 1e-9);
+    }
+
+    #[test]
+    fn issued_dates() {
+        assert_eq!(issued_ts("1970-01-02"), Some(86_400));
+        assert_eq!(issued_ts("1970-01-02T10:00:00Z"), Some(86_400));
+        assert_eq!(issued_ts("soon"), None);
+    }
+}

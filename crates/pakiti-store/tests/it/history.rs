@@ -1,0 +1,417 @@
+//! The exposure history, hosts added and retired, the daily fleet snapshot and per-report
+//! package lists (issue 14 part 5).
+
+use pakiti_core::advisory::Severity;
+use pakiti_core::package::InstalledPackage;
+use pakiti_store::{
+    ChangeKind, ChangesQuery, ExposureCause, ExposureContext, ExposureNow, FinishReport,
+    HostCounts, HostFacts, HostIdentity, HostScope, NewReport, ReportMeta, SavedReport, Store,
+};
+use time::OffsetDateTime;
+
+use crate::support::{at, for_each_backend, stream};
+
+fn facts(group: &str) -> HostFacts {
+    HostFacts {
+        domain: Some("example.org".into()),
+        group: Some(group.into()),
+        os_name: "Rocky Linux 8.9".into(),
+        stream: Some(stream("rhel:8")),
+        arch: "x86_64".into(),
+        kernel: "4.18.0-513.el8.x86_64".into(),
+        tag: None,
+        packager: "rpm".into(),
+        reboot_needed: false,
+        modules: Vec::new(),
+        module_streams: pakiti_store::ModuleStreams::Reported,
+        problems: pakiti_store::ReportProblems::default(),
+        old_kernels: Vec::new(),
+    }
+}
+
+async fn save(
+    s: &Store,
+    host: &str,
+    group: &str,
+    secs: i64,
+    hash: &str,
+    packages: &[InstalledPackage],
+) -> SavedReport {
+    s.save_report(NewReport {
+        identity: &HostIdentity {
+            hostname: host.into(),
+            client_id: None,
+        },
+        facts: &facts(group),
+        meta: &ReportMeta {
+            received_at: at(secs),
+            hash: hash.into(),
+            via_proxy: false,
+            proxy_name: None,
+            site: Some(group.into()),
+            tag: None,
+        },
+        packages,
+    })
+    .await
+    .expect("save report")
+}
+
+fn exp(cve: &str, severity: Severity, fixed: Option<&str>) -> ExposureNow {
+    ExposureNow {
+        cve: cve.into(),
+        severity,
+        advisory: format!("RHSA-{cve}"),
+        fixed_version: fixed.map(str::to_owned),
+        fix_issued: fixed.map(|_| "2023-11-10".to_owned()),
+    }
+}
+
+/// Finishes `r` at `secs` with `exposures` as the host's CVE set.
+async fn finish(s: &Store, r: &SavedReport, secs: i64, exposures: Vec<ExposureNow>) {
+    let counts = HostCounts {
+        cves: i64::try_from(exposures.len()).unwrap(),
+        ..HostCounts::default()
+    };
+    let done = s
+        .finish_reports(&[FinishReport {
+            report: r.report_id,
+            host: r.host_id,
+            processed_at: at(secs),
+            counts,
+            stream: None,
+            evaluated: vec![],
+            findings: vec![],
+            updates: None,
+            generation: None,
+            exposures: Some(exposures),
+        }])
+        .await
+        .expect("finish report");
+    assert_eq!(done, [true]);
+}
+
+fn q(since: OffsetDateTime, until: OffsetDateTime, scope: &HostScope) -> ChangesQuery<'_> {
+    ChangesQuery {
+        since,
+        until,
+        scope,
+    }
+}
+
+fn pkg(name: &str, version: &str) -> InstalledPackage {
+    InstalledPackage::new(name, version, "x86_64")
+}
+
+#[tokio::test]
+async fn exposures_follow_the_hosts_cve_set_with_causes() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let all = HostScope::All;
+        let r1 = save(s, "a", "site-a", 0, "h1", &[pkg("openssl", "1.0-1")]).await;
+        finish(
+            s,
+            &r1,
+            10,
+            vec![
+                exp("CVE-1", Severity::High, Some("1.1-1")),
+                exp("CVE-2", Severity::Low, None),
+            ],
+        )
+        .await;
+        let h = r1.host_id;
+        assert_eq!(
+            s.open_exposures().await.unwrap(),
+            [(h, "CVE-1".to_owned()), (h, "CVE-2".to_owned())],
+            "{}",
+            db.backend
+        );
+        // The host updated openssl: CVE-1 ends (cause report), CVE-2's fix became known,
+        // CVE-3 begins.
+        let r2 = save(s, "a", "site-a", 100, "h2", &[pkg("openssl", "1.1-1")]).await;
+        finish(
+            s,
+            &r2,
+            110,
+            vec![
+                exp("CVE-2", Severity::Low, Some("2.0-1")),
+                exp("CVE-3", Severity::Critical, None),
+            ],
+        )
+        .await;
+        assert_eq!(
+            s.open_exposures().await.unwrap(),
+            [(h, "CVE-2".to_owned()), (h, "CVE-3".to_owned())]
+        );
+        let rows = s.host_exposures(h).await.unwrap();
+        let one = rows.iter().find(|e| e.cve == "CVE-1").unwrap();
+        assert_eq!(one.ended_at, Some(at(110)));
+        assert_eq!(one.ended_cause.as_deref(), Some("report"));
+        assert_eq!(one.ended_report, Some(r2.report_id));
+        assert_eq!(one.began_report, Some(r1.report_id));
+        assert_eq!(one.severity, "high");
+        assert_eq!(one.host_group.as_deref(), Some("site-a"));
+        let two = rows.iter().find(|e| e.cve == "CVE-2").unwrap();
+        assert_eq!(two.fixed_version.as_deref(), Some("2.0-1"));
+        assert_eq!(two.fix_known_at, Some(at(110)));
+        assert_eq!(two.ended_at, None);
+
+        // Changes in a window around the second report.
+        let changes = s.changes(&q(at(50), at(200), &all)).await.unwrap();
+        let kinds: Vec<(ChangeKind, Option<&str>, Option<&str>)> = changes
+            .iter()
+            .map(|c| (c.kind, c.cve.as_deref(), c.cause.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (ChangeKind::Gained, Some("CVE-3"), Some("report")),
+                (ChangeKind::Lost, Some("CVE-1"), Some("report")),
+                (ChangeKind::Advisory, None, None),
+            ]
+        );
+        assert_eq!(changes[2].advisory.as_deref(), Some("RHSA-CVE-3"));
+        // From the start: the host was added too.
+        let changes = s.changes(&q(at(0), at(200), &all)).await.unwrap();
+        assert!(
+            changes
+                .iter()
+                .any(|c| c.kind == ChangeKind::HostAdded && c.hostname.as_deref() == Some("a"))
+        );
+        // Another group's viewer sees none of it.
+        let other = HostScope::Restricted {
+            groups: vec!["site-b".into()],
+            domains: vec![],
+            hosts: vec![],
+        };
+        assert!(
+            s.changes(&q(at(0), at(200), &other))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Time to patch: CVE-1's fix was issued 2023-11-10 (1699574400), fixed at at(110).
+        let ttp = s.time_to_patch(&q(at(0), at(200), &all)).await.unwrap();
+        assert_eq!(ttp.len(), 1);
+        assert_eq!(ttp[0].group.as_deref(), Some("site-a"));
+        assert_eq!(ttp[0].fixed, 1);
+        let want = (1_700_000_110.0 - 1_699_574_400.0) / 86_400.0;
+        assert!((ttp[0].median_days - want).abs() < 1e-9, "{ttp:?}");
+
+        // A feed change withdraws CVE-2: ended with cause feed; counts written with it.
+        let ctx = ExposureContext {
+            at: at(300),
+            cause: ExposureCause::Feed,
+            report: None,
+            generation: 7,
+        };
+        let (g, l) = s
+            .update_hosts_counts_and_exposures(
+                &[(
+                    h,
+                    HostCounts {
+                        cves: 1,
+                        ..HostCounts::default()
+                    },
+                )],
+                &[(h, vec![exp("CVE-3", Severity::Critical, None)])],
+                &ctx,
+            )
+            .await
+            .unwrap();
+        assert_eq!((g, l), (0, 1));
+        assert_eq!(s.get_host(h).await.unwrap().unwrap().counts.cves, 1);
+        let changes = s.changes(&q(at(250), at(350), &all)).await.unwrap();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].kind, ChangeKind::Lost);
+        assert_eq!(changes[0].cause.as_deref(), Some("feed"));
+        // Only report-ended exposures count for time to patch.
+        let ttp = s.time_to_patch(&q(at(250), at(350), &all)).await.unwrap();
+        assert!(ttp.is_empty());
+    });
+}
+
+#[tokio::test]
+async fn retired_hosts_end_their_exposures_and_snapshots_carry_silent_hosts() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let all = HostScope::All;
+        // at(6400) is 2023-11-15T00:00:00Z: "day 1".
+        let day = |n: i64, h: i64| 6_400 + (n - 1) * 86_400 + h * 3_600;
+        let date = |n: i64| at(day(n, 0)).date();
+        let a = save(s, "a", "site-a", day(1, 1), "a1", &[pkg("x", "1")]).await;
+        finish(
+            s,
+            &a,
+            day(1, 1),
+            vec![exp("CVE-1", Severity::High, Some("2"))],
+        )
+        .await;
+        let b = save(s, "b", "site-b", day(1, 1), "b1", &[pkg("y", "1")]).await;
+        finish(
+            s,
+            &b,
+            day(1, 1),
+            vec![
+                exp("CVE-2", Severity::Low, None),
+                exp("CVE-3", Severity::Critical, None),
+            ],
+        )
+        .await;
+        assert_eq!(s.sync_history_hosts(at(day(1, 2)), 0).await.unwrap(), 0);
+        // Only a reports again (day 2); b stays silent.
+        let a2 = save(
+            s,
+            "a",
+            "site-a",
+            day(2, 1),
+            "a2",
+            &[pkg("x", "1"), pkg("z", "1")],
+        )
+        .await;
+        finish(
+            s,
+            &a2,
+            day(2, 1),
+            vec![exp("CVE-1", Severity::High, Some("2"))],
+        )
+        .await;
+        // Days 1–4 ended by day 5: written once.
+        assert_eq!(s.finalize_fleet_snapshots(date(5), 400).await.unwrap(), 4);
+        assert_eq!(s.finalize_fleet_snapshots(date(5), 400).await.unwrap(), 0);
+        let days = s.fleet_days(date(1), at(day(5, 12)), &all).await.unwrap();
+        assert_eq!(days.len(), 5, "{days:?}");
+        let row = |d: &pakiti_store::FleetDay| {
+            (
+                d.hosts,
+                d.exposed_hosts,
+                d.open_exposures,
+                d.critical,
+                d.fixable,
+                d.not_reporting,
+            )
+        };
+        assert_eq!(days[0].day, Some(date(1)));
+        assert_eq!(row(&days[0]), (2, 2, 3, 1, 1, 0));
+        assert_eq!(row(&days[1]), (2, 2, 3, 1, 1, 0));
+        // Day 3: b has not reported for two days, and still counts with its exposures.
+        assert_eq!(row(&days[2]), (2, 2, 3, 1, 1, 1));
+        assert_eq!(row(&days[3]), (2, 2, 3, 1, 1, 2));
+        // Today, live.
+        assert_eq!(days[4].day, Some(date(5)));
+        assert_eq!(row(&days[4]), (2, 2, 3, 1, 1, 2));
+        // A viewer of host a only.
+        let only_a = HostScope::Restricted {
+            groups: vec![],
+            domains: vec![],
+            hosts: vec!["a".into()],
+        };
+        let days = s
+            .fleet_days(date(1), at(day(5, 12)), &only_a)
+            .await
+            .unwrap();
+        assert_eq!(row(&days[0]), (1, 1, 1, 0, 1, 0));
+        assert_eq!(row(&days[4]), (1, 1, 1, 0, 1, 1));
+
+        // b is deleted: the tick retires it and ends its exposures.
+        assert!(s.delete_host(b.host_id).await.unwrap());
+        assert_eq!(s.sync_history_hosts(at(day(5, 13)), 3).await.unwrap(), 1);
+        assert_eq!(
+            s.open_exposures().await.unwrap(),
+            [(a.host_id, "CVE-1".to_owned())]
+        );
+        let changes = s
+            .changes(&q(at(day(5, 0)), at(day(6, 0)), &all))
+            .await
+            .unwrap();
+        let kinds: Vec<(ChangeKind, Option<&str>, Option<&str>)> = changes
+            .iter()
+            .map(|c| (c.kind, c.hostname.as_deref(), c.cause.as_deref()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (ChangeKind::Lost, Some("b"), Some("retired")),
+                (ChangeKind::Lost, Some("b"), Some("retired")),
+                (ChangeKind::HostRetired, Some("b"), None),
+            ]
+        );
+        // Its history stays in the past days; from day 6 on it is gone.
+        assert_eq!(s.finalize_fleet_snapshots(date(7), 400).await.unwrap(), 2);
+        let days = s.fleet_days(date(4), at(day(7, 1)), &all).await.unwrap();
+        assert_eq!(row(&days[0]).0, 2);
+        assert_eq!(row(&days[2]), (1, 1, 1, 0, 1, 1));
+    });
+}
+
+#[tokio::test]
+async fn report_package_lists_are_kept_per_report() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let r1 = save(
+            s,
+            "a",
+            "g",
+            0,
+            "h1",
+            &[pkg("a", "1"), pkg("b", "1"), pkg("c", "1")],
+        )
+        .await;
+        finish(s, &r1, 1, vec![]).await;
+        let touch = s
+            .touch_unchanged_report(
+                r1.host_id,
+                &ReportMeta {
+                    received_at: at(50),
+                    hash: "h1".into(),
+                    via_proxy: false,
+                    proxy_name: None,
+                    site: None,
+                    tag: None,
+                },
+            )
+            .await
+            .unwrap();
+        let r3 = save(
+            s,
+            "a",
+            "g",
+            100,
+            "h3",
+            &[pkg("a", "2"), pkg("b", "1"), pkg("d", "1")],
+        )
+        .await;
+        let other = save(s, "other", "g", 100, "o1", &[pkg("a", "1")]).await;
+        let sorted = |mut v: Vec<i64>| {
+            v.sort_unstable();
+            v
+        };
+        let first = sorted(r1.package_ids.clone());
+        let third = sorted(r3.package_ids.clone());
+        let h = r1.host_id;
+        assert_eq!(
+            s.report_package_ids(h, r1.report_id).await.unwrap(),
+            Some(first.clone())
+        );
+        // An unchanged report has its predecessor's list.
+        assert_eq!(s.report_package_ids(h, touch).await.unwrap(), Some(first));
+        assert_eq!(
+            s.report_package_ids(h, r3.report_id).await.unwrap(),
+            Some(third.clone())
+        );
+        // Not this host's report.
+        assert_eq!(
+            s.report_package_ids(h, other.report_id).await.unwrap(),
+            None
+        );
+        // Keep one list per host: the first report's is gone, and so is the touch's.
+        assert_eq!(s.prune_report_packages(1).await.unwrap(), 1);
+        assert_eq!(s.report_package_ids(h, r1.report_id).await.unwrap(), None);
+        assert_eq!(s.report_package_ids(h, touch).await.unwrap(), None);
+        assert_eq!(
+            s.report_package_ids(h, r3.report_id).await.unwrap(),
+            Some(third)
+        );
+    });
+}
