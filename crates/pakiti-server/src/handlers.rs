@@ -7,6 +7,7 @@
 pub mod cves;
 pub mod exceptions;
 pub mod feeds;
+pub mod home;
 pub mod hosts;
 pub mod identity_conflicts;
 pub mod packages;
