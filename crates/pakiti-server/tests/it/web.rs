@@ -221,7 +221,7 @@ async fn pages_filters_exports_tags_and_exceptions() {
         let (_, html) = text(&s, "/packages/bash").await;
         let one = rows[0]["hostname"].as_str().unwrap();
         assert!(html.contains(&format!("href=\"/hosts/{one}\"")), "{b}");
-        let (_, html) = text(&s, &format!("/hosts/{one}")).await;
+        let (_, html) = text(&s, &format!("/hosts/{one}?tab=packages")).await;
         assert!(
             html.contains("href=\"/packages/bash\""),
             "{b}: host page links packages"
