@@ -323,7 +323,9 @@ impl Fleet {
                                     .get(&(
                                         cve,
                                         p.name,
-                                        Box::<str>::from(crate::evaluate::without_epoch(&p.version)),
+                                        Box::<str>::from(crate::evaluate::without_epoch(
+                                            &p.version,
+                                        )),
                                         st,
                                     ))
                                     .and_then(|v| {

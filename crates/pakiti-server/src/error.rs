@@ -232,7 +232,11 @@ pub async fn html_errors(req: axum::extract::Request, next: axum::middleware::Ne
         message,
     };
     let html = askama::Template::render(&page).unwrap_or_else(|_| {
-        format!("<!doctype html><title>{}</title><p>{}</p>", status.as_u16(), reason)
+        format!(
+            "<!doctype html><title>{}</title><p>{}</p>",
+            status.as_u16(),
+            reason
+        )
     });
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     parts.headers.insert(

@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    cves, exceptions, feeds, home, hosts, identity_conflicts, packages, refused, report, repositories,
-    session, sets, stats, tags, users,
+    cves, exceptions, feeds, home, hosts, identity_conflicts, packages, refused, report,
+    repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;

@@ -246,7 +246,9 @@ impl Store {
         )
         .bind(id)
         .fetch_optional(p).await)?;
-        row.and_then(|r| r.0).map(crate::shared::from_ts).transpose()
+        row.and_then(|r| r.0)
+            .map(crate::shared::from_ts)
+            .transpose()
     }
 
     /// Ids of hosts with a report received at or after `since` that counted more CVEs than the

@@ -85,7 +85,9 @@ pub async fn summary(
     let (since, since_text) = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(s) => (parse_since(s)?, s.to_owned()),
         None => {
-            let t = (now - time::Duration::hours(24)).replace_nanosecond(0).unwrap_or(now);
+            let t = (now - time::Duration::hours(24))
+                .replace_nanosecond(0)
+                .unwrap_or(now);
             (t, rfc3339(t))
         }
     };

@@ -11,9 +11,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api_types::{
-    ApiFinding, ApiHost, ApiHostDetail, ApiHostPage, ApiHostTag, ApiPackage, ApiPatch,
-    ApiPatchCve, ApiPatchPackage, ApiReport, ApiReportProblem, ApiUpdate, SeverityCounts,
-    api_exception, rfc3339,
+    ApiFinding, ApiHost, ApiHostDetail, ApiHostPage, ApiHostTag, ApiPackage, ApiPatch, ApiPatchCve,
+    ApiPatchPackage, ApiReport, ApiReportProblem, ApiUpdate, SeverityCounts, api_exception,
+    rfc3339,
 };
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -425,10 +425,18 @@ pub fn patch_list(
     use pakiti_core::risk::Risk;
     use std::collections::BTreeMap;
     let stream = host.facts.stream.as_ref().map(ToString::to_string);
-    let scheme = host.facts.stream.as_ref().map(pakiti_core::stream::OsStream::scheme);
+    let scheme = host
+        .facts
+        .stream
+        .as_ref()
+        .map(pakiti_core::stream::OsStream::scheme);
     let mut groups: BTreeMap<(bool, String, String), PatchAcc> = BTreeMap::new();
     for f in findings {
-        if host.old_kernels.binary_search(&f.package_version_id).is_ok() {
+        if host
+            .old_kernels
+            .binary_search(&f.package_version_id)
+            .is_ok()
+        {
             continue;
         }
         let ids: Vec<String> = if f.cves.is_empty() {

@@ -573,7 +573,10 @@ async fn front_page_kev_finding_host_patch_list_exception() {
         offset: 0,
         limit: 1000,
     };
-    let listed = store.list_hosts(&f, Default::default(), page).await.unwrap();
+    let listed = store
+        .list_hosts(&f, Default::default(), page)
+        .await
+        .unwrap();
     let mut pick = None;
     'hosts: for h in &listed.hosts {
         let findings = store.host_findings(h.id).await.unwrap();
@@ -621,7 +624,11 @@ async fn front_page_kev_finding_host_patch_list_exception() {
         .wait_url("the KEV hosts", |u| u.contains("exposed=kev"))
         .await;
     let rows = browser.find_all("table.hosts tbody tr").await;
-    assert_eq!(rows.len(), kev_before, "the number's link lists that many hosts");
+    assert_eq!(
+        rows.len(),
+        kev_before,
+        "the number's link lists that many hosts"
+    );
     browser.screenshot("21-kev-hosts").await;
 
     browser
@@ -652,7 +659,10 @@ async fn front_page_kev_finding_host_patch_list_exception() {
         .click(&format!("{form} option[value='{cve}']"))
         .await;
     browser
-        .type_into(&format!("{form} [name=reason]"), "not exposed: service disabled")
+        .type_into(
+            &format!("{form} [name=reason]"),
+            "not exposed: service disabled",
+        )
         .await;
     browser.screenshot("23-mark-exception").await;
     browser.click(&format!("{form} button[type=submit]")).await;
@@ -669,7 +679,10 @@ async fn front_page_kev_finding_host_patch_list_exception() {
     assert_eq!(after, before - 1, "the exception lowers the host's count");
     assert!(browser.wait_source(&format!("<dd>{after} (")).await);
     assert!(
-        !browser.source().await.contains(&format!("<option value=\"{cve}\">")),
+        !browser
+            .source()
+            .await
+            .contains(&format!("<option value=\"{cve}\">")),
         "the finding left the patch list"
     );
     browser.screenshot("24-host-after-exception").await;

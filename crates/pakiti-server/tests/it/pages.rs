@@ -97,7 +97,12 @@ async fn front_page_numbers_follow_scope_and_links() {
                 .unwrap_or_else(|| panic!("{be}: a patch in {}", d["hostname"]))
                 .to_owned()
         };
-        let web = visible(&s, &root, "vulnerable=true&os=Red%20Hat%20Enterprise%20Linux%208").await;
+        let web = visible(
+            &s,
+            &root,
+            "vulnerable=true&os=Red%20Hat%20Enterprise%20Linux%208",
+        )
+        .await;
         let mail = visible(&s, &root, "vulnerable=true&os=Debian").await;
         let tagged_cve = first_fix(&json(&s, &root, &format!("/api/v1/hosts/{}", web[0])).await);
         let kev_cve = first_fix(&json(&s, &root, &format!("/api/v1/hosts/{}", mail[0])).await);
@@ -145,7 +150,9 @@ async fn front_page_numbers_follow_scope_and_links() {
         );
         let tagged_alice = visible(&s, &alice, "exposed=tagged").await;
         assert!(
-            tagged_alice.iter().all(|h| h.ends_with(".prague.example.org")),
+            tagged_alice
+                .iter()
+                .all(|h| h.ends_with(".prague.example.org")),
             "{be} {tagged_alice:?}"
         );
         assert_eq!(
@@ -157,7 +164,10 @@ async fn front_page_numbers_follow_scope_and_links() {
             "{be}"
         );
         // KEV: the Debian host is exposed (with a fix) to the KEV CVE.
-        assert!(item(admin, "exposed_kev")["count"].as_u64().unwrap() >= 1, "{be}");
+        assert!(
+            item(admin, "exposed_kev")["count"].as_u64().unwrap() >= 1,
+            "{be}"
+        );
         assert!(
             visible(&s, &root, "exposed=kev").await.contains(&mail[0]),
             "{be}"
@@ -283,7 +293,10 @@ async fn host_page_groups_patches_by_risk() {
             .collect();
         assert_eq!(all.len() as u64, d["cve_count"].as_u64().unwrap(), "{be}");
         // Risk order: tag the CVE of the last patch, make the one before KEV.
-        let last = patches.last().unwrap()["cves"][0]["cve"].as_str().unwrap().to_owned();
+        let last = patches.last().unwrap()["cves"][0]["cve"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         // A CVE of no row that also closes `last`.
         let cves_of = |p: &Value| -> Vec<String> {
             p["cves"]
@@ -309,11 +322,23 @@ async fn host_page_groups_patches_by_risk() {
         let d = json(&s, &anyone, &format!("/api/v1/hosts/{host}")).await;
         let p = d["patches"].as_array().unwrap();
         assert_eq!(p[0]["risk"], "tagged", "{be} {}", p[0]);
-        assert!(p[0]["cves"].as_array().unwrap().iter().any(|c| c["cve"] == last.as_str()));
-        let kev_row = p.iter().position(|r| r["risk"] == "kev").expect("a KEV row");
         assert!(
-            p[kev_row]["cves"].as_array().unwrap().iter().any(|c| c["cve"] == before.as_str()
-                && c["kev"] == true)
+            p[0]["cves"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["cve"] == last.as_str())
+        );
+        let kev_row = p
+            .iter()
+            .position(|r| r["risk"] == "kev")
+            .expect("a KEV row");
+        assert!(
+            p[kev_row]["cves"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["cve"] == before.as_str() && c["kev"] == true)
         );
         assert!(
             p[1..kev_row].iter().all(|r| r["risk"] == "tagged"),
@@ -326,14 +351,21 @@ async fn host_page_groups_patches_by_risk() {
         assert_eq!(st, StatusCode::OK);
         assert!(html.contains("Install these updates") && html.contains("Unfixed issues"));
         let rows = |html: &str| html.matches("<tr class=\"patch ").count();
-        assert_eq!(rows(&html), p.len() + d["unfixed"].as_array().unwrap().len(), "{be}");
+        assert_eq!(
+            rows(&html),
+            p.len() + d["unfixed"].as_array().unwrap().len(),
+            "{be}"
+        );
         let (_, html, _) = get(&s, &anyone, &page("?risk=tagged")).await;
         assert_eq!(rows(&html), 1 + p[1..kev_row].len(), "{be}");
         assert!(html.contains(&last));
         let (_, html, _) = get(&s, &anyone, &page(&format!("?q={before}"))).await;
         assert!(rows(&html) >= 1 && html.contains(&before), "{be}");
         let (_, html, _) = get(&s, &anyone, &page("?sort=package")).await;
-        assert_eq!(rows(&html), p.len() + d["unfixed"].as_array().unwrap().len());
+        assert_eq!(
+            rows(&html),
+            p.len() + d["unfixed"].as_array().unwrap().len()
+        );
         let (st, _, _) = get(&s, &anyone, &page("?sort=bogus")).await;
         assert_eq!(st, StatusCode::BAD_REQUEST);
         let (_, html, _) = get(&s, &anyone, &page("?tab=packages")).await;
@@ -366,12 +398,27 @@ async fn retire_and_delete_hosts_api_and_cli() {
         let s = demo_server(db).await;
         let be = s.backend();
         let root = Cred::Cookie(login(&s, "root", "root-pw").await.unwrap());
-        let alice = s.state.store.get_user_by_name("alice").await.unwrap().unwrap();
-        let (_, alice_token) =
-            pakiti_server::handlers::users::create_token(&s.state, &alice, "t").await.unwrap();
-        let root_user = s.state.store.get_user_by_name("root").await.unwrap().unwrap();
+        let alice = s
+            .state
+            .store
+            .get_user_by_name("alice")
+            .await
+            .unwrap()
+            .unwrap();
+        let (_, alice_token) = pakiti_server::handlers::users::create_token(&s.state, &alice, "t")
+            .await
+            .unwrap();
+        let root_user = s
+            .state
+            .store
+            .get_user_by_name("root")
+            .await
+            .unwrap()
+            .unwrap();
         let (_, root_token) =
-            pakiti_server::handlers::users::create_token(&s.state, &root_user, "t").await.unwrap();
+            pakiti_server::handlers::users::create_token(&s.state, &root_user, "t")
+                .await
+                .unwrap();
         let hosts = visible(&s, &root, "vulnerable=true&sort=-cves").await;
         let total = visible(&s, &root, "").await.len();
         let (gone, purged) = (hosts[0].clone(), hosts[1].clone());
@@ -389,7 +436,14 @@ async fn retire_and_delete_hosts_api_and_cli() {
         let cve_hosts = json(&s, &root, &format!("/api/v1/cves/{cve}")).await["host_count"]
             .as_u64()
             .unwrap();
-        let id = s.state.store.get_host_by_name(&gone).await.unwrap().unwrap().id;
+        let id = s
+            .state
+            .store
+            .get_host_by_name(&gone)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         let delete = |token: &str, path: String| {
             s.client
                 .delete(format!("{}{path}", s.base))
@@ -397,20 +451,26 @@ async fn retire_and_delete_hosts_api_and_cli() {
                 .send()
         };
         // Not an admin: refused.
-        let r = delete(&alice_token, format!("/api/v1/hosts/{gone}")).await.unwrap();
+        let r = delete(&alice_token, format!("/api/v1/hosts/{gone}"))
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{be}");
         let r = delete(&root_token, format!("/api/v1/hosts/{gone}?history=later"))
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{be}");
         // Retire (history kept).
-        let r = delete(&root_token, format!("/api/v1/hosts/{gone}?history=keep")).await.unwrap();
+        let r = delete(&root_token, format!("/api/v1/hosts/{gone}?history=keep"))
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT, "{be}");
         assert_eq!(visible(&s, &root, "").await.len(), total - 1, "{be}");
         assert!(!visible(&s, &root, "").await.contains(&gone));
         assert_eq!(visible(&s, &root, "retired=true").await, vec![gone.clone()]);
         assert_eq!(
-            json(&s, &root, "/api/v1/summary").await["hosts"].as_u64().unwrap() as usize,
+            json(&s, &root, "/api/v1/summary").await["hosts"]
+                .as_u64()
+                .unwrap() as usize,
             total - 1
         );
         assert_eq!(
@@ -420,25 +480,55 @@ async fn retire_and_delete_hosts_api_and_cli() {
             cve_hosts - 1,
             "{be}: the CVE page drops the retired host"
         );
-        assert!(!s.state.store.host_reports(id, 10).await.unwrap().is_empty(), "{be}: kept");
+        assert!(
+            !s.state.store.host_reports(id, 10).await.unwrap().is_empty(),
+            "{be}: kept"
+        );
         let d = json(&s, &root, &format!("/api/v1/hosts/{gone}")).await;
         assert!(d["retired_at"].is_string(), "{be}");
         // Purge.
-        let pid = s.state.store.get_host_by_name(&purged).await.unwrap().unwrap().id;
+        let pid = s
+            .state
+            .store
+            .get_host_by_name(&purged)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
         let r = delete(&root_token, format!("/api/v1/hosts/{purged}?history=purge"))
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::NO_CONTENT, "{be}");
-        assert!(s.state.store.get_host_by_name(&purged).await.unwrap().is_none());
-        assert!(s.state.store.host_reports(pid, 10).await.unwrap().is_empty(), "{be}: purged");
+        assert!(
+            s.state
+                .store
+                .get_host_by_name(&purged)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            s.state
+                .store
+                .host_reports(pid, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{be}: purged"
+        );
         assert_eq!(visible(&s, &root, "").await.len(), total - 2);
-        let r = delete(&root_token, format!("/api/v1/hosts/{purged}")).await.unwrap();
+        let r = delete(&root_token, format!("/api/v1/hosts/{purged}"))
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         // A new report from the retired host puts it back in service.
         let rep = crate::support::report("centos_7", &gone);
         let (st, body) = s.post_protocol5(&rep).await;
         assert_eq!(st, 200, "{be}: {body}");
-        assert!(visible(&s, &root, "").await.contains(&gone), "{be}: back in service");
+        assert!(
+            visible(&s, &root, "").await.contains(&gone),
+            "{be}: back in service"
+        );
         assert!(s.state.store.host_retired_at(id).await.unwrap().is_none());
 
         // The CLI, through the real binary on the same database.
@@ -451,13 +541,28 @@ async fn retire_and_delete_hosts_api_and_cli() {
                 .unwrap()
         };
         let out = cli(&["host", "retire", &gone]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("retired host"));
         assert_eq!(visible(&s, &root, "").await.len(), total - 2, "{be}");
         assert!(s.state.store.host_retired_at(id).await.unwrap().is_some());
         let out = cli(&["host", "delete", &gone, "--purge-history"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(s.state.store.get_host_by_name(&gone).await.unwrap().is_none());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            s.state
+                .store
+                .get_host_by_name(&gone)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert!(s.state.store.host_reports(id, 10).await.unwrap().is_empty());
         let out = cli(&["host", "delete", "no-such-host.example.org"]);
         assert!(!out.status.success());
@@ -478,7 +583,11 @@ async fn browser_errors_are_html_api_errors_json() {
     let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
     for (path, status, says) in [
         ("/hosts/no-such-host", 404, "no host named no-such-host"),
-        ("/api/v1/hosts/no-such-host", 404, "no host named no-such-host"),
+        (
+            "/api/v1/hosts/no-such-host",
+            404,
+            "no host named no-such-host",
+        ),
         ("/api/v1/hosts?sort=bogus", 400, "unknown sort key"),
         ("/hosts?vulnerable=perhaps", 400, "vulnerable"),
         ("/no/such/page", 404, "There is no page at this address"),
@@ -507,8 +616,14 @@ async fn browser_errors_are_html_api_errors_json() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), status, "{path}");
-        let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
-        assert!(!ct.as_deref().unwrap_or("").starts_with("text/html"), "{path}: {ct:?}");
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert!(
+            !ct.as_deref().unwrap_or("").starts_with("text/html"),
+            "{path}: {ct:?}"
+        );
     }
     let (st, v) = s.get_json("/api/v1/hosts/no-such-host").await;
     assert_eq!(st, 404);
@@ -599,7 +714,11 @@ async fn exception_without_epoch_hides_the_finding() {
             .await
             .unwrap();
         let d = json(&s, &anyone, &format!("/api/v1/hosts/{host}")).await;
-        assert_eq!(d["cve_count"].as_u64().unwrap(), count - 1, "{be}: host counts");
+        assert_eq!(
+            d["cve_count"].as_u64().unwrap(),
+            count - 1,
+            "{be}: host counts"
+        );
         let in_patches = d["patches"]
             .as_array()
             .unwrap()
@@ -620,7 +739,11 @@ async fn exception_without_epoch_hides_the_finding() {
             "{be}: the fleet index"
         );
         assert!(
-            d["exceptions"].as_array().unwrap().iter().any(|e| e["version"] == rest.as_str()),
+            d["exceptions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["version"] == rest.as_str()),
             "{be}: shown as applied"
         );
         s.finish().await;

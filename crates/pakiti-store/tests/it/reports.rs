@@ -1257,7 +1257,13 @@ async fn retired_hosts_leave_the_lists_and_come_back_with_a_report() {
         assert!(!s.retire_host(987_654, at(10)).await.unwrap());
         assert_eq!(names(false).await, ["b"]);
         assert_eq!(names(true).await, ["a"]);
-        let fleet: Vec<_> = s.fleet_hosts().await.unwrap().into_iter().map(|h| h.id).collect();
+        let fleet: Vec<_> = s
+            .fleet_hosts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
         assert_eq!(fleet, [b.host_id]);
         assert_eq!(s.host_reports(a.host_id, 10).await.unwrap().len(), 1);
         // Its next report (here a changed one) puts it back.
@@ -1306,6 +1312,11 @@ async fn hosts_with_more_cves_since_a_time() {
             s.hosts_with_more_cves_since(at(0)).await.unwrap(),
             [a.host_id, b.host_id, c.host_id]
         );
-        assert!(s.hosts_with_more_cves_since(at(150)).await.unwrap().is_empty());
+        assert!(
+            s.hosts_with_more_cves_since(at(150))
+                .await
+                .unwrap()
+                .is_empty()
+        );
     });
 }
