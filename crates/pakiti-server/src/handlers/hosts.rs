@@ -924,7 +924,7 @@ fn patch_filter<'a>(
         Some("package") => out.sort_by(|a, b| a.source.cmp(&b.source)),
         Some("advisory") => out.sort_by(|a, b| a.advisory.cmp(&b.advisory)),
         // Stable sorts: ties keep the risk order.
-        Some("cves") => out.sort_by(|a, b| b.cves.len().cmp(&a.cves.len())),
+        Some("cves") => out.sort_by_key(|p| std::cmp::Reverse(p.cves.len())),
         Some("severity") => out.sort_by_key(|p| std::cmp::Reverse(sev(p))),
         Some(other) => {
             return Err(AppError::BadRequest(format!(
