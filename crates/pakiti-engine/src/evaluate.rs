@@ -383,8 +383,41 @@ pub fn applicable(findings: Vec<HostFinding>, modules: &[String]) -> Vec<HostFin
         .collect()
 }
 
-/// An excepted CVE and when its exception expires.
-type ExceptedCve = (String, Option<OffsetDateTime>);
+/// An excepted CVE, when its exception expires, and the version as the exception wrote it.
+type ExceptedCve = (String, Option<OffsetDateTime>, String);
+
+/// `version` without its epoch (`1:1.0.2k-19.el7` → `1.0.2k-19.el7`; rpm and dpkg alike).
+#[must_use]
+pub fn without_epoch(version: &str) -> &str {
+    match version.split_once(':') {
+        Some((e, rest)) if !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => version,
+    }
+}
+
+/// Whether an exception written for version `written` applies to the installed `installed`:
+/// the same string; or `written` names no epoch and equals `installed` without its epoch
+/// (`1.0.2k-19.el7` matches `1:1.0.2k-19.el7`, as `rpm -q` prints versions without epochs);
+/// or `written` says epoch `0:` and `installed` has none. An exception that names a non-zero
+/// epoch matches only that epoch.
+#[must_use]
+pub fn exception_version_matches(written: &str, installed: &str) -> bool {
+    if written == installed {
+        return true;
+    }
+    let (w, i) = (without_epoch(written), without_epoch(installed));
+    if w != i {
+        return false;
+    }
+    fn epoch(v: &str) -> Option<&str> {
+        (v.len() > without_epoch(v).len()).then(|| v.split(':').next().unwrap_or(""))
+    }
+    match (epoch(written), epoch(installed)) {
+        (None, _) => true,
+        (Some(we), None) => we.trim_start_matches('0').is_empty(),
+        (Some(we), Some(ie)) => we.trim_start_matches('0') == ie.trim_start_matches('0'),
+    }
+}
 
 /// The operator's CVE tags and exceptions, as counts, report-back and the fleet index use
 /// them.
@@ -392,7 +425,7 @@ type ExceptedCve = (String, Option<OffsetDateTime>);
 pub struct Policy {
     /// Enabled tag names per CVE.
     tags: FxHashMap<String, Vec<String>>,
-    /// Exceptions: (stream, package, version) → CVEs with their expiry.
+    /// Exceptions: (stream, package, version without epoch) → CVEs with their expiry.
     exceptions: FxHashMap<(String, String, String), Vec<ExceptedCve>>,
     /// Every tag (enabled or not) as stored: the fleet index shows them.
     all_tags: Arc<[CveTag]>,
@@ -410,9 +443,13 @@ impl Policy {
         }
         for e in &exceptions {
             p.exceptions
-                .entry((e.stream.clone(), e.package.clone(), e.version.clone()))
+                .entry((
+                    e.stream.clone(),
+                    e.package.clone(),
+                    without_epoch(&e.version).to_owned(),
+                ))
                 .or_default()
-                .push((e.cve.clone(), e.expires_at));
+                .push((e.cve.clone(), e.expires_at, e.version.clone()));
         }
         p.all_tags = tags.into();
         p.all_exceptions = exceptions.into();
@@ -450,7 +487,7 @@ impl Policy {
     }
 
     /// Whether an exception in force at `now` says `cve` does not apply to `name` at `version`
-    /// on `stream`.
+    /// on `stream` (the versions compared by [`exception_version_matches`]).
     #[must_use]
     pub fn excepted(
         &self,
@@ -461,10 +498,17 @@ impl Policy {
         now: OffsetDateTime,
     ) -> bool {
         self.exceptions
-            .get(&(stream.to_owned(), name.to_owned(), version.to_owned()))
+            .get(&(
+                stream.to_owned(),
+                name.to_owned(),
+                without_epoch(version).to_owned(),
+            ))
             .is_some_and(|v| {
-                v.iter()
-                    .any(|(c, exp)| c == cve && exp.is_none_or(|e| e > now))
+                v.iter().any(|(c, exp, written)| {
+                    c == cve
+                        && exp.is_none_or(|e| e > now)
+                        && exception_version_matches(written, version)
+                })
             })
     }
 }
@@ -577,4 +621,21 @@ pub fn applicable_count(
                 .count()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod exception_version_tests {
+    use super::exception_version_matches as m;
+
+    #[test]
+    fn an_exception_without_epoch_matches_any_epoch() {
+        assert!(m("1.0.2k-19.el7", "1:1.0.2k-19.el7"));
+        assert!(m("1.0.2k-19.el7", "1.0.2k-19.el7"));
+        assert!(m("0:1.0.2k-19.el7", "1.0.2k-19.el7"));
+        assert!(m("1:1.0.2k-19.el7", "1:1.0.2k-19.el7"));
+        assert!(!m("2:1.0.2k-19.el7", "1:1.0.2k-19.el7"));
+        assert!(!m("0:1.0.2k-19.el7", "1:1.0.2k-19.el7"));
+        assert!(!m("1.0.2k-19.el7", "1:1.0.2k-21.el7"));
+        assert!(!m("1.0.2k-19", "1:1.0.2k-19.el7"));
+    }
 }

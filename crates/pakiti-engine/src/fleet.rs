@@ -278,23 +278,20 @@ impl Fleet {
                 },
             );
         }
-        // Active exceptions: (cve, package name, version, stream) → index.
-        let mut exc: FxHashMap<(u32, u32, &str, u32), usize> = FxHashMap::default();
+        // Active exceptions: (cve, package name, version without epoch, stream) → indexes
+        // (`evaluate::exception_version_matches` decides among them).
+        let mut exc: FxHashMap<(u32, u32, Box<str>, u32), Vec<usize>> = FxHashMap::default();
         for (i, e) in exceptions.iter().enumerate() {
             if e.active_at(now) {
                 let key = (
                     strings.intern(&e.cve),
                     strings.intern(&e.package),
-                    e.version.as_str(),
+                    Box::<str>::from(crate::evaluate::without_epoch(&e.version)),
                     strings.intern(&e.stream),
                 );
-                exc.insert(key, i);
+                exc.entry(key).or_default().push(i);
             }
         }
-        let exc: FxHashMap<(u32, u32, Box<str>, u32), usize> = exc
-            .into_iter()
-            .map(|((a, b, c, d), i)| ((a, b, Box::<str>::from(c), d), i))
-            .collect();
         let mut fhosts = Vec::with_capacity(hosts.len());
         let mut host_index = FxHashMap::default();
         let mut all_findings = Vec::with_capacity(hosts.len());
@@ -330,7 +327,23 @@ impl Fleet {
                         for &cve in &advisories[a as usize].cves {
                             if !exc.is_empty()
                                 && let Some(p) = pkg_map.get(&pv)
-                                && let Some(&e) = exc.get(&(cve, p.name, p.version.clone(), st))
+                                && let Some(&e) = exc
+                                    .get(&(
+                                        cve,
+                                        p.name,
+                                        Box::<str>::from(crate::evaluate::without_epoch(
+                                            &p.version,
+                                        )),
+                                        st,
+                                    ))
+                                    .and_then(|v| {
+                                        v.iter().find(|&&i| {
+                                            crate::evaluate::exception_version_matches(
+                                                &exceptions[i].version,
+                                                &p.version,
+                                            )
+                                        })
+                                    })
                             {
                                 applied_exceptions.entry(hi).or_default().push(e);
                                 continue;
@@ -730,6 +743,32 @@ impl Fleet {
         self.host_index
             .get(&id)
             .map(|&hi| self.hosts[hi as usize].reports_sources)
+    }
+
+    /// Ids of hosts with a finding of a CVE that `wanted` accepts — only findings with a fixed
+    /// version when `fixable_only` (the front page's "exposed to tagged / KEV CVEs with a fix
+    /// available"). Excepted findings are not in the index, so they never count.
+    #[must_use]
+    pub fn hosts_exposed(&self, fixable_only: bool, wanted: impl Fn(&str) -> bool) -> Vec<HostId> {
+        let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
+        self.hosts
+            .iter()
+            .zip(&self.findings)
+            .filter(|(_, fs)| {
+                fs.iter().any(|f| {
+                    let fixable = || {
+                        self.affected
+                            .get(&(f.advisory, f.affected))
+                            .is_some_and(|a| a.fixed.is_some())
+                    };
+                    *memo
+                        .entry(f.cve)
+                        .or_insert_with(|| wanted(self.strings.str(f.cve)))
+                        && (!fixable_only || fixable())
+                })
+            })
+            .map(|(h, _)| h.id)
+            .collect()
     }
 
     /// Ids of hosts no imported data covers (unknown OS or a stream no feed speaks about).

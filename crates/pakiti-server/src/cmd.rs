@@ -5,6 +5,7 @@ pub mod bench_ingest;
 pub mod bench_repos;
 pub mod bench_web;
 pub mod feed;
+pub mod host;
 pub mod repo;
 pub mod scan;
 pub mod serve;

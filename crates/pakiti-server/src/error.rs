@@ -2,7 +2,8 @@
 //!
 //! A 4xx carries a message meant for the client (what was wrong with the request); a 5xx
 //! answers with a generic body and logs the whole error chain server-side, so internal details
-//! never leak. Feed endpoint answers keep Pakiti's shape: `ERROR` plus the reason.
+//! never leak. Feed endpoint answers keep Pakiti's shape: `ERROR` plus the reason. A browser
+//! (`Accept: text/html`) gets every error as an HTML page instead ([`html_errors`]).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -154,6 +155,95 @@ impl IntoResponse for AppError {
         add_retry_after(&mut resp);
         resp
     }
+}
+
+/// The HTML form of an error, for browsers.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    version: &'static str,
+    status: u16,
+    reason: &'static str,
+    message: String,
+}
+
+/// The largest error body read back to be shown as HTML.
+const ERROR_BODY_LIMIT: usize = 16 * 1024;
+
+/// Whether the client asked for HTML first (a browser navigating): `Accept` names
+/// `text/html` before any JSON type. API clients (no `Accept`, `*/*`, `application/json`)
+/// keep the JSON body.
+fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    let Some(accept) = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let accept = accept.to_ascii_lowercase();
+    match (accept.find("text/html"), accept.find("json")) {
+        (Some(h), Some(j)) => h < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// Middleware of every route: an error answer (4xx, 5xx) to a client that asked for HTML is an
+/// HTML page (the layout of every page, the status and the message), whatever produced it — a
+/// handler's [`AppError`] (JSON), an extractor's rejection (text) or an unknown route (empty).
+/// Status and headers such as `Retry-After` are kept; other clients get the answer unchanged.
+pub async fn html_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let html = wants_html(req.headers());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !html || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_html = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes).trim().to_owned());
+    let reason = status.canonical_reason().unwrap_or("error");
+    let message = if message.is_empty() {
+        match status {
+            StatusCode::NOT_FOUND => "There is no page at this address.".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => "This address does not take that method.".to_owned(),
+            _ => reason.to_owned(),
+        }
+    } else {
+        message
+    };
+    let page = ErrorPage {
+        version: crate::web::VERSION,
+        status: status.as_u16(),
+        reason,
+        message,
+    };
+    let html = askama::Template::render(&page).unwrap_or_else(|_| {
+        format!(
+            "<!doctype html><title>{}</title><p>{}</p>",
+            status.as_u16(),
+            reason
+        )
+    });
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(html))
 }
 
 /// How the engine's refusal of a report is answered.

@@ -8,6 +8,7 @@ pub mod changes;
 pub mod cves;
 pub mod exceptions;
 pub mod feeds;
+pub mod home;
 pub mod hosts;
 pub mod identity_conflicts;
 pub mod notifications;

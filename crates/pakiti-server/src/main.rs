@@ -130,6 +130,11 @@ enum Command {
         #[command(subcommand)]
         what: UserCommand,
     },
+    /// Take a host out of service: retire it (history kept) or delete it with its history.
+    Host {
+        #[command(subcommand)]
+        what: HostCommand,
+    },
     /// Print the commented example settings file.
     DefaultConfig,
     /// Measure performance on the real data in shared/data (figures for the issues).
@@ -203,6 +208,25 @@ enum FeedCommand {
         /// import; it then replaces the feed's content.
         #[arg(long)]
         replace: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HostCommand {
+    /// Retire a host: it leaves every list and count, its reports are kept, and a new report
+    /// from it puts it back in service.
+    Retire {
+        /// The host name.
+        hostname: String,
+    },
+    /// Delete a host: without --purge-history it is retired (reports kept); with it, the host
+    /// and its report history are deleted.
+    Delete {
+        /// The host name.
+        hostname: String,
+        /// Delete its reports too.
+        #[arg(long)]
+        purge_history: bool,
     },
 }
 
@@ -716,6 +740,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     UserCommand::Token { name, label } => {
                         cmd::user::token(&state, &name, label.as_deref(), &mut out).await
                     }
+                };
+                state.store.close().await;
+                r
+            })?;
+        }
+        Command::Host { what } => {
+            let s = settings(&cli.global)?;
+            runtime()?.block_on(async {
+                let state = cmd::serve::open_state(s).await?;
+                let r = match what {
+                    HostCommand::Retire { hostname } => {
+                        cmd::host::retire(&state, &hostname, false, &mut out).await
+                    }
+                    HostCommand::Delete {
+                        hostname,
+                        purge_history,
+                    } => cmd::host::retire(&state, &hostname, purge_history, &mut out).await,
                 };
                 state.store.close().await;
                 r

@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, hosts, identity_conflicts, notifications, packages, refused,
-    report, report_diff, repositories, session, sets, stats, tags, users,
+    changes, cves, exceptions, feeds, home, hosts, identity_conflicts, notifications, packages,
+    refused, report, report_diff, repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -57,7 +57,8 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(hosts::api_list))
-        .routes(routes!(hosts::api_get))
+        .routes(routes!(hosts::api_get, hosts::api_delete))
+        .routes(routes!(home::api_get))
         .routes(routes!(cves::api_list))
         .routes(routes!(cves::api_get))
         .routes(routes!(tags::api_list, tags::api_create))
@@ -133,9 +134,10 @@ pub fn router(state: AppState) -> Router {
         .route("/pakiti/feed/", post(report::post))
         .route("/pakiti/feed", post(report::post))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/", get(hosts::list_page))
+        .route("/", get(home::page))
         .route("/hosts", get(hosts::list_page))
         .route("/hosts/{hostname}", get(hosts::page))
+        .route("/hosts/{hostname}/retire", post(hosts::retire_form))
         .route("/cves", get(cves::list_page))
         .route("/cves/{cve}", get(cves::page))
         .route("/tags", get(tags::list_page).post(tags::create_form))
@@ -198,6 +200,7 @@ pub fn router(state: AppState) -> Router {
             post(notifications::delete_form),
         )
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::error::html_errors))
         .layer(axum::middleware::map_response(web::security_headers))
         // Slow bodies: `/feed/` reads its own within the same bound (`limits::read_body`).
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

@@ -29,6 +29,50 @@ pub fn render(t: &impl Template) -> Result<Response, AppError> {
     Ok(Html(html).into_response())
 }
 
+/// "3 h ago" for an RFC 3339 time, from now ("in 2 days" for a future one); the text itself
+/// when it is not a time.
+#[must_use]
+pub fn ago(rfc3339: &str) -> String {
+    use time::format_description::well_known::Rfc3339;
+    let Ok(t) = time::OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_owned();
+    };
+    let secs = (time::OffsetDateTime::now_utc() - t).whole_seconds();
+    let (n, future) = (secs.unsigned_abs(), secs < 0);
+    let text = match n {
+        0..60 => return "just now".to_owned(),
+        60..3600 => format!("{} min", n / 60),
+        3600..86_400 => format!("{} h", n / 3600),
+        86_400..172_800 => "1 day".to_owned(),
+        _ => format!("{} days", n / 86_400),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+/// `<time datetime="…" title="…">3 h ago</time>`: a relative time with the exact timestamp
+/// on hover, for every page (escaped here; templates mark it `|safe`). Empty input gives "—".
+#[must_use]
+pub fn time_tag(rfc3339: &str) -> String {
+    if rfc3339.is_empty() {
+        return "—".to_owned();
+    }
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    format!(
+        "<time datetime=\"{0}\" title=\"{0}\">{1}</time>",
+        esc(rfc3339),
+        esc(&ago(rfc3339))
+    )
+}
+
 /// What a query-string value keeps unencoded: RFC 3986's unreserved characters plus `,` and
 /// `:` (CVE lists and streams stay readable in links).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC

@@ -12,6 +12,7 @@ use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, ts};
 use crate::store::Store;
 use pakiti_core::package::InstalledPackage;
 use sqlx::{Encode, QueryBuilder, Type};
+use time::OffsetDateTime;
 use tracing::instrument;
 
 // ---- host filters (list, count, export) ----
@@ -25,6 +26,12 @@ where
     DB::Ids: 'a + Encode<'a, DB> + Type<DB>,
 {
     qb.push(" FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id WHERE 1 = 1");
+    // Retired hosts leave every list and count (migration 0020).
+    if f.retired {
+        qb.push(" AND h.retired_at IS NOT NULL");
+    } else {
+        qb.push(" AND h.retired_at IS NULL");
+    }
     if let Some(s) = &f.hostname_contains {
         let mut pat = String::from("%");
         for c in s.to_lowercase().chars() {
@@ -224,6 +231,53 @@ impl Store {
             "SELECT DISTINCT stream FROM hosts WHERE stream IS NOT NULL ORDER BY stream"
         )
         .fetch_all(p).await)?)
+    }
+
+    /// Retires a host: it leaves every list and count (the fleet index, the hosts list, CVE
+    /// pages) but its reports are kept; its next report puts it back in service. `false` if
+    /// it did not exist.
+    #[instrument(skip_all, fields(host_id = id))]
+    pub async fn retire_host(&self, id: HostId, at: OffsetDateTime) -> Result<bool, StoreError> {
+        Ok(on!(&self.write, p => sqlx::query(
+            "UPDATE hosts SET retired_at = COALESCE(retired_at, $2) WHERE id = $1",
+        )
+        .bind(id)
+        .bind(ts(at))
+        .execute(p).await.map(|r| r.rows_affected()))?
+            > 0)
+    }
+
+    /// When the host was retired; `None` when it is in service (or does not exist).
+    pub async fn host_retired_at(&self, id: HostId) -> Result<Option<OffsetDateTime>, StoreError> {
+        let row: Option<(Option<i64>,)> = on!(&self.read, p => sqlx::query_as(
+            "SELECT retired_at FROM hosts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(p).await)?;
+        row.and_then(|r| r.0)
+            .map(crate::shared::from_ts)
+            .transpose()
+    }
+
+    /// Ids of hosts with a report received at or after `since` that counted more CVEs than the
+    /// host's last report before `since` (none before: more than zero) — the front page's "new
+    /// exposures" read from the reports table. It misses CVE sets that changed at an equal
+    /// count and exposures a feed change brought without a report; the exposure history
+    /// answers exactly.
+    pub async fn hosts_with_more_cves_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HostId>, StoreError> {
+        let rows: Vec<(i64,)> = on!(&self.read, p => sqlx::query_as(
+            "SELECT DISTINCT r.host_id FROM reports r WHERE r.received_at >= $1 \
+             AND r.cve_count IS NOT NULL AND r.cve_count > COALESCE((SELECT b.cve_count \
+             FROM reports b WHERE b.host_id = r.host_id AND b.received_at < $1 \
+             AND b.cve_count IS NOT NULL ORDER BY b.received_at DESC, b.id DESC LIMIT 1), 0) \
+             ORDER BY r.host_id",
+        )
+        .bind(ts(since))
+        .fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// The hosts of a stream, by id.

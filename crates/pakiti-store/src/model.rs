@@ -488,6 +488,8 @@ pub struct HostFilter {
     pub report_problems_only: bool,
     /// The hosts the viewer may see (authorization); every listing applies it.
     pub scope: HostScope,
+    /// List retired hosts instead of the hosts in service (migration 0020).
+    pub retired: bool,
 }
 
 /// The hosts a user may see: everything (admins, single-user mode) or the union of the host

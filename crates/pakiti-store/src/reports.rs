@@ -194,7 +194,8 @@ async fn save_in(
          domain = $5, os_name = $6, stream = $7, arch = $8, kernel = $9, tag = $10, \
          packager = $11, reboot_needed = $12, last_report_at = $13, last_report_hash = $14, \
          pkg_count = $15, modules = $16, module_streams = $17, old_kernels = $18, \
-         pending_report = $19, report_problem_count = $20, report_problems = $21 WHERE id = $1",
+         pending_report = $19, report_problem_count = $20, report_problems = $21, \
+         retired_at = NULL WHERE id = $1",
     )
     .bind(host_id)
     .bind(&identity.hostname)
@@ -456,7 +457,7 @@ impl Store {
             .fetch_optional(&mut **t).await)?;
             if row.is_some() {
                 on!(&mut tx, t => sqlx::query(
-                    &format!("UPDATE hosts SET last_report_at = {}(last_report_at, $2) WHERE id = $1", DB::GREATEST),
+                    &format!("UPDATE hosts SET last_report_at = {}(last_report_at, $2), retired_at = NULL WHERE id = $1", DB::GREATEST),
                 )
                 .bind(host)
                 .bind(now)

@@ -448,7 +448,8 @@ pub struct ExceptionInput {
     pub cve: String,
     /// Binary package name.
     pub package: String,
-    /// Exact installed version.
+    /// Installed version; written without an epoch it matches every epoch (`1.0.2k-19.el7`
+    /// matches the installed `1:1.0.2k-19.el7`, as `rpm -q` prints it).
     pub version: String,
     /// OS stream (`rhel:8`).
     pub os_stream: String,

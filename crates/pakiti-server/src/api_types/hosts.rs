@@ -22,6 +22,9 @@ pub struct ApiHost {
     /// Whether any imported vendor data applies to the host. A host that is not covered is
     /// unknown, never clean: its zero CVE count means nothing.
     pub covered: bool,
+    /// Whether an imported package repository serves the host's stream and arch: without one
+    /// its update counts are "no repository data", not "no updates".
+    pub repository_data: bool,
     /// The host's stream has source-package advisories (Debian tracker, DSA lists, Debian
     /// OSV) but no binary → source name map (no APT repository of that release imported with
     /// `pakiti repo add`/`import`), and the host reported no source names (protocols 4 and 5
@@ -104,6 +107,7 @@ impl CsvRow for ApiHost {
         "fixable_cves",
         "unfixed_cves",
         "risk",
+        "repository_data",
     ];
     fn fields(&self) -> Vec<String> {
         vec![
@@ -131,6 +135,7 @@ impl CsvRow for ApiHost {
             self.fixable_cves.map(|n| n.to_string()).unwrap_or_default(),
             self.unfixed_cves.map(|n| n.to_string()).unwrap_or_default(),
             self.risk.clone().unwrap_or_default(),
+            self.repository_data.to_string(),
         ]
     }
 }
@@ -210,6 +215,13 @@ pub struct ApiHostDetail {
     /// The host.
     #[serde(flatten)]
     pub host: ApiHost,
+    /// "Install these updates": the findings with a fixed version, one row per (advisory,
+    /// source package), most urgent first (the risk order); excepted CVEs left out.
+    pub patches: Vec<crate::api_types::ApiPatch>,
+    /// The findings no fixed version exists for, grouped and sorted the same way.
+    pub unfixed: Vec<crate::api_types::ApiPatch>,
+    /// When the host was retired (RFC 3339); absent for a host in service.
+    pub retired_at: Option<String>,
     /// Its findings.
     pub findings: Vec<ApiFinding>,
     /// Available updates, in package order.
@@ -253,6 +265,8 @@ pub struct ApiHostTag {
 /// One report of a host.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ApiReport {
+    /// Report id (for the report diff, `/hosts/{hostname}/diff?from=&to=`).
+    pub id: i64,
     /// Received, RFC 3339.
     pub received_at: String,
     /// Installed packages listed.

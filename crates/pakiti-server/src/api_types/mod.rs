@@ -10,6 +10,7 @@ mod fleet;
 mod history;
 mod hosts;
 mod notify;
+mod pages;
 
 pub use admin::*;
 pub use cves::*;
@@ -17,6 +18,7 @@ pub use fleet::*;
 pub use history::*;
 pub use hosts::*;
 pub use notify::*;
+pub use pages::*;
 
 use time::format_description::well_known::Rfc3339;
 

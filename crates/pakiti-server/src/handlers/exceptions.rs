@@ -213,6 +213,24 @@ pub struct ExceptionForm {
     /// Expiry date.
     #[serde(default)]
     pub expires_at: String,
+    /// Where to go back to afterwards: a host page (`/hosts/…`, the host page's "mark
+    /// exception" form); anything else goes back to `/exceptions`.
+    #[serde(default)]
+    pub return_to: String,
+}
+
+/// `return_to` when it is one of this server's host pages, else `/exceptions` (never an
+/// address elsewhere).
+fn back_to(return_to: &str) -> String {
+    let ok = return_to.starts_with("/hosts/")
+        && !return_to.contains("//")
+        && !return_to.contains('\\')
+        && !return_to.chars().any(char::is_control);
+    if ok {
+        return_to.to_owned()
+    } else {
+        "/exceptions".to_owned()
+    }
 }
 
 /// `POST /exceptions`.
@@ -236,7 +254,7 @@ pub async fn create_form(
         },
     )
     .await?;
-    Ok(Redirect::to("/exceptions").into_response())
+    Ok(Redirect::to(&back_to(&f.return_to)).into_response())
 }
 
 /// `POST /exceptions/delete`.

@@ -11,8 +11,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::api_types::{
-    ApiFinding, ApiHost, ApiHostDetail, ApiHostPage, ApiHostTag, ApiPackage, ApiReport,
-    ApiReportProblem, ApiUpdate, SeverityCounts, api_exception, rfc3339,
+    ApiFinding, ApiHost, ApiHostDetail, ApiHostPage, ApiHostTag, ApiPackage, ApiPatch, ApiPatchCve,
+    ApiPatchPackage, ApiReport, ApiReportProblem, ApiUpdate, SeverityCounts, api_exception,
+    rfc3339,
 };
 use crate::auth::Viewer;
 use crate::error::AppError;
@@ -88,6 +89,15 @@ pub struct HostsQuery {
     /// only hosts whose CVEs all lack a fixed version.
     #[serde(deserialize_with = "empty_as_none")]
     pub fixable: Option<bool>,
+    /// Only hosts exposed to a `tagged` or `kev` (CISA Known Exploited) CVE with a fixed
+    /// version available (the front page's numbers).
+    pub exposed: Option<String>,
+    /// Only hosts whose reports since this date (`YYYY-MM-DD` or RFC 3339) counted more CVEs
+    /// than before it (the front page's "new exposures").
+    pub exposed_since: Option<String>,
+    /// List retired hosts instead of the hosts in service.
+    #[serde(deserialize_with = "empty_as_none")]
+    pub retired: Option<bool>,
     /// Comma-separated top-level domains (`cz,de`).
     pub tld: Option<String>,
     /// `risk` (the default: the host's most urgent CVE first, see the risk order text),
@@ -122,6 +132,17 @@ pub fn api_host(h: &Host, evaluator: &pakiti_engine::evaluate::Evaluator) -> Api
             .stream
             .as_ref()
             .is_some_and(|s| !evaluator.index().targets(s).is_empty()),
+        repository_data: h.facts.stream.as_ref().is_some_and(|s| {
+            let arch = pakiti_engine::updates::repo_arch(s, &h.facts.arch);
+            evaluator
+                .updates()
+                .get()
+                .covers(&pakiti_core::updates::Scope {
+                    stream: s,
+                    arch: arch.as_deref(),
+                    modules: &h.facts.modules,
+                })
+        }),
         module_streams: h.facts.module_streams.api_word().to_owned(),
         modules: h.facts.modules.clone(),
         evaluation_pending: h.evaluation_pending,
@@ -262,6 +283,35 @@ pub async fn host_filter(
     let cve_tag = nonempty(q.cve_tag.as_ref());
     let package = nonempty(q.package.as_ref());
     let not_covered = q.not_covered.unwrap_or(false);
+    let exposed = nonempty(q.exposed.as_ref());
+    if let Some(since) = nonempty(q.exposed_since.as_ref()) {
+        let since = crate::handlers::home::parse_since(&since)?;
+        // merge: with the exposure history (helper "history"), answer from its gained
+        // exposures since `since` instead of the reports' CVE counts.
+        host_ids = intersect(
+            host_ids,
+            state.store.hosts_with_more_cves_since(since).await?,
+        );
+    }
+    if let Some(e) = &exposed {
+        let fleet = state.engine.fleet().await?;
+        let ids = match e.as_str() {
+            "tagged" => {
+                let policy = state.engine.policy();
+                fleet.hosts_exposed(true, |c| !policy.tags_of(c).is_empty())
+            }
+            "kev" => {
+                let facts = state.engine.cve_facts();
+                fleet.hosts_exposed(true, |c| facts.get(c).is_some_and(|f| f.kev.is_some()))
+            }
+            other => {
+                return Err(AppError::BadRequest(format!(
+                    "unknown exposed {other:?}: one of tagged, kev"
+                )));
+            }
+        };
+        host_ids = intersect(host_ids, ids);
+    }
     if cve.is_some() || cve_tag.is_some() || package.is_some() || not_covered || q.fixable.is_some()
     {
         let fleet = state.engine.fleet().await?;
@@ -319,6 +369,7 @@ pub async fn host_filter(
         security_updates_only: q.security_updates.unwrap_or(false),
         report_problems_only: q.report_problems.unwrap_or(false),
         scope: viewer.scope.clone(),
+        retired: q.retired.unwrap_or(false),
     })
 }
 
@@ -451,6 +502,163 @@ pub async fn api_list(
     }
 }
 
+/// A patch row being gathered: the row, the risk of each CVE, the best risk.
+struct PatchAcc {
+    patch: ApiPatch,
+    cve_risks: Vec<pakiti_core::risk::Risk>,
+    best: Option<pakiti_core::risk::Risk>,
+    severity: pakiti_core::advisory::Severity,
+}
+
+/// The host's findings as patches: one row per (advisory, source package), the fixable ones
+/// ("install these updates") and the unfixed ones apart, each sorted most urgent first by
+/// the risk order (`Risk::max` of its CVEs). Findings of old kernels and (package version,
+/// CVE) pairs an exception in force covers are left out, as in the host's counts.
+#[must_use]
+pub fn patch_list(
+    findings: &[pakiti_store::HostFinding],
+    host: &Host,
+    policy: &evaluate::Policy,
+    facts: &pakiti_core::risk::CveFactsIndex,
+    now: time::OffsetDateTime,
+) -> (Vec<ApiPatch>, Vec<ApiPatch>) {
+    use pakiti_core::risk::Risk;
+    use std::collections::BTreeMap;
+    let stream = host.facts.stream.as_ref().map(ToString::to_string);
+    let scheme = host
+        .facts
+        .stream
+        .as_ref()
+        .map(pakiti_core::stream::OsStream::scheme);
+    let mut groups: BTreeMap<(bool, String, String), PatchAcc> = BTreeMap::new();
+    for f in findings {
+        if host
+            .old_kernels
+            .binary_search(&f.package_version_id)
+            .is_ok()
+        {
+            continue;
+        }
+        let ids: Vec<String> = if f.cves.is_empty() {
+            vec![f.vendor_id.clone()]
+        } else {
+            f.cves.clone()
+        };
+        let cves: Vec<String> = ids
+            .into_iter()
+            .filter(|c| {
+                !stream.as_deref().is_some_and(|s| {
+                    policy.excepted(s, &f.package.name, &f.package.version, c, now)
+                })
+            })
+            .collect();
+        if cves.is_empty() {
+            continue;
+        }
+        let fixable = f.fixed_version.is_some();
+        let source = f
+            .package
+            .source
+            .clone()
+            .unwrap_or_else(|| f.package.name.clone());
+        let acc = groups
+            .entry((fixable, f.vendor_id.clone(), source.clone()))
+            .or_insert_with(|| PatchAcc {
+                patch: ApiPatch {
+                    source,
+                    advisory: f.vendor_id.clone(),
+                    title: f.title.clone(),
+                    fixed_version: None,
+                    status: f.status.clone(),
+                    packages: Vec::new(),
+                    cves: Vec::new(),
+                    risk: String::new(),
+                    severity: String::new(),
+                },
+                cve_risks: Vec::new(),
+                best: None,
+                severity: f.severity,
+            });
+        acc.severity = acc.severity.max(f.severity);
+        if !acc.patch.packages.iter().any(|p| {
+            p.name == f.package.name
+                && p.arch == f.package.arch
+                && p.installed_version == f.package.version
+        }) {
+            acc.patch.packages.push(ApiPatchPackage {
+                name: f.package.name.clone(),
+                installed_version: f.package.version.clone(),
+                arch: f.package.arch.clone(),
+                fixed_version: f.fixed_version.clone(),
+            });
+        }
+        if let Some(v) = &f.fixed_version {
+            let higher = match (&acc.patch.fixed_version, scheme) {
+                (None, _) => true,
+                (Some(cur), Some(sch)) => sch.compare(v, cur).is_gt(),
+                (Some(_), None) => false,
+            };
+            if higher {
+                acc.patch.fixed_version = Some(v.clone());
+            }
+        }
+        for c in cves {
+            if acc.patch.cves.iter().any(|x| x.cve == c) {
+                continue;
+            }
+            let tagged = !policy.tags_of(&c).is_empty();
+            let fx = facts.get(&c);
+            let risk = Risk::of(tagged, fx, f.severity, fixable);
+            acc.best = Some(acc.best.map_or(risk, |b| b.max(risk)));
+            acc.cve_risks.push(risk);
+            acc.patch.cves.push(ApiPatchCve {
+                cve: c,
+                severity: f.severity.as_str().to_owned(),
+                tagged,
+                kev: risk.kev,
+                epss: risk.epss,
+                risk: risk.class().to_owned(),
+            });
+        }
+    }
+    let mut fixable = Vec::new();
+    let mut unfixed = Vec::new();
+    let mut rows: Vec<(Risk, PatchAcc)> = groups
+        .into_iter()
+        .filter_map(|((fx, _, _), mut acc)| {
+            let best = acc.best?;
+            let mut order: Vec<usize> = (0..acc.patch.cves.len()).collect();
+            order.sort_by(|&a, &b| {
+                acc.cve_risks[b]
+                    .partial_cmp(&acc.cve_risks[a])
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then_with(|| acc.patch.cves[a].cve.cmp(&acc.patch.cves[b].cve))
+            });
+            acc.patch.cves = order.iter().map(|&i| acc.patch.cves[i].clone()).collect();
+            acc.patch.risk = best.class().to_owned();
+            acc.patch.severity = acc.severity.as_str().to_owned();
+            if fx {
+                acc.patch.status = "fixed".to_owned();
+            }
+            Some((best, acc))
+        })
+        .collect();
+    rows.sort_by(|(a, x), (b, y)| {
+        b.partial_cmp(a)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| x.patch.source.cmp(&y.patch.source))
+            .then_with(|| x.patch.advisory.cmp(&y.patch.advisory))
+    });
+    for (_, acc) in rows {
+        if acc.patch.fixed_version.is_some() {
+            fixable.push(acc.patch);
+        } else {
+            unfixed.push(acc.patch);
+        }
+    }
+    (fixable, unfixed)
+}
+
 /// One host with its findings, updates, packages, tags, exceptions and reports, when the
 /// viewer may see it.
 ///
@@ -475,6 +683,14 @@ pub async fn host_detail(
         .await
         .map_err(anyhow::Error::from)?;
     let findings = evaluate::applicable(findings, &host.facts.modules);
+    let (patches, unfixed) = patch_list(
+        &findings,
+        &host,
+        &state.engine.policy(),
+        &state.engine.cve_facts(),
+        time::OffsetDateTime::now_utc(),
+    );
+    let retired_at = state.store.host_retired_at(host.id).await?.map(rfc3339);
     let fleet = state.engine.fleet().await?;
     let packages = state.store.host_packages(host.id).await?;
     let mut api = api_host(&host, &state.engine.evaluator());
@@ -504,6 +720,7 @@ pub async fn host_detail(
         .await?
         .into_iter()
         .map(|r| ApiReport {
+            id: r.id,
             received_at: rfc3339(r.received_at),
             packages: r.pkg_count,
             changed: r.changed,
@@ -538,6 +755,9 @@ pub async fn host_detail(
         })
         .collect();
     Ok(ApiHostDetail {
+        patches,
+        unfixed,
+        retired_at,
         report_problem_lines,
         updates,
         installed,
@@ -610,7 +830,7 @@ impl HostsPage {
 }
 
 /// The query string of `q`'s filters (not sort, offset or format).
-fn filter_qs(q: &HostsQuery) -> String {
+pub(crate) fn filter_qs(q: &HostsQuery) -> String {
     let mut parts = Vec::new();
     let mut add = |k: &str, v: Option<&String>| {
         if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -628,6 +848,8 @@ fn filter_qs(q: &HostsQuery) -> String {
     add("package", q.package.as_ref());
     add("tld", q.tld.as_ref());
     add("module_streams", q.module_streams.as_ref());
+    add("exposed", q.exposed.as_ref());
+    add("exposed_since", q.exposed_since.as_ref());
     for (k, v) in [
         ("vulnerable", q.vulnerable),
         ("reboot", q.reboot),
@@ -635,6 +857,7 @@ fn filter_qs(q: &HostsQuery) -> String {
         ("tagged", q.tagged),
         ("security_updates", q.security_updates),
         ("report_problems", q.report_problems),
+        ("retired", q.retired),
     ] {
         if v == Some(true) {
             parts.push(format!("{k}=true"));
@@ -732,25 +955,267 @@ pub async fn list_page(
     })
 }
 
-#[derive(Template)]
-#[template(path = "host.html")]
-struct HostPage {
-    version: &'static str,
-    d: ApiHostDetail,
+/// Query parameters of the host page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HostPageQuery {
+    /// `patches` (the default), `packages` or `history`.
+    pub tab: Option<String>,
+    /// Patches: `risk` (the default, most urgent first), `package`, `advisory`, `cves` (most
+    /// CVEs first), `severity`.
+    pub sort: Option<String>,
+    /// Patches: only rows whose package, advisory or CVE contains this text.
+    pub q: Option<String>,
+    /// Patches: only rows of this risk class (`tagged`, `kev`, `critical`, `high`, `epss`,
+    /// `other`).
+    pub risk: Option<String>,
 }
 
-/// One host's page.
+/// A report of the history tab, with the link to its diff against the previous one.
+struct HistoryRow<'a> {
+    r: &'a ApiReport,
+    diff: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "host.html")]
+struct HostPage<'a> {
+    version: &'static str,
+    d: &'a ApiHostDetail,
+    tab: &'a str,
+    q: &'a HostPageQuery,
+    patches: Vec<&'a ApiPatch>,
+    unfixed: Vec<&'a ApiPatch>,
+    history: Vec<HistoryRow<'a>>,
+    admin: bool,
+    csrf: &'a str,
+    here: String,
+    sorts: Vec<(&'static str, &'static str, String)>,
+}
+
+impl HostPage<'_> {
+    fn s(v: Option<&String>) -> &str {
+        v.map_or("", String::as_str)
+    }
+}
+
+fn patch_filter<'a>(
+    rows: &'a [ApiPatch],
+    q: &HostPageQuery,
+) -> Result<Vec<&'a ApiPatch>, AppError> {
+    let text = nonempty(q.q.as_ref()).map(|t| t.to_lowercase());
+    let risk = nonempty(q.risk.as_ref());
+    if let Some(r) = &risk
+        && !["tagged", "kev", "critical", "high", "epss", "other"].contains(&r.as_str())
+    {
+        return Err(AppError::BadRequest(format!(
+            "unknown risk {r:?}: one of tagged, kev, critical, high, epss, other"
+        )));
+    }
+    let mut out: Vec<&ApiPatch> = rows
+        .iter()
+        .filter(|p| risk.as_ref().is_none_or(|r| p.risk == *r))
+        .filter(|p| {
+            text.as_ref().is_none_or(|t| {
+                p.source.to_lowercase().contains(t)
+                    || p.advisory.to_lowercase().contains(t)
+                    || p.packages.iter().any(|k| k.name.to_lowercase().contains(t))
+                    || p.cves.iter().any(|c| c.cve.to_lowercase().contains(t))
+            })
+        })
+        .collect();
+    let sev = |p: &ApiPatch| pakiti_core::advisory::Severity::from_vendor(&p.severity);
+    match nonempty(q.sort.as_ref()).as_deref() {
+        None | Some("risk") => {}
+        Some("package") => out.sort_by(|a, b| a.source.cmp(&b.source)),
+        Some("advisory") => out.sort_by(|a, b| a.advisory.cmp(&b.advisory)),
+        // Stable sorts: ties keep the risk order.
+        Some("cves") => out.sort_by_key(|p| std::cmp::Reverse(p.cves.len())),
+        Some("severity") => out.sort_by_key(|p| std::cmp::Reverse(sev(p))),
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "unknown sort {other:?}: one of risk, package, advisory, cves, severity"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// One host's page: `?tab=patches` ("install these updates", then unfixed issues; filter
+/// and sort by query parameters), `?tab=packages`, `?tab=history`.
 ///
 /// # Errors
-/// Unknown host (or one outside the viewer's scope) or a store failure.
+/// Unknown host (or one outside the viewer's scope), a bad parameter or a store failure.
 pub async fn page(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(hostname): Path<String>,
+    Query(q): Query<HostPageQuery>,
 ) -> Result<Response, AppError> {
     let d = host_detail(&state, &viewer, &hostname).await?;
+    let tab = match nonempty(q.tab.as_ref()).as_deref() {
+        None | Some("patches") => "patches",
+        Some("packages") => "packages",
+        Some("history") => "history",
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "unknown tab {other:?}: one of patches, packages, history"
+            )));
+        }
+    };
+    let patches = patch_filter(&d.patches, &q)?;
+    let unfixed = patch_filter(&d.unfixed, &q)?;
+    let base = format!("/hosts/{}", enc(&d.host.hostname));
+    let history = d
+        .reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| HistoryRow {
+            r,
+            diff: d
+                .reports
+                .get(i + 1)
+                .map(|older| format!("{base}/diff?from={}&to={}", older.id, r.id)),
+        })
+        .collect();
+    let mut keep = Vec::new();
+    if let Some(t) = nonempty(q.q.as_ref()) {
+        keep.push(format!("q={}", enc(&t)));
+    }
+    if let Some(r) = nonempty(q.risk.as_ref()) {
+        keep.push(format!("risk={}", enc(&r)));
+    }
+    let sorts = [
+        ("risk", "risk"),
+        ("package", "package"),
+        ("advisory", "advisory"),
+        ("CVEs", "cves"),
+        ("severity", "severity"),
+    ]
+    .into_iter()
+    .map(|(label, key)| {
+        let mut parts = keep.clone();
+        parts.push(format!("sort={key}"));
+        (label, key, format!("{base}?{}", parts.join("&")))
+    })
+    .collect();
     render(&HostPage {
         version: VERSION,
-        d,
+        tab,
+        q: &q,
+        patches,
+        unfixed,
+        history,
+        admin: viewer.admin,
+        csrf: &viewer.csrf,
+        here: base,
+        sorts,
+        d: &d,
     })
+}
+
+/// What `DELETE /api/v1/hosts/{hostname}` does with the host's history.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteHostQuery {
+    /// `keep` (the default): the host is retired — it leaves every list and count, its
+    /// reports are kept, and a new report from it puts it back in service; `purge`: the host
+    /// is deleted with its reports and installed packages.
+    pub history: Option<String>,
+}
+
+/// Retires (`purge` false) or deletes with its history (`purge` true) the host named
+/// `hostname` among those `viewer` may see, and refreshes the fleet index so that every count
+/// drops at once. Returns the hostname as stored.
+///
+/// # Errors
+/// No such host in scope (404) or a store failure.
+pub async fn retire_or_delete(
+    state: &AppState,
+    viewer: &Viewer,
+    hostname: &str,
+    purge: bool,
+) -> Result<String, AppError> {
+    let host = state
+        .store
+        .get_host_by_name(&hostname.trim().to_ascii_lowercase())
+        .await?
+        .filter(|h| viewer.scope.allows(h))
+        .ok_or_else(|| AppError::NotFound(format!("no host named {hostname}")))?;
+    let done = if purge {
+        state.store.delete_host(host.id).await?
+    } else {
+        state
+            .store
+            .retire_host(host.id, time::OffsetDateTime::now_utc())
+            .await?
+    };
+    if !done {
+        return Err(AppError::NotFound(format!("no host named {hostname}")));
+    }
+    tracing::info!(host = %host.hostname, purge, by = %viewer.author(), "host retired");
+    state.engine.fleet_changed();
+    state.engine.fleet_up_to_date().await?;
+    Ok(host.hostname)
+}
+
+/// `DELETE /api/v1/hosts/{hostname}`.
+///
+/// # Errors
+/// Not an admin or a bad CSRF token (403); an unknown `history` (400); see
+/// [`retire_or_delete`].
+#[utoipa::path(
+    delete,
+    path = "/api/v1/hosts/{hostname}",
+    operation_id = "hosts_delete",
+    tag = "hosts",
+    params(("hostname" = String, Path, description = "Host name (case-insensitive)"), DeleteHostQuery),
+    responses(
+        (status = 204, description = "Retired (`history=keep`) or deleted with its history (`history=purge`)"),
+        (status = 400, description = "`history` is neither keep nor purge"),
+        (status = 404, description = "No such host"),
+        crate::api_types::AdminRefusals
+    )
+)]
+pub async fn api_delete(
+    State(state): State<AppState>,
+    crate::auth::Admin(viewer): crate::auth::Admin,
+    Path(hostname): Path<String>,
+    Query(q): Query<DeleteHostQuery>,
+) -> Result<axum::http::StatusCode, AppError> {
+    let purge = match q.history.as_deref().map(str::trim) {
+        None | Some("" | "keep") => false,
+        Some("purge") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "history {other:?}: keep (retire the host, keep its reports) or purge"
+            )));
+        }
+    };
+    retire_or_delete(&state, &viewer, &hostname, purge).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// The host page's retire / delete form.
+#[derive(Debug, Default, Deserialize)]
+pub struct RetireForm {
+    /// `on` (a checked box): delete the host with its reports.
+    #[serde(default)]
+    pub purge_history: Option<String>,
+}
+
+/// `POST /hosts/{hostname}/retire`: retires the host, or deletes it with its history when
+/// the form's box is checked; back to the hosts list.
+///
+/// # Errors
+/// CSRF, admin, unknown host or store failures.
+pub async fn retire_form(
+    State(state): State<AppState>,
+    Path(hostname): Path<String>,
+    crate::auth::AdminForm(viewer, f): crate::auth::AdminForm<RetireForm>,
+) -> Result<Response, AppError> {
+    let purge = f.purge_history.is_some_and(|v| !v.is_empty());
+    retire_or_delete(&state, &viewer, &hostname, purge).await?;
+    Ok(axum::response::Redirect::to("/hosts").into_response())
 }

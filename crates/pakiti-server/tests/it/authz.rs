@@ -19,9 +19,30 @@ pub(crate) struct ListRoute {
 }
 
 pub(crate) const LIST_ROUTES: &[ListRoute] = &[
+    // The front page and its API count hosts without naming them.
     ListRoute {
         path: "/",
+        shows_hosts: false,
+    },
+    ListRoute {
+        path: "/?since=2020-01-01",
+        shows_hosts: false,
+    },
+    ListRoute {
+        path: "/api/v1/summary",
+        shows_hosts: false,
+    },
+    ListRoute {
+        path: "/hosts?exposed=tagged",
+        shows_hosts: false,
+    },
+    ListRoute {
+        path: "/hosts?exposed_since=2020-01-01",
         shows_hosts: true,
+    },
+    ListRoute {
+        path: "/hosts?retired=true",
+        shows_hosts: false,
     },
     ListRoute {
         path: "/hosts",

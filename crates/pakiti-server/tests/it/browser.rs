@@ -377,7 +377,7 @@ async fn log_in_filter_hosts_open_a_host() {
         .await;
     let h1 = browser.find("h1").await;
     assert_eq!(browser.text(&h1).await, name);
-    assert!(browser.wait_source("CVEs and findings").await);
+    assert!(browser.wait_source("Install these updates").await);
     assert!(
         !browser.find_all("table tbody tr").await.is_empty(),
         "a vulnerable host has findings"
@@ -419,8 +419,10 @@ async fn log_in_filter_hosts_open_a_host() {
     browser.type_into("#user", "alice").await;
     browser.type_into("#password", "alice's pw").await;
     browser.click("#login").await;
-    // A log-in without `next` lands on the front page, which is the hosts list.
+    // A log-in without `next` lands on the front page: her scope's numbers.
     browser.wait_url("/", |u| u == format!("{}/", s.base)).await;
+    assert!(browser.wait_source("What to patch first").await);
+    browser.goto(&format!("{}/hosts", s.base)).await;
     let rows = browser.find_all("table.hosts tbody tr").await;
     assert!(!rows.is_empty());
     for r in &rows {
@@ -546,4 +548,153 @@ async fn tag_a_cve_add_an_exception_and_see_the_counts_change(
     );
     assert!(browser.wait_source(&format!("<dd>{} (", before - 1)).await);
     browser.screenshot("10-host-after-exception").await;
+}
+
+/// Issue 14's morning walk: the front page → the known-exploited (KEV) number → a host it
+/// counts → its patch list, where the KEV finding is → "mark exception" on that row, back on
+/// the host page → the host's CVE count and the front page's KEV number drop. Screenshots
+/// `20-…` to `25-…`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_page_kev_finding_host_patch_list_exception() {
+    let browser = Browser::start().await;
+    let s = TestServer::start(TestDatabase::sqlite(), accounts).await;
+    pakiti_server::demo::populate(&s.state).await.unwrap();
+    pakiti_server::handlers::users::create_user(&s.state, "admin", Some("correct horse"), true)
+        .await
+        .unwrap();
+    // A fixable CVE that a single finding of a vulnerable host carries: made KEV.
+    let store = &s.state.store;
+    // (Accounts mode: the test's HTTP client has no session; read the store.)
+    let f = pakiti_store::HostFilter {
+        vulnerable_only: true,
+        ..Default::default()
+    };
+    let page = pakiti_store::Page {
+        offset: 0,
+        limit: 1000,
+    };
+    let listed = store
+        .list_hosts(&f, Default::default(), page)
+        .await
+        .unwrap();
+    let mut pick = None;
+    'hosts: for h in &listed.hosts {
+        let findings = store.host_findings(h.id).await.unwrap();
+        for f in findings.iter().filter(|f| f.fixed_version.is_some()) {
+            for c in &f.cves {
+                if findings.iter().filter(|g| g.cves.contains(c)).count() == 1 {
+                    pick = Some((h.clone(), f.clone(), c.clone()));
+                    break 'hosts;
+                }
+            }
+        }
+    }
+    let (host, finding, cve) = pick.expect("a fixable CVE of one finding");
+    let mut facts = pakiti_core::risk::CveFactsIndex::default();
+    facts.insert(
+        cve.clone(),
+        pakiti_core::risk::CveFacts {
+            kev: Some(pakiti_core::risk::Kev {
+                date_added: "2024-01-01".into(),
+                due_date: Some("2024-01-22".into()),
+                ransomware: true,
+            }),
+            ..Default::default()
+        },
+    );
+    s.state.engine.set_cve_facts(facts);
+
+    browser.goto(&format!("{}/login", s.base)).await;
+    browser.type_into("#user", "admin").await;
+    browser.type_into("#password", "correct horse").await;
+    browser.click("#login").await;
+    browser.wait_url("/", |u| u == format!("{}/", s.base)).await;
+    assert!(browser.wait_source("What to patch first").await);
+    let kev_link = "#summary-exposed_kev a.count";
+    let kev_before: usize = browser
+        .text(&browser.find(kev_link).await)
+        .await
+        .parse()
+        .unwrap();
+    assert!(kev_before >= 1, "the KEV CVE's host is counted");
+    browser.screenshot("20-front-page").await;
+
+    browser.click(kev_link).await;
+    browser
+        .wait_url("the KEV hosts", |u| u.contains("exposed=kev"))
+        .await;
+    let rows = browser.find_all("table.hosts tbody tr").await;
+    assert_eq!(
+        rows.len(),
+        kev_before,
+        "the number's link lists that many hosts"
+    );
+    browser.screenshot("21-kev-hosts").await;
+
+    browser
+        .click(&format!("table.hosts a[href='/hosts/{}']", host.hostname))
+        .await;
+    browser
+        .wait_url("the host page", |u| {
+            u.ends_with(&format!("/hosts/{}", host.hostname))
+        })
+        .await;
+    assert!(browser.wait_source("Install these updates").await);
+    let row = format!("tr.patch:has(option[value='{cve}'])");
+    let first = browser.find("table.patches tbody tr.patch").await;
+    assert!(
+        browser.text(&first).await.contains(&cve),
+        "the KEV finding is the first patch (no CVE is tagged)"
+    );
+    assert!(browser.source().await.contains(">KEV</span>"));
+    browser.screenshot("22-host-patch-list").await;
+
+    let before = store.get_host(host.id).await.unwrap().unwrap().counts.cves;
+    browser.click(&format!("{row} details summary")).await;
+    let form = format!(
+        "{row} form.exception:has(option[value='{cve}'])[action='/exceptions']:has(input[value='{}'])",
+        finding.package.name
+    );
+    browser
+        .click(&format!("{form} option[value='{cve}']"))
+        .await;
+    browser
+        .type_into(
+            &format!("{form} [name=reason]"),
+            "not exposed: service disabled",
+        )
+        .await;
+    browser.screenshot("23-mark-exception").await;
+    browser.click(&format!("{form} button[type=submit]")).await;
+    browser
+        .wait_url("back on the host page", |u| {
+            u.ends_with(&format!("/hosts/{}", host.hostname))
+        })
+        .await;
+    assert!(
+        browser.wait_source("not exposed: service disabled").await,
+        "the exception is shown as applied"
+    );
+    let after = store.get_host(host.id).await.unwrap().unwrap().counts.cves;
+    assert_eq!(after, before - 1, "the exception lowers the host's count");
+    assert!(browser.wait_source(&format!("<dd>{after} (")).await);
+    assert!(
+        !browser
+            .source()
+            .await
+            .contains(&format!("<option value=\"{cve}\">")),
+        "the finding left the patch list"
+    );
+    browser.screenshot("24-host-after-exception").await;
+
+    browser.goto(&format!("{}/", s.base)).await;
+    let kev_after: usize = browser
+        .text(&browser.find(kev_link).await)
+        .await
+        .parse()
+        .unwrap();
+    assert!(kev_after < kev_before, "{kev_after} < {kev_before}");
+    browser.screenshot("25-front-page-after").await;
+    browser.quit().await;
+    s.finish().await;
 }

@@ -16,6 +16,7 @@ mod invariant;
 mod issue_12;
 mod kernels;
 mod notify;
+mod pages;
 mod peers;
 mod pki;
 mod prioritisation;

@@ -221,7 +221,7 @@ async fn pages_filters_exports_tags_and_exceptions() {
         let (_, html) = text(&s, "/packages/bash").await;
         let one = rows[0]["hostname"].as_str().unwrap();
         assert!(html.contains(&format!("href=\"/hosts/{one}\"")), "{b}");
-        let (_, html) = text(&s, &format!("/hosts/{one}")).await;
+        let (_, html) = text(&s, &format!("/hosts/{one}?tab=packages")).await;
         assert!(
             html.contains("href=\"/packages/bash\""),
             "{b}: host page links packages"
@@ -606,7 +606,7 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(
         routed.len(),
         33,
-        "23 routes (with /api/v1/changes and the report diff), and the ten of /api/v1/users"
+        "23 routes (with /api/v1/changes, the report diff, GET /api/v1/summary and DELETE of one host), and the ten of /api/v1/users"
     );
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;

@@ -1228,3 +1228,100 @@ async fn issue_11_refused_reports_are_bounded() {
         assert_eq!(page[0].reason, "reason 3");
     });
 }
+
+/// Issue 14: a retired host leaves the host lists, their counts and the fleet index, keeps
+/// its reports, and comes back in service with its next report.
+#[tokio::test]
+async fn retired_hosts_leave_the_lists_and_come_back_with_a_report() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let p = [pkg("bash", "5.0-1.el8")];
+        let a = save(s, &id("a", None), &facts("rhel:8"), 0, "h", &p).await;
+        processed(s, &a, at(0), HostCounts::default()).await;
+        let b = save(s, &id("b", None), &facts("rhel:8"), 0, "h", &p).await;
+        processed(s, &b, at(0), HostCounts::default()).await;
+        let names = |retired: bool| async move {
+            let f = HostFilter {
+                retired,
+                ..HostFilter::default()
+            };
+            let page = s
+                .list_hosts(&f, HostSort::default(), Page::default())
+                .await
+                .unwrap();
+            assert_eq!(page.total as usize, page.hosts.len());
+            page.hosts
+                .into_iter()
+                .map(|h| h.hostname)
+                .collect::<Vec<_>>()
+        };
+        assert!(s.retire_host(a.host_id, at(10)).await.unwrap());
+        assert!(s.retire_host(a.host_id, at(20)).await.unwrap());
+        assert_eq!(s.host_retired_at(a.host_id).await.unwrap(), Some(at(10)));
+        assert_eq!(s.host_retired_at(b.host_id).await.unwrap(), None);
+        assert!(!s.retire_host(987_654, at(10)).await.unwrap());
+        assert_eq!(names(false).await, ["b"]);
+        assert_eq!(names(true).await, ["a"]);
+        let fleet: Vec<_> = s
+            .fleet_hosts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert_eq!(fleet, [b.host_id]);
+        assert_eq!(s.host_reports(a.host_id, 10).await.unwrap().len(), 1);
+        // Its next report (here a changed one) puts it back.
+        let a2 = save(s, &id("a", None), &facts("rhel:8"), 30, "h2", &p).await;
+        assert_eq!(a2.host_id, a.host_id);
+        assert_eq!(s.host_retired_at(a.host_id).await.unwrap(), None);
+        assert_eq!(names(false).await, ["a", "b"]);
+        // So does an unchanged one.
+        processed(s, &a2, at(30), HostCounts::default()).await;
+        assert!(s.retire_host(a.host_id, at(40)).await.unwrap());
+        s.touch_unchanged_report(a.host_id, &meta(50, "h2"))
+            .await
+            .unwrap();
+        assert_eq!(s.host_retired_at(a.host_id).await.unwrap(), None);
+    });
+}
+
+/// Issue 14's front page, until the exposure history: hosts whose reports since a time
+/// counted more CVEs than their last report before it (or than none).
+#[tokio::test]
+async fn hosts_with_more_cves_since_a_time() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let p = [pkg("bash", "5.0-1.el8")];
+        let cves = |n: i64| HostCounts {
+            cves: n,
+            ..HostCounts::default()
+        };
+        let a = save(s, &id("a", None), &facts("rhel:8"), 0, "a1", &p).await;
+        processed(s, &a, at(0), cves(1)).await;
+        let a = save(s, &id("a", None), &facts("rhel:8"), 100, "a2", &p).await;
+        processed(s, &a, at(100), cves(3)).await;
+        let b = save(s, &id("b", None), &facts("rhel:8"), 0, "b1", &p).await;
+        processed(s, &b, at(0), cves(2)).await;
+        let b = save(s, &id("b", None), &facts("rhel:8"), 100, "b2", &p).await;
+        processed(s, &b, at(100), cves(2)).await;
+        let c = save(s, &id("c", None), &facts("rhel:8"), 100, "c1", &p).await;
+        processed(s, &c, at(100), cves(2)).await;
+        let d = save(s, &id("d", None), &facts("rhel:8"), 100, "d1", &p).await;
+        processed(s, &d, at(100), cves(0)).await;
+        assert_eq!(
+            s.hosts_with_more_cves_since(at(50)).await.unwrap(),
+            [a.host_id, c.host_id]
+        );
+        assert_eq!(
+            s.hosts_with_more_cves_since(at(0)).await.unwrap(),
+            [a.host_id, b.host_id, c.host_id]
+        );
+        assert!(
+            s.hosts_with_more_cves_since(at(150))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    });
+}
