@@ -53,6 +53,7 @@ mod engine;
 pub mod evaluate;
 pub mod fleet;
 pub mod ingest;
+pub mod metrics;
 pub mod osrules;
 pub mod reevaluate;
 pub mod updates;

@@ -9,6 +9,7 @@ pub mod exceptions;
 pub mod feeds;
 pub mod hosts;
 pub mod identity_conflicts;
+pub mod ops;
 pub mod packages;
 pub mod refused;
 pub mod report;

@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    cves, exceptions, feeds, hosts, identity_conflicts, packages, refused, report, repositories,
-    session, sets, stats, tags, users,
+    cves, exceptions, feeds, hosts, identity_conflicts, ops, packages, refused, report,
+    repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -47,6 +47,7 @@ use crate::web;
         (name = "packages", description = "One package across the fleet"),
         (name = "reports", description = "Refused reports and identity conflicts"),
         (name = "users", description = "Users, grants and API tokens (administrators)"),
+        (name = "ops", description = "Monitoring: the state `pakiti check` judges"),
     )
 )]
 struct ApiDoc;
@@ -78,6 +79,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::api_remove_grant))
         .routes(routes!(users::api_tokens, users::api_create_token))
         .routes(routes!(users::api_revoke_token))
+        .routes(routes!(ops::api_check))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
@@ -120,6 +122,8 @@ pub fn router(state: AppState) -> Router {
         .route("/pakiti/feed/", post(report::post))
         .route("/pakiti/feed", post(report::post))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/", get(hosts::list_page))
         .route("/hosts", get(hosts::list_page))
         .route("/hosts/{hostname}", get(hosts::page))

@@ -8,11 +8,13 @@ mod admin;
 mod cves;
 mod fleet;
 mod hosts;
+mod ops;
 
 pub use admin::*;
 pub use cves::*;
 pub use fleet::*;
 pub use hosts::*;
+pub use ops::*;
 
 use time::format_description::well_known::Rfc3339;
 

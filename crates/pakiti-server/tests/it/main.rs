@@ -13,6 +13,7 @@ mod identity;
 mod invariant;
 mod issue_12;
 mod kernels;
+mod ops;
 mod peers;
 mod pki;
 mod reading;
