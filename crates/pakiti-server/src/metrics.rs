@@ -10,7 +10,6 @@
 //! `[metrics] cache_secs` seconds: a scrape never walks the hosts more often than that.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pakiti_store::{Host, HostFilter, HostId, HostScope, Page, SyncStatus};
@@ -687,6 +686,3 @@ pub async fn census_filter(
         ..HostFilter::default()
     })
 }
-
-/// Shared handle stored in [`AppState`].
-pub type SharedMetrics = Arc<Metrics>;

@@ -245,7 +245,7 @@ pub fn judge(args: &CheckArgs, s: &ApiCheck) -> Verdict {
     let stalest = s
         .sources
         .iter()
-        .max_by_key(|x| x.age_secs.map_or(i64::MAX, |a| a));
+        .max_by_key(|x| x.age_secs.unwrap_or(i64::MAX));
     if let Some(src) = stalest {
         let age = src.age_secs.unwrap_or(i64::MAX);
         let hours = |h: Option<i64>| h.map(|h| h.saturating_mul(3600));

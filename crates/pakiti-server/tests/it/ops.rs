@@ -407,7 +407,8 @@ fn pakiti(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pakiti"));
     c.args(args)
         .env("PAKITI_LOG", "warn")
-        .env_remove("PAKITI_TOKEN");
+        .env_remove("PAKITI_TOKEN")
+        .env_remove("PAKITI_BLESS");
     for (k, v) in env {
         c.env(k, v);
     }

@@ -583,7 +583,7 @@ async fn openapi_document_matches_the_server() {
     let routed: BTreeSet<(String, String)> =
         pakiti_server::router::api_routes().into_iter().collect();
     assert_eq!(documented, routed);
-    assert_eq!(routed.len(), 31, "21 routes, and the ten of /api/v1/users");
+    assert_eq!(routed.len(), 32, "22 routes, and the ten of /api/v1/users");
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;
     pakiti_server::demo::populate(&s.state).await.unwrap();
