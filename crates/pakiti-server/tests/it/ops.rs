@@ -63,17 +63,17 @@ fn parse(text: &str) -> Samples {
             .unwrap_or_else(|_| panic!("bad value in {line:?}"));
         let name = series.split('{').next().unwrap();
         assert!(name_ok(name), "bad sample name in {line:?}");
-        if let Some(labels) = series.strip_prefix(name) {
-            if !labels.is_empty() {
-                let inner = labels
-                    .strip_prefix('{')
-                    .and_then(|l| l.strip_suffix('}'))
-                    .unwrap_or_else(|| panic!("bad labels in {line:?}"));
-                for pair in inner.split("\",") {
-                    let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line:?}"));
-                    assert!(name_ok(k), "bad label name in {line:?}");
-                    assert!(!v.contains('\n'), "{line:?}");
-                }
+        if let Some(labels) = series.strip_prefix(name)
+            && !labels.is_empty()
+        {
+            let inner = labels
+                .strip_prefix('{')
+                .and_then(|l| l.strip_suffix('}'))
+                .unwrap_or_else(|| panic!("bad labels in {line:?}"));
+            for pair in inner.split("\",") {
+                let (k, v) = pair.split_once("=\"").unwrap_or_else(|| panic!("{line:?}"));
+                assert!(name_ok(k), "bad label name in {line:?}");
+                assert!(!v.contains('\n'), "{line:?}");
             }
         }
         let family_typed = typed.iter().any(|(f, t)| {
