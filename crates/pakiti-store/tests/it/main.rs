@@ -6,6 +6,7 @@
 mod support;
 
 mod feeds;
+mod ops;
 mod queue;
 mod reports;
 mod repos;
