@@ -24,6 +24,7 @@ use parking_lot::Mutex;
 
 use crate::evaluate::{Evaluator, Policy};
 use crate::fleet::{Built, Fleet, FleetCell};
+use crate::metrics::EngineMetrics;
 use crate::osrules::OsRules;
 use crate::updates::UpdatesHandle;
 use crate::writer::Writer;
@@ -59,6 +60,8 @@ struct Inner {
     hashes: Mutex<HashCache>,
     /// Raw-body digests of the last plain stored report of each host ([`SeenBody`]).
     bodies: Mutex<BodyCache>,
+    /// What `/metrics` reports of ingest, the writer and the evaluator.
+    metrics: EngineMetrics,
     /// Held by a re-evaluation: one at a time per server, and ingest waits on it when it must
     /// catch up ([`Engine::catch_up`]).
     reeval: tokio::sync::Mutex<()>,
@@ -151,9 +154,11 @@ impl Engine {
     /// # Errors
     /// The store fails.
     pub async fn new(store: Store, os_rules: OsRules) -> anyhow::Result<Self> {
+        let metrics = EngineMetrics::default();
         let engine = Engine {
             inner: Arc::new(Inner {
-                writer: Writer::start(store.clone()),
+                writer: Writer::start(store.clone(), &metrics),
+                metrics,
                 store,
                 os_rules,
                 evaluator: ArcSwap::from_pointee(Evaluator::empty()),
@@ -176,6 +181,12 @@ impl Engine {
         engine.reload_policy().await?;
         engine.reload_cve_facts().await?;
         Ok(engine)
+    }
+
+    /// What this engine counts for `/metrics`.
+    #[must_use]
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.inner.metrics
     }
 
     /// The store.
@@ -262,6 +273,7 @@ impl Engine {
         } else {
             self.inner.store.streams_with_hosts().await?
         };
+        self.inner.metrics.evaluator_loaded();
         {
             let mut last = self.inner.source_gaps.lock();
             if *last != gaps {

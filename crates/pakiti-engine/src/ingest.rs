@@ -388,6 +388,7 @@ pub async fn process(
     report: &Report,
     origin: &Origin,
 ) -> Result<Outcome, IngestError> {
+    let _timer = engine.metrics().ingest_timer();
     let evaluator = engine.evaluator();
     let policy = engine.policy();
     let store = engine.store();

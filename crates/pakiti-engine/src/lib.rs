@@ -55,6 +55,7 @@ pub mod evaluate;
 pub mod fleet;
 pub mod history;
 pub mod ingest;
+pub mod metrics;
 pub mod osrules;
 pub mod reevaluate;
 pub mod updates;

@@ -10,6 +10,8 @@
 
 use pakiti_core::package::InstalledPackage;
 use pakiti_store::Store;
+
+use crate::metrics::EngineMetrics;
 use pakiti_store::{
     FinishReport, HostFacts, HostId, HostIdentity, NewReport, ReportId, ReportMeta, SavedReport,
     StoreError,
@@ -72,7 +74,7 @@ async fn ask<Q, T>(tx: &mpsc::Sender<(Q, Reply<T>)>, q: Q) -> Result<T, StoreErr
 /// Runs one queue: batches what is waiting, writes it with `many`, and on failure retries
 /// each item alone. Several runners may share a queue (PostgreSQL takes concurrent
 /// transactions); each takes a batch under the lock and writes it outside.
-async fn run<Q, T, F, Fut>(rx: Shared<Q, T>, many: F)
+async fn run<Q, T, F, Fut>(rx: Shared<Q, T>, many: F, queue: &'static str, metrics: EngineMetrics)
 where
     F: Fn(Vec<Q>) -> Fut,
     Fut: std::future::Future<Output = (Vec<Q>, Result<Vec<T>, StoreError>)>,
@@ -94,6 +96,7 @@ where
         };
         let (qs, replies): (Vec<Q>, Vec<Reply<T>>) = items.into_iter().unzip();
         let n = qs.len();
+        metrics.batch(queue, n);
         let (qs, result) = with_retries(&many, qs).await;
         match result {
             Ok(outs) => {
@@ -158,7 +161,7 @@ impl Writer {
     /// Starts the queue tasks on the current tokio runtime; they end when every `Writer`
     /// clone is dropped.
     #[must_use]
-    pub fn start(store: Store) -> Self {
+    pub fn start(store: Store, metrics: &EngineMetrics) -> Self {
         let (save, save_rx) = mpsc::channel::<(OwnedReport, Reply<SavedReport>)>(1024);
         let (finish, finish_rx) = mpsc::channel::<(FinishReport, Reply<bool>)>(1024);
         let (touch, touch_rx) = mpsc::channel(1024);
@@ -169,37 +172,65 @@ impl Writer {
         );
         for _ in 0..runners(&store) {
             let s = store.clone();
-            tokio::spawn(run(save_rx.clone(), move |qs: Vec<OwnedReport>| {
-                let s = s.clone();
-                async move {
-                    let news: Vec<NewReport<'_>> = qs.iter().map(OwnedReport::as_new).collect();
-                    let r = s.save_reports(&news).await;
-                    drop(news);
-                    (qs, r)
-                }
-            }));
+            tokio::spawn(run(
+                save_rx.clone(),
+                move |qs: Vec<OwnedReport>| {
+                    let s = s.clone();
+                    async move {
+                        let news: Vec<NewReport<'_>> = qs.iter().map(OwnedReport::as_new).collect();
+                        let r = s.save_reports(&news).await;
+                        drop(news);
+                        (qs, r)
+                    }
+                },
+                "save",
+                metrics.clone(),
+            ));
             let s = store.clone();
-            tokio::spawn(run(finish_rx.clone(), move |qs: Vec<FinishReport>| {
-                let s = s.clone();
-                async move {
-                    let r = s.finish_reports(&qs).await;
-                    (qs, r)
-                }
-            }));
+            tokio::spawn(run(
+                finish_rx.clone(),
+                move |qs: Vec<FinishReport>| {
+                    let s = s.clone();
+                    async move {
+                        let r = s.finish_reports(&qs).await;
+                        (qs, r)
+                    }
+                },
+                "finish",
+                metrics.clone(),
+            ));
             let s = store.clone();
-            tokio::spawn(run(touch_rx.clone(), move |qs: Vec<Touch>| {
-                let s = s.clone();
-                async move {
-                    let r = s.touch_unchanged_reports(&qs).await;
-                    (qs, r)
-                }
-            }));
+            tokio::spawn(run(
+                touch_rx.clone(),
+                move |qs: Vec<Touch>| {
+                    let s = s.clone();
+                    async move {
+                        let r = s.touch_unchanged_reports(&qs).await;
+                        (qs, r)
+                    }
+                },
+                "touch",
+                metrics.clone(),
+            ));
         }
         Writer {
             save,
             finish,
             touch,
         }
+    }
+
+    /// Writes waiting in each queue (`save`, `finish`, `touch`), for `/metrics`.
+    #[must_use]
+    pub fn queue_lengths(&self) -> [(&'static str, usize); 3] {
+        [
+            ("save", self.save.max_capacity() - self.save.capacity()),
+            (
+                "finish",
+                self.finish.max_capacity() - self.finish.capacity(),
+            ),
+            ("touch", self.touch.max_capacity() - self.touch.capacity()),
+        ]
     }
 
     /// Saves a changed report (see [`Store::save_report`]).

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_ingest;
 pub mod bench_repos;
 pub mod bench_web;
+pub mod check;
 pub mod feed;
 pub mod host;
 pub mod repo;

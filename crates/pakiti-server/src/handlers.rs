@@ -12,6 +12,7 @@ pub mod home;
 pub mod hosts;
 pub mod identity_conflicts;
 pub mod notifications;
+pub mod ops;
 pub mod packages;
 pub mod refused;
 pub mod report;

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod jobs;
 pub mod limits;
 pub mod listen;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod ratelimit;

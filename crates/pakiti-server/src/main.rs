@@ -137,6 +137,13 @@ enum Command {
     },
     /// Print the commented example settings file.
     DefaultConfig,
+    /// Nagios/Icinga check: hosts exposed to tagged (or KEV, or severe) CVEs, hosts not
+    /// reporting, feed and repository age, refused reports.
+    ///
+    /// Asks a server's API (--url, --token) or reads the store (--database, --config). Prints
+    /// one status line with performance data; exit codes 0 OK, 1 WARNING, 2 CRITICAL,
+    /// 3 UNKNOWN. A threshold N alerts when the value is above N.
+    Check(cmd::check::CheckArgs),
     /// Measure performance on the real data in shared/data (figures for the issues).
     Bench {
         #[command(subcommand)]
@@ -493,7 +500,17 @@ fn parse_kind(s: &str) -> Result<FeedKind, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // A monitoring plugin's usage error is UNKNOWN (3), not clap's 2 (CRITICAL).
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "check") => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("bad arguments");
+            println!("{}", cmd::check::unknown(first).line);
+            return ExitCode::from(3);
+        }
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PAKITI_LOG")
@@ -761,6 +778,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 state.store.close().await;
                 r
             })?;
+        }
+        Command::Check(args) => {
+            let global = &cli.global;
+            let verdict = runtime()?.block_on(cmd::check::run(&args, || settings(global)));
+            use std::io::Write;
+            writeln!(out, "{}", verdict.line)?;
+            return Ok(ExitCode::from(verdict.state.code()));
         }
         Command::DefaultConfig => {
             use std::io::Write;

@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, hosts, identity_conflicts, notifications, packages,
-    refused, report, report_diff, repositories, session, sets, stats, tags, users,
+    changes, cves, exceptions, feeds, home, hosts, identity_conflicts, notifications, ops,
+    packages, refused, report, report_diff, repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -48,6 +48,7 @@ use crate::web;
         (name = "reports", description = "Refused reports and identity conflicts"),
         (name = "users", description = "Users, grants and API tokens (administrators)"),
         (name = "notifications", description = "Notification rules and their outbox (administrators)"),
+        (name = "ops", description = "Monitoring: the state `pakiti check` judges"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +93,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(notifications::api_test_rule))
         .routes(routes!(notifications::api_outbox))
+        .routes(routes!(ops::api_check))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
@@ -135,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .route("/pakiti/feed", post(report::post))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/", get(home::page))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .route("/hosts", get(hosts::list_page))
         .route("/hosts/{hostname}", get(hosts::page))
         .route("/hosts/{hostname}/retire", post(hosts::retire_form))

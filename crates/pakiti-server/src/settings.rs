@@ -58,6 +58,8 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// E-mail and webhook notifications (`[notify]`, see the `notify` module).
     pub notify: NotifySettings,
+    /// `[metrics]`: who may read `/metrics`, an optional listener of its own.
+    pub metrics: MetricsSettings,
 }
 
 /// `[notify]`: how notification rules deliver (the rules themselves are in the store,
@@ -93,6 +95,42 @@ impl Default for NotifySettings {
             retry_secs: 60,
             send_interval_secs: 10,
             timeout_secs: 30,
+        }
+    }
+}
+
+/// `[metrics]`: the Prometheus endpoint `/metrics` (see `metrics.rs`).
+///
+/// On the main listener `/metrics` answers a request carrying `Authorization: Bearer <token>`
+/// (when `token` is set) or an administrator (session, API token, or `auth.mode = "none"`);
+/// anyone only with `public = true`. On `listen`, a listener serving only `/metrics`,
+/// `/healthz` and `/readyz`, it answers anyone when no `token` is set (bind it to an address
+/// only the monitoring network reaches), else only the token.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// A listener of its own for `/metrics`, `/healthz` and `/readyz` (e.g. 127.0.0.1:9180).
+    pub listen: Option<SocketAddr>,
+    /// The bearer token a scraper sends (`Authorization: Bearer …`).
+    pub token: Option<String>,
+    /// Serve `/metrics` on the main listener to anyone (not only the token or an
+    /// administrator).
+    pub public: bool,
+    /// Hosts whose last report is older than this many days count as `stale`.
+    pub stale_days: u32,
+    /// Seconds the host counts (by state) are kept between scrapes: they are computed from
+    /// the store and the fleet index at most this often.
+    pub cache_secs: u64,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            listen: None,
+            token: None,
+            public: false,
+            stale_days: 7,
+            cache_secs: 30,
         }
     }
 }
@@ -138,6 +176,19 @@ pub enum SmtpSecurity {
     Tls,
     /// No encryption.
     None,
+}
+
+// The token stays out of logs.
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("public", &self.public)
+            .field("stale_days", &self.stale_days)
+            .field("cache_secs", &self.cache_secs)
+            .finish()
+    }
 }
 
 /// HTTPS served by `pakiti serve` itself (`[tls]`): certificate, key, optional client
@@ -341,6 +392,7 @@ impl Default for Settings {
             limits: crate::limits::Limits::default(),
             identity: IdentitySettings::default(),
             notify: NotifySettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }

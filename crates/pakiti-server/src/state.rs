@@ -29,6 +29,8 @@ pub struct AppState {
     pub fetcher: crate::jobs::fetch::Fetcher,
     /// The in-memory indexes, report ingest and re-evaluation.
     pub engine: Engine,
+    /// The Prometheus registry of `/metrics` (`metrics.rs`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The key CSRF tokens of proxy/certificate users (and of mode `none`) are derived from:
     /// one per database, so a form rendered by one server posts to any other behind the same
     /// load balancer, and survives restarts.
@@ -58,6 +60,7 @@ impl AppState {
         let fetcher = crate::jobs::fetch::Fetcher::new(settings.outgoing_proxy.as_deref())?;
         let engine = Engine::new(store.clone(), os_rules).await?;
         Ok(AppState {
+            metrics: Arc::new(crate::metrics::Metrics::new(&engine)),
             csrf_secret,
             fetcher,
             budgets: Arc::new(crate::limits::Budgets::new(&settings.limits)),

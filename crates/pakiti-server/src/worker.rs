@@ -150,6 +150,7 @@ pub async fn run_once(state: &AppState, worker: &str, batch: i64) -> anyhow::Res
             };
             ingest::process(&state.engine, &report, &origin)
                 .await
+                .inspect(|o| state.engine.metrics().outcome(o))
                 .map_err(|e| anyhow::anyhow!("{e}"))
         }
         .await;

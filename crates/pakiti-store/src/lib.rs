@@ -154,7 +154,7 @@ pub use notify::{NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, Outbox
 pub use problems::{ReportProblem, ReportProblems};
 pub use refused::{NewRefusedReport, RefusedReport, RefusedReportId};
 pub use repos::{NewRepository, RepoContent, RepoEntry, RepoRun, Repository, RepositoryId};
-pub use store::Store;
+pub use store::{PoolUsage, Store};
 pub use users::{
     ApiToken, ApiTokenId, Grant, GrantKind, NewUser, Session, User, UserId, UserUpdate,
 };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::cache::Caches;
-use crate::db::{Db, Pool, Tx};
+use crate::db::{Db, Pool, Tx, on};
 use crate::error::StoreError;
 use crate::{postgres, sqlite};
 
@@ -18,6 +18,19 @@ pub struct Store {
     pub(crate) read: Pool,
     /// Facts that never change once committed (see `Caches`).
     pub(crate) caches: Arc<Caches>,
+}
+
+/// One connection pool's use ([`Store::pool_usage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// `write`, `read` (SQLite) or `main` (PostgreSQL).
+    pub pool: &'static str,
+    /// Connections open (idle or in use).
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
 }
 
 impl Store {
@@ -95,6 +108,35 @@ impl Store {
         match &self.write {
             Db::Sqlite(write) => sqlite::size_bytes(write).await,
             Db::Postgres(pool) => postgres::size_bytes(pool).await,
+        }
+    }
+
+    /// Whether the store answers a trivial query (`SELECT 1` on the read pool): the readiness
+    /// probe. A closed pool or an unreachable server is an error.
+    ///
+    /// # Errors
+    ///
+    /// The query fails.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let (_one,): (i32,) = on!(&self.read, p => sqlx::query_as("SELECT 1").fetch_one(p).await)?;
+        Ok(())
+    }
+
+    /// The connection pools' use: `write` and `read` for SQLite (one writer connection, a few
+    /// readers), one `main` pool for PostgreSQL.
+    #[must_use]
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        fn usage<D: sqlx::Database>(pool: &'static str, p: &sqlx::Pool<D>) -> PoolUsage {
+            PoolUsage {
+                pool,
+                open: p.size(),
+                idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+                max: p.options().get_max_connections(),
+            }
+        }
+        match (&self.write, &self.read) {
+            (Db::Sqlite(w), Db::Sqlite(r)) => vec![usage("write", w), usage("read", r)],
+            (Db::Postgres(p), _) | (_, Db::Postgres(p)) => vec![usage("main", p)],
         }
     }
 

@@ -11,6 +11,7 @@ mod history;
 mod hosts;
 mod notify;
 mod pages;
+mod ops;
 
 pub use admin::*;
 pub use cves::*;
@@ -19,6 +20,7 @@ pub use history::*;
 pub use hosts::*;
 pub use notify::*;
 pub use pages::*;
+pub use ops::*;
 
 use time::format_description::well_known::Rfc3339;
 

@@ -207,6 +207,20 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
         let (st, done) = (state.clone(), until_stopped());
         servers.spawn(async move { (crate::serve(listener, st, done).await, "HTTP") });
     }
+    if let Some(addr) = state.settings.metrics.listen {
+        // `[metrics] listen`: /metrics, /healthz and /readyz only.
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr} ([metrics] listen)"))?;
+        tracing::info!(%addr, "metrics listener");
+        let (st, done) = (state.clone(), until_stopped());
+        servers.spawn(async move {
+            (
+                crate::handlers::ops::serve_metrics(listener, st, done).await,
+                "metrics",
+            )
+        });
+    }
     if let (Some(listener), Some(reloader)) = (https, tls) {
         let (st, done) = (state.clone(), until_stopped());
         servers.spawn(async move {

@@ -361,6 +361,8 @@ pub async fn post(
     {
         Ok(read) => read,
         Err(e) => {
+            state.metrics.report_received("unknown");
+            state.metrics.report_answered("unknown", e.status());
             if e.status().is_client_error() {
                 record_refusal(
                     &state,
@@ -382,6 +384,8 @@ pub async fn post(
             return resp;
         }
     };
+    let wire = wire_label(raw_query, &headers, &body);
+    state.metrics.report_received(wire);
     let mut hostname = None;
     match handle(
         &state,
@@ -394,8 +398,12 @@ pub async fn post(
     )
     .await
     {
-        Ok(resp) => resp,
+        Ok(resp) => {
+            state.metrics.report_answered(wire, resp.status());
+            resp
+        }
         Err(e) => {
+            state.metrics.report_answered(wire, e.status());
             if e.status().is_client_error() {
                 let hostname = hostname.or_else(|| pakiti_api::report::sniff_hostname(&body));
                 let protocol = wire_label(raw_query, &headers, &body);
@@ -459,6 +467,7 @@ async fn replay_unchanged(
     if touched.is_none() {
         return Ok(None);
     }
+    state.engine.metrics().processed("unchanged");
     tracing::info!(host = ?seen.hostname, unchanged = true, same_bytes = true, "report");
     if wants_json {
         let reply = json::JsonReply {
@@ -575,6 +584,11 @@ async fn handle(
     } else {
         ingest::process(&state.engine, &report, &origin).await?
     };
+    if verdict == crate::identity::Verdict::Held {
+        state.engine.metrics().processed("held");
+    } else {
+        state.engine.metrics().outcome(&outcome);
+    }
     if !outcome.unchanged {
         state.engine.fleet_changed();
     }

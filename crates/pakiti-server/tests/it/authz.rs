@@ -171,6 +171,15 @@ pub(crate) const LIST_ROUTES: &[ListRoute] = &[
         path: "/api/v1/changes?since=2000-01-01&format=json",
         shows_hosts: true,
     },
+    // `pakiti check`'s summary (counts, and the names of exposed hosts).
+    ListRoute {
+        path: "/api/v1/check",
+        shows_hosts: false,
+    },
+    ListRoute {
+        path: "/api/v1/check?group=brno&severity=low",
+        shows_hosts: false,
+    },
     ListRoute {
         path: "/packages/bash",
         shows_hosts: true,

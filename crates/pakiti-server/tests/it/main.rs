@@ -17,6 +17,7 @@ mod issue_12;
 mod kernels;
 mod notify;
 mod pages;
+mod ops;
 mod peers;
 mod pki;
 mod prioritisation;

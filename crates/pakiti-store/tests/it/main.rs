@@ -9,6 +9,7 @@ mod cvefacts;
 mod feeds;
 mod history;
 mod notify;
+mod ops;
 mod queue;
 mod reports;
 mod repos;
