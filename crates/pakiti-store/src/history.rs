@@ -546,14 +546,18 @@ impl Store {
         hosts.sort_unstable();
         // The host rows first, in one order (as a report's finish does when it writes the
         // counts): a concurrent finish of the same host then reads the exposures this writes.
+        // Retired hosts keep their counts right (they may come back) but their exposures
+        // stay ended by the retirement until a report puts them back in service.
+        let mut retired: std::collections::HashSet<HostId> = std::collections::HashSet::new();
         for chunk in hosts.chunks(5_000) {
-            on!(&mut tx, t => sqlx::query_as::<_, (i64,)>(&format!(
-                "SELECT id FROM hosts WHERE id {} ORDER BY id{}",
+            let rows = on!(&mut tx, t => sqlx::query_as::<_, (i64, Option<i64>)>(&format!(
+                "SELECT id, retired_at FROM hosts WHERE id {} ORDER BY id{}",
                 DB::in_list(1),
                 DB::LOCK
             ))
             .bind(DB::ids(chunk))
             .fetch_all(&mut **t).await)?;
+            retired.extend(rows.into_iter().filter(|r| r.1.is_some()).map(|r| r.0));
         }
         for (host, c) in counts {
             write_counts_in(&mut tx, *host, c, None).await?;
@@ -566,6 +570,9 @@ impl Store {
         }
         let (mut gained, mut lost) = (0, 0);
         for (host, now) in exposures {
+            if retired.contains(host) {
+                continue;
+            }
             let rows = open.get(host).map(Vec::as_slice).unwrap_or_default();
             let rows: Vec<(i64, &str, Option<&str>)> = rows
                 .iter()
@@ -577,6 +584,21 @@ impl Store {
         }
         tx.commit().await?;
         Ok((gained, lost))
+    }
+
+    /// Ids of hosts with an exposure that began at or after `since` and is still open (the
+    /// front page's "new exposures", exact: a feed change counts as well as a report).
+    pub async fn hosts_with_open_exposures_since(
+        &self,
+        since: OffsetDateTime,
+    ) -> Result<Vec<HostId>, StoreError> {
+        let rows: Vec<(i64,)> = on!(&self.read, p => sqlx::query_as(
+            "SELECT DISTINCT host_id FROM exposures WHERE began_at >= $1 AND ended_at IS NULL \
+             AND began_cause <> 'baseline' ORDER BY host_id",
+        )
+        .bind(ts(since))
+        .fetch_all(p).await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Whether history must start from the current state: no exposure was ever recorded but

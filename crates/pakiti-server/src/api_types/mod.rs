@@ -10,8 +10,8 @@ mod fleet;
 mod history;
 mod hosts;
 mod notify;
-mod pages;
 mod ops;
+mod pages;
 
 pub use admin::*;
 pub use cves::*;
@@ -19,8 +19,8 @@ pub use fleet::*;
 pub use history::*;
 pub use hosts::*;
 pub use notify::*;
-pub use pages::*;
 pub use ops::*;
+pub use pages::*;
 
 use time::format_description::well_known::Rfc3339;
 

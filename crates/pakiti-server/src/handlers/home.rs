@@ -118,14 +118,13 @@ pub async fn summary(
             },
         )
         .await?,
-        // merge: with the exposure history (helper "history"), `exposed_since` counts hosts
-        // that gained an exposure since then; until then, hosts whose reports since then
-        // counted more CVEs than before.
+        // From the exposure history: hosts with an exposure that began since then (by a
+        // report or a feed change) and is still open; the full list is on /changes.
         host_item(
             state,
             viewer,
             "new_exposures",
-            "hosts with new exposures since then",
+            "hosts with new exposures since then (still open)",
             HostsQuery {
                 exposed_since: Some(since_text.clone()),
                 ..HostsQuery::default()

@@ -286,11 +286,10 @@ pub async fn host_filter(
     let exposed = nonempty(q.exposed.as_ref());
     if let Some(since) = nonempty(q.exposed_since.as_ref()) {
         let since = crate::handlers::home::parse_since(&since)?;
-        // merge: with the exposure history (helper "history"), answer from its gained
-        // exposures since `since` instead of the reports' CVE counts.
+        // The exposure history: hosts with an exposure that began since then and is open.
         host_ids = intersect(
             host_ids,
-            state.store.hosts_with_more_cves_since(since).await?,
+            state.store.hosts_with_open_exposures_since(since).await?,
         );
     }
     if let Some(e) = &exposed {
@@ -1143,13 +1142,18 @@ pub async fn retire_or_delete(
         .await?
         .filter(|h| viewer.scope.allows(h))
         .ok_or_else(|| AppError::NotFound(format!("no host named {hostname}")))?;
+    let now = time::OffsetDateTime::now_utc();
     let done = if purge {
+        state.store.purge_host_history(host.id).await?;
         state.store.delete_host(host.id).await?
     } else {
+        // The history keeps the host; its open exposures end now, caused by the retirement.
+        let generation = state.engine.evaluator().generation();
         state
             .store
-            .retire_host(host.id, time::OffsetDateTime::now_utc())
-            .await?
+            .retire_host_history(host.id, now, generation)
+            .await?;
+        state.store.retire_host(host.id, now).await?
     };
     if !done {
         return Err(AppError::NotFound(format!("no host named {hostname}")));
