@@ -377,9 +377,21 @@ pub async fn populate(state: &AppState) -> Result<String> {
         ),
     }
     state.engine.fleet_changed();
-    write!(summary, " {n} hosts;")?;
-    let (tags, exceptions) = site_policy(state).await?;
-    write!(summary, " {tags} CVE tags, {exceptions} exception")?;
+    write!(summary, " {n} hosts")?;
+    Ok(summary)
+}
+
+/// What `pakiti serve --demo` loads: [`populate`], then (into a store it filled) the site
+/// policy a security officer would add ([`site_policy`]: CVE tags, an exception).
+///
+/// # Errors
+/// See [`populate`].
+pub async fn populate_with_policy(state: &AppState) -> Result<String> {
+    let mut summary = populate(state).await?;
+    if !summary.contains("nothing added") {
+        let (tags, exceptions) = site_policy(state).await?;
+        write!(summary, "; {tags} CVE tags, {exceptions} exception")?;
+    }
     Ok(summary)
 }
 
@@ -408,8 +420,12 @@ const TAGS: &[(&str, &str, &str)] = &[
 ];
 
 /// Tags the [`TAGS`] CVEs and accepts one finding of the first as an exception, the way a site
-/// security officer would; returns (tags, exceptions) created.
-async fn site_policy(state: &AppState) -> Result<(usize, usize)> {
+/// security officer would; returns (tags, exceptions) created. Counts and the fleet index are
+/// refreshed as after an administrator's change.
+///
+/// # Errors
+/// The store fails.
+pub async fn site_policy(state: &AppState) -> Result<(usize, usize)> {
     let fleet = state.engine.refresh_fleet_now().await?;
     let all = pakiti_store::HostScope::All;
     let (mut tags, mut exceptions) = (0, 0);
@@ -459,6 +475,7 @@ async fn site_policy(state: &AppState) -> Result<(usize, usize)> {
         }
     }
     state.engine.reload_policy().await?;
-    state.engine.fleet_changed();
+    state.engine.refresh_all_counts().await?;
+    state.engine.refresh_fleet_now().await?;
     Ok((tags, exceptions))
 }

@@ -61,7 +61,7 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     crate::listen::raise_open_files_limit();
     let state = open_state(settings).await?;
     if demo {
-        let summary = crate::demo::populate(&state)
+        let summary = crate::demo::populate_with_policy(&state)
             .await
             .context("filling the demo store")?;
         tracing::info!("{summary}");

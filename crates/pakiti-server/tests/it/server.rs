@@ -481,6 +481,10 @@ async fn demo_populates_a_fresh_store_once() {
         rhsa_fixed >= 20,
         "{rhsa_fixed} RHSA findings with a fix on a CentOS 7 host"
     );
+    // #14: `serve --demo` adds a site's policy: CVE tags and an exception.
+    let (tag_count, exception_count) = pakiti_server::demo::site_policy(&s.state).await.unwrap();
+    assert!(tag_count >= 3, "{tag_count}");
+    assert_eq!(exception_count, 1);
     // #14: KEV imported with the demo: the sudo CVE the demo hosts carry is flagged.
     let (_, cves) = s.get_json("/api/v1/cves").await;
     let list = cves.get("cves").unwrap_or(&cves).as_array().unwrap();
@@ -488,7 +492,6 @@ async fn demo_populates_a_fresh_store_once() {
     assert_eq!(sudo["kev"], true, "{sudo}");
     assert_eq!(list[0]["risk"], "tagged", "tagged CVEs first: {}", list[0]);
     // #14: site policy (tags, an exception) and some history.
-    assert!(summary.contains(" CVE tags, 1 exception"), "{summary}");
     let (_, tags) = s.get_json("/api/v1/tags").await;
     assert!(tags.as_array().is_some_and(|t| t.len() >= 3), "{tags}");
     let (_, exceptions) = s.get_json("/api/v1/exceptions").await;

@@ -605,8 +605,9 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(documented, routed);
     assert_eq!(
         routed.len(),
-        33,
-        "23 routes (with /api/v1/changes, the report diff, GET /api/v1/summary and DELETE of one host), and the ten of /api/v1/users"
+        42,
+        "32 routes (with /api/v1/changes, the report diff, GET /api/v1/summary, DELETE of one \
+         host, /api/v1/check and the six of /api/v1/notifications), and the ten of /api/v1/users"
     );
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;
@@ -614,6 +615,21 @@ async fn openapi_document_matches_the_server() {
     pakiti_server::handlers::users::create_user(&s.state, "alice", None, false)
         .await
         .unwrap();
+    // A notification rule, so that `/api/v1/notifications/rules/{id}` has one to show.
+    let r = s
+        .client
+        .post(format!("{}/api/v1/notifications/rules", s.base))
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({
+                "name": "tagged", "triggers": ["tagged"], "emails": ["sec@example.org"]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
     let (_, hosts) = s.get_json("/api/v1/hosts").await;
     let (_, cves) = s.get_json("/api/v1/cves").await;
     let host = hosts["hosts"][0]["hostname"].as_str().unwrap().to_owned();
