@@ -419,7 +419,7 @@ const TAGS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Tags the [`TAGS`] CVEs and accepts one finding of the first as an exception, the way a site
+/// Tags the `TAGS` CVEs (well-known, in CISA KEV) and accepts one finding of the first as an exception, the way a site
 /// security officer would; returns (tags, exceptions) created. Counts and the fleet index are
 /// refreshed as after an administrator's change.
 ///

@@ -369,7 +369,10 @@ async fn notify_tagged_exposure_delivers_once_within_scope() {
                 .all(|r| r["status"] == "sent" && r["attempts"] == 1),
             "{be} {rows:?}"
         );
-        assert!(rows.iter().any(|r| r["id"].to_string() == call.delivery));
+        assert!(
+            rows.iter()
+                .any(|r| r["id"].as_i64().map(|i| i.to_string()) == Some(call.delivery.clone()))
+        );
         // Another tick: nothing new.
         pakiti_server::notify::tick(&s.state, OffsetDateTime::now_utc()).await;
         // A restart (its first housekeeping step evaluates the rules again): nothing new.
