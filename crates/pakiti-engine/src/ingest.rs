@@ -702,6 +702,22 @@ fn report_only(
     }
 }
 
+impl crate::metrics::EngineMetrics {
+    /// Counts a processed report by its outcome: `queued`, `report_only`, `unchanged` or
+    /// `saved` (here, beside [`Outcome`], so that the metrics module does not import ingest).
+    pub fn outcome(&self, o: &Outcome) {
+        self.processed(if o.queued {
+            "queued"
+        } else if !o.stored {
+            "report_only"
+        } else if o.unchanged {
+            "unchanged"
+        } else {
+            "saved"
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,20 +75,6 @@ impl EngineMetrics {
         self.processed.get_or_create(&ResultLabel { result }).inc();
     }
 
-    /// Counts a processed report by its outcome: `queued`, `report_only`, `unchanged` or
-    /// `saved`.
-    pub fn outcome(&self, o: &crate::ingest::Outcome) {
-        self.processed(if o.queued {
-            "queued"
-        } else if !o.stored {
-            "report_only"
-        } else if o.unchanged {
-            "unchanged"
-        } else {
-            "saved"
-        });
-    }
-
     /// How many reports ended with `result`.
     #[must_use]
     pub fn processed_count(&self, result: &'static str) -> u64 {

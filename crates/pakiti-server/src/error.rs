@@ -226,7 +226,7 @@ pub async fn html_errors(req: axum::extract::Request, next: axum::middleware::Ne
         message
     };
     let page = ErrorPage {
-        version: crate::web::VERSION,
+        version: env!("CARGO_PKG_VERSION"),
         status: status.as_u16(),
         reason,
         message,

@@ -21,7 +21,6 @@ use prometheus_client::registry::Registry;
 use time::OffsetDateTime;
 
 use crate::error::AppError;
-use crate::state::AppState;
 
 /// The content type of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -291,15 +290,18 @@ impl Metrics {
     ///
     /// # Errors
     /// The store fails.
-    pub async fn render(&self, state: &AppState) -> Result<String, AppError> {
+    pub async fn render(
+        &self,
+        engine: &pakiti_engine::Engine,
+        settings: &crate::settings::MetricsSettings,
+    ) -> Result<String, AppError> {
         let mut cache = self.scrape.lock().await;
-        let engine = &state.engine;
         for (queue, n) in engine.writer().queue_lengths() {
             self.writer_queue
                 .get_or_create(&QueueLabel { queue })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
-        self.async_queue.set(state.store.queue_len().await?);
+        self.async_queue.set(engine.store().queue_len().await?);
         let evaluator = engine.evaluator();
         self.evaluator_generation.set(evaluator.generation());
         self.advisories
@@ -313,7 +315,7 @@ impl Metrics {
         });
         self.feeds.clear();
         self.repositories.clear();
-        for s in sources(state, now).await? {
+        for s in sources(engine, now).await? {
             match s.kind {
                 SourceKind::Feed => self.feeds.set(
                     &FeedLabel {
@@ -329,7 +331,7 @@ impl Metrics {
                 ),
             }
         }
-        for p in state.store.pool_usage() {
+        for p in engine.store().pool_usage() {
             for (st, v) in [("open", p.open), ("idle", p.idle), ("max", p.max)] {
                 self.pool
                     .get_or_create(&PoolLabel {
@@ -342,16 +344,16 @@ impl Metrics {
         if let Some(rss) = resident_bytes() {
             self.rss.set(i64::try_from(rss).unwrap_or(i64::MAX));
         }
-        let fresh = Duration::from_secs(state.settings.metrics.cache_secs);
+        let fresh = Duration::from_secs(settings.cache_secs);
         let census = match &*cache {
             Some((at, c)) if at.elapsed() < fresh => c.clone(),
             _ => {
                 let filter = HostFilter::default();
                 let c = census(
-                    state,
+                    engine,
                     &filter,
                     &Exposure::Tagged,
-                    i64::from(state.settings.metrics.stale_days),
+                    i64::from(settings.stale_days),
                     false,
                 )
                 .await?;
@@ -446,8 +448,11 @@ pub struct SourceState {
 ///
 /// # Errors
 /// The store fails.
-pub async fn sources(state: &AppState, now: OffsetDateTime) -> Result<Vec<SourceState>, AppError> {
-    let store = &state.store;
+pub async fn sources(
+    engine: &pakiti_engine::Engine,
+    now: OffsetDateTime,
+) -> Result<Vec<SourceState>, AppError> {
+    let store = engine.store();
     let mut out = Vec::new();
     let ok = |s: SyncStatus| s != SyncStatus::Failed;
     for f in store.list_feeds().await?.into_iter().filter(|f| f.enabled) {
@@ -571,7 +576,7 @@ pub struct Census {
 /// # Errors
 /// An unknown severity (400), the store or the fleet index fails.
 pub async fn census(
-    state: &AppState,
+    engine: &pakiti_engine::Engine,
     filter: &HostFilter,
     exposure: &Exposure,
     stale_days: i64,
@@ -592,8 +597,8 @@ pub async fn census(
         })?),
         _ => None,
     };
-    let hosts: Vec<Host> = state
-        .store
+    let hosts: Vec<Host> = engine
+        .store()
         .list_hosts(
             filter,
             pakiti_store::HostSort::default(),
@@ -605,12 +610,12 @@ pub async fn census(
         .await?
         .hosts;
     let fleet = if fresh {
-        state.engine.fleet_up_to_date().await?
+        engine.fleet_up_to_date().await?
     } else {
-        state.engine.fleet().await?
+        engine.fleet().await?
     };
     let not_covered: HashSet<HostId> = fleet.hosts_not_covered().into_iter().collect();
-    let facts = state.engine.cve_facts();
+    let facts = engine.cve_facts();
     let mut kev: HashSet<HostId> = HashSet::new();
     if !facts.is_empty() {
         for c in fleet.cves(&HostScope::All) {
@@ -661,7 +666,7 @@ pub async fn census(
 /// # Errors
 /// The store fails.
 pub async fn census_filter(
-    state: &AppState,
+    engine: &pakiti_engine::Engine,
     scope: HostScope,
     group: Option<String>,
     domain: Option<String>,
@@ -669,8 +674,8 @@ pub async fn census_filter(
 ) -> Result<HostFilter, AppError> {
     let host_ids = match host {
         Some(name) => Some(
-            state
-                .store
+            engine
+                .store()
                 .get_host_by_name(name)
                 .await?
                 .map(|h| vec![h.id])

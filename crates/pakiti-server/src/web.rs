@@ -157,3 +157,18 @@ pub async fn security_headers(mut resp: axum::response::Response) -> axum::respo
     }
     resp
 }
+
+/// Reads a `since=` value: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
+///
+/// # Errors
+/// Neither form: the message for a 400.
+pub fn parse_since(s: &str) -> Result<time::OffsetDateTime, String> {
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok(t);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt)
+        .map(|d| d.midnight().assume_utc())
+        .map_err(|_| format!("since {s:?}: use a date (2026-12-31) or an RFC 3339 time"))
+}

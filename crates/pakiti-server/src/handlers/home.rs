@@ -35,25 +35,6 @@ pub struct SummaryQuery {
     pub since: Option<String>,
 }
 
-/// Reads a `since=` value: `YYYY-MM-DD` (midnight UTC) or RFC 3339.
-///
-/// # Errors
-/// Neither form (400).
-pub fn parse_since(s: &str) -> Result<OffsetDateTime, AppError> {
-    let s = s.trim();
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t);
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &fmt)
-        .map(|d| d.midnight().assume_utc())
-        .map_err(|_| {
-            AppError::BadRequest(format!(
-                "since {s:?}: use a date (2026-12-31) or an RFC 3339 time"
-            ))
-        })
-}
-
 /// A host number: counted by the hosts query its link opens.
 async fn host_item(
     state: &AppState,
@@ -83,7 +64,10 @@ pub async fn summary(
 ) -> Result<ApiSummary, AppError> {
     let now = OffsetDateTime::now_utc();
     let (since, since_text) = match q.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => (parse_since(s)?, s.to_owned()),
+        Some(s) => (
+            crate::web::parse_since(s).map_err(AppError::BadRequest)?,
+            s.to_owned(),
+        ),
         None => {
             let t = (now - time::Duration::hours(24))
                 .replace_nanosecond(0)

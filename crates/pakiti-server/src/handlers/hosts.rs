@@ -285,7 +285,7 @@ pub async fn host_filter(
     let not_covered = q.not_covered.unwrap_or(false);
     let exposed = nonempty(q.exposed.as_ref());
     if let Some(since) = nonempty(q.exposed_since.as_ref()) {
-        let since = crate::handlers::home::parse_since(&since)?;
+        let since = crate::web::parse_since(&since).map_err(AppError::BadRequest)?;
         // The exposure history: hosts with an exposure that began since then and is open.
         host_ids = intersect(
             host_ids,

@@ -44,7 +44,11 @@ fn has_metrics_token(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 async fn exposition(state: &AppState) -> Response {
-    match state.metrics.render(state).await {
+    match state
+        .metrics
+        .render(&state.engine, &state.settings.metrics)
+        .await
+    {
         Ok(text) => ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response(),
         Err(e) => e.into_response(),
     }
@@ -185,16 +189,16 @@ pub async fn check_summary(
     }
     let host = nonempty(q.host);
     let filter = census_filter(
-        state,
+        &state.engine,
         viewer.scope.clone(),
         nonempty(q.group),
         nonempty(q.domain),
         host.as_deref(),
     )
     .await?;
-    let c = census(state, &filter, &exposure, days, true).await?;
+    let c = census(&state.engine, &filter, &exposure, days, true).await?;
     let now = OffsetDateTime::now_utc();
-    let sources = sources(state, now)
+    let sources = sources(&state.engine, now)
         .await?
         .into_iter()
         .map(|s| ApiCheckSource {
