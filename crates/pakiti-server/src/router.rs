@@ -17,8 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, hosts, identity_conflicts, notifications, ops,
-    packages, refused, report, report_diff, repositories, session, sets, stats, tags, users,
+    changes, cves, exceptions, feeds, home, host, hosts, identity_conflicts, notifications, ops,
+    packages, refused, report, report_diff, repositories, retire, session, sets, stats, tags,
+    users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -58,7 +59,7 @@ struct ApiDoc;
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(hosts::api_list))
-        .routes(routes!(hosts::api_get, hosts::api_delete))
+        .routes(routes!(host::api_get, retire::api_delete))
         .routes(routes!(home::api_get))
         .routes(routes!(cves::api_list))
         .routes(routes!(cves::api_get))
@@ -140,8 +141,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/hosts", get(hosts::list_page))
-        .route("/hosts/{hostname}", get(hosts::page))
-        .route("/hosts/{hostname}/retire", post(hosts::retire_form))
+        .route("/hosts/{hostname}", get(host::page))
+        .route("/hosts/{hostname}/retire", post(retire::retire_form))
         .route("/cves", get(cves::list_page))
         .route("/cves/{cve}", get(cves::page))
         .route("/tags", get(tags::list_page).post(tags::create_form))

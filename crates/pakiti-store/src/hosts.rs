@@ -259,27 +259,6 @@ impl Store {
             .transpose()
     }
 
-    /// Ids of hosts with a report received at or after `since` that counted more CVEs than the
-    /// host's last report before `since` (none before: more than zero) — the front page's "new
-    /// exposures" read from the reports table. It misses CVE sets that changed at an equal
-    /// count and exposures a feed change brought without a report; the exposure history
-    /// answers exactly.
-    pub async fn hosts_with_more_cves_since(
-        &self,
-        since: OffsetDateTime,
-    ) -> Result<Vec<HostId>, StoreError> {
-        let rows: Vec<(i64,)> = on!(&self.read, p => sqlx::query_as(
-            "SELECT DISTINCT r.host_id FROM reports r WHERE r.received_at >= $1 \
-             AND r.cve_count IS NOT NULL AND r.cve_count > COALESCE((SELECT b.cve_count \
-             FROM reports b WHERE b.host_id = r.host_id AND b.received_at < $1 \
-             AND b.cve_count IS NOT NULL ORDER BY b.received_at DESC, b.id DESC LIMIT 1), 0) \
-             ORDER BY r.host_id",
-        )
-        .bind(ts(since))
-        .fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
-    }
-
     /// The hosts of a stream, by id.
     pub async fn stream_hosts(&self, stream: &str) -> Result<Vec<Host>, StoreError> {
         on!(&self.read, p => sqlx::query_as::<_, HostRow>(&format!(

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::auth::Viewer;
-use crate::handlers::hosts;
+use crate::handlers::retire;
 use crate::state::AppState;
 
 /// Retires `hostname` (`purge` false: it leaves every list and count, its reports are kept)
@@ -20,7 +20,7 @@ pub async fn retire(
     purge: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let name = hosts::retire_or_delete(state, &Viewer::anonymous_admin(), hostname, purge)
+    let name = retire::retire_or_delete(state, &Viewer::anonymous_admin(), hostname, purge)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
     if purge {

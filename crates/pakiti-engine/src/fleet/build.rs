@@ -1,0 +1,251 @@
+//! Building the fleet index from the store's bulk reads and the evaluator's and policy's
+//! advisories, tags and exceptions ([`Fleet::build`], called by [`Fleet::load`]).
+
+use super::*;
+
+impl Fleet {
+    #[allow(clippy::too_many_lines)]
+    pub(super) fn build(
+        hosts: Vec<pakiti_store::FleetHost>,
+        findings: Vec<pakiti_store::StreamFinding>,
+        packages: Vec<(i64, pakiti_core::package::InstalledPackage)>,
+        evaluator: &Evaluator,
+        tags: Arc<[CveTag]>,
+        exceptions: Arc<[CveException]>,
+        covered: &FxHashSet<String>,
+    ) -> Fleet {
+        let now = OffsetDateTime::now_utc();
+        let mut strings = Strings::default();
+        // (stream, package version) → [(advisory db id, affected idx)]
+        let mut by_key: FxHashMap<(u32, u32), Vec<(i64, u32)>> = FxHashMap::default();
+        let mut referenced: FxHashSet<(i64, u32)> = FxHashSet::default();
+        for f in findings {
+            let stream = strings.intern(&f.stream);
+            let idx = small(f.finding.affected_idx);
+            by_key
+                .entry((stream, small(f.finding.package_version_id)))
+                .or_default()
+                .push((f.finding.advisory_id, idx));
+            referenced.insert((f.finding.advisory_id, idx));
+        }
+        let mut advisories = Vec::new();
+        let mut adv_index: FxHashMap<i64, u32> = FxHashMap::default();
+        let mut affected = FxHashMap::default();
+        for (id, advisory) in evaluator.stored_advisories() {
+            let has_refs = advisory
+                .affected
+                .iter()
+                .enumerate()
+                .any(|(i, _)| referenced.contains(&(id, u32::try_from(i).unwrap_or(u32::MAX))));
+            if !has_refs {
+                continue;
+            }
+            let a = u32::try_from(advisories.len()).unwrap_or(u32::MAX);
+            adv_index.insert(id, a);
+            for (i, e) in advisory.affected.iter().enumerate() {
+                let i = u32::try_from(i).unwrap_or(u32::MAX);
+                if referenced.contains(&(id, i)) {
+                    affected.insert(
+                        (a, i),
+                        FAffected {
+                            fixed: match &e.status {
+                                Status::Fixed(v) => Some(v.as_str().into()),
+                                _ => None,
+                            },
+                            status: status_word(&e.status),
+                            module: e.module.as_deref().map(|m| strings.intern(m)),
+                        },
+                    );
+                }
+            }
+            let cves = if advisory.cves.is_empty() {
+                vec![strings.intern(&advisory.id)]
+            } else {
+                advisory.cves.iter().map(|c| strings.intern(c)).collect()
+            };
+            advisories.push(FAdvisory {
+                vendor_id: strings.intern(&advisory.id),
+                title: advisory.title.as_str().into(),
+                source: strings.intern(&advisory.source),
+                severity: advisory.severity,
+                cves,
+                references: advisory
+                    .references
+                    .iter()
+                    .map(|r| r.as_str().into())
+                    .collect(),
+            });
+        }
+        let mut pkg_map = FxHashMap::default();
+        let mut with_source: FxHashSet<u32> = FxHashSet::default();
+        for (id, p) in packages {
+            if p.source.is_some() {
+                with_source.insert(small(id));
+            }
+            pkg_map.insert(
+                small(id),
+                FPackage {
+                    name: strings.intern(&p.name),
+                    version: p.version.into(),
+                    arch: strings.intern(&p.arch),
+                },
+            );
+        }
+        // Active exceptions: (cve, package name, version without epoch, stream) → indexes
+        // (`evaluate::exception_version_matches` decides among them).
+        let mut exc: FxHashMap<(u32, u32, Box<str>, u32), Vec<usize>> = FxHashMap::default();
+        for (i, e) in exceptions.iter().enumerate() {
+            if e.active_at(now) {
+                let key = (
+                    strings.intern(&e.cve),
+                    strings.intern(&e.package),
+                    Box::<str>::from(crate::evaluate::without_epoch(&e.version)),
+                    strings.intern(&e.stream),
+                );
+                exc.entry(key).or_default().push(i);
+            }
+        }
+        let mut fhosts = Vec::with_capacity(hosts.len());
+        let mut host_index = FxHashMap::default();
+        let mut all_findings = Vec::with_capacity(hosts.len());
+        let mut cves: Vec<FCve> = Vec::new();
+        let mut cve_index: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut applied_exceptions: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+        for h in hosts {
+            let hi = u32::try_from(fhosts.len()).unwrap_or(u32::MAX);
+            host_index.insert(h.id, hi);
+            let stream = h.stream.as_deref().map(|s| strings.intern(s));
+            let modules: Vec<u32> = h.modules.iter().map(|m| strings.intern(m)).collect();
+            let pkgs: Box<[u32]> = h.package_ids.iter().map(|&p| small(p)).collect();
+            let old: Vec<u32> = h.old_kernels.iter().map(|&p| small(p)).collect();
+            let mut mine = Vec::new();
+            if let Some(st) = stream {
+                // Old kernels' findings are not the host's (`Host::old_kernels`).
+                for &pv in pkgs.iter().filter(|pv| !old.contains(pv)) {
+                    let Some(list) = by_key.get(&(st, pv)) else {
+                        continue;
+                    };
+                    // One finding per advisory after the module check (an advisory keeps
+                    // one entry per module-stream condition: `evaluate::applicable`).
+                    let mut seen: Vec<u32> = Vec::new();
+                    for &(adv_db, idx) in list {
+                        let Some(&a) = adv_index.get(&adv_db) else {
+                            continue;
+                        };
+                        let aff = &affected[&(a, idx)];
+                        if aff.module.is_some_and(|m| !modules.contains(&m)) || seen.contains(&a) {
+                            continue;
+                        }
+                        seen.push(a);
+                        for &cve in &advisories[a as usize].cves {
+                            if !exc.is_empty()
+                                && let Some(p) = pkg_map.get(&pv)
+                                && let Some(&e) = exc
+                                    .get(&(
+                                        cve,
+                                        p.name,
+                                        Box::<str>::from(crate::evaluate::without_epoch(
+                                            &p.version,
+                                        )),
+                                        st,
+                                    ))
+                                    .and_then(|v| {
+                                        v.iter().find(|&&i| {
+                                            crate::evaluate::exception_version_matches(
+                                                &exceptions[i].version,
+                                                &p.version,
+                                            )
+                                        })
+                                    })
+                            {
+                                applied_exceptions.entry(hi).or_default().push(e);
+                                continue;
+                            }
+                            mine.push(FFinding {
+                                cve,
+                                package: pv,
+                                advisory: a,
+                                affected: idx,
+                            });
+                            let ci = *cve_index.entry(cve).or_insert_with(|| {
+                                cves.push(FCve {
+                                    name: cve,
+                                    severity: Severity::Unknown,
+                                    advisories: Vec::new(),
+                                    hosts: Vec::new(),
+                                    fixable_hosts: Vec::new(),
+                                });
+                                u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
+                            });
+                            let c = &mut cves[ci as usize];
+                            if c.hosts.last() != Some(&hi) {
+                                c.hosts.push(hi);
+                            }
+                            if aff.fixed.is_some() && c.fixable_hosts.last() != Some(&hi) {
+                                c.fixable_hosts.push(hi);
+                            }
+                            if !c.advisories.contains(&a) {
+                                c.advisories.push(a);
+                                if advisories[a as usize].severity > c.severity {
+                                    c.severity = advisories[a as usize].severity;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(v) = applied_exceptions.get_mut(&hi) {
+                v.sort_unstable();
+                v.dedup();
+            }
+            mine.shrink_to_fit();
+            let (fixable_cves, unfixed_cves) = {
+                let mut per: FxHashMap<u32, bool> = FxHashMap::default();
+                for f in &mine {
+                    let fixed = affected
+                        .get(&(f.advisory, f.affected))
+                        .is_some_and(|a: &FAffected| a.fixed.is_some());
+                    *per.entry(f.cve).or_default() |= fixed;
+                }
+                let fixable = per.values().filter(|&&x| x).count();
+                let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+                (n(fixable), n(per.len() - fixable))
+            };
+            all_findings.push(mine);
+            fhosts.push(FHost {
+                id: h.id,
+                hostname: strings.intern(&h.hostname),
+                group: h.group.as_deref().map(|g| strings.intern(g)),
+                domain: h.domain.as_deref().map(|d| strings.intern(d)),
+                os: strings.intern(&h.os_name),
+                covered: h.stream.as_ref().is_some_and(|s| covered.contains(s)),
+                reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
+                stream,
+                packages: pkgs,
+                fixable_cves,
+                unfixed_cves,
+            });
+        }
+        let tagged_cves: FxHashSet<u32> = tags
+            .iter()
+            .filter(|t| t.enabled)
+            .filter_map(|t| strings.get(&t.cve))
+            .collect();
+        Fleet {
+            tagged_cves,
+            strings,
+            hosts: fhosts,
+            host_index,
+            advisories,
+            affected,
+            packages: pkg_map,
+            cves,
+            cve_index,
+            findings: all_findings,
+            applied_exceptions,
+            tags,
+            exceptions,
+            built_at: now,
+        }
+    }
+}
