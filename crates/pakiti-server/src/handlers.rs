@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod home;
 pub mod hosts;
 pub mod identity_conflicts;
+pub mod limits;
 pub mod notifications;
 pub mod ops;
 pub mod packages;
