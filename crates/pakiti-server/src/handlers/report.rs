@@ -13,7 +13,9 @@
 //!   the first 50 kept); ingest does the same for a version the stream's scheme rejects; host
 //!   and report rows keep them. A report whose header cannot be read, or with no readable
 //!   package, is refused, and every 4xx of `/feed/` is recorded by `record_refusal` (bounded by
-//!   `refused_reports_kept`, shown by `handlers/refused.rs`).
+//!   `refused_reports_kept`, shown by `handlers/refused.rs`) — but a rate-limited client's
+//!   429s (`[limits] feed_rate_per_minute`, checked before the body is read) only once per
+//!   episode, so that a flood costs no store write per request.
 //! - The body is read here within the limits of `crate::limits`; a report is acknowledged only
 //!   after the store has it durably (SQLite WAL with `synchronous=FULL`; the queue row in
 //!   asynchronous mode).

@@ -2,7 +2,9 @@
 //! would send it, against real servers on 127.0.0.1 over SQLite and (with
 //! `PAKITI_TEST_POSTGRES_URL`) PostgreSQL. Every refusal gives its reason and changes nothing;
 //! every page escapes what agents sent; every CSV cell is neutral; no request can stall the
-//! server or hold all its connections.
+//! server or hold all its connections. The catalogue of hostile requests (issues 15 and 16:
+//! truncated, huge, binary, invalid UTF-8, NUL, SQL/HTML/CSV-formula payloads in every field of
+//! protocols 4, 5 and JSON, path tricks, bombs, wrong types) is `hostile/catalogue.rs`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -25,8 +27,10 @@ const PAYLOAD_TAG: &str = "<script>alert(1)</script>";
 const PAYLOAD_CSV: &str = "=HYPERLINK(\"http://evil.example/\",\"x\")";
 
 /// The table: every case refused with its status and reason, the store unchanged, on both
-/// backends; then a stored report carrying HTML and formula payloads (allowed text) shows
-/// them escaped on the pages and neutral in every CSV export.
+/// backends; then the payloads planted in fields that may carry them (issue 15: every field
+/// but the host name, in every wire format) and a report carrying HTML and formula payloads
+/// are stored as sent, shown escaped on the host page and the hosts list, and neutral in
+/// every CSV export; path tricks in URLs reach no file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_hostile_input_is_refused_with_a_reason_and_changes_nothing() {
     for db in databases().await {
