@@ -39,6 +39,14 @@ pub enum AppError {
     /// The client was too slow sending its request (408).
     #[error("{0}")]
     Timeout(String),
+    /// The client sent more requests than its rate limit allows (429, with `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        /// Why, for the client.
+        message: String,
+        /// `Retry-After`, in seconds.
+        retry_after_secs: u64,
+    },
     /// Something failed on our side (500); the source is logged, not shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -58,6 +66,7 @@ impl AppError {
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             // A transient store failure (deadlock, serialization failure, pool exhausted) is
             // worth retrying: an agent must never be told its report is wrong for it.
             AppError::Internal(e) if is_transient(e) => StatusCode::SERVICE_UNAVAILABLE,
@@ -93,7 +102,7 @@ impl AppError {
         self.log();
         let mut resp =
             (self.status(), format!("ERROR: {}\n", self.public_message())).into_response();
-        add_retry_after(&mut resp);
+        add_retry_after(&mut resp, &self);
         resp
     }
 }
@@ -101,14 +110,19 @@ impl AppError {
 /// The `Retry-After` every 503 carries, in seconds.
 pub const RETRY_AFTER_SECS: u64 = 30;
 
-/// Adds `Retry-After` to a 503.
-fn add_retry_after(resp: &mut Response) {
-    if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
-        resp.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(RETRY_AFTER_SECS),
-        );
-    }
+/// Adds `Retry-After` to a 503 and to a 429 (its own delay).
+fn add_retry_after(resp: &mut Response, e: &AppError) {
+    let secs = match e {
+        AppError::RateLimited {
+            retry_after_secs, ..
+        } => *retry_after_secs,
+        _ if resp.status() == StatusCode::SERVICE_UNAVAILABLE => RETRY_AFTER_SECS,
+        _ => return,
+    };
+    resp.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs),
+    );
 }
 
 /// Whether an internal error is a transient store failure worth retrying.
@@ -152,7 +166,7 @@ impl IntoResponse for AppError {
         let body =
             serde_json::json!({ "error": self.public_message(), "status": self.status().as_u16() });
         let mut resp = (self.status(), axum::Json(body)).into_response();
-        add_retry_after(&mut resp);
+        add_retry_after(&mut resp, &self);
         resp
     }
 }

@@ -13,6 +13,7 @@ pub mod home;
 pub mod host;
 pub mod hosts;
 pub mod identity_conflicts;
+pub mod limits;
 pub mod notifications;
 pub mod ops;
 pub mod packages;

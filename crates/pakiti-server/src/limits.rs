@@ -47,6 +47,19 @@ pub struct Limits {
     /// Open connections in all; more are closed at once. Keep it below the open-file limit
     /// (`LimitNOFILE` in the systemd unit) so the store and feeds always have descriptors.
     pub max_connections: usize,
+    /// Reports per minute one client address may send to `POST /feed/` after a burst of
+    /// `feed_burst` (429 with `Retry-After` beyond); 0 (the default) disables the limit.
+    pub feed_rate_per_minute: u32,
+    /// Reports one client address may send at once before `feed_rate_per_minute` applies.
+    pub feed_burst: u32,
+    /// A trusted proxy's reports (`[proxies]`, `[auth] proxy_addresses`) are limited per the
+    /// last `X-Forwarded-For` address it adds (true), or not at all (false, the default).
+    pub feed_rate_forwarded_for: bool,
+    /// Requests per minute one API token (`Authorization: Bearer`) may make after a burst of
+    /// `api_token_burst` (429 with `Retry-After` beyond); 0 (the default) disables the limit.
+    pub api_token_rate_per_minute: u32,
+    /// Requests one API token may make at once before `api_token_rate_per_minute` applies.
+    pub api_token_burst: u32,
 }
 
 impl Default for Limits {
@@ -63,6 +76,11 @@ impl Default for Limits {
             body_read_timeout_secs: 60,
             max_connections_per_address: 256,
             max_connections: 4096,
+            feed_rate_per_minute: 0,
+            feed_burst: 10,
+            feed_rate_forwarded_for: false,
+            api_token_rate_per_minute: 0,
+            api_token_burst: 30,
         }
     }
 }

@@ -6,6 +6,19 @@
 //! The counters live in memory, per process: several servers behind one load balancer each
 //! allow `max_failures`, and a restart forgets them. That bounds guessing to a few attempts a
 //! minute per server, which is what this is for; it is not an audit trail.
+//!
+//! [`KeyedLimiter`] is the rate limit of `POST /feed/` (per client address) and of API
+//! tokens (per token): a token bucket per key, kept as GCRA's one "theoretical arrival time",
+//! so `burst` requests pass at once and then one per `60 s / rate_per_minute`. It is written
+//! here rather than taken from `governor` because it needs an injected clock for the tests,
+//! bounded memory under a flood of new keys, and the "first refusal of an episode" signal
+//! (`Limited::first`) that lets `/feed/` record one refused report per episode instead of one
+//! store write per refused request; ~100 lines did not justify a crate with its own clock and
+//! lock-free map (and their duplicates in the lock file).
+//!
+//! [`feed_key`] decides whose bucket a report request takes: the TCP peer's, or, for a peer
+//! that is a trusted proxy, the address it forwards (`[limits] feed_rate_forwarded_for`) or
+//! none at all (a proxy relaying a whole site's reports is not limited as one client).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -138,6 +151,197 @@ impl LoginLimiter {
     }
 }
 
+/// Keys a [`KeyedLimiter`] holds before a sweep drops those whose bucket is full again.
+const KEYED_SWEEP_AT: usize = 10_000;
+/// Keys a [`KeyedLimiter`] holds at most: past it (after a sweep), the half closest to a full
+/// bucket is forgotten, which only ever makes the limit more lenient for them.
+const KEYED_MAX: usize = 100_000;
+
+/// A refusal by a [`KeyedLimiter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limited {
+    /// How long until one more request passes.
+    pub retry_after: Duration,
+    /// The first refusal since this key's last admitted request (record it; the rest of the
+    /// episode is only counted).
+    pub first: bool,
+}
+
+impl Limited {
+    /// `Retry-After` in whole seconds, at least 1.
+    #[must_use]
+    pub fn retry_after_secs(&self) -> u64 {
+        let d = self.retry_after;
+        (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    /// GCRA's theoretical arrival time: the bucket is full again at `tat`.
+    tat: Instant,
+    /// Refused since the last admitted request.
+    limited: bool,
+}
+
+/// A token bucket per key: `burst` requests at once, refilled at `rate_per_minute` (see the
+/// module docs). A rate of 0 admits everything and keeps nothing.
+#[derive(Debug)]
+pub struct KeyedLimiter<K> {
+    /// Time one token takes to come back; `None`: off.
+    interval: Option<Duration>,
+    /// `burst × interval`: how far ahead of now the arrival time may run.
+    tolerance: Duration,
+    rate_per_minute: u32,
+    burst: u32,
+    buckets: Mutex<Buckets<K>>,
+}
+
+#[derive(Debug)]
+struct Buckets<K> {
+    map: HashMap<K, Bucket>,
+    /// The size at which the next sweep runs (doubling, so sweeps cost O(1) per new key).
+    sweep_at: usize,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLimiter<K> {
+    /// `rate_per_minute` requests a minute per key after a `burst` (at least 1); a rate of 0
+    /// disables the limiter.
+    #[must_use]
+    pub fn new(rate_per_minute: u32, burst: u32) -> Self {
+        let burst = burst.max(1);
+        let interval = (rate_per_minute > 0).then(|| Duration::from_secs(60) / rate_per_minute);
+        KeyedLimiter {
+            interval,
+            tolerance: interval.map_or(Duration::ZERO, |i| i * burst),
+            rate_per_minute,
+            burst,
+            buckets: Mutex::new(Buckets {
+                map: HashMap::new(),
+                sweep_at: KEYED_SWEEP_AT,
+            }),
+        }
+    }
+
+    /// Whether the limiter limits anything.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.interval.is_some()
+    }
+
+    /// The rate, per minute (0: off).
+    #[must_use]
+    pub fn rate_per_minute(&self) -> u32 {
+        self.rate_per_minute
+    }
+
+    /// The burst (at least 1).
+    #[must_use]
+    pub fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// Keys held now (what the memory bound bounds).
+    #[must_use]
+    pub fn keys(&self) -> usize {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .map
+            .len()
+    }
+
+    /// Takes one token of `key`'s bucket at `now`.
+    ///
+    /// # Errors
+    /// The bucket is empty: how long until a token is back, and whether this is the first
+    /// refusal of the episode.
+    pub fn check(&self, key: &K, now: Instant) -> Result<(), Limited> {
+        let Some(interval) = self.interval else {
+            return Ok(());
+        };
+        let mut guard = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Buckets { map, sweep_at } = &mut *guard;
+        if let Some(b) = map.get_mut(key) {
+            let next = b.tat.max(now) + interval;
+            if next.saturating_duration_since(now) > self.tolerance {
+                let first = !b.limited;
+                b.limited = true;
+                return Err(Limited {
+                    retry_after: next.saturating_duration_since(now) - self.tolerance,
+                    first,
+                });
+            }
+            *b = Bucket {
+                tat: next,
+                limited: false,
+            };
+            return Ok(());
+        }
+        if map.len() >= *sweep_at {
+            // A full bucket is the same as no bucket.
+            map.retain(|_, b| b.tat > now);
+            if map.len() >= KEYED_MAX {
+                let mut tats: Vec<Instant> = map.values().map(|b| b.tat).collect();
+                let mid = tats.len() / 2;
+                let (_, median, _) = tats.select_nth_unstable(mid);
+                let median = *median;
+                map.retain(|_, b| b.tat > median);
+            }
+            *sweep_at = (map.len() * 2).clamp(KEYED_SWEEP_AT, KEYED_MAX);
+        }
+        map.insert(
+            key.clone(),
+            Bucket {
+                tat: now + interval,
+                limited: false,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The key of a report request for the `/feed/` limiter: the peer's address, or, when the peer
+/// is a trusted proxy (`[proxies] addresses` or `dn_header_from`, `[auth] proxy_addresses`, or
+/// a client certificate in `[proxies] certificate_dns`), the last `X-Forwarded-For` address
+/// when `[limits] feed_rate_forwarded_for` believes it, else `None`: not limited. Proxies
+/// trusted only by host name (`[proxies] hostnames`) are not recognised here (that needs a DNS
+/// lookup, the cost a limit is meant to spare) and are limited like any client.
+#[must_use]
+pub fn feed_key(
+    settings: &crate::settings::Settings,
+    peer: IpAddr,
+    client_cert_trusted: bool,
+    headers: &axum::http::HeaderMap,
+) -> Option<IpAddr> {
+    let p = &settings.proxies;
+    let in_any = |list: &[crate::net::Cidr]| {
+        list.iter()
+            .any(|spec| crate::net::cidr_contains(spec, peer))
+    };
+    let trusted = client_cert_trusted
+        || in_any(&p.addresses)
+        || in_any(&p.dn_header_from)
+        || in_any(&settings.auth.proxy_addresses);
+    if !trusted {
+        return Some(peer);
+    }
+    if !settings.limits.feed_rate_forwarded_for {
+        return None;
+    }
+    // The last entry is the one the proxy added; those before it are the client's to forge.
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,5 +377,65 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(off.attempt(a, "root", t0), Ok(()));
         }
+    }
+
+    #[test]
+    fn keyed_buckets_pass_the_burst_then_the_rate() {
+        let l = KeyedLimiter::new(6, 3); // one token every 10 s, 3 at once
+        let t0 = Instant::now();
+        let (a, b) = ("a".to_owned(), "b".to_owned());
+        for i in 0..3 {
+            assert_eq!(l.check(&a, t0), Ok(()), "burst {i}");
+        }
+        let e = l.check(&a, t0).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(10));
+        assert!(e.first);
+        assert_eq!(e.retry_after_secs(), 10);
+        let e = l.check(&a, t0 + Duration::from_secs(4)).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(6));
+        assert!(!e.first, "the same episode");
+        // Another key has its own bucket.
+        assert_eq!(l.check(&b, t0), Ok(()));
+        // A token is back after 10 s, one only.
+        assert_eq!(l.check(&a, t0 + Duration::from_secs(10)), Ok(()));
+        let e = l.check(&a, t0 + Duration::from_secs(10)).unwrap_err();
+        assert!(e.first, "a new episode after an admitted request");
+        // A minute of silence refills the burst.
+        let later = t0 + Duration::from_secs(60);
+        for _ in 0..3 {
+            assert_eq!(l.check(&a, later), Ok(()));
+        }
+        assert!(l.check(&a, later).is_err());
+        // Rate 0: off, nothing kept.
+        let off = KeyedLimiter::new(0, 1);
+        for _ in 0..100 {
+            assert_eq!(off.check(&a, t0), Ok(()));
+        }
+        assert!(!off.enabled());
+        assert_eq!(off.keys(), 0);
+    }
+
+    #[test]
+    fn keyed_memory_is_bounded() {
+        let t0 = Instant::now();
+        // Full buckets are swept away.
+        let l = KeyedLimiter::new(1, 1);
+        for i in 0..KEYED_SWEEP_AT as u64 {
+            assert_eq!(l.check(&i, t0), Ok(()));
+        }
+        assert_eq!(l.keys(), KEYED_SWEEP_AT);
+        assert_eq!(l.check(&u64::MAX, t0 + Duration::from_secs(120)), Ok(()));
+        assert_eq!(l.keys(), 1, "every bucket was full again");
+        // Empty ones past the bound: half are forgotten.
+        let l = KeyedLimiter::new(1, 1);
+        for i in 0..(KEYED_MAX as u64 + 10) {
+            assert_eq!(l.check(&i, t0 + Duration::from_micros(i)), Ok(()));
+        }
+        assert!(l.keys() <= KEYED_MAX, "{} keys", l.keys());
+        // The newest keys are kept: still limited.
+        assert!(
+            l.check(&(KEYED_MAX as u64 + 9), t0 + Duration::from_secs(1))
+                .is_err()
+        );
     }
 }

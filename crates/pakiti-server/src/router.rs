@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, host, hosts, identity_conflicts, notifications, ops,
-    packages, refused, report, report_diff, repositories, retire, session, sets, stats, tags,
+    changes, cves, exceptions, feeds, home, host, hosts, identity_conflicts, limits, notifications,
+    ops, packages, refused, report, report_diff, repositories, retire, session, sets, stats, tags,
     users,
 };
 use crate::state::AppState;
@@ -95,6 +95,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::api_test_rule))
         .routes(routes!(notifications::api_outbox))
         .routes(routes!(ops::api_check))
+        .routes(routes!(limits::api_list))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
@@ -173,6 +174,7 @@ pub fn router(state: AppState) -> Router {
             post(identity_conflicts::reject),
         )
         .route("/packages/{name}", get(packages::page))
+        .route("/limits", get(limits::page))
         .route("/static/pakiti.css", get(web::stylesheet))
         // ---- authentication, users and ACL ----
         .route("/login", get(session::login_form).post(session::login))
@@ -204,6 +206,10 @@ pub fn router(state: AppState) -> Router {
             "/notifications/{id}/delete",
             post(notifications::delete_form),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::token_rate_limit,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(crate::error::html_errors))
         .layer(axum::middleware::map_response(web::security_headers))

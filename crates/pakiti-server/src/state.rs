@@ -25,6 +25,10 @@ pub struct AppState {
     pub budgets: Arc<crate::limits::Budgets>,
     /// Failed log-in counters (`accounts` mode).
     pub login_limiter: Arc<crate::ratelimit::LoginLimiter>,
+    /// The `POST /feed/` rate limit, per client address (`[limits] feed_rate_per_minute`).
+    pub feed_limiter: Arc<crate::ratelimit::KeyedLimiter<std::net::IpAddr>>,
+    /// The API token rate limit, per token digest (`[limits] api_token_rate_per_minute`).
+    pub token_limiter: Arc<crate::ratelimit::KeyedLimiter<[u8; 32]>>,
     /// The HTTP client of feed and repository syncs (one, shared).
     pub fetcher: crate::jobs::fetch::Fetcher,
     /// The in-memory indexes, report ingest and re-evaluation.
@@ -67,6 +71,14 @@ impl AppState {
             login_limiter: Arc::new(crate::ratelimit::LoginLimiter::new(
                 settings.auth.login_max_failures,
                 std::time::Duration::from_secs(settings.auth.login_window_secs),
+            )),
+            feed_limiter: Arc::new(crate::ratelimit::KeyedLimiter::new(
+                settings.limits.feed_rate_per_minute,
+                settings.limits.feed_burst,
+            )),
+            token_limiter: Arc::new(crate::ratelimit::KeyedLimiter::new(
+                settings.limits.api_token_rate_per_minute,
+                settings.limits.api_token_burst,
             )),
             store,
             settings: Arc::new(settings),

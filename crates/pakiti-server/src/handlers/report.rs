@@ -13,7 +13,9 @@
 //!   the first 50 kept); ingest does the same for a version the stream's scheme rejects; host
 //!   and report rows keep them. A report whose header cannot be read, or with no readable
 //!   package, is refused, and every 4xx of `/feed/` is recorded by `record_refusal` (bounded by
-//!   `refused_reports_kept`, shown by `handlers/refused.rs`).
+//!   `refused_reports_kept`, shown by `handlers/refused.rs`) — but a rate-limited client's
+//!   429s (`[limits] feed_rate_per_minute`, checked before the body is read) only once per
+//!   episode, so that a flood costs no store write per request.
 //! - The body is read here within the limits of `crate::limits`; a report is acknowledged only
 //!   after the store has it durably (SQLite WAL with `synchronous=FULL`; the queue row in
 //!   asynchronous mode).
@@ -344,6 +346,10 @@ pub async fn post(
     body: axum::body::Body,
 ) -> Response {
     let raw_query = raw_query.as_deref().unwrap_or("");
+    if let Some(resp) = rate_limited(&state, peer.ip(), tls.as_ref().map(|t| &t.0), &headers).await
+    {
+        return resp;
+    }
     let peer = Some(peer.ip());
     let content_length = headers
         .get(header::CONTENT_LENGTH)
@@ -420,6 +426,64 @@ pub async fn post(
             e.into_feed_response()
         }
     }
+}
+
+/// The `[limits] feed_rate_per_minute` check, made before the body is read: `Some(429)` when
+/// the client's bucket is empty (see [`crate::ratelimit::feed_key`] for whose bucket a
+/// trusted proxy's request takes). The first refusal of an episode is recorded as a refused
+/// report (one store write per episode, not per request); every one is counted in the metrics.
+async fn rate_limited(
+    state: &AppState,
+    peer: IpAddr,
+    tls: Option<&TlsInfo>,
+    headers: &HeaderMap,
+) -> Option<Response> {
+    if !state.feed_limiter.enabled() {
+        return None;
+    }
+    let cert_trusted = tls.and_then(|t| t.client.as_deref()).is_some_and(|c| {
+        state
+            .settings
+            .proxies
+            .certificate_dns
+            .iter()
+            .any(|d| c.matches(d))
+    });
+    let key = crate::ratelimit::feed_key(&state.settings, peer, cert_trusted, headers)?;
+    let limited = state
+        .feed_limiter
+        .check(&key, std::time::Instant::now())
+        .err()?;
+    let limits = &state.settings.limits;
+    let e = AppError::RateLimited {
+        message: format!(
+            "rate limited: more than {} reports a minute (burst {}) from {key}; retry after {} s",
+            limits.feed_rate_per_minute,
+            limits.feed_burst.max(1),
+            limited.retry_after_secs()
+        ),
+        retry_after_secs: limited.retry_after_secs(),
+    };
+    state.metrics.report_received("unknown");
+    state.metrics.report_answered("unknown", e.status());
+    if limited.first {
+        record_refusal(
+            state,
+            Some(key),
+            None,
+            "unknown",
+            e.status(),
+            e.public_message(),
+        )
+        .await;
+    }
+    // The body is not read: the connection cannot carry another request.
+    let mut resp = e.into_feed_response();
+    resp.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    Some(resp)
 }
 
 /// A digest of exactly what the client sent: query string, content type and encoding, body.

@@ -568,6 +568,21 @@ async fn a_user_of_group_a_cannot_read_group_b() {
             let (st, _, _) = get(&s, &root, p).await;
             assert_eq!(st, StatusCode::OK, "{be} {p}");
         }
+        // The limits page and its API (issue 15) are for admins only.
+        for p in ["/limits", "/api/v1/limits"] {
+            let (st, _, _) = get(&s, &Cred::Cookie(alice_cookie.clone()), p).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");
+            let (st, _, _) = get(&s, &Cred::Bearer(alice_token.clone()), p).await;
+            assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");
+            let (st, body, _) = get(&s, &root, p).await;
+            assert_eq!(st, StatusCode::OK, "{be} {p}");
+            assert!(body.contains("limits.max_packages"), "{be} {p}");
+            let (st, _, _) = get(&s, &Cred::Nothing, p).await;
+            assert!(
+                matches!(st, StatusCode::UNAUTHORIZED | StatusCode::SEE_OTHER),
+                "{be} {p}"
+            );
+        }
         // The agents' endpoint stays open.
         let r = s
             .client

@@ -2,13 +2,14 @@
 //! would send it, against real servers on 127.0.0.1 over SQLite and (with
 //! `PAKITI_TEST_POSTGRES_URL`) PostgreSQL. Every refusal gives its reason and changes nothing;
 //! every page escapes what agents sent; every CSV cell is neutral; no request can stall the
-//! server or hold all its connections.
+//! server or hold all its connections. The catalogue of hostile requests (issues 15 and 16:
+//! truncated, huge, binary, invalid UTF-8, NUL, SQL/HTML/CSV-formula payloads in every field of
+//! protocols 4, 5 and JSON, path tricks, bombs, wrong types) is `hostile/catalogue.rs`.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use pakiti_api::report::{Package, Report};
-use pakiti_api::{json, protocol4, protocol5};
+use pakiti_api::{json, protocol5};
 use pakiti_test_support::{TestDatabase, databases};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -16,214 +17,9 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::authz::{Cred, accounts, csrf_of, demo_server, get, login, no_redirects};
 use crate::support::{TestServer, report};
 
-/// One hostile request: what is sent and what must come back.
-struct Case {
-    name: &'static str,
-    query: &'static str,
-    content_type: &'static str,
-    encoding: Option<&'static str>,
-    body: Vec<u8>,
-    status: u16,
-    /// A word the `ERROR:` reason must contain.
-    reason: &'static str,
-}
+mod catalogue;
 
-fn json_case(name: &'static str, r: &Report, status: u16, reason: &'static str) -> Case {
-    Case {
-        name,
-        query: "",
-        content_type: "application/json",
-        encoding: None,
-        body: json::render(r).into_bytes(),
-        status,
-        reason,
-    }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
-
-/// A good rpm report to spoil.
-fn good() -> Report {
-    report("rhel_80", "good.example.org")
-}
-
-fn with_host(name: &str) -> Report {
-    let mut r = good();
-    r.hostname = name.to_owned();
-    r
-}
-
-/// Every hostile request of the issue, and the refusal classes that already worked.
-fn cases() -> Vec<Case> {
-    let text = protocol5::render(&good());
-    let mut v = vec![
-        Case {
-            // Cut inside the header: refused. (Cut inside the package list, the readable lines
-            // are stored and the cut one is counted: issue 11, `reading.rs`.)
-            name: "truncated protocol 5",
-            query: "?protocol=5",
-            content_type: "text/plain",
-            encoding: None,
-            body: text.as_bytes()[..text.find("kernel:").expect("a kernel header")].to_vec(),
-            status: 400,
-            reason: "#",
-        },
-        Case {
-            name: "binary garbage",
-            query: "",
-            content_type: "application/octet-stream",
-            encoding: None,
-            body: (0..4096u32)
-                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-                .collect(),
-            status: 400,
-            reason: "",
-        },
-        Case {
-            name: "invalid UTF-8",
-            query: "?protocol=5",
-            content_type: "text/plain",
-            encoding: None,
-            body: text
-                .replace("good.example.org", "good.\u{1}.org")
-                .into_bytes()
-                .into_iter()
-                .map(|b| if b == 1 { 0xff } else { b })
-                .collect(),
-            status: 400,
-            reason: "",
-        },
-        Case {
-            name: "gzip bomb",
-            query: "",
-            content_type: "application/json",
-            encoding: Some("gzip"),
-            body: gzip(&vec![b' '; 8 * 1024 * 1024]),
-            status: 413,
-            reason: "larger",
-        },
-        Case {
-            name: "wrong JSON types",
-            query: "",
-            content_type: "application/json",
-            encoding: None,
-            body: br#"{"report_version": 1, "hostname": 5, "packages": "many"}"#.to_vec(),
-            status: 400,
-            reason: "",
-        },
-        json_case(
-            "NUL in host name",
-            &with_host("a\0b.example.org"),
-            400,
-            "host",
-        ),
-        json_case(
-            "newline in host name",
-            &with_host("a\nINFO forged"),
-            400,
-            "host",
-        ),
-        json_case(
-            "ESC in host name",
-            &with_host("a\u{1b}]0;pwned\u{7}"),
-            400,
-            "host",
-        ),
-        json_case(
-            "bidi override in host name",
-            &with_host("evil\u{202e}gro.elpmaxe"),
-            400,
-            "host",
-        ),
-        json_case(
-            "path in host name",
-            &with_host("../../../etc/passwd"),
-            400,
-            "host",
-        ),
-        json_case("query in host name", &with_host("a?b#c"), 400, "host"),
-        json_case(
-            "1 MiB host name",
-            &with_host(&"a".repeat(1 << 20)),
-            400,
-            "host",
-        ),
-        json_case(
-            "254-byte host name",
-            &with_host(&format!("{}.org", "a.".repeat(125))),
-            400,
-            "host",
-        ),
-    ];
-    let mut r = good();
-    r.packages[3].name = "bash\0evil".into();
-    v.push(json_case("NUL in a package name", &r, 400, "NUL"));
-    let mut r = good();
-    r.packages[3].name = "x".repeat(10 * 1024);
-    v.push(json_case("10 KiB package name", &r, 400, "package 4 name"));
-    let mut r = good();
-    r.packages[3].version = format!("0:1.{}-1", "9".repeat(9000));
-    v.push(json_case(
-        "9 KiB package version",
-        &r,
-        400,
-        "package 4 version",
-    ));
-    let mut r = good();
-    r.tag = Some("t".repeat(64 * 1024));
-    v.push(json_case("64 KiB tag", &r, 400, "tag"));
-    let mut r = good();
-    r.os = format!("Red Hat Enterprise Linux release 8.0 {}", "x".repeat(4096));
-    v.push(json_case("4 KiB OS string", &r, 400, "os"));
-    let mut r = good();
-    r.site = Some("s\0ite".into());
-    v.push(json_case("NUL in the site", &r, 400, "NUL"));
-    let mut r = good();
-    let extra: Vec<Package> = (0..1200)
-        .map(|i| Package::new(format!("pkg{i}"), "0:1.0-1.el8", "x86_64"))
-        .collect();
-    r.packages.extend(extra);
-    v.push(json_case(
-        "more packages than allowed",
-        &r,
-        413,
-        "max_packages",
-    ));
-    // rpm versions vercmp refuses as sent must not pass once normalised (D13).
-    // The only package: a report with one invalid version among good ones is stored without it
-    // and the line counted (issue 11, `reading::issue_11_unreadable_version_is_skipped_and_counted`).
-    let mut r = good();
-    r.packages[3].version = "-1:1.0-1".into();
-    r.packages = vec![r.packages[3].clone()];
-    v.push(Case {
-        name: "rpm epoch -1",
-        query: "?protocol=5",
-        content_type: "text/plain",
-        encoding: None,
-        body: protocol5::render(&r).into_bytes(),
-        status: 400,
-        reason: "epoch",
-    });
-    // The only package: a report with one invalid version among good ones is stored without it
-    // and the line counted (issue 11, `reading::issue_11_unreadable_version_is_skipped_and_counted`).
-    let mut r = good();
-    r.packages[3].version = "::--~^".into();
-    r.packages = vec![r.packages[3].clone()];
-    v.push(Case {
-        name: "rpm version ::--~^",
-        query: "",
-        content_type: "application/x-www-form-urlencoded",
-        encoding: None,
-        body: protocol4::to_urlencoded(&r).into_bytes(),
-        status: 400,
-        reason: "epoch",
-    });
-    v
-}
+use catalogue::{cases, planted, with_host};
 
 /// A page must show the payloads escaped: no raw `<script` and no raw `"` breaking out of
 /// an attribute.
@@ -231,8 +27,10 @@ const PAYLOAD_TAG: &str = "<script>alert(1)</script>";
 const PAYLOAD_CSV: &str = "=HYPERLINK(\"http://evil.example/\",\"x\")";
 
 /// The table: every case refused with its status and reason, the store unchanged, on both
-/// backends; then a stored report carrying HTML and formula payloads (allowed text) shows
-/// them escaped on the pages and neutral in every CSV export.
+/// backends; then the payloads planted in fields that may carry them (issue 15: every field
+/// but the host name, in every wire format) and a report carrying HTML and formula payloads
+/// are stored as sent, shown escaped on the host page and the hosts list, and neutral in
+/// every CSV export; path tricks in URLs reach no file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_16_hostile_input_is_refused_with_a_reason_and_changes_nothing() {
     for db in databases().await {
@@ -242,7 +40,12 @@ async fn issue_16_hostile_input_is_refused_with_a_reason_and_changes_nothing() {
         })
         .await;
         let be = s.backend();
-        for c in cases() {
+        let (accepted, refused): (Vec<_>, Vec<_>) =
+            planted().into_iter().partition(|p| p.case.status == 200);
+        let all = cases()
+            .into_iter()
+            .chain(refused.into_iter().map(|p| p.case));
+        for c in all {
             let headers: Vec<(&str, &str)> = c
                 .encoding
                 .map(|e| vec![("content-encoding", e)])
@@ -278,6 +81,96 @@ async fn issue_16_hostile_input_is_refused_with_a_reason_and_changes_nothing() {
             .unwrap()
             .total;
         assert_eq!(n, 0, "{be}: the store has no host");
+
+        // Issue 15: injection payloads in every other field of every wire format are text a
+        // report may carry: stored as sent, shown escaped, exported neutral (below).
+        for p in &accepted {
+            let c = &p.case;
+            let (status, text) = s.post(c.query, c.content_type, &[], c.body.clone()).await;
+            assert_eq!(status, 200, "{be}: {}: {text}", c.name);
+        }
+        assert_eq!(
+            s.host_total().await,
+            accepted.len() as i64,
+            "{be}: every planted report is stored (and no table was dropped)"
+        );
+        let (_, list) = get_text(&s, "/hosts?limit=1000").await;
+        for p in &accepted {
+            let (status, html) = get_text(&s, &format!("/hosts/{}", p.host)).await;
+            assert_eq!(status, 200, "{be}: {}", p.case.name);
+            for (page, html) in [("host page", &html), ("hosts list", &list)] {
+                if p.payload.contains(['<', '>', '"', '\'', '&']) {
+                    assert!(
+                        !html.contains(p.payload),
+                        "{be}: {}: the {page} shows the payload raw",
+                        p.case.name
+                    );
+                }
+            }
+            if matches!(p.field, catalogue::Field::Kernel | catalogue::Field::Os) {
+                assert!(
+                    html.contains(&escaped(p.payload)),
+                    "{be}: {}: the host page shows the payload escaped",
+                    p.case.name
+                );
+            }
+        }
+        for p in accepted
+            .iter()
+            .filter(|p| p.field == catalogue::Field::PackageName)
+        {
+            let name = percent_encoding::utf8_percent_encode(
+                p.payload,
+                percent_encoding::NON_ALPHANUMERIC,
+            );
+            for page in [
+                format!("/packages/{name}"),
+                format!("/packages/{name}?format=csv"),
+            ] {
+                let (status, body) = get_text(&s, &page).await;
+                assert!(
+                    status == 200 || status == 404,
+                    "{be}: {}: {page}: {status}",
+                    p.case.name
+                );
+                if p.payload.contains(['<', '>', '"', '\'']) && !page.contains("csv") {
+                    assert!(!body.contains(p.payload), "{be}: {page} shows it raw");
+                }
+                if page.contains("csv") && status == 200 {
+                    for cell in csv_cells(&body) {
+                        assert!(
+                            !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                            "{be}: {page}: cell {cell:?} would run as a formula"
+                        );
+                    }
+                }
+            }
+        }
+        // Path tricks in URLs reach no file and no other route.
+        for path in [
+            "/static/../../../../etc/passwd",
+            "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+            "/static/..%2f..%2f..%2f..%2fetc%2fpasswd",
+            "/static/%2F..%2F..%2F..%2Fetc%2Fpasswd",
+            "/hosts/..%2f..%2f..%2fetc%2fpasswd",
+            "/hosts/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+            "/hosts/%2Fetc%2Fpasswd",
+            "/packages/..%2f..%2f..%2fetc%2fpasswd",
+            "/cves/..%2f..%2fetc%2fpasswd",
+        ] {
+            let (status, body) = raw_get(&s, path).await;
+            // `/packages/{name}` is a page about any name (no host has this one): 200 with
+            // the name escaped; everything else is not found.
+            let page = path.starts_with("/packages/") && status == 200;
+            assert!(
+                status == 400 || status == 404 || page,
+                "{be}: {path}: {status}: {body}"
+            );
+            if page {
+                assert!(body.contains("../../../etc/passwd"), "{be}: {body}");
+            }
+            assert!(!body.contains("root:x:0"), "{be}: {path}: {body}");
+        }
 
         // Allowed but hostile text: stored, then escaped and neutral everywhere.
         let mut r = report("rhel_80", "payload.example.org");
@@ -325,6 +218,35 @@ async fn issue_16_hostile_input_is_refused_with_a_reason_and_changes_nothing() {
         assert!(csv.contains("'@SUM"), "{be}: {csv}");
         s.finish().await;
     }
+}
+
+/// `payload` as the pages escape it (askama's HTML escaping).
+fn escaped(payload: &str) -> String {
+    payload
+        .replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// `GET path` sent as is (no client-side normalisation of `..` or `%2e`): status and body.
+async fn raw_get(s: &TestServer, path: &str) -> (u16, String) {
+    let mut conn = connect_from("127.0.0.1", s).await;
+    conn.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    conn.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text)
 }
 
 async fn get_text(s: &TestServer, path: &str) -> (u16, String) {

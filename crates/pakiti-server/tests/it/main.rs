@@ -21,6 +21,7 @@ mod pages;
 mod peers;
 mod pki;
 mod prioritisation;
+mod ratelimits;
 mod reading;
 mod repos;
 mod server;
