@@ -10,6 +10,7 @@ pub mod exceptions;
 pub mod feeds;
 pub mod home;
 pub mod hosts;
+pub mod housekeeping;
 pub mod identity_conflicts;
 pub mod notifications;
 pub mod ops;

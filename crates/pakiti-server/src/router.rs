@@ -17,8 +17,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, hosts, identity_conflicts, notifications, ops,
-    packages, refused, report, report_diff, repositories, session, sets, stats, tags, users,
+    changes, cves, exceptions, feeds, home, hosts, housekeeping, identity_conflicts, notifications,
+    ops, packages, refused, report, report_diff, repositories, session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -94,6 +94,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::api_test_rule))
         .routes(routes!(notifications::api_outbox))
         .routes(routes!(ops::api_check))
+        .routes(routes!(housekeeping::api_list))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
