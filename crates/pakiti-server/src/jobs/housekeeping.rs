@@ -114,6 +114,8 @@ async fn due(st: &AppState, task: &str, now: OffsetDateTime, every: Option<Durat
 }
 
 fn new_run(now: OffsetDateTime, started_by: &str, dry_run: bool) -> HousekeepingRun {
+    // The log keeps whole seconds; say the same in what a run returns.
+    let now = now.replace_nanosecond(0).unwrap_or(now);
     HousekeepingRun {
         id: 0,
         started_at: now,
@@ -234,7 +236,8 @@ async fn maintain(st: &AppState, task: &'static str, r: &mut HousekeepingRun) {
 }
 
 async fn finish(st: &AppState, mut r: HousekeepingRun) -> anyhow::Result<HousekeepingRun> {
-    r.finished_at = OffsetDateTime::now_utc().max(r.started_at);
+    let end = OffsetDateTime::now_utc();
+    r.finished_at = end.replace_nanosecond(0).unwrap_or(end).max(r.started_at);
     r.id = st.store.record_housekeeping_run(&r).await?;
     Ok(r)
 }
