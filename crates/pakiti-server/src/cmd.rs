@@ -7,6 +7,7 @@ pub mod bench_web;
 pub mod check;
 pub mod feed;
 pub mod host;
+pub mod maintenance;
 pub mod repo;
 pub mod scan;
 pub mod serve;

@@ -12,6 +12,7 @@ pub mod feeds;
 pub mod home;
 pub mod host;
 pub mod hosts;
+pub mod housekeeping;
 pub mod identity_conflicts;
 pub mod limits;
 pub mod notifications;

@@ -3,6 +3,7 @@
 
 pub mod feeds;
 pub mod fetch;
+pub mod housekeeping;
 pub mod repos;
 
 use crate::state::AppState;
@@ -72,6 +73,8 @@ pub async fn tick(st: &AppState) {
     {
         tracing::error!(error = format!("{e:#}"), "history step failed");
     }
+    // Retention, purges and SQLite maintenance, each when due (`[housekeeping]`).
+    housekeeping::tick(st, time::OffsetDateTime::now_utc()).await;
     // Notification rules: detect what is new, make due digests, deliver (`notify`).
     crate::notify::tick(st, time::OffsetDateTime::now_utc()).await;
 }

@@ -137,6 +137,28 @@ enum Command {
     },
     /// Print the commented example settings file.
     DefaultConfig,
+    /// Back up the store to FILE: SQLite online with VACUUM INTO, PostgreSQL with pg_dump -Fc.
+    Backup {
+        /// The backup file to write (must not exist).
+        file: PathBuf,
+    },
+    /// Replace the store with the backup in FILE, then migrate it (stop the server first).
+    Restore {
+        /// A file `pakiti backup` wrote.
+        file: PathBuf,
+    },
+    /// Apply pending store migrations; with --check only list them (exit 0 up to date,
+    /// 1 pending, 2 store newer than this binary or unreachable).
+    Migrate {
+        /// Only compare and list; change nothing.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Report retention, purges and database maintenance ([housekeeping]); the last runs.
+    Housekeeping {
+        #[command(subcommand)]
+        what: cmd::maintenance::HousekeepingCommand,
+    },
     /// Nagios/Icinga check: hosts exposed to tagged (or KEV, or severe) CVEs, hosts not
     /// reporting, feed and repository age, refused reports.
     ///
@@ -785,6 +807,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             use std::io::Write;
             writeln!(out, "{}", verdict.line)?;
             return Ok(ExitCode::from(verdict.state.code()));
+        }
+        Command::Backup { file } => {
+            let url = settings(&cli.global)?.database_url();
+            runtime()?.block_on(cmd::maintenance::backup(&url, &file, &mut out))?;
+        }
+        Command::Restore { file } => {
+            let url = settings(&cli.global)?.database_url();
+            runtime()?.block_on(cmd::maintenance::restore(&url, &file, &mut out))?;
+        }
+        Command::Migrate { check } => {
+            let url = settings(&cli.global)?.database_url();
+            let code = runtime()?.block_on(cmd::maintenance::migrate(&url, check, &mut out))?;
+            return Ok(ExitCode::from(code));
+        }
+        Command::Housekeeping { what } => {
+            let s = settings(&cli.global)?;
+            runtime()?.block_on(async {
+                let state = cmd::serve::open_state(s).await?;
+                let r = cmd::maintenance::housekeeping(&state, what, &mut out).await;
+                state.store.close().await;
+                r
+            })?;
         }
         Command::DefaultConfig => {
             use std::io::Write;

@@ -17,9 +17,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, host, hosts, identity_conflicts, limits, notifications,
-    ops, packages, refused, report, report_diff, repositories, retire, session, sets, stats, tags,
-    users,
+    changes, cves, exceptions, feeds, home, host, hosts, housekeeping, identity_conflicts, limits,
+    notifications, ops, packages, refused, report, report_diff, repositories, retire, session, sets,
+    stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -96,6 +96,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::api_outbox))
         .routes(routes!(ops::api_check))
         .routes(routes!(limits::api_list))
+        .routes(routes!(housekeeping::api_list))
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.

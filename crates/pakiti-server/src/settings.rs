@@ -60,6 +60,72 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// `[metrics]`: who may read `/metrics`, an optional listener of its own.
     pub metrics: MetricsSettings,
+    /// `[housekeeping]`: report and exposure retention, purging silent hosts, SQLite
+    /// maintenance (see `jobs/housekeeping.rs`).
+    pub housekeeping: HousekeepingSettings,
+}
+
+/// `[housekeeping]`: what the server's tick prunes and maintains (`jobs::housekeeping`), and
+/// what `pakiti housekeeping run` does at once.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HousekeepingSettings {
+    /// Whether the server runs housekeeping on its tick (`pakiti housekeeping run` works
+    /// either way).
+    pub enabled: bool,
+    /// Minutes between retention runs (reports, exposures, silent hosts).
+    pub interval_minutes: u32,
+    /// Reports kept per host, newest first (0: no count limit). A host's last report and a
+    /// report whose evaluation is pending are always kept.
+    pub reports_kept: u32,
+    /// Reports older than this many days are deleted (0: no age limit); unset, the top-level
+    /// `report_retention_days` applies.
+    pub report_max_age_days: Option<u32>,
+    /// Exposure history (`/changes`, time to patch) that ended more than this many days ago
+    /// is deleted (0: kept forever). Open exposures are never deleted.
+    pub exposures_max_age_days: u32,
+    /// Hosts (in service or retired) that have not reported for this many days are deleted
+    /// with their history (0: never). Each purge is logged and recorded in the run log.
+    pub purge_hosts_not_seen_days: u32,
+    /// SQLite: minutes between WAL checkpoints (`wal_checkpoint(TRUNCATE)`; 0: only SQLite's
+    /// automatic ones).
+    pub checkpoint_minutes: u32,
+    /// Hours between planner statistics refreshes (SQLite `ANALYZE` + `PRAGMA optimize`;
+    /// 0: never). PostgreSQL leaves it to autovacuum.
+    pub analyze_hours: u32,
+    /// SQLite: days between `VACUUM`s (0: never; 7: weekly). `VACUUM` holds the write lock
+    /// while it rewrites the file, so it runs only in `vacuum_hour`.
+    pub vacuum_days: u32,
+    /// The hour (UTC, 0–23) a scheduled `VACUUM` may start in: a quiet one, not an ingest peak.
+    pub vacuum_hour: u8,
+}
+
+impl Default for HousekeepingSettings {
+    fn default() -> Self {
+        HousekeepingSettings {
+            enabled: true,
+            interval_minutes: 60,
+            reports_kept: 0,
+            report_max_age_days: None,
+            exposures_max_age_days: 0,
+            purge_hosts_not_seen_days: 0,
+            checkpoint_minutes: 15,
+            analyze_hours: 24,
+            vacuum_days: 0,
+            vacuum_hour: 3,
+        }
+    }
+}
+
+impl Settings {
+    /// Days of report history kept: `[housekeeping] report_max_age_days`, else the top-level
+    /// `report_retention_days` (0: no age limit).
+    #[must_use]
+    pub fn report_max_age_days(&self) -> u32 {
+        self.housekeeping
+            .report_max_age_days
+            .unwrap_or(self.report_retention_days)
+    }
 }
 
 /// `[notify]`: how notification rules deliver (the rules themselves are in the store,
@@ -393,6 +459,7 @@ impl Default for Settings {
             identity: IdentitySettings::default(),
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
+            housekeeping: HousekeepingSettings::default(),
         }
     }
 }
@@ -527,6 +594,18 @@ mod tests {
         assert_eq!(s.listen, d.listen);
         assert_eq!(s.max_report_bytes, d.max_report_bytes);
         assert_eq!(s.report_retention_days, d.report_retention_days);
+        let (h, dh) = (&s.housekeeping, &d.housekeeping);
+        assert_eq!(h.enabled, dh.enabled);
+        assert_eq!(h.interval_minutes, dh.interval_minutes);
+        assert_eq!(h.reports_kept, dh.reports_kept);
+        assert_eq!(h.report_max_age_days, dh.report_max_age_days);
+        assert_eq!(h.exposures_max_age_days, dh.exposures_max_age_days);
+        assert_eq!(h.purge_hosts_not_seen_days, dh.purge_hosts_not_seen_days);
+        assert_eq!(h.checkpoint_minutes, dh.checkpoint_minutes);
+        assert_eq!(h.analyze_hours, dh.analyze_hours);
+        assert_eq!(h.vacuum_days, dh.vacuum_days);
+        assert_eq!(h.vacuum_hour, dh.vacuum_hour);
+        assert_eq!(s.report_max_age_days(), 90);
     }
 
     #[test]

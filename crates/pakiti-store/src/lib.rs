@@ -7,7 +7,8 @@
 //!   method is an inherent `pub async fn`, written once, in a file by domain: `feeds`,
 //!   `reports`, `findings`, `hosts`, `queue`, `tags`, `users`, `repos`, `fleet`, `refused`,
 //!   `identity` (the last two share `journal`: bounded retention and paged lists), `history`
-//!   (the exposure history, daily fleet snapshots, per-report package lists). Earlier
+//!   (the exposure history, daily fleet snapshots, per-report package lists), `housekeeping`
+//!   (retention, purges, the run log, SQLite maintenance, backups, migration status). Earlier
 //!   the store was a trait implemented twice with shared text pulled in by an `include` and
 //!   macros, so a new query touched four places and go-to-definition landed in a macro.
 //!   No trait: there is one implementation, and the server holds it directly (an enum, not
@@ -126,6 +127,7 @@ mod findings;
 mod fleet;
 mod history;
 mod hosts;
+mod housekeeping;
 mod identity;
 mod journal;
 mod model;
@@ -148,6 +150,7 @@ pub use history::{
     Change, ChangeKind, ChangesQuery, Exposure, ExposureCause, ExposureContext, ExposureNow,
     FleetDay, GroupTimeToPatch, NOT_REPORTING_SECS,
 };
+pub use housekeeping::{HousekeepingRun, MigrationStatus, ReportRetention, StaleHost, sqlite_file};
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use model::*;
 pub use notify::{NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId};

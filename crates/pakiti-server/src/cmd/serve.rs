@@ -162,19 +162,7 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
             }
         });
     }
-    if state.settings.report_retention_days > 0 {
-        let st = state.clone();
-        let days = i64::from(state.settings.report_retention_days);
-        tasks.spawn(async move {
-            loop {
-                let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(days);
-                if let Err(e) = pakiti_store::Store::prune_reports(&st.store, cutoff).await {
-                    tracing::error!(error = %e, "pruning report history failed");
-                }
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-            }
-        });
-    }
+    // Report retention is part of housekeeping, on the tick above (`jobs::housekeeping`).
     if let Some(reloader) = &tls {
         let r = reloader.clone();
         tasks.spawn(async move {

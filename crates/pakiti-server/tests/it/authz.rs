@@ -555,11 +555,12 @@ async fn a_user_of_group_a_cannot_read_group_b() {
             assert_eq!(st, StatusCode::OK, "{be} {p}");
             assert!(body.contains("alice"), "{p}");
         }
-        // Notification rules and their outbox are for admins only.
+        // Notification rules, their outbox and the housekeeping log are for admins only.
         for p in [
             "/notifications",
             "/api/v1/notifications/rules",
             "/api/v1/notifications/outbox",
+            "/api/v1/housekeeping",
         ] {
             let (st, _, _) = get(&s, &Cred::Cookie(alice_cookie.clone()), p).await;
             assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");

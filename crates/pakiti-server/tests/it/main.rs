@@ -11,6 +11,7 @@ mod deploy;
 mod feed_names;
 mod history;
 mod hostile;
+mod housekeeping;
 mod identity;
 mod invariant;
 mod issue_12;

@@ -117,6 +117,18 @@ impl TestServer {
         self.db.finish().await;
     }
 
+    /// Stops the server and closes the store, keeping the database (to back it up, wipe or
+    /// restore it from outside).
+    pub(crate) async fn stop(mut self) -> TestDatabase {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap().unwrap();
+        self.state.store.close().await;
+        let TestServer { db, .. } = self;
+        db
+    }
+
     /// Stops the server and starts a new one over the same store, as a restarted `pakiti
     /// serve` does: a fresh state, then the housekeeping step it runs first
     /// (`jobs::tick`).

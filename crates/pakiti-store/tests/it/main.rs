@@ -8,6 +8,7 @@ mod support;
 mod cvefacts;
 mod feeds;
 mod history;
+mod housekeeping;
 mod notify;
 mod ops;
 mod queue;

@@ -11,14 +11,14 @@ use time::OffsetDateTime;
 
 use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, stream};
 
-fn id(hostname: &str, client_id: Option<&str>) -> HostIdentity {
+pub(crate) fn id(hostname: &str, client_id: Option<&str>) -> HostIdentity {
     HostIdentity {
         hostname: hostname.into(),
         client_id: client_id.map(str::to_owned),
     }
 }
 
-fn facts(s: &str) -> HostFacts {
+pub(crate) fn facts(s: &str) -> HostFacts {
     HostFacts {
         domain: Some("example.org".into()),
         group: Some("site-a".into()),
@@ -47,11 +47,11 @@ fn meta(secs: i64, hash: &str) -> ReportMeta {
     }
 }
 
-fn pkg(name: &str, version: &str) -> InstalledPackage {
+pub(crate) fn pkg(name: &str, version: &str) -> InstalledPackage {
     InstalledPackage::new(name, version, "x86_64")
 }
 
-async fn save(
+pub(crate) async fn save(
     s: &Store,
     identity: &HostIdentity,
     facts: &HostFacts,
@@ -70,7 +70,12 @@ async fn save(
 }
 
 /// Marks `r` processed at `when` with `counts`, as ingest's finish does.
-async fn processed(s: &Store, r: &SavedReport, when: OffsetDateTime, counts: HostCounts) {
+pub(crate) async fn processed(
+    s: &Store,
+    r: &SavedReport,
+    when: OffsetDateTime,
+    counts: HostCounts,
+) {
     let done = s
         .finish_reports(&[FinishReport {
             report: r.report_id,
