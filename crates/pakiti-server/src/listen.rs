@@ -162,6 +162,25 @@ pub fn service(
     })
 }
 
+/// Binds a listener whose accept queue holds `backlog` connections (the kernel caps it at
+/// `net.core.somaxconn`). `TcpListener::bind` asks for 1,024: a burst of more simultaneous
+/// connects than that overflows the queue, and the kernel resets the connections that did
+/// not fit before the server ever sees them, so their agents get no answer, not even a 503
+/// (issue #15 load test, 2,000 agents at once).
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn bind(addr: SocketAddr, backlog: usize) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(u32::try_from(backlog).unwrap_or(u32::MAX).max(1_024))
+}
+
 /// Raises this process's soft limit on open files to its hard limit (1,024 by default on many
 /// systems, below `limits.max_connections`): a server that runs out of descriptors refuses
 /// connections it has room for. Logged; a failure is only a warning.

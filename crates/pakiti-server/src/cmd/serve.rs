@@ -81,16 +81,14 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     };
     let http = match http_addr {
         Some(a) => Some(
-            TcpListener::bind(a)
-                .await
+            crate::listen::bind(a, state.settings.limits.max_connections)
                 .with_context(|| format!("binding {a}"))?,
         ),
         None => None,
     };
     let https = match https_addr {
         Some(a) => Some(
-            TcpListener::bind(a)
-                .await
+            crate::listen::bind(a, state.settings.limits.max_connections)
                 .with_context(|| format!("binding {a} (HTTPS)"))?,
         ),
         None => None,

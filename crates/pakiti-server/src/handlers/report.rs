@@ -211,10 +211,23 @@ pub async fn read_report(
     Ok(report)
 }
 
-/// Runs CPU-bound request work on the blocking pool.
+/// Reports decoded or parsed at once: one per CPU. Without a bound, a burst of thousands of
+/// agents put hundreds of parsing threads of the blocking pool beside the runtime's few
+/// workers, which then got so little CPU that `/healthz` took seconds and connections waiting
+/// for their headers to be read timed out (issue #15 load test). Waiting for a permit costs
+/// nothing; the bodies waiting are bounded by `[limits] max_body_memory_bytes`.
+static CPU_WORK: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, usize::from))
+});
+
+/// Runs CPU-bound request work on the blocking pool, at most [`CPU_WORK`] at once.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, AppError> + Send + 'static,
 ) -> Result<T, AppError> {
+    let _permit = CPU_WORK
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("no CPU permit")))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("a request task failed")))?

@@ -17,13 +17,13 @@ use crate::support::{expected_findings, report};
 const RHEL8: (&str, &str) = ("redhat-oval", "rhel-8.oval.xml.bz2");
 
 /// A running `pakiti` process with its stderr lines.
-struct Proc {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+pub(crate) struct Proc {
+    pub(crate) child: Child,
+    pub(crate) lines: mpsc::Receiver<String>,
+    pub(crate) seen: Vec<String>,
 }
 
-fn spawn(db: &TestDatabase, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
+pub(crate) fn spawn(db: &TestDatabase, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Proc {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pakiti"));
     c.args(args)
         .env("PAKITI_LOG", "warn")
@@ -56,7 +56,7 @@ fn spawn(db: &TestDatabase, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> 
 
 impl Proc {
     /// Waits until `n` stderr lines contain `needle`.
-    fn wait_for(&mut self, needle: &str, n: usize) {
+    pub(crate) fn wait_for(&mut self, needle: &str, n: usize) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while self.seen.iter().filter(|l| l.contains(needle)).count() < n {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -68,7 +68,7 @@ impl Proc {
     }
 
     /// SIGKILL.
-    fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -76,7 +76,7 @@ impl Proc {
 
 /// `pakiti serve` on a free port of 127.0.0.1, answering `/healthz`; returns it and its base
 /// URL.
-async fn serve(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> (Proc, String) {
+pub(crate) async fn serve(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> (Proc, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -100,7 +100,7 @@ async fn serve(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> (Proc, St
     }
 }
 
-fn cli(db: &TestDatabase, dir: &Path, args: &[&str]) {
+pub(crate) fn cli(db: &TestDatabase, dir: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_pakiti"))
         .args(args)
         .env("PAKITI_LOG", "warn")
@@ -127,7 +127,7 @@ async fn post(base: &str, r: &pakiti_api::report::Report) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.unwrap())
 }
 
-async fn host(base: &str, name: &str) -> serde_json::Value {
+pub(crate) async fn host(base: &str, name: &str) -> serde_json::Value {
     let r = reqwest::get(format!("{base}/api/v1/hosts/{name}"))
         .await
         .unwrap();
@@ -153,7 +153,7 @@ async fn host_when(
     }
 }
 
-fn findings(h: &serde_json::Value) -> Vec<(String, String, String)> {
+pub(crate) fn findings(h: &serde_json::Value) -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = h["findings"]
         .as_array()
         .unwrap()
@@ -323,6 +323,285 @@ async fn issue_16_d15_a_feed_import_killed_before_its_reevaluation() {
         }
         store.close().await;
         p.kill();
+        db.finish().await;
+    }
+}
+
+/// Read-only SQL on a test database, for the integrity checks below (questions the store's
+/// API has no reason to answer).
+pub(crate) enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Raw {
+    pub(crate) async fn open(url: &str) -> Raw {
+        use sqlx::Connection;
+        if url.starts_with("sqlite:") {
+            Raw::Sqlite(sqlx::SqliteConnection::connect(url).await.unwrap())
+        } else {
+            Raw::Postgres(sqlx::PgConnection::connect(url).await.unwrap())
+        }
+    }
+
+    /// The one number `sql` selects.
+    pub(crate) async fn count(&mut self, sql: &str) -> i64 {
+        match self {
+            Raw::Sqlite(c) => sqlx::query_scalar::<_, i64>(sql).fetch_one(c).await,
+            Raw::Postgres(c) => sqlx::query_scalar::<_, i64>(sql).fetch_one(c).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    pub(crate) async fn close(self) {
+        use sqlx::Connection;
+        match self {
+            Raw::Sqlite(c) => c.close().await.unwrap(),
+            Raw::Postgres(c) => c.close().await.unwrap(),
+        }
+    }
+}
+
+/// What must hold of every store at rest: each count is of rows that break a rule.
+const BROKEN: &[(&str, &str)] = &[
+    (
+        "report without its host",
+        "SELECT COUNT(*) FROM reports r WHERE NOT EXISTS \
+         (SELECT 1 FROM hosts h WHERE h.id = r.host_id)",
+    ),
+    (
+        "host without a report",
+        "SELECT COUNT(*) FROM hosts h WHERE NOT EXISTS \
+         (SELECT 1 FROM reports r WHERE r.host_id = h.id)",
+    ),
+    (
+        "host without its installed set",
+        "SELECT COUNT(*) FROM hosts h WHERE NOT EXISTS \
+         (SELECT 1 FROM host_packages p WHERE p.host_id = h.id)",
+    ),
+    (
+        "installed set without its host",
+        "SELECT COUNT(*) FROM host_packages p WHERE NOT EXISTS \
+         (SELECT 1 FROM hosts h WHERE h.id = p.host_id)",
+    ),
+    (
+        "pending report that is not the host's",
+        "SELECT COUNT(*) FROM hosts h WHERE h.pending_report IS NOT NULL AND NOT EXISTS \
+         (SELECT 1 FROM reports r WHERE r.id = h.pending_report AND r.host_id = h.id)",
+    ),
+    (
+        "host whose package count is not its last report's",
+        "SELECT COUNT(*) FROM hosts h WHERE h.pkg_count <> (SELECT r.pkg_count FROM reports r \
+         WHERE r.host_id = h.id ORDER BY r.id DESC LIMIT 1)",
+    ),
+    (
+        "report package list without its report",
+        "SELECT COUNT(*) FROM report_packages p WHERE NOT EXISTS \
+         (SELECT 1 FROM reports r WHERE r.id = p.report_id AND r.host_id = p.host_id)",
+    ),
+    (
+        "finding of a package version never evaluated",
+        "SELECT COUNT(*) FROM package_findings f WHERE NOT EXISTS (SELECT 1 FROM \
+         evaluated_packages e WHERE e.stream = f.stream \
+         AND e.package_version_id = f.package_version_id)",
+    ),
+    (
+        "finding of a missing advisory",
+        "SELECT COUNT(*) FROM package_findings f WHERE NOT EXISTS \
+         (SELECT 1 FROM advisories a WHERE a.id = f.advisory_id)",
+    ),
+    (
+        "advisory without its feed",
+        "SELECT COUNT(*) FROM advisories a WHERE NOT EXISTS \
+         (SELECT 1 FROM feeds f WHERE f.id = a.feed_id)",
+    ),
+    (
+        "affected entry without its advisory",
+        "SELECT COUNT(*) FROM affected x WHERE NOT EXISTS \
+         (SELECT 1 FROM advisories a WHERE a.id = x.advisory_id)",
+    ),
+    (
+        "feed whose advisory count is not its advisories'",
+        "SELECT COUNT(*) FROM feeds f WHERE f.advisory_count <> \
+         (SELECT COUNT(*) FROM advisories a WHERE a.feed_id = f.id)",
+    ),
+    (
+        "open exposure of a missing host",
+        "SELECT COUNT(*) FROM exposures x WHERE x.ended_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM hosts h WHERE h.id = x.host_id)",
+    ),
+];
+
+/// The store's integrity checks: SQLite's own (`integrity_check`, `foreign_key_check`) and,
+/// on both engines, the rules of [`BROKEN`].
+pub(crate) async fn check_integrity(url: &str) {
+    let mut raw = Raw::open(url).await;
+    if let Raw::Sqlite(c) = &mut raw {
+        let ok: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(ok, ["ok"]);
+        let broken = sqlx::query("PRAGMA foreign_key_check")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap();
+        assert!(broken.is_empty(), "{} foreign keys broken", broken.len());
+    }
+    for (rule, sql) in BROKEN {
+        assert_eq!(raw.count(sql).await, 0, "{rule} ({url})");
+    }
+    raw.close().await;
+}
+
+/// Waits until no host waits for its evaluation and no feed change for its re-evaluation (a
+/// starting server finishes what a crash left in the background).
+pub(crate) async fn wait_recovered(url: &str) {
+    let store = pakiti_store::open(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !store.pending_evaluations().await.unwrap().is_empty()
+        || !store.stale_keys().await.unwrap().keys.is_empty()
+    {
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    store.close().await;
+}
+
+/// Hosts the agents of one ingest iteration report.
+const INGEST_AGENTS: usize = 40;
+/// Different package lists the agents send.
+const VARIANTS: usize = 8;
+/// Kills per scenario.
+const KILLS: usize = 5;
+
+/// The real Rocky Linux 8 host list, without a different eighth of it per variant (variant 0
+/// keeps it whole).
+fn variant_report(variant: usize, name: &str) -> pakiti_api::report::Report {
+    let mut r = report("rocky_8", name);
+    if variant > 0 {
+        r.packages
+            .retain(|p| p.name.bytes().map(usize::from).sum::<usize>() % VARIANTS != variant);
+    }
+    r
+}
+
+/// What a host's page says that evaluation decides, to compare with a from-scratch one.
+fn evaluated_view(h: &serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::Map::new();
+    for k in [
+        "packages",
+        "covered",
+        "evaluation_pending",
+        "cve_count",
+        "cves_by_severity",
+        "tagged_count",
+        "vulnerable_packages",
+        "reboot_needed",
+        "fixable_cves",
+        "unfixed_cves",
+    ] {
+        v.insert(k.into(), h[k].clone());
+    }
+    v.insert("findings".into(), serde_json::json!(findings(h)));
+    serde_json::Value::Object(v)
+}
+
+/// Issue #15 "Crash", ingest: agents send reports while the server is SIGKILLed at a random
+/// moment, `KILLS` times over one store. After each restart every acknowledged report is
+/// there with all its packages, every stored report is evaluated exactly as a fresh server
+/// evaluates it, and the store passes its integrity checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_15_sigkill_during_ingest_loses_no_acknowledged_report() {
+    use rand::Rng;
+    // The from-scratch answers, per variant, from a server that never crashed.
+    let fresh = crate::support::TestServer::start(TestDatabase::sqlite(), |_| {}).await;
+    fresh.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+    let mut want = Vec::new();
+    for v in 0..VARIANTS {
+        let name = format!("fresh{v}.example.org");
+        let (status, text) = fresh.post_protocol5(&variant_report(v, &name)).await;
+        assert_eq!(status, 200, "{text}");
+        want.push(evaluated_view(
+            &fresh.get_json(&format!("/api/v1/hosts/{name}")).await.1,
+        ));
+    }
+    fresh.finish().await;
+    assert!(want[0]["cve_count"].as_i64().unwrap() > 0);
+
+    for db in databases().await {
+        let dir = tempfile::tempdir().unwrap();
+        let oval = fixtures().join("demo").join(RHEL8.1);
+        cli(
+            &db,
+            dir.path(),
+            &["feed", "import", oval.to_str().unwrap(), "--name", "rhel-8"],
+        );
+        // Host name → (variant, acknowledged).
+        let mut sent: std::collections::BTreeMap<String, (usize, bool)> = Default::default();
+        let mut rng = rand::rng();
+        for k in 0..KILLS {
+            let (p, base) = serve(&db, dir.path(), &[]).await;
+            let started = Instant::now();
+            let agents: Vec<_> = (0..INGEST_AGENTS)
+                .map(|i| {
+                    let (base, v) = (base.clone(), (i + k) % VARIANTS);
+                    let name = format!("crash{k}-{i}.example.org");
+                    let body = pakiti_api::protocol5::render(&variant_report(v, &name));
+                    tokio::spawn(async move {
+                        // Spread over about two seconds, so a kill lands among them.
+                        tokio::time::sleep(Duration::from_millis(50 * i as u64)).await;
+                        let acked = reqwest::Client::new()
+                            .post(format!("{base}/feed/?protocol=5"))
+                            .header("content-type", "text/plain")
+                            .body(body)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status() == 200);
+                        (name, v, acked)
+                    })
+                })
+                .collect();
+            let kill_at = Duration::from_millis(rng.random_range(100..2_500));
+            tokio::time::sleep(kill_at).await;
+            p.kill();
+            let killed = started.elapsed();
+            let mut acked = 0;
+            for a in agents {
+                let (name, v, ok) = a.await.unwrap();
+                acked += usize::from(ok);
+                sent.insert(name, (v, ok));
+            }
+
+            let (p, base) = serve(&db, dir.path(), &[]).await;
+            wait_recovered(&db.url).await;
+            let mut stored_unacked = 0;
+            for (name, &(v, ok)) in &sent {
+                let r = reqwest::get(format!("{base}/api/v1/hosts/{name}"))
+                    .await
+                    .unwrap();
+                if r.status() == 404 {
+                    assert!(!ok, "{}: acknowledged {name} lost", db.backend);
+                    continue;
+                }
+                stored_unacked += usize::from(!ok);
+                let h: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+                assert_eq!(
+                    evaluated_view(&h),
+                    want[v],
+                    "{}: {name} after kill {k}",
+                    db.backend
+                );
+            }
+            check_integrity(&db.url).await;
+            eprintln!(
+                "crash ingest ({}): kill {k} at {killed:?}: {acked}/{INGEST_AGENTS} acknowledged \
+                 before it, {stored_unacked} stored without an answer (of all so far); every \
+                 host evaluated as from scratch",
+                db.backend
+            );
+            p.kill();
+        }
         db.finish().await;
     }
 }
