@@ -4,6 +4,7 @@
 //! The types the API answers are in [`crate::api_types`]; what every page shares in
 //! [`crate::web`]. Handler modules do not import each other, except `tags::after_change`.
 
+pub mod audit;
 pub mod changes;
 pub mod cves;
 pub mod exceptions;

@@ -60,6 +60,39 @@ pub struct Settings {
     pub notify: NotifySettings,
     /// `[metrics]`: who may read `/metrics`, an optional listener of its own.
     pub metrics: MetricsSettings,
+    /// `[log]`: the log format and the audit log's bound (see `crate::audit`).
+    pub log: LogSettings,
+}
+
+/// `[log]`: how the server logs and how much of the audit log it keeps.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` (human-readable lines) or `json` (one JSON object per line); the environment
+    /// variable `PAKITI_LOG_FORMAT` sets it too.
+    pub format: LogFormat,
+    /// Audit log entries kept (the newest; `/audit`, `/api/v1/audit`); 0 keeps every one.
+    pub audit_kept: u32,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            audit_kept: 100_000,
+        }
+    }
+}
+
+/// The log lines' format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, `span`, `spans`).
+    Json,
 }
 
 /// `[notify]`: how notification rules deliver (the rules themselves are in the store,
@@ -393,6 +426,7 @@ impl Default for Settings {
             identity: IdentitySettings::default(),
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -447,6 +481,11 @@ impl Settings {
             };
             // Variables that are not settings (test hooks, log filters) are left alone.
             if matches!(rest, "LOG" | "CONFIG") || rest.starts_with("TEST_") {
+                continue;
+            }
+            // The documented short form of `PAKITI_LOG__FORMAT`.
+            if rest == "LOG_FORMAT" {
+                insert_env(&mut table, &["log".into(), "format".into()], &value);
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
@@ -527,6 +566,17 @@ mod tests {
         assert_eq!(s.listen, d.listen);
         assert_eq!(s.max_report_bytes, d.max_report_bytes);
         assert_eq!(s.report_retention_days, d.report_retention_days);
+        assert_eq!(s.log.format, d.log.format);
+        assert_eq!(s.log.audit_kept, d.log.audit_kept);
+    }
+
+    #[test]
+    fn log_format_from_the_environment() {
+        let s = Settings::load(None, env(&[("PAKITI_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        let s = Settings::load(None, env(&[("PAKITI_LOG__FORMAT", "json")])).unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert!(Settings::load(None, env(&[("PAKITI_LOG_FORMAT", "xml")])).is_err());
     }
 
     #[test]

@@ -116,6 +116,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod cache;
 pub mod codec;
 mod cvefacts;
@@ -142,6 +143,7 @@ mod store;
 mod tags;
 mod users;
 
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cvefacts::merge_facts;
 pub use error::StoreError;
 pub use history::{

@@ -247,6 +247,15 @@ async fn record_refusal(
     status: StatusCode,
     reason: String,
 ) {
+    // One line per refusal, so that the log alone tells why a host's reports are refused.
+    tracing::warn!(
+        peer = ?peer,
+        host = ?hostname,
+        protocol,
+        status = status.as_u16(),
+        reason = %reason,
+        "report refused"
+    );
     let refused = pakiti_store::NewRefusedReport {
         received_at: OffsetDateTime::now_utc(),
         hostname,
