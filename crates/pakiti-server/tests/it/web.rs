@@ -605,9 +605,10 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(documented, routed);
     assert_eq!(
         routed.len(),
-        42,
-        "32 routes (with /api/v1/changes, the report diff, GET /api/v1/summary, DELETE of one \
-         host, /api/v1/check and the six of /api/v1/notifications), and the ten of /api/v1/users"
+        43,
+        "33 routes (with /api/v1/changes, the report diff, GET /api/v1/summary, DELETE of one \
+         host, /api/v1/check, the six of /api/v1/notifications and /api/v1/audit), and the ten \
+         of /api/v1/users"
     );
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;
