@@ -79,7 +79,7 @@ pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %req.uri().path()
     )
 }
 

@@ -131,7 +131,7 @@ pub async fn add(state: &AppState, new: NewFeed, out: &mut impl Write) -> Result
             "added feed {} ({}, {})",
             feed.name, feed.kind, feed.url
         )?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "feed add", &name, &url, r).await
@@ -223,7 +223,7 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
             "removed feed {name}; re-evaluated {} package versions on {} hosts",
             r.package_versions, r.hosts
         )?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "feed remove", name, "", r).await

@@ -33,7 +33,7 @@ pub async fn retire(
              (a new report puts it back in service)"
             )?;
         }
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(

@@ -78,7 +78,7 @@ pub async fn add(state: &AppState, new: NewRepository, out: &mut impl Write) -> 
                 None => "",
             }
         )?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "repo add", &name, &url, r).await
@@ -173,7 +173,7 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
             "removed repository {} ({hosts} hosts refreshed)",
             r.name
         )?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "repo remove", name, "", r).await

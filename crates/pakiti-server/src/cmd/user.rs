@@ -104,7 +104,7 @@ pub async fn add(
                 " without a password (proxy/tls log-in or API tokens only)"
             }
         )?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "user add", name, if admin { "admin" } else { "" }, r).await
@@ -152,7 +152,7 @@ pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Resul
             r => r?,
         };
         writeln!(out, "removed {name}")?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "user remove", name, "", r).await
@@ -180,7 +180,7 @@ pub async fn grant(
                 g.value
             )?;
         }
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "user grant", name, &what.describe(), r).await
@@ -204,7 +204,7 @@ pub async fn revoke(
             }
             writeln!(out, "{name} no longer sees {}:{}", g.kind.as_str(), g.value)?;
         }
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(state, "user revoke", name, &what.describe(), r).await
@@ -226,7 +226,7 @@ pub async fn token(
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         writeln!(out, "{token}")?;
-        Ok(())
+        anyhow::Ok(())
     }
     .await;
     crate::audit::record_cli(

@@ -39,7 +39,12 @@ fn cli(s: &TestServer, args: &[&str], stdin: &str) -> String {
 }
 
 async fn audit(s: &TestServer, token: &str, query: &str) -> ApiAuditPage {
-    let (st, body, _) = get(s, &Cred::Bearer(token.to_owned()), &format!("/api/v1/audit{query}")).await;
+    let (st, body, _) = get(
+        s,
+        &Cred::Bearer(token.to_owned()),
+        &format!("/api/v1/audit{query}"),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     serde_json::from_str(&body).unwrap()
 }
@@ -57,22 +62,33 @@ fn find<'a>(entries: &'a [ApiAuditEntry], actor: &str, action: &str) -> &'a ApiA
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issue_15_admin_changes_are_audited_without_secrets() {
     for db in databases().await {
-        let be = if db.url.starts_with("postgres") { "postgres" } else { "sqlite" };
+        let be = if db.url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        };
         let s = TestServer::start(db, accounts).await;
         let users = pakiti_server::handlers::users::create_user;
-        users(&s.state, "root", Some("root-pw-Xq7"), true).await.unwrap();
+        users(&s.state, "root", Some("root-pw-Xq7"), true)
+            .await
+            .unwrap();
         let alice = users(&s.state, "alice", Some("alice-pw-Zr4"), false)
             .await
             .unwrap();
-        let root_user = s.state.store.get_user_by_name("root").await.unwrap().unwrap();
+        let root_user = s
+            .state
+            .store
+            .get_user_by_name("root")
+            .await
+            .unwrap()
+            .unwrap();
         let (_, root_token) =
             pakiti_server::handlers::users::create_token(&s.state, &root_user, "ci")
                 .await
                 .unwrap();
-        let (_, alice_token) =
-            pakiti_server::handlers::users::create_token(&s.state, &alice, "t")
-                .await
-                .unwrap();
+        let (_, alice_token) = pakiti_server::handlers::users::create_token(&s.state, &alice, "t")
+            .await
+            .unwrap();
 
         // Log-ins: a failed one and a good one.
         assert_eq!(
@@ -89,13 +105,22 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
             &s,
             &root,
             "/users",
-            &[("name", "carol"), ("password", "carol-pw-Jm2"), ("csrf", &csrf)],
+            &[
+                ("name", "carol"),
+                ("password", "carol-pw-Jm2"),
+                ("csrf", &csrf),
+            ],
         )
         .await;
         assert!(st.is_redirection() || st.is_success(), "{be} {st}");
         assert_eq!(
-            post_form(&s, &root, "/users/carol/admin", &[("admin", "true"), ("csrf", &csrf)])
-                .await,
+            post_form(
+                &s,
+                &root,
+                "/users/carol/admin",
+                &[("admin", "true"), ("csrf", &csrf)]
+            )
+            .await,
             StatusCode::SEE_OTHER,
             "{be}"
         );
@@ -106,7 +131,8 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
         let r = api
             .post(format!("{}/api/v1/users", s.base))
             .bearer_auth(&root_token)
-            .json(&serde_json::json!({"name": "dave", "password": "dave-pw-Pq9"}))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"name": "dave", "password": "dave-pw-Pq9"}).to_string())
             .send()
             .await
             .unwrap();
@@ -114,15 +140,14 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
         let r = api
             .post(format!("{}/api/v1/users/dave/tokens", s.base))
             .bearer_auth(&root_token)
-            .json(&serde_json::json!({"name": "dave's"}))
+            .header("content-type", "application/json")
+            .body(serde_json::json!({"name": "dave's"}).to_string())
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "{be}");
-        let dave_token = r.json::<serde_json::Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let answer: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        let dave_token = answer["token"].as_str().unwrap().to_owned();
         // A non-admin's attempt is recorded as refused.
         let r = api
             .delete(format!("{}/api/v1/users/dave", s.base))
@@ -133,7 +158,11 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{be}");
 
         // Through the CLI.
-        cli(&s, &["user", "add", "erin", "--password-stdin"], "erin-pw-Vb3\n");
+        cli(
+            &s,
+            &["user", "add", "erin", "--password-stdin"],
+            "erin-pw-Vb3\n",
+        );
         let erin_token = cli(&s, &["user", "token", "erin", "--name", "laptop"], "");
         cli(&s, &["user", "grant", "erin", "--group", "physics"], "");
 
@@ -145,14 +174,23 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
         let admin = find(e, "root", "POST /users/{name}/admin");
         assert_eq!(admin.target, "name=carol", "{be}");
         let created = find(e, "root", "POST /api/v1/users");
-        assert_eq!((created.via.as_str(), created.status.as_str()), ("api", "201"));
+        assert_eq!(
+            (created.via.as_str(), created.status.as_str()),
+            ("api", "201")
+        );
         assert!(created.detail.contains("API token"), "{created:?}");
         let token = find(e, "root", "POST /api/v1/users/{name}/tokens");
         assert_eq!(token.target, "name=dave", "{be}");
         let refused = find(e, "alice", "DELETE /api/v1/users/{name}");
-        assert_eq!((refused.status.as_str(), refused.target.as_str()), ("403", "name=dave"));
+        assert_eq!(
+            (refused.status.as_str(), refused.target.as_str()),
+            ("403", "name=dave")
+        );
         let add = find(e, "cli:auditor", "user add");
-        assert_eq!((add.via.as_str(), add.target.as_str(), add.status.as_str()), ("cli", "erin", "ok"));
+        assert_eq!(
+            (add.via.as_str(), add.target.as_str(), add.status.as_str()),
+            ("cli", "erin", "ok")
+        );
         assert_eq!(find(e, "cli:auditor", "user token").target, "erin");
         assert_eq!(find(e, "cli:auditor", "user grant").detail, "group:physics");
         let logins: Vec<&str> = e
@@ -174,9 +212,15 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
         // No secret anywhere in it: passwords, tokens, the session cookie, CSRF values.
         let (st, csv, _) = get(&s, &Cred::Cookie(root.clone()), "/audit?format=csv").await;
         assert_eq!(st, StatusCode::OK);
-        assert!(csv.starts_with("id,at,actor,via,action,target,detail,status"), "{csv}");
+        assert!(
+            csv.starts_with("id,at,actor,via,action,target,detail,status"),
+            "{csv}"
+        );
         let (_, json, _) = get(&s, &Cred::Cookie(root.clone()), "/audit?format=json").await;
-        let everything = format!("{csv}\n{json}\n{}", serde_json::to_string(&log.entries).unwrap());
+        let everything = format!(
+            "{csv}\n{json}\n{}",
+            serde_json::to_string(&log.entries).unwrap()
+        );
         for secret in [
             "root-pw-Xq7",
             "alice-pw-Zr4",
@@ -191,15 +235,29 @@ async fn issue_15_admin_changes_are_audited_without_secrets() {
             root.as_str(),
             csrf.as_str(),
         ] {
-            assert!(!everything.contains(secret), "{be}: {secret} in the audit log");
+            assert!(
+                !everything.contains(secret),
+                "{be}: {secret} in the audit log"
+            );
         }
 
         // The page, for admins only; others get 403, no one 401 (or the log-in page).
-        let (st, page, _) = get(&s, &Cred::Cookie(root.clone()), "/audit?actor=cli%3Aauditor").await;
+        let (st, page, _) = get(
+            &s,
+            &Cred::Cookie(root.clone()),
+            "/audit?actor=cli%3Aauditor",
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
-        assert!(page.contains("user grant") && page.contains("group:physics"), "{page}");
+        assert!(
+            page.contains("user grant") && page.contains("group:physics"),
+            "{page}"
+        );
         for p in ["/audit", "/audit?format=csv", "/api/v1/audit"] {
-            for cred in [Cred::Cookie(alice_cookie.clone()), Cred::Bearer(alice_token.clone())] {
+            for cred in [
+                Cred::Cookie(alice_cookie.clone()),
+                Cred::Bearer(alice_token.clone()),
+            ] {
                 let (st, body, _) = get(&s, &cred, p).await;
                 assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");
                 assert!(!body.contains("cli:auditor"), "{p}");
@@ -328,30 +386,45 @@ async fn issue_15_json_logs_carry_the_request_id_and_refusal_reasons() {
     for db in databases().await {
         let mut p = Serve::start(&db, &[("PAKITI_LOG_FORMAT", "json")]).await;
         let client = no_redirects();
-        // A protocol-5 report whose body is not a report at all: refused (400).
+        // A protocol-5 report without one readable package line: refused (400).
         let r = client
-            .post(format!(
-                "{}/feed/?host=refused.example.org&os=CentOS&arch=x86_64&kernel=1&version=5&type=rpm",
-                p.base
-            ))
+            .post(format!("{}/feed/?protocol=5", p.base))
             .header("x-request-id", "audit-test-0001")
             .header("content-type", "text/plain")
-            .body("\u{1}\u{2}not a package list\n")
+            .body("#\nhost: nopkg.example.org\nsystem: Rocky Linux 9\n#\ngarbage\n#\n")
             .send()
             .await
             .unwrap();
         let status = r.status();
-        assert!(status.is_client_error(), "{status}");
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(r.headers()["x-request-id"], "audit-test-0001");
         let refusal = p.wait_for("report refused", 1).remove(0);
         let line: serde_json::Value = serde_json::from_str(&refusal).unwrap();
-        assert_eq!(request_id(&line).as_deref(), Some("audit-test-0001"), "{refusal}");
+        assert_eq!(
+            request_id(&line).as_deref(),
+            Some("audit-test-0001"),
+            "{refusal}"
+        );
         let fields = &line["fields"];
         assert_eq!(fields["peer"], "127.0.0.1", "{refusal}");
         assert_eq!(fields["status"], status.as_u16(), "{refusal}");
-        assert!(fields["protocol"].as_str().is_some_and(|s| !s.is_empty()), "{refusal}");
-        assert!(fields["reason"].as_str().is_some_and(|s| !s.is_empty()), "{refusal}");
-        assert!(fields["host"].is_string(), "{refusal}");
+        assert!(
+            fields["protocol"].as_str().is_some_and(|s| !s.is_empty()),
+            "{refusal}"
+        );
+        assert!(
+            fields["reason"].as_str().is_some_and(|s| !s.is_empty()),
+            "{refusal}"
+        );
+        assert_eq!(fields["host"], "nopkg.example.org", "{refusal}");
+        assert_eq!(fields["protocol"], "5", "{refusal}");
+        assert!(
+            fields["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("no readable package"),
+            "{refusal}"
+        );
         assert_eq!(line["level"], "WARN", "{refusal}");
         // The request's answer line carries the same id.
         p.wait_for("finished processing request", 1);
@@ -378,22 +451,32 @@ async fn issue_15_json_logs_carry_the_request_id_and_refusal_reasons() {
             let v: serde_json::Value =
                 serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
             if let Some(id) = request_id(&v) {
-                let msg = v["fields"]["message"].as_str().unwrap_or_default().to_owned();
+                let msg = v["fields"]["message"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 by_id.entry(id).or_default().push(msg);
                 // The span says which request it is.
                 let span = &v["span"];
-                assert!(span["method"].is_string() && span["path"].is_string(), "{l}");
+                assert!(
+                    span["method"].is_string() && span["path"].is_string(),
+                    "{l}"
+                );
             }
         }
         let first = &by_id["audit-test-0001"];
         assert!(
             first.iter().any(|m| m == "report refused")
-                && first.iter().any(|m| m.contains("finished processing request")),
+                && first
+                    .iter()
+                    .any(|m| m.contains("finished processing request")),
             "{first:?}"
         );
         for id in &ids {
             assert!(
-                by_id[id].iter().any(|m| m.contains("finished processing request")),
+                by_id[id]
+                    .iter()
+                    .any(|m| m.contains("finished processing request")),
                 "{id}: {by_id:?}"
             );
         }
