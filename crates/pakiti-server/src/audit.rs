@@ -157,13 +157,29 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     resp
 }
 
+/// `s` fit for one log line: control characters (newline, ESC …) escaped, so a client's
+/// string can neither forge a line nor reach a terminal.
+#[must_use]
+pub fn log_safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let esc: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            esc
+        })
+        .collect()
+}
+
 /// Appends `entry`; a failure is logged, never answered (the change itself is done).
 pub async fn save(state: &AppState, entry: &NewAuditEntry) {
     tracing::info!(
-        actor = %entry.actor,
+        actor = %log_safe(&entry.actor),
         via = %entry.via,
-        action = %entry.action,
-        target = %entry.target,
+        action = %log_safe(&entry.action),
+        target = %log_safe(&entry.target),
         status = %entry.status,
         "audit"
     );
@@ -248,6 +264,12 @@ mod tests {
             let v = HeaderValue::from_bytes(bad.as_bytes()).unwrap();
             assert!(!sane_request_id(&v), "{bad}");
         }
+    }
+
+    #[test]
+    fn log_lines_cannot_be_forged() {
+        assert_eq!(log_safe("a\nINFO x\u{1b}]0"), "a\\nINFO x\\u{1b}]0");
+        assert_eq!(log_safe("wn01.example.org é"), "wn01.example.org é");
     }
 
     #[test]
