@@ -157,96 +157,123 @@ impl FromRequestParts<AppState> for Viewer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let auth = &state.settings.auth;
-        if auth.mode == AuthMode::None {
-            // Still a CSRF token: another site's page must not post forms to a local server.
-            let mut v = Viewer::anonymous_admin();
-            v.csrf = derived_csrf(&state.csrf_secret, "");
-            return Ok(v);
+        let viewer = authenticate(parts, state).await;
+        // The author the audit log records for this request (see `crate::audit`).
+        if let (Ok(v), Some(slot)) = (&viewer, parts.extensions.get::<crate::audit::ActorSlot>()) {
+            slot.set(v.author(), v.bearer);
         }
-        let now = OffsetDateTime::now_utc();
-        let store = &state.store;
-        // An API token, in any mode.
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let token = value
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .unwrap_or_default();
-            let user = if token.is_empty() {
-                None
-            } else {
-                store
-                    .user_by_api_token(&sha256_hex(token), now)
+        viewer
+    }
+}
+
+/// Who sends `parts`, per `[auth] mode` (see the module's documentation).
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Viewer, AuthRejection> {
+    let auth = &state.settings.auth;
+    if auth.mode == AuthMode::None {
+        // Still a CSRF token: another site's page must not post forms to a local server.
+        let mut v = Viewer::anonymous_admin();
+        v.csrf = derived_csrf(&state.csrf_secret, "");
+        return Ok(v);
+    }
+    let now = OffsetDateTime::now_utc();
+    let store = &state.store;
+    // An API token, in any mode.
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .unwrap_or_default();
+        let user = if token.is_empty() {
+            None
+        } else {
+            store
+                .user_by_api_token(&sha256_hex(token), now)
+                .await
+                .map_err(AppError::from)?
+        };
+        let Some(user) = user else {
+            return Err(AppError::Unauthorized("invalid or revoked API token".into()).into());
+        };
+        let mut v = viewer_for(state, &user).await?;
+        v.bearer = true;
+        return Ok(v);
+    }
+    let missing = match auth.mode {
+        AuthMode::None => unreachable!("handled above"),
+        AuthMode::Accounts => {
+            let session = match cookie(&parts.headers, SESSION_COOKIE) {
+                Some(token) => store
+                    .get_session(&sha256_hex(&token), now)
                     .await
-                    .map_err(AppError::from)?
+                    .map_err(AppError::from)?,
+                None => None,
             };
-            let Some(user) = user else {
-                return Err(AppError::Unauthorized("invalid or revoked API token".into()).into());
-            };
-            let mut v = viewer_for(state, &user).await?;
-            v.bearer = true;
-            return Ok(v);
-        }
-        let missing = match auth.mode {
-            AuthMode::None => unreachable!("handled above"),
-            AuthMode::Accounts => {
-                let session = match cookie(&parts.headers, SESSION_COOKIE) {
-                    Some(token) => store
-                        .get_session(&sha256_hex(&token), now)
-                        .await
-                        .map_err(AppError::from)?,
-                    None => None,
-                };
-                if let Some(s) = session {
-                    let mut v = viewer_for(state, &s.user).await?;
-                    v.csrf = s.csrf;
-                    return Ok(v);
-                }
-                "log in first"
+            if let Some(s) = session {
+                let mut v = viewer_for(state, &s.user).await?;
+                v.csrf = s.csrf;
+                return Ok(v);
             }
-            AuthMode::Proxy | AuthMode::Tls => {
-                let name = if auth.mode == AuthMode::Proxy {
-                    &auth.proxy_header
-                } else {
-                    &auth.tls_dn_header
-                };
-                let peer = parts
+            "log in first"
+        }
+        AuthMode::Proxy | AuthMode::Tls => {
+            let name = if auth.mode == AuthMode::Proxy {
+                &auth.proxy_header
+            } else {
+                &auth.tls_dn_header
+            };
+            let peer = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip());
+            let trusted = peer.is_some_and(|ip| {
+                auth.proxy_addresses
+                    .iter()
+                    .any(|spec| crate::net::cidr_contains(spec, ip))
+            });
+            let value = parts
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty());
+            // `tls` mode without a front proxy: pakiti verified the client certificate
+            // itself (`[tls] client_ca`); its subject DN, in either form, is the user.
+            if auth.mode == AuthMode::Tls
+                && !(trusted && value.is_some())
+                && let Some(cert) = parts
                     .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
-                    .map(|c| c.0.ip());
-                let trusted = peer.is_some_and(|ip| {
-                    auth.proxy_addresses
-                        .iter()
-                        .any(|spec| crate::net::cidr_contains(spec, ip))
-                });
-                let value = parts
-                    .headers
-                    .get(name.as_str())
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty());
-                // `tls` mode without a front proxy: pakiti verified the client certificate
-                // itself (`[tls] client_ca`); its subject DN, in either form, is the user.
-                if auth.mode == AuthMode::Tls
-                    && !(trusted && value.is_some())
-                    && let Some(cert) = parts
-                        .extensions
-                        .get::<crate::conn::TlsInfo>()
-                        .and_then(|t| t.client.clone())
-                {
-                    let mut found = None;
-                    for name in [&cert.dn, &cert.legacy_dn] {
-                        found = store.get_user_by_name(name).await.map_err(AppError::from)?;
-                        if found.is_some() {
-                            break;
-                        }
+                    .get::<crate::conn::TlsInfo>()
+                    .and_then(|t| t.client.clone())
+            {
+                let mut found = None;
+                for name in [&cert.dn, &cert.legacy_dn] {
+                    found = store.get_user_by_name(name).await.map_err(AppError::from)?;
+                    if found.is_some() {
+                        break;
                     }
-                    let Some(user) = found.filter(|u| !u.disabled) else {
+                }
+                let Some(user) = found.filter(|u| !u.disabled) else {
+                    return Err(AppError::Forbidden(format!(
+                        "{} has no access to pakiti; ask an administrator",
+                        cert.dn
+                    ))
+                    .into());
+                };
+                let mut v = viewer_for(state, &user).await?;
+                v.csrf = derived_csrf(&state.csrf_secret, &user.name);
+                return Ok(v);
+            }
+            match (trusted, value) {
+                (true, Some(user_name)) => {
+                    let user = store
+                        .get_user_by_name(user_name)
+                        .await
+                        .map_err(AppError::from)?;
+                    let Some(user) = user.filter(|u| !u.disabled) else {
                         return Err(AppError::Forbidden(format!(
-                            "{} has no access to pakiti; ask an administrator",
-                            cert.dn
+                            "{user_name} has no access to pakiti; ask an administrator"
                         ))
                         .into());
                     };
@@ -254,43 +281,26 @@ impl FromRequestParts<AppState> for Viewer {
                     v.csrf = derived_csrf(&state.csrf_secret, &user.name);
                     return Ok(v);
                 }
-                match (trusted, value) {
-                    (true, Some(user_name)) => {
-                        let user = store
-                            .get_user_by_name(user_name)
-                            .await
-                            .map_err(AppError::from)?;
-                        let Some(user) = user.filter(|u| !u.disabled) else {
-                            return Err(AppError::Forbidden(format!(
-                                "{user_name} has no access to pakiti; ask an administrator"
-                            ))
-                            .into());
-                        };
-                        let mut v = viewer_for(state, &user).await?;
-                        v.csrf = derived_csrf(&state.csrf_secret, &user.name);
-                        return Ok(v);
-                    }
-                    (false, Some(_)) => {
-                        tracing::warn!(?peer, header = %name, "user header from an untrusted peer ignored");
-                        "the user header comes from an address not in auth.proxy_addresses"
-                    }
-                    _ => "no authenticated user",
+                (false, Some(_)) => {
+                    tracing::warn!(?peer, header = %name, "user header from an untrusted peer ignored");
+                    "the user header comes from an address not in auth.proxy_addresses"
                 }
+                _ => "no authenticated user",
             }
-        };
-        let error = AppError::Unauthorized(missing.into());
-        let path = parts.uri.path();
-        let page = auth.mode == AuthMode::Accounts && !path.starts_with("/api/");
-        Err(AuthRejection {
-            error,
-            login: page.then(|| {
-                parts
-                    .uri
-                    .path_and_query()
-                    .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
-            }),
-        })
-    }
+        }
+    };
+    let error = AppError::Unauthorized(missing.into());
+    let path = parts.uri.path();
+    let page = auth.mode == AuthMode::Accounts && !path.starts_with("/api/");
+    Err(AuthRejection {
+        error,
+        login: page.then(|| {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+        }),
+    })
 }
 
 /// An administrator's request: the [`Viewer`] of an admin, CSRF-checked for every method but

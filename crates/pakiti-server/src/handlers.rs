@@ -5,6 +5,7 @@
 //! [`crate::web`]. Handler modules do not import each other, except `tags::after_change`,
 //! `home` (counts with `hosts::query_hosts`) and `host` (reuses `hosts::api_host`).
 
+pub mod audit;
 pub mod changes;
 pub mod cves;
 pub mod exceptions;

@@ -4,6 +4,7 @@
 //! already-bound listener, so tests bind port 0 and talk to a real server on 127.0.0.1.
 
 pub mod api_types;
+pub mod audit;
 pub mod auth;
 pub mod cmd;
 pub mod conn;

@@ -533,19 +533,36 @@ fn main() -> ExitCode {
         }
         Err(e) => e.exit(),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PAKITI_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli.global);
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs to stderr, filtered by `PAKITI_LOG`, as text or JSON lines (`[log] format`,
+/// `PAKITI_LOG_FORMAT`). Settings that do not load leave the text format: the command then
+/// reports them itself.
+fn init_logging(g: &Global) {
+    use pakiti_server::settings::LogFormat;
+    let format = settings(g).map(|s| s.log.format).unwrap_or_default();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PAKITI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        // Every line a JSON object; a request's lines carry its span (`request_id`, method,
+        // path) in `span` and `spans`.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
     }
 }
 

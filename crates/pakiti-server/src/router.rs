@@ -11,15 +11,16 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::handlers::{
-    changes, cves, exceptions, feeds, home, host, hosts, housekeeping, identity_conflicts, limits,
-    notifications, ops, packages, refused, report, report_diff, repositories, retire, session, sets,
-    stats, tags, users,
+    audit, changes, cves, exceptions, feeds, home, host, hosts, housekeeping, identity_conflicts,
+    limits, notifications, ops, packages, refused, report, report_diff, repositories, retire,
+    session, sets, stats, tags, users,
 };
 use crate::state::AppState;
 use crate::web;
@@ -50,6 +51,7 @@ use crate::web;
         (name = "users", description = "Users, grants and API tokens (administrators)"),
         (name = "notifications", description = "Notification rules and their outbox (administrators)"),
         (name = "ops", description = "Monitoring: the state `pakiti check` judges"),
+        (name = "audit", description = "The audit log of administrative changes (administrators)"),
     )
 )]
 struct ApiDoc;
@@ -95,8 +97,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::api_test_rule))
         .routes(routes!(notifications::api_outbox))
         .routes(routes!(ops::api_check))
-        .routes(routes!(limits::api_list))
-        .routes(routes!(housekeeping::api_list))
+    audit, changes, cves, exceptions, feeds, home, host, hosts, housekeeping, identity_conflicts,
+    limits, notifications, ops, packages, refused, report, report_diff, repositories, retire,
+    session, sets, stats, tags, users,
 }
 
 /// The OpenAPI document of the `/api/v1` routes, as `docs/openapi.json` keeps it.
@@ -207,6 +210,13 @@ pub fn router(state: AppState) -> Router {
             "/notifications/{id}/delete",
             post(notifications::delete_form),
         )
+        .route("/audit", get(audit::page))
+        // Every state-changing request is recorded in the audit log (after routing, so the
+        // route is known).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::token_rate_limit,
@@ -218,7 +228,19 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             body_timeout,
         ))
-        .layer(TraceLayer::new_for_http())
+        // One span per request (request id, method, path) on every line it logs, and one
+        // line when it is answered.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::audit::request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        // A sane client-sent `X-Request-Id` is kept, else one is made; the reply carries it.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(axum::middleware::from_fn(
+            crate::audit::drop_insane_request_id,
+        ))
         .with_state(state)
 }
 

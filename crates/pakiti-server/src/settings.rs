@@ -63,6 +63,8 @@ pub struct Settings {
     /// `[housekeeping]`: report and exposure retention, purging silent hosts, SQLite
     /// maintenance (see `jobs/housekeeping.rs`).
     pub housekeeping: HousekeepingSettings,
+    /// `[log]`: the log format and the audit log's bound (see `crate::audit`).
+    pub log: LogSettings,
 }
 
 /// `[housekeeping]`: what the server's tick prunes and maintains (`jobs::housekeeping`), and
@@ -117,6 +119,26 @@ impl Default for HousekeepingSettings {
     }
 }
 
+/// `[log]`: how the server logs and how much of the audit log it keeps.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` (human-readable lines) or `json` (one JSON object per line); the environment
+    /// variable `PAKITI_LOG_FORMAT` sets it too.
+    pub format: LogFormat,
+    /// Audit log entries kept (the newest; `/audit`, `/api/v1/audit`); 0 keeps every one.
+    pub audit_kept: u32,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            format: LogFormat::Text,
+            audit_kept: 100_000,
+        }
+    }
+}
+
 impl Settings {
     /// Days of report history kept: `[housekeeping] report_max_age_days`, else the top-level
     /// `report_retention_days` (0: no age limit).
@@ -126,6 +148,17 @@ impl Settings {
             .report_max_age_days
             .unwrap_or(self.report_retention_days)
     }
+}
+
+/// The log lines' format.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`timestamp`, `level`, `fields`, `target`, `span`, `spans`).
+    Json,
 }
 
 /// `[notify]`: how notification rules deliver (the rules themselves are in the store,
@@ -460,6 +493,7 @@ impl Default for Settings {
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),
             housekeeping: HousekeepingSettings::default(),
+            log: LogSettings::default(),
         }
     }
 }
@@ -514,6 +548,11 @@ impl Settings {
             };
             // Variables that are not settings (test hooks, log filters) are left alone.
             if matches!(rest, "LOG" | "CONFIG") || rest.starts_with("TEST_") {
+                continue;
+            }
+            // The documented short form of `PAKITI_LOG__FORMAT`.
+            if rest == "LOG_FORMAT" {
+                insert_env(&mut table, &["log".into(), "format".into()], &value);
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
@@ -606,6 +645,17 @@ mod tests {
         assert_eq!(h.vacuum_days, dh.vacuum_days);
         assert_eq!(h.vacuum_hour, dh.vacuum_hour);
         assert_eq!(s.report_max_age_days(), 90);
+        assert_eq!(s.log.format, d.log.format);
+        assert_eq!(s.log.audit_kept, d.log.audit_kept);
+    }
+
+    #[test]
+    fn log_format_from_the_environment() {
+        let s = Settings::load(None, env(&[("PAKITI_LOG_FORMAT", "json")])).unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        let s = Settings::load(None, env(&[("PAKITI_LOG__FORMAT", "json")])).unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert!(Settings::load(None, env(&[("PAKITI_LOG_FORMAT", "xml")])).is_err());
     }
 
     #[test]

@@ -117,6 +117,7 @@
 //! # }
 //! ```
 
+mod audit;
 mod cache;
 pub mod codec;
 mod cvefacts;
@@ -144,6 +145,7 @@ mod store;
 mod tags;
 mod users;
 
+pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cvefacts::merge_facts;
 pub use error::StoreError;
 pub use history::{

@@ -5,6 +5,7 @@
 //! Field names are the API's contract: renaming one is a breaking change.
 
 mod admin;
+mod audit;
 mod cves;
 mod fleet;
 mod history;
@@ -16,6 +17,7 @@ mod ops;
 mod pages;
 
 pub use admin::*;
+pub use audit::*;
 pub use cves::*;
 pub use fleet::*;
 pub use history::*;

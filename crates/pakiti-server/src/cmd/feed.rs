@@ -113,23 +113,28 @@ pub async fn find(state: &AppState, name: &str) -> Result<Feed> {
 /// # Errors
 /// Invalid kind or stream, duplicate name, store failure.
 pub async fn add(state: &AppState, new: NewFeed, out: &mut impl Write) -> Result<()> {
-    if new.kind != AUTO_KIND && FeedKind::from_name(&new.kind).is_none() {
-        bail!("unknown feed kind {:?}", new.kind);
+    let (name, url) = (new.name.clone(), crate::audit::redact_url(&new.url));
+    let r: Result<()> = async {
+        if new.kind != AUTO_KIND && FeedKind::from_name(&new.kind).is_none() {
+            bail!("unknown feed kind {:?}", new.kind);
+        }
+        if let Some(s) = &new.stream {
+            s.parse::<pakiti_core::stream::OsStream>()?;
+        }
+        let feed = state
+            .store
+            .create_feed(&new)
+            .await
+            .context("creating the feed")?;
+        writeln!(
+            out,
+            "added feed {} ({}, {})",
+            feed.name, feed.kind, feed.url
+        )?;
+        anyhow::Ok(())
     }
-    if let Some(s) = &new.stream {
-        s.parse::<pakiti_core::stream::OsStream>()?;
-    }
-    let feed = state
-        .store
-        .create_feed(&new)
-        .await
-        .context("creating the feed")?;
-    writeln!(
-        out,
-        "added feed {} ({}, {})",
-        feed.name, feed.kind, feed.url
-    )?;
-    Ok(())
+    .await;
+    crate::audit::record_cli(state, "feed add", &name, &url, r).await
 }
 
 /// `pakiti feed list`.
@@ -203,21 +208,25 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
 /// # Errors
 /// No such feed or store failure.
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
-    let feed = find(state, name).await?;
-    state.store.delete_feed(feed.id).await?;
-    // Its CVE facts (a prioritisation feed's, a vulnerability feed's CVSS) went with it.
-    state.engine.reload_cve_facts().await?;
-    if feed.is_prioritisation() {
-        writeln!(out, "removed feed {name}")?;
-        return Ok(());
+    let r: Result<()> = async {
+        let feed = find(state, name).await?;
+        state.store.delete_feed(feed.id).await?;
+        // Its CVE facts (a prioritisation feed's, a vulnerability feed's CVSS) went with it.
+        state.engine.reload_cve_facts().await?;
+        if feed.is_prioritisation() {
+            writeln!(out, "removed feed {name}")?;
+            return Ok(());
+        }
+        let r = state.engine.reevaluate().await?;
+        writeln!(
+            out,
+            "removed feed {name}; re-evaluated {} package versions on {} hosts",
+            r.package_versions, r.hosts
+        )?;
+        anyhow::Ok(())
     }
-    let r = state.engine.reevaluate().await?;
-    writeln!(
-        out,
-        "removed feed {name}; re-evaluated {} package versions on {} hosts",
-        r.package_versions, r.hosts
-    )?;
-    Ok(())
+    .await;
+    crate::audit::record_cli(state, "feed remove", name, "", r).await
 }
 
 fn report(name: &str, o: &ImportOutcome, out: &mut impl Write) -> Result<()> {

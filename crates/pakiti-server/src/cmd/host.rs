@@ -20,17 +20,28 @@ pub async fn retire(
     purge: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let name = retire::retire_or_delete(state, &Viewer::anonymous_admin(), hostname, purge)
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-    if purge {
-        writeln!(out, "deleted host {name} and its report history")?;
-    } else {
-        writeln!(
-            out,
-            "retired host {name}: it leaves every list and count; its reports are kept \
+    let r: Result<()> = async {
+        let name = retire::retire_or_delete(state, &Viewer::anonymous_admin(), hostname, purge)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+        if purge {
+            writeln!(out, "deleted host {name} and its report history")?;
+        } else {
+            writeln!(
+                out,
+                "retired host {name}: it leaves every list and count; its reports are kept \
              (a new report puts it back in service)"
-        )?;
+            )?;
+        }
+        anyhow::Ok(())
     }
-    Ok(())
+    .await;
+    crate::audit::record_cli(
+        state,
+        if purge { "host delete" } else { "host retire" },
+        hostname,
+        if purge { "purge history" } else { "" },
+        r,
+    )
+    .await
 }

@@ -57,26 +57,31 @@ pub fn validate(mut new: NewRepository) -> Result<NewRepository> {
 /// # Errors
 /// Invalid kind or stream, duplicate name, store failure.
 pub async fn add(state: &AppState, new: NewRepository, out: &mut impl Write) -> Result<()> {
-    let new = validate(new)?;
-    let r = state
-        .store
-        .create_repository(&new)
-        .await
-        .context("creating the repository")?;
-    writeln!(
-        out,
-        "added repository {} ({}, {}, {}{})",
-        r.name,
-        r.kind,
-        r.stream,
-        r.arch.as_deref().unwrap_or("all arches"),
-        match r.security {
-            Some(true) => ", security",
-            Some(false) => ", ordinary",
-            None => "",
-        }
-    )?;
-    Ok(())
+    let (name, url) = (new.name.clone(), crate::audit::redact_url(&new.url));
+    let r: Result<()> = async {
+        let new = validate(new)?;
+        let r = state
+            .store
+            .create_repository(&new)
+            .await
+            .context("creating the repository")?;
+        writeln!(
+            out,
+            "added repository {} ({}, {}, {}{})",
+            r.name,
+            r.kind,
+            r.stream,
+            r.arch.as_deref().unwrap_or("all arches"),
+            match r.security {
+                Some(true) => ", security",
+                Some(false) => ", ordinary",
+                None => "",
+            }
+        )?;
+        anyhow::Ok(())
+    }
+    .await;
+    crate::audit::record_cli(state, "repo add", &name, &url, r).await
 }
 
 fn json_str(s: &str) -> String {
@@ -158,16 +163,20 @@ pub async fn list(state: &AppState, json: bool, out: &mut impl Write) -> Result<
 /// # Errors
 /// No such repository, store failure.
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
-    let r = find(state, name).await?;
-    state.store.delete_repository(r.id).await?;
-    state.engine.reload_repositories().await?;
-    let hosts = state.engine.refresh_stream(&r.stream).await?;
-    writeln!(
-        out,
-        "removed repository {} ({hosts} hosts refreshed)",
-        r.name
-    )?;
-    Ok(())
+    let r: Result<()> = async {
+        let r = find(state, name).await?;
+        state.store.delete_repository(r.id).await?;
+        state.engine.reload_repositories().await?;
+        let hosts = state.engine.refresh_stream(&r.stream).await?;
+        writeln!(
+            out,
+            "removed repository {} ({hosts} hosts refreshed)",
+            r.name
+        )?;
+        anyhow::Ok(())
+    }
+    .await;
+    crate::audit::record_cli(state, "repo remove", name, "", r).await
 }
 
 fn print_outcome(name: &str, o: &RepoOutcome, out: &mut impl Write) -> Result<()> {

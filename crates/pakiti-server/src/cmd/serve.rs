@@ -109,17 +109,23 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
         && let Some(listen) = public
     {
         tracing::warn!(%listen, "auth.mode is \"none\": EVERYONE who reaches this address is an administrator");
-        eprintln!(
-            "WARNING: pakiti listens on {listen} with auth.mode = \"none\": everyone who can reach it \
+        if state.settings.log.format == crate::settings::LogFormat::Text {
+            eprintln!(
+                "WARNING: pakiti listens on {listen} with auth.mode = \"none\": everyone who can reach it \
              sees every host and administers the server. Set [auth] mode (accounts, proxy, tls)."
-        );
+            );
+        }
     }
     tracing::info!(
         store = state.store.backend(),
         advisories = state.engine.evaluator().advisory_count(),
         "pakiti listening on {url}"
     );
-    eprintln!("pakiti is running: open {url} in a browser (Ctrl-C stops it)");
+    // JSON logs stay one object per line: the log lines above say the same.
+    let text = state.settings.log.format == crate::settings::LogFormat::Text;
+    if text {
+        eprintln!("pakiti is running: open {url} in a browser (Ctrl-C stops it)");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     if state.settings.evaluation == Evaluation::Async {
         for i in 0..2 {

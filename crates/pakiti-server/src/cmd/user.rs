@@ -42,6 +42,19 @@ impl GrantArgs {
         }
         Ok(out)
     }
+
+    /// The grants named, for the audit log (`group:g domain:d host:h`).
+    fn describe(&self) -> String {
+        [
+            ("group", &self.groups),
+            ("domain", &self.domains),
+            ("host", &self.hosts),
+        ]
+        .iter()
+        .flat_map(|(k, vs)| vs.iter().map(move |v| format!("{k}:{v}")))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
 }
 
 async fn find(state: &AppState, name: &str) -> Result<pakiti_store::User> {
@@ -65,32 +78,36 @@ pub async fn add(
     stdin: impl BufRead,
     out: &mut impl Write,
 ) -> Result<()> {
-    let password = if password_stdin {
-        let mut line = String::new();
-        stdin.take(64 * 1024).read_line(&mut line)?;
-        let p = line.trim_end_matches(['\r', '\n']).to_owned();
-        if p.is_empty() {
-            bail!("--password-stdin: standard input has no password");
-        }
-        Some(p)
-    } else {
-        None
-    };
-    let u = users::create_user(state, name, password.as_deref(), admin)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    writeln!(
-        out,
-        "added {}{}{}",
-        u.name,
-        if u.admin { " (admin)" } else { "" },
-        if u.password_hash.is_some() {
-            ""
+    let r: Result<()> = async {
+        let password = if password_stdin {
+            let mut line = String::new();
+            stdin.take(64 * 1024).read_line(&mut line)?;
+            let p = line.trim_end_matches(['\r', '\n']).to_owned();
+            if p.is_empty() {
+                bail!("--password-stdin: standard input has no password");
+            }
+            Some(p)
         } else {
-            " without a password (proxy/tls log-in or API tokens only)"
-        }
-    )?;
-    Ok(())
+            None
+        };
+        let u = users::create_user(state, name, password.as_deref(), admin)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        writeln!(
+            out,
+            "added {}{}{}",
+            u.name,
+            if u.admin { " (admin)" } else { "" },
+            if u.password_hash.is_some() {
+                ""
+            } else {
+                " without a password (proxy/tls log-in or API tokens only)"
+            }
+        )?;
+        anyhow::Ok(())
+    }
+    .await;
+    crate::audit::record_cli(state, "user add", name, if admin { "admin" } else { "" }, r).await
 }
 
 /// `pakiti user list`.
@@ -127,14 +144,18 @@ pub async fn list(state: &AppState, out: &mut impl Write) -> Result<()> {
 /// # Errors
 /// No such user, the last enabled administrator in `accounts` mode, or the store fails.
 pub async fn remove(state: &AppState, name: &str, out: &mut impl Write) -> Result<()> {
-    let u = find(state, name).await?;
-    let keep = state.settings.auth.mode == crate::settings::AuthMode::Accounts;
-    match state.store.delete_user(u.id, keep).await {
-        Err(e @ pakiti_store::StoreError::LastAdmin(_)) => bail!("{name} not removed: {e}"),
-        r => r?,
-    };
-    writeln!(out, "removed {name}")?;
-    Ok(())
+    let r: Result<()> = async {
+        let u = find(state, name).await?;
+        let keep = state.settings.auth.mode == crate::settings::AuthMode::Accounts;
+        match state.store.delete_user(u.id, keep).await {
+            Err(e @ pakiti_store::StoreError::LastAdmin(_)) => bail!("{name} not removed: {e}"),
+            r => r?,
+        };
+        writeln!(out, "removed {name}")?;
+        anyhow::Ok(())
+    }
+    .await;
+    crate::audit::record_cli(state, "user remove", name, "", r).await
 }
 
 /// `pakiti user grant NAME --group G | --domain D | --host H` (repeatable).
@@ -147,18 +168,22 @@ pub async fn grant(
     what: &GrantArgs,
     out: &mut impl Write,
 ) -> Result<()> {
-    let u = find(state, name).await?;
-    for g in what.grants()? {
-        let new = state.store.add_grant(u.id, &g).await?;
-        writeln!(
-            out,
-            "{name} {} {}:{}",
-            if new { "now sees" } else { "already sees" },
-            g.kind.as_str(),
-            g.value
-        )?;
+    let r: Result<()> = async {
+        let u = find(state, name).await?;
+        for g in what.grants()? {
+            let new = state.store.add_grant(u.id, &g).await?;
+            writeln!(
+                out,
+                "{name} {} {}:{}",
+                if new { "now sees" } else { "already sees" },
+                g.kind.as_str(),
+                g.value
+            )?;
+        }
+        anyhow::Ok(())
     }
-    Ok(())
+    .await;
+    crate::audit::record_cli(state, "user grant", name, &what.describe(), r).await
 }
 
 /// `pakiti user revoke NAME --group G | --domain D | --host H`.
@@ -171,14 +196,18 @@ pub async fn revoke(
     what: &GrantArgs,
     out: &mut impl Write,
 ) -> Result<()> {
-    let u = find(state, name).await?;
-    for g in what.grants()? {
-        if !state.store.remove_grant(u.id, &g).await? {
-            bail!("{name} has no grant {}:{}", g.kind.as_str(), g.value);
+    let r: Result<()> = async {
+        let u = find(state, name).await?;
+        for g in what.grants()? {
+            if !state.store.remove_grant(u.id, &g).await? {
+                bail!("{name} has no grant {}:{}", g.kind.as_str(), g.value);
+            }
+            writeln!(out, "{name} no longer sees {}:{}", g.kind.as_str(), g.value)?;
         }
-        writeln!(out, "{name} no longer sees {}:{}", g.kind.as_str(), g.value)?;
+        anyhow::Ok(())
     }
-    Ok(())
+    .await;
+    crate::audit::record_cli(state, "user revoke", name, &what.describe(), r).await
 }
 
 /// `pakiti user token NAME [--name LABEL]`: prints a new API token (only this once).
@@ -191,10 +220,21 @@ pub async fn token(
     label: Option<&str>,
     out: &mut impl Write,
 ) -> Result<()> {
-    let u = find(state, name).await?;
-    let (_, token) = users::create_token(state, &u, label.unwrap_or("cli"))
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    writeln!(out, "{token}")?;
-    Ok(())
+    let r: Result<()> = async {
+        let u = find(state, name).await?;
+        let (_, token) = users::create_token(state, &u, label.unwrap_or("cli"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        writeln!(out, "{token}")?;
+        anyhow::Ok(())
+    }
+    .await;
+    crate::audit::record_cli(
+        state,
+        "user token",
+        name,
+        &format!("label {}", label.unwrap_or("cli")),
+        r,
+    )
+    .await
 }

@@ -262,6 +262,15 @@ async fn record_refusal(
     status: StatusCode,
     reason: String,
 ) {
+    // One line per refusal, so that the log alone tells why a host's reports are refused.
+    tracing::warn!(
+        peer = %peer.map_or_else(|| "-".to_owned(), |p| p.to_string()),
+        host = %crate::audit::log_safe(hostname.as_deref().unwrap_or("-")),
+        protocol,
+        status = status.as_u16(),
+        reason = %crate::audit::log_safe(&reason),
+        "report refused"
+    );
     let refused = pakiti_store::NewRefusedReport {
         received_at: OffsetDateTime::now_utc(),
         hostname,

@@ -165,6 +165,7 @@ pub async fn login(
     let now = std::time::Instant::now();
     if let Err(wait) = state.login_limiter.attempt(addr, name, now) {
         tracing::warn!(user = ?name, client = %addr, "log-in refused: too many failed attempts");
+        crate::audit::record_login(&state, name, &addr.to_string(), "throttled").await;
         let minutes = wait.as_secs().div_ceil(60);
         let mut r = login_page(
             &state,
@@ -200,6 +201,7 @@ pub async fn login(
             .is_some_and(|u| !u.disabled && u.password_hash.is_some());
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(user = ?f.user, client = %addr, "failed log-in");
+        crate::audit::record_login(&state, name, &addr.to_string(), "failed").await;
         return login_page(
             &state,
             &next,
@@ -220,6 +222,7 @@ pub async fn login(
         .await?;
     state.login_limiter.success(addr, name, now);
     tracing::info!(user = %user.name, "logged in");
+    crate::audit::record_login(&state, &user.name, &addr.to_string(), "ok").await;
     let mut r = Redirect::to(&next).into_response();
     let h = r.headers_mut();
     for c in [

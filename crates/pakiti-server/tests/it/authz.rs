@@ -555,12 +555,16 @@ async fn a_user_of_group_a_cannot_read_group_b() {
             assert_eq!(st, StatusCode::OK, "{be} {p}");
             assert!(body.contains("alice"), "{p}");
         }
-        // Notification rules, their outbox and the housekeeping log are for admins only.
+        // Notification rules, their outbox, the housekeeping log and the audit log are for admins
+        // only.
         for p in [
             "/notifications",
             "/api/v1/notifications/rules",
             "/api/v1/notifications/outbox",
             "/api/v1/housekeeping",
+            "/audit",
+            "/audit?format=csv",
+            "/api/v1/audit",
         ] {
             let (st, _, _) = get(&s, &Cred::Cookie(alice_cookie.clone()), p).await;
             assert_eq!(st, StatusCode::FORBIDDEN, "{be} {p}");

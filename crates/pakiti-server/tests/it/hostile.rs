@@ -946,6 +946,9 @@ async fn issue_16_client_strings_are_logged_escaped() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let s = TestServer::start(TestDatabase::sqlite(), accounts).await;
+    // Other tests of this process log the same callsites without a subscriber: one that
+    // registered a callsite while this subscriber was being set may have cached "never".
+    tracing::callsite::rebuild_interest_cache();
     let forged = "wn01.example.org\nINFO pakiti: forged\u{1b}]0;pwned\u{7}";
     let (status, _) = s
         .post(

@@ -1,6 +1,7 @@
 //! Integration tests of the pakiti server crate and the `pakiti` binary.
 
 mod accounts;
+mod audit;
 mod authz;
 mod bench_ingest;
 mod browser;

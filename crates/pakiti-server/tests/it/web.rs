@@ -605,10 +605,10 @@ async fn openapi_document_matches_the_server() {
     assert_eq!(documented, routed);
     assert_eq!(
         routed.len(),
-        44,
-        "34 routes (with /api/v1/changes, the report diff, GET /api/v1/summary, DELETE of one \
-         host, /api/v1/check, /api/v1/limits, /api/v1/housekeeping and the six of \
-         /api/v1/notifications), and the ten of /api/v1/users"
+        45,
+        "35 routes (with /api/v1/changes, the report diff, GET /api/v1/summary, DELETE of one \
+         host, /api/v1/check, /api/v1/limits, /api/v1/housekeeping, /api/v1/audit and the six \
+         of /api/v1/notifications), and the ten of /api/v1/users"
     );
 
     let s = TestServer::start(pakiti_test_support::TestDatabase::sqlite(), |_| {}).await;

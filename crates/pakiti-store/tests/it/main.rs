@@ -5,6 +5,7 @@
 
 mod support;
 
+mod audit;
 mod cvefacts;
 mod feeds;
 mod history;
