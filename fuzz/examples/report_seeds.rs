@@ -14,9 +14,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: report_seeds DATA_DIR OUT_DIR".into());
     };
     let hosts = [
-        ("rhel_90.rpm-qa.txt", Packager::Rpm, "Red Hat Enterprise Linux release 9.0 (Plow)"),
-        ("debian_12.dpkg-query.txt", Packager::Dpkg, "Debian GNU/Linux 12 (bookworm)"),
-        ("alpine_319.apk-list.txt", Packager::Apk, "Alpine Linux v3.19"),
+        (
+            "rhel_90.rpm-qa.txt",
+            Packager::Rpm,
+            "Red Hat Enterprise Linux release 9.0 (Plow)",
+        ),
+        (
+            "debian_12.dpkg-query.txt",
+            Packager::Dpkg,
+            "Debian GNU/Linux 12 (bookworm)",
+        ),
+        (
+            "alpine_319.apk-list.txt",
+            Packager::Apk,
+            "Alpine Linux v3.19",
+        ),
     ];
     for (file, packager, os) in hosts {
         let text = std::fs::read_to_string(data.join("hosts/lists").join(file))?;

@@ -132,7 +132,11 @@ fn check_scheme(scheme: Scheme, data: &[u8]) {
     let [a, b, c] = three_versions(data);
     for v in [&a, &b, &c] {
         let _ = scheme.validate(v);
-        assert_eq!(scheme.compare(v, v), Ordering::Equal, "{scheme}: {v:?} != itself");
+        assert_eq!(
+            scheme.compare(v, v),
+            Ordering::Equal,
+            "{scheme}: {v:?} != itself"
+        );
     }
     for (x, y) in [(&a, &b), (&b, &c), (&a, &c)] {
         assert_eq!(
@@ -181,7 +185,11 @@ pub fn oval(data: &[u8]) {
             let _ = kind.parse(data, &opts);
         }
         _ => {
-            for kind in [FeedKind::RedhatOval, FeedKind::UbuntuOval, FeedKind::SuseOval] {
+            for kind in [
+                FeedKind::RedhatOval,
+                FeedKind::UbuntuOval,
+                FeedKind::SuseOval,
+            ] {
                 let _ = kind.parse(data, &opts);
             }
         }
@@ -323,7 +331,10 @@ mod tests {
                 Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fuzz_targets/{t}.rs")),
             )
             .unwrap();
-            assert!(bin.contains(&format!("pakiti_fuzz::{t}(data)")), "fuzz_targets/{t}.rs");
+            assert!(
+                bin.contains(&format!("pakiti_fuzz::{t}(data)")),
+                "fuzz_targets/{t}.rs"
+            );
             assert!(seeds.join(t).is_dir(), "no seeds/{t}");
         }
     }
