@@ -143,6 +143,11 @@ fn order(c: u8) -> i32 {
 
 /// dpkg's `verrevcmp()` on an upstream version or a revision.
 fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
+    // dpkg compares C strings: a NUL byte ends them. Cut there too, else the loops below, which
+    // read NUL as the end, would stop advancing at an embedded NUL and never end (found by
+    // the `version_deb` fuzz target).
+    let until_nul = |s: &[u8]| -> usize { s.iter().position(|&c| c == 0).unwrap_or(s.len()) };
+    let (a, b) = (&a[..until_nul(a)], &b[..until_nul(b)]);
     let at = |s: &[u8], i: usize| -> u8 { s.get(i).copied().unwrap_or(0) };
     let (mut i, mut j) = (0usize, 0usize);
     while i < a.len() || j < b.len() {
@@ -420,6 +425,22 @@ impl Eq for DebVersion {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzz_embedded_nul_ends_the_comparison() {
+        // The `version_deb` fuzz target's hang: an embedded NUL made `verrevcmp` loop forever.
+        // dpkg reads a NUL as the end of the string.
+        assert_eq!(compare("1\u{0}", "1\u{0}"), Ordering::Equal);
+        assert_eq!(
+            compare(
+                "2.1.1+dfsg-3",
+                "2.1.1+dfsg\u{0}\u{0}\u{0}\u{fffd}.12.3-1ubuntu0.17"
+            ),
+            compare("2.1.1+dfsg-3", "2.1.1+dfsg")
+        );
+        assert_eq!(compare("1.0\u{0}9", "1.0"), Ordering::Equal);
+        assert_eq!(compare("1.0\u{0}9", "1.1"), Ordering::Less);
+    }
 
     #[test]
     fn parts_and_errors() {
