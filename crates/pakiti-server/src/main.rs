@@ -154,7 +154,7 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Report retention, purges and database maintenance ([housekeeping]); the last runs.
+    /// Report retention, purges and database maintenance (`[housekeeping]`); the last runs.
     Housekeeping {
         #[command(subcommand)]
         what: cmd::maintenance::HousekeepingCommand,

@@ -30,7 +30,7 @@ pub const UNUSABLE: u8 = 2;
 pub enum HousekeepingCommand {
     /// Run a whole housekeeping pass now: report retention, exposure pruning, the purge of
     /// hosts not seen for `purge_hosts_not_seen_days`, and (SQLite) a WAL checkpoint and
-    /// ANALYZE ([housekeeping] settings).
+    /// ANALYZE (`[housekeeping]` settings).
     Run {
         /// Count what would be deleted and delete nothing.
         #[arg(long)]
