@@ -169,7 +169,7 @@ enum Command {
     /// Measure performance on the real data in shared/data (figures for the issues).
     Bench {
         #[command(subcommand)]
-        what: BenchWhat,
+        what: cmd::bench::BenchWhat,
     },
 }
 
@@ -412,100 +412,6 @@ enum RepoCommand {
         /// Import even if unchanged.
         #[arg(long)]
         force: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchWhat {
-    /// Import time of the bookworm Packages index into a store, and update computation for a
-    /// fleet built from the real host lists.
-    Repos {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Number of hosts.
-        #[arg(long, default_value_t = 10_000)]
-        hosts: usize,
-    },
-    /// Version compares per second for rpm, dpkg and apk.
-    Vercmp {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-    },
-    /// Parse time and peak memory of each full vendor file.
-    Feeds {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-    },
-    /// One file of `bench feeds`, measured in this process.
-    #[command(hide = true)]
-    FeedFile {
-        /// The feed kind.
-        #[arg(long)]
-        kind: String,
-        /// The shared data directory.
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// The file, relative to the data directory.
-        file: String,
-    },
-    /// Match a fleet built from the real host lists against the full vendor files.
-    Match {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Number of hosts.
-        #[arg(long, default_value_t = 10_000)]
-        hosts: usize,
-        /// Packages per host.
-        #[arg(long, default_value_t = 800)]
-        packages: usize,
-    },
-    /// Server time of the hosts page and the CVE pages with many hosts in the store
-    /// (p50/p99 over loopback), on SQLite and, when PAKITI_BENCH_POSTGRES_URL (or
-    /// PAKITI_TEST_POSTGRES_URL) is set, PostgreSQL.
-    Web {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Hosts in the store.
-        #[arg(long, default_value_t = 10_000)]
-        hosts: usize,
-        /// Packages per host.
-        #[arg(long, default_value_t = 800)]
-        packages: usize,
-        /// Requests per page.
-        #[arg(long, default_value_t = 200)]
-        requests: usize,
-        /// `demo` (trimmed fixtures, seconds to import) or `full` (the full vendor files).
-        #[arg(long, default_value = "demo")]
-        feeds: String,
-    },
-    /// Report ingest through the real server: first, changed and unchanged reports per second,
-    /// p50/p99 latency, store size, and a full re-evaluation after every feed changed.
-    ///
-    /// With the global `--database URL`, measures that (empty) store; without it, SQLite in a
-    /// temp directory and, when PAKITI_BENCH_POSTGRES_URL (or PAKITI_TEST_POSTGRES_URL) names
-    /// a PostgreSQL admin connection, a fresh database there (dropped afterwards). Run with
-    /// PAKITI_LOG=warn to keep the per-report log lines out of the measurement.
-    Ingest {
-        /// The shared data directory (default: ../shared/data).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Hosts that report over HTTP.
-        #[arg(long, default_value_t = 1000)]
-        hosts: usize,
-        /// Hosts in the store for the re-evaluation phase (0 skips it).
-        #[arg(long, default_value_t = 10_000)]
-        reeval_hosts: usize,
-        /// Concurrent client connections.
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
-        /// Packages per host.
-        #[arg(long, default_value_t = 800)]
-        packages: usize,
     },
 }
 
@@ -852,30 +758,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             write!(out, "{}", pakiti_server::settings::EXAMPLE)?;
         }
         Command::Bench { what } => match what {
-            BenchWhat::Repos { data, hosts } => {
+            cmd::bench::BenchWhat::Repos { data, hosts } => {
                 runtime()?.block_on(cmd::bench_repos::run(
                     &cmd::bench::data_dir(data),
                     hosts,
                     &mut out,
                 ))?;
             }
-            BenchWhat::Vercmp { data } => {
+            cmd::bench::BenchWhat::Vercmp { data } => {
                 cmd::bench::vercmp(&cmd::bench::data_dir(data), &mut out)?
             }
-            BenchWhat::Feeds { data } => cmd::bench::feeds(&cmd::bench::data_dir(data), &mut out)?,
-            BenchWhat::FeedFile { kind, data, file } => {
+            cmd::bench::BenchWhat::Feeds { data } => {
+                cmd::bench::feeds(&cmd::bench::data_dir(data), &mut out)?
+            }
+            cmd::bench::BenchWhat::FeedFile { kind, data, file } => {
                 let kind = FeedKind::from_name(&kind)
                     .with_context(|| format!("unknown feed kind {kind}"))?;
                 cmd::bench::feed_file(kind, &cmd::bench::data_dir(data), &file, &mut out)?;
             }
-            BenchWhat::Match {
+            cmd::bench::BenchWhat::Match {
                 data,
                 hosts,
                 packages,
             } => {
                 cmd::bench::matching(&cmd::bench::data_dir(data), hosts, packages, &mut out)?;
             }
-            BenchWhat::Web {
+            cmd::bench::BenchWhat::Web {
                 data,
                 hosts,
                 packages,
@@ -895,7 +803,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &mut out,
                 ))?;
             }
-            BenchWhat::Ingest {
+            cmd::bench::BenchWhat::Ingest {
                 data,
                 hosts,
                 reeval_hosts,
