@@ -77,6 +77,19 @@ pub fn cidr_contains(spec: &Cidr, ip: IpAddr) -> bool {
     }
 }
 
+/// The last `X-Forwarded-For` entry: the address a trusted proxy saw (the entries before it
+/// are the client's to forge). `None` without the header or when that entry is no address.
+#[must_use]
+pub fn last_forwarded_for(headers: &axum::http::HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|a| a.trim().parse().ok())
+}
+
 /// Whether `ip`'s reverse DNS name is one of `names` (case-insensitive, trailing dot ignored)
 /// and that name resolves back to `ip` (forward-confirmed reverse DNS, so a PTR record alone
 /// cannot make a host trusted). Blocking: call from a blocking task.

@@ -332,14 +332,7 @@ pub fn feed_key(
     if !settings.limits.feed_rate_forwarded_for {
         return None;
     }
-    // The last entry is the one the proxy added; those before it are the client's to forge.
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|a| a.trim().parse().ok())
+    crate::net::last_forwarded_for(headers)
 }
 
 #[cfg(test)]

@@ -402,14 +402,7 @@ pub async fn post(
                 )
                 .await;
             }
-            // The body was not read to its end: the connection cannot carry another request,
-            // so say so rather than let a keep-alive client reuse it and see it reset.
-            let mut resp = e.into_feed_response();
-            resp.headers_mut().insert(
-                header::CONNECTION,
-                header::HeaderValue::from_static("close"),
-            );
-            return resp;
+            return refused_unread(e);
         }
     };
     let wire = wire_label(raw_query, &headers, &body);
@@ -499,13 +492,19 @@ async fn rate_limited(
         )
         .await;
     }
-    // The body is not read: the connection cannot carry another request.
+    Some(refused_unread(e))
+}
+
+/// The answer to a report refused before its body was read to the end: the connection cannot
+/// carry another request, so it says `Connection: close` rather than let a keep-alive client
+/// reuse it and see it reset.
+fn refused_unread(e: AppError) -> Response {
     let mut resp = e.into_feed_response();
     resp.headers_mut().insert(
         header::CONNECTION,
         header::HeaderValue::from_static("close"),
     );
-    Some(resp)
+    resp
 }
 
 /// A digest of exactly what the client sent: query string, content type and encoding, body.

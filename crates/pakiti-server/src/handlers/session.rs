@@ -97,14 +97,7 @@ fn client_addr(
     if !trusted {
         return peer;
     }
-    headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .next_back()
-        .and_then(|a| a.trim().parse().ok())
-        .unwrap_or(peer)
+    crate::net::last_forwarded_for(headers).unwrap_or(peer)
 }
 
 /// `GET /login`.
