@@ -104,6 +104,10 @@ pub struct Outcome {
     pub report_back: Vec<TaggedCveLine>,
     /// The host's available updates (Pakiti 2's report-back for protocol 4 `report=1`).
     pub upgrades: Vec<pakiti_api::reply::UpgradeLine>,
+    /// Report-only: the host's CVE set (an advisory without CVEs counts by its own id), sorted,
+    /// as matched in memory from scratch — what `pakiti bench load` checks the stored
+    /// exposures against. Empty for a stored report.
+    pub cves: Vec<String>,
 }
 
 /// The OS stream of a report: the site's OS rules and the built-in detection over the OS
@@ -686,10 +690,25 @@ fn report_only(
             )
         }),
     );
+    let mut cves: Vec<String> = result
+        .findings
+        .iter()
+        .flat_map(|f| {
+            if f.advisory.cves.is_empty() {
+                std::slice::from_ref(&f.advisory.id)
+            } else {
+                f.advisory.cves.as_slice()
+            }
+        })
+        .cloned()
+        .collect();
+    cves.sort();
+    cves.dedup();
     Outcome {
         stored: false,
         stream: stream.map(ToString::to_string),
         findings: result.findings.len(),
+        cves,
         report_back: lines,
         upgrades: crate::updates::host_lines(
             &evaluator.updates().get(),

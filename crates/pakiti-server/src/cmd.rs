@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_ingest;
+pub mod bench_load;
 pub mod bench_repos;
 pub mod bench_web;
 pub mod check;

@@ -823,6 +823,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     &mut out,
                 ))?;
             }
+            cmd::bench::BenchWhat::Load {
+                data,
+                hosts,
+                concurrency,
+                servers,
+                lists,
+                postgres,
+                no_check,
+            } => {
+                let mut args = cmd::bench_load::LoadArgs::full(
+                    cmd::bench::data_dir(data),
+                    hosts,
+                    concurrency,
+                    servers.max(1),
+                );
+                args.lists = lists;
+                args.no_check = no_check;
+                runtime()?.block_on(cmd::bench_load::run(
+                    cli.global.database.clone(),
+                    postgres,
+                    &args,
+                    &mut out,
+                ))?;
+            }
         },
     }
     Ok(ExitCode::SUCCESS)

@@ -435,4 +435,37 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 800)]
         packages: usize,
     },
+    /// Report ingest with the server in its own process, loaded as the real clients load it:
+    /// one fresh connection per report. Prints, per phase (first, changed, unchanged, and
+    /// after a restart), reports/s, p50/p99, the CPU per report of the server and of
+    /// PostgreSQL (from /proc), the servers' RSS and the store's size, then checks every host
+    /// against a from-scratch evaluation (fails on a mismatch).
+    ///
+    /// With the global `--database URL`, measures that (empty) store; without it, SQLite in a
+    /// temp directory, and with `--postgres` also a fresh database on the server that
+    /// PAKITI_BENCH_POSTGRES_URL (or PAKITI_TEST_POSTGRES_URL) names (dropped afterwards).
+    Load {
+        /// The shared data directory (default: ../shared/data).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Distinct hosts.
+        #[arg(long, default_value_t = 1000)]
+        hosts: usize,
+        /// Concurrent senders, each one connection (one report) at a time.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Server processes on the one store (the scale-out shape; reports are spread over
+        /// them round-robin).
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
+        /// Only host lists whose file name starts with this (`rhel_8`, `debian_12`).
+        #[arg(long)]
+        lists: Option<String>,
+        /// Measure PostgreSQL too (after SQLite).
+        #[arg(long)]
+        postgres: bool,
+        /// Skip the from-scratch check at the end.
+        #[arg(long)]
+        no_check: bool,
+    },
 }

@@ -415,3 +415,51 @@ async fn report_package_lists_are_kept_per_report() {
         );
     });
 }
+
+/// A report's finish reads its host's open exposures; on SQLite (no statistics until the
+/// housekeeping's ANALYZE) that read once went through the `ended_at` index — every open
+/// exposure of the fleet, in every report, so ingest slowed as the fleet grew (issue 17). The
+/// statements below are those of `history::open_of` and the retire path; their plans must
+/// look the host up, never walk the fleet's open exposures.
+#[tokio::test]
+async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
+    use sqlx::Connection;
+    let db = crate::support::sqlite().await;
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .expect("connect");
+    for (sql, bind) in [
+        (
+            "SELECT id, host_id, cve, fixed_version FROM exposures \
+             WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each($1))",
+            "[1, 2]",
+        ),
+        (
+            "UPDATE exposures SET ended_at = 1, ended_cause = 'retired', ended_generation = 1 \
+             WHERE ended_at IS NULL AND host_id = $1",
+            "1",
+        ),
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(bind)
+                .fetch_all(&mut conn)
+                .await
+                .expect("explain");
+        let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            plan.iter()
+                .any(|p| p.starts_with("SEARCH exposures USING") && p.contains("host_id=?")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|p| p.contains("exposures_ended")),
+            "{sql}: {plan:?}"
+        );
+    }
+    conn.close().await.expect("close");
+    db.finish().await;
+}
