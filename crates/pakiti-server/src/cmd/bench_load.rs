@@ -240,6 +240,8 @@ impl Servers {
             let child = Command::new(&exe)
                 .arg("serve")
                 .env("PAKITI_CONFIG", config)
+                // Every other PAKITI_ variable is a setting to the server: not these.
+                .env_remove("PAKITI_BENCH_POSTGRES_URL")
                 .env("PAKITI_LISTEN", addr.to_string())
                 .env(
                     "PAKITI_LOG",
@@ -253,7 +255,7 @@ impl Servers {
             children.push(child);
             addrs.push(addr);
         }
-        let servers = Servers {
+        let mut servers = Servers {
             children,
             addrs,
             config: config.to_owned(),
@@ -263,10 +265,16 @@ impl Servers {
         Ok(servers)
     }
 
-    async fn wait_ready(&self) -> Result<()> {
+    async fn wait_ready(&mut self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(300);
-        for addr in &self.addrs {
+        for (addr, child) in self.addrs.iter().zip(&mut self.children) {
             loop {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "the server for {addr} exited with {status} (its log: {})",
+                        self.log.display()
+                    );
+                }
                 if let Ok((status, _)) = request(*addr, "GET", "/readyz", &[]).await
                     && status == 200
                 {
