@@ -11,9 +11,7 @@
 
 use std::cmp::Ordering;
 use std::io::Cursor;
-#[cfg(feature = "server")]
 use std::path::PathBuf;
-#[cfg(feature = "server")]
 use std::sync::LazyLock;
 
 use pakiti_api::listing::{self, ListingFormat};
@@ -32,7 +30,6 @@ pub const TARGETS: &[Target] = &[
     ("protocol4", protocol4),
     ("protocol5", protocol5),
     ("json_report", json_report),
-    #[cfg(feature = "server")]
     ("smime", smime),
     ("listing", listing),
     ("version_rpm", version_rpm),
@@ -52,7 +49,6 @@ pub const TARGETS: &[Target] = &[
     ("rpmmd_primary", rpmmd_primary),
     ("rpmmd_updateinfo", rpmmd_updateinfo),
     ("modules_yaml", modules_yaml),
-    #[cfg(feature = "server")]
     ("config", config),
     ("cisa_kev", cisa_kev),
     ("epss", epss),
@@ -91,17 +87,15 @@ pub fn json_report(data: &[u8]) {
 
 /// The key the S/MIME target decrypts with: a throw-away 2048-bit test key committed beside
 /// the seeds (`fuzz/keys/report.pem`), which encrypted them.
-#[cfg(feature = "server")]
-static REPORT_KEY: LazyLock<pakiti_server::smime::ReportKey> = LazyLock::new(|| {
-    pakiti_server::smime::ReportKey::from_pem(include_str!("../keys/report.pem"))
+static REPORT_KEY: LazyLock<pakiti_smime::ReportKey> = LazyLock::new(|| {
+    pakiti_smime::ReportKey::from_pem(include_str!("../keys/report.pem"))
         .expect("the committed fuzz key parses")
 });
 
 /// The S/MIME envelope of an encrypted report (the server's sniffing and decryption).
-#[cfg(feature = "server")]
 pub fn smime(data: &[u8]) {
-    let _ = pakiti_server::smime::looks_encrypted(data);
-    let _ = pakiti_server::smime::decrypt(data, &REPORT_KEY);
+    let _ = pakiti_smime::looks_encrypted(data);
+    let _ = pakiti_smime::decrypt(data, &REPORT_KEY);
 }
 
 /// Package listings (`rpm -qa`, `dpkg-query -W`, apk): detected, and read as each format.
@@ -265,13 +259,12 @@ pub fn apkindex(data: &[u8]) {
 
 /// The server's configuration file (TOML → `Settings`), read from a file as `pakiti serve
 /// --config` does.
-#[cfg(feature = "server")]
 pub fn config(data: &[u8]) {
     static FILE: LazyLock<PathBuf> = LazyLock::new(|| {
         std::env::temp_dir().join(format!("pakiti-fuzz-config-{}.toml", std::process::id()))
     });
     if std::fs::write(&*FILE, data).is_ok() {
-        let _ = pakiti_server::settings::Settings::load(Some(&FILE), std::iter::empty());
+        let _ = pakiti_config::settings::Settings::load(Some(&FILE), std::iter::empty());
     }
 }
 
@@ -317,7 +310,6 @@ mod tests {
         let mut bins: Vec<&str> = MANIFEST
             .split("[[bin]]")
             .skip(1)
-            .filter(|b| cfg!(feature = "server") || !b.contains("required-features"))
             .filter_map(|b| b.lines().find_map(|l| l.strip_prefix("name = ")))
             .map(|n| n.trim_matches('"'))
             .collect();

@@ -7,16 +7,8 @@ use pakiti_core::osname;
 use pakiti_core::stream::OsStream;
 use regex::{Regex, RegexBuilder};
 
-/// A site's OS-name rule (`os_rules` in the settings): a regular expression
-/// (case-insensitive, unanchored) over the OS string agents send, and the stream it maps to, where `$1`… name capture groups.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OsRule {
-    /// The pattern, e.g. `^Scientific Linux .*release (\d+)`.
-    pub pattern: String,
-    /// The stream, e.g. `rhel:$1`, or `none` to mark matching OSes as having no data.
-    pub stream: String,
-}
+/// A site's OS-name rule (`os_rules` in the settings), defined with the settings.
+pub use pakiti_config::settings::OsRule;
 
 /// Compiled OS rules.
 #[derive(Clone, Debug, Default)]

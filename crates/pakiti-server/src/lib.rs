@@ -22,11 +22,14 @@ pub mod notify;
 pub mod ratelimit;
 pub mod router;
 pub mod sample;
-pub mod settings;
-pub mod smime;
 pub mod state;
 pub mod tls;
 pub mod web;
 pub mod worker;
 
 pub use router::{router, serve};
+
+/// The settings (`pakiti.toml`, `PAKITI_*`), defined in `pakiti-config`.
+pub use pakiti_config::settings;
+/// S/MIME report decryption, defined in `pakiti-smime`.
+pub use pakiti_smime as smime;

@@ -29,7 +29,6 @@ mod ratelimits;
 mod reading;
 mod repos;
 mod server;
-mod smime;
 mod support;
 mod tls;
 mod vercmp;

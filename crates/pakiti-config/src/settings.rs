@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::limits::Limits;
 use crate::net::Cidr;
 
 /// The commented example configuration, with every key at its default.
@@ -52,8 +53,8 @@ pub struct Settings {
     pub auth: Auth,
     /// HTTPS served by pakiti itself (`[tls]`).
     pub tls: Tls,
-    /// What one client may cost the server (`[limits]`, see `crate::limits`).
-    pub limits: crate::limits::Limits,
+    /// What one client may cost the server (`[limits]`, see [`Limits`]).
+    pub limits: Limits,
     /// Host identity binding (`[identity]`, see the `identity` module).
     pub identity: IdentitySettings,
     /// E-mail and webhook notifications (`[notify]`, see the `notify` module).
@@ -63,7 +64,7 @@ pub struct Settings {
     /// `[housekeeping]`: report and exposure retention, purging silent hosts, SQLite
     /// maintenance (see `jobs/housekeeping.rs`).
     pub housekeeping: HousekeepingSettings,
-    /// `[log]`: the log format and the audit log's bound (see `crate::audit`).
+    /// `[log]`: the log format and the audit log's bound (see the server's `audit` module).
     pub log: LogSettings,
 }
 
@@ -314,7 +315,9 @@ pub struct Tls {
 }
 
 /// Whether client certificates are asked for or required (`[tls] client_auth`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+// `pakiti serve --tls-client-auth` takes it too (the `clap` feature, which the server turns on).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum ClientAuth {
     /// A client may present a certificate; without one the connection is still accepted.
@@ -438,8 +441,17 @@ impl Default for IdentitySettings {
     }
 }
 
-/// A site's OS-name rule (defined with the engine, which compiles it).
-pub use pakiti_engine::osrules::OsRule;
+/// A site's OS-name rule (`os_rules`): a regular expression (case-insensitive, unanchored)
+/// over the OS string agents send, and the stream it maps to, where `$1`… name capture groups.
+/// The engine compiles and checks them (`pakiti_engine::osrules::OsRules`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OsRule {
+    /// The pattern, e.g. `^Scientific Linux .*release (\d+)`.
+    pub pattern: String,
+    /// The stream, e.g. `rhel:$1`, or `none` to mark matching OSes as having no data.
+    pub stream: String,
+}
 
 /// When reports are evaluated.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -488,7 +500,7 @@ impl Default for Settings {
             os_rules: Vec::new(),
             auth: Auth::default(),
             tls: Tls::default(),
-            limits: crate::limits::Limits::default(),
+            limits: Limits::default(),
             identity: IdentitySettings::default(),
             notify: NotifySettings::default(),
             metrics: MetricsSettings::default(),

@@ -19,6 +19,10 @@
 //! `rsa` uses implicit rejection for PKCS#1 v1.5, so a wrong key yields a random-looking content
 //! key and the failure shows up as bad CBC padding. As with openssl, about one wrong key in 256
 //! gives valid padding and garbage content: callers must still parse the result strictly.
+//!
+//! A crate of its own, apart from the server that uses it (`pakiti_server::smime` re-exports
+//! it), so that the fuzz targets (`fuzz/`) and anything else can decrypt reports without
+//! building the server.
 
 use std::fmt;
 

@@ -1,7 +1,7 @@
 //! S/MIME report decryption against fixtures made once by the openssl CLI
 //! (`fixtures/smime/make.sh`); the tests themselves never run openssl.
 
-use pakiti_server::smime::{ReportKey, SmimeError, decrypt, looks_encrypted};
+use pakiti_smime::{ReportKey, SmimeError, decrypt, looks_encrypted};
 use proptest::prelude::*;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/smime/");

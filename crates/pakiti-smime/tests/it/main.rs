@@ -1,0 +1,3 @@
+//! Integration tests of pakiti-smime: decryption of real openssl-made messages.
+
+mod decrypt;
