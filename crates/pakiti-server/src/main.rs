@@ -831,6 +831,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 lists,
                 postgres,
                 no_check,
+                feeds,
             } => {
                 let mut args = cmd::bench_load::LoadArgs::full(
                     cmd::bench::data_dir(data),
@@ -840,6 +841,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 args.lists = lists;
                 args.no_check = no_check;
+                args.feed_set = feeds;
                 runtime()?.block_on(cmd::bench_load::run(
                     cli.global.database.clone(),
                     postgres,

@@ -467,5 +467,8 @@ pub enum BenchWhat {
         /// Skip the from-scratch check at the end.
         #[arg(long)]
         no_check: bool,
+        /// `full` (the full vendor files) or `demo` (the built-in trimmed feeds: a smoke test).
+        #[arg(long, default_value = "full")]
+        feeds: String,
     },
 }

@@ -75,6 +75,9 @@ pub struct LoadArgs {
     pub lists: Option<String>,
     /// Skip the from-scratch check.
     pub no_check: bool,
+    /// `full` (the vendor files of [`FULL_FEEDS`], the default) or `demo` (the built-in
+    /// trimmed feeds: seconds to import, for a smoke test).
+    pub feed_set: String,
 }
 
 impl LoadArgs {
@@ -93,6 +96,7 @@ impl LoadArgs {
             feeds,
             lists: None,
             no_check: false,
+            feed_set: "full".to_owned(),
         }
     }
 }
@@ -558,13 +562,18 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
     let state = open_state(settings(url, dir)).await?;
     let backend = state.store.backend();
     let t = Instant::now();
-    import_feeds(&state, &args.feeds).await?;
+    let feeds = match args.feed_set.as_str() {
+        "full" => args.feeds.clone(),
+        "demo" => crate::demo::write_feed_files(&dir.join("demo-feeds"))?,
+        other => bail!("--feeds {other:?}: demo or full"),
+    };
+    import_feeds(&state, &feeds).await?;
     let evaluator = state.engine.evaluator();
     let baseline = state.store.size_bytes().await?;
     writeln!(
         out,
         "{backend}: imported {} feed files ({} advisories) in {:.1} s; store {:.1} MiB",
-        args.feeds.len(),
+        feeds.len(),
         evaluator.advisory_count(),
         t.elapsed().as_secs_f64(),
         mib(baseline)

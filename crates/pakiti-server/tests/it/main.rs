@@ -4,6 +4,7 @@ mod accounts;
 mod audit;
 mod authz;
 mod bench_ingest;
+mod bench_load;
 mod browser;
 mod browser_notify;
 mod cli;
