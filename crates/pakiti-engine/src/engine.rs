@@ -410,6 +410,20 @@ impl Engine {
         self.inner.bodies.lock().by_digest.get(digest).cloned()
     }
 
+    /// Every remembered body digest with what it was: what a server saves when it stops, so
+    /// that the nightly unchanged reports right after a restart skip parsing as before it
+    /// (`pakiti serve`, `seen_bodies.rs`).
+    #[must_use]
+    pub fn seen_bodies(&self) -> Vec<([u8; 32], SeenBody)> {
+        self.inner
+            .bodies
+            .lock()
+            .by_digest
+            .iter()
+            .map(|(d, s)| (*d, s.clone()))
+            .collect()
+    }
+
     /// Remembers a host's last stored body digest (forgetting its previous one).
     pub fn remember_body(&self, digest: [u8; 32], seen: SeenBody) {
         let mut g = self.inner.bodies.lock();

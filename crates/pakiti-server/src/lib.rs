@@ -22,6 +22,7 @@ pub mod notify;
 pub mod ratelimit;
 pub mod router;
 pub mod sample;
+pub mod seen_bodies;
 pub mod state;
 pub mod tls;
 pub mod web;

@@ -60,6 +60,15 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     let listen = settings.listen;
     crate::listen::raise_open_files_limit();
     let state = open_state(settings).await?;
+    // Held until the server stops: `pakiti restore` refuses to replace the file meanwhile.
+    let _store_file = crate::cmd::maintenance::hold_store_file(&state.settings.database_url())?;
+    // The report bodies the last clean stop remembered (`seen_bodies.rs`): a cache.
+    let seen = crate::seen_bodies::path(&state.settings.data_dir);
+    match crate::seen_bodies::load(&state.engine, &seen) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(bodies = n, "remembered report bodies read back"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "remembered report bodies ignored"),
+    }
     if demo {
         let summary = crate::demo::populate_with_policy(&state)
             .await
@@ -236,6 +245,10 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     }
     let _ = stop.send(true);
     while servers.join_next().await.is_some() {}
+    match crate::seen_bodies::save(&state.engine, &seen) {
+        Ok(n) => tracing::info!(bodies = n, path = %seen.display(), "report bodies remembered"),
+        Err(e) => tracing::warn!(error = format!("{e:#}"), "report bodies not remembered"),
+    }
     state.store.close().await;
     Ok(())
 }

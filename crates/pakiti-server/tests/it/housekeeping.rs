@@ -468,3 +468,42 @@ async fn migrate_check_exit_codes() {
     .await;
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
 }
+
+/// `pakiti restore` refuses to replace the SQLite file of a running `pakiti serve` (the server
+/// would go on writing to the replaced file), and restores once the server has stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_refuses_the_store_of_a_running_server() {
+    let db = TestDatabase::sqlite();
+    let url = db.url.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut p, _base) = crate::crash::serve(&db, dir.path(), &[]).await;
+    let file = dir.path().join("pakiti.backup").display().to_string();
+    let out = pakiti(args(&["backup", &file, "--database", &url])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = pakiti(args(&["restore", &file, "--database", &url])).await;
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("a pakiti server is running on"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let pid = p.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(p.child.wait().unwrap().success());
+    let out = pakiti(args(&["restore", &file, "--database", &url])).await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("restored"));
+}

@@ -29,6 +29,7 @@ mod prioritisation;
 mod ratelimits;
 mod reading;
 mod repos;
+mod restart;
 mod server;
 mod support;
 mod tls;
