@@ -56,6 +56,30 @@ pub const FULL_FEEDS: &[(&str, &str)] = &[
     ("csaf", "csaf/redhat-csaf/RHSA-2023%3A7700.json.xz"),
 ];
 
+/// [`FULL_FEEDS`] under the data directory `data`: (kind, path).
+#[must_use]
+pub fn full_feed_files(data: &Path) -> Vec<(String, PathBuf)> {
+    FULL_FEEDS
+        .iter()
+        .map(|(kind, file)| ((*kind).to_owned(), data.join(file)))
+        .collect()
+}
+
+/// The `q`-th percentile (nearest rank) of sorted `v`.
+#[must_use]
+pub fn percentile(v: &[Duration], q: usize) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    v[((v.len() - 1) * q).div_ceil(100)]
+}
+
+/// Bytes in MiB.
+#[must_use]
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
 /// Reads and decompresses a file, then parses it as `kind`; returns the advisories, the
 /// problem count and the parse time (after decompression).
 ///

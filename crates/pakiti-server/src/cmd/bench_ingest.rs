@@ -47,7 +47,7 @@ use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::cmd::bench::{FULL_FEEDS, build_fleet};
+use crate::cmd::bench::{build_fleet, full_feed_files, mib, percentile};
 use crate::cmd::serve::open_state;
 use crate::jobs::feeds;
 use crate::sample::{self, HostList};
@@ -79,13 +79,11 @@ pub struct IngestArgs {
 }
 
 impl IngestArgs {
-    /// The benchmark of issue 4: the full vendor files of [`FULL_FEEDS`], ~800 packages per host.
+    /// The benchmark of issue 4: the full vendor files of
+    /// [`FULL_FEEDS`](crate::cmd::bench::FULL_FEEDS), ~800 packages per host.
     #[must_use]
     pub fn full(data: PathBuf, hosts: usize, reeval_hosts: usize, concurrency: usize) -> Self {
-        let feeds = FULL_FEEDS
-            .iter()
-            .map(|(kind, file)| ((*kind).to_owned(), data.join(file)))
-            .collect();
+        let feeds = full_feed_files(&data);
         IngestArgs {
             hosts,
             reeval_hosts,
@@ -284,14 +282,6 @@ async fn post_all(url: &str, bodies: Arc<Vec<Bytes>>, concurrency: usize) -> Res
         latencies,
         took: start.elapsed(),
     })
-}
-
-/// The `q`-th percentile (nearest rank) of sorted `v`.
-fn percentile(v: &[Duration], q: usize) -> Duration {
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    v[((v.len() - 1) * q).div_ceil(100)]
 }
 
 async fn phase(
@@ -571,10 +561,6 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
         phases,
         reevaluation,
     })
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
 }
 
 /// MiB per 1,000 hosts of what the hosts added to the store.

@@ -50,7 +50,7 @@ use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cmd::bench::FULL_FEEDS;
+use crate::cmd::bench::{full_feed_files, mib, percentile};
 use crate::cmd::bench_ingest::{
     CHANGED_PACKAGES, data_stream, import_feeds, postgres_admin_from_env, report_for,
 };
@@ -75,19 +75,16 @@ pub struct LoadArgs {
     pub lists: Option<String>,
     /// Skip the from-scratch check.
     pub no_check: bool,
-    /// `full` (the vendor files of [`FULL_FEEDS`], the default) or `demo` (the built-in
-    /// trimmed feeds: seconds to import, for a smoke test).
+    /// `full` (the vendor files of [`FULL_FEEDS`](crate::cmd::bench::FULL_FEEDS), the
+    /// default) or `demo` (the built-in trimmed feeds: seconds to import, for a smoke test).
     pub feed_set: String,
 }
 
 impl LoadArgs {
-    /// The full vendor files of [`FULL_FEEDS`].
+    /// The full vendor files of [`FULL_FEEDS`](crate::cmd::bench::FULL_FEEDS).
     #[must_use]
     pub fn full(data: PathBuf, hosts: usize, concurrency: usize, servers: usize) -> Self {
-        let feeds = FULL_FEEDS
-            .iter()
-            .map(|(kind, file)| ((*kind).to_owned(), data.join(file)))
-            .collect();
+        let feeds = full_feed_files(&data);
         LoadArgs {
             hosts,
             concurrency,
@@ -439,17 +436,6 @@ async fn phase(
         size_bytes: store.size_bytes().await.context("measuring the store")?,
         tenths,
     })
-}
-
-fn percentile(v: &[Duration], q: usize) -> Duration {
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    v[((v.len() - 1) * q).div_ceil(100)]
-}
-
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / 1_048_576.0
 }
 
 fn print_phase(out: &mut impl Write, backend: &str, baseline: u64, hosts: usize, p: &LoadPhase) {

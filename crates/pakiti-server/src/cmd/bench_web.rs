@@ -17,7 +17,7 @@ use pakiti_store::NewCveTag;
 use pakiti_store::Store;
 use tokio::net::TcpListener;
 
-use crate::cmd::bench::{FULL_FEEDS, build_fleet};
+use crate::cmd::bench::{build_fleet, full_feed_files};
 use crate::cmd::bench_ingest::{
     data_stream, import_feeds, postgres_admin_from_env, process_direct, report_for,
 };
@@ -78,10 +78,7 @@ pub async fn measure(url: &str, args: &WebArgs, log: &mut impl Write) -> Result<
     let backend = state.store.backend();
     let files: Vec<(String, PathBuf)> = match args.feeds.as_str() {
         "demo" => crate::demo::write_feed_files(&dir.join("demo-feeds"))?,
-        "full" => FULL_FEEDS
-            .iter()
-            .map(|(k, f)| ((*k).to_owned(), args.data.join(f)))
-            .collect(),
+        "full" => full_feed_files(&args.data),
         other => bail!("--feeds {other:?}: demo or full"),
     };
     let t = Instant::now();
