@@ -53,34 +53,6 @@ backup:  pg_dump -Fc --file pakiti.dump --dbname 'postgres://USER@HOST/DB'\n  \
 restore: pg_restore --clean --if-exists --no-owner --dbname 'postgres://USER@HOST/DB' pakiti.dump\n\
 then run `pakiti migrate` against the restored database.";
 
-/// What `pakiti serve` holds on its SQLite store file while it runs: a shared advisory lock
-/// (`flock`, independent of SQLite's own `fcntl` locks), so that `pakiti restore` — which
-/// takes it exclusively — can tell that a server is running on the file it would replace.
-/// Several servers on one file hold it together. `None` for PostgreSQL and a store file not
-/// created yet.
-///
-/// # Errors
-/// A restore holds the file (the server must not start under it).
-pub fn hold_store_file(url: &str) -> Result<Option<std::fs::File>> {
-    let Some(path) = pakiti_store::sqlite_file(url)? else {
-        return Ok(None);
-    };
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(None);
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            bail!(
-                "{} is being restored (pakiti restore): try again when it is done",
-                path.display()
-            )
-        }
-        // A file system without locks: run unprotected, as before.
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
-    }
-}
-
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }

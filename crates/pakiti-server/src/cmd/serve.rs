@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use tokio::net::TcpListener;
 
 use crate::settings::{Evaluation, Settings};
@@ -61,7 +61,7 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     crate::listen::raise_open_files_limit();
     let state = open_state(settings).await?;
     // Held until the server stops: `pakiti restore` refuses to replace the file meanwhile.
-    let _store_file = crate::cmd::maintenance::hold_store_file(&state.settings.database_url())?;
+    let _store_file = hold_store_file(&state.settings.database_url())?;
     // The report bodies the last clean stop remembered (`seen_bodies.rs`): a cache.
     let seen = crate::seen_bodies::path(&state.settings.data_dir);
     match crate::seen_bodies::load(&state.engine, &seen) {
@@ -251,6 +251,34 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     }
     state.store.close().await;
     Ok(())
+}
+
+/// What `pakiti serve` holds on its SQLite store file while it runs: a shared advisory lock
+/// (`flock`, independent of SQLite's own `fcntl` locks), so that `pakiti restore` — which
+/// takes it exclusively — can tell that a server is running on the file it would replace.
+/// Several servers on one file hold it together. `None` for PostgreSQL and a store file not
+/// created yet.
+///
+/// # Errors
+/// A restore holds the file (the server must not start under it).
+pub fn hold_store_file(url: &str) -> Result<Option<std::fs::File>> {
+    let Some(path) = pakiti_store::sqlite_file(url)? else {
+        return Ok(None);
+    };
+    let Ok(file) = std::fs::File::open(&path) else {
+        return Ok(None);
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            bail!(
+                "{} is being restored (pakiti restore): try again when it is done",
+                path.display()
+            )
+        }
+        // A file system without locks: run unprotected, as before.
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
 }
 
 fn hostname() -> String {
