@@ -558,8 +558,13 @@ impl Settings {
             let Some(rest) = key.strip_prefix("PAKITI_") else {
                 continue;
             };
-            // Variables that are not settings (test hooks, log filters) are left alone.
-            if matches!(rest, "LOG" | "CONFIG") || rest.starts_with("TEST_") {
+            // Variables that are not settings (test and benchmark hooks, log filters, the
+            // `pakiti check` token) are left alone: a shell that exports one must not make
+            // `pakiti serve` refuse to start.
+            if matches!(rest, "LOG" | "CONFIG" | "TOKEN" | "BLESS")
+                || rest.starts_with("TEST_")
+                || rest.starts_with("BENCH_")
+            {
                 continue;
             }
             // The documented short form of `PAKITI_LOG__FORMAT`.
@@ -686,6 +691,8 @@ mod tests {
                 ("PAKITI_DATABASE_URL", "postgres://u@h/db"),
                 ("PAKITI_PROXIES__CERTIFICATE_DNS", "[\"CN=proxy\"]"),
                 ("PAKITI_TEST_POSTGRES_URL", "ignored"),
+                ("PAKITI_BENCH_POSTGRES_URL", "ignored"),
+                ("PAKITI_TOKEN", "ignored"),
                 ("HOME", "/root"),
             ]),
         )
