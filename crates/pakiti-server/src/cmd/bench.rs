@@ -267,14 +267,20 @@ pub fn build_fleet(
                 break;
             }
         }
-        for p in &mut pkgs {
-            if rng.random_bool(jitter) {
-                p.version = sample::jitter_version(&p.version, rng.random_range(-2..=2));
-            }
-        }
+        jitter_versions(&mut pkgs, jitter, &mut rng);
         fleet.push((stream.clone(), pkgs));
     }
     fleet
+}
+
+/// Moves each package's version, with probability `share`, to a neighbour up to two steps
+/// away ([`sample::jitter_version`]): hosts of one base list that differ as real ones do.
+pub(crate) fn jitter_versions(pkgs: &mut [InstalledPackage], share: f64, rng: &mut StdRng) {
+    for p in pkgs {
+        if rng.random_bool(share) {
+            p.version = sample::jitter_version(&p.version, rng.random_range(-2..=2));
+        }
+    }
 }
 
 /// `pakiti bench match`: matches a fleet built from the real host lists against the full

@@ -207,7 +207,7 @@ pub(crate) fn report_for(i: usize, list: &HostList, packages: Vec<InstalledPacka
 }
 
 /// Moves [`CHANGED_PACKAGES`] distinct packages of `report` to another version.
-fn change(report: &Report, rng: &mut StdRng) -> Report {
+pub(crate) fn change(report: &Report, rng: &mut StdRng) -> Report {
     let mut r = report.clone();
     let n = r.packages.len();
     let mut moved = rustc_hash::FxHashSet::default();

@@ -15,12 +15,12 @@
 //!    servers; the hosts' reports are generated as they are sent (deterministic per host), so
 //!    50,000 hosts need no more memory than 500;
 //! 4. per phase, reads from `/proc` the CPU time of the server processes and of every
-//!    `postgres` process, and prints reports/s, p50/p99, CPU per report, the servers' RSS and
-//!    the store's size. Phases: `first` (every host's first report, with its rate over the
+//!    `postgres` process, and prints reports/s, p50/p99, CPU per report, the servers' RSS,
+//!    the store's size and the rate over the first and last tenth of the phase. Phases: `first` (every host's first report, with its rate over the
 //!    first and last tenth of the hosts: a flat rate means no per-report cost that grows with
 //!    the fleet), `changed` (5 packages moved), `unchanged` (the same again), then the servers
 //!    are restarted and `unchanged` and `changed` are sent again (`…/restart`: the cost right
-//!    after a start, caches cold);
+//!    after a start);
 //! 5. stops the servers and checks every host against a from-scratch evaluation: a fresh
 //!    evaluator built from the store's advisories matches the host's last report in memory
 //!    (the report-only path, no stored answer involved), and the CVE set must equal the
@@ -45,14 +45,14 @@ use pakiti_api::report::{Mode, Report};
 use pakiti_core::stream::OsStream;
 use pakiti_engine::ingest::{self, Origin};
 use pakiti_store::Store;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::cmd::bench::{full_feed_files, mib, percentile};
+use crate::cmd::bench::{full_feed_files, jitter_versions, mib, percentile};
 use crate::cmd::bench_ingest::{
-    CHANGED_PACKAGES, data_stream, import_feeds, postgres_admin_from_env, report_for,
+    change, data_stream, import_feeds, postgres_admin_from_env, report_for,
 };
 use crate::cmd::serve::open_state;
 use crate::sample::{self, HostList};
@@ -121,7 +121,7 @@ pub struct LoadPhase {
     pub rss: u64,
     /// The store's size at the end of the phase, in bytes.
     pub size_bytes: u64,
-    /// Rate over the first and last tenth of the reports (first phase only).
+    /// Rate over the first and last tenth of the reports, by completion (phases of 10 or more).
     pub tenths: Option<(f64, f64)>,
 }
 
@@ -171,7 +171,7 @@ fn rss_of(pid: u32) -> u64 {
 }
 
 /// The reports of the fleet, made on demand: host `i`'s report in variant `v` (0 = first,
-/// each later variant moves [`CHANGED_PACKAGES`] more packages), the same every time.
+/// each later variant moves [`CHANGED_PACKAGES`](crate::cmd::bench_ingest::CHANGED_PACKAGES) more packages), the same every time.
 struct Fleet {
     bases: Vec<HostList>,
 }
@@ -181,27 +181,10 @@ impl Fleet {
         let base = &self.bases[i % self.bases.len()];
         let mut rng = StdRng::seed_from_u64(20_261_206 ^ (i as u64).wrapping_mul(0x9E37_79B9));
         let mut pkgs = base.packages.clone();
-        for p in &mut pkgs {
-            if rng.random_bool(0.1) {
-                p.version = sample::jitter_version(&p.version, rng.random_range(-2..=2));
-            }
-        }
+        jitter_versions(&mut pkgs, 0.1, &mut rng);
         let mut report = report_for(i, base, pkgs);
         for v in 1..=variant {
-            let mut rng = StdRng::seed_from_u64((i as u64) << 8 | v);
-            let n = report.packages.len();
-            let mut moved = 0;
-            for _ in 0..100 * CHANGED_PACKAGES {
-                if moved == CHANGED_PACKAGES.min(n) {
-                    break;
-                }
-                let p = &mut report.packages[rng.random_range(0..n)];
-                let next = sample::jitter_version(&p.version, 1);
-                if next != p.version {
-                    p.version = next;
-                    moved += 1;
-                }
-            }
+            report = change(&report, &mut StdRng::seed_from_u64((i as u64) << 8 | v));
         }
         report
     }
@@ -211,7 +194,6 @@ impl Fleet {
 struct Servers {
     children: Vec<Child>,
     addrs: Vec<SocketAddr>,
-    config: PathBuf,
     log: PathBuf,
 }
 
@@ -226,8 +208,9 @@ impl Servers {
         self.pids().into_iter().map(rss_of).sum()
     }
 
-    /// Starts `n` servers on the settings in `config` (each on its own free port).
-    async fn start(config: &Path, log: &Path, n: usize) -> Result<Servers> {
+    /// Starts `n` servers on the store at `url` (each on its own free port), with [`settings`]
+    /// given through the environment and `dir` as their data directory.
+    async fn start(url: &str, dir: &Path, log: &Path, n: usize) -> Result<Servers> {
         let exe = std::env::current_exe().context("finding this executable")?;
         let mut children = Vec::new();
         let mut addrs = Vec::new();
@@ -240,9 +223,13 @@ impl Servers {
                 .open(log)?;
             let child = Command::new(&exe)
                 .arg("serve")
-                .env("PAKITI_CONFIG", config)
-                // Every other PAKITI_ variable is a setting to the server: not these.
-                .env_remove("PAKITI_BENCH_POSTGRES_URL")
+                // What `settings` says, and no settings file of the user's.
+                .env_remove("PAKITI_CONFIG")
+                .env("PAKITI_DATABASE_URL", url)
+                .env("PAKITI_DATA_DIR", dir)
+                .env("PAKITI_SYNC_FEEDS", "false")
+                .env("PAKITI_SYNC_REPOS", "false")
+                .env("PAKITI_EVALUATION", "ingest")
                 .env("PAKITI_LISTEN", addr.to_string())
                 .env(
                     "PAKITI_LOG",
@@ -259,7 +246,6 @@ impl Servers {
         let mut servers = Servers {
             children,
             addrs,
-            config: config.to_owned(),
             log: log.to_owned(),
         };
         servers.wait_ready().await?;
@@ -464,7 +450,8 @@ fn print_phase(out: &mut impl Write, backend: &str, baseline: u64, hosts: usize,
     let _ = out.flush();
 }
 
-/// The settings the servers run with.
+/// The settings the servers run with (`Servers::start` gives them the same through the
+/// environment) and the from-scratch check opens the store with.
 fn settings(url: &str, dir: &Path) -> Settings {
     Settings {
         database_url: url.to_owned(),
@@ -474,22 +461,6 @@ fn settings(url: &str, dir: &Path) -> Settings {
         evaluation: Evaluation::Ingest,
         ..Settings::default()
     }
-}
-
-fn write_config(url: &str, dir: &Path) -> Result<PathBuf> {
-    let path = dir.join("pakiti.toml");
-    let text = format!(
-        "database_url = {}\ndata_dir = {}\nsync_feeds = false\nsync_repos = false\n\
-         evaluation = \"ingest\"\n",
-        toml_string(url),
-        toml_string(&dir.display().to_string())
-    );
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
-}
-
-fn toml_string(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
 }
 
 /// The from-scratch check: every host's last report (`variant`) matched in memory by a fresh
@@ -579,7 +550,6 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
     state.store.close().await;
     drop(state);
     let fleet = Arc::new(Fleet { bases });
-    let config = write_config(url, dir)?;
     let log = dir.join("servers.log");
     let store = pakiti_store::open(url).await?;
     writeln!(
@@ -592,7 +562,7 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
         args.servers,
         log.display()
     )?;
-    let mut servers = Servers::start(&config, &log, args.servers).await?;
+    let mut servers = Servers::start(url, dir, &log, args.servers).await?;
     writeln!(
         out,
         "{backend}: servers ready, RSS {:.0} MiB",
@@ -604,7 +574,7 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
     }
     servers.stop()?;
     let t = Instant::now();
-    let mut servers = Servers::start(&servers.config.clone(), &log, args.servers).await?;
+    let mut servers = Servers::start(url, dir, &log, args.servers).await?;
     writeln!(
         out,
         "{backend}: servers restarted and ready in {:.1} s, RSS {:.0} MiB",

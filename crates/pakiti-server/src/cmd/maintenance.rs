@@ -185,17 +185,12 @@ pub async fn restore(url: &str, file: &Path, out: &mut impl Write) -> Result<()>
         }
         // Never under a running server: it would go on writing to the replaced file (through
         // its open descriptors and WAL) and the restore would look done while it is not.
-        let held = match std::fs::File::open(&target) {
-            Ok(f) => match f.try_lock() {
-                Ok(()) => Some(f),
-                Err(std::fs::TryLockError::WouldBlock) => bail!(
-                    "a pakiti server is running on {}: stop it (every server using this store) \
-                     before restoring",
-                    target.display()
-                ),
-                Err(std::fs::TryLockError::Error(_)) => None,
-            },
-            Err(_) => None,
+        let Ok(held) = crate::cmd::serve::lock_store_file(&target, true) else {
+            bail!(
+                "a pakiti server is running on {}: stop it (every server using this store) \
+                 before restoring",
+                target.display()
+            );
         };
         replace_file(file, &target)?;
         drop(held);

@@ -253,11 +253,32 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     Ok(())
 }
 
-/// What `pakiti serve` holds on its SQLite store file while it runs: a shared advisory lock
-/// (`flock`, independent of SQLite's own `fcntl` locks), so that `pakiti restore` — which
-/// takes it exclusively — can tell that a server is running on the file it would replace.
-/// Several servers on one file hold it together. `None` for PostgreSQL and a store file not
-/// created yet.
+/// The advisory lock (`flock`, independent of SQLite's own `fcntl` locks) that tells a
+/// restore from a running server on an SQLite store file: `pakiti serve` holds it shared while
+/// it runs (several servers on one file can), `pakiti restore` takes it exclusively before it
+/// replaces the file. `Ok(None)`: no such file, or a file system without locks (unprotected,
+/// as before); `Err(())`: the other side holds it.
+pub(crate) fn lock_store_file(
+    path: &std::path::Path,
+    exclusive: bool,
+) -> std::result::Result<Option<std::fs::File>, ()> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    let locked = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match locked {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(()),
+        Err(std::fs::TryLockError::Error(_)) => Ok(None),
+    }
+}
+
+/// What `pakiti serve` holds on its SQLite store file while it runs ([`lock_store_file`],
+/// shared); `None` for PostgreSQL.
 ///
 /// # Errors
 /// A restore holds the file (the server must not start under it).
@@ -265,20 +286,12 @@ pub fn hold_store_file(url: &str) -> Result<Option<std::fs::File>> {
     let Some(path) = pakiti_store::sqlite_file(url)? else {
         return Ok(None);
     };
-    let Ok(file) = std::fs::File::open(&path) else {
-        return Ok(None);
-    };
-    match file.try_lock_shared() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => {
-            bail!(
-                "{} is being restored (pakiti restore): try again when it is done",
-                path.display()
-            )
-        }
-        // A file system without locks: run unprotected, as before.
-        Err(std::fs::TryLockError::Error(_)) => Ok(None),
-    }
+    lock_store_file(&path, false).or_else(|()| {
+        bail!(
+            "{} is being restored (pakiti restore): try again when it is done",
+            path.display()
+        )
+    })
 }
 
 fn hostname() -> String {

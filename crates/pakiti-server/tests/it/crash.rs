@@ -67,6 +67,19 @@ impl Proc {
         }
     }
 
+    /// SIGTERM (a clean stop), and the process must exit successfully.
+    pub(crate) fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(self.child.wait().unwrap().success());
+    }
+
     /// SIGKILL.
     pub(crate) fn kill(mut self) {
         self.child.kill().unwrap();
@@ -116,7 +129,7 @@ pub(crate) fn cli(db: &TestDatabase, dir: &Path, args: &[&str]) {
     );
 }
 
-async fn post(base: &str, r: &pakiti_api::report::Report) -> (u16, String) {
+pub(crate) async fn post(base: &str, r: &pakiti_api::report::Report) -> (u16, String) {
     let resp = reqwest::Client::new()
         .post(format!("{base}/feed/?protocol=5"))
         .header("content-type", "text/plain")

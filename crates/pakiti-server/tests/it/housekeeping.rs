@@ -476,7 +476,7 @@ async fn restore_refuses_the_store_of_a_running_server() {
     let db = TestDatabase::sqlite();
     let url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
-    let (mut p, _base) = crate::crash::serve(&db, dir.path(), &[]).await;
+    let (p, _base) = crate::crash::serve(&db, dir.path(), &[]).await;
     let file = dir.path().join("pakiti.backup").display().to_string();
     let out = pakiti(args(&["backup", &file, "--database", &url])).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -489,15 +489,7 @@ async fn restore_refuses_the_store_of_a_running_server() {
         text(&out.stderr)
     );
 
-    let pid = p.child.id().to_string();
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(p.child.wait().unwrap().success());
+    p.stop();
     let out = pakiti(args(&["restore", &file, "--database", &url])).await;
     assert!(
         out.status.success(),

@@ -4,35 +4,17 @@
 //! nightly unchanged report right after a restart is recorded without being parsed, as before
 //! it. A SIGKILL leaves no file, and a stale entry only costs the full path.
 
-use std::process::Command;
-
+use pakiti_api::report::Report;
 use pakiti_test_support::databases;
 
-use crate::crash::{Proc, serve};
+use crate::crash::{post, serve};
 use crate::support::report;
 
-async fn post(base: &str, body: &str) {
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/feed/?protocol=5"))
-        .header("content-type", "text/plain")
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().starts_with("OK"));
-}
-
-fn stop(mut p: Proc) {
-    let pid = p.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(p.child.wait().unwrap().success());
+/// Posts `r` (protocol 5): it must be stored.
+async fn send(base: &str, r: &Report) {
+    let (status, text) = post(base, r).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.starts_with("OK"), "{text}");
 }
 
 /// Log lines of a report recorded from remembered bytes, without parsing.
@@ -44,15 +26,15 @@ async fn unchanged_reports_right_after_a_clean_restart_skip_parsing_as_before_it
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("seen-bodies.json");
         let info = [("PAKITI_LOG", "info")];
-        let body = pakiti_api::protocol5::render(&report("rhel_80", "restart-1.example.org"));
-        let other = pakiti_api::protocol5::render(&report("debian_12", "restart-2.example.org"));
+        let body = report("rhel_80", "restart-1.example.org");
+        let other = report("debian_12", "restart-2.example.org");
 
         let (mut p, base) = serve(&db, dir.path(), &info).await;
-        post(&base, &body).await;
-        post(&base, &other).await;
-        post(&base, &body).await;
+        send(&base, &body).await;
+        send(&base, &other).await;
+        send(&base, &body).await;
         p.wait_for(REPLAYED, 1);
-        stop(p);
+        p.stop();
         assert!(file.exists(), "{}: no {}", db.backend, file.display());
 
         // Right after the restart: the same bytes are recognised (the file is read, then
@@ -60,23 +42,23 @@ async fn unchanged_reports_right_after_a_clean_restart_skip_parsing_as_before_it
         let (mut p, base) = serve(&db, dir.path(), &info).await;
         p.wait_for("remembered report bodies read back", 1);
         assert!(!file.exists(), "{}", db.backend);
-        post(&base, &body).await;
-        post(&base, &other).await;
+        send(&base, &body).await;
+        send(&base, &other).await;
         p.wait_for(REPLAYED, 2);
-        stop(p);
+        p.stop();
         assert!(file.exists(), "{}", db.backend);
 
         // Meanwhile another server (its own data directory) stores a changed report of the
         // first host: the remembered bytes are stale, and must not be recorded as its report.
         let elsewhere = tempfile::tempdir().unwrap();
         let (p, base) = serve(&db, elsewhere.path(), &info).await;
-        let changed = pakiti_api::protocol5::render(&report("rhel_90", "restart-1.example.org"));
-        post(&base, &changed).await;
-        stop(p);
+        let changed = report("rhel_90", "restart-1.example.org");
+        send(&base, &changed).await;
+        p.stop();
 
         let (mut p, base) = serve(&db, dir.path(), &info).await;
         p.wait_for("remembered report bodies read back", 1);
-        post(&base, &body).await;
+        send(&base, &body).await;
         // The store refused the touch (another hash is the host's last): saved in full.
         p.wait_for("restart-1.example.org", 1);
         let replayed = p.seen.iter().filter(|l| l.contains(REPLAYED)).count();
@@ -91,7 +73,7 @@ async fn unchanged_reports_right_after_a_clean_restart_skip_parsing_as_before_it
         };
         assert_eq!(status, 200);
         assert_eq!(v["os_stream"], "rhel:8", "{}: {v}", db.backend);
-        stop(p);
+        p.stop();
         db.finish().await;
     }
 }
