@@ -282,7 +282,7 @@ pub(crate) fn lock_store_file(
 ///
 /// # Errors
 /// A restore holds the file (the server must not start under it).
-pub fn hold_store_file(url: &str) -> Result<Option<std::fs::File>> {
+fn hold_store_file(url: &str) -> Result<Option<std::fs::File>> {
     let Some(path) = pakiti_store::sqlite_file(url)? else {
         return Ok(None);
     };
