@@ -6,7 +6,7 @@
 //! live here, one set per [`Engine`](crate::Engine), not in a process-wide recorder, so that
 //! two engines in one process (tests, a server and a command) never count into each other.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -46,6 +46,15 @@ pub struct EngineMetrics {
     pub batch_size: Family<QueueLabel, Histogram, fn() -> Histogram>,
     /// Unix time the advisories were last loaded into the evaluator (0: never).
     evaluator_loaded_at: std::sync::Arc<AtomicI64>,
+    /// Re-evaluations that re-matched something (stale keys were left when this process got
+    /// the lock): with several servers on one database, one of them per import.
+    pub reevaluations: Counter,
+    /// Package versions those re-matched.
+    pub reevaluated_package_versions: Counter,
+    /// Hosts whose counts they refreshed.
+    pub reevaluated_hosts: Counter,
+    /// Seconds they took, in all.
+    pub reevaluation_seconds: Counter<f64, AtomicU64>,
 }
 
 impl Default for EngineMetrics {
@@ -56,6 +65,10 @@ impl Default for EngineMetrics {
             ingest_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             batch_size: Family::new_with_constructor(batch_histogram),
             evaluator_loaded_at: std::sync::Arc::default(),
+            reevaluations: Counter::default(),
+            reevaluated_package_versions: Counter::default(),
+            reevaluated_hosts: Counter::default(),
+            reevaluation_seconds: Counter::default(),
         }
     }
 }
@@ -93,6 +106,20 @@ impl EngineMetrics {
     pub fn evaluator_loaded(&self) {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         self.evaluator_loaded_at.store(now, Ordering::Relaxed);
+    }
+
+    /// Counts a re-evaluation that re-matched something (one with no stale key left, after
+    /// another process did the work, is not counted).
+    pub fn reevaluated(&self, r: &crate::reevaluate::Reevaluation) {
+        if r.keys == 0 {
+            return;
+        }
+        self.reevaluations.inc();
+        self.reevaluated_package_versions
+            .inc_by(u64::try_from(r.package_versions).unwrap_or(u64::MAX));
+        self.reevaluated_hosts
+            .inc_by(u64::try_from(r.hosts).unwrap_or(u64::MAX));
+        self.reevaluation_seconds.inc_by(r.took.as_secs_f64());
     }
 
     /// Unix time the evaluator was last loaded (0: never).

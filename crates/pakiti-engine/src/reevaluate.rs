@@ -62,7 +62,7 @@ impl Engine {
             let _guard = engine.reeval_lock().lock().await;
             if engine.evaluator_behind().await? {
                 tracing::info!("a feed changed since the evaluator was built: catching up");
-                engine.run_locked().await?;
+                engine.run_exclusive().await?;
             }
             anyhow::Ok(())
         })
@@ -206,7 +206,32 @@ impl Engine {
     /// The store fails.
     pub async fn reevaluate(&self) -> anyhow::Result<Reevaluation> {
         let _guard = self.reeval_lock().lock().await;
-        self.run_locked().await
+        self.run_exclusive().await
+    }
+
+    /// [`run_locked`](Self::run_locked) under the store's cross-process re-evaluation lock
+    /// ([`Store::lock_reevaluation`](pakiti_store::Store::lock_reevaluation)), for a caller
+    /// that holds this server's lock: of several servers sharing the database that noticed
+    /// the same import, one re-matches and the others, after it, find no stale key left and
+    /// only reload their index.
+    ///
+    /// # Errors
+    /// The store fails.
+    async fn run_exclusive(&self) -> anyhow::Result<Reevaluation> {
+        let waited = std::time::Instant::now();
+        let lock = self.store().lock_reevaluation().await?;
+        let waited = waited.elapsed();
+        if waited > Duration::from_millis(100) {
+            tracing::info!(
+                waited_ms = waited.as_millis(),
+                "waited for another process's re-evaluation"
+            );
+        }
+        let result = self.run_locked().await;
+        lock.release().await?;
+        let r = result?;
+        self.metrics().reevaluated(&r);
+        Ok(r)
     }
 
     /// [`run_once`] for a caller that holds the server's re-evaluation lock.

@@ -832,6 +832,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 postgres,
                 no_check,
                 feeds,
+                no_feed_update,
+                page_requests,
             } => {
                 let mut args = cmd::bench_load::LoadArgs::full(
                     cmd::bench::data_dir(data),
@@ -842,6 +844,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.lists = lists;
                 args.no_check = no_check;
                 args.feed_set = feeds;
+                args.feed_update = !no_feed_update;
+                args.page_requests = page_requests;
                 runtime()?.block_on(cmd::bench_load::run(
                     cli.global.database.clone(),
                     postgres,

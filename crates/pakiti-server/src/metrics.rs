@@ -184,6 +184,27 @@ impl Metrics {
             m.ingest_seconds.clone(),
         );
         registry.register(
+            "pakiti_reevaluations",
+            "Re-evaluations after a feed change that re-matched package versions in this \
+             process (with several servers on one database, one of them does each)",
+            m.reevaluations.clone(),
+        );
+        registry.register(
+            "pakiti_reevaluated_package_versions",
+            "Package versions re-matched by this process's re-evaluations",
+            m.reevaluated_package_versions.clone(),
+        );
+        registry.register(
+            "pakiti_reevaluated_hosts",
+            "Hosts whose counts this process's re-evaluations refreshed",
+            m.reevaluated_hosts.clone(),
+        );
+        registry.register(
+            "pakiti_reevaluation_seconds",
+            "Time this process's re-evaluations took",
+            m.reevaluation_seconds.clone(),
+        );
+        registry.register(
             "pakiti_writer_batch_size",
             "Writes per group-commit batch, by queue (save, finish, touch)",
             m.batch_size.clone(),

@@ -131,6 +131,7 @@ mod hosts;
 mod housekeeping;
 mod identity;
 mod journal;
+mod lock;
 mod model;
 mod notify;
 mod postgres;
@@ -154,6 +155,7 @@ pub use history::{
 };
 pub use housekeeping::{HousekeepingRun, MigrationStatus, ReportRetention, StaleHost, sqlite_file};
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
+pub use lock::ReevaluationLock;
 pub use model::*;
 pub use notify::{NewNotifyRule, NewOutboxEntry, NotifyRule, NotifyRuleId, OutboxEntry, OutboxId};
 pub use problems::{ReportProblem, ReportProblems};

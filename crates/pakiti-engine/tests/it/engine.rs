@@ -197,3 +197,99 @@ async fn ingest_errors_say_whose_fault() {
         db.finish().await;
     }
 }
+
+/// Issue 17, scale-out: several servers on one database notice the same import; one of them
+/// re-matches, the others wait for it and find nothing left (the work is not done N times).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_sharing_a_database_reevaluate_an_import_once() {
+    for db in pakiti_test_support::databases().await {
+        let b = db.backend;
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        import(&store).await;
+        let engines = [
+            Engine::new(
+                pakiti_store::open(&db.url).await.unwrap(),
+                OsRules::default(),
+            )
+            .await
+            .unwrap(),
+            Engine::new(
+                pakiti_store::open(&db.url).await.unwrap(),
+                OsRules::default(),
+            )
+            .await
+            .unwrap(),
+        ];
+        let out = ingest::process(&engines[0], &report("h1.example.org"), &origin())
+            .await
+            .unwrap();
+        assert_eq!(out.findings, 1, "{b}");
+        // The advisory changes behind both servers' backs: its keys are stale.
+        let feed = store.list_feeds().await.unwrap().remove(0);
+        let mut changed = advisory();
+        changed.severity = Severity::Critical;
+        changed.affected[0].status = Status::Fixed("1:3.0.8-1.el9".into());
+        store
+            .replace_feed_advisories(
+                feed.id,
+                &[changed],
+                &SyncRecord {
+                    at: time::OffsetDateTime::now_utc(),
+                    status: SyncStatus::Ok,
+                    error: None,
+                    duration_ms: 1,
+                    etag: None,
+                    last_modified: None,
+                    checksum: Some("two".into()),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!store.stale_keys().await.unwrap().keys.is_empty(), "{b}");
+        // A third process is re-evaluating: both servers' ticks start and wait for it.
+        let busy = store.lock_reevaluation().await.unwrap();
+        let runs: Vec<_> = engines
+            .iter()
+            .map(|e| {
+                let e = e.clone();
+                tokio::spawn(async move { e.reevaluate().await.unwrap() })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            runs.iter().all(|r| !r.is_finished()),
+            "{b}: a server re-evaluated while another process held the lock"
+        );
+        busy.release().await.unwrap();
+        let mut did = Vec::new();
+        for r in runs {
+            did.push(r.await.unwrap());
+        }
+        assert_eq!(
+            did.iter().filter(|r| r.keys > 0).count(),
+            1,
+            "{b}: exactly one server re-matches: {did:?}"
+        );
+        assert_eq!(
+            engines
+                .iter()
+                .map(|e| e.metrics().reevaluations.get())
+                .sum::<u64>(),
+            1,
+            "{b}"
+        );
+        assert!(store.stale_keys().await.unwrap().keys.is_empty(), "{b}");
+        // Both evaluators are on the new data and the host's counts follow it.
+        for e in &engines {
+            assert!(!e.evaluator_behind().await.unwrap(), "{b}");
+        }
+        let host = store
+            .host_state(&ingest::identity_of(&report("h1.example.org")))
+            .await
+            .unwrap()
+            .expect("stored host");
+        let host = store.get_host(host.id).await.unwrap().expect("host");
+        assert_eq!(host.counts.critical, 1, "{b}: {:?}", host.counts);
+        db.finish().await;
+    }
+}

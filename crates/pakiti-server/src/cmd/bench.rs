@@ -500,5 +500,14 @@ pub enum BenchWhat {
         /// `full` (the full vendor files) or `demo` (the built-in trimmed feeds: a smoke test).
         #[arg(long, default_value = "full")]
         feeds: String,
+        /// Import every feed at the start instead of holding one back (full: the DLA list;
+        /// demo: the OSV file) and importing it through the first server during the
+        /// `changed` phase, with the check that every server converges and that the
+        /// re-evaluation runs once.
+        #[arg(long)]
+        no_feed_update: bool,
+        /// Requests per page kind in the page-latency phase after `unchanged` (0: none).
+        #[arg(long, default_value_t = 50)]
+        page_requests: usize,
     },
 }

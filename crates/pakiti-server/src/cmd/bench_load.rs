@@ -78,6 +78,12 @@ pub struct LoadArgs {
     /// `full` (the vendor files of [`FULL_FEEDS`](crate::cmd::bench::FULL_FEEDS), the
     /// default) or `demo` (the built-in trimmed feeds: seconds to import, for a smoke test).
     pub feed_set: String,
+    /// Hold one vulnerability feed back and import it through the first server during the
+    /// `changed` phase (the other servers ingest meanwhile); then check that every server
+    /// converges to the same answers and that the re-evaluation ran once.
+    pub feed_update: bool,
+    /// Requests per page kind in the page-latency phase (0: no page phase).
+    pub page_requests: usize,
 }
 
 impl LoadArgs {
@@ -94,6 +100,8 @@ impl LoadArgs {
             lists: None,
             no_check: false,
             feed_set: "full".to_owned(),
+            feed_update: true,
+            page_requests: 50,
         }
     }
 }
@@ -210,7 +218,15 @@ impl Servers {
 
     /// Starts `n` servers on the store at `url` (each on its own free port), with [`settings`]
     /// given through the environment and `dir` as their data directory.
-    async fn start(url: &str, dir: &Path, log: &Path, n: usize) -> Result<Servers> {
+    /// With `sync_first`, the first server syncs due feeds on its tick (the feed update is
+    /// imported through it); the others never do.
+    async fn start(
+        url: &str,
+        dir: &Path,
+        log: &Path,
+        n: usize,
+        sync_first: bool,
+    ) -> Result<Servers> {
         let exe = std::env::current_exe().context("finding this executable")?;
         let mut children = Vec::new();
         let mut addrs = Vec::new();
@@ -227,7 +243,14 @@ impl Servers {
                 .env_remove("PAKITI_CONFIG")
                 .env("PAKITI_DATABASE_URL", url)
                 .env("PAKITI_DATA_DIR", dir)
-                .env("PAKITI_SYNC_FEEDS", "false")
+                .env(
+                    "PAKITI_SYNC_FEEDS",
+                    if sync_first && k == 0 {
+                        "true"
+                    } else {
+                        "false"
+                    },
+                )
                 .env("PAKITI_SYNC_REPOS", "false")
                 .env("PAKITI_EVALUATION", "ingest")
                 .env("PAKITI_LISTEN", addr.to_string())
@@ -514,26 +537,316 @@ async fn check(
     Ok((hosts, bad))
 }
 
+/// The value of the unlabelled sample `name` in a Prometheus text exposition.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// `GET path` on a fresh connection: the body of a 200 answer.
+async fn get_ok(addr: SocketAddr, path: &str) -> Result<Vec<u8>> {
+    let (status, body) = request(addr, "GET", path, &[]).await?;
+    if status != 200 {
+        bail!(
+            "GET {path} on {addr} answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
+        );
+    }
+    Ok(body)
+}
+
+/// The first string in `v` (depth first) that starts with `CVE-`.
+fn first_cve(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.starts_with("CVE-") => Some(s.clone()),
+        serde_json::Value::Array(a) => a.iter().find_map(first_cve),
+        serde_json::Value::Object(o) => o.values().find_map(first_cve),
+        _ => None,
+    }
+}
+
+/// The documents every server must answer alike: a sample of host pages, the CVE list and
+/// the first hosts of the list.
+fn compared_paths(fleet: &Fleet, hosts: usize) -> Vec<String> {
+    let mut paths = vec![
+        "/api/v1/cves".to_owned(),
+        "/api/v1/hosts?sort=hostname&limit=100".to_owned(),
+    ];
+    let step = (hosts / 10).max(1);
+    for i in (0..hosts).step_by(step).take(10) {
+        paths.push(format!("/api/v1/hosts/{}", fleet.report(i, 0).hostname));
+    }
+    paths
+}
+
+/// After the feed update: waits until the first server has imported it, then until every
+/// server runs on the new feed generation and answers [`compared_paths`] alike, and checks
+/// that the re-evaluation the import caused ran in one process only.
+async fn converge(
+    store: &Store,
+    servers: &Servers,
+    feed: &str,
+    paths: &[String],
+    backend: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let t = Instant::now();
+    let synced = loop {
+        let f = store
+            .list_feeds()
+            .await?
+            .into_iter()
+            .find(|f| f.name == feed)
+            .context("the update feed vanished")?;
+        if let Some(sync) = f.last_sync {
+            if let Some(e) = sync.error {
+                bail!("the first server's sync of the update feed failed: {e}");
+            }
+            break (f.advisory_count, Instant::now());
+        }
+        if t.elapsed() > Duration::from_secs(180) {
+            bail!(
+                "the first server did not sync the update feed within 180 s (its log: {})",
+                servers.log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let generation = store.feed_generation().await?;
+    let converged = loop {
+        let mut gens = Vec::new();
+        for addr in &servers.addrs {
+            let text = String::from_utf8_lossy(&get_ok(*addr, "/metrics").await?).into_owned();
+            gens.push(metric(&text, "pakiti_evaluator_generation").unwrap_or(-1.0));
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let on_new = gens.iter().all(|g| *g >= generation as f64);
+        let mut differing = None;
+        if on_new {
+            for path in paths {
+                let mut bodies = Vec::new();
+                for addr in &servers.addrs {
+                    bodies.push(get_ok(*addr, path).await?);
+                }
+                if bodies.windows(2).any(|w| w[0] != w[1]) {
+                    differing = Some(path.clone());
+                    break;
+                }
+            }
+        }
+        if on_new && differing.is_none() {
+            break synced.1.elapsed();
+        }
+        if synced.1.elapsed() > Duration::from_secs(180) {
+            bail!(
+                "the servers had not converged 180 s after the import (evaluator generations \
+                 {gens:?}, store {generation}; first differing document: {differing:?})"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut runs = Vec::new();
+    for (k, addr) in servers.addrs.iter().enumerate() {
+        let text = String::from_utf8_lossy(&get_ok(*addr, "/metrics").await?).into_owned();
+        let m = |n: &str| metric(&text, n).unwrap_or(0.0);
+        runs.push((
+            k,
+            m("pakiti_reevaluations_total"),
+            m("pakiti_reevaluated_package_versions_total"),
+            m("pakiti_reevaluated_hosts_total"),
+            m("pakiti_reevaluation_seconds_total"),
+        ));
+    }
+    writeln!(
+        out,
+        "{backend}: feed update ({} advisories) imported through server 0; every server on the \
+         new feeds and answering {} documents alike {:.1} s after the import committed \
+         (tick 30 s)",
+        synced.0,
+        paths.len(),
+        converged.as_secs_f64()
+    )?;
+    for (k, n, pv, hosts, secs) in &runs {
+        writeln!(
+            out,
+            "{backend}:   server {k}: {n} re-evaluation(s), {pv} package versions re-matched, \
+             {hosts} host counts refreshed, {secs:.2} s"
+        )?;
+    }
+    let total: f64 = runs.iter().map(|r| r.1).sum();
+    #[allow(clippy::float_cmp)]
+    if total != 1.0 {
+        bail!("the import's re-evaluation ran {total} times over the servers (expected once)");
+    }
+    Ok(())
+}
+
+/// The page-latency phase on one server: each page kind `n` times (fewer when one kind has
+/// taken 30 s), fresh connections; prints p50/p99/max per kind.
+async fn pages(
+    addr: SocketAddr,
+    fleet: &Fleet,
+    hosts: usize,
+    n: usize,
+    backend: &str,
+    out: &mut impl Write,
+) -> Result<()> {
+    let cves: serde_json::Value = serde_json::from_slice(&get_ok(addr, "/api/v1/cves").await?)
+        .context("reading /api/v1/cves")?;
+    let cve = first_cve(&cves).unwrap_or_else(|| "CVE-2023-0001".to_owned());
+    let package = ["openssl", "bash", "zlib", "libc6"]
+        .into_iter()
+        .find(|p| {
+            fleet
+                .bases
+                .iter()
+                .all(|b| b.packages.iter().any(|x| x.name == *p))
+        })
+        .map_or_else(
+            || fleet.bases[0].packages[0].name.clone(),
+            ToOwned::to_owned,
+        );
+    // Host pages of hosts spread over the fleet (reports are made on demand: name them once).
+    let names: Vec<String> = (0..64)
+        .map(|k| fleet.report((k * 7_919) % hosts.max(1), 0).hostname)
+        .collect();
+    let host = |k: usize| names[k % names.len()].clone();
+    type PathOf<'a> = Box<dyn Fn(usize) -> String + 'a>;
+    let kinds: Vec<(&str, PathOf<'_>)> = vec![
+        ("front page /", Box::new(|_| "/".to_owned())),
+        ("/hosts (risk)", Box::new(|_| "/hosts".to_owned())),
+        (
+            "/hosts?sort=hostname",
+            Box::new(|_| "/hosts?sort=hostname".to_owned()),
+        ),
+        (
+            "/hosts?sort=-last_report",
+            Box::new(|_| "/hosts?sort=-last_report".to_owned()),
+        ),
+        (
+            "/hosts?vulnerable&sort=os",
+            Box::new(|_| "/hosts?vulnerable=true&sort=os".to_owned()),
+        ),
+        ("/hosts?cve=", {
+            let c = cve.clone();
+            Box::new(move |_| format!("/hosts?cve={c}"))
+        }),
+        (
+            "/hosts?search=",
+            Box::new(|k| format!("/hosts?search=bench-{:03}", k % 1000)),
+        ),
+        ("/hosts/{host}", Box::new(|k| format!("/hosts/{}", host(k)))),
+        ("/cves", Box::new(|_| "/cves".to_owned())),
+        ("/cves/{cve}", {
+            let c = cve.clone();
+            Box::new(move |_| format!("/cves/{c}"))
+        }),
+        ("/packages/{name}", {
+            let p = package.clone();
+            Box::new(move |_| format!("/packages/{p}"))
+        }),
+        (
+            "/api/v1/hosts?limit=100",
+            Box::new(|_| "/api/v1/hosts?limit=100".to_owned()),
+        ),
+        (
+            "/api/v1/hosts/{host}",
+            Box::new(|k| format!("/api/v1/hosts/{}", host(k))),
+        ),
+        ("/api/v1/cves", Box::new(|_| "/api/v1/cves".to_owned())),
+        ("/api/v1/cves/{cve}", {
+            let c = cve.clone();
+            Box::new(move |_| format!("/api/v1/cves/{c}"))
+        }),
+        ("/api/v1/packages/{name}", {
+            let p = package.clone();
+            Box::new(move |_| format!("/api/v1/packages/{p}"))
+        }),
+        (
+            "/api/v1/summary",
+            Box::new(|_| "/api/v1/summary".to_owned()),
+        ),
+    ];
+    writeln!(
+        out,
+        "{backend}: pages at {hosts} hosts ({n} requests per kind, fresh connections; CVE {cve}, \
+         package {package}):"
+    )?;
+    let mut worst = Duration::ZERO;
+    for (label, path_of) in &kinds {
+        let mut times = Vec::new();
+        let t = Instant::now();
+        for k in 0..n.max(1) {
+            let path = path_of(k);
+            let r = Instant::now();
+            get_ok(addr, &path).await?;
+            times.push(r.elapsed());
+            if k >= 2 && t.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+        }
+        times.sort_unstable();
+        let p99 = percentile(&times, 99);
+        worst = worst.max(p99);
+        writeln!(
+            out,
+            "{backend}:   {label:<26} n {:>4}  p50 {:>8.1} ms  p99 {:>8.1} ms  max {:>8.1} ms{}",
+            times.len(),
+            percentile(&times, 50).as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+            if p99 > Duration::from_millis(50) {
+                "  (over 50 ms)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    writeln!(
+        out,
+        "{backend}: worst page p99 {:.1} ms",
+        worst.as_secs_f64() * 1e3
+    )?;
+    Ok(())
+}
+
 /// The whole run on the store at `url` (empty); `dir` holds the servers' settings and logs.
 async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -> Result<()> {
     let state = open_state(settings(url, dir)).await?;
     let backend = state.store.backend();
     let t = Instant::now();
-    let feeds = match args.feed_set.as_str() {
+    let mut feeds = match args.feed_set.as_str() {
         "full" => args.feeds.clone(),
         "demo" => crate::demo::write_feed_files(&dir.join("demo-feeds"))?,
         other => bail!("--feeds {other:?}: demo or full"),
+    };
+    // The feed update: one vulnerability feed held back, imported through the first server
+    // while the fleet reports (full: the DLA list, LTS advisories for Debian hosts the DSA
+    // list already covers; demo: the Alma OSV file, for hosts RHEL 8 OVAL already covers).
+    let update = if args.feed_update {
+        let pos = feeds
+            .iter()
+            .position(|(kind, path)| path.ends_with("DLA/list") || kind == "osv")
+            .context("no feed of the set can be held back for the feed update")?;
+        Some(feeds.remove(pos))
+    } else {
+        None
     };
     import_feeds(&state, &feeds).await?;
     let evaluator = state.engine.evaluator();
     let baseline = state.store.size_bytes().await?;
     writeln!(
         out,
-        "{backend}: imported {} feed files ({} advisories) in {:.1} s; store {:.1} MiB",
+        "{backend}: imported {} feed files ({} advisories) in {:.1} s; store {:.1} MiB{}",
         feeds.len(),
         evaluator.advisory_count(),
         t.elapsed().as_secs_f64(),
-        mib(baseline)
+        mib(baseline),
+        update.as_ref().map_or(String::new(), |(_, p)| format!(
+            "; held back for the feed update: {}",
+            p.display()
+        ))
     )?;
     let covered = |s: &OsStream| evaluator.index().covers(s);
     let bases: Vec<HostList> = sample::load_lists(&args.data.join("hosts/lists"))?
@@ -562,24 +875,74 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
         args.servers,
         log.display()
     )?;
-    let mut servers = Servers::start(url, dir, &log, args.servers).await?;
+    let sync_first = update.is_some();
+    let mut servers = Servers::start(url, dir, &log, args.servers, sync_first).await?;
     writeln!(
         out,
         "{backend}: servers ready, RSS {:.0} MiB",
         mib(servers.rss())
     )?;
-    for (name, variant) in [("first", 0), ("changed", 1), ("unchanged", 1)] {
-        let p = phase(name, &fleet, variant, args, &servers, &store).await?;
-        print_phase(out, backend, baseline, args.hosts, &p);
+    let p = phase("first", &fleet, 0, args, &servers, &store).await?;
+    print_phase(out, backend, baseline, args.hosts, &p);
+    // The update is registered now: the first server imports it on its next tick (within
+    // 30 s), while the `changed` phase runs.
+    let update_feed = match &update {
+        Some((kind, path)) => {
+            let name = "bench-feed-update".to_owned();
+            store
+                .create_feed(&pakiti_store::NewFeed {
+                    name: name.clone(),
+                    kind: kind.clone(),
+                    url: path.display().to_string(),
+                    stream: None,
+                    enabled: true,
+                    interval_secs: 86_400,
+                })
+                .await?;
+            Some(name)
+        }
+        None => None,
+    };
+    let p = phase("changed", &fleet, 1, args, &servers, &store).await?;
+    print_phase(out, backend, baseline, args.hosts, &p);
+    if let Some(feed) = &update_feed {
+        let paths = compared_paths(&fleet, args.hosts);
+        converge(&store, &servers, feed, &paths, backend, out).await?;
+    }
+    let p = phase("unchanged", &fleet, 1, args, &servers, &store).await?;
+    print_phase(out, backend, baseline, args.hosts, &p);
+    if args.page_requests > 0 {
+        pages(
+            servers.addrs[0],
+            &fleet,
+            args.hosts,
+            args.page_requests,
+            backend,
+            out,
+        )
+        .await?;
+        writeln!(
+            out,
+            "{backend}: RSS with every page warm {:.0} MiB ({} server(s))",
+            mib(servers.rss()),
+            args.servers
+        )?;
     }
     servers.stop()?;
     let t = Instant::now();
-    let mut servers = Servers::start(url, dir, &log, args.servers).await?;
+    let mut servers = Servers::start(url, dir, &log, args.servers, sync_first).await?;
+    let ready = t.elapsed();
+    // The first page after a start that needs the fleet index.
+    let t = Instant::now();
+    get_ok(servers.addrs[0], "/cves").await?;
+    let first_page = t.elapsed();
     writeln!(
         out,
-        "{backend}: servers restarted and ready in {:.1} s, RSS {:.0} MiB",
-        t.elapsed().as_secs_f64(),
-        mib(servers.rss())
+        "{backend}: servers restarted and ready in {:.1} s, RSS {:.0} MiB; first /cves after \
+         the start {:.0} ms",
+        ready.as_secs_f64(),
+        mib(servers.rss()),
+        first_page.as_secs_f64() * 1e3
     )?;
     for (name, variant) in [("unchanged/restart", 1), ("changed/restart", 2)] {
         let p = phase(name, &fleet, variant, args, &servers, &store).await?;

@@ -1,6 +1,8 @@
-//! `pakiti bench load` on a tiny fleet, as a user runs it: the benchmark starts `pakiti serve`
-//! as a child process, sends every phase over fresh connections, restarts the server, and ends
-//! with the from-scratch check (no timing assertions: the machine may be busy).
+//! `pakiti bench load` on a tiny fleet, as a user runs it: the benchmark starts two `pakiti
+//! serve` child processes on one store, sends every phase over fresh connections, imports a
+//! feed update through the first server while both ingest, checks that both converge and that
+//! the update was re-evaluated once, measures the pages, restarts the servers, and ends with
+//! the from-scratch check (no timing assertions: the machine may be busy).
 
 use std::process::Command;
 
@@ -18,6 +20,10 @@ fn load_benchmark_runs_every_phase_against_a_server_process_and_checks_from_scra
         "2",
         "--feeds",
         "demo",
+        "--servers",
+        "2",
+        "--page-requests",
+        "3",
     ])
     .arg("--data")
     .arg(shared_data())
@@ -59,5 +65,27 @@ fn load_benchmark_runs_every_phase_against_a_server_process_and_checks_from_scra
             )),
             "{text}"
         );
+        // The feed update went through server 0, both servers converged, and the command
+        // (which fails otherwise) saw the re-evaluation run in one process.
+        let update = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{backend}: feed update (")))
+            .unwrap_or_else(|| panic!("no {backend} feed update line in:\n{text}"));
+        assert!(update.contains("imported through server 0"), "{update}");
+        for k in 0..2 {
+            assert!(
+                text.contains(&format!("{backend}:   server {k}: ")),
+                "no re-evaluation figures of server {k} in:\n{text}"
+            );
+        }
+        assert!(
+            text.contains(&format!("{backend}:   /packages/{{name}}")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{backend}: worst page p99")),
+            "{text}"
+        );
+        assert!(text.contains("first /cves after the start"), "{text}");
     }
 }

@@ -10,6 +10,7 @@ mod cvefacts;
 mod feeds;
 mod history;
 mod housekeeping;
+mod lock;
 mod notify;
 mod ops;
 mod queue;
