@@ -52,6 +52,14 @@ pub(crate) async fn size_bytes(pool: &PgPool) -> Result<u64, StoreError> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+pub(crate) async fn wal_bytes(pool: &PgPool) -> Result<u64, StoreError> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT CAST(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') AS BIGINT)")
+            .fetch_one(pool)
+            .await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Creates an empty database `name` on the server that `admin_url` connects to, and
 /// returns the URL of the new database. For benchmarks and tools that need a scratch
 /// database; `name` must be a plain identifier (letters, digits, `_`).

@@ -111,6 +111,21 @@ impl Store {
         }
     }
 
+    /// The database server's write-ahead-log position in bytes (PostgreSQL's
+    /// `pg_current_wal_lsn`); `None` for SQLite. The difference of two readings is what was
+    /// written to the WAL in between (by every database of the server): what a benchmark
+    /// turns into write bandwidth and IOPS per report.
+    ///
+    /// # Errors
+    ///
+    /// The query fails.
+    pub async fn wal_bytes(&self) -> Result<Option<u64>, StoreError> {
+        match &self.write {
+            Db::Sqlite(_) => Ok(None),
+            Db::Postgres(pool) => postgres::wal_bytes(pool).await.map(Some),
+        }
+    }
+
     /// Whether the store answers a trivial query (`SELECT 1` on the read pool): the readiness
     /// probe. A closed pool or an unreachable server is an error.
     ///

@@ -129,6 +129,8 @@ pub struct LoadPhase {
     pub rss: u64,
     /// The store's size at the end of the phase, in bytes.
     pub size_bytes: u64,
+    /// Bytes PostgreSQL wrote to its write-ahead log over the phase (`None` on SQLite).
+    pub wal_bytes: Option<u64>,
     /// Rate over the first and last tenth of the reports, by completion (phases of 10 or more).
     pub tenths: Option<(f64, f64)>,
 }
@@ -372,6 +374,7 @@ async fn phase(
 ) -> Result<LoadPhase> {
     let path = format!("/feed/?{}", protocol5::query_string(Mode::StoreOnly));
     let next = Arc::new(AtomicUsize::new(0));
+    let wal0 = store.wal_bytes().await?;
     let (cpu0, db0, me0) = (
         servers.cpu(),
         postgres_cpu(),
@@ -421,6 +424,7 @@ async fn phase(
         postgres_cpu(),
         cpu_of(std::process::id()).unwrap_or_default(),
     );
+    let wal1 = store.wal_bytes().await?;
     let mut latencies: Vec<Duration> = all.iter().map(|r| r.1).collect();
     latencies.sort_unstable();
     // The rate of the first and the last tenth, by completion time.
@@ -443,6 +447,7 @@ async fn phase(
         client_cpu: me1.saturating_sub(me0),
         rss: servers.rss(),
         size_bytes: store.size_bytes().await.context("measuring the store")?,
+        wal_bytes: wal0.zip(wal1).map(|(a, b)| b.saturating_sub(a)),
         tenths,
     })
 }
@@ -470,6 +475,20 @@ fn print_phase(out: &mut impl Write, backend: &str, baseline: u64, hosts: usize,
             (b / a - 1.0) * 100.0
         )),
     );
+    if let Some(wal) = p.wal_bytes {
+        // What the database must write per report: the WAL (the table and index pages it
+        // describes are written again at checkpoints, at most once per checkpoint each).
+        let per = wal as f64 / p.reports.max(1) as f64;
+        let _ = writeln!(
+            out,
+            "{backend:<8} {:<17} WAL {:.1} KiB/report ({:.1} MiB/s at this rate; {:.0} 8-KiB \
+             writes/s)",
+            p.name,
+            per / 1024.0,
+            per * p.rate() / 1_048_576.0,
+            per * p.rate() / 8192.0
+        );
+    }
     let _ = out.flush();
 }
 

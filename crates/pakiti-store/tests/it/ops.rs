@@ -27,3 +27,23 @@ async fn ping_and_pool_usage() {
         assert!(db.store.ping().await.is_err(), "{}", db.backend);
     });
 }
+
+/// The write-ahead-log position benchmarks read: PostgreSQL's moves forward with a write,
+/// SQLite has none.
+#[tokio::test]
+async fn wal_position_moves_with_writes_on_postgresql() {
+    for_each_backend!(|db| {
+        let before = db.store.wal_bytes().await.unwrap();
+        crate::support::feed(&db.store, "wal").await;
+        let after = db.store.wal_bytes().await.unwrap();
+        match db.backend {
+            "sqlite" => assert_eq!((before, after), (None, None)),
+            _ => {
+                let (Some(b), Some(a)) = (before, after) else {
+                    panic!("{}: no WAL position", db.backend);
+                };
+                assert!(a > b, "{}: {b} → {a}", db.backend);
+            }
+        }
+    });
+}
