@@ -520,6 +520,11 @@ impl Store {
     /// Brings `history_hosts` up to date at `now`: hosts not yet known are added (first seen
     /// as the host row says); known hosts whose row is gone are marked retired and their open
     /// exposures ended with [`ExposureCause::Retired`]. Returns the hosts retired.
+    ///
+    /// The server's tick runs this every 30 s, so no statement reads the exposures table
+    /// whole (issue 17: at 50,000 hosts it holds ~28 million rows, and two such scans held
+    /// SQLite's one writer for tens of seconds per tick): hosts and history hosts are read
+    /// whole (one row per host), exposures only by host through their indexes.
     pub async fn sync_history_hosts(
         &self,
         now: OffsetDateTime,
@@ -535,38 +540,80 @@ impl Store {
              ON CONFLICT (host_id) DO NOTHING",
         )
         .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-        // Names and groups move: keep the live hosts' current ones.
+        // Names and groups move: keep the live hosts' current ones (only rows that differ are
+        // written).
         on!(&mut tx, t => sqlx::query(
-            "UPDATE history_hosts SET hostname = (SELECT h.hostname FROM hosts h WHERE h.id = history_hosts.host_id), \
-             host_group = (SELECT g.name FROM hosts h JOIN host_groups g ON g.id = h.group_id WHERE h.id = history_hosts.host_id), \
-             domain = (SELECT h.domain FROM hosts h WHERE h.id = history_hosts.host_id) \
-             WHERE retired_at IS NULL AND EXISTS (SELECT 1 FROM hosts h WHERE h.id = history_hosts.host_id)",
+            "UPDATE history_hosts SET hostname = x.hostname, host_group = x.grp, domain = x.domain \
+             FROM (SELECT h.id, h.hostname, g.name AS grp, h.domain FROM hosts h \
+                   LEFT JOIN host_groups g ON g.id = h.group_id) x \
+             WHERE x.id = history_hosts.host_id AND history_hosts.retired_at IS NULL \
+             AND (history_hosts.hostname <> x.hostname \
+                  OR history_hosts.host_group IS DISTINCT FROM x.grp \
+                  OR history_hosts.domain IS DISTINCT FROM x.domain)",
         )
         .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-        // A host deleted before any tick saw it: known from its exposures only.
-        let gone = on!(&mut tx, t => sqlx::query(
-            "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen, retired_at) \
-             SELECT e.host_id, MAX(e.hostname), MAX(e.host_group), MAX(e.domain), MIN(e.began_at), $1 \
-             FROM exposures e WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = e.host_id) \
-             AND NOT EXISTS (SELECT 1 FROM history_hosts hh WHERE hh.host_id = e.host_id) \
-             GROUP BY e.host_id ON CONFLICT (host_id) DO NOTHING",
+        // A host deleted before any tick saw it: known from its exposures only. Its id is
+        // found by walking the distinct host ids of `exposures_by_host` (one index seek per
+        // host, not one row read per exposure).
+        let unknown: Vec<i64> = on!(&mut tx, t => sqlx::query_scalar(
+            "WITH RECURSIVE ids (id) AS ( \
+               SELECT MIN(host_id) FROM exposures \
+               UNION ALL \
+               SELECT (SELECT MIN(e.host_id) FROM exposures e WHERE e.host_id > ids.id) \
+               FROM ids WHERE ids.id IS NOT NULL) \
+             SELECT id FROM ids WHERE id IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = ids.id) \
+             AND NOT EXISTS (SELECT 1 FROM history_hosts hh WHERE hh.host_id = ids.id)",
         )
-        .bind(at)
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-        let retired = gone
-            + on!(&mut tx, t => sqlx::query(
-            "UPDATE history_hosts SET retired_at = $1 WHERE retired_at IS NULL \
+        .fetch_all(&mut **t).await)?;
+        let mut gone = 0;
+        if !unknown.is_empty() {
+            gone = on!(&mut tx, t => sqlx::query(&format!(
+                "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen, retired_at) \
+                 SELECT e.host_id, MAX(e.hostname), MAX(e.host_group), MAX(e.domain), MIN(e.began_at), $1 \
+                 FROM exposures e WHERE e.host_id {} \
+                 GROUP BY e.host_id ON CONFLICT (host_id) DO NOTHING",
+                DB::in_list(2)
+            ))
+            .bind(at)
+            .bind(DB::ids(&unknown))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+        // Known hosts whose row is gone: retired now.
+        let newly: Vec<i64> = on!(&mut tx, t => sqlx::query_scalar(
+            "SELECT host_id FROM history_hosts WHERE retired_at IS NULL \
              AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = history_hosts.host_id)",
         )
-        .bind(at)
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-        on!(&mut tx, t => sqlx::query(
-            "UPDATE exposures SET ended_at = $1, ended_cause = 'retired', ended_generation = $2 \
-             WHERE ended_at IS NULL AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = exposures.host_id)",
+        .fetch_all(&mut **t).await)?;
+        let mut retired = gone;
+        if !newly.is_empty() {
+            retired += on!(&mut tx, t => sqlx::query(&format!(
+                "UPDATE history_hosts SET retired_at = $1 WHERE host_id {}",
+                DB::in_list(2)
+            ))
+            .bind(at)
+            .bind(DB::ids(&newly))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+        // The open exposures of every host whose row is gone end, by host (through
+        // `exposures_open`). Hosts retired at an earlier tick have none left, unless a
+        // concurrent report's finish began one after that tick: they are looked at again.
+        let gone_hosts: Vec<i64> = on!(&mut tx, t => sqlx::query_scalar(
+            "SELECT host_id FROM history_hosts WHERE retired_at IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = history_hosts.host_id)",
         )
-        .bind(at)
-        .bind(generation)
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        .fetch_all(&mut **t).await)?;
+        for chunk in gone_hosts.chunks(10_000) {
+            on!(&mut tx, t => sqlx::query(&format!(
+                "UPDATE exposures SET ended_at = $1, ended_cause = 'retired', ended_generation = $2 \
+                 WHERE ended_at IS NULL AND host_id {}",
+                DB::in_list(3)
+            ))
+            .bind(at)
+            .bind(generation)
+            .bind(DB::ids(chunk))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
         tx.commit().await?;
         Ok(retired)
     }

@@ -463,3 +463,56 @@ async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
     conn.close().await.expect("close");
     db.finish().await;
 }
+
+/// Issue 17: the history step of every 30 s tick reads the exposures table by host only. At
+/// 50,000 hosts it holds ~28 million rows; two full scans per tick held SQLite's one writer
+/// for tens of seconds and made ingest slow down as the fleet grew.
+#[tokio::test]
+async fn the_history_tick_reads_exposures_by_host_only() {
+    use sqlx::Connection;
+    let db = crate::support::sqlite().await;
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .expect("connect");
+    // The statements of `Store::sync_history_hosts` that touch `exposures`.
+    for sql in [
+        "WITH RECURSIVE ids (id) AS ( \
+           SELECT MIN(host_id) FROM exposures \
+           UNION ALL \
+           SELECT (SELECT MIN(e.host_id) FROM exposures e WHERE e.host_id > ids.id) \
+           FROM ids WHERE ids.id IS NOT NULL) \
+         SELECT id FROM ids WHERE id IS NOT NULL \
+         AND NOT EXISTS (SELECT 1 FROM hosts h WHERE h.id = ids.id) \
+         AND NOT EXISTS (SELECT 1 FROM history_hosts hh WHERE hh.host_id = ids.id)",
+        "INSERT INTO history_hosts (host_id, hostname, host_group, domain, first_seen, retired_at) \
+         SELECT e.host_id, MAX(e.hostname), MAX(e.host_group), MAX(e.domain), MIN(e.began_at), 1 \
+         FROM exposures e WHERE e.host_id IN (SELECT value FROM json_each('[1, 2]')) \
+         GROUP BY e.host_id ON CONFLICT (host_id) DO NOTHING",
+        "UPDATE exposures SET ended_at = 1, ended_cause = 'retired', ended_generation = 1 \
+         WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each('[1, 2]'))",
+    ] {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("explain");
+        let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+        assert!(
+            plan.iter().any(|p| p.starts_with("SEARCH exposures")
+                || p.starts_with("SEARCH e ")
+                || p.contains("MIN/MAX")),
+            "{sql}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|p| p.starts_with("SCAN exposures")
+                || p.starts_with("SCAN e ")
+                || *p == "SCAN e"),
+            "{sql}: {plan:?}"
+        );
+    }
+    conn.close().await.expect("close");
+    db.finish().await;
+}
