@@ -221,6 +221,15 @@ async fn metrics_count_every_report_exactly() {
             0.0
         );
         assert_eq!(get(&after, "pakiti_async_queue_length"), 0.0);
+        // Re-evaluation work done in this process (issue 17: one server of several does it).
+        for series in [
+            "pakiti_reevaluations_total",
+            "pakiti_reevaluated_package_versions_total",
+            "pakiti_reevaluated_hosts_total",
+            "pakiti_reevaluation_seconds_total",
+        ] {
+            assert!(after.contains_key(series), "{be}: no {series}");
+        }
         // The feed, the evaluator, hosts by state.
         let advisories = get(&after, r#"pakiti_feed_records{feed="dsa"}"#);
         assert!(advisories > 100.0, "{be}: {advisories}");
