@@ -246,6 +246,7 @@ impl Fleet {
             tags,
             exceptions,
             built_at: now,
+            risks: parking_lot::Mutex::default(),
         }
     }
 }

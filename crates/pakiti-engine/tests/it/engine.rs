@@ -132,6 +132,35 @@ async fn ingest_evaluate_and_fleet_from_memory() {
         assert_eq!(detail.advisories[0].title, "openssl security update", "{b}");
         assert_eq!(detail.hosts[0].packages[0].package, "openssl", "{b}");
         assert!(fleet.cve_tags(CVE).is_empty(), "{b}");
+        // The memoised risk (the hosts list sorts the fleet by it) is the risk, and follows a
+        // change of the CVE facts (a new index, here one that puts the CVE in KEV).
+        let facts = engine.cve_facts();
+        assert!(fleet.host_risk(host, &facts).is_some(), "{b}");
+        assert_eq!(
+            fleet.host_risk_memo(host, &facts),
+            fleet.host_risk(host, &facts),
+            "{b}"
+        );
+        let mut kev = pakiti_core::risk::CveFactsIndex::default();
+        kev.insert(
+            CVE.into(),
+            pakiti_core::risk::CveFacts {
+                kev: Some(pakiti_core::risk::Kev::default()),
+                ..Default::default()
+            },
+        );
+        let kev = std::sync::Arc::new(kev);
+        assert_ne!(
+            fleet.host_risk(host, &kev),
+            fleet.host_risk(host, &facts),
+            "{b}: KEV changes the risk"
+        );
+        assert_eq!(
+            fleet.host_risk_memo(host, &kev),
+            fleet.host_risk(host, &kev),
+            "{b}"
+        );
+        assert_eq!(fleet.host_risk_memo(-1, &kev), None, "{b}");
 
         // Tags come from the policy in force, not from the store: a tag stored by someone
         // else shows once the policy is reloaded (the server's tick does it every 30 s).

@@ -375,9 +375,17 @@ async fn phase(
     let path = format!("/feed/?{}", protocol5::query_string(Mode::StoreOnly));
     let next = Arc::new(AtomicUsize::new(0));
     let wal0 = store.wal_bytes().await?;
+    // The database's CPU: PostgreSQL's processes; SQLite runs inside the server.
+    let db_cpu = || {
+        if store.is_sqlite() {
+            Duration::ZERO
+        } else {
+            postgres_cpu()
+        }
+    };
     let (cpu0, db0, me0) = (
         servers.cpu(),
-        postgres_cpu(),
+        db_cpu(),
         cpu_of(std::process::id()).unwrap_or_default(),
     );
     let start = Instant::now();
@@ -421,7 +429,7 @@ async fn phase(
     let took = start.elapsed();
     let (cpu1, db1, me1) = (
         servers.cpu(),
-        postgres_cpu(),
+        db_cpu(),
         cpu_of(std::process::id()).unwrap_or_default(),
     );
     let wal1 = store.wal_bytes().await?;

@@ -175,7 +175,7 @@ pub fn api_host(h: &Host, evaluator: &pakiti_engine::evaluate::Evaluator) -> Api
 /// (`stored` and `hosts` in the same order); returns each host's risk for sorting.
 fn fill_risk(
     fleet: &pakiti_engine::fleet::Fleet,
-    facts: &pakiti_core::risk::CveFactsIndex,
+    facts: &std::sync::Arc<pakiti_core::risk::CveFactsIndex>,
     stored: &[Host],
     hosts: &mut [ApiHost],
 ) -> Vec<Option<Risk>> {
@@ -187,7 +187,7 @@ fn fill_risk(
                 a.fixable_cves = Some(i64::try_from(fixable).unwrap_or(i64::MAX));
                 a.unfixed_cves = Some(i64::try_from(unfixed).unwrap_or(i64::MAX));
             }
-            let risk = fleet.host_risk(h.id, facts);
+            let risk = fleet.host_risk_memo(h.id, facts);
             a.risk = risk.map(|r| r.class().to_owned());
             risk
         })

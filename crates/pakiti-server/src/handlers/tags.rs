@@ -148,7 +148,7 @@ pub async fn tag_report(
         .map(|(id, hostname, host_group, mut cves)| {
             cves.sort_by_key(|c| rank.get(c).copied().unwrap_or(usize::MAX));
             let counts = fleet.host_fix_counts(id);
-            let risk = fleet.host_risk(id, &facts);
+            let risk = fleet.host_risk_memo(id, &facts);
             let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
             (
                 risk,
