@@ -493,9 +493,15 @@ impl Store {
         &self,
         since: OffsetDateTime,
     ) -> Result<Vec<HostId>, StoreError> {
+        // Host by host through `exposures_by_host` (host_id, began_at): one index range per
+        // host, stopping at its first match. Reading the exposures that began since then
+        // instead (`exposures_began`) reads every one of them: after a fleet enrolled, tens of
+        // millions (issue 17: 11–18 s at 30,000 hosts on PostgreSQL). Deleted hosts' history
+        // is left out as the hosts list leaves them out.
         let rows: Vec<(i64,)> = on!(&self.read, p => sqlx::query_as(
-            "SELECT DISTINCT host_id FROM exposures WHERE began_at >= $1 AND ended_at IS NULL \
-             AND began_cause <> 'baseline' ORDER BY host_id",
+            "SELECT h.id FROM hosts h WHERE EXISTS (SELECT 1 FROM exposures e \
+             WHERE e.host_id = h.id AND e.began_at >= $1 AND e.ended_at IS NULL \
+             AND e.began_cause <> 'baseline') ORDER BY h.id",
         )
         .bind(ts(since))
         .fetch_all(p).await)?;
