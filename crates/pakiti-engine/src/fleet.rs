@@ -145,8 +145,11 @@ pub struct Fleet {
     /// ([`Fleet::host_risk_memo`]): the hosts list sorts the whole fleet by risk on every
     /// request, and computing it walks every finding of every host (issue 17: seconds at
     /// 30,000 hosts). Holding the facts' `Arc` keeps their address from being reused.
-    risks: parking_lot::Mutex<Option<(Arc<CveFactsIndex>, Arc<[Option<Risk>]>)>>,
+    risks: parking_lot::Mutex<Option<RiskMemo>>,
 }
+
+/// The CVE facts every host's risk was computed with, and the risks by host index.
+type RiskMemo = (Arc<CveFactsIndex>, Arc<[Option<Risk>]>);
 
 fn status_word(s: &Status) -> &'static str {
     match s {
