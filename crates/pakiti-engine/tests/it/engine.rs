@@ -60,6 +60,19 @@ fn origin() -> Origin {
     }
 }
 
+/// A successful sync now, of content `checksum`.
+fn synced(checksum: &str) -> SyncRecord {
+    SyncRecord {
+        at: time::OffsetDateTime::now_utc(),
+        status: SyncStatus::Ok,
+        error: None,
+        duration_ms: 1,
+        etag: None,
+        last_modified: None,
+        checksum: Some(checksum.into()),
+    }
+}
+
 async fn import(store: &pakiti_store::Store) {
     let feed = store
         .create_feed(&NewFeed {
@@ -73,19 +86,7 @@ async fn import(store: &pakiti_store::Store) {
         .await
         .unwrap();
     store
-        .replace_feed_advisories(
-            feed.id,
-            &[advisory()],
-            &SyncRecord {
-                at: time::OffsetDateTime::now_utc(),
-                status: SyncStatus::Ok,
-                error: None,
-                duration_ms: 1,
-                etag: None,
-                last_modified: None,
-                checksum: Some("one".into()),
-            },
-        )
+        .replace_feed_advisories(feed.id, &[advisory()], &synced("one"))
         .await
         .unwrap();
 }
@@ -259,19 +260,7 @@ async fn servers_sharing_a_database_reevaluate_an_import_once() {
         changed.severity = Severity::Critical;
         changed.affected[0].status = Status::Fixed("1:3.0.8-1.el9".into());
         store
-            .replace_feed_advisories(
-                feed.id,
-                &[changed],
-                &SyncRecord {
-                    at: time::OffsetDateTime::now_utc(),
-                    status: SyncStatus::Ok,
-                    error: None,
-                    duration_ms: 1,
-                    etag: None,
-                    last_modified: None,
-                    checksum: Some("two".into()),
-                },
-            )
+            .replace_feed_advisories(feed.id, &[changed], &synced("two"))
             .await
             .unwrap();
         assert!(!store.stale_keys().await.unwrap().keys.is_empty(), "{b}");

@@ -709,6 +709,9 @@ async fn converge(
     Ok(())
 }
 
+/// How long the page phase waits for one page.
+const PAGE_LIMIT: Duration = Duration::from_secs(60);
+
 /// The page-latency phase on one server: each page kind `n` times (fewer when one kind has
 /// taken 30 s), fresh connections; prints p50/p99/max per kind.
 async fn pages(
@@ -803,12 +806,24 @@ async fn pages(
     let mut worst = Duration::ZERO;
     for (label, path_of) in &kinds {
         let mut times = Vec::new();
+        let mut timed_out = false;
         let t = Instant::now();
         for k in 0..n.max(1) {
             let path = path_of(k);
             let r = Instant::now();
-            get_ok(addr, &path).await?;
-            times.push(r.elapsed());
+            // One page that takes minutes must not hold the run: it is given up after
+            // `PAGE_LIMIT`, counted at that time, and the kind's other requests are skipped.
+            match tokio::time::timeout(PAGE_LIMIT, get_ok(addr, &path)).await {
+                Ok(answer) => {
+                    answer?;
+                    times.push(r.elapsed());
+                }
+                Err(_) => {
+                    times.push(PAGE_LIMIT);
+                    timed_out = true;
+                    break;
+                }
+            }
             if k >= 2 && t.elapsed() > Duration::from_secs(30) {
                 break;
             }
@@ -823,7 +838,9 @@ async fn pages(
             percentile(&times, 50).as_secs_f64() * 1e3,
             p99.as_secs_f64() * 1e3,
             times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            if p99 > Duration::from_millis(50) {
+            if timed_out {
+                "  (a request took over the 60 s limit: given up)"
+            } else if p99 > Duration::from_millis(50) {
                 "  (over 50 ms)"
             } else {
                 ""

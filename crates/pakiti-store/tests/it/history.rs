@@ -416,6 +416,19 @@ async fn report_package_lists_are_kept_per_report() {
     });
 }
 
+/// A fresh SQLite store and a plain connection to its file, for `EXPLAIN QUERY PLAN`.
+async fn sqlite_connection() -> (crate::support::TestDb, sqlx::sqlite::SqliteConnection) {
+    use sqlx::Connection;
+    let db = crate::support::sqlite().await;
+    let path = db.url.trim_start_matches("sqlite://").to_owned();
+    let conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
+    )
+    .await
+    .expect("connect");
+    (db, conn)
+}
+
 /// A report's finish reads its host's open exposures; on SQLite (no statistics until the
 /// housekeeping's ANALYZE) that read once went through the `ended_at` index — every open
 /// exposure of the fleet, in every report, so ingest slowed as the fleet grew (issue 17). The
@@ -424,13 +437,7 @@ async fn report_package_lists_are_kept_per_report() {
 #[tokio::test]
 async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
     use sqlx::Connection;
-    let db = crate::support::sqlite().await;
-    let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .expect("connect");
+    let (db, mut conn) = sqlite_connection().await;
     for (sql, bind) in [
         (
             "SELECT id, host_id, cve, fixed_version FROM exposures \
@@ -470,13 +477,7 @@ async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
 #[tokio::test]
 async fn the_history_tick_reads_exposures_by_host_only() {
     use sqlx::Connection;
-    let db = crate::support::sqlite().await;
-    let path = db.url.trim_start_matches("sqlite://").to_owned();
-    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(&path),
-    )
-    .await
-    .expect("connect");
+    let (db, mut conn) = sqlite_connection().await;
     // The statements of `Store::sync_history_hosts` that touch `exposures`.
     for sql in [
         "WITH RECURSIVE ids (id) AS ( \
