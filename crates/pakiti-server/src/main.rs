@@ -14,10 +14,6 @@ use pakiti_server::cmd;
 use pakiti_server::cmd::scan::{Format, ScanArgs};
 use pakiti_server::settings::Settings;
 
-/// mimalloc instead of glibc's malloc (issue 17): allocation was ~15% of a report's CPU.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Patch-status and vulnerability monitor for fleets of Linux hosts.
 ///
 /// Hosts report their installed packages (Pakiti 2/3 clients or pakiti-client) to
