@@ -314,6 +314,25 @@ async fn phase(
 }
 
 /// Imports every feed file (creating its feed) and clears the resulting stale keys.
+/// Registers the vendor file `path` as an enabled feed of `kind` named `name`, synced daily.
+pub(crate) async fn register_feed(
+    store: &pakiti_store::Store,
+    name: String,
+    kind: &str,
+    path: &std::path::Path,
+) -> Result<pakiti_store::Feed> {
+    Ok(store
+        .create_feed(&NewFeed {
+            name,
+            kind: kind.to_owned(),
+            url: path.display().to_string(),
+            stream: None,
+            enabled: true,
+            interval_secs: 86_400,
+        })
+        .await?)
+}
+
 pub(crate) async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) -> Result<()> {
     for (kind, path) in files {
         // The parent directory too: `DSA/list` and `DLA/list` are different feeds.
@@ -324,17 +343,7 @@ pub(crate) async fn import_feeds(state: &AppState, files: &[(String, PathBuf)]) 
             .map(|c| c.to_string_lossy())
             .collect::<Vec<_>>()
             .join("-");
-        let feed = state
-            .store
-            .create_feed(&NewFeed {
-                name,
-                kind: kind.clone(),
-                url: path.display().to_string(),
-                stream: None,
-                enabled: true,
-                interval_secs: 86_400,
-            })
-            .await?;
+        let feed = register_feed(&state.store, name, kind, path).await?;
         let body = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let fetched = feeds::Fetched {
             body: Some(body),

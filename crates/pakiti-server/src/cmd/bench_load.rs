@@ -52,11 +52,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::cmd::bench::{full_feed_files, jitter_versions, mib, percentile};
 use crate::cmd::bench_ingest::{
-    change, data_stream, import_feeds, postgres_admin_from_env, report_for,
+    change, data_stream, import_feeds, postgres_admin_from_env, register_feed, report_for,
 };
 use crate::cmd::serve::open_state;
 use crate::sample::{self, HostList};
 use crate::settings::{Evaluation, Settings};
+
+mod pages;
+mod scaleout;
+
+use pages::pages;
+use scaleout::{compared_paths, converge};
 
 /// What to measure.
 #[derive(Clone, Debug)]
@@ -564,15 +570,8 @@ async fn check(
     Ok((hosts, bad))
 }
 
-/// The value of the unlabelled sample `name` in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 /// `GET path` on a fresh connection: the body of a 200 answer.
-async fn get_ok(addr: SocketAddr, path: &str) -> Result<Vec<u8>> {
+pub(super) async fn get_ok(addr: SocketAddr, path: &str) -> Result<Vec<u8>> {
     let (status, body) = request(addr, "GET", path, &[]).await?;
     if status != 200 {
         bail!(
@@ -581,278 +580,6 @@ async fn get_ok(addr: SocketAddr, path: &str) -> Result<Vec<u8>> {
         );
     }
     Ok(body)
-}
-
-/// The first string in `v` (depth first) that starts with `CVE-`.
-fn first_cve(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::String(s) if s.starts_with("CVE-") => Some(s.clone()),
-        serde_json::Value::Array(a) => a.iter().find_map(first_cve),
-        serde_json::Value::Object(o) => o.values().find_map(first_cve),
-        _ => None,
-    }
-}
-
-/// The documents every server must answer alike: a sample of host pages, the CVE list and
-/// the first hosts of the list.
-fn compared_paths(fleet: &Fleet, hosts: usize) -> Vec<String> {
-    let mut paths = vec![
-        "/api/v1/cves".to_owned(),
-        "/api/v1/hosts?sort=hostname&limit=100".to_owned(),
-    ];
-    let step = (hosts / 10).max(1);
-    for i in (0..hosts).step_by(step).take(10) {
-        paths.push(format!("/api/v1/hosts/{}", fleet.report(i, 0).hostname));
-    }
-    paths
-}
-
-/// After the feed update: waits until the first server has imported it, then until every
-/// server runs on the new feed generation and answers [`compared_paths`] alike, and checks
-/// that the re-evaluation the import caused ran in one process only.
-async fn converge(
-    store: &Store,
-    servers: &Servers,
-    feed: &str,
-    paths: &[String],
-    backend: &str,
-    out: &mut impl Write,
-) -> Result<()> {
-    let t = Instant::now();
-    let synced = loop {
-        let f = store
-            .list_feeds()
-            .await?
-            .into_iter()
-            .find(|f| f.name == feed)
-            .context("the update feed vanished")?;
-        if let Some(sync) = f.last_sync {
-            if let Some(e) = sync.error {
-                bail!("the first server's sync of the update feed failed: {e}");
-            }
-            break (f.advisory_count, Instant::now());
-        }
-        if t.elapsed() > Duration::from_secs(180) {
-            bail!(
-                "the first server did not sync the update feed within 180 s (its log: {})",
-                servers.log.display()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    let generation = store.feed_generation().await?;
-    let converged = loop {
-        let mut gens = Vec::new();
-        for addr in &servers.addrs {
-            let text = String::from_utf8_lossy(&get_ok(*addr, "/metrics").await?).into_owned();
-            gens.push(metric(&text, "pakiti_evaluator_generation").unwrap_or(-1.0));
-        }
-        #[allow(clippy::cast_precision_loss)]
-        let on_new = gens.iter().all(|g| *g >= generation as f64);
-        let mut differing = None;
-        if on_new {
-            for path in paths {
-                let mut bodies = Vec::new();
-                for addr in &servers.addrs {
-                    bodies.push(get_ok(*addr, path).await?);
-                }
-                if bodies.windows(2).any(|w| w[0] != w[1]) {
-                    differing = Some(path.clone());
-                    break;
-                }
-            }
-        }
-        if on_new && differing.is_none() {
-            break synced.1.elapsed();
-        }
-        if synced.1.elapsed() > Duration::from_secs(180) {
-            bail!(
-                "the servers had not converged 180 s after the import (evaluator generations \
-                 {gens:?}, store {generation}; first differing document: {differing:?})"
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let mut runs = Vec::new();
-    for (k, addr) in servers.addrs.iter().enumerate() {
-        let text = String::from_utf8_lossy(&get_ok(*addr, "/metrics").await?).into_owned();
-        let m = |n: &str| metric(&text, n).unwrap_or(0.0);
-        runs.push((
-            k,
-            m("pakiti_reevaluations_total"),
-            m("pakiti_reevaluated_package_versions_total"),
-            m("pakiti_reevaluated_hosts_total"),
-            m("pakiti_reevaluation_seconds_total"),
-        ));
-    }
-    writeln!(
-        out,
-        "{backend}: feed update ({} advisories) imported through server 0; every server on the \
-         new feeds and answering {} documents alike {:.1} s after the import committed \
-         (tick 30 s)",
-        synced.0,
-        paths.len(),
-        converged.as_secs_f64()
-    )?;
-    for (k, n, pv, hosts, secs) in &runs {
-        writeln!(
-            out,
-            "{backend}:   server {k}: {n} re-evaluation(s), {pv} package versions re-matched, \
-             {hosts} host counts refreshed, {secs:.2} s"
-        )?;
-    }
-    let total: f64 = runs.iter().map(|r| r.1).sum();
-    #[allow(clippy::float_cmp)]
-    if total != 1.0 {
-        bail!("the import's re-evaluation ran {total} times over the servers (expected once)");
-    }
-    Ok(())
-}
-
-/// How long the page phase waits for one page.
-const PAGE_LIMIT: Duration = Duration::from_secs(60);
-
-/// The page-latency phase on one server: each page kind `n` times (fewer when one kind has
-/// taken 30 s), fresh connections; prints p50/p99/max per kind.
-async fn pages(
-    addr: SocketAddr,
-    fleet: &Fleet,
-    hosts: usize,
-    n: usize,
-    backend: &str,
-    out: &mut impl Write,
-) -> Result<()> {
-    let cves: serde_json::Value = serde_json::from_slice(&get_ok(addr, "/api/v1/cves").await?)
-        .context("reading /api/v1/cves")?;
-    let cve = first_cve(&cves).unwrap_or_else(|| "CVE-2023-0001".to_owned());
-    let package = ["openssl", "bash", "zlib", "libc6"]
-        .into_iter()
-        .find(|p| {
-            fleet
-                .bases
-                .iter()
-                .all(|b| b.packages.iter().any(|x| x.name == *p))
-        })
-        .map_or_else(
-            || fleet.bases[0].packages[0].name.clone(),
-            ToOwned::to_owned,
-        );
-    // Host pages of hosts spread over the fleet (reports are made on demand: name them once).
-    let names: Vec<String> = (0..64)
-        .map(|k| fleet.report((k * 7_919) % hosts.max(1), 0).hostname)
-        .collect();
-    let host = |k: usize| names[k % names.len()].clone();
-    type PathOf<'a> = Box<dyn Fn(usize) -> String + 'a>;
-    let kinds: Vec<(&str, PathOf<'_>)> = vec![
-        ("front page /", Box::new(|_| "/".to_owned())),
-        ("/hosts (risk)", Box::new(|_| "/hosts".to_owned())),
-        (
-            "/hosts?sort=hostname",
-            Box::new(|_| "/hosts?sort=hostname".to_owned()),
-        ),
-        (
-            "/hosts?sort=-last_report",
-            Box::new(|_| "/hosts?sort=-last_report".to_owned()),
-        ),
-        (
-            "/hosts?vulnerable&sort=os",
-            Box::new(|_| "/hosts?vulnerable=true&sort=os".to_owned()),
-        ),
-        ("/hosts?cve=", {
-            let c = cve.clone();
-            Box::new(move |_| format!("/hosts?cve={c}"))
-        }),
-        (
-            "/hosts?search=",
-            Box::new(|k| format!("/hosts?search=bench-{:03}", k % 1000)),
-        ),
-        ("/hosts/{host}", Box::new(|k| format!("/hosts/{}", host(k)))),
-        ("/cves", Box::new(|_| "/cves".to_owned())),
-        ("/cves/{cve}", {
-            let c = cve.clone();
-            Box::new(move |_| format!("/cves/{c}"))
-        }),
-        ("/packages/{name}", {
-            let p = package.clone();
-            Box::new(move |_| format!("/packages/{p}"))
-        }),
-        (
-            "/api/v1/hosts?limit=100",
-            Box::new(|_| "/api/v1/hosts?limit=100".to_owned()),
-        ),
-        (
-            "/api/v1/hosts/{host}",
-            Box::new(|k| format!("/api/v1/hosts/{}", host(k))),
-        ),
-        ("/api/v1/cves", Box::new(|_| "/api/v1/cves".to_owned())),
-        ("/api/v1/cves/{cve}", {
-            let c = cve.clone();
-            Box::new(move |_| format!("/api/v1/cves/{c}"))
-        }),
-        ("/api/v1/packages/{name}", {
-            let p = package.clone();
-            Box::new(move |_| format!("/api/v1/packages/{p}"))
-        }),
-        (
-            "/api/v1/summary",
-            Box::new(|_| "/api/v1/summary".to_owned()),
-        ),
-    ];
-    writeln!(
-        out,
-        "{backend}: pages at {hosts} hosts ({n} requests per kind, fresh connections; CVE {cve}, \
-         package {package}):"
-    )?;
-    let mut worst = Duration::ZERO;
-    for (label, path_of) in &kinds {
-        let mut times = Vec::new();
-        let mut timed_out = false;
-        let t = Instant::now();
-        for k in 0..n.max(1) {
-            let path = path_of(k);
-            let r = Instant::now();
-            // One page that takes minutes must not hold the run: it is given up after
-            // `PAGE_LIMIT`, counted at that time, and the kind's other requests are skipped.
-            match tokio::time::timeout(PAGE_LIMIT, get_ok(addr, &path)).await {
-                Ok(answer) => {
-                    answer?;
-                    times.push(r.elapsed());
-                }
-                Err(_) => {
-                    times.push(PAGE_LIMIT);
-                    timed_out = true;
-                    break;
-                }
-            }
-            if k >= 2 && t.elapsed() > Duration::from_secs(30) {
-                break;
-            }
-        }
-        times.sort_unstable();
-        let p99 = percentile(&times, 99);
-        worst = worst.max(p99);
-        writeln!(
-            out,
-            "{backend}:   {label:<26} n {:>4}  p50 {:>8.1} ms  p99 {:>8.1} ms  max {:>8.1} ms{}",
-            times.len(),
-            percentile(&times, 50).as_secs_f64() * 1e3,
-            p99.as_secs_f64() * 1e3,
-            times.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-            if timed_out {
-                "  (a request took over the 60 s limit: given up)"
-            } else if p99 > Duration::from_millis(50) {
-                "  (over 50 ms)"
-            } else {
-                ""
-            }
-        )?;
-    }
-    writeln!(
-        out,
-        "{backend}: worst page p99 {:.1} ms",
-        worst.as_secs_f64() * 1e3
-    )?;
-    Ok(())
 }
 
 /// The whole run on the store at `url` (empty); `dir` holds the servers' settings and logs.
@@ -933,16 +660,7 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
     let update_feed = match &update {
         Some((kind, path)) => {
             let name = "bench-feed-update".to_owned();
-            store
-                .create_feed(&pakiti_store::NewFeed {
-                    name: name.clone(),
-                    kind: kind.clone(),
-                    url: path.display().to_string(),
-                    stream: None,
-                    enabled: true,
-                    interval_secs: 86_400,
-                })
-                .await?;
+            register_feed(&store, name.clone(), kind, path).await?;
             Some(name)
         }
         None => None,
