@@ -469,6 +469,16 @@ impl Engine {
         Ok(built.fleet.clone())
     }
 
+    /// The fleet index if one was built (never starts a build): what `/metrics` reports.
+    #[must_use]
+    pub fn fleet_built(&self) -> Option<Arc<Fleet>> {
+        self.inner
+            .fleet
+            .current
+            .load_full()
+            .map(|b| b.fleet.clone())
+    }
+
     /// The fleet index as of now: rebuilt before returning when something it reflects
     /// changed since it was built (unlike [`Engine::fleet`], which answers a stale index at
     /// once). Tests and commands that must read what the store holds use it.

@@ -244,6 +244,87 @@ impl Fleet {
         self.findings.iter().map(Vec::len).sum()
     }
 
+    /// Estimated heap bytes by part (`host_packages`, `findings`, `cve_hosts`,
+    /// `package_versions`, `advisories`, `strings`, `other`), for `/metrics` and the load
+    /// benchmark: where the index's memory goes (issue 17).
+    #[must_use]
+    pub fn heap_bytes(&self) -> Vec<(&'static str, usize)> {
+        use std::mem::size_of;
+        // A hash table entry: the pair, one control byte, at ~7/8 load.
+        fn table<K, V>(len: usize) -> usize {
+            len * (size_of::<K>() + size_of::<V>() + 1) * 8 / 7
+        }
+        let host_packages = self
+            .hosts
+            .iter()
+            .map(|h| h.packages.len() * 4)
+            .sum::<usize>();
+        let findings = self
+            .findings
+            .iter()
+            .map(|f| size_of::<Vec<FFinding>>() + f.capacity() * size_of::<FFinding>())
+            .sum::<usize>();
+        let cve_hosts = self
+            .cves
+            .iter()
+            .map(|c| {
+                size_of::<FCve>()
+                    + 4 * (c.hosts.capacity()
+                        + c.fixable_hosts.capacity()
+                        + c.advisories.capacity())
+            })
+            .sum::<usize>()
+            + table::<u32, u32>(self.cve_index.len());
+        let package_versions = table::<u32, FPackage>(self.packages.len())
+            + self
+                .packages
+                .values()
+                .map(|p| p.version.len())
+                .sum::<usize>();
+        let advisories = self
+            .advisories
+            .iter()
+            .map(|a| {
+                size_of::<FAdvisory>()
+                    + a.title.len()
+                    + 4 * a.cves.capacity()
+                    + a.references
+                        .iter()
+                        .map(|r| r.len() + size_of::<Box<str>>())
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+            + table::<(u32, u32), FAffected>(self.affected.len())
+            + self
+                .affected
+                .values()
+                .map(|a| a.fixed.as_ref().map_or(0, |f| f.len()))
+                .sum::<usize>();
+        let strings = self
+            .strings
+            .list
+            .iter()
+            .map(|s| 2 * s.len() + size_of::<Box<str>>())
+            .sum::<usize>()
+            + table::<Box<str>, u32>(self.strings.index.len());
+        let other = self.hosts.len() * size_of::<FHost>()
+            + table::<HostId, u32>(self.host_index.len())
+            + self
+                .applied_exceptions
+                .values()
+                .map(|v| 8 * v.capacity() + 32)
+                .sum::<usize>();
+        vec![
+            ("host_packages", host_packages),
+            ("findings", findings),
+            ("cve_hosts", cve_hosts),
+            ("package_versions", package_versions),
+            ("advisories", advisories),
+            ("strings", strings),
+            ("other", other),
+        ]
+    }
+
     /// Number of hosts indexed.
     #[must_use]
     pub fn host_count(&self) -> usize {
@@ -528,6 +609,49 @@ impl Fleet {
             .filter(|h| ids.iter().any(|i| h.packages.binary_search(i).is_ok()))
             .map(|h| h.id)
             .collect()
+    }
+
+    /// Every indexed host's installed versions of the package named `name` (as
+    /// `InstalledPackage`s without source), by host id; hosts without it are absent. Answers
+    /// `/packages/{name}` without reading any host's package list from the store (issue 17: at
+    /// 30,000 hosts reading them took minutes for a package every host has).
+    #[must_use]
+    pub fn installed_named(
+        &self,
+        name: &str,
+    ) -> FxHashMap<HostId, Vec<pakiti_core::package::InstalledPackage>> {
+        let mut out = FxHashMap::default();
+        let Some(n) = self.strings.get(name.trim()) else {
+            return out;
+        };
+        let mut ids: Vec<u32> = self
+            .packages
+            .iter()
+            .filter(|(_, p)| p.name == n)
+            .map(|(&id, _)| id)
+            .collect();
+        if ids.is_empty() {
+            return out;
+        }
+        ids.sort_unstable();
+        for h in &self.hosts {
+            let pkgs: Vec<_> = ids
+                .iter()
+                .filter(|i| h.packages.binary_search(i).is_ok())
+                .filter_map(|i| self.packages.get(i))
+                .map(|p| {
+                    pakiti_core::package::InstalledPackage::new(
+                        self.strings.str(p.name),
+                        &*p.version,
+                        self.strings.str(p.arch),
+                    )
+                })
+                .collect();
+            if !pkgs.is_empty() {
+                out.insert(h.id, pkgs);
+            }
+        }
+        out
     }
 
     /// Whether the host reported a source name with any package; `None` for a host the index

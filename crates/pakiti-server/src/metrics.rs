@@ -62,6 +62,11 @@ struct PoolLabel {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartLabel {
+    part: &'static str,
+}
+
 /// Gauges of one kind of source (feeds or repositories), by name.
 struct SourceGauges<L> {
     last_success: Family<L, Gauge>,
@@ -143,6 +148,7 @@ pub struct Metrics {
     hosts: Family<StateLabel, Gauge>,
     pool: Family<PoolLabel, Gauge>,
     rss: Gauge,
+    fleet_bytes: Family<PartLabel, Gauge>,
     /// One scrape at a time (the families are cleared and refilled), and the census cache.
     scrape: tokio::sync::Mutex<Option<(Instant, Census)>>,
 }
@@ -261,8 +267,17 @@ impl Metrics {
             "Resident memory of the server process",
             rss.clone(),
         );
+        let fleet_bytes = Family::<PartLabel, Gauge>::default();
+        registry.register(
+            "pakiti_fleet_index_bytes",
+            "Estimated heap bytes of the in-memory fleet index by part (host_packages, \
+             findings, cve_hosts, package_versions, advisories, strings, other); absent until \
+             the index is built",
+            fleet_bytes.clone(),
+        );
         Metrics {
             registry,
+            fleet_bytes,
             received,
             accepted,
             refused,
@@ -364,6 +379,13 @@ impl Metrics {
         }
         if let Some(rss) = resident_bytes() {
             self.rss.set(i64::try_from(rss).unwrap_or(i64::MAX));
+        }
+        if let Some(fleet) = engine.fleet_built() {
+            for (part, bytes) in fleet.heap_bytes() {
+                self.fleet_bytes
+                    .get_or_create(&PartLabel { part })
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            }
         }
         let fresh = Duration::from_secs(settings.cache_secs);
         let census = match &*cache {

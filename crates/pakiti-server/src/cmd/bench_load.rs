@@ -689,6 +689,20 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
             mib(servers.rss()),
             args.servers
         )?;
+        let text =
+            String::from_utf8_lossy(&get_ok(servers.addrs[0], "/metrics").await?).into_owned();
+        let parts = scaleout::fleet_index_parts(&text);
+        let total: f64 = parts.iter().map(|p| p.1).sum();
+        let list: Vec<String> = parts
+            .iter()
+            .map(|(p, b)| format!("{p} {:.1}", b / 1_048_576.0))
+            .collect();
+        writeln!(
+            out,
+            "{backend}: fleet index of server 0 ~{:.0} MiB (estimated; MiB by part: {})",
+            total / 1_048_576.0,
+            list.join(", ")
+        )?;
     }
     servers.stop()?;
     let t = Instant::now();

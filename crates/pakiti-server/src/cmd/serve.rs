@@ -135,6 +135,23 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
     if text {
         eprintln!("pakiti is running: open {url} in a browser (Ctrl-C stops it)");
     }
+    {
+        // Build the fleet index now rather than in the first page that needs it (issue 17:
+        // seconds at 30,000 hosts); a page that comes earlier waits for this build.
+        let engine = state.engine.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            match engine.fleet().await {
+                Ok(f) => tracing::info!(
+                    hosts = f.host_count(),
+                    findings = f.finding_count(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "fleet index built"
+                ),
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "fleet index build failed"),
+            }
+        });
+    }
     let mut tasks = tokio::task::JoinSet::new();
     if state.settings.evaluation == Evaluation::Async {
         for i in 0..2 {

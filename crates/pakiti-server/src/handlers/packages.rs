@@ -43,25 +43,19 @@ async fn visible_hosts(
         scope: viewer.scope.clone(),
         ..HostFilter::default()
     };
-    let mut out = Vec::new();
-    loop {
-        let page = state
-            .store
-            .list_hosts(
-                &filter,
-                HostSort::default(),
-                Page {
-                    offset: i64::try_from(out.len()).unwrap_or(i64::MAX),
-                    limit: 1000,
-                },
-            )
-            .await?;
-        let n = page.hosts.len();
-        out.extend(page.hosts);
-        if n == 0 || i64::try_from(out.len()).unwrap_or(i64::MAX) >= page.total {
-            break;
-        }
-    }
+    // One read: paging with OFFSET re-reads the skipped rows (quadratic at 50,000 hosts).
+    let page = state
+        .store
+        .list_hosts(
+            &filter,
+            HostSort::default(),
+            Page {
+                offset: 0,
+                limit: i64::MAX,
+            },
+        )
+        .await?;
+    let out = page.hosts;
     Ok(out)
 }
 
@@ -103,27 +97,25 @@ pub async fn package_report(
 ) -> Result<(PackageReport, Vec<PackageHost>), AppError> {
     let hosts = visible_hosts(state, viewer, group).await?;
     let index = state.engine.updates().get();
-    // Only hosts that have the package are read (the fleet index knows which), so the cost
-    // follows the hosts with the package, not the whole fleet. A host the index does not
-    // know yet (it reported after the index was built) is read too.
+    // The installed versions come from the fleet index; only a host the index does not know
+    // yet (it reported after the index was built) has its package list read from the store.
     let fleet = state.engine.fleet().await?;
-    let has: std::collections::HashSet<pakiti_store::HostId> =
-        fleet.hosts_with_package(&name).into_iter().collect();
+    let mut installed = fleet.installed_named(&name);
     let mut with: Vec<(&Host, Vec<InstalledPackage>)> = Vec::new();
     let mut without: Vec<&Host> = Vec::new();
     for h in &hosts {
-        if !has.contains(&h.id) && fleet.host_reports_sources(h.id).is_some() {
-            without.push(h);
-            continue;
-        }
-        let pkgs: Vec<InstalledPackage> = state
-            .store
-            .host_packages(h.id)
-            .await?
-            .into_iter()
-            .map(|(_, p)| p)
-            .filter(|p| p.name == name)
-            .collect();
+        let pkgs = match installed.remove(&h.id) {
+            Some(pkgs) => pkgs,
+            None if fleet.host_reports_sources(h.id).is_some() => Vec::new(),
+            None => state
+                .store
+                .host_packages(h.id)
+                .await?
+                .into_iter()
+                .map(|(_, p)| p)
+                .filter(|p| p.name == name)
+                .collect(),
+        };
         if pkgs.is_empty() {
             without.push(h);
         } else {
@@ -262,7 +254,16 @@ struct PackagePage {
     group: String,
     export_qs: String,
     name_enc: String,
+    /// Totals before the tables were cut to [`PAGE_ROWS`]: outdated, missing, all rows.
+    outdated_total: usize,
+    missing_total: usize,
+    rows_total: usize,
+    page_rows: usize,
 }
+
+/// Rows shown per host table on the page; the exports and the API give all of them (a
+/// package every host has would otherwise render one row per host of the fleet).
+const PAGE_ROWS: usize = 500;
 
 /// `/packages/{name}`: Pakiti 2's "outdated / missing packages" page for one package name,
 /// over the hosts the viewer may see; `?format=csv|json` exports its host rows.
@@ -281,6 +282,12 @@ pub async fn page(
     if let Some(resp) = export::export(q.format.unwrap_or_default(), &file, &rows)? {
         return Ok(resp);
     }
+    let (mut r, mut rows) = (r, rows);
+    let (outdated_total, missing_total, rows_total) =
+        (r.outdated.len(), r.missing.len(), rows.len());
+    r.outdated.truncate(PAGE_ROWS);
+    r.missing.truncate(PAGE_ROWS);
+    rows.truncate(PAGE_ROWS);
     let group = group.unwrap_or_default();
     let export_qs = if group.is_empty() {
         String::new()
@@ -294,5 +301,9 @@ pub async fn page(
         group,
         export_qs,
         r,
+        outdated_total,
+        missing_total,
+        rows_total,
+        page_rows: PAGE_ROWS,
     })
 }

@@ -22,6 +22,7 @@ mod kernels;
 mod load;
 mod notify;
 mod ops;
+mod package_page;
 mod pages;
 mod peers;
 mod pki;

@@ -17,6 +17,18 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// The parts of `pakiti_fleet_index_bytes` in a `/metrics` text, in the order listed.
+pub(super) fn fleet_index_parts(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("pakiti_fleet_index_bytes{part=\"")?;
+            let (part, rest) = rest.split_once('"')?;
+            let value = rest.strip_prefix("} ")?.trim().parse().ok()?;
+            Some((part.to_owned(), value))
+        })
+        .collect()
+}
+
 /// The documents every server must answer alike: a sample of host pages, the CVE list and
 /// the first hosts of the list.
 pub(super) fn compared_paths(fleet: &Fleet, hosts: usize) -> Vec<String> {
