@@ -177,27 +177,23 @@ impl Fleet {
         evaluator: &Evaluator,
         policy: &Policy,
     ) -> anyhow::Result<Fleet> {
-        let hosts = store.fleet_hosts().await?;
+        let hosts = store.fleet_hosts_packed().await?;
         let findings = store.fleet_findings().await?;
         let packages = store.fleet_packages().await?;
-        let covered: FxHashSet<String> = hosts
-            .iter()
-            .filter_map(|h| h.stream.as_ref())
-            .filter(|s| {
-                s.parse()
-                    .is_ok_and(|s| !evaluator.index().targets(&s).is_empty())
-            })
-            .cloned()
-            .collect();
-        Ok(Fleet::build(
-            hosts,
+        let covers = |stream: &str| {
+            stream
+                .parse()
+                .is_ok_and(|s| !evaluator.index().targets(&s).is_empty())
+        };
+        Fleet::build(
+            hosts.into_iter().map(pakiti_store::PackedFleetHost::unpack),
             findings,
             packages,
             evaluator,
             policy.all_tags().clone(),
             policy.all_exceptions().clone(),
-            &covered,
-        ))
+            &covers,
+        )
     }
 
     fn allows(&self, scope: &HostScope, h: &FHost) -> bool {

@@ -149,6 +149,7 @@ pub struct Metrics {
     pool: Family<PoolLabel, Gauge>,
     rss: Gauge,
     fleet_bytes: Family<PartLabel, Gauge>,
+    fleet_hosts: Gauge,
     /// One scrape at a time (the families are cleared and refilled), and the census cache.
     scrape: tokio::sync::Mutex<Option<(Instant, Census)>>,
 }
@@ -275,9 +276,17 @@ impl Metrics {
              the index is built",
             fleet_bytes.clone(),
         );
+        let fleet_hosts = Gauge::default();
+        registry.register(
+            "pakiti_fleet_index_hosts",
+            "Hosts in the fleet index the pages answer from (rebuilt in the background after \
+             changes); 0 until it is built",
+            fleet_hosts.clone(),
+        );
         Metrics {
             registry,
             fleet_bytes,
+            fleet_hosts,
             received,
             accepted,
             refused,
@@ -381,6 +390,8 @@ impl Metrics {
             self.rss.set(i64::try_from(rss).unwrap_or(i64::MAX));
         }
         if let Some(fleet) = engine.fleet_built() {
+            self.fleet_hosts
+                .set(i64::try_from(fleet.host_count()).unwrap_or(i64::MAX));
             for (part, bytes) in fleet.heap_bytes() {
                 self.fleet_bytes
                     .get_or_create(&PartLabel { part })

@@ -13,10 +13,35 @@ use pakiti_core::package::InstalledPackage;
 use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
+/// A host of [`Store::fleet_hosts_packed`]: its package list is decoded by
+/// [`PackedFleetHost::unpack`].
+pub struct PackedFleetHost(FleetHostRow);
+
+impl PackedFleetHost {
+    /// The host with its package list decoded.
+    ///
+    /// # Errors
+    /// The stored list or the old-kernel list cannot be read.
+    pub fn unpack(self) -> Result<FleetHost, StoreError> {
+        self.0.into_host()
+    }
+}
+
 impl Store {
     /// Every host with its scope keys and installed package versions (what the in-memory fleet
     /// index is built from), by id.
     pub async fn fleet_hosts(&self) -> Result<Vec<FleetHost>, StoreError> {
+        self.fleet_hosts_packed()
+            .await?
+            .into_iter()
+            .map(PackedFleetHost::unpack)
+            .collect()
+    }
+
+    /// [`Store::fleet_hosts`] with each package list still encoded (~2 bytes per package
+    /// instead of 8): the fleet index unpacks one host at a time, so that a rebuild at 50,000
+    /// hosts does not hold every host's decoded list at once (issue 17).
+    pub async fn fleet_hosts_packed(&self) -> Result<Vec<PackedFleetHost>, StoreError> {
         let mut tx = self.begin_read().await?;
         let rows: Vec<FleetHostRow> = on!(&mut tx, t => sqlx::query_as(
             "SELECT h.id, h.hostname, g.name AS group_name, h.domain, h.os_name, h.stream, \
@@ -26,7 +51,7 @@ impl Store {
         )
         .fetch_all(&mut **t).await)?;
         tx.commit().await?;
-        rows.into_iter().map(FleetHostRow::into_host).collect()
+        Ok(rows.into_iter().map(PackedFleetHost).collect())
     }
 
     /// Every stored finding with its stream, from enabled feeds.

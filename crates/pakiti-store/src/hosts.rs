@@ -5,8 +5,8 @@ use crate::codec::decode_ids;
 use crate::db::{Dialect, on};
 use crate::error::StoreError;
 use crate::model::{
-    Host, HostFilter, HostId, HostPage, HostScope, HostSort, HostUpdateCounts, PackageVersionId,
-    Page,
+    Host, HostFilter, HostId, HostKey, HostPage, HostScope, HostSort, HostUpdateCounts,
+    PackageVersionId, Page,
 };
 use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, ts};
 use crate::store::Store;
@@ -188,6 +188,72 @@ impl Store {
                 .collect::<Result<_, _>>()?,
             total,
         })
+    }
+
+    /// The sort keys of every host `filter` matches, in the store's order for `sort` (what
+    /// the hosts list orders in memory before reading only its page: issue 17, reading every
+    /// host in full took 0.3 s at 10,000 hosts).
+    pub async fn list_host_keys(
+        &self,
+        filter: &HostFilter,
+        sort: HostSort,
+    ) -> Result<Vec<HostKey>, StoreError> {
+        type Row = (
+            i64,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let rows: Vec<Row> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(
+                "SELECT h.id, h.hostname, g.name, h.os_name, h.last_report_at, h.pkg_count, \
+                 h.cve_count, h.critical_count, h.high_count, h.tagged_count, \
+                 h.security_updates, h.other_updates",
+            );
+            host_filter(&mut qb, filter);
+            qb.push(" ORDER BY ").push(host_order(sort));
+            qb.build_query_as().fetch_all(p).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    id,
+                    hostname,
+                    group,
+                    os_name,
+                    last_report_at,
+                    pkg_count,
+                    cves,
+                    critical,
+                    high,
+                    tagged,
+                    security_updates,
+                    other_updates,
+                )| HostKey {
+                    id,
+                    hostname,
+                    group,
+                    os_name,
+                    last_report_at,
+                    pkg_count,
+                    cves,
+                    critical,
+                    high,
+                    tagged,
+                    security_updates,
+                    other_updates,
+                },
+            )
+            .collect())
     }
 
     /// One host.

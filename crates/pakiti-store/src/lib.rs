@@ -149,6 +149,7 @@ mod users;
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cvefacts::merge_facts;
 pub use error::StoreError;
+pub use fleet::PackedFleetHost;
 pub use history::{
     Change, ChangeKind, ChangesQuery, Exposure, ExposureCause, ExposureContext, ExposureNow,
     FleetDay, GroupTimeToPatch, NOT_REPORTING_SECS,

@@ -602,6 +602,37 @@ pub struct HostPage {
     pub total: i64,
 }
 
+/// What the hosts list sorts by, for one host ([`Store::list_host_keys`](crate::Store::list_host_keys)):
+/// the list orders every matching host by these (and by risk, from memory), then reads only the
+/// page's hosts in full.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostKey {
+    /// Database id.
+    pub id: HostId,
+    /// Hostname.
+    pub hostname: String,
+    /// Host group.
+    pub group: Option<String>,
+    /// Reported OS name.
+    pub os_name: String,
+    /// Last report time (Unix seconds).
+    pub last_report_at: i64,
+    /// Installed packages.
+    pub pkg_count: i64,
+    /// CVEs.
+    pub cves: i64,
+    /// Critical CVEs.
+    pub critical: i64,
+    /// High CVEs.
+    pub high: i64,
+    /// Tagged CVEs.
+    pub tagged: i64,
+    /// Pending security updates.
+    pub security_updates: i64,
+    /// Pending other updates.
+    pub other_updates: i64,
+}
+
 /// A report claimed from the durable queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QueuedReport {

@@ -6,14 +6,14 @@ use super::*;
 impl Fleet {
     #[allow(clippy::too_many_lines)]
     pub(super) fn build(
-        hosts: Vec<pakiti_store::FleetHost>,
+        hosts: impl Iterator<Item = Result<pakiti_store::FleetHost, pakiti_store::StoreError>>,
         findings: Vec<pakiti_store::StreamFinding>,
         packages: Vec<(i64, pakiti_core::package::InstalledPackage)>,
         evaluator: &Evaluator,
         tags: Arc<[CveTag]>,
         exceptions: Arc<[CveException]>,
-        covered: &FxHashSet<String>,
-    ) -> Fleet {
+        covers: &dyn Fn(&str) -> bool,
+    ) -> anyhow::Result<Fleet> {
         let now = OffsetDateTime::now_utc();
         let mut strings = Strings::default();
         // (stream, package version) → [(advisory db id, affected idx)]
@@ -105,13 +105,16 @@ impl Fleet {
                 exc.entry(key).or_default().push(i);
             }
         }
-        let mut fhosts = Vec::with_capacity(hosts.len());
+        let mut fhosts = Vec::new();
         let mut host_index = FxHashMap::default();
-        let mut all_findings = Vec::with_capacity(hosts.len());
+        let mut all_findings = Vec::new();
+        // Whether the evaluator has data for a stream, by interned stream.
+        let mut covered: FxHashMap<u32, bool> = FxHashMap::default();
         let mut cves: Vec<FCve> = Vec::new();
         let mut cve_index: FxHashMap<u32, u32> = FxHashMap::default();
         let mut applied_exceptions: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
         for h in hosts {
+            let h = h?;
             let hi = u32::try_from(fhosts.len()).unwrap_or(u32::MAX);
             host_index.insert(h.id, hi);
             let stream = h.stream.as_deref().map(|s| strings.intern(s));
@@ -218,7 +221,9 @@ impl Fleet {
                 group: h.group.as_deref().map(|g| strings.intern(g)),
                 domain: h.domain.as_deref().map(|d| strings.intern(d)),
                 os: strings.intern(&h.os_name),
-                covered: h.stream.as_ref().is_some_and(|s| covered.contains(s)),
+                covered: stream.is_some_and(|st| {
+                    *covered.entry(st).or_insert_with(|| covers(strings.str(st)))
+                }),
                 reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
                 stream,
                 packages: pkgs,
@@ -231,7 +236,9 @@ impl Fleet {
             .filter(|t| t.enabled)
             .filter_map(|t| strings.get(&t.cve))
             .collect();
-        Fleet {
+        fhosts.shrink_to_fit();
+        all_findings.shrink_to_fit();
+        Ok(Fleet {
             tagged_cves,
             strings,
             hosts: fhosts,
@@ -247,6 +254,6 @@ impl Fleet {
             exceptions,
             built_at: now,
             risks: parking_lot::Mutex::default(),
-        }
+        })
     }
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use pakiti_store::{Host, HostFilter, HostSort, HostSortKey, Page};
+use pakiti_store::{Host, HostFilter, HostId, HostKey, HostSort, HostSortKey, Page};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -196,20 +196,17 @@ fn fill_risk(
 
 /// The order of a host column as the store sorts it (ascending), for breaking its ties by
 /// risk in memory.
-fn column_cmp(key: HostSortKey, a: &ApiHost, b: &ApiHost) -> Ordering {
+fn column_cmp(key: HostSortKey, a: &HostKey, b: &HostKey) -> Ordering {
     match key {
         HostSortKey::Hostname => a.hostname.cmp(&b.hostname),
-        HostSortKey::LastReport => a.last_report.cmp(&b.last_report),
-        HostSortKey::Cves => a.cve_count.cmp(&b.cve_count),
-        HostSortKey::Critical => a
-            .cves_by_severity
-            .critical
-            .cmp(&b.cves_by_severity.critical),
-        HostSortKey::Packages => a.packages.cmp(&b.packages),
-        HostSortKey::High => a.cves_by_severity.high.cmp(&b.cves_by_severity.high),
-        HostSortKey::Tagged => a.tagged_count.cmp(&b.tagged_count),
-        HostSortKey::Group => a.host_group.cmp(&b.host_group),
-        HostSortKey::Os => a.os.cmp(&b.os),
+        HostSortKey::LastReport => a.last_report_at.cmp(&b.last_report_at),
+        HostSortKey::Cves => a.cves.cmp(&b.cves),
+        HostSortKey::Critical => a.critical.cmp(&b.critical),
+        HostSortKey::Packages => a.pkg_count.cmp(&b.pkg_count),
+        HostSortKey::High => a.high.cmp(&b.high),
+        HostSortKey::Tagged => a.tagged.cmp(&b.tagged),
+        HostSortKey::Group => a.group.cmp(&b.group),
+        HostSortKey::Os => a.os_name.cmp(&b.os_name),
         HostSortKey::SecurityUpdates => {
             (a.security_updates, a.other_updates).cmp(&(b.security_updates, b.other_updates))
         }
@@ -390,25 +387,21 @@ pub async fn query_hosts(
         }
     };
     let (sort, risk_reversed) = parse_sort(q.sort.as_deref())?;
-    // Every matching host is read (sorted by the column, or by name for the risk order) and
-    // ordered here, ties broken by risk; the page is cut after.
-    let all_rows = Page {
-        offset: 0,
-        limit: i64::MAX,
-    };
-    let result = state
+    // Every matching host's sort keys are read (in the column's order, or by name for the
+    // risk order) and ordered here, ties broken by risk; then only the page's hosts are read
+    // in full.
+    let keys = state
         .store
-        .list_hosts(&filter, sort.unwrap_or_default(), all_rows)
+        .list_host_keys(&filter, sort.unwrap_or_default())
         .await?;
-    let evaluator = state.engine.evaluator();
-    let mut hosts: Vec<ApiHost> = result
-        .hosts
-        .iter()
-        .map(|h| api_host(h, &evaluator))
-        .collect();
+    let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
     let fleet = state.engine.fleet().await?;
-    let risks = fill_risk(&fleet, &state.engine.cve_facts(), &result.hosts, &mut hosts);
-    let mut order: Vec<usize> = (0..hosts.len()).collect();
+    let facts = state.engine.cve_facts();
+    let risks: Vec<Option<Risk>> = keys
+        .iter()
+        .map(|k| fleet.host_risk_memo(k.id, &facts))
+        .collect();
+    let mut order: Vec<usize> = (0..keys.len()).collect();
     let risk_cmp = |a: usize, b: usize| match (risks[a], risks[b]) {
         (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
@@ -419,29 +412,54 @@ pub async fn query_hosts(
         None if risk_reversed => order.sort_by(|&a, &b| risk_cmp(b, a)),
         None => order.sort_by(|&a, &b| risk_cmp(a, b)),
         Some(s) => order.sort_by(|&a, &b| {
-            let c = column_cmp(s.key, &hosts[a], &hosts[b]);
+            let c = column_cmp(s.key, &keys[a], &keys[b]);
             let c = if s.descending { c.reverse() } else { c };
             c.then_with(|| risk_cmp(a, b))
         }),
     }
-    let (stored, mut hosts): (Vec<Host>, Vec<ApiHost>) = {
-        let mut st: Vec<Option<Host>> = result.hosts.into_iter().map(Some).collect();
-        let mut hs: Vec<Option<ApiHost>> = hosts.into_iter().map(Some).collect();
-        let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
-        let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
-        order
-            .iter()
-            .skip(skip)
-            .take(take)
-            .filter_map(|&i| Some((st[i].take()?, hs[i].take()?)))
-            .unzip()
+    let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
+    let ids: Vec<HostId> = order
+        .iter()
+        .skip(skip)
+        .take(take)
+        .map(|&i| keys[i].id)
+        .collect();
+    let mut rows: std::collections::HashMap<HostId, Host> = if ids.is_empty() {
+        std::collections::HashMap::new()
+    } else {
+        let mut f = filter.clone();
+        // A page of every host (the exports) reads them by the filter, not by a list of ids.
+        if ids.len() < keys.len() {
+            f.host_ids = Some(ids.clone());
+        }
+        state
+            .store
+            .list_hosts(
+                &f,
+                HostSort::default(),
+                Page {
+                    offset: 0,
+                    limit: i64::MAX,
+                },
+            )
+            .await?
+            .hosts
+            .into_iter()
+            .map(|h| (h.id, h))
+            .collect()
     };
+    // A host gone between the two reads is left out.
+    let stored: Vec<Host> = ids.iter().filter_map(|id| rows.remove(id)).collect();
+    let evaluator = state.engine.evaluator();
+    let mut hosts: Vec<ApiHost> = stored.iter().map(|h| api_host(h, &evaluator)).collect();
+    fill_risk(&fleet, &facts, &stored, &mut hosts);
     refine_source_names(state, &stored, &mut hosts).await?;
     Ok(ApiHostPage {
         hosts,
-        total: result.total,
+        total,
         offset: page.offset,
-        limit: page.limit.min(result.total.max(1)),
+        limit: page.limit.min(total.max(1)),
     })
 }
 

@@ -33,6 +33,28 @@ pub(super) async fn pages(
     backend: &str,
     out: &mut impl Write,
 ) -> Result<()> {
+    // The fleet index is rebuilt in the background after changes (stale-while-revalidate):
+    // wait until it holds every host (an index built at start, before any host reported,
+    // answers an empty CVE list).
+    let t = Instant::now();
+    loop {
+        get_ok(addr, "/api/v1/cves").await?;
+        let text = String::from_utf8_lossy(&get_ok(addr, "/metrics").await?).into_owned();
+        #[allow(clippy::cast_precision_loss)]
+        if super::scaleout::metric(&text, "pakiti_fleet_index_hosts") == Some(hosts as f64) {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(300) {
+            anyhow::bail!("the fleet index did not hold all {hosts} hosts within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    writeln!(
+        out,
+        "{backend}: the fleet index held every host {:.1} s after the last report (rebuilt in \
+         the background)",
+        t.elapsed().as_secs_f64()
+    )?;
     let cves: serde_json::Value = serde_json::from_slice(&get_ok(addr, "/api/v1/cves").await?)
         .context("reading /api/v1/cves")?;
     let cve = first_cve(&cves).unwrap_or_else(|| "CVE-2023-0001".to_owned());

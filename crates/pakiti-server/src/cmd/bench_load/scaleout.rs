@@ -11,7 +11,7 @@ use pakiti_store::Store;
 use super::{Fleet, Servers, get_ok};
 
 /// The value of the unlabelled sample `name` in a Prometheus text exposition.
-fn metric(text: &str, name: &str) -> Option<f64> {
+pub(super) fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
