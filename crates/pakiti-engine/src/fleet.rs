@@ -75,6 +75,9 @@ struct FHost {
     os: u32,
     stream: Option<u32>,
     covered: bool,
+    /// Architecture and enabled module streams (what the update index is asked under).
+    arch: u32,
+    modules: Box<[u32]>,
     /// Whether any of its packages came with a source name (JSON agents send them; protocols
     /// 4 and 5 do not).
     reports_sources: bool,
@@ -133,7 +136,13 @@ pub struct Fleet {
     packages: FxHashMap<u32, FPackage>,
     cves: Vec<FCve>,
     cve_index: FxHashMap<u32, u32>,
-    findings: Vec<Vec<FFinding>>,
+    /// Finding groups shared by hosts: the findings of one package version on one stream
+    /// (under one set of the module streams its advisories name). A host's findings are
+    /// those of its groups, so hosts on the same versions hold one copy (issue 17: 19 KB per
+    /// host as a list of its own at 10,000 hosts).
+    groups: Vec<Box<[FFinding]>>,
+    /// Each host's finding groups, in package-version order.
+    host_groups: Vec<Box<[u32]>>,
     applied_exceptions: FxHashMap<u32, Vec<usize>>,
     tags: Arc<[CveTag]>,
     /// Names (interned) of the CVEs carrying an enabled tag.
@@ -226,6 +235,13 @@ impl Fleet {
         }
     }
 
+    /// The findings of the host at index `hi` (those of its groups).
+    fn host_findings(&self, hi: usize) -> impl Iterator<Item = &FFinding> + '_ {
+        self.host_groups[hi]
+            .iter()
+            .flat_map(|&g| self.groups[g as usize].iter())
+    }
+
     fn enabled_tags_of(&self, cve: &str) -> Vec<String> {
         self.tags
             .iter()
@@ -237,7 +253,11 @@ impl Fleet {
     /// Number of (host, CVE, package, advisory) entries indexed.
     #[must_use]
     pub fn finding_count(&self) -> usize {
-        self.findings.iter().map(Vec::len).sum()
+        self.host_groups
+            .iter()
+            .flat_map(|gs| gs.iter())
+            .map(|&g| self.groups[g as usize].len())
+            .sum()
     }
 
     /// Estimated heap bytes by part (`host_packages`, `findings`, `cve_hosts`,
@@ -256,10 +276,15 @@ impl Fleet {
             .map(|h| h.packages.len() * 4)
             .sum::<usize>();
         let findings = self
-            .findings
+            .groups
             .iter()
-            .map(|f| size_of::<Vec<FFinding>>() + f.capacity() * size_of::<FFinding>())
-            .sum::<usize>();
+            .map(|f| size_of::<Box<[FFinding]>>() + std::mem::size_of_val(&**f))
+            .sum::<usize>()
+            + self
+                .host_groups
+                .iter()
+                .map(|g| size_of::<Box<[u32]>>() + 4 * g.len())
+                .sum::<usize>();
         let cve_hosts = self
             .cves
             .iter()
@@ -423,8 +448,8 @@ impl Fleet {
         let mut hosts = Vec::with_capacity(visible.len());
         for hi in visible {
             let h = &self.hosts[hi as usize];
-            let mut packages: Vec<AffectedPackage> = self.findings[hi as usize]
-                .iter()
+            let mut packages: Vec<AffectedPackage> = self
+                .host_findings(hi as usize)
                 .filter(|f| f.cve == c.name)
                 .map(|f| self.package_info(f))
                 .collect();
@@ -482,7 +507,7 @@ impl Fleet {
     /// The risk of the host at index `hi`.
     fn risk_at(&self, hi: usize, facts: &CveFactsIndex) -> Option<Risk> {
         let mut best: Option<Risk> = None;
-        for f in &self.findings[hi] {
+        for f in self.host_findings(hi) {
             let name = self.strings.str(f.cve);
             let severity = self
                 .cve_index
@@ -650,6 +675,20 @@ impl Fleet {
         out
     }
 
+    /// The stream key, architecture and enabled module streams of a host the index knows.
+    #[must_use]
+    pub fn host_facts(&self, id: HostId) -> Option<(Option<&str>, &str, Vec<String>)> {
+        let h = &self.hosts[*self.host_index.get(&id)? as usize];
+        Some((
+            h.stream.map(|s| self.strings.str(s)),
+            self.strings.str(h.arch),
+            h.modules
+                .iter()
+                .map(|&m| self.strings.str(m).to_owned())
+                .collect(),
+        ))
+    }
+
     /// Whether the host reported a source name with any package; `None` for a host the index
     /// does not know (reported after it was built).
     #[must_use]
@@ -667,9 +706,9 @@ impl Fleet {
         let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
         self.hosts
             .iter()
-            .zip(&self.findings)
-            .filter(|(_, fs)| {
-                fs.iter().any(|f| {
+            .enumerate()
+            .filter(|&(hi, _)| {
+                self.host_findings(hi).any(|f| {
                     let fixable = || {
                         self.affected
                             .get(&(f.advisory, f.affected))
@@ -681,7 +720,7 @@ impl Fleet {
                         && (!fixable_only || fixable())
                 })
             })
-            .map(|(h, _)| h.id)
+            .map(|(_, h)| h.id)
             .collect()
     }
 
@@ -757,7 +796,7 @@ impl Fleet {
         let Some(&hi) = self.host_index.get(&host.id) else {
             return Vec::new();
         };
-        let mine: FxHashSet<u32> = self.findings[hi as usize].iter().map(|f| f.cve).collect();
+        let mine: FxHashSet<u32> = self.host_findings(hi as usize).map(|f| f.cve).collect();
         let mut out: Vec<(String, String)> = self
             .tags
             .iter()
@@ -807,11 +846,14 @@ impl Fleet {
                 )
             });
             set.hosts += 1;
-            let f = &self.findings[hi];
-            if !f.is_empty() {
+            let mut any = false;
+            for f in self.host_findings(hi) {
+                any = true;
+                cves.insert(f.cve);
+            }
+            if any {
                 set.vulnerable_hosts += 1;
             }
-            cves.extend(f.iter().map(|f| f.cve));
         }
         let mut out: Vec<HostSet> = sets
             .into_values()

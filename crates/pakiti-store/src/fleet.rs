@@ -45,7 +45,7 @@ impl Store {
         let mut tx = self.begin_read().await?;
         let rows: Vec<FleetHostRow> = on!(&mut tx, t => sqlx::query_as(
             "SELECT h.id, h.hostname, g.name AS group_name, h.domain, h.os_name, h.stream, \
-             h.modules, h.old_kernels, \
+             h.arch, h.modules, h.old_kernels, \
              hp.ids FROM hosts h LEFT JOIN host_groups g ON g.id = h.group_id \
              LEFT JOIN host_packages hp ON hp.host_id = h.id WHERE h.retired_at IS NULL ORDER BY h.id",
         )

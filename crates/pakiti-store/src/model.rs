@@ -814,6 +814,8 @@ pub struct FleetHost {
     pub os_name: String,
     /// Stream key.
     pub stream: Option<String>,
+    /// Architecture.
+    pub arch: String,
     /// Enabled module streams.
     pub modules: Vec<String>,
     /// Installed package versions, sorted.

@@ -107,7 +107,10 @@ impl Fleet {
         }
         let mut fhosts = Vec::new();
         let mut host_index = FxHashMap::default();
-        let mut all_findings = Vec::new();
+        let mut host_groups: Vec<Box<[u32]>> = Vec::new();
+        let mut groups: Vec<Box<[FFinding]>> = Vec::new();
+        let mut group_exceptions: Vec<Vec<usize>> = Vec::new();
+        let mut group_index: FxHashMap<(u32, u32, Box<[u32]>), u32> = FxHashMap::default();
         // Whether the evaluator has data for a stream, by interned stream.
         let mut covered: FxHashMap<u32, bool> = FxHashMap::default();
         let mut cves: Vec<FCve> = Vec::new();
@@ -121,77 +124,82 @@ impl Fleet {
             let modules: Vec<u32> = h.modules.iter().map(|m| strings.intern(m)).collect();
             let pkgs: Box<[u32]> = h.package_ids.iter().map(|&p| small(p)).collect();
             let old: Vec<u32> = h.old_kernels.iter().map(|&p| small(p)).collect();
-            let mut mine = Vec::new();
+            let mut mine: Vec<u32> = Vec::new();
             if let Some(st) = stream {
                 // Old kernels' findings are not the host's (`Host::old_kernels`).
                 for &pv in pkgs.iter().filter(|pv| !old.contains(pv)) {
                     let Some(list) = by_key.get(&(st, pv)) else {
                         continue;
                     };
-                    // One finding per advisory after the module check (an advisory keeps
-                    // one entry per module-stream condition: `evaluate::applicable`).
-                    let mut seen: Vec<u32> = Vec::new();
-                    for &(adv_db, idx) in list {
-                        let Some(&a) = adv_index.get(&adv_db) else {
-                            continue;
-                        };
-                        let aff = &affected[&(a, idx)];
-                        if aff.module.is_some_and(|m| !modules.contains(&m)) || seen.contains(&a) {
-                            continue;
+                    // The module streams of this list that the host has: with the stream and
+                    // the version, they decide the group.
+                    let mut mods: Vec<u32> = list
+                        .iter()
+                        .filter_map(|&(adv_db, idx)| {
+                            let a = *adv_index.get(&adv_db)?;
+                            affected[&(a, idx)].module
+                        })
+                        .filter(|m| modules.contains(m))
+                        .collect();
+                    mods.sort_unstable();
+                    mods.dedup();
+                    let key = (st, pv, mods.into_boxed_slice());
+                    let g = if let Some(&g) = group_index.get(&key) {
+                        g
+                    } else {
+                        let (findings, excepted) = group_findings(
+                            list,
+                            &adv_index,
+                            &affected,
+                            &advisories,
+                            &key.2,
+                            pv,
+                            pkg_map.get(&pv),
+                            st,
+                            &exc,
+                            &exceptions,
+                        );
+                        let g = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                        groups.push(findings);
+                        group_exceptions.push(excepted);
+                        group_index.insert(key, g);
+                        g
+                    };
+                    if !group_exceptions[g as usize].is_empty() {
+                        applied_exceptions
+                            .entry(hi)
+                            .or_default()
+                            .extend_from_slice(&group_exceptions[g as usize]);
+                    }
+                    if groups[g as usize].is_empty() {
+                        continue;
+                    }
+                    mine.push(g);
+                    for f in &groups[g as usize] {
+                        let a = f.advisory;
+                        let ci = *cve_index.entry(f.cve).or_insert_with(|| {
+                            cves.push(FCve {
+                                name: f.cve,
+                                severity: Severity::Unknown,
+                                advisories: Vec::new(),
+                                hosts: Vec::new(),
+                                fixable_hosts: Vec::new(),
+                            });
+                            u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
+                        });
+                        let c = &mut cves[ci as usize];
+                        if c.hosts.last() != Some(&hi) {
+                            c.hosts.push(hi);
                         }
-                        seen.push(a);
-                        for &cve in &advisories[a as usize].cves {
-                            if !exc.is_empty()
-                                && let Some(p) = pkg_map.get(&pv)
-                                && let Some(&e) = exc
-                                    .get(&(
-                                        cve,
-                                        p.name,
-                                        Box::<str>::from(crate::evaluate::without_epoch(
-                                            &p.version,
-                                        )),
-                                        st,
-                                    ))
-                                    .and_then(|v| {
-                                        v.iter().find(|&&i| {
-                                            crate::evaluate::exception_version_matches(
-                                                &exceptions[i].version,
-                                                &p.version,
-                                            )
-                                        })
-                                    })
-                            {
-                                applied_exceptions.entry(hi).or_default().push(e);
-                                continue;
-                            }
-                            mine.push(FFinding {
-                                cve,
-                                package: pv,
-                                advisory: a,
-                                affected: idx,
-                            });
-                            let ci = *cve_index.entry(cve).or_insert_with(|| {
-                                cves.push(FCve {
-                                    name: cve,
-                                    severity: Severity::Unknown,
-                                    advisories: Vec::new(),
-                                    hosts: Vec::new(),
-                                    fixable_hosts: Vec::new(),
-                                });
-                                u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
-                            });
-                            let c = &mut cves[ci as usize];
-                            if c.hosts.last() != Some(&hi) {
-                                c.hosts.push(hi);
-                            }
-                            if aff.fixed.is_some() && c.fixable_hosts.last() != Some(&hi) {
-                                c.fixable_hosts.push(hi);
-                            }
-                            if !c.advisories.contains(&a) {
-                                c.advisories.push(a);
-                                if advisories[a as usize].severity > c.severity {
-                                    c.severity = advisories[a as usize].severity;
-                                }
+                        if affected[&(a, f.affected)].fixed.is_some()
+                            && c.fixable_hosts.last() != Some(&hi)
+                        {
+                            c.fixable_hosts.push(hi);
+                        }
+                        if !c.advisories.contains(&a) {
+                            c.advisories.push(a);
+                            if advisories[a as usize].severity > c.severity {
+                                c.severity = advisories[a as usize].severity;
                             }
                         }
                     }
@@ -201,10 +209,9 @@ impl Fleet {
                 v.sort_unstable();
                 v.dedup();
             }
-            mine.shrink_to_fit();
             let (fixable_cves, unfixed_cves) = {
                 let mut per: FxHashMap<u32, bool> = FxHashMap::default();
-                for f in &mine {
+                for f in mine.iter().flat_map(|&g| groups[g as usize].iter()) {
                     let fixed = affected
                         .get(&(f.advisory, f.affected))
                         .is_some_and(|a: &FAffected| a.fixed.is_some());
@@ -214,7 +221,7 @@ impl Fleet {
                 let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
                 (n(fixable), n(per.len() - fixable))
             };
-            all_findings.push(mine);
+            host_groups.push(mine.into_boxed_slice());
             fhosts.push(FHost {
                 id: h.id,
                 hostname: strings.intern(&h.hostname),
@@ -226,6 +233,8 @@ impl Fleet {
                 }),
                 reports_sources: pkgs.iter().any(|p| with_source.contains(p)),
                 stream,
+                arch: strings.intern(&h.arch),
+                modules: modules.into_boxed_slice(),
                 packages: pkgs,
                 fixable_cves,
                 unfixed_cves,
@@ -237,7 +246,8 @@ impl Fleet {
             .filter_map(|t| strings.get(&t.cve))
             .collect();
         fhosts.shrink_to_fit();
-        all_findings.shrink_to_fit();
+        host_groups.shrink_to_fit();
+        groups.shrink_to_fit();
         Ok(Fleet {
             tagged_cves,
             strings,
@@ -248,7 +258,8 @@ impl Fleet {
             packages: pkg_map,
             cves,
             cve_index,
-            findings: all_findings,
+            groups,
+            host_groups,
             applied_exceptions,
             tags,
             exceptions,
@@ -256,4 +267,67 @@ impl Fleet {
             risks: parking_lot::Mutex::default(),
         })
     }
+}
+
+/// The findings of package version `pv` on stream `st` from its stored entries `list`, for a
+/// host with the module streams `mods` (those of the list it has), and the active exceptions
+/// that removed some of them (indexes into `exceptions`). One finding per advisory after the
+/// module check (an advisory keeps one entry per module-stream condition:
+/// `evaluate::applicable`).
+#[allow(clippy::too_many_arguments)]
+fn group_findings(
+    list: &[(i64, u32)],
+    adv_index: &FxHashMap<i64, u32>,
+    affected: &FxHashMap<(u32, u32), FAffected>,
+    advisories: &[FAdvisory],
+    mods: &[u32],
+    pv: u32,
+    package: Option<&FPackage>,
+    st: u32,
+    exc: &FxHashMap<(u32, u32, Box<str>, u32), Vec<usize>>,
+    exceptions: &[CveException],
+) -> (Box<[FFinding]>, Vec<usize>) {
+    let mut out = Vec::new();
+    let mut excepted = Vec::new();
+    let mut seen: Vec<u32> = Vec::new();
+    for &(adv_db, idx) in list {
+        let Some(&a) = adv_index.get(&adv_db) else {
+            continue;
+        };
+        let aff = &affected[&(a, idx)];
+        if aff.module.is_some_and(|m| !mods.contains(&m)) || seen.contains(&a) {
+            continue;
+        }
+        seen.push(a);
+        for &cve in &advisories[a as usize].cves {
+            if !exc.is_empty()
+                && let Some(p) = package
+                && let Some(&e) = exc
+                    .get(&(
+                        cve,
+                        p.name,
+                        Box::<str>::from(crate::evaluate::without_epoch(&p.version)),
+                        st,
+                    ))
+                    .and_then(|v| {
+                        v.iter().find(|&&i| {
+                            crate::evaluate::exception_version_matches(
+                                &exceptions[i].version,
+                                &p.version,
+                            )
+                        })
+                    })
+            {
+                excepted.push(e);
+                continue;
+            }
+            out.push(FFinding {
+                cve,
+                package: pv,
+                advisory: a,
+                affected: idx,
+            });
+        }
+    }
+    (out.into_boxed_slice(), excepted)
 }

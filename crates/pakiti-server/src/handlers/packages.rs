@@ -13,7 +13,7 @@ use axum::response::Response;
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::OsStream;
 use pakiti_core::updates::Scope;
-use pakiti_store::{Host, HostFilter, HostSort, Page};
+use pakiti_store::{Host, HostFilter, HostSort};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -33,30 +33,23 @@ pub struct PackageQuery {
     pub group: Option<String>,
 }
 
-async fn visible_hosts(
-    state: &AppState,
-    viewer: &Viewer,
-    group: Option<String>,
-) -> Result<Vec<Host>, AppError> {
-    let filter = HostFilter {
-        group: group.filter(|g| !g.is_empty()),
-        scope: viewer.scope.clone(),
-        ..HostFilter::default()
-    };
-    // One read: paging with OFFSET re-reads the skipped rows (quadratic at 50,000 hosts).
-    let page = state
-        .store
-        .list_hosts(
-            &filter,
-            HostSort::default(),
-            Page {
-                offset: 0,
-                limit: i64::MAX,
-            },
-        )
-        .await?;
-    let out = page.hosts;
-    Ok(out)
+/// A host as the package report needs it.
+struct HostView {
+    hostname: String,
+    stream: Option<OsStream>,
+    arch: String,
+    modules: Vec<String>,
+}
+
+impl HostView {
+    fn of(h: Host) -> HostView {
+        HostView {
+            hostname: h.hostname,
+            stream: h.facts.stream,
+            arch: h.facts.arch,
+            modules: h.facts.modules,
+        }
+    }
 }
 
 /// `GET /api/v1/packages/{name}`.
@@ -95,31 +88,58 @@ pub async fn package_report(
     name: String,
     group: Option<String>,
 ) -> Result<(PackageReport, Vec<PackageHost>), AppError> {
-    let hosts = visible_hosts(state, viewer, group).await?;
+    let filter = HostFilter {
+        group: group.filter(|g| !g.is_empty()),
+        scope: viewer.scope.clone(),
+        ..HostFilter::default()
+    };
+    // The visible hosts' ids and names only; their facts and installed versions come from
+    // the fleet index. Only a host the index does not know yet (it reported after the index
+    // was built) is read from the store in full, with its package list.
+    let keys = state
+        .store
+        .list_host_keys(&filter, HostSort::default())
+        .await?;
     let index = state.engine.updates().get();
-    // The installed versions come from the fleet index; only a host the index does not know
-    // yet (it reported after the index was built) has its package list read from the store.
     let fleet = state.engine.fleet().await?;
     let mut installed = fleet.installed_named(&name);
-    let mut with: Vec<(&Host, Vec<InstalledPackage>)> = Vec::new();
-    let mut without: Vec<&Host> = Vec::new();
-    for h in &hosts {
-        let pkgs = match installed.remove(&h.id) {
-            Some(pkgs) => pkgs,
-            None if fleet.host_reports_sources(h.id).is_some() => Vec::new(),
-            None => state
+    let mut streams: std::collections::HashMap<String, Option<OsStream>> =
+        std::collections::HashMap::new();
+    let mut with: Vec<(HostView, Vec<InstalledPackage>)> = Vec::new();
+    let mut without: Vec<HostView> = Vec::new();
+    for k in keys {
+        let (view, pkgs) = if let Some((stream, arch, modules)) = fleet.host_facts(k.id) {
+            let stream = stream.and_then(|s| {
+                streams
+                    .entry(s.to_owned())
+                    .or_insert_with(|| s.parse().ok())
+                    .clone()
+            });
+            let view = HostView {
+                hostname: k.hostname,
+                stream,
+                arch: arch.to_owned(),
+                modules,
+            };
+            (view, installed.remove(&k.id).unwrap_or_default())
+        } else {
+            let Some(h) = state.store.get_host(k.id).await? else {
+                continue;
+            };
+            let pkgs: Vec<InstalledPackage> = state
                 .store
-                .host_packages(h.id)
+                .host_packages(k.id)
                 .await?
                 .into_iter()
                 .map(|(_, p)| p)
                 .filter(|p| p.name == name)
-                .collect(),
+                .collect();
+            (HostView::of(h), pkgs)
         };
         if pkgs.is_empty() {
-            without.push(h);
+            without.push(view);
         } else {
-            with.push((h, pkgs));
+            with.push((view, pkgs));
         }
     }
     let key = |s: Option<&OsStream>| s.map(ToString::to_string);
@@ -128,7 +148,7 @@ pub async fn package_report(
     let mut outdated = Vec::new();
     let mut rows = Vec::new();
     for (h, pkgs) in &with {
-        let stream = h.facts.stream.as_ref();
+        let stream = h.stream.as_ref();
         for p in pkgs {
             *versions
                 .entry((key(stream), p.version.clone()))
@@ -149,11 +169,11 @@ pub async fn package_report(
             rows.extend(pkgs.iter().map(|p| row(None, false, "not-covered", p)));
             continue;
         };
-        let arch = pakiti_engine::updates::repo_arch(stream, &h.facts.arch);
+        let arch = pakiti_engine::updates::repo_arch(stream, &h.arch);
         let scope = Scope {
             stream,
             arch: arch.as_deref(),
-            modules: &h.facts.modules,
+            modules: &h.modules,
         };
         let covered = index.covers(&scope);
         let entry = newest
@@ -193,18 +213,17 @@ pub async fn package_report(
         }
     }
     let streams_with: std::collections::BTreeSet<String> = newest.keys().cloned().collect();
-    let missing: Vec<&Host> = without
+    let missing: Vec<HostView> = without
         .into_iter()
         .filter(|h| {
-            h.facts
-                .stream
+            h.stream
                 .as_ref()
                 .is_some_and(|s| streams_with.contains(&s.to_string()))
         })
         .collect();
     rows.extend(missing.iter().map(|h| PackageHost {
         hostname: h.hostname.clone(),
-        stream: h.facts.stream.as_ref().map(ToString::to_string),
+        stream: h.stream.as_ref().map(ToString::to_string),
         installed: String::new(),
         arch: String::new(),
         available: None,
