@@ -198,62 +198,18 @@ impl Store {
         filter: &HostFilter,
         sort: HostSort,
     ) -> Result<Vec<HostKey>, StoreError> {
-        type Row = (
-            i64,
-            String,
-            Option<String>,
-            String,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-            i64,
-        );
-        let rows: Vec<Row> = on!(&self.read, p => {
+        let keys: Vec<HostKey> = on!(&self.read, p => {
             let mut qb = QueryBuilder::<DB>::new(
-                "SELECT h.id, h.hostname, g.name, h.os_name, h.last_report_at, h.pkg_count, \
-                 h.cve_count, h.critical_count, h.high_count, h.tagged_count, \
-                 h.security_updates, h.other_updates",
+                "SELECT h.id, h.hostname, g.name AS group_name, h.os_name, h.last_report_at, \
+                 h.pkg_count, h.cve_count AS cves, h.critical_count AS critical, \
+                 h.high_count AS high, h.tagged_count AS tagged, h.security_updates, \
+                 h.other_updates",
             );
             host_filter(&mut qb, filter);
             qb.push(" ORDER BY ").push(host_order(sort));
             qb.build_query_as().fetch_all(p).await
         })?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    hostname,
-                    group,
-                    os_name,
-                    last_report_at,
-                    pkg_count,
-                    cves,
-                    critical,
-                    high,
-                    tagged,
-                    security_updates,
-                    other_updates,
-                )| HostKey {
-                    id,
-                    hostname,
-                    group,
-                    os_name,
-                    last_report_at,
-                    pkg_count,
-                    cves,
-                    critical,
-                    high,
-                    tagged,
-                    security_updates,
-                    other_updates,
-                },
-            )
-            .collect())
+        Ok(keys)
     }
 
     /// One host.

@@ -605,13 +605,14 @@ pub struct HostPage {
 /// What the hosts list sorts by, for one host ([`Store::list_host_keys`](crate::Store::list_host_keys)):
 /// the list orders every matching host by these (and by risk, from memory), then reads only the
 /// page's hosts in full.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct HostKey {
     /// Database id.
     pub id: HostId,
     /// Hostname.
     pub hostname: String,
     /// Host group.
+    #[sqlx(rename = "group_name")]
     pub group: Option<String>,
     /// Reported OS name.
     pub os_name: String,
