@@ -619,24 +619,34 @@ impl Fleet {
     #[must_use]
     pub fn hosts_exposed(&self, fixable_only: bool, wanted: impl Fn(&str) -> bool) -> Vec<HostId> {
         let mut memo: FxHashMap<u32, bool> = FxHashMap::default();
-        self.hosts
-            .iter()
-            .enumerate()
-            .filter(|&(hi, _)| {
-                self.host_findings(hi).any(|f| {
-                    let fixable = || {
-                        self.affected
-                            .get(&(f.advisory, f.affected))
-                            .is_some_and(|a| a.fixed.is_some())
-                    };
-                    *memo
-                        .entry(f.cve)
-                        .or_insert_with(|| wanted(self.strings.str(f.cve)))
-                        && (!fixable_only || fixable())
-                })
-            })
-            .map(|(_, h)| h.id)
-            .collect()
+        // Whether a finding group has such a finding, decided once per group (hosts share
+        // groups): 0 no, 1 yes, 2 not yet known.
+        let mut by_group: Vec<u8> = vec![2; self.groups.len()];
+        let mut out = Vec::new();
+        for (h, groups) in self.hosts.iter().zip(&self.host_groups) {
+            let exposed = groups.iter().any(|&g| {
+                let g = g as usize;
+                if by_group[g] == 2 {
+                    let yes = self.groups[g].iter().any(|f| {
+                        let fixable = || {
+                            self.affected
+                                .get(&(f.advisory, f.affected))
+                                .is_some_and(|a| a.fixed.is_some())
+                        };
+                        *memo
+                            .entry(f.cve)
+                            .or_insert_with(|| wanted(self.strings.str(f.cve)))
+                            && (!fixable_only || fixable())
+                    });
+                    by_group[g] = u8::from(yes);
+                }
+                by_group[g] == 1
+            });
+            if exposed {
+                out.push(h.id);
+            }
+        }
+        out
     }
 
     /// Ids of hosts no imported data covers (unknown OS or a stream no feed speaks about).

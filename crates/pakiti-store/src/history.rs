@@ -498,14 +498,17 @@ impl Store {
         // instead (`exposures_began`) reads every one of them: after a fleet enrolled, tens of
         // millions (issue 17: 11–18 s at 30,000 hosts on PostgreSQL). Deleted hosts' history
         // is left out as the hosts list leaves them out.
-        let rows: Vec<(i64,)> = on!(&self.read, p => sqlx::query_as(
-            "SELECT h.id FROM hosts h WHERE EXISTS (SELECT 1 FROM exposures e \
-             WHERE e.host_id = h.id AND e.began_at >= $1 AND e.ended_at IS NULL \
-             AND e.began_cause <> 'baseline') ORDER BY h.id",
-        )
-        .bind(ts(since))
-        .fetch_all(p).await)?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
+        // One aggregated row, not one per host (`Dialect::ID_AGG_OPEN`).
+        let (ids,): (Option<String>,) = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT ");
+            qb.push(<DB as crate::db::Dialect>::ID_AGG_OPEN)
+                .push("h.id) FROM hosts h WHERE EXISTS (SELECT 1 FROM exposures e \
+                       WHERE e.host_id = h.id AND e.began_at >= ")
+                .push_bind(ts(since))
+                .push(" AND e.ended_at IS NULL AND e.began_cause <> 'baseline')");
+            qb.build_query_as().fetch_one(p).await
+        })?;
+        crate::hosts::parse_id_list(ids.as_deref())
     }
 
     /// Whether history must start from the current state: no exposure was ever recorded but

@@ -134,6 +134,18 @@ where
     qb.push(")");
 }
 
+/// The ids of an [`Dialect::ID_AGG_OPEN`] aggregate (`None`: no row matched).
+pub(crate) fn parse_id_list(ids: Option<&str>) -> Result<Vec<HostId>, StoreError> {
+    ids.unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::corrupt("host id list", "not a number"))
+        })
+        .collect()
+}
+
 impl Store {
     /// The host's installed packages, by id.
     pub async fn host_packages(
@@ -210,6 +222,24 @@ impl Store {
             qb.build_query_as().fetch_all(p).await
         })?;
         Ok(keys)
+    }
+
+    /// The ids of every host `filter` matches, in the store's order for `sort`, read as one
+    /// aggregated row (the hosts list's risk order needs only the ids: issue 17).
+    pub async fn list_host_ids(
+        &self,
+        filter: &HostFilter,
+        sort: HostSort,
+    ) -> Result<Vec<HostId>, StoreError> {
+        let (ids,): (Option<String>,) = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT ");
+            qb.push(<DB as Dialect>::ID_AGG_OPEN)
+                .push(host_order(sort))
+                .push(")");
+            host_filter(&mut qb, filter);
+            qb.build_query_as().fetch_one(p).await
+        })?;
+        parse_id_list(ids.as_deref())
     }
 
     /// One host.

@@ -387,50 +387,58 @@ pub async fn query_hosts(
         }
     };
     let (sort, risk_reversed) = parse_sort(q.sort.as_deref())?;
-    // Every matching host's sort keys are read (in the column's order, or by name for the
-    // risk order) and ordered here, ties broken by risk; then only the page's hosts are read
-    // in full.
-    let keys = state
-        .store
-        .list_host_keys(&filter, sort.unwrap_or_default())
-        .await?;
-    let total = i64::try_from(keys.len()).unwrap_or(i64::MAX);
+    // Every matching host's id (risk order) or sort keys (a column) are read and ordered
+    // here, ties broken by risk; then only the page's hosts are read in full.
     let fleet = state.engine.fleet().await?;
     let facts = state.engine.cve_facts();
-    let risks: Vec<Option<Risk>> = keys
-        .iter()
-        .map(|k| fleet.host_risk_memo(k.id, &facts))
-        .collect();
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    let risk_cmp = |a: usize, b: usize| match (risks[a], risks[b]) {
+    let risk_cmp = |x: Option<Risk>, y: Option<Risk>| match (x, y) {
         (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(Ordering::Equal),
         (Some(_), None) => Ordering::Less,
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     };
-    match sort {
-        None if risk_reversed => order.sort_by(|&a, &b| risk_cmp(b, a)),
-        None => order.sort_by(|&a, &b| risk_cmp(a, b)),
-        Some(s) => order.sort_by(|&a, &b| {
-            let c = column_cmp(s.key, &keys[a], &keys[b]);
-            let c = if s.descending { c.reverse() } else { c };
-            c.then_with(|| risk_cmp(a, b))
-        }),
-    }
+    let ordered: Vec<HostId> = match sort {
+        None => {
+            let ids = state
+                .store
+                .list_host_ids(&filter, HostSort::default())
+                .await?;
+            let mut ranked: Vec<(HostId, Option<Risk>)> = ids
+                .into_iter()
+                .map(|id| (id, fleet.host_risk_memo(id, &facts)))
+                .collect();
+            if risk_reversed {
+                ranked.sort_by(|a, b| risk_cmp(b.1, a.1));
+            } else {
+                ranked.sort_by(|a, b| risk_cmp(a.1, b.1));
+            }
+            ranked.into_iter().map(|(id, _)| id).collect()
+        }
+        Some(s) => {
+            let keys = state.store.list_host_keys(&filter, s).await?;
+            let risks: Vec<Option<Risk>> = keys
+                .iter()
+                .map(|k| fleet.host_risk_memo(k.id, &facts))
+                .collect();
+            let mut order: Vec<usize> = (0..keys.len()).collect();
+            order.sort_by(|&a, &b| {
+                let c = column_cmp(s.key, &keys[a], &keys[b]);
+                let c = if s.descending { c.reverse() } else { c };
+                c.then_with(|| risk_cmp(risks[a], risks[b]))
+            });
+            order.into_iter().map(|i| keys[i].id).collect()
+        }
+    };
+    let total = i64::try_from(ordered.len()).unwrap_or(i64::MAX);
     let skip = usize::try_from(page.offset).unwrap_or(usize::MAX);
     let take = usize::try_from(page.limit).unwrap_or(usize::MAX);
-    let ids: Vec<HostId> = order
-        .iter()
-        .skip(skip)
-        .take(take)
-        .map(|&i| keys[i].id)
-        .collect();
+    let ids: Vec<HostId> = ordered.iter().skip(skip).take(take).copied().collect();
     let mut rows: std::collections::HashMap<HostId, Host> = if ids.is_empty() {
         std::collections::HashMap::new()
     } else {
         let mut f = filter.clone();
         // A page of every host (the exports) reads them by the filter, not by a list of ids.
-        if ids.len() < keys.len() {
+        if ids.len() < ordered.len() {
             f.host_ids = Some(ids.clone());
         }
         state
