@@ -93,7 +93,7 @@ pub struct HousekeepingSettings {
     /// SQLite: minutes between WAL checkpoints (`wal_checkpoint(TRUNCATE)`; 0: only SQLite's
     /// automatic ones).
     pub checkpoint_minutes: u32,
-    /// Hours between planner statistics refreshes (SQLite `ANALYZE` + `PRAGMA optimize`;
+    /// Hours between planner statistics refreshes (SQLite `ANALYZE`, tables under 10,000 rows left without statistics;
     /// 0: never). PostgreSQL leaves it to autovacuum.
     pub analyze_hours: u32,
     /// SQLite: days between `VACUUM`s (0: never; 7: weekly). `VACUUM` holds the write lock

@@ -164,6 +164,10 @@ pub fn sqlite_file(url: &str) -> Result<Option<std::path::PathBuf>, StoreError> 
     Ok(Some(opts.get_filename().to_owned()))
 }
 
+/// Below this many rows a table's (or index's) SQLite statistics are dropped after `ANALYZE`:
+/// taken while it is nearly empty, they would steer the planner to scans once it is large.
+pub const SMALL_TABLE_ROWS: i64 = 10_000;
+
 impl Store {
     /// Deletes (or, with `dry_run`, counts) the reports [`ReportRetention`] lets go: beyond
     /// the newest `keep` of their host or older than `older_than`, never a host's last report
@@ -305,7 +309,8 @@ impl Store {
     }
 
     /// Refreshes the query planner's statistics: SQLite `ANALYZE` with a bounded sample
-    /// (`analysis_limit`) then `PRAGMA optimize`; PostgreSQL `ANALYZE` (autovacuum does it too;
+    /// (tables and indexes under [`SMALL_TABLE_ROWS`] rows are left without statistics)
+    /// (`analysis_limit`); PostgreSQL `ANALYZE` (autovacuum does it too;
     /// this is for after a large import).
     pub async fn analyze(&self) -> Result<(), StoreError> {
         match &self.write {
@@ -315,7 +320,24 @@ impl Store {
                     .execute(&mut *c)
                     .await?;
                 sqlx::query("ANALYZE").execute(&mut *c).await?;
-                sqlx::query("PRAGMA optimize").execute(&mut *c).await?;
+                // Statistics of a nearly empty table outlive it: taken on a fresh store (the
+                // first tick analyzes at once) they told the planner that `exposures` had 24
+                // rows, and a report's read of its host's open exposures became a scan of
+                // every exposure of the fleet: ingest stalled at 6,000 hosts (issue 17).
+                // Without a row SQLite assumes a large table and uses the indexes; a table is
+                // analyzed again once it has grown.
+                sqlx::query(
+                    "DELETE FROM sqlite_stat1 WHERE \
+                     CAST(substr(stat, 1, instr(stat || ' ', ' ') - 1) AS INTEGER) < $1",
+                )
+                .bind(SMALL_TABLE_ROWS)
+                .execute(&mut *c)
+                .await?;
+                // Reloads the statistics the planner uses. (No `PRAGMA optimize` after it: it
+                // would analyze the small tables again.)
+                sqlx::query("ANALYZE sqlite_schema")
+                    .execute(&mut *c)
+                    .await?;
             }
             Db::Postgres(pool) => {
                 sqlx::query("ANALYZE").execute(pool).await?;

@@ -154,7 +154,9 @@ pub use history::{
     Change, ChangeKind, ChangesQuery, Exposure, ExposureCause, ExposureContext, ExposureNow,
     FleetDay, GroupTimeToPatch, NOT_REPORTING_SECS,
 };
-pub use housekeeping::{HousekeepingRun, MigrationStatus, ReportRetention, StaleHost, sqlite_file};
+pub use housekeeping::{
+    HousekeepingRun, MigrationStatus, ReportRetention, SMALL_TABLE_ROWS, StaleHost, sqlite_file,
+};
 pub use identity::{IdentityConflict, IdentityConflictId, NewIdentityConflict};
 pub use lock::ReevaluationLock;
 pub use model::*;

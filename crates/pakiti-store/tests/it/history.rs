@@ -517,3 +517,57 @@ async fn the_history_tick_reads_exposures_by_host_only() {
     conn.close().await.expect("close");
     db.finish().await;
 }
+
+/// Statistics taken while the store is nearly empty (the first housekeeping tick analyzes at
+/// once) must not steer a large store's plans: with `exposures` analyzed at 24 rows, SQLite
+/// read a report's host's open exposures by scanning every exposure of the fleet, and ingest
+/// stalled at 6,000 hosts (issue 17). After `Store::analyze` on a small store the read still
+/// looks the host up.
+#[tokio::test]
+async fn statistics_of_a_nearly_empty_store_do_not_turn_host_lookups_into_scans() {
+    use sqlx::Connection;
+    let (db, mut conn) = sqlite_connection().await;
+    for i in 0..24 {
+        sqlx::query(
+            "INSERT INTO exposures (host_id, hostname, cve, severity, advisory, began_at, \
+             began_cause, began_generation) VALUES ($1, 'h', $2, 'high', 'A', 1, 'report', 1)",
+        )
+        .bind(i % 3)
+        .bind(format!("CVE-2024-{i:04}"))
+        .execute(&mut conn)
+        .await
+        .expect("insert");
+    }
+    conn.close().await.expect("close");
+    db.store.analyze().await.expect("analyze");
+    let mut conn = sqlx::sqlite::SqliteConnection::connect_with(
+        &sqlx::sqlite::SqliteConnectOptions::new().filename(db.url.trim_start_matches("sqlite://")),
+    )
+    .await
+    .expect("connect");
+    let (stats,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'exposures'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("stats");
+    assert_eq!(stats, 0, "a 24-row table keeps no statistics");
+    let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
+        "EXPLAIN QUERY PLAN SELECT id, host_id, cve, fixed_version FROM exposures \
+         WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each($1))",
+    )
+    .bind("[1, 2]")
+    .fetch_all(&mut conn)
+    .await
+    .expect("explain");
+    let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+    assert!(
+        plan.iter().any(|p| p.starts_with("SEARCH exposures")),
+        "{plan:?}"
+    );
+    assert!(
+        !plan.iter().any(|p| p.starts_with("SCAN exposures")),
+        "{plan:?}"
+    );
+    conn.close().await.expect("close");
+    db.finish().await;
+}
