@@ -527,9 +527,8 @@ impl Fleet {
             .collect()
     }
 
-    /// Ids of hosts with a package named `name` installed (any version).
-    #[must_use]
-    pub fn hosts_with_package(&self, name: &str) -> Vec<HostId> {
+    /// The ids of the indexed package versions named `name`, ascending.
+    fn versions_named(&self, name: &str) -> Vec<u32> {
         let Some(n) = self.strings.get(name.trim()) else {
             return Vec::new();
         };
@@ -540,6 +539,13 @@ impl Fleet {
             .map(|(&id, _)| id)
             .collect();
         ids.sort_unstable();
+        ids
+    }
+
+    /// Ids of hosts with a package named `name` installed (any version).
+    #[must_use]
+    pub fn hosts_with_package(&self, name: &str) -> Vec<HostId> {
+        let ids = self.versions_named(name);
         self.hosts
             .iter()
             .filter(|h| ids.iter().any(|i| h.packages.binary_search(i).is_ok()))
@@ -557,19 +563,10 @@ impl Fleet {
         name: &str,
     ) -> FxHashMap<HostId, Vec<pakiti_core::package::InstalledPackage>> {
         let mut out = FxHashMap::default();
-        let Some(n) = self.strings.get(name.trim()) else {
-            return out;
-        };
-        let mut ids: Vec<u32> = self
-            .packages
-            .iter()
-            .filter(|(_, p)| p.name == n)
-            .map(|(&id, _)| id)
-            .collect();
+        let ids = self.versions_named(name);
         if ids.is_empty() {
             return out;
         }
-        ids.sort_unstable();
         for h in &self.hosts {
             let pkgs: Vec<_> = ids
                 .iter()

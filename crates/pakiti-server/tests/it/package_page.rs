@@ -16,26 +16,24 @@ async fn damage_package_lists(s: &TestServer, which: &str) -> u64 {
         "UPDATE host_packages SET ids = $1 WHERE host_id IN \
          (SELECT id FROM hosts WHERE {which})"
     );
+    // The same statement through either backend's pool.
+    macro_rules! run {
+        ($pool:ty) => {{
+            let pool = <$pool>::connect(s.url()).await.unwrap();
+            let n = sqlx::query(&damage)
+                .bind(vec![0x7fu8])
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected();
+            pool.close().await;
+            n
+        }};
+    }
     if s.url().starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(s.url()).await.unwrap();
-        let n = sqlx::query(&damage)
-            .bind(vec![0x7fu8])
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        pool.close().await;
-        n
+        run!(sqlx::PgPool)
     } else {
-        let pool = sqlx::SqlitePool::connect(s.url()).await.unwrap();
-        let n = sqlx::query(&damage)
-            .bind(vec![0x7fu8])
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        pool.close().await;
-        n
+        run!(sqlx::SqlitePool)
     }
 }
 
