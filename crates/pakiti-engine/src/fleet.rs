@@ -127,6 +127,18 @@ struct FCve {
     fixable_hosts: Vec<u32>,
 }
 
+/// What [`Fleet::host_facts`] knows of a host.
+pub struct FleetHostFacts<'a> {
+    /// Hostname.
+    pub hostname: &'a str,
+    /// Stream key, if the OS is known.
+    pub stream: Option<&'a str>,
+    /// Architecture.
+    pub arch: &'a str,
+    /// Enabled module streams.
+    pub modules: Vec<String>,
+}
+
 /// The in-memory fleet index.
 pub struct Fleet {
     strings: Strings,
@@ -587,18 +599,21 @@ impl Fleet {
         out
     }
 
-    /// The stream key, architecture and enabled module streams of a host the index knows.
+    /// The hostname, stream key, architecture and enabled module streams of a host the index
+    /// knows.
     #[must_use]
-    pub fn host_facts(&self, id: HostId) -> Option<(Option<&str>, &str, Vec<String>)> {
+    pub fn host_facts(&self, id: HostId) -> Option<FleetHostFacts<'_>> {
         let h = &self.hosts[*self.host_index.get(&id)? as usize];
-        Some((
-            h.stream.map(|s| self.strings.str(s)),
-            self.strings.str(h.arch),
-            h.modules
+        Some(FleetHostFacts {
+            hostname: self.strings.str(h.hostname),
+            stream: h.stream.map(|s| self.strings.str(s)),
+            arch: self.strings.str(h.arch),
+            modules: h
+                .modules
                 .iter()
                 .map(|&m| self.strings.str(m).to_owned())
                 .collect(),
-        ))
+        })
     }
 
     /// Whether the host reported a source name with any package; `None` for a host the index

@@ -93,12 +93,13 @@ pub async fn package_report(
         scope: viewer.scope.clone(),
         ..HostFilter::default()
     };
-    // The visible hosts' ids and names only; their facts and installed versions come from
-    // the fleet index. Only a host the index does not know yet (it reported after the index
-    // was built) is read from the store in full, with its package list.
-    let keys = state
+    // The visible hosts' ids only (one aggregated row, by hostname); their names, facts and
+    // installed versions come from the fleet index. Only a host the index does not know yet
+    // (it reported after the index was built) is read from the store in full, with its
+    // package list.
+    let ids = state
         .store
-        .list_host_keys(&filter, HostSort::default())
+        .list_host_ids(&filter, HostSort::default())
         .await?;
     let index = state.engine.updates().get();
     let fleet = state.engine.fleet().await?;
@@ -107,28 +108,28 @@ pub async fn package_report(
         std::collections::HashMap::new();
     let mut with: Vec<(HostView, Vec<InstalledPackage>)> = Vec::new();
     let mut without: Vec<HostView> = Vec::new();
-    for k in keys {
-        let (view, pkgs) = if let Some((stream, arch, modules)) = fleet.host_facts(k.id) {
-            let stream = stream.and_then(|s| {
+    for id in ids {
+        let (view, pkgs) = if let Some(f) = fleet.host_facts(id) {
+            let stream = f.stream.and_then(|s| {
                 streams
                     .entry(s.to_owned())
                     .or_insert_with(|| s.parse().ok())
                     .clone()
             });
             let view = HostView {
-                hostname: k.hostname,
+                hostname: f.hostname.to_owned(),
                 stream,
-                arch: arch.to_owned(),
-                modules,
+                arch: f.arch.to_owned(),
+                modules: f.modules,
             };
-            (view, installed.remove(&k.id).unwrap_or_default())
+            (view, installed.remove(&id).unwrap_or_default())
         } else {
-            let Some(h) = state.store.get_host(k.id).await? else {
+            let Some(h) = state.store.get_host(id).await? else {
                 continue;
             };
             let pkgs: Vec<InstalledPackage> = state
                 .store
-                .host_packages(k.id)
+                .host_packages(id)
                 .await?
                 .into_iter()
                 .map(|(_, p)| p)
@@ -296,12 +297,11 @@ pub async fn page(
     Query(q): Query<PackagePageQuery>,
 ) -> Result<Response, AppError> {
     let group = q.group.clone().filter(|g| !g.is_empty());
-    let (r, rows) = package_report(&state, &viewer, name.clone(), group.clone()).await?;
+    let (mut r, mut rows) = package_report(&state, &viewer, name.clone(), group.clone()).await?;
     let file = format!("package-{name}");
     if let Some(resp) = export::export(q.format.unwrap_or_default(), &file, &rows)? {
         return Ok(resp);
     }
-    let (mut r, mut rows) = (r, rows);
     let (outdated_total, missing_total, rows_total) =
         (r.outdated.len(), r.missing.len(), rows.len());
     r.outdated.truncate(PAGE_ROWS);
