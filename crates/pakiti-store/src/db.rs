@@ -151,6 +151,9 @@ pub(crate) trait Dialect: sqlx::Database {
     /// it (push the `ORDER BY` list, then `)`): one row instead of one per host (sqlx hands
     /// SQLite rows over one by one, ~8 µs each).
     const ID_AGG_OPEN: &'static str;
+    /// Opens an aggregate of the integer column `t` as one comma-separated text, in the order
+    /// that follows it (as [`Self::ID_AGG_OPEN`]).
+    const TOKEN_AGG_OPEN: &'static str;
     /// Reads the feed generation a report's answers are checked against.
     const GENERATION_CHECK: &'static str;
     /// Marks the package versions bound at `$2` evaluated for stream `$1`.
@@ -171,6 +174,7 @@ impl Dialect for Sqlite {
     const IN_LIST_CLOSE: &'static str = "))";
     const GREATEST: &'static str = "MAX";
     const ID_AGG_OPEN: &'static str = "group_concat(h.id, ',' ORDER BY ";
+    const TOKEN_AGG_OPEN: &'static str = "group_concat(t, ',' ORDER BY ";
     const INSERT_EVALUATED: &'static str = "INSERT INTO evaluated_packages (stream, package_version_id) \
          SELECT $1, value FROM json_each($2) WHERE true ON CONFLICT DO NOTHING";
     /// SQLite has one writer: the read inside the write transaction is the truth until it
@@ -225,6 +229,7 @@ impl Dialect for Postgres {
     const IN_LIST_CLOSE: &'static str = ")";
     const GREATEST: &'static str = "GREATEST";
     const ID_AGG_OPEN: &'static str = "string_agg(CAST(h.id AS TEXT), ',' ORDER BY ";
+    const TOKEN_AGG_OPEN: &'static str = "string_agg(CAST(t AS TEXT), ',' ORDER BY ";
     const INSERT_EVALUATED: &'static str = "INSERT INTO evaluated_packages (stream, package_version_id) \
          SELECT $1, UNNEST($2::bigint[]) ON CONFLICT DO NOTHING";
     /// Share-locked: a feed change takes the row `FOR UPDATE` first thing, so the two

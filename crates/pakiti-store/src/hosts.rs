@@ -5,10 +5,10 @@ use crate::codec::decode_ids;
 use crate::db::{Dialect, on};
 use crate::error::StoreError;
 use crate::model::{
-    Host, HostFilter, HostId, HostKey, HostPage, HostScope, HostSort, HostUpdateCounts,
+    Host, HostFilter, HostId, HostPage, HostRuns, HostScope, HostSort, HostUpdateCounts,
     PackageVersionId, Page,
 };
-use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, ts};
+use crate::shared::{HOST_COLUMNS, HostRow, PackageRow, host_order, host_order_primary, ts};
 use crate::store::Store;
 use pakiti_core::package::InstalledPackage;
 use sqlx::{Encode, QueryBuilder, Type};
@@ -202,26 +202,47 @@ impl Store {
         })
     }
 
-    /// The sort keys of every host `filter` matches, in the store's order for `sort` (what
-    /// the hosts list orders in memory before reading only its page: issue 17, reading every
-    /// host in full took 0.3 s at 10,000 hosts).
-    pub async fn list_host_keys(
+    /// The ids of every host `filter` matches in the store's order for `sort`, with where each
+    /// run of hosts equal in the sorted column starts, read as one aggregated row: a host
+    /// that ties with the one before it comes as its id, one that starts a run as its id
+    /// negated (issue 17: reading every host's sort keys row by row took 0.3–0.4 s at 50,000
+    /// hosts, most of it sqlx's per-row cost).
+    pub async fn list_host_runs(
         &self,
         filter: &HostFilter,
         sort: HostSort,
-    ) -> Result<Vec<HostKey>, StoreError> {
-        let keys: Vec<HostKey> = on!(&self.read, p => {
-            let mut qb = QueryBuilder::<DB>::new(
-                "SELECT h.id, h.hostname, g.name AS group_name, h.os_name, h.last_report_at, \
-                 h.pkg_count, h.cve_count AS cves, h.critical_count AS critical, \
-                 h.high_count AS high, h.tagged_count AS tagged, h.security_updates, \
-                 h.other_updates",
-            );
+    ) -> Result<HostRuns, StoreError> {
+        let (tokens,): (Option<String>,) = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT ");
+            qb.push(<DB as Dialect>::TOKEN_AGG_OPEN)
+                .push("rn) FROM (SELECT CASE WHEN ");
+            for (i, c) in host_order_primary(sort.key).iter().enumerate() {
+                if i > 0 {
+                    qb.push(" AND ");
+                }
+                qb.push(format!("{c} IS NOT DISTINCT FROM lag({c}) OVER w"));
+            }
+            qb.push(" THEN h.id ELSE -h.id END AS t, row_number() OVER w AS rn");
             host_filter(&mut qb, filter);
-            qb.push(" ORDER BY ").push(host_order(sort));
-            qb.build_query_as().fetch_all(p).await
+            qb.push(" WINDOW w AS (ORDER BY ")
+                .push(host_order(sort))
+                .push(")) AS r");
+            qb.build_query_as().fetch_one(p).await
         })?;
-        Ok(keys)
+        let mut runs = HostRuns::default();
+        for tok in tokens.as_deref().unwrap_or_default().split(',') {
+            if tok.is_empty() {
+                continue;
+            }
+            let t: i64 = tok
+                .parse()
+                .map_err(|_| StoreError::corrupt("host id list", "not a number"))?;
+            if t < 0 || runs.ids.is_empty() {
+                runs.starts.push(runs.ids.len());
+            }
+            runs.ids.push(t.abs());
+        }
+        Ok(runs)
     }
 
     /// The ids of every host `filter` matches, in the store's order for `sort`, read as one

@@ -602,36 +602,26 @@ pub struct HostPage {
     pub total: i64,
 }
 
-/// What the hosts list sorts by, for one host ([`Store::list_host_keys`](crate::Store::list_host_keys)):
-/// the list orders every matching host by these (and by risk, from memory), then reads only the
-/// page's hosts in full.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct HostKey {
-    /// Database id.
-    pub id: HostId,
-    /// Hostname.
-    pub hostname: String,
-    /// Host group.
-    #[sqlx(rename = "group_name")]
-    pub group: Option<String>,
-    /// Reported OS name.
-    pub os_name: String,
-    /// Last report time (Unix seconds).
-    pub last_report_at: i64,
-    /// Installed packages.
-    pub pkg_count: i64,
-    /// CVEs.
-    pub cves: i64,
-    /// Critical CVEs.
-    pub critical: i64,
-    /// High CVEs.
-    pub high: i64,
-    /// Tagged CVEs.
-    pub tagged: i64,
-    /// Pending security updates.
-    pub security_updates: i64,
-    /// Pending other updates.
-    pub other_updates: i64,
+/// Every host a filter matches, in a column's order, with where each run of hosts that tie on
+/// that column starts ([`Store::list_host_runs`](crate::Store::list_host_runs)): the hosts list
+/// breaks such ties by risk, from memory, and reads only its page's hosts in full.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostRuns {
+    /// Host ids in the column's order.
+    pub ids: Vec<HostId>,
+    /// Index in `ids` of the first host of each run of equal column values, ascending; the
+    /// first is 0 (when there is a host).
+    pub starts: Vec<usize>,
+}
+
+impl HostRuns {
+    /// The runs, as ranges of `ids`.
+    pub fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.starts.iter().enumerate().map(|(i, &s)| {
+            let end = self.starts.get(i + 1).copied().unwrap_or(self.ids.len());
+            s..end
+        })
+    }
 }
 
 /// A report claimed from the durable queue.

@@ -689,6 +689,24 @@ impl FindingRow {
 }
 
 /// The ORDER BY clause for a host listing; only fixed column names, never caller text.
+/// The columns of `key` whose equal values make hosts tie in [`host_order`] (the hosts list
+/// breaks such ties by risk).
+pub(crate) fn host_order_primary(key: crate::model::HostSortKey) -> &'static [&'static str] {
+    use crate::model::HostSortKey as K;
+    match key {
+        K::Hostname => &["h.hostname"],
+        K::LastReport => &["h.last_report_at"],
+        K::Cves => &["h.cve_count"],
+        K::Critical => &["h.critical_count"],
+        K::Packages => &["h.pkg_count"],
+        K::High => &["h.high_count"],
+        K::Tagged => &["h.tagged_count"],
+        K::Group => &["g.name"],
+        K::Os => &["h.os_name"],
+        K::SecurityUpdates => &["h.security_updates", "h.other_updates"],
+    }
+}
+
 pub(crate) fn host_order(sort: crate::model::HostSort) -> &'static str {
     use crate::model::HostSortKey as K;
     match (sort.key, sort.descending) {

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use pakiti_store::{Host, HostFilter, HostId, HostKey, HostSort, HostSortKey, Page};
+use pakiti_store::{Host, HostFilter, HostId, HostSort, HostSortKey, Page};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -192,25 +192,6 @@ fn fill_risk(
             risk
         })
         .collect()
-}
-
-/// The order of a host column as the store sorts it (ascending), for breaking its ties by
-/// risk in memory.
-fn column_cmp(key: HostSortKey, a: &HostKey, b: &HostKey) -> Ordering {
-    match key {
-        HostSortKey::Hostname => a.hostname.cmp(&b.hostname),
-        HostSortKey::LastReport => a.last_report_at.cmp(&b.last_report_at),
-        HostSortKey::Cves => a.cves.cmp(&b.cves),
-        HostSortKey::Critical => a.critical.cmp(&b.critical),
-        HostSortKey::Packages => a.pkg_count.cmp(&b.pkg_count),
-        HostSortKey::High => a.high.cmp(&b.high),
-        HostSortKey::Tagged => a.tagged.cmp(&b.tagged),
-        HostSortKey::Group => a.group.cmp(&b.group),
-        HostSortKey::Os => a.os_name.cmp(&b.os_name),
-        HostSortKey::SecurityUpdates => {
-            (a.security_updates, a.other_updates).cmp(&(b.security_updates, b.other_updates))
-        }
-    }
 }
 
 /// The sort asked for: `None` is the risk order (the default, or `risk`; `true`: reversed).
@@ -415,18 +396,27 @@ pub async fn query_hosts(
             ranked.into_iter().map(|(id, _)| id).collect()
         }
         Some(s) => {
-            let keys = state.store.list_host_keys(&filter, s).await?;
-            let risks: Vec<Option<Risk>> = keys
-                .iter()
-                .map(|k| fleet.host_risk_memo(k.id, &facts))
-                .collect();
-            let mut order: Vec<usize> = (0..keys.len()).collect();
-            order.sort_by(|&a, &b| {
-                let c = column_cmp(s.key, &keys[a], &keys[b]);
-                let c = if s.descending { c.reverse() } else { c };
-                c.then_with(|| risk_cmp(risks[a], risks[b]))
-            });
-            order.into_iter().map(|i| keys[i].id).collect()
+            // The store orders by the column and says where hosts tie on it; only the runs
+            // of ties that reach into the page are ordered by risk (a sort by hostname has
+            // none).
+            let runs = state.store.list_host_runs(&filter, s).await?;
+            let mut ids = runs.ids.clone();
+            let first = usize::try_from(page.offset).unwrap_or(usize::MAX);
+            let end = first.saturating_add(usize::try_from(page.limit).unwrap_or(usize::MAX));
+            for r in runs.ranges() {
+                if r.len() < 2 || r.end <= first || r.start >= end {
+                    continue;
+                }
+                let mut ranked: Vec<(HostId, Option<Risk>)> = runs.ids[r.clone()]
+                    .iter()
+                    .map(|&id| (id, fleet.host_risk_memo(id, &facts)))
+                    .collect();
+                ranked.sort_by(|a, b| risk_cmp(a.1, b.1));
+                for (slot, (id, _)) in ids[r].iter_mut().zip(ranked) {
+                    *slot = id;
+                }
+            }
+            ids
         }
     };
     let total = i64::try_from(ordered.len()).unwrap_or(i64::MAX);

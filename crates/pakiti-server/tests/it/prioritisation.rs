@@ -380,3 +380,83 @@ async fn a_malformed_prioritisation_file_fails_loudly() {
         s.finish().await;
     }
 }
+
+/// Issue 17: a column sort reads the hosts' ids with where the column's values tie as one
+/// row, and orders only the ties by risk; the order is the same whole and page by page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_17_a_column_sort_breaks_ties_by_risk_page_by_page() {
+    for db in databases().await {
+        let s = TestServer::start(db, |_| {}).await;
+        let b = s.backend();
+        s.import_feed("rhel-8", RHEL8.0, RHEL8.1).await;
+        for (list, host) in [
+            ("debian_12", "a.example.org"),
+            ("rhel_80", "z.example.org"),
+            ("debian_12", "b.example.org"),
+        ] {
+            let (status, body) = s.post_protocol4(&report(list, host)).await;
+            assert_eq!(status, 200, "{b}: {body}");
+        }
+        s.state.engine.fleet_up_to_date().await.unwrap();
+        let names = |v: &Value| -> Vec<String> {
+            v["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["hostname"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        // Every host is ungrouped: one run of ties, the vulnerable host first, then the
+        // store's order (hostname, ascending or descending with the column).
+        for (sort, want) in [
+            ("group", ["z.example.org", "a.example.org", "b.example.org"]),
+            (
+                "-group",
+                ["z.example.org", "b.example.org", "a.example.org"],
+            ),
+            (
+                "hostname",
+                ["a.example.org", "b.example.org", "z.example.org"],
+            ),
+            (
+                "-hostname",
+                ["z.example.org", "b.example.org", "a.example.org"],
+            ),
+            (
+                "packages",
+                ["a.example.org", "b.example.org", "z.example.org"],
+            ),
+        ] {
+            let (status, all) = s.get_json(&format!("/api/v1/hosts?sort={sort}")).await;
+            assert_eq!(status, 200, "{b}: {sort}");
+            assert_eq!(all["total"], 3, "{b}: {sort}");
+            let all = names(&all);
+            if sort == "packages" {
+                // Both Debian hosts have the same list: a run of two, by hostname (same
+                // risk); the RHEL host has more packages.
+                let (_, d) = s.get_json("/api/v1/hosts?sort=hostname").await;
+                let counts: Vec<i64> = d["hosts"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["packages"].as_i64().unwrap())
+                    .collect();
+                assert_eq!(counts[0], counts[1], "{b}");
+                assert!(counts[2] > counts[0], "{b}: {counts:?}");
+            }
+            assert_eq!(all, want, "{b}: sort={sort}");
+            let mut paged = Vec::new();
+            for offset in 0..3 {
+                let (status, p) = s
+                    .get_json(&format!(
+                        "/api/v1/hosts?sort={sort}&limit=1&offset={offset}"
+                    ))
+                    .await;
+                assert_eq!(status, 200, "{b}");
+                assert_eq!(p["total"], 3, "{b}");
+                paged.extend(names(&p));
+            }
+            assert_eq!(paged, all, "{b}: sort={sort}, one host per page");
+        }
+    }
+}

@@ -820,6 +820,82 @@ async fn fleet_reads_and_host_filters() {
                 .unwrap();
             assert_eq!(page.total, 3);
         }
+        // The hosts list's column order comes as ids with runs of equal column values
+        // (issue 17): the same order as `list_hosts`, runs split exactly where the column
+        // changes.
+        let column = |k: HostSortKey, h: &pakiti_store::Host| -> String {
+            match k {
+                HostSortKey::Hostname => h.hostname.clone(),
+                HostSortKey::LastReport => h.last_report_at.unix_timestamp().to_string(),
+                HostSortKey::Cves => h.counts.cves.to_string(),
+                HostSortKey::Critical => h.counts.critical.to_string(),
+                HostSortKey::Packages => h.pkg_count.to_string(),
+                HostSortKey::High => h.counts.high.to_string(),
+                HostSortKey::Tagged => h.counts.tagged.to_string(),
+                HostSortKey::Group => format!("{:?}", h.group),
+                HostSortKey::Os => h.facts.os_name.clone(),
+                HostSortKey::SecurityUpdates => {
+                    format!("{} {}", h.updates.security, h.updates.other)
+                }
+            }
+        };
+        let mut tied_somewhere = false;
+        for key in [
+            HostSortKey::Hostname,
+            HostSortKey::LastReport,
+            HostSortKey::Cves,
+            HostSortKey::Critical,
+            HostSortKey::Packages,
+            HostSortKey::High,
+            HostSortKey::Tagged,
+            HostSortKey::Group,
+            HostSortKey::Os,
+            HostSortKey::SecurityUpdates,
+        ] {
+            for descending in [false, true] {
+                let sort = HostSort { key, descending };
+                let full = s
+                    .list_hosts(&HostFilter::default(), sort, Page::default())
+                    .await
+                    .unwrap()
+                    .hosts;
+                let runs = s
+                    .list_host_runs(&HostFilter::default(), sort)
+                    .await
+                    .unwrap();
+                let ids: Vec<_> = full.iter().map(|h| h.id).collect();
+                assert_eq!(runs.ids, ids, "{sort:?}");
+                assert_eq!(runs.starts.first(), Some(&0), "{sort:?}");
+                for i in 1..full.len() {
+                    let same = column(key, &full[i]) == column(key, &full[i - 1]);
+                    tied_somewhere |= same;
+                    assert_eq!(
+                        runs.starts.contains(&i),
+                        !same,
+                        "{sort:?}: host {i} {:?} after {:?}",
+                        column(key, &full[i]),
+                        column(key, &full[i - 1])
+                    );
+                }
+                let covered: usize = runs.ranges().map(|r| r.len()).sum();
+                assert_eq!(covered, full.len());
+            }
+        }
+        assert!(
+            tied_somewhere,
+            "some column ties, or the runs are not tested"
+        );
+        let none = s
+            .list_host_runs(
+                &HostFilter {
+                    hostname_contains: Some("no such host".into()),
+                    ..HostFilter::default()
+                },
+                HostSort::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(none, pakiti_store::HostRuns::default());
     });
 }
 
