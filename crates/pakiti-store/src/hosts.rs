@@ -202,6 +202,19 @@ impl Store {
         })
     }
 
+    /// How many hosts `filter` matches (the front page's numbers: a count, not a page).
+    pub async fn count_hosts(&self, filter: &HostFilter) -> Result<i64, StoreError> {
+        if filter.host_ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
+        }
+        let (total,): (i64,) = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new("SELECT COUNT(*)");
+            host_filter(&mut qb, filter);
+            qb.build_query_as().fetch_one(p).await
+        })?;
+        Ok(total)
+    }
+
     /// The ids of every host `filter` matches in the store's order for `sort`, with where each
     /// run of hosts equal in the sorted column starts, read as one aggregated row: a host
     /// that ties with the one before it comes as its id, one that starts a run as its id

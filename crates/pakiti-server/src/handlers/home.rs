@@ -17,7 +17,7 @@ use utoipa::IntoParams;
 use crate::api_types::{ApiSummary, ApiSummaryItem, rfc3339};
 use crate::auth::Viewer;
 use crate::error::AppError;
-use crate::handlers::hosts::{HostsQuery, filter_qs, query_hosts};
+use crate::handlers::hosts::{HostsQuery, count_hosts, filter_qs};
 use crate::handlers::{feeds, refused, repositories};
 use crate::state::AppState;
 use crate::web::{VERSION, enc, render};
@@ -43,7 +43,7 @@ async fn host_item(
     label: &str,
     q: HostsQuery,
 ) -> Result<ApiSummaryItem, AppError> {
-    let count = query_hosts(state, viewer, &q, false).await?.total;
+    let count = count_hosts(state, viewer, &q).await?;
     Ok(ApiSummaryItem {
         key: key.to_owned(),
         label: label.to_owned(),
@@ -75,9 +75,7 @@ pub async fn summary(
             (t, rfc3339(t))
         }
     };
-    let hosts = query_hosts(state, viewer, &HostsQuery::default(), false)
-        .await?
-        .total;
+    let hosts = count_hosts(state, viewer, &HostsQuery::default()).await?;
     let facts = state.engine.cve_facts();
     let mut items = vec![
         host_item(

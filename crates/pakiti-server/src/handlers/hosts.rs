@@ -345,6 +345,20 @@ pub async fn host_filter(
     })
 }
 
+/// How many hosts `q` matches: the total of [`query_hosts`] without ordering or reading any
+/// host (the front page counts eight lists).
+///
+/// # Errors
+/// Bad parameters (400) or a store failure (500).
+pub async fn count_hosts(
+    state: &AppState,
+    viewer: &Viewer,
+    q: &HostsQuery,
+) -> Result<i64, AppError> {
+    let filter = host_filter(state, viewer, q).await?;
+    Ok(state.store.count_hosts(&filter).await?)
+}
+
 /// A page of hosts for `q` (`all`: every matching host, for exports).
 ///
 /// # Errors
