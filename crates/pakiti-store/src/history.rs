@@ -498,14 +498,17 @@ impl Store {
         // instead (`exposures_began`) reads every one of them: after a fleet enrolled, tens of
         // millions (issue 17: 11–18 s at 30,000 hosts on PostgreSQL). Deleted hosts' history
         // is left out as the hosts list leaves them out.
-        // One aggregated row, not one per host (`Dialect::ID_AGG_OPEN`).
+        // A scalar subquery with `LIMIT 1`, not `EXISTS`: PostgreSQL turns an `EXISTS` into a
+        // semi-join and, its estimates off after an enrolment, hashed every open exposure
+        // (41.6 s at 100,000 hosts; 1.5 s this way, one index probe per host). One
+        // aggregated row, not one per host (`Dialect::ID_AGG_OPEN`).
         let (ids,): (Option<String>,) = on!(&self.read, p => {
             let mut qb = QueryBuilder::<DB>::new("SELECT ");
             qb.push(<DB as crate::db::Dialect>::ID_AGG_OPEN)
-                .push("h.id) FROM hosts h WHERE EXISTS (SELECT 1 FROM exposures e \
+                .push("h.id) FROM hosts h WHERE (SELECT 1 FROM exposures e \
                        WHERE e.host_id = h.id AND e.began_at >= ")
                 .push_bind(ts(since))
-                .push(" AND e.ended_at IS NULL AND e.began_cause <> 'baseline')");
+                .push(" AND e.ended_at IS NULL AND e.began_cause <> 'baseline' LIMIT 1) IS NOT NULL");
             qb.build_query_as().fetch_one(p).await
         })?;
         crate::hosts::parse_id_list(ids.as_deref())

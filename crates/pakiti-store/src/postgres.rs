@@ -25,7 +25,10 @@ type Tx = Transaction<'static, Postgres>;
 /// When the URL does not parse, the server cannot be reached, or a migration fails.
 pub(crate) async fn open(url: &str) -> Result<PgPool, StoreError> {
     // Loading every advisory at start legitimately takes seconds on large feeds.
+    // No JIT: the whole-fleet reads of the pages cost enough to cross `jit_above_cost`, and
+    // compiling them took ~0.2 s of each (issue 17, 100,000 hosts) for no gain.
     let opts = PgConnectOptions::from_str(url)?
+        .options([("jit", "off")])
         .log_slow_statements(log::LevelFilter::Warn, std::time::Duration::from_secs(10));
     let pool = PgPoolOptions::new()
         .max_connections(10)
