@@ -184,6 +184,23 @@ pub(crate) fn findings(h: &serde_json::Value) -> Vec<(String, String, String)> {
     out
 }
 
+/// A host of the crash test with a kernel older than the running one installed beside it.
+const OLD_KERNEL_HOST: &str = "crash-old-kernel.example.org";
+
+/// The report the crash test's host `name` sends: rocky 8's, and for [`OLD_KERNEL_HOST`] an
+/// older `kernel-core` too (4.18.0-80, RHEL 8.0's; the host runs 4.18.0-305.3.1).
+fn crash_report(name: &str) -> pakiti_api::report::Report {
+    let mut r = report("rocky_8", name);
+    if name == OLD_KERNEL_HOST {
+        r.packages.push(pakiti_api::report::Package::new(
+            "kernel-core",
+            "4.18.0-80.el8",
+            "x86_64",
+        ));
+    }
+    r
+}
+
 /// Issue #16 D2: reports saved but not evaluated when the server is killed are evaluated by
 /// the next server, which shows them as "evaluation pending" (never clean) until then; the
 /// agent's identical re-send is not taken for "unchanged and clean".
@@ -207,6 +224,7 @@ async fn issue_16_d2_a_server_killed_between_save_and_evaluation() {
             "crash1.example.org",
             "crash2.example.org",
             "crash3.example.org",
+            OLD_KERNEL_HOST,
         ];
         let mut posts = Vec::new();
         for name in names {
@@ -215,7 +233,7 @@ async fn issue_16_d2_a_server_killed_between_save_and_evaluation() {
                 reqwest::Client::new()
                     .post(format!("{base}/feed/?protocol=5"))
                     .header("content-type", "text/plain")
-                    .body(pakiti_api::protocol5::render(&report("rocky_8", name)))
+                    .body(pakiti_api::protocol5::render(&crash_report(name)))
                     .send()
                     .await
                     .map(|r| r.status().as_u16())
@@ -248,6 +266,9 @@ async fn issue_16_d2_a_server_killed_between_save_and_evaluation() {
         assert!(!want.is_empty());
         for name in names {
             let h = host_when(&base, name, |h| h["evaluation_pending"] == false).await;
+            if name == OLD_KERNEL_HOST {
+                continue;
+            }
             assert_eq!(h["covered"], true);
             assert!(
                 h["cve_count"].as_i64().unwrap() > 0,
@@ -256,6 +277,38 @@ async fn issue_16_d2_a_server_killed_between_save_and_evaluation() {
             );
             assert_eq!(findings(&h), want, "{}: {name}", db.backend);
         }
+        // A pending report is finished as ingest evaluates it: an installed kernel older
+        // than the running one does not count (issue 17: the tick's finish counted it). The
+        // same report sent to the running server is the reference; the same again with the
+        // running kernel unknown (nothing is old then) shows the old kernel has findings.
+        let recovered =
+            host_when(&base, OLD_KERNEL_HOST, |h| h["evaluation_pending"] == false).await;
+        assert_eq!(
+            recovered["old_kernels"][0]["name"], "kernel-core",
+            "{recovered:#}"
+        );
+        let mut control = crash_report(OLD_KERNEL_HOST);
+        control.hostname = "control.example.org".into();
+        let (status, text) = post(&base, &control).await;
+        assert_eq!(status, 200, "{text}");
+        let mut unknown = crash_report(OLD_KERNEL_HOST);
+        unknown.hostname = "unknown-kernel.example.org".into();
+        unknown.kernel = "unknown".into();
+        let (status, text) = post(&base, &unknown).await;
+        assert_eq!(status, 200, "{text}");
+        let control = host(&base, "control.example.org").await;
+        let unknown = host(&base, "unknown-kernel.example.org").await;
+        assert!(
+            unknown["cve_count"].as_i64().unwrap() > control["cve_count"].as_i64().unwrap(),
+            "{}: the old kernel has findings of its own",
+            db.backend
+        );
+        assert_eq!(
+            recovered["cve_count"], control["cve_count"],
+            "{}: finished after a restart as at ingest",
+            db.backend
+        );
+        assert_eq!(recovered["cves_by_severity"], control["cves_by_severity"]);
         // The agent sends the same report again: still evaluated, nothing lost.
         let before = host(&base, names[0]).await;
         let (status, text) = post(&base, &report("rocky_8", names[0])).await;
