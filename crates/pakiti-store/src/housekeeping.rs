@@ -346,6 +346,23 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the store's statistics are left to us: PostgreSQL with `autovacuum` off (then
+    /// nothing else analyzes it, and plans go wrong as tables grow: issue 17 met a front-page
+    /// query that took 41 s at 100,000 hosts on a server without it). SQLite: `false`
+    /// (housekeeping always analyzes it).
+    ///
+    /// # Errors
+    /// The database cannot be asked.
+    pub async fn autovacuum_off(&self) -> Result<bool, StoreError> {
+        let Db::Postgres(pool) = &self.write else {
+            return Ok(false);
+        };
+        let (on,): (String,) = sqlx::query_as("SELECT current_setting('autovacuum')")
+            .fetch_one(pool)
+            .await?;
+        Ok(on == "off")
+    }
+
     /// SQLite: rewrites the database file without its free pages (`VACUUM`; it holds the
     /// write lock throughout, so reports wait). PostgreSQL: nothing (autovacuum). Returns
     /// whether it ran.

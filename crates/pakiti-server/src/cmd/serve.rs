@@ -114,6 +114,13 @@ pub async fn run(settings: Settings, demo: bool) -> Result<()> {
         .into_iter()
         .flatten()
         .find(|a| !a.ip().is_loopback());
+    if state.store.autovacuum_off().await.unwrap_or(false) {
+        tracing::warn!(
+            "PostgreSQL runs with autovacuum off: pakiti analyzes the database every \
+             [housekeeping] analyze_hours, but nothing vacuums it (dead rows of hosts and \
+             findings pile up); turn autovacuum on or VACUUM regularly"
+        );
+    }
     if state.settings.auth.mode == crate::settings::AuthMode::None
         && let Some(listen) = public
     {

@@ -1,6 +1,7 @@
 //! Housekeeping (issue 15): report-history retention (count and age), pruning of ended
 //! exposures, purging hosts not seen for N days, and SQLite maintenance (WAL checkpoint,
-//! `ANALYZE`, `VACUUM`), all per `[housekeeping]`.
+//! `ANALYZE`, `VACUUM`; `ANALYZE` on PostgreSQL too when its autovacuum is off), all per
+//! `[housekeeping]`.
 //!
 //! [`tick`] runs on the server's 30 s tick and does each task only when it is due: the store
 //! records when each last ran (`Store::claim_housekeeping_task`), so a restart does not repeat
@@ -66,7 +67,9 @@ pub async fn tick(st: &AppState, now: OffsetDateTime) {
         // Frequent and cheap: not worth a row in the run log by itself.
         maintain(st, "checkpoint", &mut r).await;
     }
-    if st.store.is_sqlite() && due(st, "analyze", now, hours(hk.analyze_hours)).await {
+    // PostgreSQL analyzes itself (autovacuum) unless that is off: then we do, as on SQLite.
+    let analyze_ours = st.store.is_sqlite() || st.store.autovacuum_off().await.unwrap_or(false);
+    if analyze_ours && due(st, "analyze", now, hours(hk.analyze_hours)).await {
         maintain(st, "analyze", &mut r).await;
         record = true;
     }
