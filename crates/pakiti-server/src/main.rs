@@ -2,6 +2,12 @@
 // Doc comments here are the `--help` text clap prints: URLs in them stay plain for the terminal.
 #![allow(rustdoc::bare_urls)]
 use std::net::SocketAddr;
+
+/// mimalloc instead of glibc's malloc (issue 17): the server's work is many short-lived
+/// allocations on a few threads (report parsing, evaluation, page rows); glibc's arenas kept
+/// freed memory from rebuilt fleet indexes and spent much of a report's CPU in malloc/free.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
