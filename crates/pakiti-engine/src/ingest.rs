@@ -490,6 +490,13 @@ pub async fn process(
     let scheme = stream
         .as_ref()
         .map_or(pakiti_core::version::Scheme::Rpm, OsStream::scheme);
+    // Which installed packages are kernels older than the running one (none without a
+    // stream): worked out once, kept in the facts and left out of the counts below.
+    let old_kernels: Vec<bool> = if stream.is_some() {
+        kernel::old_kernels(scheme, &report.kernel, &packages)
+    } else {
+        vec![false; packages.len()]
+    };
     let facts = HostFacts {
         domain: domain_of(&identity.hostname),
         group: report
@@ -509,15 +516,11 @@ pub async fn process(
         modules: modules.clone(),
         module_streams,
         problems: problems_of(report),
-        old_kernels: if stream.is_some() {
-            kernel::old_kernels(scheme, &report.kernel, &packages)
-                .iter()
-                .enumerate()
-                .filter_map(|(i, old)| old.then_some(i))
-                .collect()
-        } else {
-            Vec::new()
-        },
+        old_kernels: old_kernels
+            .iter()
+            .enumerate()
+            .filter_map(|(i, old)| old.then_some(i))
+            .collect(),
     };
     let packages = Arc::new(packages);
     let identity_key = identity.clone();
@@ -575,8 +578,9 @@ pub async fn process(
             let names = policy.has_exceptions();
             // Installed kernels older than the running one are not findings (the store keeps
             // them out of the host's findings the same way: `Host::old_kernels`).
-            let old: FxHashSet<i64> = kernel::old_kernels(scheme, &report.kernel, &packages)
-                .into_iter()
+            let old: FxHashSet<i64> = old_kernels
+                .iter()
+                .copied()
                 .zip(saved.package_ids.iter())
                 .filter(|(o, _)| *o)
                 .map(|(_, id)| *id)

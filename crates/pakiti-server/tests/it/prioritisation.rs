@@ -406,7 +406,7 @@ async fn issue_17_a_column_sort_breaks_ties_by_risk_page_by_page() {
                 .map(|h| h["hostname"].as_str().unwrap().to_owned())
                 .collect()
         };
-        // Every host is ungrouped: one run of ties, the vulnerable host first, then the
+        // Every host is in site-a: one run of ties, the vulnerable host first, then the
         // store's order (hostname, ascending or descending with the column).
         for (sort, want) in [
             ("group", ["z.example.org", "a.example.org", "b.example.org"]),
