@@ -1,13 +1,18 @@
 //! The process-local caches of the hot report path.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::history::Detail;
 
 /// Process-local caches of facts that never change once committed, so that the hot report
 /// path skips most lookups:
 ///
 /// - a package version's id (`package_versions` rows are never updated or deleted);
 /// - that a (stream, package version) was evaluated (markers are never deleted: a feed change
-///   re-evaluates through `stale_keys` and replaces findings, not markers).
+///   re-evaluates through `stale_keys` and replaces findings, not markers);
+/// - an exposure detail's id and what it is (`exposure_details` rows are never updated or
+///   deleted).
 ///
 /// Entries are added only after the transaction that wrote or read them commits. Another
 /// process's additions are simply not cached and get looked up. The caches are dropped
@@ -16,6 +21,14 @@ use std::collections::HashMap;
 pub(crate) struct Caches {
     packages: std::sync::Mutex<HashMap<Box<[u8]>, i64>>,
     evaluated: std::sync::Mutex<HashMap<Box<str>, std::collections::HashSet<i64>>>,
+    details: std::sync::Mutex<DetailCache>,
+}
+
+/// Exposure details both ways.
+#[derive(Debug, Default)]
+struct DetailCache {
+    by_key: HashMap<Arc<Detail>, i64>,
+    by_id: HashMap<i64, Arc<Detail>>,
 }
 
 const CACHE_LIMIT: usize = 2_000_000;
@@ -83,5 +96,56 @@ impl Caches {
                 map.insert(stream.into(), ids.into_iter().collect());
             }
         }
+    }
+
+    /// Cached ids of `keys` (`None` where unknown).
+    pub(crate) fn detail_ids(&self, keys: &[&Detail]) -> Vec<Option<i64>> {
+        let map = self
+            .details
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        keys.iter().map(|k| map.by_key.get(*k).copied()).collect()
+    }
+
+    /// The cached details of `ids`, and the ids not cached.
+    pub(crate) fn details_of(&self, ids: &[i64]) -> (HashMap<i64, Arc<Detail>>, Vec<i64>) {
+        let map = self
+            .details
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match map.by_id.get(id) {
+                Some(d) => {
+                    found.insert(*id, Arc::clone(d));
+                }
+                None => missing.push(*id),
+            }
+        }
+        (found, missing)
+    }
+
+    /// Adds committed details; returns them shared.
+    pub(crate) fn add_details(
+        &self,
+        entries: impl IntoIterator<Item = (i64, Detail)>,
+    ) -> Vec<(i64, Arc<Detail>)> {
+        let mut map = self
+            .details
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.by_id.len() > CACHE_LIMIT {
+            map.by_id.clear();
+            map.by_key.clear();
+        }
+        entries
+            .into_iter()
+            .map(|(id, d)| {
+                let d = Arc::clone(map.by_id.entry(id).or_insert_with(|| Arc::new(d)));
+                map.by_key.insert(Arc::clone(&d), id);
+                (id, d)
+            })
+            .collect()
     }
 }

@@ -4,16 +4,21 @@
 //!
 //! # Decisions
 //!
+//! - **Stored as sets** (issue 17, `history/sets.rs`): a row of `exposures` is a set of one
+//!   host's exposures that began together and, once ended, ended together, naming interned
+//!   details (`exposure_details`) in an id blob, with its counts by severity. A host's first
+//!   report writes one row, not one per CVE (the history was ~90% of the store). The
+//!   [`Exposure`] and [`Change`] values read from it are per (host, CVE), as before.
 //! - **Diffed where the findings are written.** A host's exposures are brought to its current
 //!   CVE set in the same transaction that writes its counts ([`sync_exposures_in`], called by
 //!   `finish_reports` and [`Store::update_hosts_counts_and_exposures`]): one read of the host's
-//!   open exposures (by the partial unique index) and statements only for what changed. The
+//!   open sets (by the partial index on open rows) and statements only for what changed. The
 //!   unchanged-report path does not touch them. Invariant: the open exposures
 //!   (`ended_at IS NULL`) of every host are exactly the CVEs its counts count.
-//! - **What the feeds said then** is copied onto the row when the exposure begins: the most
-//!   severe advisory, its severity, the fixed version then known and the advisory's issued
-//!   date, the feed generation. A fix that becomes known while the exposure is open sets
-//!   `fixed_version` and `fix_known_at` then.
+//! - **What the feeds said then** is kept with the exposure when it begins: the most severe
+//!   advisory, its severity, the fixed version then known and the advisory's issued date, the
+//!   feed generation. A fix that becomes known while the exposure is open moves it to a set
+//!   whose `fix_known_at` is then, with the fixing advisory's detail.
 //! - **Host name, group and domain are copied** onto exposures, `history_hosts` and
 //!   snapshots: a deleted host's history stays readable and viewer scopes apply without the
 //!   host row.
@@ -23,12 +28,13 @@
 //!   that ended are written once to `fleet_snapshots` (back-filled the same way), today is
 //!   computed live. A host that did not report still counts with its last state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use pakiti_core::advisory::Severity;
 use sqlx::QueryBuilder;
 use time::{Date, OffsetDateTime};
 
+use crate::cache::Caches;
 use crate::db::{Dialect, Tx, on};
 use crate::error::StoreError;
 use crate::findings::write_counts_in;
@@ -37,7 +43,11 @@ use crate::shared::{from_ts, ts};
 use crate::store::Store;
 
 mod report_packages;
+mod sets;
 mod snapshots;
+
+pub(crate) use sets::Detail;
+use sets::{Expanded, SET_COLUMNS, SetRow};
 
 use snapshots::day_start;
 pub use snapshots::{FleetDay, NOT_REPORTING_SECS};
@@ -217,54 +227,29 @@ pub struct GroupTimeToPatch {
 /// An exposure fixed by a report: group, fix issued, fix known at, ended at.
 type FixedRow = (Option<String>, Option<String>, Option<i64>, i64);
 
-/// A host's open exposures as read for diffing: row id, CVE, fixed version.
-type OpenRow = (i64, i64, String, Option<String>);
-
-const EXPOSURE_COLUMNS: &str = "id, host_id, hostname, host_group, cve, severity, advisory, \
-    fixed_version, fix_issued, fix_known_at, began_at, began_cause, began_report, ended_at, \
-    ended_cause, ended_report";
-
-#[derive(sqlx::FromRow)]
-struct ExposureRow {
-    id: i64,
-    host_id: i64,
-    hostname: String,
-    host_group: Option<String>,
-    cve: String,
-    severity: String,
-    advisory: String,
-    fixed_version: Option<String>,
-    fix_issued: Option<String>,
-    fix_known_at: Option<i64>,
-    began_at: i64,
-    began_cause: String,
-    began_report: Option<i64>,
-    ended_at: Option<i64>,
-    ended_cause: Option<String>,
-    ended_report: Option<i64>,
-}
-
-impl ExposureRow {
-    fn into_exposure(self) -> Result<Exposure, StoreError> {
-        Ok(Exposure {
-            id: self.id,
-            host_id: self.host_id,
-            hostname: self.hostname,
-            host_group: self.host_group,
-            cve: self.cve,
-            severity: self.severity,
-            advisory: self.advisory,
-            fixed_version: self.fixed_version,
-            fix_issued: self.fix_issued,
-            fix_known_at: self.fix_known_at.map(from_ts).transpose()?,
-            began_at: from_ts(self.began_at)?,
-            began_cause: self.began_cause,
-            began_report: self.began_report,
-            ended_at: self.ended_at.map(from_ts).transpose()?,
-            ended_cause: self.ended_cause,
-            ended_report: self.ended_report,
-        })
-    }
+/// One exposure of a set.
+fn exposure_of(row: &SetRow, d: &Detail) -> Result<Exposure, StoreError> {
+    Ok(Exposure {
+        id: row.id,
+        host_id: row.host_id,
+        hostname: row.hostname.clone(),
+        host_group: row.host_group.clone(),
+        cve: d.cve.clone(),
+        severity: d.severity.clone(),
+        advisory: d.advisory.clone(),
+        fixed_version: d.fixed_version.clone(),
+        fix_issued: d.fix_issued.clone(),
+        fix_known_at: match d.fixed_version {
+            Some(_) => row.fix_known_at.map(from_ts).transpose()?,
+            None => None,
+        },
+        began_at: from_ts(row.began_at)?,
+        began_cause: row.began_cause.clone(),
+        began_report: row.began_report,
+        ended_at: row.ended_at.map(from_ts).transpose()?,
+        ended_cause: row.ended_cause.clone(),
+        ended_report: row.ended_report,
+    })
 }
 
 /// ` AND (…)` limiting rows whose group, domain and host name are in the named columns to
@@ -302,129 +287,18 @@ fn push_scope_on<'a, DB>(
     qb.push(")");
 }
 
-/// The open exposures of `hosts`.
-async fn open_of(tx: &mut Tx, hosts: &[HostId]) -> Result<Vec<OpenRow>, StoreError> {
-    if hosts.is_empty() {
-        return Ok(Vec::new());
-    }
-    Ok(on!(&mut *tx, t => sqlx::query_as(&format!(
-        "SELECT id, host_id, cve, fixed_version FROM exposures \
-         WHERE ended_at IS NULL AND host_id {}",
-        DB::in_list(1)
-    ))
-    .bind(DB::ids(hosts))
-    .fetch_all(&mut **t).await)?)
-}
-
-/// Brings `host`'s open exposures to `now` inside `tx`: ends those no longer in it, begins
-/// the new ones, records a fix that became known. `open` are the host's open exposures as read
-/// in this transaction. Returns (gained, lost).
-async fn apply_in(
-    tx: &mut Tx,
-    host: HostId,
-    open: &[(i64, &str, Option<&str>)],
-    now: &[ExposureNow],
-    ctx: &ExposureContext,
-) -> Result<(usize, usize), StoreError> {
-    let at = ts(ctx.at);
-    let wanted: HashMap<&str, &ExposureNow> = now.iter().map(|e| (e.cve.as_str(), e)).collect();
-    let have: HashMap<&str, (i64, Option<&str>)> =
-        open.iter().map(|(id, c, f)| (*c, (*id, *f))).collect();
-    let ended: Vec<i64> = open
-        .iter()
-        .filter(|(_, c, _)| !wanted.contains_key(c))
-        .map(|(id, _, _)| *id)
-        .collect();
-    if !ended.is_empty() {
-        on!(&mut *tx, t => sqlx::query(&format!(
-            "UPDATE exposures SET ended_at = $1, ended_cause = $2, ended_report = $3, \
-             ended_generation = $4 WHERE id {}",
-            DB::in_list(5)
-        ))
-        .bind(at)
-        .bind(ctx.cause.as_str())
-        .bind(ctx.report)
-        .bind(ctx.generation)
-        .bind(DB::ids(&ended))
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-    }
-    // A fix that became known while the exposure is open: when it became known counts for
-    // time-to-patch.
-    for e in now {
-        if let (Some((id, None)), Some(fixed)) = (have.get(e.cve.as_str()), &e.fixed_version) {
-            on!(&mut *tx, t => sqlx::query(
-                "UPDATE exposures SET fixed_version = $2, fix_issued = $3, fix_known_at = $4 \
-                 WHERE id = $1",
-            )
-            .bind(*id)
-            .bind(fixed)
-            .bind(&e.fix_issued)
-            .bind(at)
-            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-        }
-    }
-    let mut gained: Vec<&ExposureNow> = now
-        .iter()
-        .filter(|e| !have.contains_key(e.cve.as_str()))
-        .collect();
-    gained.sort_by(|a, b| a.cve.cmp(&b.cve));
-    gained.dedup_by(|a, b| a.cve == b.cve);
-    if !gained.is_empty() {
-        let who: Option<(String, Option<String>, Option<String>)> = on!(&mut *tx, t => sqlx::query_as(
-            "SELECT h.hostname, g.name, h.domain FROM hosts h \
-             LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
-        )
-        .bind(host)
-        .fetch_optional(&mut **t).await)?;
-        let Some((hostname, group, domain)) = who else {
-            return Ok((0, ended.len()));
-        };
-        // 15 binds a row.
-        for chunk in gained.chunks(1_000) {
-            on!(&mut *tx, t => {
-                let mut qb = QueryBuilder::<DB>::new(
-                    "INSERT INTO exposures (host_id, hostname, host_group, domain, cve, severity, \
-                     advisory, fixed_version, fix_issued, fix_known_at, began_at, began_cause, \
-                     began_report, began_generation) ",
-                );
-                qb.push_values(chunk, |mut b, e| {
-                    b.push_bind(host)
-                        .push_bind(hostname.clone())
-                        .push_bind(group.clone())
-                        .push_bind(domain.clone())
-                        .push_bind(e.cve.clone())
-                        .push_bind(e.severity.as_str())
-                        .push_bind(e.advisory.clone())
-                        .push_bind(e.fixed_version.clone())
-                        .push_bind(e.fix_issued.clone())
-                        .push_bind(e.fixed_version.as_ref().map(|_| at))
-                        .push_bind(at)
-                        .push_bind(ctx.cause.as_str())
-                        .push_bind(ctx.report)
-                        .push_bind(ctx.generation);
-                });
-                // A concurrent writer that began the same exposure first wins.
-                qb.push(" ON CONFLICT (host_id, cve) WHERE ended_at IS NULL DO NOTHING");
-                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
-            })?;
-        }
-    }
-    Ok((gained.len(), ended.len()))
-}
-
-/// Brings `host`'s open exposures to `now` inside `tx` (see [`apply_in`]).
+/// Brings `host`'s open exposures to `now` inside `tx` (see [`sets::apply_in`]); `ids` holds
+/// the interned ids of `now`'s details ([`Store::intern_details`]).
 pub(crate) async fn sync_exposures_in(
     tx: &mut Tx,
+    caches: &Caches,
     host: HostId,
     now: &[ExposureNow],
+    ids: &HashMap<Detail, i64>,
     ctx: &ExposureContext,
 ) -> Result<(usize, usize), StoreError> {
-    let open = open_of(tx, &[host]).await?;
-    let open: Vec<(i64, &str, Option<&str>)> = open
-        .iter()
-        .map(|(id, _, c, f)| (*id, c.as_str(), f.as_deref()))
-        .collect();
-    apply_in(tx, host, &open, now, ctx).await
+    let open = sets::open_sets_in(tx, caches, &[host]).await?;
+    sets::apply_in(tx, host, &open, now, ids, ctx).await
 }
 
 impl Store {
@@ -442,6 +316,9 @@ impl Store {
         if counts.is_empty() && exposures.is_empty() {
             return Ok((0, 0));
         }
+        let ids = self
+            .intern_details(exposures.iter().flat_map(|(_, now)| now))
+            .await?;
         let mut tx = self.begin().await?;
         let mut hosts: Vec<HostId> = exposures.iter().map(|(h, _)| *h).collect();
         hosts.sort_unstable();
@@ -463,10 +340,10 @@ impl Store {
         for (host, c) in counts {
             write_counts_in(&mut tx, *host, c, None).await?;
         }
-        let mut open: HashMap<HostId, Vec<(i64, String, Option<String>)>> = HashMap::new();
+        let mut open: HashMap<HostId, Vec<Expanded>> = HashMap::new();
         for chunk in hosts.chunks(5_000) {
-            for (id, host, cve, fixed) in open_of(&mut tx, chunk).await? {
-                open.entry(host).or_default().push((id, cve, fixed));
+            for (row, details) in sets::open_sets_in(&mut tx, &self.caches, chunk).await? {
+                open.entry(row.host_id).or_default().push((row, details));
             }
         }
         let (mut gained, mut lost) = (0, 0);
@@ -475,11 +352,7 @@ impl Store {
                 continue;
             }
             let rows = open.get(host).map(Vec::as_slice).unwrap_or_default();
-            let rows: Vec<(i64, &str, Option<&str>)> = rows
-                .iter()
-                .map(|(id, c, f)| (*id, c.as_str(), f.as_deref()))
-                .collect();
-            let (g, l) = apply_in(&mut tx, *host, &rows, now, ctx).await?;
+            let (g, l) = sets::apply_in(&mut tx, *host, rows, now, &ids, ctx).await?;
             gained += g;
             lost += l;
         }
@@ -681,22 +554,45 @@ impl Store {
 
     /// A host's exposures (open and ended), newest first.
     pub async fn host_exposures(&self, host: HostId) -> Result<Vec<Exposure>, StoreError> {
-        on!(&self.read, p => sqlx::query_as::<_, ExposureRow>(&format!(
-            "SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE host_id = $1 ORDER BY began_at DESC, id DESC"
+        let rows: Vec<SetRow> = on!(&self.read, p => sqlx::query_as(&format!(
+            "SELECT {SET_COLUMNS} FROM exposures WHERE host_id = $1"
         ))
         .bind(host)
-        .fetch_all(p).await)?
-        .into_iter()
-        .map(ExposureRow::into_exposure)
-        .collect()
+        .fetch_all(p).await)?;
+        let mut out = Vec::new();
+        for (row, details) in self.expand_sets(rows).await? {
+            for d in details {
+                out.push(exposure_of(&row, &d)?);
+            }
+        }
+        out.sort_by(|a, b| {
+            b.began_at
+                .cmp(&a.began_at)
+                .then(b.id.cmp(&a.id))
+                .then_with(|| a.cve.cmp(&b.cve))
+        });
+        Ok(out)
     }
 
     /// Every open exposure as (host, CVE), sorted: what the invariant checks compare with a
     /// from-scratch evaluation.
     pub async fn open_exposures(&self) -> Result<Vec<(HostId, String)>, StoreError> {
-        Ok(on!(&self.read, p => sqlx::query_as(
-            "SELECT host_id, cve FROM exposures WHERE ended_at IS NULL ORDER BY host_id, cve")
-            .fetch_all(p).await)?)
+        let rows: Vec<SetRow> = on!(&self.read, p => sqlx::query_as(&format!(
+            "SELECT {SET_COLUMNS} FROM exposures WHERE ended_at IS NULL"
+        ))
+        .fetch_all(p).await)?;
+        let mut out: Vec<(HostId, String)> = Vec::new();
+        for (row, details) in self.expand_sets(rows).await? {
+            out.extend(details.iter().map(|d| (row.host_id, d.cve.clone())));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// `rows` with their exposures' details.
+    async fn expand_sets(&self, rows: Vec<SetRow>) -> Result<Vec<Expanded>, StoreError> {
+        let mut c = self.read.acquire().await?;
+        sets::expand(c.conn(), &self.caches, rows).await
     }
 
     /// Exposures gained and lost, advisories that first affected the fleet, hosts added and
@@ -708,52 +604,46 @@ impl Store {
             ("began_at", ChangeKind::Gained),
             ("ended_at", ChangeKind::Lost),
         ] {
-            let rows: Vec<ExposureRow> = on!(&self.read, p => {
+            let rows: Vec<SetRow> = on!(&self.read, p => {
                 let mut qb = QueryBuilder::<DB>::new(format!(
-                    "SELECT {EXPOSURE_COLUMNS} FROM exposures WHERE {col} >= "
+                    "SELECT {SET_COLUMNS} FROM exposures WHERE {col} >= "
                 ));
                 qb.push_bind(since).push(format!(" AND {col} < ")).push_bind(until);
                 push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
                 qb.build_query_as().fetch_all(p).await
             })?;
-            for r in rows {
-                let e = r.into_exposure()?;
-                let (at, cause, report) = match kind {
-                    ChangeKind::Gained => (e.began_at, Some(e.began_cause), e.began_report),
-                    _ => (
-                        e.ended_at.unwrap_or(e.began_at),
-                        e.ended_cause,
-                        e.ended_report,
-                    ),
-                };
-                out.push(Change {
-                    at,
-                    kind,
-                    hostname: Some(e.hostname),
-                    host_group: e.host_group,
-                    cve: Some(e.cve),
-                    advisory: Some(e.advisory),
-                    severity: Some(e.severity),
-                    fixed_version: e.fixed_version,
-                    cause,
-                    report,
-                    hosts: None,
-                });
+            for (row, details) in self.expand_sets(rows).await? {
+                for d in details {
+                    let e = exposure_of(&row, &d)?;
+                    let (at, cause, report) = match kind {
+                        ChangeKind::Gained => (e.began_at, Some(e.began_cause), e.began_report),
+                        _ => (
+                            e.ended_at.unwrap_or(e.began_at),
+                            e.ended_cause,
+                            e.ended_report,
+                        ),
+                    };
+                    out.push(Change {
+                        at,
+                        kind,
+                        hostname: Some(e.hostname),
+                        host_group: e.host_group,
+                        cve: Some(e.cve),
+                        advisory: Some(e.advisory),
+                        severity: Some(e.severity),
+                        fixed_version: e.fixed_version,
+                        cause,
+                        report,
+                        hosts: None,
+                    });
+                }
             }
         }
         // Advisories whose first exposure (in scope) falls in the window.
-        let rows: Vec<(String, i64, i64)> = on!(&self.read, p => {
-            let mut qb = QueryBuilder::<DB>::new(
-                "SELECT advisory, MIN(began_at), CAST(COUNT(DISTINCT host_id) AS BIGINT) FROM exposures WHERE 1 = 1",
-            );
-            push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
-            qb.push(" GROUP BY advisory HAVING MIN(began_at) >= ")
-                .push_bind(since)
-                .push(" AND MIN(began_at) < ")
-                .push_bind(until);
-            qb.build_query_as().fetch_all(p).await
-        })?;
-        for (advisory, first, hosts) in rows {
+        for (advisory, first, hosts) in self.advisories_first_exposed(q.scope).await? {
+            if first < since || first >= until {
+                continue;
+            }
             out.push(Change {
                 at: from_ts(first)?,
                 kind: ChangeKind::Advisory,
@@ -821,6 +711,60 @@ impl Store {
         Ok(out)
     }
 
+    /// Every advisory with an exposure in `scope` (open or ended, as far as the history
+    /// goes): its first exposure's beginning and the hosts it was found on. One pass over the
+    /// sets by host (a page of rows at a time), counting each host once per advisory.
+    async fn advisories_first_exposed(
+        &self,
+        scope: &HostScope,
+    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        // (first began, hosts) by advisory.
+        let mut advisories: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut host_seen: HashSet<String> = HashSet::new();
+        let mut current: Option<i64> = None;
+        let (mut after_host, mut after_id) = (i64::MIN, i64::MIN);
+        loop {
+            let rows: Vec<SetRow> = on!(&self.read, p => {
+                let mut qb = QueryBuilder::<DB>::new(format!(
+                    "SELECT {SET_COLUMNS} FROM exposures WHERE (host_id > "
+                ));
+                qb.push_bind(after_host)
+                    .push(" OR (host_id = ")
+                    .push_bind(after_host)
+                    .push(" AND id > ")
+                    .push_bind(after_id)
+                    .push("))");
+                push_scope_on(&mut qb, scope, "host_group", "domain", "hostname");
+                qb.push(" ORDER BY host_id, id LIMIT 2000");
+                qb.build_query_as().fetch_all(p).await
+            })?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            (after_host, after_id) = (last.host_id, last.id);
+            for (row, details) in self.expand_sets(rows).await? {
+                if current != Some(row.host_id) {
+                    current = Some(row.host_id);
+                    host_seen.clear();
+                }
+                for d in details {
+                    let first_on_host = host_seen.insert(d.advisory.clone());
+                    let e = advisories
+                        .entry(d.advisory.clone())
+                        .or_insert((row.began_at, 0));
+                    e.0 = e.0.min(row.began_at);
+                    if first_on_host {
+                        e.1 += 1;
+                    }
+                }
+            }
+        }
+        Ok(advisories
+            .into_iter()
+            .map(|(a, (first, hosts))| (a, first, hosts))
+            .collect())
+    }
+
     /// Median days from fix published (the fixing advisory's issued date, else when the fixed
     /// version became known) to fixed on the host (the exposure ended by a report), per host
     /// group, for exposures ended in the window and scope. By group name (no group first).
@@ -828,17 +772,28 @@ impl Store {
         &self,
         q: &ChangesQuery<'_>,
     ) -> Result<Vec<GroupTimeToPatch>, StoreError> {
-        let rows: Vec<FixedRow> = on!(&self.read, p => {
-            let mut qb = QueryBuilder::<DB>::new(
-                "SELECT host_group, fix_issued, fix_known_at, ended_at FROM exposures \
-                 WHERE ended_cause = 'report' AND fixed_version IS NOT NULL AND ended_at >= ",
-            );
+        let rows: Vec<SetRow> = on!(&self.read, p => {
+            let mut qb = QueryBuilder::<DB>::new(format!(
+                "SELECT {SET_COLUMNS} FROM exposures \
+                 WHERE ended_cause = 'report' AND fixable > 0 AND ended_at >= "
+            ));
             qb.push_bind(ts(q.since)).push(" AND ended_at < ").push_bind(ts(q.until));
             push_scope_on(&mut qb, q.scope, "host_group", "domain", "hostname");
             qb.build_query_as().fetch_all(p).await
         })?;
+        let mut fixed: Vec<FixedRow> = Vec::new();
+        for (row, details) in self.expand_sets(rows).await? {
+            for d in details.iter().filter(|d| d.fixed_version.is_some()) {
+                fixed.push((
+                    row.host_group.clone(),
+                    d.fix_issued.clone(),
+                    row.fix_known_at,
+                    row.ended_at.unwrap_or(row.began_at),
+                ));
+            }
+        }
         let mut by_group: BTreeMap<Option<String>, Vec<f64>> = BTreeMap::new();
-        for (group, issued, known, ended) in rows {
+        for (group, issued, known, ended) in fixed {
             let published = issued
                 .as_deref()
                 .and_then(issued_ts)

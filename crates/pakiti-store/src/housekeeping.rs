@@ -203,17 +203,26 @@ impl Store {
         before: OffsetDateTime,
         dry_run: bool,
     ) -> Result<u64, StoreError> {
+        // A row is a set of exposures (`n` of them).
+        const COUNT: &str = "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM exposures WHERE id IN";
         if dry_run {
             let (n,): (i64,) = on!(&self.read, p => sqlx::query_as(&format!(
-                "SELECT COUNT(*) FROM exposures WHERE id IN ({PRUNABLE_EXPOSURES})"))
+                "{COUNT} ({PRUNABLE_EXPOSURES})"))
                 .bind(ts(before))
                 .fetch_one(p).await)?;
             return Ok(u64::try_from(n).unwrap_or(0));
         }
-        Ok(on!(&self.write, p => sqlx::query(&format!(
+        let mut tx = self.begin().await?;
+        let (n,): (i64,) = on!(&mut tx, t => sqlx::query_as(&format!(
+            "{COUNT} ({PRUNABLE_EXPOSURES})"))
+            .bind(ts(before))
+            .fetch_one(&mut **t).await)?;
+        on!(&mut tx, t => sqlx::query(&format!(
             "DELETE FROM exposures WHERE id IN ({PRUNABLE_EXPOSURES})"))
             .bind(ts(before))
-            .execute(p).await.map(|r| r.rows_affected()))?)
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Hosts (in service or retired) whose last report is older than `before`, oldest first.

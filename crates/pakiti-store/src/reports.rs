@@ -319,7 +319,12 @@ fn apply_cache_adds(caches: &Caches, adds: Vec<CacheAdds>) {
 }
 
 /// Writes one evaluated report's results inside `tx`.
-async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
+async fn finish_in(
+    tx: &mut Tx,
+    caches: &Caches,
+    item: &FinishReport,
+    details: &HashMap<crate::history::Detail, i64>,
+) -> Result<(), StoreError> {
     if let Some(stream) = &item.stream
         && (!item.evaluated.is_empty() || !item.findings.is_empty())
     {
@@ -336,7 +341,7 @@ async fn finish_in(tx: &mut Tx, item: &FinishReport) -> Result<(), StoreError> {
             report: Some(item.report),
             generation: item.generation.unwrap_or(0),
         };
-        crate::history::sync_exposures_in(tx, item.host, now, &ctx).await?;
+        crate::history::sync_exposures_in(tx, caches, item.host, now, details, &ctx).await?;
     }
     if let Some(u) = &item.updates {
         on!(&mut *tx, t => sqlx::query(
@@ -503,6 +508,10 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        // The exposures' details are interned (and committed) before the sets that name them.
+        let details = self
+            .intern_details(items.iter().flat_map(|i| i.exposures.iter().flatten()))
+            .await?;
         let mut tx = self.begin().await?;
         let (current,): (i64,) = on!(&mut tx, t => sqlx::query_as(DB::GENERATION_CHECK)
             .fetch_one(&mut **t).await)?;
@@ -512,7 +521,7 @@ impl Store {
             // evaluates again with a current one.
             let ok = item.generation.is_none_or(|g| g >= current);
             if ok {
-                finish_in(&mut tx, item).await?;
+                finish_in(&mut tx, &self.caches, item, &details).await?;
             }
             written.push(ok);
         }

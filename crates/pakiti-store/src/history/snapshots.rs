@@ -44,7 +44,7 @@ pub struct FleetDay {
 
 /// Pushes the per-host state of the fleet at instant `at`, from the history: host, name,
 /// group, domain, last report before then, and its exposures open then by severity and
-/// fixable. Every value is a bind of the builder (SQLite numbers `?` binds by position, so no
+/// fixable (sums of the exposure sets' counts). Every value is a bind of the builder (SQLite numbers `?` binds by position, so no
 /// literal `$n` may be mixed in).
 fn push_fleet_at<'a, DB>(qb: &mut QueryBuilder<'a, DB>, at: i64)
 where
@@ -60,17 +60,17 @@ where
     qb.push_bind(at);
     qb.push(
         "), hh.first_seen) AS last_report_at, \
-         CAST(COUNT(e.id) AS BIGINT) AS open_exposures, \
-         CAST(COALESCE(SUM(CASE WHEN e.severity = 'critical' THEN 1 ELSE 0 END), 0) AS BIGINT) AS critical, \
-         CAST(COALESCE(SUM(CASE WHEN e.severity = 'high' THEN 1 ELSE 0 END), 0) AS BIGINT) AS high, \
-         CAST(COALESCE(SUM(CASE WHEN e.severity = 'medium' THEN 1 ELSE 0 END), 0) AS BIGINT) AS medium, \
-         CAST(COALESCE(SUM(CASE WHEN e.severity = 'low' THEN 1 ELSE 0 END), 0) AS BIGINT) AS low, \
-         CAST(COALESCE(SUM(CASE WHEN e.severity = 'unknown' THEN 1 ELSE 0 END), 0) AS BIGINT) AS unknown, \
-         CAST(COALESCE(SUM(CASE WHEN e.fixed_version IS NOT NULL AND e.fix_known_at < ",
+         CAST(COALESCE(SUM(e.n), 0) AS BIGINT) AS open_exposures, \
+         CAST(COALESCE(SUM(e.critical), 0) AS BIGINT) AS critical, \
+         CAST(COALESCE(SUM(e.high), 0) AS BIGINT) AS high, \
+         CAST(COALESCE(SUM(e.medium), 0) AS BIGINT) AS medium, \
+         CAST(COALESCE(SUM(e.low), 0) AS BIGINT) AS low, \
+         CAST(COALESCE(SUM(e.unknown), 0) AS BIGINT) AS unknown, \
+         CAST(COALESCE(SUM(CASE WHEN e.fix_known_at < ",
     );
     qb.push_bind(at);
     qb.push(
-        " THEN 1 ELSE 0 END), 0) AS BIGINT) AS fixable \
+        " THEN e.fixable ELSE 0 END), 0) AS BIGINT) AS fixable \
          FROM history_hosts hh LEFT JOIN exposures e ON e.host_id = hh.host_id AND e.began_at < ",
     );
     qb.push_bind(at);

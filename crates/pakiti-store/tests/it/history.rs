@@ -432,7 +432,7 @@ async fn sqlite_connection() -> (crate::support::TestDb, sqlx::sqlite::SqliteCon
 /// A report's finish reads its host's open exposures; on SQLite (no statistics until the
 /// housekeeping's ANALYZE) that read once went through the `ended_at` index — every open
 /// exposure of the fleet, in every report, so ingest slowed as the fleet grew (issue 17). The
-/// statements below are those of `history::open_of` and the retire path; their plans must
+/// statements below are those of `history::sets::open_sets_in` and the retire path; their plans must
 /// look the host up, never walk the fleet's open exposures.
 #[tokio::test]
 async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
@@ -440,8 +440,9 @@ async fn a_hosts_open_exposures_are_found_by_host_not_by_walking_the_fleet() {
     let (db, mut conn) = sqlite_connection().await;
     for (sql, bind) in [
         (
-            "SELECT id, host_id, cve, fixed_version FROM exposures \
-             WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each($1))",
+            "SELECT id, host_id, hostname, host_group, domain, details, fix_known_at, began_at, \
+             began_cause, began_report, began_generation, ended_at, ended_cause, ended_report \
+             FROM exposures WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each($1))",
             "[1, 2]",
         ),
         (
@@ -529,11 +530,12 @@ async fn statistics_of_a_nearly_empty_store_do_not_turn_host_lookups_into_scans(
     let (db, mut conn) = sqlite_connection().await;
     for i in 0..24 {
         sqlx::query(
-            "INSERT INTO exposures (host_id, hostname, cve, severity, advisory, began_at, \
-             began_cause, began_generation) VALUES ($1, 'h', $2, 'high', 'A', 1, 'report', 1)",
+            "INSERT INTO exposures (host_id, hostname, details, n, critical, high, medium, low, \
+             unknown, fixable, began_at, began_cause, began_generation) \
+             VALUES ($1, 'h', $2, 1, 0, 1, 0, 0, 0, 0, 1, 'report', 1)",
         )
         .bind(i % 3)
-        .bind(format!("CVE-2024-{i:04}"))
+        .bind(vec![1u8, u8::try_from(i + 1).unwrap()])
         .execute(&mut conn)
         .await
         .expect("insert");
@@ -552,7 +554,9 @@ async fn statistics_of_a_nearly_empty_store_do_not_turn_host_lookups_into_scans(
             .expect("stats");
     assert_eq!(stats, 0, "a 24-row table keeps no statistics");
     let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(
-        "EXPLAIN QUERY PLAN SELECT id, host_id, cve, fixed_version FROM exposures \
+        "EXPLAIN QUERY PLAN SELECT id, host_id, hostname, host_group, domain, details, \
+         fix_known_at, began_at, began_cause, began_report, began_generation, ended_at, \
+         ended_cause, ended_report FROM exposures \
          WHERE ended_at IS NULL AND host_id IN (SELECT value FROM json_each($1))",
     )
     .bind("[1, 2]")
@@ -570,4 +574,108 @@ async fn statistics_of_a_nearly_empty_store_do_not_turn_host_lookups_into_scans(
     );
     conn.close().await.expect("close");
     db.finish().await;
+}
+
+/// Issue 17: exposures are stored as sets. A host's 300 CVEs are one row; a report that ends
+/// two, makes a fix known for one and adds one splits that row (kept, ended, fixed) and adds
+/// one; every exposure keeps its own beginning, end and causes.
+#[tokio::test]
+async fn exposures_are_stored_as_sets_split_where_they_part() {
+    use sqlx::Connection;
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let be = db.backend;
+        let cve = |i: usize| format!("CVE-2024-{i:05}");
+        let set = |range: std::ops::Range<usize>, fixed_at: Option<usize>| -> Vec<ExposureNow> {
+            range
+                .map(|i| {
+                    let sev = if i % 2 == 0 {
+                        Severity::High
+                    } else {
+                        Severity::Low
+                    };
+                    exp(&cve(i), sev, (Some(i) == fixed_at).then_some("9.9-1"))
+                })
+                .collect()
+        };
+        let r1 = save(s, "a", "site-a", 0, "h1", &[pkg("openssl", "1.0-1")]).await;
+        finish(s, &r1, 10, set(0..300, None)).await;
+        let h = r1.host_id;
+        let rows = |url: String| async move {
+            if be != "sqlite" {
+                return None;
+            }
+            let mut c = sqlx::sqlite::SqliteConnection::connect_with(
+                &sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(url.trim_start_matches("sqlite://")),
+            )
+            .await
+            .unwrap();
+            let n: (i64, i64) =
+                sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(n), 0) FROM exposures")
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap();
+            c.close().await.unwrap();
+            Some(n)
+        };
+        if let Some(n) = rows(db.url.clone()).await {
+            assert_eq!(n, (1, 300), "one row for a report's 300 CVEs");
+        }
+        // CVE 0 and 1 end, CVE 2's fix becomes known, CVE 300 begins.
+        let r2 = save(s, "a", "site-a", 100, "h2", &[pkg("openssl", "1.1-1")]).await;
+        finish(s, &r2, 110, set(2..301, Some(2))).await;
+        if let Some(n) = rows(db.url.clone()).await {
+            assert_eq!(n, (4, 301), "kept, ended, fixed, new");
+        }
+        let open = s.open_exposures().await.unwrap();
+        let want: Vec<(i64, String)> = (2..301).map(|i| (h, cve(i))).collect();
+        assert_eq!(open, want, "{be}");
+        let all = s.host_exposures(h).await.unwrap();
+        assert_eq!(all.len(), 301, "{be}");
+        let get = |i: usize| all.iter().find(|e| e.cve == cve(i)).unwrap();
+        for i in [0, 1] {
+            let e = get(i);
+            assert_eq!(e.began_at, at(10), "{be}");
+            assert_eq!(e.began_report, Some(r1.report_id), "{be}");
+            assert_eq!(e.ended_at, Some(at(110)), "{be}");
+            assert_eq!(e.ended_cause.as_deref(), Some("report"), "{be}");
+            assert_eq!(e.ended_report, Some(r2.report_id), "{be}");
+        }
+        assert_eq!(get(0).severity, "high", "{be}");
+        assert_eq!(get(1).severity, "low", "{be}");
+        let fixed = get(2);
+        assert_eq!(
+            (fixed.began_at, fixed.ended_at, fixed.fix_known_at),
+            (at(10), None, Some(at(110))),
+            "{be}"
+        );
+        assert_eq!(fixed.fixed_version.as_deref(), Some("9.9-1"), "{be}");
+        let kept = get(3);
+        assert_eq!(
+            (kept.began_at, kept.ended_at, kept.fixed_version.as_deref()),
+            (at(10), None, None),
+            "{be}"
+        );
+        let new = get(300);
+        assert_eq!(
+            (new.began_at, new.began_report, new.ended_at),
+            (at(110), Some(r2.report_id), None),
+            "{be}"
+        );
+        // Everything ends: every set is ended, none is lost.
+        let r3 = save(s, "a", "site-a", 200, "h3", &[pkg("openssl", "3.0-1")]).await;
+        finish(s, &r3, 210, vec![]).await;
+        assert!(s.open_exposures().await.unwrap().is_empty(), "{be}");
+        let all = s.host_exposures(h).await.unwrap();
+        assert_eq!(all.len(), 301, "{be}");
+        assert_eq!(
+            all.iter().filter(|e| e.ended_at == Some(at(210))).count(),
+            299,
+            "{be}"
+        );
+        if let Some(n) = rows(db.url.clone()).await {
+            assert_eq!(n, (4, 301), "ended where they stood");
+        }
+    });
 }

@@ -18,4 +18,5 @@ mod reports;
 mod repos;
 mod size;
 mod tags;
+mod upgrade;
 mod users;

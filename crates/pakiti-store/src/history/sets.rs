@@ -1,0 +1,474 @@
+//! Exposures stored as sets (issue 17, migration 0024).
+//!
+//! A row of `exposures` is a set of one host's exposures that began together (same instant,
+//! cause, report, generation) and, once ended, ended together. What each exposure is (CVE,
+//! severity, advisory, fixed version, fix issued date) is interned once in `exposure_details`
+//! ([`Detail`]); a row holds those ids as the store's id blob (`codec.rs`) and its counts by
+//! severity and with a fix, so that the daily snapshot sums rows instead of reading ids.
+//!
+//! Bringing a host's open sets to its current CVE set ([`apply_in`]):
+//! - exposures no longer there end: a set whose exposures all end gets its end written; a set
+//!   of which only some end is split, the ended ones moving to a new ended row that keeps the
+//!   set's beginning;
+//! - a fix that became known for an open exposure moves it to a new open row (same beginning)
+//!   whose `fix_known_at` is now and whose detail is the current one (the fixing advisory, its
+//!   severity, fixed version and issued date);
+//! - the CVEs that are new form one new set.
+//!
+//! So every exposure is in exactly one row at any time, and a host's first report writes one
+//! row where it wrote one row per CVE (plus four index entries each). Details are interned in
+//! their own short transaction before the one that writes the sets ([`Store::intern_details`]):
+//! a detail id in a blob always names a committed row, so the process cache of details
+//! (`Caches`) never holds an id a rollback took back.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use sqlx::QueryBuilder;
+
+use super::{ExposureContext, ExposureNow};
+use crate::cache::Caches;
+use crate::codec::{decode_ids, encode_ids};
+use crate::db::{Conn, Tx, on};
+use crate::error::StoreError;
+use crate::model::HostId;
+use crate::shared::ts;
+use crate::store::Store;
+
+/// What one exposure is, as the feeds said it when it began (or when its fix became known).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Detail {
+    pub(crate) cve: String,
+    pub(crate) severity: String,
+    pub(crate) advisory: String,
+    pub(crate) fixed_version: Option<String>,
+    pub(crate) fix_issued: Option<String>,
+}
+
+impl Detail {
+    /// `e`'s detail; an empty fixed version or issued date is none (as stored).
+    pub(crate) fn of(e: &ExposureNow) -> Self {
+        let some = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+        Detail {
+            cve: e.cve.clone(),
+            severity: e.severity.as_str().to_owned(),
+            advisory: e.advisory.clone(),
+            fixed_version: some(&e.fixed_version),
+            fix_issued: some(&e.fix_issued),
+        }
+    }
+}
+
+/// A stored detail row: id, CVE, severity, advisory, fixed version, fix issued (`''`: none).
+type DetailRow = (i64, String, String, String, String, String);
+
+fn from_row(r: DetailRow) -> (i64, Detail) {
+    let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
+    (
+        r.0,
+        Detail {
+            cve: r.1,
+            severity: r.2,
+            advisory: r.3,
+            fixed_version: none_if_empty(r.4),
+            fix_issued: none_if_empty(r.5),
+        },
+    )
+}
+
+/// Columns of a set row, in [`SetRow`]'s order.
+pub(crate) const SET_COLUMNS: &str = "id, host_id, hostname, host_group, domain, details, \
+    fix_known_at, began_at, began_cause, began_report, began_generation, ended_at, ended_cause, \
+    ended_report";
+
+/// One row of `exposures`.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct SetRow {
+    pub(crate) id: i64,
+    pub(crate) host_id: i64,
+    pub(crate) hostname: String,
+    pub(crate) host_group: Option<String>,
+    pub(crate) domain: Option<String>,
+    pub(crate) details: Vec<u8>,
+    pub(crate) fix_known_at: Option<i64>,
+    pub(crate) began_at: i64,
+    pub(crate) began_cause: String,
+    pub(crate) began_report: Option<i64>,
+    pub(crate) began_generation: i64,
+    pub(crate) ended_at: Option<i64>,
+    pub(crate) ended_cause: Option<String>,
+    pub(crate) ended_report: Option<i64>,
+}
+
+/// A set row with its exposures' details, in the blob's order.
+pub(crate) type Expanded = (SetRow, Vec<Arc<Detail>>);
+
+/// The details of `ids`: from the cache, the rest read on `conn` (and cached: every id in a
+/// blob names a committed row).
+pub(crate) async fn resolve(
+    conn: Conn<'_>,
+    caches: &Caches,
+    ids: &[i64],
+) -> Result<HashMap<i64, Arc<Detail>>, StoreError> {
+    let (mut found, missing) = caches.details_of(ids);
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let rows: Vec<DetailRow> = on!(conn, c => sqlx::query_as(&format!(
+        "SELECT id, cve, severity, advisory, fixed_version, fix_issued FROM exposure_details \
+         WHERE id {}",
+        DB::in_list(1)
+    ))
+    .bind(DB::ids(&missing))
+    .fetch_all(&mut *c).await)?;
+    found.extend(caches.add_details(rows.into_iter().map(from_row)));
+    if let Some(id) = missing.iter().find(|id| !found.contains_key(id)) {
+        return Err(StoreError::corrupt(
+            "exposure set",
+            format!("names exposure detail {id}, which does not exist"),
+        ));
+    }
+    Ok(found)
+}
+
+/// Each row with its exposures' details, in the blob's order.
+pub(crate) async fn expand(
+    conn: Conn<'_>,
+    caches: &Caches,
+    rows: Vec<SetRow>,
+) -> Result<Vec<Expanded>, StoreError> {
+    let mut ids_of = Vec::with_capacity(rows.len());
+    let mut all: HashSet<i64> = HashSet::new();
+    for r in &rows {
+        let ids = decode_ids(&r.details)?;
+        all.extend(ids.iter().copied());
+        ids_of.push(ids);
+    }
+    let all: Vec<i64> = all.into_iter().collect();
+    let details = resolve(conn, caches, &all).await?;
+    Ok(rows
+        .into_iter()
+        .zip(ids_of)
+        .map(|(r, ids)| {
+            let d = ids.iter().map(|id| Arc::clone(&details[id])).collect();
+            (r, d)
+        })
+        .collect())
+}
+
+/// Counts of a set: all, critical, high, medium, low, unknown, with a fixed version.
+fn counts<'a>(details: impl IntoIterator<Item = &'a Detail>) -> [i64; 7] {
+    let mut c = [0i64; 7];
+    for d in details {
+        c[0] += 1;
+        let i = match d.severity.as_str() {
+            "critical" => 1,
+            "high" => 2,
+            "medium" => 3,
+            "low" => 4,
+            _ => 5,
+        };
+        c[i] += 1;
+        if d.fixed_version.is_some() {
+            c[6] += 1;
+        }
+    }
+    c
+}
+
+/// Who a set belongs to: host, name, group, domain (as when the set began).
+type Owner<'a> = (HostId, &'a str, Option<&'a str>, Option<&'a str>);
+
+/// When and why a set began or ended: at, cause, report, generation.
+type Mark<'a> = (i64, &'a str, Option<i64>, i64);
+
+/// Inserts one set row.
+async fn insert_set(
+    tx: &mut Tx,
+    owner: Owner<'_>,
+    members: &[(i64, &Detail)],
+    fix_known_at: Option<i64>,
+    began: Mark<'_>,
+    ended: Option<Mark<'_>>,
+) -> Result<(), StoreError> {
+    let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
+    let c = counts(members.iter().map(|(_, d)| *d));
+    on!(&mut *tx, t => sqlx::query(
+        "INSERT INTO exposures (host_id, hostname, host_group, domain, details, n, critical, \
+         high, medium, low, unknown, fixable, fix_known_at, began_at, began_cause, began_report, \
+         began_generation, ended_at, ended_cause, ended_report, ended_generation) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21)",
+    )
+    .bind(owner.0)
+    .bind(owner.1)
+    .bind(owner.2)
+    .bind(owner.3)
+    .bind(encode_ids(&ids))
+    .bind(c[0])
+    .bind(c[1])
+    .bind(c[2])
+    .bind(c[3])
+    .bind(c[4])
+    .bind(c[5])
+    .bind(c[6])
+    .bind(fix_known_at)
+    .bind(began.0)
+    .bind(began.1)
+    .bind(began.2)
+    .bind(began.3)
+    .bind(ended.map(|e| e.0))
+    .bind(ended.map(|e| e.1))
+    .bind(ended.and_then(|e| e.2))
+    .bind(ended.map(|e| e.3))
+    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The open sets of `hosts` read in `tx`, with their details.
+pub(crate) async fn open_sets_in(
+    tx: &mut Tx,
+    caches: &Caches,
+    hosts: &[HostId],
+) -> Result<Vec<Expanded>, StoreError> {
+    if hosts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SetRow> = on!(&mut *tx, t => sqlx::query_as(&format!(
+        "SELECT {SET_COLUMNS} FROM exposures WHERE ended_at IS NULL AND host_id {}",
+        DB::in_list(1)
+    ))
+    .bind(DB::ids(hosts))
+    .fetch_all(&mut **t).await)?;
+    expand(tx.conn(), caches, rows).await
+}
+
+/// Brings `host`'s open sets (`open`, read in this transaction) to `now` inside `tx` (see the
+/// module comment). `ids` holds the interned id of every detail of `now`. Returns (gained,
+/// lost).
+pub(crate) async fn apply_in(
+    tx: &mut Tx,
+    host: HostId,
+    open: &[Expanded],
+    now: &[ExposureNow],
+    ids: &HashMap<Detail, i64>,
+    ctx: &ExposureContext,
+) -> Result<(usize, usize), StoreError> {
+    let at = ts(ctx.at);
+    let mark: Mark<'_> = (at, ctx.cause.as_str(), ctx.report, ctx.generation);
+    // The first of each CVE.
+    let mut wanted: HashMap<&str, &ExposureNow> = HashMap::with_capacity(now.len());
+    for e in now {
+        wanted.entry(e.cve.as_str()).or_insert(e);
+    }
+    let id_of = |e: &ExposureNow| -> Result<(i64, Detail), StoreError> {
+        let d = Detail::of(e);
+        let id = ids.get(&d).copied().ok_or_else(|| {
+            StoreError::corrupt("exposure detail", format!("{} was not interned", e.cve))
+        })?;
+        Ok((id, d))
+    };
+    let mut have: HashSet<&str> = HashSet::new();
+    let mut ended_whole: Vec<i64> = Vec::new();
+    let mut lost = 0;
+    for (row, details) in open {
+        let members = decode_ids(&row.details)?;
+        let (mut keep, mut gone, mut fixed) = (Vec::new(), Vec::new(), Vec::new());
+        for (id, d) in members.iter().zip(details) {
+            have.insert(d.cve.as_str());
+            match wanted.get(d.cve.as_str()) {
+                None => gone.push((*id, &**d)),
+                Some(e)
+                    if d.fixed_version.is_none()
+                        && e.fixed_version.as_deref().is_some_and(|f| !f.is_empty()) =>
+                {
+                    fixed.push(id_of(e)?);
+                }
+                Some(_) => keep.push((*id, &**d)),
+            }
+        }
+        lost += gone.len();
+        if gone.is_empty() && fixed.is_empty() {
+            continue;
+        }
+        if keep.is_empty() && fixed.is_empty() {
+            ended_whole.push(row.id);
+            continue;
+        }
+        let owner: Owner<'_> = (
+            row.host_id,
+            &row.hostname,
+            row.host_group.as_deref(),
+            row.domain.as_deref(),
+        );
+        let began: Mark<'_> = (
+            row.began_at,
+            &row.began_cause,
+            row.began_report,
+            row.began_generation,
+        );
+        if !gone.is_empty() {
+            insert_set(tx, owner, &gone, row.fix_known_at, began, Some(mark)).await?;
+        }
+        if !fixed.is_empty() {
+            let members: Vec<(i64, &Detail)> = fixed.iter().map(|(id, d)| (*id, d)).collect();
+            insert_set(tx, owner, &members, Some(at), began, None).await?;
+        }
+        if keep.is_empty() {
+            on!(&mut *tx, t => sqlx::query("DELETE FROM exposures WHERE id = $1")
+                .bind(row.id)
+                .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        } else {
+            let kept: Vec<i64> = keep.iter().map(|(id, _)| *id).collect();
+            let c = counts(keep.iter().map(|(_, d)| *d));
+            on!(&mut *tx, t => sqlx::query(
+                "UPDATE exposures SET details = $2, n = $3, critical = $4, high = $5, \
+                 medium = $6, low = $7, unknown = $8, fixable = $9 WHERE id = $1",
+            )
+            .bind(row.id)
+            .bind(encode_ids(&kept))
+            .bind(c[0])
+            .bind(c[1])
+            .bind(c[2])
+            .bind(c[3])
+            .bind(c[4])
+            .bind(c[5])
+            .bind(c[6])
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
+    }
+    if !ended_whole.is_empty() {
+        on!(&mut *tx, t => sqlx::query(&format!(
+            "UPDATE exposures SET ended_at = $1, ended_cause = $2, ended_report = $3, \
+             ended_generation = $4 WHERE id {}",
+            DB::in_list(5)
+        ))
+        .bind(at)
+        .bind(ctx.cause.as_str())
+        .bind(ctx.report)
+        .bind(ctx.generation)
+        .bind(DB::ids(&ended_whole))
+        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    }
+    let mut gained: Vec<&ExposureNow> = wanted
+        .values()
+        .filter(|e| !have.contains(e.cve.as_str()))
+        .copied()
+        .collect();
+    gained.sort_by(|a, b| a.cve.cmp(&b.cve));
+    if !gained.is_empty() {
+        let who: Option<(String, Option<String>, Option<String>)> = on!(&mut *tx, t => sqlx::query_as(
+            "SELECT h.hostname, g.name, h.domain FROM hosts h \
+             LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
+        )
+        .bind(host)
+        .fetch_optional(&mut **t).await)?;
+        let Some((hostname, group, domain)) = who else {
+            return Ok((0, lost));
+        };
+        let members: Vec<(i64, Detail)> =
+            gained.iter().map(|e| id_of(e)).collect::<Result<_, _>>()?;
+        let members: Vec<(i64, &Detail)> = members.iter().map(|(id, d)| (*id, d)).collect();
+        insert_set(
+            tx,
+            (host, &hostname, group.as_deref(), domain.as_deref()),
+            &members,
+            Some(at),
+            mark,
+            None,
+        )
+        .await?;
+    }
+    Ok((gained.len(), lost))
+}
+
+impl Store {
+    /// The ids of the details of `nows`, interned first where new, in a transaction of their
+    /// own that commits before any set names them.
+    pub(crate) async fn intern_details<'a>(
+        &self,
+        nows: impl IntoIterator<Item = &'a ExposureNow>,
+    ) -> Result<HashMap<Detail, i64>, StoreError> {
+        let mut wanted: Vec<Detail> = nows.into_iter().map(Detail::of).collect();
+        wanted.sort_by(|a, b| {
+            (
+                &a.cve,
+                &a.advisory,
+                &a.severity,
+                &a.fixed_version,
+                &a.fix_issued,
+            )
+                .cmp(&(
+                    &b.cve,
+                    &b.advisory,
+                    &b.severity,
+                    &b.fixed_version,
+                    &b.fix_issued,
+                ))
+        });
+        wanted.dedup();
+        let known = self.caches.detail_ids(&wanted.iter().collect::<Vec<_>>());
+        let mut out: HashMap<Detail, i64> = HashMap::with_capacity(wanted.len());
+        let mut missing: Vec<Detail> = Vec::new();
+        for (d, id) in wanted.into_iter().zip(known) {
+            match id {
+                Some(id) => {
+                    out.insert(d, id);
+                }
+                None => missing.push(d),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        // Sorted, so that two servers interning overlapping details lock them in one order.
+        let mut tx = self.begin().await?;
+        for chunk in missing.chunks(1_000) {
+            on!(&mut tx, t => {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "INSERT INTO exposure_details (cve, severity, advisory, fixed_version, fix_issued) ",
+                );
+                qb.push_values(chunk, |mut b, d| {
+                    b.push_bind(d.cve.clone())
+                        .push_bind(d.severity.clone())
+                        .push_bind(d.advisory.clone())
+                        .push_bind(d.fixed_version.clone().unwrap_or_default())
+                        .push_bind(d.fix_issued.clone().unwrap_or_default());
+                });
+                qb.push(
+                    " ON CONFLICT (cve, advisory, severity, fixed_version, fix_issued) DO NOTHING",
+                );
+                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        let mut cves: Vec<String> = missing.iter().map(|d| d.cve.clone()).collect();
+        cves.dedup();
+        let mut rows: Vec<DetailRow> = Vec::new();
+        for chunk in cves.chunks(5_000) {
+            rows.extend(on!(&mut tx, t => sqlx::query_as::<_, DetailRow>(&format!(
+                "SELECT id, cve, severity, advisory, fixed_version, fix_issued \
+                 FROM exposure_details WHERE cve {}",
+                DB::in_list(1)
+            ))
+            .bind(DB::strs(chunk))
+            .fetch_all(&mut **t).await)?);
+        }
+        tx.commit().await?;
+        let missing: HashSet<Detail> = missing.into_iter().collect();
+        let rows: Vec<(i64, Detail)> = rows
+            .into_iter()
+            .map(from_row)
+            .filter(|(_, d)| missing.contains(d))
+            .collect();
+        for (id, d) in self.caches.add_details(rows) {
+            out.insert((*d).clone(), id);
+        }
+        if let Some(d) = missing.iter().find(|d| !out.contains_key(*d)) {
+            return Err(StoreError::corrupt(
+                "exposure detail",
+                format!("{} was interned but could not be read back", d.cve),
+            ));
+        }
+        Ok(out)
+    }
+}
