@@ -19,8 +19,11 @@
 
 mod answers;
 mod build;
+mod hostlist;
 mod memory;
 mod named;
+
+use hostlist::HostList;
 
 use named::Named;
 
@@ -125,9 +128,9 @@ struct FCve {
     severity: Severity,
     advisories: Vec<u32>,
     /// Host indexes, ascending, distinct.
-    hosts: Vec<u32>,
+    hosts: HostList,
     /// The hosts (indexes, ascending, distinct) where some finding of it has a fixed version.
-    fixable_hosts: Vec<u32>,
+    fixable_hosts: HostList,
 }
 
 /// What [`Fleet::host_facts`] knows of a host.
@@ -244,10 +247,10 @@ impl Fleet {
         Some(self.hosts.iter().map(|h| self.allows(scope, h)).collect())
     }
 
-    fn count(mask: Option<&Vec<bool>>, hosts: &[u32]) -> usize {
+    fn count(mask: Option<&Vec<bool>>, hosts: &HostList) -> usize {
         match mask {
             None => hosts.len(),
-            Some(m) => hosts.iter().filter(|&&h| m[h as usize]).count(),
+            Some(m) => hosts.iter().filter(|&h| m[h as usize]).count(),
         }
     }
 
@@ -360,14 +363,13 @@ impl Fleet {
         let mut visible: Vec<u32> = c
             .hosts
             .iter()
-            .copied()
             .filter(|&hi| self.allows(scope, &self.hosts[hi as usize]))
             .collect();
         let host_total = visible.len();
         let fixable_hosts = c
             .fixable_hosts
             .iter()
-            .filter(|&&hi| self.allows(scope, &self.hosts[hi as usize]))
+            .filter(|&hi| self.allows(scope, &self.hosts[hi as usize]))
             .count();
         visible.sort_by(|&a, &b| {
             self.strings
@@ -513,7 +515,7 @@ impl Fleet {
                 self.cves[i as usize]
                     .hosts
                     .iter()
-                    .map(|&h| self.hosts[h as usize].id)
+                    .map(|h| self.hosts[h as usize].id)
                     .collect()
             })
             .unwrap_or_default()
@@ -526,7 +528,7 @@ impl Fleet {
             .filter(|t| t.enabled && t.tag.eq_ignore_ascii_case(tag))
             .filter_map(|t| self.strings.get(&t.cve))
             .filter_map(|c| self.cve_index.get(&c))
-            .flat_map(|&i| self.cves[i as usize].hosts.iter().copied())
+            .flat_map(|&i| self.cves[i as usize].hosts.iter())
             .collect();
         out.sort_unstable();
         out.dedup();
@@ -714,7 +716,7 @@ impl Fleet {
         let mut per_host: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for &c in &tagged {
             if let Some(&ci) = self.cve_index.get(&c) {
-                for &hi in &self.cves[ci as usize].hosts {
+                for hi in self.cves[ci as usize].hosts.iter() {
                     if mask.as_ref().is_none_or(|m| m[hi as usize]) {
                         per_host
                             .entry(hi)

@@ -1,6 +1,7 @@
 //! Building the fleet index from the store's bulk reads and the evaluator's and policy's
 //! advisories, tags and exceptions ([`Fleet::build`], called by [`Fleet::load`]).
 
+use super::hostlist::HostListBuilder;
 use super::*;
 
 impl Fleet {
@@ -114,6 +115,8 @@ impl Fleet {
         // Whether the evaluator has data for a stream, by interned stream.
         let mut covered: FxHashMap<u32, bool> = FxHashMap::default();
         let mut cves: Vec<FCve> = Vec::new();
+        // Each CVE's hosts and fixable hosts, as they are found (hosts in index order).
+        let mut cve_hosts: Vec<(HostListBuilder, HostListBuilder)> = Vec::new();
         let mut cve_index: FxHashMap<u32, u32> = FxHashMap::default();
         let mut applied_exceptions: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
         for h in hosts {
@@ -182,19 +185,17 @@ impl Fleet {
                                 name: f.cve,
                                 severity: Severity::Unknown,
                                 advisories: Vec::new(),
-                                hosts: Vec::new(),
-                                fixable_hosts: Vec::new(),
+                                hosts: HostList::default(),
+                                fixable_hosts: HostList::default(),
                             });
+                            cve_hosts.push(Default::default());
                             u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
                         });
                         let c = &mut cves[ci as usize];
-                        if c.hosts.last() != Some(&hi) {
-                            c.hosts.push(hi);
-                        }
-                        if affected[&(a, f.affected)].fixed.is_some()
-                            && c.fixable_hosts.last() != Some(&hi)
-                        {
-                            c.fixable_hosts.push(hi);
+                        let (hosts, fixable) = &mut cve_hosts[ci as usize];
+                        hosts.push(hi);
+                        if affected[&(a, f.affected)].fixed.is_some() {
+                            fixable.push(hi);
                         }
                         if !c.advisories.contains(&a) {
                             c.advisories.push(a);
@@ -245,6 +246,10 @@ impl Fleet {
             .filter(|t| t.enabled)
             .filter_map(|t| strings.get(&t.cve))
             .collect();
+        for (c, (hosts, fixable)) in cves.iter_mut().zip(cve_hosts) {
+            c.hosts = hosts.finish();
+            c.fixable_hosts = fixable.finish();
+        }
         fhosts.shrink_to_fit();
         host_groups.shrink_to_fit();
         groups.shrink_to_fit();

@@ -34,9 +34,9 @@ impl Fleet {
             .iter()
             .map(|c| {
                 size_of::<FCve>()
-                    + 4 * (c.hosts.capacity()
-                        + c.fixable_hosts.capacity()
-                        + c.advisories.capacity())
+                    + c.hosts.heap_bytes()
+                    + c.fixable_hosts.heap_bytes()
+                    + 4 * c.advisories.capacity()
             })
             .sum::<usize>()
             + table::<u32, u32>(self.cve_index.len());
