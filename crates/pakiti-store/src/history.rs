@@ -46,6 +46,7 @@ mod report_packages;
 mod sets;
 mod snapshots;
 
+pub(crate) use report_packages::write_report_packages_in;
 pub(crate) use sets::Detail;
 use sets::{Expanded, SET_COLUMNS, SetRow};
 

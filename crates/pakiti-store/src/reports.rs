@@ -231,14 +231,9 @@ async fn save_in(
     .bind(host_id)
     .bind(&blob)
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-    // The report's own list, for exact report diffs (pruned to the newest N per host).
-    on!(&mut *tx, t => sqlx::query(
-        "INSERT INTO report_packages (report_id, host_id, ids) VALUES ($1, $2, $3)",
-    )
-    .bind(report_id)
-    .bind(host_id)
-    .bind(&blob)
-    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    // The report's own list, for exact report diffs (pruned to the newest N per host); the
+    // list before it becomes a reverse delta against it.
+    crate::history::write_report_packages_in(tx, host_id, report_id, &blob).await?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     sorted.dedup();

@@ -679,3 +679,81 @@ async fn exposures_are_stored_as_sets_split_where_they_part() {
         }
     });
 }
+
+/// Issue 17: only a host's newest package list is kept whole; older ones are reverse deltas.
+/// Every list reads back exactly, and a list whose newer neighbour is gone reads as unknown,
+/// never as another report's list.
+#[tokio::test]
+async fn report_package_lists_are_reverse_deltas_that_read_back_exactly() {
+    use sqlx::Connection;
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let be = db.backend;
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let mut saved = Vec::new();
+        for r in 0..6_usize {
+            // Each report drops one package, updates one and adds one.
+            let pkgs: Vec<InstalledPackage> = names
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i + r) % 4 != 0)
+                .map(|(i, n)| pkg(n, &format!("{}-1", if i == r { 2 } else { 1 })))
+                .collect();
+            let rep = save(
+                s,
+                "a",
+                "g",
+                100 * i64::try_from(r).unwrap(),
+                &format!("h{r}"),
+                &pkgs,
+            )
+            .await;
+            let mut ids = rep.package_ids.clone();
+            ids.sort_unstable();
+            ids.dedup();
+            saved.push((rep, ids));
+        }
+        let h = saved[0].0.host_id;
+        for (rep, ids) in &saved {
+            assert_eq!(
+                s.report_package_ids(h, rep.report_id)
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(ids),
+                "{be}"
+            );
+        }
+        if be == "sqlite" {
+            let mut c = sqlx::sqlite::SqliteConnection::connect_with(
+                &sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(db.url.trim_start_matches("sqlite://")),
+            )
+            .await
+            .unwrap();
+            let (whole, deltas): (i64, i64) = sqlx::query_as(
+                "SELECT SUM(base IS NULL), SUM(base IS NOT NULL) FROM report_packages",
+            )
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+            assert_eq!((whole, deltas), (1, 5), "only the newest list whole");
+            // The fourth list goes (as if its report were deleted): it and the older ones
+            // are unknown; the newer ones still read back.
+            sqlx::query("DELETE FROM report_packages WHERE report_id = $1")
+                .bind(saved[3].0.report_id)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            c.close().await.unwrap();
+            for (i, (rep, ids)) in saved.iter().enumerate() {
+                let got = s.report_package_ids(h, rep.report_id).await.unwrap();
+                if i > 3 {
+                    assert_eq!(got.as_ref(), Some(ids), "list {i}");
+                } else {
+                    assert_eq!(got, None, "list {i}");
+                }
+            }
+        }
+    });
+}
