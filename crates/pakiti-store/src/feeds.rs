@@ -9,7 +9,8 @@ use crate::model::{
 };
 use crate::shared::{
     AdvisoryLoadRow, AffectedLoadRow, ExistingAdvisory, FEED_COLUMNS, FeedRow, FeedRunRow,
-    PackageRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, plan_replace, ts,
+    PackageRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, attach_affected,
+    plan_replace, ts,
 };
 use crate::store::Store;
 use pakiti_core::advisory::Advisory;
@@ -502,15 +503,36 @@ impl Store {
              WHERE f.enabled ORDER BY c.advisory_id, c.ord",
         )
         .fetch_all(&mut **t).await)?;
-        let affected: Vec<AffectedLoadRow> = on!(&mut tx, t => sqlx::query_as(
-            "SELECT af.advisory_id, af.stream, af.package, af.kind, af.arches, af.module, \
-             af.introduced, af.last_affected, af.status, af.fixed_version FROM affected af \
-             JOIN advisories a ON a.id = af.advisory_id JOIN feeds f ON f.id = a.feed_id \
-             WHERE f.enabled ORDER BY af.advisory_id, af.idx",
-        )
-        .fetch_all(&mut **t).await)?;
+        let (mut out, pos) = assemble_advisories(heads, cves)?;
+        // The affected entries (665,000 rows with the full feeds) a page at a time: read
+        // whole, the rows took ~235 MB at once beside what they become, and the server kept
+        // that peak as its resident size (issue 17).
+        let (mut after_advisory, mut after_idx) = (i64::MIN, i64::MIN);
+        loop {
+            let page: Vec<AffectedLoadRow> = on!(&mut tx, t => sqlx::query_as(
+                "SELECT af.advisory_id, af.idx, af.stream, af.package, af.kind, af.arches, \
+                 af.module, af.introduced, af.last_affected, af.status, af.fixed_version \
+                 FROM affected af JOIN advisories a ON a.id = af.advisory_id \
+                 JOIN feeds f ON f.id = a.feed_id \
+                 WHERE f.enabled AND (af.advisory_id, af.idx) > ($1, $2) \
+                 ORDER BY af.advisory_id, af.idx LIMIT 20000",
+            )
+            .bind(after_advisory)
+            .bind(after_idx)
+            .fetch_all(&mut **t).await)?;
+            let Some(last) = page.last() else {
+                break;
+            };
+            (after_advisory, after_idx) = (last.advisory_id, last.idx);
+            attach_affected(&mut out, &pos, page)?;
+        }
         tx.commit().await?;
-        assemble_advisories(heads, cves, affected)
+        // Exact capacities: grown by doubling, the entry lists held up to twice their size.
+        for a in &mut out {
+            a.advisory.affected.shrink_to_fit();
+            a.advisory.cves.shrink_to_fit();
+        }
+        Ok(out)
     }
 
     /// The keys awaiting re-evaluation.

@@ -408,6 +408,12 @@ async fn bulk_import_is_fast() {
                 .sum::<usize>(),
             102_000
         );
+        // Read a page at a time (20,000 entries), every entry comes back in its place.
+        for (got, want) in loaded.iter().zip(&advisories) {
+            assert_eq!(got.advisory.id, want.id);
+            assert_eq!(got.advisory.affected, want.affected, "{}", want.id);
+            assert_eq!(got.advisory.cves, want.cves, "{}", want.id);
+        }
         eprintln!(
             "{}: import 8.5k advisories / 102k entries in {import:?}, load in {load:?}",
             db.backend
