@@ -224,6 +224,9 @@ async fn save_in(
     .bind(facts.problems.count)
     .bind(facts.problems.encode_lines())
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+    // The report's own list, for exact report diffs (pruned to the newest N per host): the
+    // list before it becomes a reverse delta against it (read before it is replaced below).
+    crate::history::write_report_packages_in(tx, host_id, report_id, &blob).await?;
     on!(&mut *tx, t => sqlx::query(
         "INSERT INTO host_packages (host_id, ids) VALUES ($1, $2) \
          ON CONFLICT (host_id) DO UPDATE SET ids = excluded.ids",
@@ -231,9 +234,6 @@ async fn save_in(
     .bind(host_id)
     .bind(&blob)
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-    // The report's own list, for exact report diffs (pruned to the newest N per host); the
-    // list before it becomes a reverse delta against it.
-    crate::history::write_report_packages_in(tx, host_id, report_id, &blob).await?;
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     sorted.dedup();

@@ -1,11 +1,12 @@
 //! Per-report package lists (`report_packages`): the installed set of each of a host's newest
 //! changed reports, kept for exact report diffs.
 //!
-//! A host's newest list is kept whole; each older one is a reverse delta against the list
-//! written after it (migration 0025): `base` names that newer list's report, `ids` the ids
-//! to add back, `dropped` the ids to take out. A list is read by walking from the newest
-//! whole list down; a delta whose base is not the row just read (a report deleted in
-//! between) ends the walk: older lists are then not known.
+//! No list is stored whole (migration 0025): a host's newest list is its current installed set
+//! (`host_packages`, `base` = [`CURRENT`]), and each older one is a reverse delta against the
+//! list written after it: `base` names that newer list's report, `ids` the ids to add back,
+//! `dropped` the ids to take out. Rows written before the migration are whole (`base` NULL).
+//! A list is read by walking from the newest down; a delta whose base is not the row just
+//! read (a report deleted in between) ends the walk: older lists are then not known.
 
 use crate::codec::{decode_ids, encode_ids};
 use crate::db::{Tx, on};
@@ -16,41 +17,65 @@ use crate::store::Store;
 /// A stored list: report, base (`None`: whole), ids, dropped.
 type ListRow = (i64, Option<i64>, Vec<u8>, Option<Vec<u8>>);
 
-/// Writes `report`'s package list (`blob`, the store's id blob) inside `tx`, and turns the
-/// host's newest list before it, if whole, into a reverse delta against it.
+/// `base` of a host's newest list: it is the host's current list (`host_packages.ids`),
+/// which the report that wrote it also wrote.
+const CURRENT: i64 = -1;
+
+/// Writes `report`'s package list (`blob`, the store's id blob) inside `tx`, before the host's
+/// current list (`host_packages`) is replaced by it: the newest list so far becomes a reverse
+/// delta from this one, and this one a row that points at the current list. No whole list is
+/// written (rows only ever grow from a few bytes to a delta's size, so SQLite reuses their
+/// space instead of leaving shrunk pages behind).
 pub(crate) async fn write_report_packages_in(
     tx: &mut Tx,
     host: HostId,
     report: ReportId,
     blob: &[u8],
 ) -> Result<(), StoreError> {
-    let prev: Option<(i64, Vec<u8>)> = on!(&mut *tx, t => sqlx::query_as(
-        "SELECT report_id, ids FROM report_packages WHERE host_id = $1 AND base IS NULL \
-         AND report_id = (SELECT MAX(report_id) FROM report_packages WHERE host_id = $1)",
+    let prev: Option<(i64, Option<i64>, Vec<u8>)> = on!(&mut *tx, t => sqlx::query_as(
+        "SELECT report_id, base, ids FROM report_packages WHERE host_id = $1 \
+         ORDER BY report_id DESC LIMIT 1",
     )
     .bind(host)
     .fetch_optional(&mut **t).await)?;
-    if let Some((prev_report, prev_blob)) = prev
+    if let Some((prev_report, base, prev_blob)) = prev
         && prev_report < report
     {
-        let old = decode_ids(&prev_blob)?;
-        let new = decode_ids(blob)?;
-        let (back, dropped) = sorted_difference(&old, &new);
-        on!(&mut *tx, t => sqlx::query(
-            "UPDATE report_packages SET base = $2, ids = $3, dropped = $4 WHERE report_id = $1",
-        )
-        .bind(prev_report)
-        .bind(report)
-        .bind(encode_ids(&back))
-        .bind(encode_ids(&dropped))
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        let old = match base {
+            // Whole (written before migration 0025).
+            None => Some(decode_ids(&prev_blob)?),
+            Some(CURRENT) => {
+                let current: Option<(Vec<u8>,)> = on!(&mut *tx, t => sqlx::query_as(
+                    "SELECT ids FROM host_packages WHERE host_id = $1")
+                    .bind(host)
+                    .fetch_optional(&mut **t).await)?;
+                current.map(|(b,)| decode_ids(&b)).transpose()?
+            }
+            // Already a delta whose newer list is gone: left as it is (reads as unknown).
+            Some(_) => None,
+        };
+        if let Some(old) = old {
+            let new = decode_ids(blob)?;
+            let (back, dropped) = sorted_difference(&old, &new);
+            on!(&mut *tx, t => sqlx::query(
+                "UPDATE report_packages SET base = $2, ids = $3, dropped = $4 WHERE report_id = $1",
+            )
+            .bind(prev_report)
+            .bind(report)
+            .bind(encode_ids(&back))
+            .bind(encode_ids(&dropped))
+            .execute(&mut **t).await.map(|r| r.rows_affected()))?;
+        }
     }
+    let empty = encode_ids(&[]);
     on!(&mut *tx, t => sqlx::query(
-        "INSERT INTO report_packages (report_id, host_id, ids) VALUES ($1, $2, $3)",
+        "INSERT INTO report_packages (report_id, host_id, base, ids, dropped) \
+         VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(report)
     .bind(host)
-    .bind(blob)
+    .bind(CURRENT)
+    .bind(&empty)
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
@@ -156,7 +181,16 @@ impl Store {
             .bind(host)
             .bind(from)
             .fetch_all(&mut **t).await)?;
+        // The newest list is the host's current one.
+        let current: Option<(Vec<u8>,)> = if rows.first().is_some_and(|r| r.1 == Some(CURRENT)) {
+            on!(&mut tx, t => sqlx::query_as("SELECT ids FROM host_packages WHERE host_id = $1")
+                .bind(host)
+                .fetch_optional(&mut **t).await)?
+        } else {
+            None
+        };
         tx.commit().await?;
+        let mut current = current.map(|(b,)| decode_ids(&b)).transpose()?;
         // (report, its list) of the row just read.
         let mut state: Option<(i64, Vec<i64>)> = None;
         for (id, base, blob, dropped) in rows {
@@ -167,6 +201,10 @@ impl Store {
                     ids.dedup();
                     ids
                 }
+                (Some(CURRENT), None) => match current.take() {
+                    Some(list) => list,
+                    None => return Ok(None),
+                },
                 (Some(b), Some((newer, list))) if b == newer => apply_reverse_delta(
                     &list,
                     &decode_ids(&blob)?,

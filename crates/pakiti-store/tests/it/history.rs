@@ -680,7 +680,8 @@ async fn exposures_are_stored_as_sets_split_where_they_part() {
     });
 }
 
-/// Issue 17: only a host's newest package list is kept whole; older ones are reverse deltas.
+/// Issue 17: no package list is stored whole: the newest is the host's current list, older
+/// ones are reverse deltas.
 /// Every list reads back exactly, and a list whose newer neighbour is gone reads as unknown,
 /// never as another report's list.
 #[tokio::test]
@@ -731,13 +732,17 @@ async fn report_package_lists_are_reverse_deltas_that_read_back_exactly() {
             )
             .await
             .unwrap();
-            let (whole, deltas): (i64, i64) = sqlx::query_as(
-                "SELECT SUM(base IS NULL), SUM(base IS NOT NULL) FROM report_packages",
+            let (whole, current, deltas): (i64, i64, i64) = sqlx::query_as(
+                "SELECT SUM(base IS NULL), SUM(base = -1), SUM(base > 0) FROM report_packages",
             )
             .fetch_one(&mut c)
             .await
             .unwrap();
-            assert_eq!((whole, deltas), (1, 5), "only the newest list whole");
+            assert_eq!(
+                (whole, current, deltas),
+                (0, 1, 5),
+                "no list whole: the newest is the host's current list, the others deltas"
+            );
             // The fourth list goes (as if its report were deleted): it and the older ones
             // are unknown; the newer ones still read back.
             sqlx::query("DELETE FROM report_packages WHERE report_id = $1")
