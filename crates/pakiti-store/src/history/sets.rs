@@ -176,6 +176,20 @@ fn counts<'a>(details: impl IntoIterator<Item = &'a Detail>) -> [i64; 7] {
     c
 }
 
+/// `q` with a set's seven counts bound next, in [`counts`]' order.
+fn bind_counts<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    c: [i64; 7],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for v in c {
+        q = q.bind(v);
+    }
+    q
+}
+
 /// Who a set belongs to: host, name, group, domain (as when the set began).
 type Owner<'a> = (HostId, &'a str, Option<&'a str>, Option<&'a str>);
 
@@ -193,7 +207,7 @@ async fn insert_set(
 ) -> Result<(), StoreError> {
     let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
     let c = counts(members.iter().map(|(_, d)| *d));
-    on!(&mut *tx, t => sqlx::query(
+    on!(&mut *tx, t => bind_counts(sqlx::query(
         "INSERT INTO exposures (host_id, hostname, host_group, domain, details, n, critical, \
          high, medium, low, unknown, fixable, fix_known_at, began_at, began_cause, began_report, \
          began_generation, ended_at, ended_cause, ended_report, ended_generation) VALUES \
@@ -204,14 +218,7 @@ async fn insert_set(
     .bind(owner.1)
     .bind(owner.2)
     .bind(owner.3)
-    .bind(encode_ids(&ids))
-    .bind(c[0])
-    .bind(c[1])
-    .bind(c[2])
-    .bind(c[3])
-    .bind(c[4])
-    .bind(c[5])
-    .bind(c[6])
+    .bind(encode_ids(&ids)), c)
     .bind(fix_known_at)
     .bind(began.0)
     .bind(began.1)
@@ -321,19 +328,12 @@ pub(crate) async fn apply_in(
         } else {
             let kept: Vec<i64> = keep.iter().map(|(id, _)| *id).collect();
             let c = counts(keep.iter().map(|(_, d)| *d));
-            on!(&mut *tx, t => sqlx::query(
+            on!(&mut *tx, t => bind_counts(sqlx::query(
                 "UPDATE exposures SET details = $2, n = $3, critical = $4, high = $5, \
                  medium = $6, low = $7, unknown = $8, fixable = $9 WHERE id = $1",
             )
             .bind(row.id)
-            .bind(encode_ids(&kept))
-            .bind(c[0])
-            .bind(c[1])
-            .bind(c[2])
-            .bind(c[3])
-            .bind(c[4])
-            .bind(c[5])
-            .bind(c[6])
+            .bind(encode_ids(&kept)), c)
             .execute(&mut **t).await.map(|r| r.rows_affected()))?;
         }
     }

@@ -25,6 +25,18 @@ const LEGACY_ENDED: &str = "INSERT INTO exposures (host_id, hostname, host_group
     VALUES (2, 'b.example.org', NULL, NULL, 'CVE-2023-1', 'critical', 'DSA-1', '2.0-1', NULL, \
     1700000000, 1700000000, 'feed', NULL, 1, 1700000100, 'report', 11, 2)";
 
+/// `m` without the migrations from `version` on: the schema an earlier release left.
+fn before(mut m: sqlx::migrate::Migrator, version: i64) -> sqlx::migrate::Migrator {
+    m.migrations = Cow::Owned(
+        m.migrations
+            .iter()
+            .filter(|x| x.version < version)
+            .cloned()
+            .collect(),
+    );
+    m
+}
+
 /// Issue 17: migration 0024 turns one row per (host, CVE) into exposure sets. Every exposure
 /// an earlier store held is there afterwards, with what the feeds said and its causes.
 #[tokio::test]
@@ -33,14 +45,7 @@ async fn exposures_written_before_the_sets_survive_the_upgrade() {
         // The store as the previous release left it: migrations up to 0023.
         match db.backend {
             "sqlite" => {
-                let mut m = sqlx::migrate!("./migrations/sqlite");
-                m.migrations = Cow::Owned(
-                    m.migrations
-                        .iter()
-                        .filter(|x| x.version < 24)
-                        .cloned()
-                        .collect(),
-                );
+                let m = before(sqlx::migrate!("./migrations/sqlite"), 24);
                 let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db.url)
                     .unwrap()
                     .create_if_missing(true);
@@ -51,14 +56,7 @@ async fn exposures_written_before_the_sets_survive_the_upgrade() {
                 pool.close().await;
             }
             _ => {
-                let mut m = sqlx::migrate!("./migrations/postgres");
-                m.migrations = Cow::Owned(
-                    m.migrations
-                        .iter()
-                        .filter(|x| x.version < 24)
-                        .cloned()
-                        .collect(),
-                );
+                let m = before(sqlx::migrate!("./migrations/postgres"), 24);
                 let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
                 m.run(&pool).await.unwrap();
                 sqlx::query(LEGACY).execute(&pool).await.unwrap();
