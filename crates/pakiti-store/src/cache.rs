@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::history::Detail;
-
 /// Process-local caches of facts that never change once committed, so that the hot report
 /// path skips most lookups:
 ///
@@ -22,6 +20,16 @@ pub(crate) struct Caches {
     packages: std::sync::Mutex<HashMap<Box<[u8]>, i64>>,
     evaluated: std::sync::Mutex<HashMap<Box<str>, std::collections::HashSet<i64>>>,
     details: std::sync::Mutex<DetailCache>,
+}
+
+/// What one exposure is, as the feeds said it when it began (or when its fix became known).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Detail {
+    pub(crate) cve: String,
+    pub(crate) severity: String,
+    pub(crate) advisory: String,
+    pub(crate) fixed_version: Option<String>,
+    pub(crate) fix_issued: Option<String>,
 }
 
 /// Exposure details both ways.

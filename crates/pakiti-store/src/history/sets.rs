@@ -28,22 +28,13 @@ use sqlx::QueryBuilder;
 
 use super::{ExposureContext, ExposureNow};
 use crate::cache::Caches;
+pub(crate) use crate::cache::Detail;
 use crate::codec::{decode_ids, encode_ids};
 use crate::db::{Conn, Tx, on};
 use crate::error::StoreError;
 use crate::model::HostId;
 use crate::shared::ts;
 use crate::store::Store;
-
-/// What one exposure is, as the feeds said it when it began (or when its fix became known).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct Detail {
-    pub(crate) cve: String,
-    pub(crate) severity: String,
-    pub(crate) advisory: String,
-    pub(crate) fixed_version: Option<String>,
-    pub(crate) fix_issued: Option<String>,
-}
 
 impl Detail {
     /// `e`'s detail; an empty fixed version or issued date is none (as stored).
