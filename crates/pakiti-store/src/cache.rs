@@ -23,7 +23,7 @@ pub(crate) struct Caches {
 }
 
 /// What one exposure is, as the feeds said it when it began (or when its fix became known).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct Detail {
     pub(crate) cve: String,
     pub(crate) severity: String,

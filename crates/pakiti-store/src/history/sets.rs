@@ -381,22 +381,7 @@ impl Store {
         nows: impl IntoIterator<Item = &'a ExposureNow>,
     ) -> Result<HashMap<Detail, i64>, StoreError> {
         let mut wanted: Vec<Detail> = nows.into_iter().map(Detail::of).collect();
-        wanted.sort_by(|a, b| {
-            (
-                &a.cve,
-                &a.advisory,
-                &a.severity,
-                &a.fixed_version,
-                &a.fix_issued,
-            )
-                .cmp(&(
-                    &b.cve,
-                    &b.advisory,
-                    &b.severity,
-                    &b.fixed_version,
-                    &b.fix_issued,
-                ))
-        });
+        wanted.sort();
         wanted.dedup();
         let known = self.caches.detail_ids(&wanted.iter().collect::<Vec<_>>());
         let mut out: HashMap<Detail, i64> = HashMap::with_capacity(wanted.len());
