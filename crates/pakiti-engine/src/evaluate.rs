@@ -31,6 +31,8 @@ use time::OffsetDateTime;
 pub struct Evaluator {
     index: AdvisoryIndex,
     db_ids: Vec<AdvisoryDbId>,
+    /// The content digest of each advisory, beside its id ([`Evaluator::updated`]).
+    digests: Vec<i64>,
     positions: FxHashMap<AdvisoryDbId, u32>,
     answers: RwLock<FxHashMap<String, FxHashMap<PackageVersionId, Answer>>>,
     updates: crate::updates::UpdatesHandle,
@@ -52,11 +54,17 @@ impl Evaluator {
     #[must_use]
     pub fn new(stored: Vec<StoredAdvisory>) -> Self {
         let mut db_ids = Vec::with_capacity(stored.len());
+        let mut digests = Vec::with_capacity(stored.len());
         let mut advisories = Vec::with_capacity(stored.len());
         for s in stored {
             db_ids.push(s.id);
+            digests.push(s.digest);
             advisories.push(s.advisory);
         }
+        Self::from_parts(db_ids, digests, advisories)
+    }
+
+    fn from_parts(db_ids: Vec<AdvisoryDbId>, digests: Vec<i64>, advisories: Vec<Advisory>) -> Self {
         let positions = db_ids
             .iter()
             .enumerate()
@@ -65,12 +73,69 @@ impl Evaluator {
         Evaluator {
             index: AdvisoryIndex::new(advisories),
             db_ids,
+            digests,
             positions,
             answers: RwLock::default(),
             updates: crate::updates::UpdatesHandle::default(),
             generation: 0,
             pending: FxHashMap::default(),
         }
+    }
+
+    /// The advisories this evaluator holds, as (id, digest): what
+    /// [`Store::load_advisories_changed`] need not read again.
+    #[must_use]
+    pub fn held(&self) -> std::collections::HashMap<AdvisoryDbId, i64> {
+        self.db_ids
+            .iter()
+            .copied()
+            .zip(self.digests.iter().copied())
+            .collect()
+    }
+
+    /// A new evaluator of the advisories `load` lists (in its order): those it read, and the
+    /// rest copied from this one, which holds them with the same digest (`load` was read
+    /// against [`Evaluator::held`]). Exactly what [`Evaluator::new`] builds from
+    /// [`Store::load_advisories`] at the same moment; the answers cache starts empty.
+    ///
+    /// # Errors
+    /// `load` lists an advisory that it did not read and that this evaluator does not hold
+    /// with that digest (it was read against another evaluator).
+    pub fn updated(&self, load: pakiti_store::AdvisoryLoad) -> anyhow::Result<Self> {
+        let mut read: FxHashMap<AdvisoryDbId, StoredAdvisory> =
+            load.loaded.into_iter().map(|a| (a.id, a)).collect();
+        let mut db_ids = Vec::with_capacity(load.listing.len());
+        let mut digests = Vec::with_capacity(load.listing.len());
+        let mut advisories = Vec::with_capacity(load.listing.len());
+        for (id, digest) in load.listing {
+            let advisory = if let Some(a) = read.remove(&id) {
+                anyhow::ensure!(
+                    a.digest == digest,
+                    "advisory {id} was read with digest {} but listed with {digest}",
+                    a.digest
+                );
+                a.advisory
+            } else {
+                let held = self
+                    .positions
+                    .get(&id)
+                    .map(|&p| p as usize)
+                    .filter(|&p| self.digests[p] == digest);
+                let Some(p) = held else {
+                    anyhow::bail!("advisory {id} (digest {digest}) was neither read nor held");
+                };
+                self.index.advisories()[p].clone()
+            };
+            db_ids.push(id);
+            digests.push(digest);
+            advisories.push(advisory);
+        }
+        anyhow::ensure!(
+            read.is_empty(),
+            "{} advisories were read but not listed",
+            read.len()
+        );
+        Ok(Self::from_parts(db_ids, digests, advisories))
     }
 
     /// Records the feed generation the advisories were loaded at and the stale keys awaiting

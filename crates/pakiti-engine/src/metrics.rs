@@ -55,6 +55,17 @@ pub struct EngineMetrics {
     pub reevaluated_hosts: Counter,
     /// Seconds they took, in all.
     pub reevaluation_seconds: Counter<f64, AtomicU64>,
+    /// Of those seconds, by part: `reload` (advisories into the evaluator), `rematch`
+    /// (stale package versions matched and their answers stored), `sets` (finding the hosts
+    /// that have them), `counts` (their counts and exposure history).
+    pub reevaluation_part_seconds: Family<PartLabel, Counter<f64, AtomicU64>>,
+}
+
+/// The label of a part of a re-evaluation.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartLabel {
+    /// `reload`, `rematch`, `sets` or `counts`.
+    pub part: &'static str,
 }
 
 impl Default for EngineMetrics {
@@ -69,6 +80,7 @@ impl Default for EngineMetrics {
             reevaluated_package_versions: Counter::default(),
             reevaluated_hosts: Counter::default(),
             reevaluation_seconds: Counter::default(),
+            reevaluation_part_seconds: Family::default(),
         }
     }
 }
@@ -120,6 +132,16 @@ impl EngineMetrics {
         self.reevaluated_hosts
             .inc_by(u64::try_from(r.hosts).unwrap_or(u64::MAX));
         self.reevaluation_seconds.inc_by(r.took.as_secs_f64());
+        for (part, d) in [
+            ("reload", r.reload),
+            ("rematch", r.rematch),
+            ("sets", r.sets),
+            ("counts", r.counts),
+        ] {
+            self.reevaluation_part_seconds
+                .get_or_create(&PartLabel { part })
+                .inc_by(d.as_secs_f64());
+        }
     }
 
     /// Unix time the evaluator was last loaded (0: never).

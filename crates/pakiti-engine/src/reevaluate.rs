@@ -41,6 +41,8 @@ pub struct Reevaluation {
     pub reload: Duration,
     /// Of which: re-matching and storing the answers.
     pub rematch: Duration,
+    /// Of which: finding the hosts that have a re-matched package version.
+    pub sets: Duration,
     /// Of which: refreshing the hosts' counts.
     pub counts: Duration,
 }
@@ -340,7 +342,7 @@ impl Engine {
             rematched.insert(stream_key, ids.iter().copied().collect());
         }
         result.rematch = rematch_start.elapsed();
-        let counts_start = Instant::now();
+        let sets_start = Instant::now();
         // One read of every installed set: the hosts that have a re-matched version get new
         // counts.
         let sets: Vec<InstalledSet> = self
@@ -355,6 +357,8 @@ impl Engine {
                     .is_some_and(|ids| set.ids.iter().any(|id| ids.contains(id)))
             })
             .collect();
+        result.sets = sets_start.elapsed();
+        let counts_start = Instant::now();
         result.hosts = self.refresh_sets(&sets, ExposureCause::Feed).await?.1;
         result.counts = counts_start.elapsed();
         // Keys marked after the index was loaded were matched with older data: keep them for

@@ -212,6 +212,11 @@ impl Metrics {
             m.reevaluation_seconds.clone(),
         );
         registry.register(
+            "pakiti_reevaluation_part_seconds",
+            "Time this process's re-evaluations took, by part (reload, rematch, sets, counts)",
+            m.reevaluation_part_seconds.clone(),
+        );
+        registry.register(
             "pakiti_writer_batch_size",
             "Writes per group-commit batch, by queue (save, finish, touch)",
             m.batch_size.clone(),

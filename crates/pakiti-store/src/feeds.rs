@@ -1,16 +1,15 @@
 //! Feeds: their settings and sync history, replacing a feed's advisories (ids kept for
-//! unchanged ones, changed keys marked stale), loading the advisories, stale keys.
+//! unchanged ones, changed keys marked stale), stale keys. Loading the advisories: `advisories.rs`.
 
 use crate::db::{Db, Tx, is_unique_violation, on};
 use crate::error::StoreError;
 use crate::model::{
     Feed, FeedContent, FeedId, FeedRun, FeedUpdate, NewFeed, PackageVersionId, ReplaceOutcome,
-    StaleKeys, StoredAdvisory, StreamPackage, SyncRecord, SyncStatus,
+    StaleKeys, StreamPackage, SyncRecord, SyncStatus,
 };
 use crate::shared::{
-    AdvisoryLoadRow, AffectedLoadRow, ExistingAdvisory, FEED_COLUMNS, FeedRow, FeedRunRow,
-    PackageRow, advisory_keys, advisory_row, affected_rows, assemble_advisories, attach_affected,
-    plan_replace, ts,
+    ExistingAdvisory, FEED_COLUMNS, FeedRow, FeedRunRow, PackageRow, advisory_keys, advisory_row,
+    affected_rows, plan_replace, ts,
 };
 use crate::store::Store;
 use pakiti_core::advisory::Advisory;
@@ -484,55 +483,6 @@ impl Store {
             return Err(StoreError::not_found("feed", id));
         }
         Ok(())
-    }
-
-    /// Every advisory of every enabled feed, by id, exactly as imported.
-    #[instrument(skip_all)]
-    pub async fn load_advisories(&self) -> Result<Vec<StoredAdvisory>, StoreError> {
-        // One read transaction: the three queries see one snapshot.
-        let mut tx = self.begin_read().await?;
-        let heads: Vec<AdvisoryLoadRow> = on!(&mut tx, t => sqlx::query_as(
-            "SELECT a.id, a.feed_id, a.vendor_id, a.source, a.title, a.severity, a.issued, \
-             a.updated, a.refs FROM advisories a JOIN feeds f ON f.id = a.feed_id \
-             WHERE f.enabled ORDER BY a.id",
-        )
-        .fetch_all(&mut **t).await)?;
-        let cves: Vec<(i64, String)> = on!(&mut tx, t => sqlx::query_as(
-            "SELECT c.advisory_id, c.cve FROM advisory_cves c \
-             JOIN advisories a ON a.id = c.advisory_id JOIN feeds f ON f.id = a.feed_id \
-             WHERE f.enabled ORDER BY c.advisory_id, c.ord",
-        )
-        .fetch_all(&mut **t).await)?;
-        let (mut out, pos) = assemble_advisories(heads, cves)?;
-        // The affected entries (665,000 rows with the full feeds) a page at a time: read
-        // whole, the rows took ~235 MB at once beside what they become, and the server kept
-        // that peak as its resident size (issue 17).
-        let (mut after_advisory, mut after_idx) = (i64::MIN, i64::MIN);
-        loop {
-            let page: Vec<AffectedLoadRow> = on!(&mut tx, t => sqlx::query_as(
-                "SELECT af.advisory_id, af.idx, af.stream, af.package, af.kind, af.arches, \
-                 af.module, af.introduced, af.last_affected, af.status, af.fixed_version \
-                 FROM affected af JOIN advisories a ON a.id = af.advisory_id \
-                 JOIN feeds f ON f.id = a.feed_id \
-                 WHERE f.enabled AND (af.advisory_id, af.idx) > ($1, $2) \
-                 ORDER BY af.advisory_id, af.idx LIMIT 20000",
-            )
-            .bind(after_advisory)
-            .bind(after_idx)
-            .fetch_all(&mut **t).await)?;
-            let Some(last) = page.last() else {
-                break;
-            };
-            (after_advisory, after_idx) = (last.advisory_id, last.idx);
-            attach_affected(&mut out, &pos, page)?;
-        }
-        tx.commit().await?;
-        // Exact capacities: grown by doubling, the entry lists held up to twice their size.
-        for a in &mut out {
-            a.advisory.affected.shrink_to_fit();
-            a.advisory.cves.shrink_to_fit();
-        }
-        Ok(out)
     }
 
     /// The keys awaiting re-evaluation.

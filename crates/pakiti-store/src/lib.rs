@@ -117,6 +117,7 @@
 //! # }
 //! ```
 
+mod advisories;
 mod audit;
 mod cache;
 pub mod codec;
@@ -146,6 +147,7 @@ mod store;
 mod tags;
 mod users;
 
+pub use advisories::AdvisoryLoad;
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use cvefacts::merge_facts;
 pub use error::StoreError;

@@ -204,6 +204,9 @@ pub struct StoredAdvisory {
     pub id: AdvisoryDbId,
     /// The feed it belongs to.
     pub feed_id: FeedId,
+    /// The digest of its content (a new one whenever the advisory changes; see
+    /// [`crate::Store::load_advisories_changed`]).
+    pub digest: i64,
     /// The advisory exactly as it was imported.
     pub advisory: Advisory,
 }

@@ -370,13 +370,15 @@ pub(crate) struct AdvisoryLoadRow {
     pub(crate) issued: Option<String>,
     pub(crate) updated: Option<String>,
     pub(crate) refs: Option<String>,
+    pub(crate) digest: i64,
 }
 
 impl AdvisoryLoadRow {
-    pub(crate) fn into_advisory(self) -> Result<(i64, i64, Advisory), StoreError> {
+    pub(crate) fn into_advisory(self) -> Result<(i64, i64, i64, Advisory), StoreError> {
         Ok((
             self.id,
             self.feed_id,
+            self.digest,
             Advisory {
                 id: self.vendor_id,
                 source: self.source,
@@ -441,11 +443,12 @@ pub(crate) fn assemble_advisories(
     let mut out = Vec::with_capacity(heads.len());
     let mut pos: HashMap<i64, usize> = HashMap::with_capacity(heads.len());
     for h in heads {
-        let (id, feed_id, advisory) = h.into_advisory()?;
+        let (id, feed_id, digest, advisory) = h.into_advisory()?;
         pos.insert(id, out.len());
         out.push(crate::model::StoredAdvisory {
             id,
             feed_id,
+            digest,
             advisory,
         });
     }

@@ -311,3 +311,54 @@ async fn servers_sharing_a_database_reevaluate_an_import_once() {
         db.finish().await;
     }
 }
+
+/// Issue 17: a reload after an import reads only the advisories that changed and copies the
+/// rest from the evaluator in force; the result is the evaluator a full load builds.
+#[tokio::test]
+async fn an_evaluator_brought_up_to_date_equals_one_built_from_scratch() {
+    use pakiti_engine::evaluate::Evaluator;
+    for db in pakiti_test_support::databases().await {
+        let b = db.backend;
+        let store = pakiti_store::open(&db.url).await.unwrap();
+        import(&store).await;
+        let feed = store.list_feeds().await.unwrap().remove(0);
+        let numbered = |i: u32| Advisory {
+            id: format!("RHSA-2024:{i:04}"),
+            affected: vec![Affected::binary(
+                "rhel:9".parse().unwrap(),
+                format!("pkg{i}"),
+                Status::Fixed(format!("1.{i}-1.el9")),
+            )],
+            ..advisory()
+        };
+        let mut advisories: Vec<Advisory> = (1..=20).map(numbered).collect();
+        store
+            .replace_feed_advisories(feed.id, &advisories, &synced("two"))
+            .await
+            .unwrap();
+        let engine = Engine::new(store.clone(), OsRules::default())
+            .await
+            .unwrap();
+        assert_eq!(engine.evaluator().advisory_count(), 20, "{b}");
+
+        advisories[4].severity = Severity::Critical;
+        advisories.remove(9);
+        advisories.push(numbered(21));
+        store
+            .replace_feed_advisories(feed.id, &advisories, &synced("three"))
+            .await
+            .unwrap();
+        engine.reload_advisories().await.unwrap();
+        let scratch = Evaluator::new(store.load_advisories().await.unwrap());
+        let ours = engine.evaluator();
+        let of = |e: &Evaluator| -> Vec<(i64, Advisory)> {
+            e.stored_advisories()
+                .map(|(id, a)| (id, a.clone()))
+                .collect()
+        };
+        assert_eq!(of(&ours), of(&scratch), "{b}");
+        assert_eq!(ours.held(), scratch.held(), "{b}");
+        assert_eq!(ours.advisory_count(), 20, "{b}");
+        db.finish().await;
+    }
+}

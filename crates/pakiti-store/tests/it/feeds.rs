@@ -422,3 +422,103 @@ async fn bulk_import_is_fast() {
         assert!(import.as_secs() < 30, "import took {import:?}");
     });
 }
+
+/// Issue 17: after an import, the evaluator re-reads only the advisories it does not hold
+/// as they are now; what it holds plus what it read is exactly what a full load returns.
+#[tokio::test]
+async fn changed_advisories_are_read_alone_and_complete_a_full_load() {
+    use std::collections::HashMap;
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let f = feed(s, "rhel").await;
+        let g = feed(s, "other").await;
+        let mut first: Vec<Advisory> = (1..=10)
+            .map(|i| rhsa(&format!("RHSA-{i}"), "8", &format!("pkg{i}"), "1.0-1.el8"))
+            .collect();
+        s.replace_feed_advisories(f, &first, &ok_sync(1))
+            .await
+            .unwrap();
+        let theirs = [
+            rhsa("RHSA-100", "9", "glibc", "2.34-1.el9"),
+            rhsa("RHSA-101", "9", "bash", "5.1-1.el9"),
+        ];
+        s.replace_feed_advisories(g, &theirs, &ok_sync(1))
+            .await
+            .unwrap();
+        let held_of = |v: &[pakiti_store::StoredAdvisory]| -> HashMap<i64, i64> {
+            v.iter().map(|a| (a.id, a.digest)).collect()
+        };
+        // What the holder of `held` (a full load's advisories) assembles from a partial load.
+        let assemble = |hold: &[pakiti_store::StoredAdvisory],
+                        load: pakiti_store::AdvisoryLoad|
+         -> Vec<pakiti_store::StoredAdvisory> {
+            let mut read: HashMap<i64, pakiti_store::StoredAdvisory> =
+                load.loaded.into_iter().map(|a| (a.id, a)).collect();
+            let out = load
+                .listing
+                .iter()
+                .map(|(id, digest)| {
+                    let a = read
+                        .remove(id)
+                        .unwrap_or_else(|| hold.iter().find(|h| h.id == *id).unwrap().clone());
+                    assert_eq!(a.digest, *digest, "{}", db.backend);
+                    a
+                })
+                .collect();
+            assert!(read.is_empty(), "{}: read but not listed", db.backend);
+            out
+        };
+
+        // Nothing wanted when everything is held; everything read when nothing is.
+        let all = s.load_advisories().await.unwrap();
+        assert_eq!(all.len(), 12);
+        let none = s.load_advisories_changed(&held_of(&all)).await.unwrap();
+        assert!(none.loaded.is_empty(), "{}", db.backend);
+        let listed: Vec<(i64, i64)> = all.iter().map(|a| (a.id, a.digest)).collect();
+        assert_eq!(none.listing, listed, "{}", db.backend);
+        let full = s.load_advisories_changed(&HashMap::new()).await.unwrap();
+        assert_eq!(full.loaded, all, "{}", db.backend);
+
+        // One advisory changed, one removed, one added: those two read, by id.
+        first[1].affected[0].status = Status::Fixed("1.0-2.el8".into());
+        first.remove(2);
+        first.push(rhsa("RHSA-11", "8", "sudo", "1.9-1.el8"));
+        s.replace_feed_advisories(f, &first, &ok_sync(2))
+            .await
+            .unwrap();
+        let load = s.load_advisories_changed(&held_of(&all)).await.unwrap();
+        let read: Vec<&str> = load.loaded.iter().map(|a| a.advisory.id.as_str()).collect();
+        assert_eq!(read, ["RHSA-2", "RHSA-11"], "{}", db.backend);
+        let now = s.load_advisories().await.unwrap();
+        assert_eq!(assemble(&all, load), now, "{}", db.backend);
+
+        // A feed disabled leaves the listing; enabled again, its advisories are read.
+        s.update_feed(
+            g,
+            &FeedUpdate {
+                enabled: Some(false),
+                ..FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        let off = s.load_advisories_changed(&held_of(&now)).await.unwrap();
+        assert!(off.loaded.is_empty(), "{}", db.backend);
+        assert_eq!(off.listing.len(), 10, "{}", db.backend);
+        let without = s.load_advisories().await.unwrap();
+        assert_eq!(assemble(&now, off), without, "{}", db.backend);
+        s.update_feed(
+            g,
+            &FeedUpdate {
+                enabled: Some(true),
+                ..FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+        let on = s.load_advisories_changed(&held_of(&without)).await.unwrap();
+        let read: Vec<&str> = on.loaded.iter().map(|a| a.advisory.id.as_str()).collect();
+        assert_eq!(read, ["RHSA-100", "RHSA-101"], "{}", db.backend);
+        assert_eq!(assemble(&without, on), now, "{}", db.backend);
+    });
+}

@@ -113,12 +113,23 @@ pub(super) async fn converge(
     for (k, addr) in servers.addrs.iter().enumerate() {
         let text = String::from_utf8_lossy(&get_ok(*addr, "/metrics").await?).into_owned();
         let m = |n: &str| metric(&text, n).unwrap_or(0.0);
+        let part = |p: &str| {
+            m(&format!(
+                "pakiti_reevaluation_part_seconds_total{{part=\"{p}\"}}"
+            ))
+        };
         runs.push((
             k,
             m("pakiti_reevaluations_total"),
             m("pakiti_reevaluated_package_versions_total"),
             m("pakiti_reevaluated_hosts_total"),
             m("pakiti_reevaluation_seconds_total"),
+            [
+                part("reload"),
+                part("rematch"),
+                part("sets"),
+                part("counts"),
+            ],
         ));
     }
     writeln!(
@@ -130,11 +141,12 @@ pub(super) async fn converge(
         paths.len(),
         converged.as_secs_f64()
     )?;
-    for (k, n, pv, hosts, secs) in &runs {
+    for (k, n, pv, hosts, secs, [reload, rematch, sets, counts]) in &runs {
         writeln!(
             out,
             "{backend}:   server {k}: {n} re-evaluation(s), {pv} package versions re-matched, \
-             {hosts} host counts refreshed, {secs:.2} s"
+             {hosts} host counts refreshed, {secs:.2} s (advisory reload {reload:.2}, re-match \
+             {rematch:.2}, finding their hosts {sets:.2}, counts {counts:.2})"
         )?;
     }
     let total: f64 = runs.iter().map(|r| r.1).sum();
