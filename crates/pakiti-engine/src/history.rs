@@ -51,8 +51,8 @@ pub fn host_exposures(
             {
                 continue;
             }
-            let fixed = match entry.map(|e| &e.status) {
-                Some(Status::Fixed(v)) => Some(v.clone()),
+            let fixed: Option<&String> = match entry.map(|e| &e.status) {
+                Some(Status::Fixed(v)) => Some(v),
                 _ => None,
             };
             let ids: &[String] = if a.cves.is_empty() {
@@ -77,15 +77,18 @@ pub fn host_exposures(
                     e.severity = a.severity;
                     e.advisory.clone_from(&a.id);
                 }
-                if e.fixed_version.is_none() && fixed.is_some() {
-                    e.fixed_version.clone_from(&fixed);
+                if e.fixed_version.is_none()
+                    && let Some(v) = fixed
+                {
+                    e.fixed_version = Some(v.clone());
                     e.fix_issued.clone_from(&a.issued);
                 }
             }
         }
     }
     let mut out: Vec<ExposureNow> = by_cve.into_values().collect();
-    out.sort_by(|a, b| a.cve.cmp(&b.cve));
+    // CVEs are distinct keys: an unstable sort gives the one order.
+    out.sort_unstable_by(|a, b| a.cve.cmp(&b.cve));
     out
 }
 

@@ -295,7 +295,7 @@ pub(crate) async fn sync_exposures_in(
     caches: &Caches,
     host: HostId,
     now: &[ExposureNow],
-    ids: &HashMap<Detail, i64>,
+    ids: &crate::cache::DetailIds,
     ctx: &ExposureContext,
 ) -> Result<(usize, usize), StoreError> {
     let open = sets::open_sets_in(tx, caches, &[host]).await?;

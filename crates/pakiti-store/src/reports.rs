@@ -318,7 +318,7 @@ async fn finish_in(
     tx: &mut Tx,
     caches: &Caches,
     item: &FinishReport,
-    details: &HashMap<crate::history::Detail, i64>,
+    details: &crate::cache::DetailIds,
 ) -> Result<(), StoreError> {
     if let Some(stream) = &item.stream
         && (!item.evaluated.is_empty() || !item.findings.is_empty())

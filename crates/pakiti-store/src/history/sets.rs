@@ -29,6 +29,7 @@ use sqlx::QueryBuilder;
 use super::{ExposureContext, ExposureNow};
 use crate::cache::Caches;
 pub(crate) use crate::cache::Detail;
+use crate::cache::{DetailIds, DetailRef};
 use crate::codec::{decode_ids, encode_ids};
 use crate::db::{Conn, Tx, on};
 use crate::error::StoreError;
@@ -36,14 +37,14 @@ use crate::model::HostId;
 use crate::shared::ts;
 use crate::store::Store;
 
-impl Detail {
+impl<'a> DetailRef<'a> {
     /// `e`'s detail; an empty fixed version or issued date is none (as stored).
-    pub(crate) fn of(e: &ExposureNow) -> Self {
-        let some = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-        Detail {
-            cve: e.cve.clone(),
-            severity: e.severity.as_str().to_owned(),
-            advisory: e.advisory.clone(),
+    pub(crate) fn of(e: &'a ExposureNow) -> Self {
+        let some = |s: &'a Option<String>| s.as_deref().filter(|s| !s.is_empty());
+        DetailRef {
+            cve: &e.cve,
+            severity: e.severity.as_str(),
+            advisory: &e.advisory,
             fixed_version: some(&e.fixed_version),
             fix_issued: some(&e.fix_issued),
         }
@@ -249,24 +250,24 @@ pub(crate) async fn apply_in(
     host: HostId,
     open: &[Expanded],
     now: &[ExposureNow],
-    ids: &HashMap<Detail, i64>,
+    ids: &DetailIds,
     ctx: &ExposureContext,
 ) -> Result<(usize, usize), StoreError> {
     let at = ts(ctx.at);
     let mark: Mark<'_> = (at, ctx.cause.as_str(), ctx.report, ctx.generation);
     // The first of each CVE.
-    let mut wanted: HashMap<&str, &ExposureNow> = HashMap::with_capacity(now.len());
+    let mut wanted: rustc_hash::FxHashMap<&str, &ExposureNow> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(now.len(), rustc_hash::FxBuildHasher);
     for e in now {
         wanted.entry(e.cve.as_str()).or_insert(e);
     }
-    let id_of = |e: &ExposureNow| -> Result<(i64, Detail), StoreError> {
-        let d = Detail::of(e);
-        let id = ids.get(&d).copied().ok_or_else(|| {
+    let id_of = |e: &ExposureNow| -> Result<(i64, Arc<Detail>), StoreError> {
+        let (d, id) = ids.get_key_value(&DetailRef::of(e)).ok_or_else(|| {
             StoreError::corrupt("exposure detail", format!("{} was not interned", e.cve))
         })?;
-        Ok((id, d))
+        Ok((*id, Arc::clone(d)))
     };
-    let mut have: HashSet<&str> = HashSet::new();
+    let mut have: rustc_hash::FxHashSet<&str> = rustc_hash::FxHashSet::default();
     let mut ended_whole: Vec<i64> = Vec::new();
     let mut lost = 0;
     for (row, details) in open {
@@ -309,7 +310,7 @@ pub(crate) async fn apply_in(
             insert_set(tx, owner, &gone, row.fix_known_at, began, Some(mark)).await?;
         }
         if !fixed.is_empty() {
-            let members: Vec<(i64, &Detail)> = fixed.iter().map(|(id, d)| (*id, d)).collect();
+            let members: Vec<(i64, &Detail)> = fixed.iter().map(|(id, d)| (*id, &**d)).collect();
             insert_set(tx, owner, &members, Some(at), began, None).await?;
         }
         if keep.is_empty() {
@@ -357,9 +358,9 @@ pub(crate) async fn apply_in(
         let Some((hostname, group, domain)) = who else {
             return Ok((0, lost));
         };
-        let members: Vec<(i64, Detail)> =
+        let members: Vec<(i64, Arc<Detail>)> =
             gained.iter().map(|e| id_of(e)).collect::<Result<_, _>>()?;
-        let members: Vec<(i64, &Detail)> = members.iter().map(|(id, d)| (*id, d)).collect();
+        let members: Vec<(i64, &Detail)> = members.iter().map(|(id, d)| (*id, &**d)).collect();
         insert_set(
             tx,
             (host, &hostname, group.as_deref(), domain.as_deref()),
@@ -379,19 +380,22 @@ impl Store {
     pub(crate) async fn intern_details<'a>(
         &self,
         nows: impl IntoIterator<Item = &'a ExposureNow>,
-    ) -> Result<HashMap<Detail, i64>, StoreError> {
-        let mut wanted: Vec<Detail> = nows.into_iter().map(Detail::of).collect();
-        wanted.sort();
-        wanted.dedup();
-        let known = self.caches.detail_ids(&wanted.iter().collect::<Vec<_>>());
-        let mut out: HashMap<Detail, i64> = HashMap::with_capacity(wanted.len());
+    ) -> Result<DetailIds, StoreError> {
+        // Distinct first (a re-evaluation's chunk names the same few thousand details
+        // hundreds of thousands of times: sorting them all was 18% of its CPU), then sorted.
+        let distinct: rustc_hash::FxHashSet<DetailRef<'a>> =
+            nows.into_iter().map(DetailRef::of).collect();
+        let mut wanted: Vec<DetailRef<'a>> = distinct.into_iter().collect();
+        wanted.sort_unstable();
+        let known = self.caches.detail_ids(&wanted);
+        let mut out = DetailIds::with_capacity_and_hasher(wanted.len(), Default::default());
         let mut missing: Vec<Detail> = Vec::new();
-        for (d, id) in wanted.into_iter().zip(known) {
-            match id {
-                Some(id) => {
+        for (d, known) in wanted.into_iter().zip(known) {
+            match known {
+                Some((d, id)) => {
                     out.insert(d, id);
                 }
-                None => missing.push(d),
+                None => missing.push(d.to_detail()),
             }
         }
         if missing.is_empty() {
@@ -437,9 +441,9 @@ impl Store {
             .filter(|(_, d)| missing.contains(d))
             .collect();
         for (id, d) in self.caches.add_details(rows) {
-            out.insert((*d).clone(), id);
+            out.insert(d, id);
         }
-        if let Some(d) = missing.iter().find(|d| !out.contains_key(*d)) {
+        if let Some(d) = missing.iter().find(|d| !out.contains_key(&d.view())) {
             return Err(StoreError::corrupt(
                 "exposure detail",
                 format!("{} was interned but could not be read back", d.cve),
