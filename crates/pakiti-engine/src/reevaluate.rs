@@ -343,11 +343,12 @@ impl Engine {
         }
         result.rematch = rematch_start.elapsed();
         let sets_start = Instant::now();
-        // One read of every installed set: the hosts that have a re-matched version get new
-        // counts.
+        // One read of the installed sets of the re-matched streams' hosts: those that have a
+        // re-matched version get new counts.
+        let streams: Vec<String> = rematched.keys().cloned().collect();
         let sets: Vec<InstalledSet> = self
             .store()
-            .installed_sets(None)
+            .installed_sets_of_streams(&streams)
             .await?
             .into_iter()
             .filter(|set| {

@@ -111,20 +111,32 @@ type InstalledSetRow = (
     String,
 );
 
+/// Whose installed sets [`installed_sets_of`] reads.
+enum SetsOf<'a> {
+    All,
+    Hosts(&'a [HostId]),
+    Streams(&'a [String]),
+}
+
 async fn installed_sets_of(
     mut conn: Conn<'_>,
-    hosts: Option<&[HostId]>,
+    which: SetsOf<'_>,
 ) -> Result<Vec<InstalledSet>, StoreError> {
     const SELECT: &str = "SELECT h.id, h.stream, h.modules, hp.ids, h.cve_count, \
          h.critical_count, h.high_count, h.medium_count, h.low_count, h.unknown_count, \
          h.tagged_count, h.vulnerable_pkg_count, h.old_kernels FROM hosts h \
          JOIN host_packages hp ON hp.host_id = h.id";
-    let rows: Vec<InstalledSetRow> = match hosts {
-        None => on!(&mut conn, c => sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
+    let rows: Vec<InstalledSetRow> = match which {
+        SetsOf::All => on!(&mut conn, c => sqlx::query_as(&format!("{SELECT} ORDER BY h.id"))
                 .fetch_all(&mut **c).await)?,
-        Some(h) => {
+        SetsOf::Hosts(h) => {
             on!(&mut conn, c => sqlx::query_as(&format!("{SELECT} WHERE h.id {} ORDER BY h.id", DB::in_list(1)))
                 .bind(DB::ids(h))
+                .fetch_all(&mut **c).await)?
+        }
+        SetsOf::Streams(s) => {
+            on!(&mut conn, c => sqlx::query_as(&format!("{SELECT} WHERE h.stream {} ORDER BY h.id", DB::in_list(1)))
+                .bind(DB::strs(s))
                 .fetch_all(&mut **c).await)?
         }
     };
@@ -269,7 +281,24 @@ impl Store {
         hosts: Option<&[HostId]>,
     ) -> Result<Vec<InstalledSet>, StoreError> {
         let mut tx = self.begin_read().await?;
-        let out = installed_sets_of(tx.conn(), hosts).await?;
+        let which = hosts.map_or(SetsOf::All, SetsOf::Hosts);
+        let out = installed_sets_of(tx.conn(), which).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// The installed sets of the hosts whose stream is one of `streams`, by host id: after a
+    /// re-evaluation, the hosts that can have a re-matched package version (issue 17: a 1%
+    /// feed update read and decoded every host's set, 0.57 s at 50,000 hosts).
+    pub async fn installed_sets_of_streams(
+        &self,
+        streams: &[String],
+    ) -> Result<Vec<InstalledSet>, StoreError> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.begin_read().await?;
+        let out = installed_sets_of(tx.conn(), SetsOf::Streams(streams)).await?;
         tx.commit().await?;
         Ok(out)
     }

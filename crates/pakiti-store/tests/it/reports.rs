@@ -1007,6 +1007,20 @@ async fn batched_ingest_writes() {
         let one = s.installed_sets(Some(&[saved[1].host_id])).await.unwrap();
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].host, saved[1].host_id);
+        // By stream: the sets of that stream's hosts, exactly; none of other streams.
+        let of_stream = s
+            .installed_sets_of_streams(&["debian:12".into(), "rhel:8".into()])
+            .await
+            .unwrap();
+        assert_eq!(of_stream, sets);
+        for other in [vec!["rhel:9".to_owned()], vec![]] {
+            assert!(
+                s.installed_sets_of_streams(&other)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+        }
         let names = s.package_versions(&[bash, 987_654]).await.unwrap();
         assert_eq!(names, [(bash, pkg("bash", "5.0-1.el8"))]);
 
