@@ -2,7 +2,7 @@
 //! feeds, gone with their feed, and never touching advisories or the feed generation.
 
 use pakiti_core::risk::{CveFacts, Epss, Kev};
-use pakiti_store::{FeedUpdate, NewFeed, StoreError};
+use pakiti_store::{NewFeed, StoreError};
 
 use crate::support::{feed, for_each_backend, ok_sync};
 
@@ -148,15 +148,7 @@ async fn facts_are_replaced_per_feed_and_merged_per_cve() {
         assert_eq!(s.feed_cve_fact_count(k).await.unwrap(), 1);
 
         // A disabled feed's facts do not count; a removed feed's rows go with it.
-        s.update_feed(
-            e,
-            &FeedUpdate {
-                enabled: Some(false),
-                ..FeedUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+        crate::support::set_enabled(s, e, false).await;
         let index = s.load_cve_facts().await.unwrap();
         assert!(index.get("CVE-2021-44228").unwrap().epss.is_none(), "{b}");
         assert!(index.get("CVE-2020-0001").is_none(), "{b}");

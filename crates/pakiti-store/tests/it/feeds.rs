@@ -3,7 +3,7 @@
 use pakiti_core::advisory::{Advisory, Affected, PackageKind, Severity, Status};
 use pakiti_store::{FeedUpdate, StoreError, StreamPackage, SyncRecord, SyncStatus};
 
-use crate::support::{at, feed, for_each_backend, new_feed, ok_sync, rhsa, stream};
+use crate::support::{at, feed, for_each_backend, new_feed, ok_sync, rhsa, set_enabled, stream};
 
 fn key(s: &str, p: &str) -> StreamPackage {
     StreamPackage {
@@ -493,29 +493,13 @@ async fn changed_advisories_are_read_alone_and_complete_a_full_load() {
         assert_eq!(assemble(&all, load), now, "{}", db.backend);
 
         // A feed disabled leaves the listing; enabled again, its advisories are read.
-        s.update_feed(
-            g,
-            &FeedUpdate {
-                enabled: Some(false),
-                ..FeedUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+        set_enabled(s, g, false).await;
         let off = s.load_advisories_changed(&held_of(&now)).await.unwrap();
         assert!(off.loaded.is_empty(), "{}", db.backend);
         assert_eq!(off.listing.len(), 10, "{}", db.backend);
         let without = s.load_advisories().await.unwrap();
         assert_eq!(assemble(&now, off), without, "{}", db.backend);
-        s.update_feed(
-            g,
-            &FeedUpdate {
-                enabled: Some(true),
-                ..FeedUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+        set_enabled(s, g, true).await;
         let on = s.load_advisories_changed(&held_of(&without)).await.unwrap();
         let read: Vec<&str> = on.loaded.iter().map(|a| a.advisory.id.as_str()).collect();
         assert_eq!(read, ["RHSA-100", "RHSA-101"], "{}", db.backend);

@@ -115,3 +115,17 @@ pub(crate) fn rhsa(id: &str, release: &str, package: &str, fixed: &str) -> Advis
         )],
     }
 }
+
+/// Enables or disables feed `id`.
+pub(crate) async fn set_enabled(store: &Store, id: i64, enabled: bool) {
+    store
+        .update_feed(
+            id,
+            &pakiti_store::FeedUpdate {
+                enabled: Some(enabled),
+                ..pakiti_store::FeedUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+}
