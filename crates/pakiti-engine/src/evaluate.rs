@@ -59,19 +59,23 @@ impl Evaluator {
         for s in stored {
             db_ids.push(s.id);
             digests.push(s.digest);
-            advisories.push(s.advisory);
+            advisories.push(Arc::new(s.advisory));
         }
         Self::from_parts(db_ids, digests, advisories)
     }
 
-    fn from_parts(db_ids: Vec<AdvisoryDbId>, digests: Vec<i64>, advisories: Vec<Advisory>) -> Self {
+    fn from_parts(
+        db_ids: Vec<AdvisoryDbId>,
+        digests: Vec<i64>,
+        advisories: Vec<Arc<Advisory>>,
+    ) -> Self {
         let positions = db_ids
             .iter()
             .enumerate()
             .map(|(i, id)| (*id, u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
         Evaluator {
-            index: AdvisoryIndex::new(advisories),
+            index: AdvisoryIndex::from_shared(advisories),
             db_ids,
             digests,
             positions,
@@ -95,8 +99,9 @@ impl Evaluator {
 
     /// A new evaluator of the advisories `load` lists (in its order): those it read, and the
     /// rest copied from this one, which holds them with the same digest (`load` was read
-    /// against [`Evaluator::held`]). Exactly what [`Evaluator::new`] builds from
-    /// [`Store::load_advisories`] at the same moment; the answers cache starts empty.
+    /// against [`Evaluator::held`]), shared with this one, not copied. Exactly what
+    /// [`Evaluator::new`] builds from [`Store::load_advisories`] at the same moment; the
+    /// answers cache starts empty.
     ///
     /// # Errors
     /// `load` lists an advisory that it did not read and that this evaluator does not hold
@@ -114,7 +119,7 @@ impl Evaluator {
                     "advisory {id} was read with digest {} but listed with {digest}",
                     a.digest
                 );
-                a.advisory
+                Arc::new(a.advisory)
             } else {
                 let held = self
                     .positions
@@ -124,7 +129,7 @@ impl Evaluator {
                 let Some(p) = held else {
                     anyhow::bail!("advisory {id} (digest {digest}) was neither read nor held");
                 };
-                self.index.advisories()[p].clone()
+                Arc::clone(&self.index.advisories()[p])
             };
             db_ids.push(id);
             digests.push(digest);
@@ -373,7 +378,7 @@ impl Evaluator {
         self.db_ids
             .iter()
             .copied()
-            .zip(self.index.advisories().iter())
+            .zip(self.index.advisories().iter().map(|a| &**a))
     }
 
     /// Number of advisories loaded.

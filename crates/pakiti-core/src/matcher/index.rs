@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::Arc;
 
 use super::rebuild::rebuild_compare;
 use crate::advisory::{Advisory, Affected, PackageKind};
@@ -40,7 +41,9 @@ struct StreamIndex {
 
 /// Advisories indexed for matching.
 pub struct AdvisoryIndex {
-    advisories: Vec<Advisory>,
+    /// Shared, so that an index rebuilt after a feed update takes the unchanged advisories
+    /// of the one before without copying them.
+    advisories: Vec<Arc<Advisory>>,
     streams: FxHashMap<OsStream, StreamIndex>,
 }
 
@@ -82,6 +85,12 @@ impl AdvisoryIndex {
     /// not indexed, as they can never match.
     #[must_use]
     pub fn new(advisories: Vec<Advisory>) -> Self {
+        Self::from_shared(advisories.into_iter().map(Arc::new).collect())
+    }
+
+    /// [`AdvisoryIndex::new`] over advisories shared with another index.
+    #[must_use]
+    pub fn from_shared(advisories: Vec<Arc<Advisory>>) -> Self {
         let mut streams: FxHashMap<OsStream, StreamIndex> = FxHashMap::default();
         for (ai, adv) in advisories.iter().enumerate() {
             for (ei, entry) in adv.affected.iter().enumerate() {
@@ -157,7 +166,7 @@ impl AdvisoryIndex {
 
     /// All advisories, in index order.
     #[must_use]
-    pub fn advisories(&self) -> &[Advisory] {
+    pub fn advisories(&self) -> &[Arc<Advisory>] {
         &self.advisories
     }
 
