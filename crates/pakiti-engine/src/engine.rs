@@ -243,7 +243,9 @@ impl Engine {
     }
 
     /// Rebuilds the evaluator from the store (after a feed changed) and swaps it in; returns
-    /// the number of advisories loaded.
+    /// the number of advisories it holds. Only the advisories the evaluator in force does not
+    /// hold with the same content digest are read; the rest are shared with it
+    /// ([`Evaluator::updated`]).
     ///
     /// # Errors
     /// The advisories cannot be loaded.

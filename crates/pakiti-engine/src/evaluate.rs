@@ -98,8 +98,8 @@ impl Evaluator {
     }
 
     /// A new evaluator of the advisories `load` lists (in its order): those it read, and the
-    /// rest copied from this one, which holds them with the same digest (`load` was read
-    /// against [`Evaluator::held`]), shared with this one, not copied. Exactly what
+    /// rest shared (not copied) with this one, which holds them with the same digest (`load`
+    /// was read against [`Evaluator::held`]). Exactly what
     /// [`Evaluator::new`] builds from [`Store::load_advisories`] at the same moment; the
     /// answers cache starts empty.
     ///

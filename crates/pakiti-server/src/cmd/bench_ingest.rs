@@ -532,7 +532,8 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
              rewritten): {:.2} s \
              ({} stale keys, {} package versions re-matched, {} answers changed, \
              {} host counts refreshed; \
-             advisory reload {:.2} s, re-match {:.2} s, counts {:.2} s); store {:.1} MiB, \
+             advisory reload {:.2} s, re-match {:.2} s, finding their hosts {:.2} s, \
+             counts {:.2} s); store {:.1} MiB, \
              {:.2} MiB per 1,000 hosts \
              net of advisories (top-up of {} hosts by direct ingest::process took {:.1} s)",
             outcome.took.as_secs_f64(),
@@ -542,6 +543,7 @@ pub async fn measure(url: &str, args: &IngestArgs, log: &mut impl Write) -> Resu
             outcome.hosts,
             outcome.reload.as_secs_f64(),
             outcome.rematch.as_secs_f64(),
+            outcome.sets.as_secs_f64(),
             outcome.counts.as_secs_f64(),
             mib(size_bytes),
             per_thousand(size_bytes, baseline_bytes, hosts),
