@@ -148,3 +148,24 @@ mod tests {
         assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
     }
 }
+
+static PORTS: AtomicU32 = AtomicU32::new(0);
+
+/// A free TCP port on 127.0.0.1 for a server a test starts in another process (which has to
+/// be told its port). The port comes from below the kernel's ephemeral range (32768–60999 on
+/// Linux), so no socket bound to port 0 — the servers other tests start in this process — can
+/// take it between this check and the child's bind; the start is spread by the process id and
+/// each call takes the next, so parallel tests and test processes do not pick the same one.
+pub fn spare_port() -> u16 {
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    let start = std::process::id().wrapping_mul(7_919) % SPAN;
+    for _ in 0..SPAN {
+        let n = PORTS.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(LOW + (start + n) % SPAN).expect("below 32,000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port on 127.0.0.1 between {LOW} and {}", LOW + SPAN);
+}

@@ -82,6 +82,8 @@ fn no_retry_on_4xx() {
 fn partial_success_and_failure_exit_codes() {
     let good = Tiny::start(vec![(200, "OK\n")]);
     let dead = dead_url();
+    let dead2 = dead_url();
+    let dead = &dead.url;
     let dir = tempfile::tempdir().unwrap();
     let args = |urls: &[&str]| {
         let mut a = vec![
@@ -101,15 +103,15 @@ fn partial_success_and_failure_exit_codes() {
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         client(dir.path(), &a, None)
     };
-    let o = run(&[&good.url, &dead]);
+    let o = run(&[&good.url, dead]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains(&dead), "{err}");
+    assert!(err.contains(dead), "{err}");
     assert!(err.contains("only to 1/2 server(s)"), "{err}");
     assert_eq!(out, "");
     assert_eq!(good.requests().len(), 1);
 
-    let o = run(&[&dead, &dead_url()]);
+    let o = run(&[dead, &dead2.url]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("failed to report to any server"));
 

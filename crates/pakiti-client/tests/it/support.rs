@@ -156,11 +156,35 @@ pub(crate) fn respond(mut stream: impl Write, status: u16, body: &str) {
 }
 
 /// A local port nobody listens on.
-pub(crate) fn dead_url() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}/feed/")
+pub(crate) fn dead_url() -> Dead {
+    Dead::new("http://127.0.0.1:{port}/feed/")
+}
+
+/// A port on 127.0.0.1 that refuses connections for as long as this lives: a socket bound
+/// to it without listening. (Binding a listener and dropping it frees the port, and a
+/// server another test starts at the same moment can get it: the "dead" server then answers.)
+pub(crate) struct Dead {
+    _socket: socket2::Socket,
+    /// `pattern` with `{port}` replaced by the port.
+    pub(crate) url: String,
+}
+
+impl Dead {
+    pub(crate) fn new(pattern: &str) -> Self {
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .unwrap();
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        socket.bind(&any.into()).unwrap();
+        let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+        Dead {
+            _socket: socket,
+            url: pattern.replace("{port}", &port.to_string()),
+        }
+    }
 }
 
 /// The installed packages as `dpkg-query -W` lists them (installed state only).

@@ -645,9 +645,8 @@ fn outgoing_proxy_tunnels_with_connect() {
     assert_eq!(srv.conns().len(), 4);
 
     // A proxy nobody listens on: a connection error that names the proxy, retried.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
-    let dead_url = format!("http://{}", dead.local_addr().unwrap());
-    drop(dead);
+    let dead = crate::support::Dead::new("http://127.0.0.1:{port}");
+    let dead_url = dead.url.clone();
     let (o, _) = run(
         &args(&url, &report, &["--ca", &ca, "--retries", "1"]),
         &[("HTTPS_PROXY", &dead_url)],

@@ -284,11 +284,7 @@ struct Serve {
 impl Serve {
     async fn start(db: &TestDatabase, env: &[(&str, &str)]) -> Serve {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = pakiti_test_support::spare_port();
         let listen = format!("127.0.0.1:{port}");
         let mut c = Command::new(env!("CARGO_BIN_EXE_pakiti"));
         c.args(["serve"])

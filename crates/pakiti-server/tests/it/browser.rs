@@ -51,14 +51,6 @@ fn artifacts_dir() -> PathBuf {
     dir
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     pub(crate) async fn start() -> Browser {
         for (path, pkg) in [(CHROMEDRIVER, "chromium-driver"), (CHROMIUM, "chromium")] {
@@ -68,7 +60,7 @@ impl Browser {
                  install them with `apt-get install chromium chromium-driver` ({pkg}), as .ci/run does"
             );
         }
-        let port = free_port();
+        let port = pakiti_test_support::spare_port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

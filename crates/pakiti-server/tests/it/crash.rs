@@ -90,11 +90,7 @@ impl Proc {
 /// `pakiti serve` on a free port of 127.0.0.1, answering `/healthz`; returns it and its base
 /// URL.
 pub(crate) async fn serve(db: &TestDatabase, dir: &Path, env: &[(&str, &str)]) -> (Proc, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = pakiti_test_support::spare_port();
     let listen = format!("127.0.0.1:{port}");
     let mut all = vec![("PAKITI_LISTEN", listen.as_str())];
     all.extend_from_slice(env);
