@@ -251,6 +251,7 @@ impl Engine {
     /// The advisories cannot be loaded.
     pub async fn reload_advisories(&self) -> anyhow::Result<usize> {
         let store = self.store();
+        let started = std::time::Instant::now();
         // The generation first: the advisories loaded after it are at least that new, so a
         // write checked against it is never accepted from older data.
         let generation = store.feed_generation().await?;
@@ -261,17 +262,31 @@ impl Engine {
         let load = store.load_advisories_changed(&old.held()).await?;
         let stale = store.stale_keys().await?;
         let n = load.listing.len();
+        let read = load.loaded.len();
+        let read_took = started.elapsed();
         let updates = self.updates().clone();
-        let ev = tokio::task::spawn_blocking(move || -> anyhow::Result<Evaluator> {
-            let sources = updates.sources();
-            let mut ev = old
-                .updated(load)?
-                .with_updates(updates)
-                .with_generation(generation, &stale.keys);
-            ev.add_source_maps(&sources);
-            Ok(ev)
-        })
+        let (ev, index_took, sources_took) = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(Evaluator, std::time::Duration, std::time::Duration)> {
+                let t = std::time::Instant::now();
+                let sources = updates.sources();
+                let mut ev = old
+                    .updated(load)?
+                    .with_updates(updates)
+                    .with_generation(generation, &stale.keys);
+                let index_took = t.elapsed();
+                ev.add_source_maps(&sources);
+                Ok((ev, index_took, t.elapsed() - index_took))
+            },
+        )
         .await??;
+        tracing::debug!(
+            advisories = n,
+            read,
+            read_ms = read_took.as_millis(),
+            index_ms = index_took.as_millis(),
+            source_maps_ms = sources_took.as_millis(),
+            "advisories reloaded"
+        );
         let gaps = ev.source_map_gaps();
         self.inner.evaluator.store(Arc::new(ev));
         let run = if gaps.is_empty() {

@@ -140,6 +140,14 @@ pub(crate) trait Dialect: sqlx::Database {
     /// `IN (...)` over the list bound at `$n`: `IN (SELECT value FROM json_each($n))` or
     /// `= ANY($n)`.
     fn in_list(n: u32) -> String;
+    /// An aggregate of the scalar `value` as one JSON array text in `order` (`NULL` or `[]`
+    /// over no rows).
+    fn json_agg(value: &str, order: &str) -> String;
+    /// An aggregate of the rows' `values` (comma-separated expressions) as one JSON array
+    /// text of arrays in `order` (`NULL` over no rows). Built by joining each row's array as
+    /// text, so it does not depend on SQLite keeping the JSON subtype through the
+    /// aggregate's sort.
+    fn json_rows_agg(values: &str, order: &str) -> String;
     /// The opening of [`Dialect::in_list`] for a `QueryBuilder`: push it, push the bind, push
     /// [`Dialect::IN_LIST_CLOSE`].
     const IN_LIST_OPEN: &'static str;
@@ -216,6 +224,14 @@ impl Dialect for Sqlite {
     fn in_list(n: u32) -> String {
         format!("IN (SELECT value FROM json_each(${n}))")
     }
+
+    fn json_agg(value: &str, order: &str) -> String {
+        format!("json_group_array({value} ORDER BY {order})")
+    }
+
+    fn json_rows_agg(values: &str, order: &str) -> String {
+        format!("'[' || group_concat(json_array({values}), ',' ORDER BY {order}) || ']'")
+    }
 }
 
 /// PostgreSQL binds a list as an array (`= ANY($n)`, `UNNEST`).
@@ -254,6 +270,14 @@ impl Dialect for Postgres {
 
     fn in_list(n: u32) -> String {
         format!("= ANY(${n})")
+    }
+
+    fn json_agg(value: &str, order: &str) -> String {
+        format!("json_agg({value} ORDER BY {order})::text")
+    }
+
+    fn json_rows_agg(values: &str, order: &str) -> String {
+        format!("'[' || string_agg(json_build_array({values})::text, ',' ORDER BY {order}) || ']'")
     }
 }
 

@@ -394,10 +394,8 @@ impl AdvisoryLoadRow {
     }
 }
 
-#[derive(sqlx::FromRow)]
+/// An affected entry as the advisory load reads it.
 pub(crate) struct AffectedLoadRow {
-    pub(crate) advisory_id: i64,
-    pub(crate) idx: i64,
     pub(crate) stream: String,
     pub(crate) package: String,
     pub(crate) kind: String,
@@ -431,48 +429,6 @@ impl AffectedLoadRow {
             status: status_from(&self.status, self.fixed_version)?,
         })
     }
-}
-
-/// Advisories (ordered by id) with their CVE rows (ordered by advisory id, then position)
-/// attached, and each advisory's position by id; affected rows are attached afterwards, a page
-/// at a time ([`attach_affected`]).
-pub(crate) fn assemble_advisories(
-    heads: Vec<AdvisoryLoadRow>,
-    cves: Vec<(i64, String)>,
-) -> Result<(Vec<crate::model::StoredAdvisory>, HashMap<i64, usize>), StoreError> {
-    let mut out = Vec::with_capacity(heads.len());
-    let mut pos: HashMap<i64, usize> = HashMap::with_capacity(heads.len());
-    for h in heads {
-        let (id, feed_id, digest, advisory) = h.into_advisory()?;
-        pos.insert(id, out.len());
-        out.push(crate::model::StoredAdvisory {
-            id,
-            feed_id,
-            digest,
-            advisory,
-        });
-    }
-    for (aid, cve) in cves {
-        if let Some(&i) = pos.get(&aid) {
-            out[i].advisory.cves.push(cve);
-        }
-    }
-    Ok((out, pos))
-}
-
-/// Attaches affected rows (ordered by advisory id, then position) to the advisories of
-/// [`assemble_advisories`].
-pub(crate) fn attach_affected(
-    out: &mut [crate::model::StoredAdvisory],
-    pos: &HashMap<i64, usize>,
-    affected: Vec<AffectedLoadRow>,
-) -> Result<(), StoreError> {
-    for row in affected {
-        if let Some(&i) = pos.get(&row.advisory_id) {
-            out[i].advisory.affected.push(row.into_affected()?);
-        }
-    }
-    Ok(())
 }
 
 #[derive(sqlx::FromRow)]
