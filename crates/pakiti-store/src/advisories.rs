@@ -207,6 +207,9 @@ impl AdvisoryJsonRow {
                 })
                 .collect::<Result<_, _>>()?;
         }
+        // Exact capacities: lists grown by doubling are held at up to twice their size.
+        advisory.cves.shrink_to_fit();
+        advisory.affected.shrink_to_fit();
         Ok(StoredAdvisory {
             id,
             feed_id,
