@@ -265,28 +265,26 @@ impl Engine {
         let read = load.loaded.len();
         let read_took = started.elapsed();
         let updates = self.updates().clone();
-        let (ev, index_took, sources_took) = tokio::task::spawn_blocking(
-            move || -> anyhow::Result<(Evaluator, std::time::Duration, std::time::Duration)> {
-                let t = std::time::Instant::now();
-                let sources = updates.sources();
-                let mut ev = old
-                    .updated(load)?
-                    .with_updates(updates)
-                    .with_generation(generation, &stale.keys);
-                let index_took = t.elapsed();
-                ev.add_source_maps(&sources);
-                Ok((ev, index_took, t.elapsed() - index_took))
-            },
-        )
+        let ev = tokio::task::spawn_blocking(move || -> anyhow::Result<Evaluator> {
+            let t = std::time::Instant::now();
+            let sources = updates.sources();
+            let mut ev = old
+                .updated(load)?
+                .with_updates(updates)
+                .with_generation(generation, &stale.keys);
+            let index_took = t.elapsed();
+            ev.add_source_maps(&sources);
+            tracing::debug!(
+                advisories = n,
+                read,
+                read_ms = read_took.as_millis(),
+                index_ms = index_took.as_millis(),
+                source_maps_ms = (t.elapsed() - index_took).as_millis(),
+                "advisories reloaded"
+            );
+            Ok(ev)
+        })
         .await??;
-        tracing::debug!(
-            advisories = n,
-            read,
-            read_ms = read_took.as_millis(),
-            index_ms = index_took.as_millis(),
-            source_maps_ms = sources_took.as_millis(),
-            "advisories reloaded"
-        );
         let gaps = ev.source_map_gaps();
         self.inner.evaluator.store(Arc::new(ev));
         let run = if gaps.is_empty() {

@@ -18,7 +18,7 @@ const IDS_PER_READ: usize = 2_000;
 /// Advisories read in one statement at most when all are read: read whole, the full feeds'
 /// 665,000 affected entries took ~235 MB at once beside what they become, and the server kept
 /// that peak as its resident size (issue 17). 2,000 advisories hold ~23,000 entries.
-const ADVISORIES_PER_READ: i64 = 2_000;
+const ADVISORIES_PER_READ: usize = 2_000;
 
 /// What [`Store::load_advisories_changed`] read, in one snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -149,7 +149,7 @@ async fn read_advisories(
         for row in page {
             out.push(row.into_stored()?);
         }
-        if ids.is_some() || n < usize::try_from(ADVISORIES_PER_READ).unwrap_or(usize::MAX) {
+        if ids.is_some() || n < ADVISORIES_PER_READ {
             break;
         }
     }
@@ -165,20 +165,6 @@ struct AdvisoryJsonRow {
     affected: Option<String>,
 }
 
-/// An affected entry as the load's JSON array holds it (in `idx` order): stream, package,
-/// kind, arches, module, introduced, last affected, status, fixed version.
-type AffectedJson = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-);
-
 impl AdvisoryJsonRow {
     fn into_stored(self) -> Result<StoredAdvisory, StoreError> {
         let (id, feed_id, digest, mut advisory) = self.head.into_advisory()?;
@@ -187,24 +173,11 @@ impl AdvisoryJsonRow {
                 .map_err(|e| StoreError::corrupt("advisory CVE list", e.to_string()))?;
         }
         if let Some(affected) = self.affected.as_deref() {
-            let entries: Vec<AffectedJson> = serde_json::from_str(affected)
+            let entries: Vec<AffectedLoadRow> = serde_json::from_str(affected)
                 .map_err(|e| StoreError::corrupt("affected entry list", e.to_string()))?;
             advisory.affected = entries
                 .into_iter()
-                .map(|e| {
-                    AffectedLoadRow {
-                        stream: e.0,
-                        package: e.1,
-                        kind: e.2,
-                        arches: e.3,
-                        module: e.4,
-                        introduced: e.5,
-                        last_affected: e.6,
-                        status: e.7,
-                        fixed_version: e.8,
-                    }
-                    .into_affected()
-                })
+                .map(AffectedLoadRow::into_affected)
                 .collect::<Result<_, _>>()?;
         }
         // Exact capacities: lists grown by doubling are held at up to twice their size.

@@ -394,7 +394,9 @@ impl AdvisoryLoadRow {
     }
 }
 
-/// An affected entry as the advisory load reads it.
+/// An affected entry as the advisory load reads it: one JSON array of these fields, in this
+/// order (serde reads a struct from a sequence by field position).
+#[derive(serde::Deserialize)]
 pub(crate) struct AffectedLoadRow {
     pub(crate) stream: String,
     pub(crate) package: String,

@@ -9,7 +9,7 @@ use pakiti_store::{
 
 use time::OffsetDateTime;
 
-use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, stream};
+use crate::support::{at, feed, for_each_backend, ok_sync, rhsa, set_enabled, stream};
 
 pub(crate) fn id(hostname: &str, client_id: Option<&str>) -> HostIdentity {
     HostIdentity {
@@ -1119,15 +1119,7 @@ async fn finish_refuses_answers_older_than_the_feeds() {
             exposures: None,
         };
         // Another server disables the feed: the generation moves on.
-        s.update_feed(
-            fid,
-            &pakiti_store::FeedUpdate {
-                enabled: Some(false),
-                ..pakiti_store::FeedUpdate::default()
-            },
-        )
-        .await
-        .unwrap();
+        set_enabled(s, fid, false).await;
         let g2 = s.feed_generation().await.unwrap();
         assert_eq!(g2, g1 + 1);
         // Answers computed with the index of g1: refused, nothing written.
