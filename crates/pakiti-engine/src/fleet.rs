@@ -205,15 +205,19 @@ impl Fleet {
         evaluator: &Evaluator,
         policy: &Policy,
     ) -> anyhow::Result<Fleet> {
+        let started = Instant::now();
         let hosts = store.fleet_hosts_packed().await?;
+        let hosts_read = started.elapsed();
         let findings = store.fleet_findings().await?;
+        let findings_read = started.elapsed() - hosts_read;
         let packages = store.fleet_packages().await?;
+        let read = started.elapsed();
         let covers = |stream: &str| {
             stream
                 .parse()
                 .is_ok_and(|s| !evaluator.index().targets(&s).is_empty())
         };
-        Fleet::build(
+        let fleet = Fleet::build(
             hosts.into_iter().map(pakiti_store::PackedFleetHost::unpack),
             findings,
             packages,
@@ -221,7 +225,15 @@ impl Fleet {
             policy.all_tags().clone(),
             policy.all_exceptions().clone(),
             &covers,
-        )
+        )?;
+        tracing::debug!(
+            hosts_ms = hosts_read.as_millis(),
+            findings_ms = findings_read.as_millis(),
+            packages_ms = (read - hosts_read - findings_read).as_millis(),
+            build_ms = (started.elapsed() - read).as_millis(),
+            "fleet index loaded"
+        );
+        Ok(fleet)
     }
 
     fn allows(&self, scope: &HostScope, h: &FHost) -> bool {

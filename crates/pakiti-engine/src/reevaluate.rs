@@ -419,7 +419,9 @@ impl Engine {
         let now = OffsetDateTime::now_utc();
         let mut refreshed = 0;
         let mut changed = 0;
+        let (mut read, mut compute, mut write) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for chunk in sets.chunks(REFRESH_CHUNK) {
+            let t = Instant::now();
             let mut ids_by_stream: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
             for set in chunk {
                 if let Some(s) = &set.stream {
@@ -438,6 +440,8 @@ impl Engine {
                     }
                 }
             }
+            read += t.elapsed();
+            let t = Instant::now();
             let mut counts = Vec::with_capacity(chunk.len());
             let mut exposures = Vec::with_capacity(chunk.len());
             for set in chunk {
@@ -484,6 +488,8 @@ impl Engine {
             // Counts and exposure history in one transaction (a host's CVE set can change
             // while its counts do not, so every recomputed host's history is brought up to
             // date).
+            compute += t.elapsed();
+            let t = Instant::now();
             let ctx = ExposureContext {
                 at: now,
                 cause,
@@ -494,7 +500,16 @@ impl Engine {
                 .update_hosts_counts_and_exposures(&counts, &exposures, &ctx)
                 .await?;
             changed += counts.len();
+            write += t.elapsed();
         }
+        tracing::debug!(
+            hosts = refreshed,
+            changed,
+            answers_ms = read.as_millis(),
+            compute_ms = compute.as_millis(),
+            write_ms = write.as_millis(),
+            "host counts refreshed"
+        );
         Ok((refreshed, changed))
     }
 

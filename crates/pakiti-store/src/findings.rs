@@ -2,7 +2,7 @@
 //! installed set, cached per-host counts.
 
 use crate::codec::decode_ids;
-use crate::db::{Conn, Db, Tx, on};
+use crate::db::{Conn, Db, Dialect, Tx, on};
 use crate::error::StoreError;
 use crate::model::{
     HostCounts, HostFinding, HostId, InstalledSet, PackageFinding, PackageVersionId, ReportId,
@@ -67,6 +67,10 @@ pub(crate) async fn write_counts_in(
     Ok(n > 0)
 }
 
+/// The stored findings of `ids` for `stream`, by package version, advisory and entry: one
+/// aggregated text row of [`FINDING_TOKEN`]s (sqlx hands SQLite rows over one by one, ~3 µs
+/// each, and after a restart or a feed update the answers of tens of thousands of package
+/// versions are read back: issue 17).
 async fn package_findings_of(
     mut conn: Conn<'_>,
     stream: &str,
@@ -75,22 +79,42 @@ async fn package_findings_of(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<(i64, i64, i64)> = on!(&mut conn, c => sqlx::query_as(&format!(
-        "SELECT package_version_id, advisory_id, affected_idx FROM package_findings \
-         WHERE stream = $1 AND package_version_id {} ORDER BY package_version_id, advisory_id",
+    let (tokens,): (Option<String>,) = on!(&mut conn, c => sqlx::query_as(&format!(
+        "SELECT {}package_version_id, advisory_id, affected_idx) FROM (SELECT \
+         package_version_id, advisory_id, affected_idx, {FINDING_TOKEN} AS t \
+         FROM package_findings WHERE stream = $1 AND package_version_id {}) p",
+        <DB as Dialect>::TOKEN_AGG_OPEN,
         DB::in_list(2)
     ))
     .bind(stream)
     .bind(DB::ids(ids))
-    .fetch_all(&mut **c).await)?;
-    Ok(rows
-        .into_iter()
-        .map(|(p, a, i)| PackageFinding {
-            package_version_id: p,
-            advisory_id: a,
-            affected_idx: i,
+    .fetch_one(&mut **c).await)?;
+    parse_findings(tokens.as_deref().unwrap_or_default())
+}
+
+/// A finding as one text token, `package_version:advisory:entry` (columns of
+/// `package_findings`), for the aggregated reads ([`parse_findings`]).
+pub(crate) const FINDING_TOKEN: &str = "CAST(package_version_id AS TEXT) || ':' || \
+     CAST(advisory_id AS TEXT) || ':' || CAST(affected_idx AS TEXT)";
+
+/// The [`FINDING_TOKEN`]s of an aggregate, comma-separated, in order.
+pub(crate) fn parse_findings(tokens: &str) -> Result<Vec<PackageFinding>, StoreError> {
+    let bad = || StoreError::corrupt("finding list", "not package_version:advisory:entry");
+    tokens
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            let mut it = t.split(':').map(str::parse::<i64>);
+            match (it.next(), it.next(), it.next(), it.next()) {
+                (Some(Ok(pv)), Some(Ok(adv)), Some(Ok(idx)), None) => Ok(PackageFinding {
+                    package_version_id: pv,
+                    advisory_id: adv,
+                    affected_idx: idx,
+                }),
+                _ => Err(bad()),
+            }
         })
-        .collect())
+        .collect()
 }
 
 /// A host's row as `installed_sets_of` reads it: id, stream, modules, id list, the stored

@@ -299,7 +299,10 @@ pub(crate) async fn sync_exposures_in(
     ctx: &ExposureContext,
 ) -> Result<(usize, usize), StoreError> {
     let open = sets::open_sets_in(tx, caches, &[host]).await?;
-    sets::apply_in(tx, host, &open, now, ids, ctx).await
+    let mut pending = sets::PendingSets::default();
+    let out = sets::apply_in(tx, host, None, &open, now, ids, ctx, &mut pending).await?;
+    pending.flush(tx).await?;
+    Ok(out)
 }
 
 impl Store {
@@ -317,9 +320,11 @@ impl Store {
         if counts.is_empty() && exposures.is_empty() {
             return Ok((0, 0));
         }
+        let started = std::time::Instant::now();
         let ids = self
             .intern_details(exposures.iter().flat_map(|(_, now)| now))
             .await?;
+        let interned = started.elapsed();
         let mut tx = self.begin().await?;
         let mut hosts: Vec<HostId> = exposures.iter().map(|(h, _)| *h).collect();
         hosts.sort_unstable();
@@ -327,37 +332,71 @@ impl Store {
         // counts): a concurrent finish of the same host then reads the exposures this writes.
         // Retired hosts keep their counts right (they may come back) but their exposures
         // stay ended by the retirement until a report puts them back in service.
+        // With each host's name, group and domain, which a new exposure set records.
         let mut retired: std::collections::HashSet<HostId> = std::collections::HashSet::new();
+        let mut who: HashMap<HostId, (String, Option<String>, Option<String>)> = HashMap::new();
         for chunk in hosts.chunks(5_000) {
-            let rows = on!(&mut tx, t => sqlx::query_as::<_, (i64, Option<i64>)>(&format!(
-                "SELECT id, retired_at FROM hosts WHERE id {} ORDER BY id{}",
+            type Row = (i64, Option<i64>, String, Option<String>, Option<String>);
+            let rows = on!(&mut tx, t => sqlx::query_as::<_, Row>(&format!(
+                "SELECT id, retired_at, hostname, \
+                 (SELECT g.name FROM host_groups g WHERE g.id = hosts.group_id), domain \
+                 FROM hosts WHERE id {} ORDER BY id{}",
                 DB::in_list(1),
                 DB::LOCK
             ))
             .bind(DB::ids(chunk))
             .fetch_all(&mut **t).await)?;
-            retired.extend(rows.into_iter().filter(|r| r.1.is_some()).map(|r| r.0));
+            for (id, retired_at, hostname, group, domain) in rows {
+                if retired_at.is_some() {
+                    retired.insert(id);
+                }
+                who.insert(id, (hostname, group, domain));
+            }
         }
+        let locked = started.elapsed();
         for (host, c) in counts {
             write_counts_in(&mut tx, *host, c, None).await?;
         }
+        let counted = started.elapsed();
         let mut open: HashMap<HostId, Vec<Expanded>> = HashMap::new();
         for chunk in hosts.chunks(5_000) {
             for (row, details) in sets::open_sets_in(&mut tx, &self.caches, chunk).await? {
                 open.entry(row.host_id).or_default().push((row, details));
             }
         }
+        let read = started.elapsed();
         let (mut gained, mut lost) = (0, 0);
+        let mut pending = sets::PendingSets::default();
         for (host, now) in exposures {
             if retired.contains(host) {
                 continue;
             }
             let rows = open.get(host).map(Vec::as_slice).unwrap_or_default();
-            let (g, l) = sets::apply_in(&mut tx, *host, rows, now, &ids, ctx).await?;
+            // A host deleted meanwhile has no row: `apply_in` looks for it and adds no set.
+            let who = who
+                .get(host)
+                .map(|(h, g, d)| (h.as_str(), g.as_deref(), d.as_deref()));
+            let (g, l) =
+                sets::apply_in(&mut tx, *host, who, rows, now, &ids, ctx, &mut pending).await?;
             gained += g;
             lost += l;
         }
+        pending.flush(&mut tx).await?;
+        let applied = started.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            hosts = exposures.len(),
+            counts = counts.len(),
+            gained,
+            lost,
+            intern_ms = interned.as_millis(),
+            lock_ms = (locked - interned).as_millis(),
+            counts_ms = (counted - locked).as_millis(),
+            read_ms = (read - counted).as_millis(),
+            apply_ms = (applied - read).as_millis(),
+            commit_ms = (started.elapsed() - applied).as_millis(),
+            "host counts and exposures written"
+        );
         Ok((gained, lost))
     }
 

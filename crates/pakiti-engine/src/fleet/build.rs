@@ -77,6 +77,23 @@ impl Fleet {
                     .collect(),
             });
         }
+        // The module streams (sorted, distinct) that entries of each (stream, package version)
+        // list name, for the lists that name any (most name none).
+        let key_modules: FxHashMap<(u32, u32), Box<[u32]>> = by_key
+            .iter()
+            .filter_map(|(key, list)| {
+                let mut mods: Vec<u32> = list
+                    .iter()
+                    .filter_map(|&(adv_db, idx)| {
+                        let a = *adv_index.get(&adv_db)?;
+                        affected[&(a, idx)].module
+                    })
+                    .collect();
+                mods.sort_unstable();
+                mods.dedup();
+                (!mods.is_empty()).then(|| (*key, mods.into_boxed_slice()))
+            })
+            .collect();
         let mut pkg_map = FxHashMap::default();
         let mut with_source: FxHashSet<u32> = FxHashSet::default();
         for (id, p) in packages {
@@ -119,6 +136,9 @@ impl Fleet {
         let mut cve_hosts: Vec<(HostListBuilder, HostListBuilder)> = Vec::new();
         let mut cve_index: FxHashMap<u32, u32> = FxHashMap::default();
         let mut applied_exceptions: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
+        // Per group: its CVEs (indexes into `cves`), distinct, each with whether some finding
+        // of it has a fixed version.
+        let mut group_cves: Vec<Box<[(u32, bool)]>> = Vec::new();
         for h in hosts {
             let h = h?;
             let hi = u32::try_from(fhosts.len()).unwrap_or(u32::MAX);
@@ -128,6 +148,8 @@ impl Fleet {
             let pkgs: Box<[u32]> = h.package_ids.iter().map(|&p| small(p)).collect();
             let old: Vec<u32> = h.old_kernels.iter().map(|&p| small(p)).collect();
             let mut mine: Vec<u32> = Vec::new();
+            // Distinct CVEs of this host, and of those the ones some finding can fix.
+            let (mut host_cves, mut fixable_cves) = (0u32, 0u32);
             if let Some(st) = stream {
                 // Old kernels' findings are not the host's (`Host::old_kernels`).
                 for &pv in pkgs.iter().filter(|pv| !old.contains(pv)) {
@@ -136,17 +158,11 @@ impl Fleet {
                     };
                     // The module streams of this list that the host has: with the stream and
                     // the version, they decide the group.
-                    let mut mods: Vec<u32> = list
-                        .iter()
-                        .filter_map(|&(adv_db, idx)| {
-                            let a = *adv_index.get(&adv_db)?;
-                            affected[&(a, idx)].module
-                        })
-                        .filter(|m| modules.contains(m))
-                        .collect();
-                    mods.sort_unstable();
-                    mods.dedup();
-                    let key = (st, pv, mods.into_boxed_slice());
+                    let mods: Box<[u32]> =
+                        key_modules.get(&(st, pv)).map_or_else(Box::default, |ms| {
+                            ms.iter().copied().filter(|m| modules.contains(m)).collect()
+                        });
+                    let key = (st, pv, mods);
                     let g = if let Some(&g) = group_index.get(&key) {
                         g
                     } else {
@@ -163,6 +179,14 @@ impl Fleet {
                             &exceptions,
                         );
                         let g = u32::try_from(groups.len()).unwrap_or(u32::MAX);
+                        group_cves.push(cve_entries(
+                            &findings,
+                            &advisories,
+                            &affected,
+                            &mut cves,
+                            &mut cve_hosts,
+                            &mut cve_index,
+                        ));
                         groups.push(findings);
                         group_exceptions.push(excepted);
                         group_index.insert(key, g);
@@ -178,30 +202,15 @@ impl Fleet {
                         continue;
                     }
                     mine.push(g);
-                    for f in &groups[g as usize] {
-                        let a = f.advisory;
-                        let ci = *cve_index.entry(f.cve).or_insert_with(|| {
-                            cves.push(FCve {
-                                name: f.cve,
-                                severity: Severity::Unknown,
-                                advisories: Vec::new(),
-                                hosts: HostList::default(),
-                                fixable_hosts: HostList::default(),
-                            });
-                            cve_hosts.push(Default::default());
-                            u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
-                        });
-                        let c = &mut cves[ci as usize];
+                    // Each of the group's CVEs once (its advisories and severity were taken
+                    // when the group was made): a push that adds the host is a CVE new to it.
+                    for &(ci, fixed) in &group_cves[g as usize] {
                         let (hosts, fixable) = &mut cve_hosts[ci as usize];
-                        hosts.push(hi);
-                        if affected[&(a, f.affected)].fixed.is_some() {
-                            fixable.push(hi);
+                        if hosts.push(hi) {
+                            host_cves += 1;
                         }
-                        if !c.advisories.contains(&a) {
-                            c.advisories.push(a);
-                            if advisories[a as usize].severity > c.severity {
-                                c.severity = advisories[a as usize].severity;
-                            }
+                        if fixed && fixable.push(hi) {
+                            fixable_cves += 1;
                         }
                     }
                 }
@@ -210,18 +219,7 @@ impl Fleet {
                 v.sort_unstable();
                 v.dedup();
             }
-            let (fixable_cves, unfixed_cves) = {
-                let mut per: FxHashMap<u32, bool> = FxHashMap::default();
-                for f in mine.iter().flat_map(|&g| groups[g as usize].iter()) {
-                    let fixed = affected
-                        .get(&(f.advisory, f.affected))
-                        .is_some_and(|a: &FAffected| a.fixed.is_some());
-                    *per.entry(f.cve).or_default() |= fixed;
-                }
-                let fixable = per.values().filter(|&&x| x).count();
-                let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
-                (n(fixable), n(per.len() - fixable))
-            };
+            let unfixed_cves = host_cves - fixable_cves;
             host_groups.push(mine.into_boxed_slice());
             fhosts.push(FHost {
                 id: h.id,
@@ -272,6 +270,47 @@ impl Fleet {
             risks: parking_lot::Mutex::default(),
         })
     }
+}
+
+/// The CVEs of a new group's `findings` as (index into `cves`, whether some finding of it has
+/// a fixed version), distinct: CVEs first seen are added to `cves` (and their host lists to
+/// `cve_hosts`), and each CVE takes the group's advisories naming it (its severity the highest
+/// of them), in the order a walk over every host's findings would meet them.
+fn cve_entries(
+    findings: &[FFinding],
+    advisories: &[FAdvisory],
+    affected: &FxHashMap<(u32, u32), FAffected>,
+    cves: &mut Vec<FCve>,
+    cve_hosts: &mut Vec<(HostListBuilder, HostListBuilder)>,
+    cve_index: &mut FxHashMap<u32, u32>,
+) -> Box<[(u32, bool)]> {
+    let mut out: Vec<(u32, bool)> = Vec::with_capacity(findings.len());
+    for f in findings {
+        let a = f.advisory;
+        let ci = *cve_index.entry(f.cve).or_insert_with(|| {
+            cves.push(FCve {
+                name: f.cve,
+                severity: Severity::Unknown,
+                advisories: Vec::new(),
+                hosts: HostList::default(),
+                fixable_hosts: HostList::default(),
+            });
+            cve_hosts.push(Default::default());
+            u32::try_from(cves.len() - 1).unwrap_or(u32::MAX)
+        });
+        let c = &mut cves[ci as usize];
+        if !c.advisories.contains(&a) {
+            c.advisories.push(a);
+            if advisories[a as usize].severity > c.severity {
+                c.severity = advisories[a as usize].severity;
+            }
+        }
+        out.push((ci, affected[&(a, f.affected)].fixed.is_some()));
+    }
+    // Fixable wins among one CVE's entries: sorted by CVE, fixable first, keep the first.
+    out.sort_unstable_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+    out.dedup_by_key(|e| e.0);
+    out.into_boxed_slice()
 }
 
 /// The findings of package version `pv` on stream `st` from its stored entries `list`, for a

@@ -22,10 +22,11 @@ pub(super) struct HostListBuilder {
 }
 
 impl HostListBuilder {
-    /// Appends `hi` unless it is the last one pushed. Indexes must come in ascending order.
-    pub(super) fn push(&mut self, hi: u32) {
+    /// Appends `hi` unless it is the last one pushed; returns whether it did. Indexes must
+    /// come in ascending order.
+    pub(super) fn push(&mut self, hi: u32) -> bool {
         if self.last == Some(hi) {
-            return;
+            return false;
         }
         debug_assert!(self.last.is_none_or(|l| l < hi), "host indexes ascending");
         let mut delta = hi.wrapping_sub(self.last.map_or(0, |l| l.wrapping_add(1)));
@@ -40,6 +41,7 @@ impl HostListBuilder {
             }
             self.bytes.push(b | 0x80);
         }
+        true
     }
 
     /// The list.
@@ -108,15 +110,15 @@ mod tests {
         let want: Vec<u32> = vec![0, 1, 2, 130, 131, 20_000, 20_001, 3_000_000, u32::MAX - 1];
         let mut b = HostListBuilder::default();
         for &h in &want {
-            b.push(h);
-            b.push(h); // a repeat of the last is dropped
+            assert!(b.push(h));
+            assert!(!b.push(h)); // a repeat of the last is dropped
         }
         let l = b.finish();
         assert_eq!(l.len(), want.len());
         assert_eq!(l.iter().collect::<Vec<_>>(), want);
         // Consecutive indexes take one byte each.
         let mut b = HostListBuilder::default();
-        (0..1000).for_each(|h| b.push(h));
+        (0..1000).for_each(|h| assert!(b.push(h)));
         let l = b.finish();
         assert_eq!(l.heap_bytes(), 1000);
         assert!(l.iter().eq(0..1000));

@@ -188,40 +188,87 @@ type Owner<'a> = (HostId, &'a str, Option<&'a str>, Option<&'a str>);
 /// When and why a set began or ended: at, cause, report, generation.
 type Mark<'a> = (i64, &'a str, Option<i64>, i64);
 
-/// Inserts one set row.
-async fn insert_set(
-    tx: &mut Tx,
-    owner: Owner<'_>,
-    members: &[(i64, &Detail)],
+/// A set row to insert: owner (host, name, group, domain), details blob, counts,
+/// `fix_known_at`, beginning and end (at, cause, report, generation).
+struct NewSet {
+    owner: (HostId, String, Option<String>, Option<String>),
+    details: Vec<u8>,
+    counts: [i64; 7],
     fix_known_at: Option<i64>,
-    began: Mark<'_>,
-    ended: Option<Mark<'_>>,
-) -> Result<(), StoreError> {
-    let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
-    let c = counts(members.iter().map(|(_, d)| *d));
-    on!(&mut *tx, t => bind_counts(sqlx::query(
-        "INSERT INTO exposures (host_id, hostname, host_group, domain, details, n, critical, \
-         high, medium, low, unknown, fixable, fix_known_at, began_at, began_cause, began_report, \
-         began_generation, ended_at, ended_cause, ended_report, ended_generation) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21)",
-    )
-    .bind(owner.0)
-    .bind(owner.1)
-    .bind(owner.2)
-    .bind(owner.3)
-    .bind(encode_ids(&ids)), c)
-    .bind(fix_known_at)
-    .bind(began.0)
-    .bind(began.1)
-    .bind(began.2)
-    .bind(began.3)
-    .bind(ended.map(|e| e.0))
-    .bind(ended.map(|e| e.1))
-    .bind(ended.and_then(|e| e.2))
-    .bind(ended.map(|e| e.3))
-    .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-    Ok(())
+    began: (i64, String, Option<i64>, i64),
+    ended: Option<(i64, String, Option<i64>, i64)>,
+}
+
+/// Set rows [`apply_in`] decided to insert, written together by [`PendingSets::flush`]
+/// (multi-row statements: a re-evaluation that gives 5,000 hosts new CVEs wrote one
+/// statement a host, issue 17).
+#[derive(Default)]
+pub(crate) struct PendingSets(Vec<NewSet>);
+
+impl PendingSets {
+    /// Queues one set row.
+    fn push(
+        &mut self,
+        owner: Owner<'_>,
+        members: &[(i64, &Detail)],
+        fix_known_at: Option<i64>,
+        began: Mark<'_>,
+        ended: Option<Mark<'_>>,
+    ) {
+        let ids: Vec<i64> = members.iter().map(|(id, _)| *id).collect();
+        let mark = |m: Mark<'_>| (m.0, m.1.to_owned(), m.2, m.3);
+        self.0.push(NewSet {
+            owner: (
+                owner.0,
+                owner.1.to_owned(),
+                owner.2.map(str::to_owned),
+                owner.3.map(str::to_owned),
+            ),
+            details: encode_ids(&ids),
+            counts: counts(members.iter().map(|(_, d)| *d)),
+            fix_known_at,
+            began: mark(began),
+            ended: ended.map(mark),
+        });
+    }
+
+    /// Inserts the queued rows in `tx`.
+    pub(crate) async fn flush(&mut self, tx: &mut Tx) -> Result<(), StoreError> {
+        // 21 columns a row.
+        let per = (tx.max_binds() / 21).max(1);
+        for chunk in self.0.chunks(per) {
+            on!(&mut *tx, t => {
+                let mut qb = QueryBuilder::<DB>::new(
+                    "INSERT INTO exposures (host_id, hostname, host_group, domain, details, n, \
+                     critical, high, medium, low, unknown, fixable, fix_known_at, began_at, \
+                     began_cause, began_report, began_generation, ended_at, ended_cause, \
+                     ended_report, ended_generation) ",
+                );
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.owner.0)
+                        .push_bind(r.owner.1.as_str())
+                        .push_bind(r.owner.2.as_deref())
+                        .push_bind(r.owner.3.as_deref())
+                        .push_bind(r.details.as_slice());
+                    for v in r.counts {
+                        b.push_bind(v);
+                    }
+                    b.push_bind(r.fix_known_at)
+                        .push_bind(r.began.0)
+                        .push_bind(r.began.1.as_str())
+                        .push_bind(r.began.2)
+                        .push_bind(r.began.3)
+                        .push_bind(r.ended.as_ref().map(|e| e.0))
+                        .push_bind(r.ended.as_ref().map(|e| e.1.as_str()))
+                        .push_bind(r.ended.as_ref().and_then(|e| e.2))
+                        .push_bind(r.ended.as_ref().map(|e| e.3));
+                });
+                qb.build().execute(&mut **t).await.map(|r| r.rows_affected())
+            })?;
+        }
+        self.0.clear();
+        Ok(())
+    }
 }
 
 /// The open sets of `hosts` read in `tx`, with their details.
@@ -242,16 +289,23 @@ pub(crate) async fn open_sets_in(
     expand(tx.conn(), caches, rows).await
 }
 
+/// The host's name, group name and domain (what a new set records), when the caller read it.
+pub(crate) type Who<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+
 /// Brings `host`'s open sets (`open`, read in this transaction) to `now` inside `tx` (see the
-/// module comment). `ids` holds the interned id of every detail of `now`. Returns (gained,
-/// lost).
+/// module comment). `ids` holds the interned id of every detail of `now`; `who` is the host's
+/// name, group and domain (read here when `None` and a set is new). New set rows are queued
+/// in `pending`, which the caller flushes in the same transaction. Returns (gained, lost).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_in(
     tx: &mut Tx,
     host: HostId,
+    who: Option<Who<'_>>,
     open: &[Expanded],
     now: &[ExposureNow],
     ids: &DetailIds,
     ctx: &ExposureContext,
+    pending: &mut PendingSets,
 ) -> Result<(usize, usize), StoreError> {
     let at = ts(ctx.at);
     let mark: Mark<'_> = (at, ctx.cause.as_str(), ctx.report, ctx.generation);
@@ -307,11 +361,11 @@ pub(crate) async fn apply_in(
             row.began_generation,
         );
         if !gone.is_empty() {
-            insert_set(tx, owner, &gone, row.fix_known_at, began, Some(mark)).await?;
+            pending.push(owner, &gone, row.fix_known_at, began, Some(mark));
         }
         if !fixed.is_empty() {
             let members: Vec<(i64, &Detail)> = fixed.iter().map(|(id, d)| (*id, &**d)).collect();
-            insert_set(tx, owner, &members, Some(at), began, None).await?;
+            pending.push(owner, &members, Some(at), began, None);
         }
         if keep.is_empty() {
             on!(&mut *tx, t => sqlx::query("DELETE FROM exposures WHERE id = $1")
@@ -349,27 +403,36 @@ pub(crate) async fn apply_in(
         .collect();
     gained.sort_by(|a, b| a.cve.cmp(&b.cve));
     if !gained.is_empty() {
-        let who: Option<(String, Option<String>, Option<String>)> = on!(&mut *tx, t => sqlx::query_as(
-            "SELECT h.hostname, g.name, h.domain FROM hosts h \
-             LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
-        )
-        .bind(host)
-        .fetch_optional(&mut **t).await)?;
-        let Some((hostname, group, domain)) = who else {
-            return Ok((0, lost));
+        let read: Option<(String, Option<String>, Option<String>)> = match who {
+            Some(_) => None,
+            None => {
+                let row = on!(&mut *tx, t => sqlx::query_as(
+                    "SELECT h.hostname, g.name, h.domain FROM hosts h \
+                     LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
+                )
+                .bind(host)
+                .fetch_optional(&mut **t).await)?;
+                let Some(row) = row else {
+                    return Ok((0, lost));
+                };
+                Some(row)
+            }
+        };
+        let (hostname, group, domain) = match (&who, &read) {
+            (Some(w), _) => *w,
+            (None, Some((h, g, d))) => (h.as_str(), g.as_deref(), d.as_deref()),
+            (None, None) => return Ok((0, lost)),
         };
         let members: Vec<(i64, Arc<Detail>)> =
             gained.iter().map(|e| id_of(e)).collect::<Result<_, _>>()?;
         let members: Vec<(i64, &Detail)> = members.iter().map(|(id, d)| (*id, &**d)).collect();
-        insert_set(
-            tx,
-            (host, &hostname, group.as_deref(), domain.as_deref()),
+        pending.push(
+            (host, hostname, group, domain),
             &members,
             Some(at),
             mark,
             None,
-        )
-        .await?;
+        );
     }
     Ok((gained.len(), lost))
 }

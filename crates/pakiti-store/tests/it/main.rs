@@ -8,6 +8,7 @@ mod support;
 mod audit;
 mod cvefacts;
 mod feeds;
+mod fleet;
 mod history;
 mod housekeeping;
 mod lock;
