@@ -44,8 +44,8 @@ async fn fleet_reads_whole_across_pages() {
         let packages: Vec<InstalledPackage> = (0..45_000)
             .map(|i| {
                 let mut p = InstalledPackage::new(
-                    &format!("{}-{i}", odd[i % odd.len()]),
-                    &format!("1:{i}.0-1"),
+                    format!("{}-{i}", odd[i % odd.len()]),
+                    format!("1:{i}.0-1"),
                     "x86_64",
                 );
                 if i % 3 == 0 {
