@@ -62,7 +62,7 @@ impl Store {
     /// Every stored finding with its stream, from enabled feeds, by stream, package version,
     /// advisory and entry.
     ///
-    /// Read stream by stream, [`FINDINGS_PER_READ`] findings a statement, each page one text
+    /// Read stream by stream, 50,000 findings a statement, each page one text
     /// row of `pv:advisory:entry` tokens aggregated by the database: sqlx hands SQLite rows
     /// over one by one (~3 µs each), and the findings are the fleet index build's biggest read
     /// (issue 17: 94,000 rows took 0.3–0.4 s of a 5,000-host build, row by row).
@@ -115,7 +115,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Every interned package version, by id: [`PACKAGES_PER_READ`] a statement, each page
+    /// Every interned package version, by id: 20,000 a statement, each page
     /// one JSON text row (as [`Store::fleet_findings`], for the same reason).
     pub async fn fleet_packages(
         &self,
