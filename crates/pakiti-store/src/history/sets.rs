@@ -403,25 +403,22 @@ pub(crate) async fn apply_in(
         .collect();
     gained.sort_by(|a, b| a.cve.cmp(&b.cve));
     if !gained.is_empty() {
-        let read: Option<(String, Option<String>, Option<String>)> = match who {
-            Some(_) => None,
+        // The caller's owner, or the host's row read now (a host deleted meanwhile gets no set).
+        let read;
+        let (hostname, group, domain) = match who {
+            Some(w) => w,
             None => {
-                let row = on!(&mut *tx, t => sqlx::query_as(
+                read = on!(&mut *tx, t => sqlx::query_as::<_, (String, Option<String>, Option<String>)>(
                     "SELECT h.hostname, g.name, h.domain FROM hosts h \
                      LEFT JOIN host_groups g ON g.id = h.group_id WHERE h.id = $1",
                 )
                 .bind(host)
                 .fetch_optional(&mut **t).await)?;
-                let Some(row) = row else {
+                let Some((h, g, d)) = &read else {
                     return Ok((0, lost));
                 };
-                Some(row)
+                (h.as_str(), g.as_deref(), d.as_deref())
             }
-        };
-        let (hostname, group, domain) = match (&who, &read) {
-            (Some(w), _) => *w,
-            (None, Some((h, g, d))) => (h.as_str(), g.as_deref(), d.as_deref()),
-            (None, None) => return Ok((0, lost)),
         };
         let members: Vec<(i64, Arc<Detail>)> =
             gained.iter().map(|e| id_of(e)).collect::<Result<_, _>>()?;
