@@ -840,6 +840,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 feeds,
                 no_feed_update,
                 page_requests,
+                callgrind,
+                server_exe,
             } => {
                 let mut args = cmd::bench_load::LoadArgs::full(
                     cmd::bench::data_dir(data),
@@ -852,6 +854,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.feed_set = feeds;
                 args.feed_update = !no_feed_update;
                 args.page_requests = page_requests;
+                args.callgrind = callgrind;
+                args.server_exe = server_exe;
                 runtime()?.block_on(cmd::bench_load::run(
                     cli.global.database.clone(),
                     postgres,

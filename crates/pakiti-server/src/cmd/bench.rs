@@ -509,5 +509,15 @@ pub enum BenchWhat {
         /// Requests per page kind in the page-latency phase after `unchanged` (0: none).
         #[arg(long, default_value_t = 50)]
         page_requests: usize,
+        /// Run the servers under valgrind's callgrind (profiles written to this directory)
+        /// and print each phase's instructions per report: a figure the machine's other load
+        /// does not move (valgrind hides the CPU's SHA extensions: SHA-256 is counted in
+        /// software). Expect everything to take ~50× longer (use a few hundred hosts).
+        #[arg(long, value_name = "DIR")]
+        callgrind: Option<PathBuf>,
+        /// The `pakiti` executable the servers run (default: this one): compare two builds
+        /// under one load generator.
+        #[arg(long, value_name = "PATH")]
+        server_exe: Option<PathBuf>,
     },
 }

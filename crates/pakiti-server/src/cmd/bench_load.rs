@@ -90,6 +90,12 @@ pub struct LoadArgs {
     pub feed_update: bool,
     /// Requests per page kind in the page-latency phase (0: no page phase).
     pub page_requests: usize,
+    /// Run the servers under valgrind's callgrind, writing its profiles here, and print the
+    /// instructions per report of each phase (deterministic, whatever else the machine does).
+    pub callgrind: Option<PathBuf>,
+    /// The `pakiti` executable the servers run (default: this one), to compare two builds
+    /// with one load generator.
+    pub server_exe: Option<PathBuf>,
 }
 
 impl LoadArgs {
@@ -108,6 +114,8 @@ impl LoadArgs {
             feed_set: "full".to_owned(),
             feed_update: true,
             page_requests: 50,
+            callgrind: None,
+            server_exe: None,
         }
     }
 }
@@ -139,6 +147,8 @@ pub struct LoadPhase {
     pub wal_bytes: Option<u64>,
     /// Rate over the first and last tenth of the reports, by completion (phases of 10 or more).
     pub tenths: Option<(f64, f64)>,
+    /// Instructions the servers executed over the phase, counted by callgrind (`--callgrind`).
+    pub instructions: Option<u64>,
 }
 
 impl LoadPhase {
@@ -226,6 +236,8 @@ impl Fleet {
 /// The running servers.
 struct Servers {
     children: Vec<Child>,
+    /// Where callgrind writes its profiles, when the servers run under it.
+    callgrind: Option<PathBuf>,
     addrs: Vec<SocketAddr>,
     log: PathBuf,
 }
@@ -245,14 +257,20 @@ impl Servers {
     /// given through the environment and `dir` as their data directory.
     /// With `sync_first`, the first server syncs due feeds on its tick (the feed update is
     /// imported through it); the others never do.
+    /// With `args.callgrind`, each runs under `valgrind --tool=callgrind`; each phase zeroes
+    /// the counts at its start and dumps them at its end.
     async fn start(
         url: &str,
         dir: &Path,
         log: &Path,
-        n: usize,
+        args: &LoadArgs,
         sync_first: bool,
     ) -> Result<Servers> {
-        let exe = std::env::current_exe().context("finding this executable")?;
+        let n = args.servers;
+        let exe = match &args.server_exe {
+            Some(exe) => exe.clone(),
+            None => std::env::current_exe().context("finding this executable")?,
+        };
         let mut children = Vec::new();
         let mut addrs = Vec::new();
         for k in 0..n {
@@ -262,7 +280,21 @@ impl Servers {
                 .create(true)
                 .append(true)
                 .open(log)?;
-            let child = Command::new(&exe)
+            let mut command = match &args.callgrind {
+                Some(profiles) => {
+                    std::fs::create_dir_all(profiles)?;
+                    let mut c = Command::new("valgrind");
+                    c.arg("--tool=callgrind")
+                        .arg(format!(
+                            "--callgrind-out-file={}/callgrind.out.%p",
+                            profiles.display()
+                        ))
+                        .arg(&exe);
+                    c
+                }
+                None => Command::new(&exe),
+            };
+            let child = command
                 .arg("serve")
                 // What `settings` says, and no settings file of the user's.
                 .env_remove("PAKITI_CONFIG")
@@ -293,6 +325,7 @@ impl Servers {
         }
         let mut servers = Servers {
             children,
+            callgrind: args.callgrind.clone(),
             addrs,
             log: log.to_owned(),
         };
@@ -301,7 +334,9 @@ impl Servers {
     }
 
     async fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(300);
+        // Under valgrind, loading the advisories takes minutes.
+        let wait = if self.callgrind.is_some() { 1800 } else { 300 };
+        let deadline = Instant::now() + Duration::from_secs(wait);
         for (addr, child) in self.addrs.iter().zip(&mut self.children) {
             loop {
                 if let Some(status) = child.try_wait()? {
@@ -317,7 +352,7 @@ impl Servers {
                 }
                 if Instant::now() > deadline {
                     bail!(
-                        "the server on {addr} was not ready within 300 s (its log: {})",
+                        "the server on {addr} was not ready within {wait} s (its log: {})",
                         self.log.display()
                     );
                 }
@@ -325,6 +360,32 @@ impl Servers {
             }
         }
         Ok(())
+    }
+
+    /// Under callgrind: zeroes every server's counts (`callgrind_control -z`).
+    fn count_instructions(&self) -> Result<()> {
+        if self.callgrind.is_some() {
+            for pid in self.pids() {
+                callgrind_control(pid, "-z")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Under callgrind: dumps every server's counts since [`count_instructions`]
+    /// (`callgrind_control -d`) and returns the instructions summed over the servers.
+    ///
+    /// [`count_instructions`]: Servers::count_instructions
+    fn counted_instructions(&self) -> Result<Option<u64>> {
+        let Some(dir) = &self.callgrind else {
+            return Ok(None);
+        };
+        let mut total = 0;
+        for pid in self.pids() {
+            callgrind_control(pid, "-d")?;
+            total += last_dump_total(dir, pid)?;
+        }
+        Ok(Some(total))
     }
 
     /// Stops every server with SIGTERM (a clean shutdown) and waits for it.
@@ -355,6 +416,50 @@ impl Drop for Servers {
             let _ = c.wait();
         }
     }
+}
+
+/// Runs `callgrind_control OPTION PID`.
+fn callgrind_control(pid: u32, option: &str) -> Result<()> {
+    let out = Command::new("callgrind_control")
+        .arg(option)
+        .arg(pid.to_string())
+        .output()
+        .context("running callgrind_control (valgrind is needed for --callgrind)")?;
+    if !out.status.success() {
+        bail!(
+            "callgrind_control {option} {pid} exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The instruction total of the newest callgrind dump of `pid` in `dir` (its `totals:` line:
+/// the sum of the costs it lists; its `summary:` can be garbage when counts were zeroed while
+/// threads sat in calls).
+fn last_dump_total(dir: &Path, pid: u32) -> Result<u64> {
+    let prefix = format!("callgrind.out.{pid}");
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name != prefix && !name.starts_with(&format!("{prefix}.")) {
+            continue;
+        }
+        let modified = entry.metadata()?.modified()?;
+        if newest.as_ref().is_none_or(|(m, _)| modified >= *m) {
+            newest = Some((modified, entry.path()));
+        }
+    }
+    let (_, path) = newest.with_context(|| format!("no callgrind dump of {pid} in {}", dir.display()))?;
+    let text = std::fs::read_to_string(&path)?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("totals:")
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .with_context(|| format!("no totals in {}", path.display()))
 }
 
 /// One HTTP/1.1 request on a fresh connection, `Connection: close`: the status and the body.
@@ -411,6 +516,7 @@ async fn phase(
         db_cpu(),
         cpu_of(std::process::id()).unwrap_or_default(),
     );
+    servers.count_instructions()?;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency.max(1) {
@@ -450,6 +556,7 @@ async fn phase(
         all.extend(r.context("a sender panicked")??);
     }
     let took = start.elapsed();
+    let instructions = servers.counted_instructions()?;
     let (cpu1, db1, me1) = (
         servers.cpu(),
         db_cpu(),
@@ -480,6 +587,7 @@ async fn phase(
         size_bytes: store.size_bytes().await.context("measuring the store")?,
         wal_bytes: wal0.zip(wal1).map(|(a, b)| b.saturating_sub(a)),
         tenths,
+        instructions,
     })
 }
 
@@ -506,6 +614,14 @@ fn print_phase(out: &mut impl Write, backend: &str, baseline: u64, hosts: usize,
             (b / a - 1.0) * 100.0
         )),
     );
+    if let Some(ir) = p.instructions {
+        let _ = writeln!(
+            out,
+            "{backend:<8} {:<17} callgrind: {:.2} M instructions/report (servers)",
+            p.name,
+            ir as f64 / 1e6 / p.reports.max(1) as f64
+        );
+    }
     if let Some(wal) = p.wal_bytes {
         // What the database must write per report: the WAL (the table and index pages it
         // describes are written again at checkpoints, at most once per checkpoint each).
@@ -664,7 +780,7 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
         log.display()
     )?;
     let sync_first = update.is_some();
-    let mut servers = Servers::start(url, dir, &log, args.servers, sync_first).await?;
+    let mut servers = Servers::start(url, dir, &log, args, sync_first).await?;
     writeln!(
         out,
         "{backend}: servers ready, RSS {:.0} MiB",
@@ -723,7 +839,7 @@ async fn measure(url: &str, dir: &Path, args: &LoadArgs, out: &mut impl Write) -
     }
     servers.stop()?;
     let t = Instant::now();
-    let mut servers = Servers::start(url, dir, &log, args.servers, sync_first).await?;
+    let mut servers = Servers::start(url, dir, &log, args, sync_first).await?;
     let ready = t.elapsed();
     // The first page after a start that needs the fleet index.
     let t = Instant::now();
@@ -814,6 +930,29 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The newest dump of the process is read, by its `totals:` line (its `summary:` can
+    /// underflow when counts were zeroed while threads sat in calls).
+    #[test]
+    fn callgrind_totals_come_from_the_newest_dump() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
+        write(
+            "callgrind.out.42.1",
+            "version: 1\nsummary: 5\ntotals: 5\n",
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        write(
+            "callgrind.out.42.2",
+            "version: 1\nevents: Ir\nsummary: 18446744071807876162\ntotals: 3501205185\n",
+        );
+        write("callgrind.out.43.9", "totals: 7\n");
+        write("callgrind.out.420.3", "totals: 8\n");
+        assert_eq!(last_dump_total(dir.path(), 42).unwrap(), 3_501_205_185);
+        assert!(last_dump_total(dir.path(), 44).is_err());
+        write("callgrind.out.45", "summary: 3\n");
+        assert!(last_dump_total(dir.path(), 45).is_err());
+    }
 
     #[test]
     fn the_cpu_of_ended_children_stays_counted() {
