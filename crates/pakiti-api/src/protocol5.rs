@@ -7,7 +7,7 @@
 //!
 //! S/MIME decryption of encrypted bodies is the server's job; this module sees clear text.
 
-use crate::report::{non_empty, one_line};
+use crate::report::{non_empty, normalize_rpm_version, one_line};
 use crate::{Mode, Package, Packager, Report, WireError};
 
 /// The protocol number in the `protocol` query parameter.
@@ -230,36 +230,48 @@ pub fn parse(body: &[u8]) -> Result<Report, WireError> {
     Ok(report)
 }
 
+/// The first three items and how many there were.
+fn first_three<'a>(items: impl Iterator<Item = &'a str>) -> ([&'a str; 3], usize) {
+    let mut parts = [""; 3];
+    let mut n = 0;
+    for item in items {
+        if let Some(slot) = parts.get_mut(n) {
+            *slot = item;
+        }
+        n += 1;
+    }
+    (parts, n)
+}
+
 /// Reads one package line into `report`; `gpg-pubkey` lines are dropped.
 fn package_line(report: &mut Report, line: &str) -> Result<(), String> {
     let t = line.trim();
-    // Split the untrimmed line on tabs: an empty arch leaves a trailing tab.
-    let parts: Vec<&str> = if t.contains('\t') {
-        line.trim_matches(' ').split('\t').map(str::trim).collect()
+    // Split the untrimmed line on tabs: an empty arch leaves a trailing tab. The fields are
+    // counted without collecting them (this runs for every package of every report).
+    let (parts, fields) = if t.contains('\t') {
+        first_three(line.trim_matches(' ').split('\t').map(str::trim))
     } else {
-        t.split_whitespace().collect()
+        first_three(t.split_whitespace())
     };
-    let [name, version, arch] = parts[..] else {
+    if fields != 3 {
         return Err(format!(
-            "expected name<TAB>version<TAB>arch, found {} fields",
-            parts.len()
+            "expected name<TAB>version<TAB>arch, found {fields} fields"
         ));
-    };
+    }
+    let [name, version, arch] = parts;
     if name.is_empty() || version.is_empty() {
         return Err("empty package name or version".to_owned());
     }
     if name == "gpg-pubkey" {
         return Ok(());
     }
-    let version = match version.strip_prefix("(none):") {
-        Some(rest) => format!("0:{rest}"),
-        None => version.to_owned(),
+    // `(none):` is epoch 0; rpm's normal form does that itself (and makes any epoch explicit).
+    let version = match (&report.packager, version.strip_prefix("(none):")) {
+        (Packager::Rpm, _) => normalize_rpm_version(version),
+        (_, Some(rest)) => format!("0:{rest}"),
+        (_, None) => version.to_owned(),
     };
-    report.packages.push(Package::new(
-        name,
-        report.packager.normalize_version(&version),
-        arch,
-    ));
+    report.packages.push(Package::new(name, version, arch));
     Ok(())
 }
 

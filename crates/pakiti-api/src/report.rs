@@ -365,7 +365,20 @@ impl Report {
 
 /// Appends `s` as a netstring (`len:bytes,`).
 fn put(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(s.len().to_string().as_bytes());
+    // The length in decimal, without the formatting machinery (this runs four times for
+    // every package of every report).
+    let mut digits = [0u8; 20];
+    let mut n = s.len();
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     out.push(b':');
     out.extend_from_slice(s.as_bytes());
     out.push(b',');
@@ -473,8 +486,23 @@ pub fn join_rpm_version(epoch: &str, version: &str, release: &str) -> String {
 /// The canonical rpm form of `full`: epoch always present (`(none):` and a missing epoch → `0:`).
 #[must_use]
 pub fn normalize_rpm_version(full: &str) -> String {
-    let evr = split_rpm_version(full);
-    join_rpm_version(&evr.epoch, &evr.version, &evr.release)
+    // `split_rpm_version` then `join_rpm_version`, without their copies and formatting (this
+    // runs for every package of every rpm report).
+    let (epoch, rest) = match full.split_once(':') {
+        Some((e, rest)) if e.is_empty() || e == "(none)" => ("0", rest),
+        Some((e, rest)) => (e, rest),
+        None => ("0", full),
+    };
+    let (version, release) = rest.rsplit_once('-').unwrap_or((rest, ""));
+    let mut out = String::with_capacity(epoch.len() + rest.len() + 2);
+    out.push_str(epoch);
+    out.push(':');
+    out.push_str(version);
+    if !release.is_empty() {
+        out.push('-');
+        out.push_str(release);
+    }
+    out
 }
 
 /// Replaces control characters (newlines, tabs) by spaces, so a header value cannot break a
@@ -496,6 +524,18 @@ pub(crate) fn non_empty(value: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A field is its decimal length, `:`, its bytes and `,` (the canonical bytes, and so
+    /// every stored report hash, depend on it).
+    #[test]
+    fn put_writes_decimal_lengths() {
+        for n in [0usize, 1, 9, 10, 99, 100, 12_345, 1 << 20] {
+            let s = "x".repeat(n);
+            let mut out = Vec::new();
+            put(&mut out, &s);
+            assert_eq!(out, format!("{n}:{s},").into_bytes());
+        }
+    }
+
     #[test]
     fn rpm_split_and_join() {
         let e = split_rpm_version("1:1.0.2k-19.el7");
@@ -506,6 +546,24 @@ mod tests {
         assert_eq!(normalize_rpm_version("(none):2.0-1"), "0:2.0-1");
         assert_eq!(normalize_rpm_version("2.0-1"), "0:2.0-1");
         assert_eq!(normalize_rpm_version("3:2.0"), "3:2.0");
+        // The same as splitting and joining, edge cases included.
+        for v in [
+            "",
+            ":",
+            "1.0-",
+            "-1",
+            "a:b:c-d-e",
+            "(none):",
+            ":1-2",
+            "0:1.0-1.el8",
+        ] {
+            let e = split_rpm_version(v);
+            assert_eq!(
+                normalize_rpm_version(v),
+                join_rpm_version(&e.epoch, &e.version, &e.release),
+                "{v:?}"
+            );
+        }
         assert_eq!(join_rpm_version("", "1", "2"), "0:1-2");
     }
 }

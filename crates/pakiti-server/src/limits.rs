@@ -220,12 +220,29 @@ pub fn check_report(report: &Report, limits: &Limits) -> Result<(), AppError> {
         check_text("module stream", stream, limits.max_field_bytes)?;
     }
     for (i, p) in report.packages.iter().enumerate() {
+        // The field's name is only written out for an error: a report's thousands of
+        // packages are checked without formatting one.
         let at = |what: &str| format!("package {} {what}", i + 1);
-        check_text(&at("name"), &p.name, limits.max_package_name_bytes)?;
-        check_text(&at("version"), &p.version, limits.max_package_version_bytes)?;
-        check_text(&at("arch"), &p.arch, limits.max_package_version_bytes)?;
-        if let Some(source) = &p.source {
-            check_text(&at("source"), source, limits.max_package_name_bytes)?;
+        let checks = [
+            ("name", Some(p.name.as_str()), limits.max_package_name_bytes),
+            (
+                "version",
+                Some(p.version.as_str()),
+                limits.max_package_version_bytes,
+            ),
+            (
+                "arch",
+                Some(p.arch.as_str()),
+                limits.max_package_version_bytes,
+            ),
+            ("source", p.source.as_deref(), limits.max_package_name_bytes),
+        ];
+        for (what, value, max) in checks {
+            if let Some(value) = value
+                && let Err(problem) = text_problem(value, max)
+            {
+                return Err(AppError::BadRequest(problem.describe(&at(what))));
+            }
         }
         if p.name.is_empty() {
             return Err(AppError::BadRequest(format!("{} is empty", at("name"))));
@@ -234,18 +251,39 @@ pub fn check_report(report: &Report, limits: &Limits) -> Result<(), AppError> {
     Ok(())
 }
 
-/// A field must fit and hold no NUL byte (PostgreSQL text cannot store one).
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), AppError> {
-    if value.len() > max {
-        return Err(AppError::BadRequest(format!(
-            "{field} is {} bytes long, more than the {max} this server accepts",
-            value.len()
-        )));
+/// What is wrong with a text field.
+enum TextProblem {
+    /// Longer than the limit: its length and the limit.
+    TooLong(usize, usize),
+    /// Holds a NUL byte.
+    Nul,
+}
+
+impl TextProblem {
+    fn describe(&self, field: &str) -> String {
+        match self {
+            TextProblem::TooLong(len, max) => {
+                format!("{field} is {len} bytes long, more than the {max} this server accepts")
+            }
+            TextProblem::Nul => format!("{field} contains a NUL byte"),
+        }
     }
-    if value.contains('\0') {
-        return Err(AppError::BadRequest(format!("{field} contains a NUL byte")));
+}
+
+/// A field must fit and hold no NUL byte (PostgreSQL text cannot store one).
+fn text_problem(value: &str, max: usize) -> Result<(), TextProblem> {
+    if value.len() > max {
+        return Err(TextProblem::TooLong(value.len(), max));
+    }
+    if value.as_bytes().contains(&0) {
+        return Err(TextProblem::Nul);
     }
     Ok(())
+}
+
+/// A named field must fit and hold no NUL byte.
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), AppError> {
+    text_problem(value, max).map_err(|p| AppError::BadRequest(p.describe(field)))
 }
 
 /// Whether `name` can be a host's name: an IP address, or a DNS name of at most `max` (and

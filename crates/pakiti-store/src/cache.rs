@@ -17,8 +17,10 @@ use std::sync::Arc;
 /// wholesale when they grow past a bound.
 #[derive(Debug, Default)]
 pub(crate) struct Caches {
-    packages: std::sync::Mutex<HashMap<Box<[u8]>, i64>>,
-    evaluated: std::sync::Mutex<HashMap<Box<str>, std::collections::HashSet<i64>>>,
+    /// Agents' strings as keys: a seeded hasher (foldhash), fast and not floodable.
+    packages: std::sync::Mutex<HashMap<Box<[u8]>, i64, foldhash::fast::RandomState>>,
+    /// The store's own ids: the unseeded Fx hash.
+    evaluated: std::sync::Mutex<HashMap<Box<str>, rustc_hash::FxHashSet<i64>>>,
     details: std::sync::Mutex<DetailCache>,
 }
 
@@ -90,7 +92,7 @@ pub(crate) type DetailIds = hashbrown::HashMap<Arc<Detail>, i64, rustc_hash::FxB
 #[derive(Debug, Default)]
 struct DetailCache {
     by_key: DetailIds,
-    by_id: HashMap<i64, Arc<Detail>>,
+    by_id: rustc_hash::FxHashMap<i64, Arc<Detail>>,
 }
 
 const CACHE_LIMIT: usize = 2_000_000;
@@ -127,6 +129,21 @@ impl Caches {
         map.extend(entries);
     }
 
+    /// Adds committed package versions read in bulk (the fleet index's read at start), as far
+    /// as they fit under the bound: warming never clears what reports put in.
+    pub(crate) fn warm_packages(&self, entries: impl IntoIterator<Item = (Box<[u8]>, i64)>) {
+        let mut map = self
+            .packages
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, id) in entries {
+            if map.len() >= CACHE_LIMIT {
+                break;
+            }
+            map.insert(key, id);
+        }
+    }
+
     /// `ids` minus those known to be evaluated for `stream`.
     pub(crate) fn not_known_evaluated(&self, stream: &str, ids: &[i64]) -> Vec<i64> {
         let map = self
@@ -144,12 +161,7 @@ impl Caches {
             .evaluated
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if map
-            .values()
-            .map(std::collections::HashSet::len)
-            .sum::<usize>()
-            > CACHE_LIMIT
-        {
+        if map.values().map(rustc_hash::FxHashSet::len).sum::<usize>() > CACHE_LIMIT {
             map.clear();
         }
         match map.get_mut(stream) {
@@ -176,12 +188,16 @@ impl Caches {
     }
 
     /// The cached details of `ids`, and the ids not cached.
-    pub(crate) fn details_of(&self, ids: &[i64]) -> (HashMap<i64, Arc<Detail>>, Vec<i64>) {
+    pub(crate) fn details_of(
+        &self,
+        ids: &[i64],
+    ) -> (rustc_hash::FxHashMap<i64, Arc<Detail>>, Vec<i64>) {
         let map = self
             .details
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut found = HashMap::with_capacity(ids.len());
+        let mut found =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(ids.len(), Default::default());
         let mut missing = Vec::new();
         for id in ids {
             match map.by_id.get(id) {

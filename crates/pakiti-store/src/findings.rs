@@ -40,18 +40,23 @@ pub(crate) async fn store_findings_in(
 }
 
 /// Writes a host's cached counts; `false` when the host does not exist (or, with
-/// `report`, when a report newer than that one awaits evaluation).
+/// `report`, when a report newer than that one awaits evaluation). With `report` (a report's
+/// finish) the host's pending mark is cleared in the same statement, and with `updates` its
+/// update counts are written too: one statement for the host's row.
 pub(crate) async fn write_counts_in(
     tx: &mut Tx,
     host: HostId,
     c: &HostCounts,
     report: Option<ReportId>,
+    updates: Option<&crate::HostUpdateCounts>,
 ) -> Result<bool, StoreError> {
     let n = on!(&mut *tx, t => sqlx::query(
         "UPDATE hosts SET cve_count = $2, critical_count = $3, high_count = $4, \
          medium_count = $5, low_count = $6, unknown_count = $7, tagged_count = $8, \
-         vulnerable_pkg_count = $9 WHERE id = $1 \
-         AND ($10 IS NULL OR pending_report IS NULL OR pending_report <= $10)",
+         vulnerable_pkg_count = $9, security_updates = COALESCE($11, security_updates), \
+         other_updates = COALESCE($12, other_updates), \
+         pending_report = CASE WHEN $10 IS NULL THEN pending_report END \
+         WHERE id = $1 AND ($10 IS NULL OR pending_report IS NULL OR pending_report <= $10)",
     )
     .bind(host)
     .bind(c.cves)
@@ -63,6 +68,8 @@ pub(crate) async fn write_counts_in(
     .bind(c.tagged)
     .bind(c.vulnerable_packages)
     .bind(report)
+    .bind(updates.map(|u| u.security))
+    .bind(updates.map(|u| u.other))
     .execute(&mut **t).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
@@ -350,7 +357,7 @@ impl Store {
         }
         let mut tx = self.begin().await?;
         for (host, c) in counts {
-            write_counts_in(&mut tx, *host, c, None).await?;
+            write_counts_in(&mut tx, *host, c, None, None).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -1,6 +1,7 @@
 //! What the in-memory fleet index and the statistics pages read: every host, finding and
 //! package version, the exposure history.
 
+use crate::cache::package_cache_key;
 use crate::db::{Dialect, on};
 use crate::error::StoreError;
 use crate::findings::{FINDING_TOKEN, parse_findings};
@@ -142,6 +143,20 @@ impl Store {
             };
             after = last.0;
             let n = page.len();
+            // The report path's cache of interned ids gets them too: a server that just
+            // started then saves its first reports without interning every version again in
+            // SQL (issue 17: "right after a restart" as cheap as warm). Committed rows,
+            // never deleted: the cache may hold them for good.
+            self.caches
+                .warm_packages(page.iter().map(|(id, name, version, arch, source)| {
+                    let key = (
+                        name.as_str(),
+                        version.as_str(),
+                        arch.as_str(),
+                        source.as_str(),
+                    );
+                    (package_cache_key(&key), *id)
+                }));
             out.extend(page.into_iter().map(|(id, name, version, arch, source)| {
                 PackageRow {
                     id,

@@ -355,7 +355,7 @@ impl Store {
         }
         let locked = started.elapsed();
         for (host, c) in counts {
-            write_counts_in(&mut tx, *host, c, None).await?;
+            write_counts_in(&mut tx, *host, c, None, None).await?;
         }
         let counted = started.elapsed();
         let mut open: HashMap<HostId, Vec<Expanded>> = HashMap::new();

@@ -15,13 +15,12 @@ use crate::model::{
 use crate::shared::{ReportSummaryRow, old_kernels_text, package_key, ts};
 use crate::store::Store;
 use crate::{postgres, sqlite};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use time::OffsetDateTime;
 use tracing::instrument;
 
 /// What a saved report adds to the process caches once its transaction commits.
 struct CacheAdds {
-    packages: Vec<(Box<[u8]>, i64)>,
     evaluated: Option<(String, Vec<i64>)>,
 }
 
@@ -34,32 +33,53 @@ struct CacheAdds {
 /// union of a batch in sorted order, then saving hosts in sorted order, makes every
 /// transaction take these locks in the same global order, so they queue instead.
 struct Prepared<'r> {
-    packages: HashMap<(&'r str, &'r str, &'r str, &'r str), i64>,
+    /// The id of every package version of the batch (cached or interned now).
+    packages: PackageIds<'r>,
+    /// The cache entries of those interned now, added once the transaction commits.
+    fresh: Vec<(Box<[u8]>, i64)>,
     groups: HashMap<&'r str, i64>,
 }
+
+/// Package versions by (name, version, arch, source). The keys are the agents' strings: a
+/// seeded hasher (foldhash), not an unseeded one a sender could flood with collisions.
+type PackageIds<'r> =
+    HashMap<(&'r str, &'r str, &'r str, &'r str), i64, foldhash::fast::RandomState>;
 
 async fn prepare_batch<'r>(
     tx: &mut Tx,
     caches: &Caches,
     reports: &'r [NewReport<'_>],
 ) -> Result<Prepared<'r>, StoreError> {
-    let mut keys: Vec<(&'r str, &'r str, &'r str, &'r str)> = reports
+    // Distinct keys by hashing (sorting a batch's thousands of string tuples cost more than
+    // the rest of the lookup); only the misses need the global order, below.
+    let mut seen: HashSet<(&'r str, &'r str, &'r str, &'r str), foldhash::fast::RandomState> =
+        HashSet::default();
+    let keys: Vec<(&'r str, &'r str, &'r str, &'r str)> = reports
         .iter()
         .flat_map(|r| r.packages.iter().map(package_key))
+        .filter(|k| seen.insert(*k))
         .collect();
-    keys.sort_unstable();
-    keys.dedup();
+    drop(seen);
     let cache_keys: Vec<Box<[u8]>> = keys.iter().map(package_cache_key).collect();
-    let misses: Vec<(&str, &str, &str, &str)> = keys
-        .iter()
-        .zip(caches.package_ids(&cache_keys))
-        .filter(|(_, cached)| cached.is_none())
-        .map(|(k, _)| *k)
-        .collect();
-    let mut packages = HashMap::with_capacity(misses.len());
+    let mut packages = PackageIds::with_capacity_and_hasher(keys.len(), Default::default());
+    let mut misses: Vec<usize> = Vec::new();
+    for (i, cached) in caches.package_ids(&cache_keys).into_iter().enumerate() {
+        match cached {
+            Some(id) => {
+                packages.insert(keys[i], id);
+            }
+            None => misses.push(i),
+        }
+    }
+    let mut fresh = Vec::with_capacity(misses.len());
     if !misses.is_empty() {
-        for (k, id) in misses.iter().zip(intern_packages(tx, &misses).await?) {
-            packages.insert(*k, id);
+        // In sorted order: one global order, so that concurrent transactions (PostgreSQL)
+        // wait on each other's new rows instead of deadlocking.
+        misses.sort_unstable_by_key(|&i| keys[i]);
+        let wanted: Vec<(&str, &str, &str, &str)> = misses.iter().map(|&i| keys[i]).collect();
+        for (&i, id) in misses.iter().zip(intern_packages(tx, &wanted).await?) {
+            packages.insert(keys[i], id);
+            fresh.push((cache_keys[i].clone(), id));
         }
     }
     let mut names: Vec<&'r str> = reports
@@ -72,7 +92,11 @@ async fn prepare_batch<'r>(
     for g in names {
         groups.insert(g, group_id_in(tx, g).await?);
     }
-    Ok(Prepared { packages, groups })
+    Ok(Prepared {
+        packages,
+        fresh,
+        groups,
+    })
 }
 
 /// The order a batch's reports are saved in: by host name (then client id), the same in
@@ -99,7 +123,8 @@ async fn save_in(
     }
     // Distinct keys, and where each input package sits among them.
     let mut distinct: Vec<(&str, &str, &str, &str)> = Vec::new();
-    let mut index: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let mut index: HashMap<(&str, &str, &str, &str), usize, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(report.packages.len(), Default::default());
     let positions: Vec<usize> = report
         .packages
         .iter()
@@ -121,33 +146,15 @@ async fn save_in(
             None => group_id_in(tx, g).await?,
         }),
     };
-    let keys: Vec<Box<[u8]>> = distinct.iter().map(package_cache_key).collect();
-    let mut ids: Vec<i64> = Vec::with_capacity(distinct.len());
-    let mut misses: Vec<usize> = Vec::new();
-    for (i, cached) in caches.package_ids(&keys).into_iter().enumerate() {
-        ids.push(cached.unwrap_or(0));
-        if cached.is_none() {
-            misses.push(i);
-        }
-    }
-    if !misses.is_empty() {
-        // One global order, so that concurrent transactions (PostgreSQL) wait on each other's
-        // new rows in the same order instead of deadlocking.
-        misses.sort_unstable_by_key(|&i| distinct[i]);
-        let mut rest = Vec::new();
-        for &i in &misses {
-            match pre.packages.get(&distinct[i]) {
-                Some(&id) => ids[i] = id,
-                None => rest.push(i),
-            }
-        }
-        if !rest.is_empty() {
-            let wanted: Vec<_> = rest.iter().map(|&i| distinct[i]).collect();
-            for (&i, id) in rest.iter().zip(intern_packages(tx, &wanted).await?) {
-                ids[i] = id;
-            }
-        }
-    }
+    // Every key of the batch has its id in `pre`.
+    let ids: Vec<i64> = distinct
+        .iter()
+        .map(|k| {
+            pre.packages.get(k).copied().ok_or_else(|| {
+                StoreError::corrupt("package_versions", "a batch key was not interned")
+            })
+        })
+        .collect::<Result<_, _>>()?;
     let blob = encode_ids(&ids);
     let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
 
@@ -244,15 +251,28 @@ async fn save_in(
             if unknown.is_empty() {
                 Vec::new()
             } else {
-                let done: Vec<(i64,)> = on!(&mut *tx, t => sqlx::query_as(&format!(
-                    "SELECT package_version_id FROM evaluated_packages \
-                     WHERE stream = $1 AND package_version_id {}",
+                // One aggregated text row, not a row per id (after a restart every version
+                // of a report misses the cache).
+                let (done,): (Option<String>,) = on!(&mut *tx, t => sqlx::query_as(&format!(
+                    "SELECT {} h.id) FROM (SELECT package_version_id AS id \
+                     FROM evaluated_packages WHERE stream = $1 AND package_version_id {}) h",
+                    <DB as crate::db::Dialect>::ID_AGG_OPEN,
                     DB::in_list(2)
                 ))
                 .bind(s)
                 .bind(DB::ids(&unknown))
-                .fetch_all(&mut **t).await)?;
-                let done_now: Vec<i64> = done.into_iter().map(|r| r.0).collect();
+                .fetch_one(&mut **t).await)?;
+                let done_now: Vec<i64> = done
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(|id| {
+                        id.parse().map_err(|_| {
+                            StoreError::corrupt("evaluated_packages", "id list not numbers")
+                        })
+                    })
+                    .collect::<Result<_, _>>()?;
                 let done: BTreeSet<i64> = done_now.iter().copied().collect();
                 evaluated = Some((s.clone(), done_now));
                 unknown
@@ -263,10 +283,7 @@ async fn save_in(
         }
         None => Vec::new(),
     };
-    let adds = CacheAdds {
-        packages: misses.iter().map(|&i| (keys[i].clone(), ids[i])).collect(),
-        evaluated,
-    };
+    let adds = CacheAdds { evaluated };
     Ok((
         SavedReport {
             host_id,
@@ -306,7 +323,6 @@ async fn group_id_in(tx: &mut Tx, name: &str) -> Result<i64, StoreError> {
 
 fn apply_cache_adds(caches: &Caches, adds: Vec<CacheAdds>) {
     for a in adds {
-        caches.add_packages(a.packages);
         if let Some((s, done)) = a.evaluated {
             caches.add_evaluated(&s, done);
         }
@@ -325,9 +341,17 @@ async fn finish_in(
     {
         store_findings_in(tx, stream, &item.evaluated, &item.findings).await?;
     }
-    // The counts are the host's only while no newer report of it awaits evaluation (that one
-    // writes its own); the row's `pending_report` is re-checked under its lock.
-    let current = write_counts_in(tx, item.host, &item.counts, Some(item.report)).await?;
+    // One statement for the host's row: its counts, its update counts and the pending mark
+    // cleared. They are the host's only while no newer report of it awaits evaluation (that
+    // one writes its own); the row's `pending_report` is re-checked under its lock.
+    let current = write_counts_in(
+        tx,
+        item.host,
+        &item.counts,
+        Some(item.report),
+        item.updates.as_ref(),
+    )
+    .await?;
     // The exposure history follows the counts, in the same transaction.
     if current && let Some(now) = &item.exposures {
         let ctx = crate::ExposureContext {
@@ -338,17 +362,6 @@ async fn finish_in(
         };
         crate::history::sync_exposures_in(tx, caches, item.host, now, details, &ctx).await?;
     }
-    if let Some(u) = &item.updates {
-        on!(&mut *tx, t => sqlx::query(
-            "UPDATE hosts SET security_updates = $2, other_updates = $3 WHERE id = $1 \
-             AND (pending_report IS NULL OR pending_report <= $4)",
-        )
-        .bind(item.host)
-        .bind(u.security)
-        .bind(u.other)
-        .bind(item.report)
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
-    }
     let n = on!(&mut *tx, t => sqlx::query("UPDATE reports SET processed_at = $2, cve_count = $3 WHERE id = $1")
         .bind(item.report)
         .bind(ts(item.processed_at))
@@ -357,11 +370,6 @@ async fn finish_in(
     if n == 0 {
         return Err(StoreError::not_found("report", item.report));
     }
-    // Its evaluation is written: no longer pending (unless a newer report is).
-    on!(&mut *tx, t => sqlx::query("UPDATE hosts SET pending_report = NULL WHERE id = $1 AND pending_report <= $2")
-        .bind(item.host)
-        .bind(item.report)
-        .execute(&mut **t).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -487,6 +495,7 @@ impl Store {
             adds.push(add);
         }
         tx.commit().await?;
+        self.caches.add_packages(pre.fresh);
         apply_cache_adds(&self.caches, adds);
         Ok(out.into_iter().flatten().collect())
     }

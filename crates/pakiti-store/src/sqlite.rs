@@ -11,7 +11,6 @@
 //! as one JSON text bound to `json_each`, which keeps statements fixed (cached) and clear of
 //! the bind-variable limit.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -22,7 +21,6 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::db::json_str;
 use crate::error::StoreError;
 use crate::model::PackageFinding;
-use crate::shared::PackageRow;
 
 type Tx = Transaction<'static, Sqlite>;
 
@@ -95,57 +93,44 @@ pub(crate) async fn size_bytes(write: &SqlitePool) -> Result<u64, StoreError> {
 /// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
 /// order.
 ///
-/// Insert first: the caller's cache already filtered out the known versions, so most of
-/// these are new, and `INSERT .. ON CONFLICT DO NOTHING RETURNING` interns them in one
-/// statement. Only the ones that already existed (cold cache, another process) are looked up.
+/// Two statements whatever the mix: `INSERT .. ON CONFLICT DO NOTHING` of them all, then every
+/// id read back as one aggregated text row. (Returning the inserted rows and looking up the
+/// rest took rows one by one through sqlx's SQLite worker: the cost of a report after a
+/// restart, when all its versions miss the cache.)
 pub(crate) async fn intern_packages(
     tx: &mut Tx,
     pkgs: &[(&str, &str, &str, &str)],
 ) -> Result<Vec<i64>, StoreError> {
     let json = packages_json(pkgs.iter());
-    let inserted: Vec<PackageRow> = sqlx::query_as(
+    sqlx::query(
         "INSERT INTO package_versions (name, version, arch, source) \
          SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($1) \
-         WHERE true ON CONFLICT DO NOTHING RETURNING id, name, version, arch, source",
+         WHERE true ON CONFLICT DO NOTHING",
     )
     .bind(&json)
-    .fetch_all(&mut **tx)
+    .execute(&mut **tx)
     .await?;
-    let by_key: HashMap<(&str, &str, &str, &str), i64> = inserted
-        .iter()
-        .map(|r| {
-            (
-                (
-                    r.name.as_str(),
-                    r.version.as_str(),
-                    r.arch.as_str(),
-                    r.source.as_str(),
-                ),
-                r.id,
-            )
-        })
-        .collect();
-    let mut ids: Vec<i64> = pkgs
-        .iter()
-        .map(|k| by_key.get(k).copied().unwrap_or(0))
-        .collect();
-    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i] == 0).collect();
-    if !missing.is_empty() {
-        let json = packages_json(missing.iter().map(|&i| &pkgs[i]));
-        // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
-        let found: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT j.key, pv.id FROM json_each($1) AS j CROSS JOIN package_versions AS pv \
-             ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
-             AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3",
-        )
-        .bind(&json)
-        .fetch_all(&mut **tx)
-        .await?;
-        for (pos, id) in found {
-            if let Some(&i) = usize::try_from(pos).ok().and_then(|p| missing.get(p)) {
-                ids[i] = id;
-            }
+    // Every id, new or not, as one text row of `position:id` (sqlx hands SQLite rows over
+    // one by one: after a restart a report's hundreds of versions are all cache misses).
+    // `CROSS JOIN` fixes the loop order: walk the list, probe the unique index.
+    let (found,): (Option<String>,) = sqlx::query_as(
+        "SELECT group_concat(j.key || ':' || pv.id, ',') FROM json_each($1) AS j \
+         CROSS JOIN package_versions AS pv \
+         ON pv.name = j.value ->> 0 AND pv.version = j.value ->> 1 \
+         AND pv.arch = j.value ->> 2 AND pv.source = j.value ->> 3",
+    )
+    .bind(&json)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut ids = vec![0i64; pkgs.len()];
+    let bad = || StoreError::corrupt("package_versions", "interned ids not position:id");
+    for pair in found.as_deref().unwrap_or_default().split(',') {
+        if pair.is_empty() {
+            continue;
         }
+        let (pos, id) = pair.split_once(':').ok_or_else(bad)?;
+        let pos: usize = pos.parse().map_err(|_| bad())?;
+        *ids.get_mut(pos).ok_or_else(bad)? = id.parse().map_err(|_| bad())?;
     }
     if ids.contains(&0) {
         return Err(StoreError::corrupt(

@@ -25,10 +25,20 @@ pub struct InferredModules {
 /// package of one module build; `None` for packages that are not from a module.
 #[must_use]
 pub fn module_build_tag(version: &str) -> Option<&str> {
-    let i = version
-        .find("module+")
-        .or_else(|| version.find("module_"))?;
-    Some(&version[i..])
+    // The first `module+`, else the first `module_`: one pass over the bytes (this runs for
+    // every package of every report; a substring search sets up a searcher per call).
+    let b = version.as_bytes();
+    let mut underscore = None;
+    for (i, _) in b.iter().enumerate().filter(|(_, c)| **c == b'm') {
+        if b[i..].starts_with(b"module") {
+            match b.get(i + 6) {
+                Some(b'+') => return Some(&version[i..]),
+                Some(b'_') if underscore.is_none() => underscore = Some(i),
+                _ => {}
+            }
+        }
+    }
+    underscore.map(|i| &version[i..])
 }
 
 impl AdvisoryIndex {
@@ -118,5 +128,37 @@ impl AdvisoryIndex {
         out.unknown.sort();
         out.unknown.dedup();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::module_build_tag;
+
+    /// The first `module+`, else the first `module_`, as two substring searches would find.
+    #[test]
+    fn build_tags() {
+        for v in [
+            "0:1.14.1-1.module+el8.0.0+4214+49953fda",
+            "0:2.4-1.module_el8.6.0+1087+b42c8331",
+            "0:1-1.module_a.module+b",
+            "0:1-1.module+a.module_b",
+            "0:1-1.mmodule+x",
+            "0:1-1.modul",
+            "0:1-1.module",
+            "0:1-1.modulemodule_x",
+            "0:2.4.37-47.el8",
+            "",
+        ] {
+            let expected = v
+                .find("module+")
+                .or_else(|| v.find("module_"))
+                .map(|i| &v[i..]);
+            assert_eq!(module_build_tag(v), expected, "{v:?}");
+        }
+        assert_eq!(
+            module_build_tag("0:1-1.module_a.module+b"),
+            Some("module+b")
+        );
     }
 }

@@ -452,7 +452,8 @@ fn last_dump_total(dir: &Path, pid: u32) -> Result<u64> {
             newest = Some((modified, entry.path()));
         }
     }
-    let (_, path) = newest.with_context(|| format!("no callgrind dump of {pid} in {}", dir.display()))?;
+    let (_, path) =
+        newest.with_context(|| format!("no callgrind dump of {pid} in {}", dir.display()))?;
     let text = std::fs::read_to_string(&path)?;
     text.lines()
         .find_map(|l| {
@@ -937,10 +938,7 @@ mod tests {
     fn callgrind_totals_come_from_the_newest_dump() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
-        write(
-            "callgrind.out.42.1",
-            "version: 1\nsummary: 5\ntotals: 5\n",
-        );
+        write("callgrind.out.42.1", "version: 1\nsummary: 5\ntotals: 5\n");
         std::thread::sleep(Duration::from_millis(20));
         write(
             "callgrind.out.42.2",

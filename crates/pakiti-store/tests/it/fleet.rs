@@ -147,3 +147,41 @@ async fn fleet_reads_whole_across_pages() {
         }
     });
 }
+
+/// `fleet_packages` warms the report path's cache of interned ids (a server's fleet index is
+/// built from it at start): a fresh process that read it saves reports with exactly the ids
+/// the store holds — versions whose fields trade places (version and arch, source and none)
+/// keep their own ids — and new versions are still interned.
+#[tokio::test]
+async fn fleet_packages_warm_the_interning_cache() {
+    for_each_backend!(|db| {
+        let s = &db.store;
+        let mut packages = vec![
+            InstalledPackage::new("p", "1.0", "x86_64"),
+            InstalledPackage::new("p", "x86_64", "1.0"),
+            InstalledPackage::new("p1.0", "x86_64", ""),
+            InstalledPackage::new("p", "1.0x86_64", ""),
+        ];
+        let mut sourced = InstalledPackage::new("p", "1.0", "x86_64");
+        sourced.source = Some("src".into());
+        packages.push(sourced);
+        let first = save(s, &id("one", None), &facts("rhel:8"), 10, "h1", &packages).await;
+        let distinct: std::collections::HashSet<i64> = first.package_ids.iter().copied().collect();
+        assert_eq!(distinct.len(), packages.len(), "{:?}", first.package_ids);
+
+        let other = pakiti_store::open(&db.url).await.unwrap();
+        assert_eq!(other.fleet_packages().await.unwrap().len(), packages.len());
+        let mut more = packages.clone();
+        more.reverse();
+        more.push(InstalledPackage::new("q", "2.0", "noarch"));
+        let second = save(&other, &id("two", None), &facts("rhel:8"), 20, "h2", &more).await;
+        for (p, got) in more.iter().zip(&second.package_ids) {
+            if let Some(i) = packages.iter().position(|q| q == p) {
+                assert_eq!(*got, first.package_ids[i], "{p:?}");
+            }
+        }
+        let new_id = *second.package_ids.last().unwrap();
+        assert!(!first.package_ids.contains(&new_id));
+        other.close().await;
+    });
+}
