@@ -58,10 +58,13 @@ use crate::cmd::serve::open_state;
 use crate::sample::{self, HostList};
 use crate::settings::{Evaluation, Settings};
 
+mod callgrind;
 mod pages;
+mod procfs;
 mod scaleout;
 
 use pages::pages;
+use procfs::{cpu_of, postgres_cpu, rss_of};
 use scaleout::{compared_paths, converge};
 
 /// What to measure.
@@ -158,59 +161,6 @@ impl LoadPhase {
     fn per_report(&self, cpu: Duration) -> f64 {
         cpu.as_secs_f64() * 1e3 / self.reports.max(1) as f64
     }
-}
-
-/// CPU time (user + system) of a process from `/proc/PID/stat`.
-fn cpu_of(pid: u32) -> Option<Duration> {
-    cpu_fields(pid, 2)
-}
-
-/// CPU time of a process and of its children that ended and were waited for (`cutime`,
-/// `cstime`): PostgreSQL's backends end with their connections, and their CPU would leave
-/// the sum with them (a phase of short-lived connections read 0 ms of database CPU).
-fn cpu_with_ended_children_of(pid: u32) -> Option<Duration> {
-    cpu_fields(pid, 4)
-}
-
-/// The sum of the first `n` CPU fields of `/proc/PID/stat` from utime on (utime, stime,
-/// cutime, cstime), in clock ticks of 10 ms.
-fn cpu_fields(pid: u32, n: usize) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: the fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime, stime, cutime and cstime are fields 14 to 17 of the line, 12 to 15 after the name.
-    let mut ticks = 0u64;
-    for i in 11..11 + n {
-        ticks += f.get(i)?.parse::<u64>().ok()?;
-    }
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// Summed CPU of every process whose command name is `postgres`, with the ended backends
-/// the postmaster waited for.
-fn postgres_cpu() -> Duration {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Duration::ZERO;
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|c| c.trim() == "postgres")
-        })
-        .filter_map(cpu_with_ended_children_of)
-        .sum()
-}
-
-/// `VmRSS` of a process, in bytes.
-fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?.to_owned();
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        })
-        .map_or(0, |kib| kib * 1024)
 }
 
 /// The reports of the fleet, made on demand: host `i`'s report in variant `v` (0 = first,
@@ -362,30 +312,22 @@ impl Servers {
         Ok(())
     }
 
-    /// Under callgrind: zeroes every server's counts (`callgrind_control -z`).
+    /// Under callgrind: zeroes every server's counts.
     fn count_instructions(&self) -> Result<()> {
-        if self.callgrind.is_some() {
-            for pid in self.pids() {
-                callgrind_control(pid, "-z")?;
-            }
+        match &self.callgrind {
+            Some(_) => callgrind::zero(&self.pids()),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Under callgrind: dumps every server's counts since [`count_instructions`]
-    /// (`callgrind_control -d`) and returns the instructions summed over the servers.
+    /// Under callgrind: the instructions the servers ran since [`count_instructions`].
     ///
     /// [`count_instructions`]: Servers::count_instructions
     fn counted_instructions(&self) -> Result<Option<u64>> {
-        let Some(dir) = &self.callgrind else {
-            return Ok(None);
-        };
-        let mut total = 0;
-        for pid in self.pids() {
-            callgrind_control(pid, "-d")?;
-            total += last_dump_total(dir, pid)?;
-        }
-        Ok(Some(total))
+        self.callgrind
+            .as_deref()
+            .map(|dir| callgrind::dump_total(dir, &self.pids()))
+            .transpose()
     }
 
     /// Stops every server with SIGTERM (a clean shutdown) and waits for it.
@@ -416,51 +358,6 @@ impl Drop for Servers {
             let _ = c.wait();
         }
     }
-}
-
-/// Runs `callgrind_control OPTION PID`.
-fn callgrind_control(pid: u32, option: &str) -> Result<()> {
-    let out = Command::new("callgrind_control")
-        .arg(option)
-        .arg(pid.to_string())
-        .output()
-        .context("running callgrind_control (valgrind is needed for --callgrind)")?;
-    if !out.status.success() {
-        bail!(
-            "callgrind_control {option} {pid} exited with {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-/// The instruction total of the newest callgrind dump of `pid` in `dir` (its `totals:` line:
-/// the sum of the costs it lists; its `summary:` can be garbage when counts were zeroed while
-/// threads sat in calls).
-fn last_dump_total(dir: &Path, pid: u32) -> Result<u64> {
-    let prefix = format!("callgrind.out.{pid}");
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name != prefix && !name.starts_with(&format!("{prefix}.")) {
-            continue;
-        }
-        let modified = entry.metadata()?.modified()?;
-        if newest.as_ref().is_none_or(|(m, _)| modified >= *m) {
-            newest = Some((modified, entry.path()));
-        }
-    }
-    let (_, path) =
-        newest.with_context(|| format!("no callgrind dump of {pid} in {}", dir.display()))?;
-    let text = std::fs::read_to_string(&path)?;
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix("totals:")
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .with_context(|| format!("no totals in {}", path.display()))
 }
 
 /// One HTTP/1.1 request on a fresh connection, `Connection: close`: the status and the body.
@@ -926,68 +823,4 @@ pub async fn run(
         let _ = std::fs::remove_dir_all(&dir);
     }
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The newest dump of the process is read, by its `totals:` line (its `summary:` can
-    /// underflow when counts were zeroed while threads sat in calls).
-    #[test]
-    fn callgrind_totals_come_from_the_newest_dump() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
-        write("callgrind.out.42.1", "version: 1\nsummary: 5\ntotals: 5\n");
-        std::thread::sleep(Duration::from_millis(20));
-        write(
-            "callgrind.out.42.2",
-            "version: 1\nevents: Ir\nsummary: 18446744071807876162\ntotals: 3501205185\n",
-        );
-        write("callgrind.out.43.9", "totals: 7\n");
-        write("callgrind.out.420.3", "totals: 8\n");
-        assert_eq!(last_dump_total(dir.path(), 42).unwrap(), 3_501_205_185);
-        assert!(last_dump_total(dir.path(), 44).is_err());
-        write("callgrind.out.45", "summary: 3\n");
-        assert!(last_dump_total(dir.path(), 45).is_err());
-    }
-
-    #[test]
-    fn the_cpu_of_ended_children_stays_counted() {
-        let me = std::process::id();
-        let children = || {
-            let with = cpu_with_ended_children_of(me).unwrap();
-            let own = cpu_of(me).unwrap();
-            assert!(with >= own);
-            with - own
-        };
-        let before = children();
-        // A child that burns CPU and is waited for: its time moves to our cutime/cstime.
-        let ok = std::process::Command::new("sh")
-            .arg("-c")
-            .arg("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok);
-        let after = children();
-        assert!(
-            after.saturating_sub(before) >= Duration::from_millis(20),
-            "{before:?} -> {after:?}: the ended child's CPU is not counted"
-        );
-    }
-
-    #[test]
-    fn own_cpu_and_rss_are_read_from_proc() {
-        let pid = std::process::id();
-        // Burn a little CPU so that at least one tick is counted.
-        let t = Instant::now();
-        let mut x = 0u64;
-        while t.elapsed() < Duration::from_millis(50) {
-            x = std::hint::black_box(x.wrapping_add(1));
-        }
-        assert!(cpu_of(pid).is_some_and(|c| c > Duration::ZERO));
-        assert!(rss_of(pid) > 1_000_000);
-        assert!(cpu_of(u32::MAX).is_none());
-    }
 }
