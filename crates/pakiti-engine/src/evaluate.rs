@@ -5,7 +5,7 @@
 //! package-version id. It is rebuilt after a feed changes and swapped in atomically; requests in
 //! flight keep the one they started with.
 
-use pakiti_core::advisory::{Advisory, Severity};
+use pakiti_core::advisory::Advisory;
 use pakiti_core::matcher::{AdvisoryIndex, Target};
 use pakiti_core::package::InstalledPackage;
 use pakiti_core::stream::{Distro, OsStream};
@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use pakiti_store::Store;
 use pakiti_store::{
-    AdvisoryDbId, CveException, CveTag, HostCounts, HostFinding, PackageFinding, PackageVersionId,
-    StoreError, StoredAdvisory,
+    AdvisoryDbId, CveException, CveTag, HostFinding, PackageFinding, PackageVersionId, StoreError,
+    StoredAdvisory,
 };
 use rustc_hash::{FxHashMap, FxHashSet};
 use time::OffsetDateTime;
@@ -583,81 +583,13 @@ impl Policy {
     }
 }
 
-/// One installed package version of a host, for [`host_counts`].
+/// One installed package version of a host, for
+/// [`host_counts_and_exposures`](crate::history::host_counts_and_exposures).
 pub struct CountItem<'a> {
     /// Its answer.
     pub answer: &'a [(u32, u32)],
     /// Name and version, needed only when exceptions exist.
     pub package: Option<(&'a str, &'a str)>,
-}
-
-/// A host's cached counts from its package versions' answers, the way `counts` computes them
-/// from stored findings: module-stream entries apply only where the host enables the stream,
-/// excepted (package version, CVE) pairs do not count, a CVE counts once at the highest
-/// severity any advisory gives it, and `tagged` counts CVEs with an enabled tag.
-#[must_use]
-pub fn host_counts(
-    evaluator: &Evaluator,
-    policy: &Policy,
-    stream: &str,
-    modules: &[String],
-    items: &[CountItem<'_>],
-    now: OffsetDateTime,
-) -> HostCounts {
-    let advisories = evaluator.index().advisories();
-    let mut by_cve: FxHashMap<&str, Severity> = FxHashMap::default();
-    let mut vulnerable = 0i64;
-    for item in items {
-        let mut any = false;
-        for &(pos, idx) in item.answer {
-            let Some(a) = advisories.get(pos as usize) else {
-                continue;
-            };
-            if let Some(m) = a.affected.get(idx as usize).and_then(|e| e.module.as_ref())
-                && !modules.iter().any(|h| h == m)
-            {
-                continue;
-            }
-            let ids: &[String] = if a.cves.is_empty() {
-                std::slice::from_ref(&a.id)
-            } else {
-                &a.cves
-            };
-            for c in ids {
-                if let Some((name, version)) = item.package
-                    && policy.excepted(stream, name, version, c, now)
-                {
-                    continue;
-                }
-                any = true;
-                let e = by_cve.entry(c.as_str()).or_insert(a.severity);
-                if a.severity > *e {
-                    *e = a.severity;
-                }
-            }
-        }
-        if any {
-            vulnerable += 1;
-        }
-    }
-    let mut c = HostCounts {
-        cves: by_cve.len() as i64,
-        vulnerable_packages: vulnerable,
-        ..HostCounts::default()
-    };
-    for (cve, s) in &by_cve {
-        match s {
-            Severity::Critical => c.critical += 1,
-            Severity::High => c.high += 1,
-            Severity::Medium => c.medium += 1,
-            Severity::Low => c.low += 1,
-            Severity::Unknown => c.unknown += 1,
-        }
-        if !policy.tags_of(cve).is_empty() {
-            c.tagged += 1;
-        }
-    }
-    c
 }
 
 /// The number of (package version, advisory) findings that apply to a host with `modules`

@@ -1,5 +1,5 @@
 //! The exposure history's engine side (issue 14 part 5): a host's current CVE set with what
-//! the feeds say about each CVE ([`host_exposures`]), computed wherever its counts are, and
+//! the feeds say about each CVE ([`host_counts_and_exposures`]), computed with its counts, and
 //! the periodic history step ([`Engine::history_tick`]).
 //!
 //! Where a host's exposures are brought up to date, and the cause recorded:
@@ -17,30 +17,38 @@
 //!
 //! The unchanged-report path records nothing: an identical report changes no exposure.
 
-use pakiti_core::advisory::Status;
-use pakiti_store::{ExposureCause, ExposureNow};
+use pakiti_core::advisory::{Severity, Status};
+use pakiti_store::{ExposureCause, ExposureNow, HostCounts};
 use rustc_hash::FxHashMap;
 use time::OffsetDateTime;
 
 use crate::Engine;
 use crate::evaluate::{CountItem, Evaluator, Policy};
 
-/// The host's CVE set — exactly the CVEs [`crate::evaluate::host_counts`] counts (module
-/// streams and exceptions applied the same way) — each with its most severe advisory, a fixed
-/// version when any advisory naming it for the host has one, and that advisory's issued date.
-/// Sorted by CVE.
+/// A host's cached counts and its CVE set from one walk of its package
+/// versions' answers, the way `counts` computes them from stored findings: module-stream
+/// entries apply only where the host enables the stream, excepted (package version, CVE)
+/// pairs do not count, a CVE counts once at the highest severity any advisory gives it, and
+/// `tagged` counts CVEs with an enabled tag; `vulnerable_packages` the package versions with
+/// at least one CVE that counts. The counts are counted from the set, so the two agree by
+/// construction (one walk: they were two, of the same answers).
+///
+/// The set: each CVE with its most severe advisory, a fixed version when any advisory naming
+/// it for the host has one, and that advisory's issued date; sorted by CVE.
 #[must_use]
-pub fn host_exposures(
+pub fn host_counts_and_exposures(
     evaluator: &Evaluator,
     policy: &Policy,
     stream: &str,
     modules: &[String],
     items: &[CountItem<'_>],
     now: OffsetDateTime,
-) -> Vec<ExposureNow> {
+) -> (HostCounts, Vec<ExposureNow>) {
     let advisories = evaluator.index().advisories();
     let mut by_cve: FxHashMap<&str, ExposureNow> = FxHashMap::default();
+    let mut vulnerable = 0i64;
     for item in items {
+        let mut any = false;
         for &(pos, idx) in item.answer {
             let Some(a) = advisories.get(pos as usize) else {
                 continue;
@@ -66,6 +74,7 @@ pub fn host_exposures(
                 {
                     continue;
                 }
+                any = true;
                 let e = by_cve.entry(c.as_str()).or_insert_with(|| ExposureNow {
                     cve: c.clone(),
                     severity: a.severity,
@@ -85,11 +94,32 @@ pub fn host_exposures(
                 }
             }
         }
+        if any {
+            vulnerable += 1;
+        }
     }
     let mut out: Vec<ExposureNow> = by_cve.into_values().collect();
     // CVEs are distinct keys: an unstable sort gives the one order.
     out.sort_unstable_by(|a, b| a.cve.cmp(&b.cve));
-    out
+    let exposures = out;
+    let mut c = HostCounts {
+        cves: i64::try_from(exposures.len()).unwrap_or(i64::MAX),
+        vulnerable_packages: vulnerable,
+        ..HostCounts::default()
+    };
+    for e in &exposures {
+        match e.severity {
+            Severity::Critical => c.critical += 1,
+            Severity::High => c.high += 1,
+            Severity::Medium => c.medium += 1,
+            Severity::Low => c.low += 1,
+            Severity::Unknown => c.unknown += 1,
+        }
+        if !policy.tags_of(&e.cve).is_empty() {
+            c.tagged += 1;
+        }
+    }
+    (c, exposures)
 }
 
 /// What one history step did.
@@ -166,13 +196,14 @@ impl Engine {
                 })
             })
             .collect();
-        Ok(host_exposures(
+        Ok(host_counts_and_exposures(
             &evaluator,
             &policy,
             stream,
             modules,
             &items,
             OffsetDateTime::now_utc(),
-        ))
+        )
+        .1)
     }
 }

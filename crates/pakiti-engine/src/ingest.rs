@@ -595,7 +595,7 @@ pub async fn process(
                     })
                 })
                 .collect();
-            finish.counts = evaluate::host_counts(
+            let (counts, exposures) = crate::history::host_counts_and_exposures(
                 &evaluator,
                 &policy,
                 key,
@@ -603,14 +603,8 @@ pub async fn process(
                 &count_items,
                 finish.processed_at,
             );
-            finish.exposures = Some(crate::history::host_exposures(
-                &evaluator,
-                &policy,
-                key,
-                &modules,
-                &count_items,
-                finish.processed_at,
-            ));
+            finish.counts = counts;
+            finish.exposures = Some(exposures);
             outcome.findings = evaluate::applicable_count(&evaluator, &modules, &count_items);
             finish.evaluated = saved.unevaluated.clone();
             finish.findings = fresh;

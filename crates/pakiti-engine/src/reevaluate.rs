@@ -171,7 +171,7 @@ impl Engine {
                     })
                 })
                 .collect();
-            finish.counts = evaluate::host_counts(
+            let (counts, exposures) = crate::history::host_counts_and_exposures(
                 &evaluator,
                 &policy,
                 &key,
@@ -179,14 +179,8 @@ impl Engine {
                 &count_items,
                 now,
             );
-            finish.exposures = Some(crate::history::host_exposures(
-                &evaluator,
-                &policy,
-                &key,
-                &h.facts.modules,
-                &count_items,
-                now,
-            ));
+            finish.counts = counts;
+            finish.exposures = Some(exposures);
             finish.evaluated = ids;
             finish.findings = fresh;
         }
@@ -458,23 +452,13 @@ impl Engine {
                                 })
                             })
                             .collect();
-                        (
-                            evaluate::host_counts(
-                                &evaluator,
-                                &policy,
-                                stream,
-                                &set.modules,
-                                &items,
-                                now,
-                            ),
-                            crate::history::host_exposures(
-                                &evaluator,
-                                &policy,
-                                stream,
-                                &set.modules,
-                                &items,
-                                now,
-                            ),
+                        crate::history::host_counts_and_exposures(
+                            &evaluator,
+                            &policy,
+                            stream,
+                            &set.modules,
+                            &items,
+                            now,
                         )
                     }
                     None => (HostCounts::default(), Vec::new()),
