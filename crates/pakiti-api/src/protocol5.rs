@@ -7,7 +7,7 @@
 //!
 //! S/MIME decryption of encrypted bodies is the server's job; this module sees clear text.
 
-use crate::report::{non_empty, normalize_rpm_version, one_line};
+use crate::report::{non_empty, one_line};
 use crate::{Mode, Package, Packager, Report, WireError};
 
 /// The protocol number in the `protocol` query parameter.
@@ -265,13 +265,15 @@ fn package_line(report: &mut Report, line: &str) -> Result<(), String> {
     if name == "gpg-pubkey" {
         return Ok(());
     }
-    // `(none):` is epoch 0; rpm's normal form does that itself (and makes any epoch explicit).
-    let version = match (&report.packager, version.strip_prefix("(none):")) {
-        (Packager::Rpm, _) => normalize_rpm_version(version),
-        (_, Some(rest)) => format!("0:{rest}"),
-        (_, None) => version.to_owned(),
+    let version = match version.strip_prefix("(none):") {
+        Some(rest) => std::borrow::Cow::Owned(format!("0:{rest}")),
+        None => std::borrow::Cow::Borrowed(version),
     };
-    report.packages.push(Package::new(name, version, arch));
+    report.packages.push(Package::new(
+        name,
+        report.packager.normalize_version(&version),
+        arch,
+    ));
     Ok(())
 }
 

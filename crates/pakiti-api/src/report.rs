@@ -365,20 +365,8 @@ impl Report {
 
 /// Appends `s` as a netstring (`len:bytes,`).
 fn put(out: &mut Vec<u8>, s: &str) {
-    // The length in decimal, without the formatting machinery (this runs four times for
-    // every package of every report).
-    let mut digits = [0u8; 20];
-    let mut n = s.len();
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    // Runs four times for every package of every report: no `String` per length.
+    out.extend_from_slice(itoa::Buffer::new().format(s.len()).as_bytes());
     out.push(b':');
     out.extend_from_slice(s.as_bytes());
     out.push(b',');
@@ -454,17 +442,23 @@ pub struct RpmEvr {
 /// release is what follows the **last** `-` (rpm forbids `-` inside version and release).
 #[must_use]
 pub fn split_rpm_version(full: &str) -> RpmEvr {
+    let (epoch, version, release) = rpm_parts(full);
+    RpmEvr {
+        epoch: epoch.to_owned(),
+        version: version.to_owned(),
+        release: release.to_owned(),
+    }
+}
+
+/// [`split_rpm_version`]'s parts, borrowed.
+fn rpm_parts(full: &str) -> (&str, &str, &str) {
     let (epoch, rest) = match full.split_once(':') {
         Some((e, rest)) if e.is_empty() || e == "(none)" => ("0", rest),
         Some((e, rest)) => (e, rest),
         None => ("0", full),
     };
     let (version, release) = rest.rsplit_once('-').unwrap_or((rest, ""));
-    RpmEvr {
-        epoch: epoch.to_owned(),
-        version: version.to_owned(),
-        release: release.to_owned(),
-    }
+    (epoch, version, release)
 }
 
 /// Joins rpm parts into the canonical `E:V-R` (`E:V` when the release is empty); an empty or
@@ -476,25 +470,9 @@ pub fn join_rpm_version(epoch: &str, version: &str, release: &str) -> String {
     } else {
         epoch
     };
-    if release.is_empty() {
-        format!("{epoch}:{version}")
-    } else {
-        format!("{epoch}:{version}-{release}")
-    }
-}
-
-/// The canonical rpm form of `full`: epoch always present (`(none):` and a missing epoch → `0:`).
-#[must_use]
-pub fn normalize_rpm_version(full: &str) -> String {
-    // `split_rpm_version` then `join_rpm_version`, without their copies and formatting (this
-    // runs for every package of every rpm report).
-    let (epoch, rest) = match full.split_once(':') {
-        Some((e, rest)) if e.is_empty() || e == "(none)" => ("0", rest),
-        Some((e, rest)) => (e, rest),
-        None => ("0", full),
-    };
-    let (version, release) = rest.rsplit_once('-').unwrap_or((rest, ""));
-    let mut out = String::with_capacity(epoch.len() + rest.len() + 2);
+    // One allocation, no formatting: `normalize_rpm_version` runs this for every package of
+    // every rpm report.
+    let mut out = String::with_capacity(epoch.len() + version.len() + release.len() + 2);
     out.push_str(epoch);
     out.push(':');
     out.push_str(version);
@@ -503,6 +481,14 @@ pub fn normalize_rpm_version(full: &str) -> String {
         out.push_str(release);
     }
     out
+}
+
+/// The canonical rpm form of `full`: epoch always present (`(none):` and a missing epoch → `0:`).
+#[must_use]
+pub fn normalize_rpm_version(full: &str) -> String {
+    // Split without copying the parts (this runs for every package of every rpm report).
+    let (epoch, version, release) = rpm_parts(full);
+    join_rpm_version(epoch, version, release)
 }
 
 /// Replaces control characters (newlines, tabs) by spaces, so a header value cannot break a

@@ -98,10 +98,9 @@ pub fn host_counts_and_exposures(
             vulnerable += 1;
         }
     }
-    let mut out: Vec<ExposureNow> = by_cve.into_values().collect();
+    let mut exposures: Vec<ExposureNow> = by_cve.into_values().collect();
     // CVEs are distinct keys: an unstable sort gives the one order.
-    out.sort_unstable_by(|a, b| a.cve.cmp(&b.cve));
-    let exposures = out;
+    exposures.sort_unstable_by(|a, b| a.cve.cmp(&b.cve));
     let mut c = HostCounts {
         cves: i64::try_from(exposures.len()).unwrap_or(i64::MAX),
         vulnerable_packages: vulnerable,

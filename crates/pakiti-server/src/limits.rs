@@ -220,70 +220,36 @@ pub fn check_report(report: &Report, limits: &Limits) -> Result<(), AppError> {
         check_text("module stream", stream, limits.max_field_bytes)?;
     }
     for (i, p) in report.packages.iter().enumerate() {
-        // The field's name is only written out for an error: a report's thousands of
-        // packages are checked without formatting one.
-        let at = |what: &str| format!("package {} {what}", i + 1);
-        let checks = [
-            ("name", Some(p.name.as_str()), limits.max_package_name_bytes),
-            (
-                "version",
-                Some(p.version.as_str()),
-                limits.max_package_version_bytes,
-            ),
-            (
-                "arch",
-                Some(p.arch.as_str()),
-                limits.max_package_version_bytes,
-            ),
-            ("source", p.source.as_deref(), limits.max_package_name_bytes),
-        ];
-        for (what, value, max) in checks {
-            if let Some(value) = value
-                && let Err(problem) = text_problem(value, max)
-            {
-                return Err(AppError::BadRequest(problem.describe(&at(what))));
-            }
+        // The field's name is formatted only for an error (`format_args!` is lazy): a
+        // report's thousands of packages are checked without writing one.
+        let n = i + 1;
+        let name_max = limits.max_package_name_bytes;
+        let version_max = limits.max_package_version_bytes;
+        check_text(format_args!("package {n} name"), &p.name, name_max)?;
+        check_text(format_args!("package {n} version"), &p.version, version_max)?;
+        check_text(format_args!("package {n} arch"), &p.arch, version_max)?;
+        if let Some(source) = &p.source {
+            check_text(format_args!("package {n} source"), source, name_max)?;
         }
         if p.name.is_empty() {
-            return Err(AppError::BadRequest(format!("{} is empty", at("name"))));
+            return Err(AppError::BadRequest(format!("package {n} name is empty")));
         }
     }
     Ok(())
-}
-
-/// What is wrong with a text field.
-enum TextProblem {
-    /// Longer than the limit: its length and the limit.
-    TooLong(usize, usize),
-    /// Holds a NUL byte.
-    Nul,
-}
-
-impl TextProblem {
-    fn describe(&self, field: &str) -> String {
-        match self {
-            TextProblem::TooLong(len, max) => {
-                format!("{field} is {len} bytes long, more than the {max} this server accepts")
-            }
-            TextProblem::Nul => format!("{field} contains a NUL byte"),
-        }
-    }
 }
 
 /// A field must fit and hold no NUL byte (PostgreSQL text cannot store one).
-fn text_problem(value: &str, max: usize) -> Result<(), TextProblem> {
+fn check_text(field: impl std::fmt::Display, value: &str, max: usize) -> Result<(), AppError> {
     if value.len() > max {
-        return Err(TextProblem::TooLong(value.len(), max));
+        return Err(AppError::BadRequest(format!(
+            "{field} is {} bytes long, more than the {max} this server accepts",
+            value.len()
+        )));
     }
     if value.as_bytes().contains(&0) {
-        return Err(TextProblem::Nul);
+        return Err(AppError::BadRequest(format!("{field} contains a NUL byte")));
     }
     Ok(())
-}
-
-/// A named field must fit and hold no NUL byte.
-fn check_text(field: &str, value: &str, max: usize) -> Result<(), AppError> {
-    text_problem(value, max).map_err(|p| AppError::BadRequest(p.describe(field)))
 }
 
 /// Whether `name` can be a host's name: an IP address, or a DNS name of at most `max` (and

@@ -134,14 +134,15 @@ where
     qb.push(")");
 }
 
-/// The ids of an [`Dialect::ID_AGG_OPEN`] aggregate (`None`: no row matched).
-pub(crate) fn parse_id_list(ids: Option<&str>) -> Result<Vec<HostId>, StoreError> {
+/// The ids of an [`Dialect::ID_AGG_OPEN`] aggregate (`None`: no row matched): hosts, or the
+/// package versions of a save's evaluated marks.
+pub(crate) fn parse_id_list(ids: Option<&str>) -> Result<Vec<i64>, StoreError> {
     ids.unwrap_or_default()
         .split(',')
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse()
-                .map_err(|_| StoreError::corrupt("host id list", "not a number"))
+                .map_err(|_| StoreError::corrupt("id list", "not a number"))
         })
         .collect()
 }
@@ -249,7 +250,7 @@ impl Store {
             }
             let t: i64 = tok
                 .parse()
-                .map_err(|_| StoreError::corrupt("host id list", "not a number"))?;
+                .map_err(|_| StoreError::corrupt("id list", "not a number"))?;
             if t < 0 || runs.ids.is_empty() {
                 runs.starts.push(runs.ids.len());
             }

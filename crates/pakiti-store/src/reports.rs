@@ -15,7 +15,7 @@ use crate::model::{
 use crate::shared::{ReportSummaryRow, old_kernels_text, package_key, ts};
 use crate::store::Store;
 use crate::{postgres, sqlite};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use time::OffsetDateTime;
 use tracing::instrument;
 
@@ -50,18 +50,16 @@ async fn prepare_batch<'r>(
     caches: &Caches,
     reports: &'r [NewReport<'_>],
 ) -> Result<Prepared<'r>, StoreError> {
-    // Distinct keys by hashing (sorting a batch's thousands of string tuples cost more than
-    // the rest of the lookup); only the misses need the global order, below.
-    let mut seen: HashSet<(&'r str, &'r str, &'r str, &'r str), foldhash::fast::RandomState> =
-        HashSet::default();
+    // Distinct keys by hashing them into the id map (sorting a batch's thousands of string
+    // tuples cost more than the rest of the lookup); each gets its id below, cached or
+    // interned. Only the misses need the global order.
+    let mut packages = PackageIds::default();
     let keys: Vec<(&'r str, &'r str, &'r str, &'r str)> = reports
         .iter()
         .flat_map(|r| r.packages.iter().map(package_key))
-        .filter(|k| seen.insert(*k))
+        .filter(|k| packages.insert(*k, 0).is_none())
         .collect();
-    drop(seen);
     let cache_keys: Vec<Box<[u8]>> = keys.iter().map(package_cache_key).collect();
-    let mut packages = PackageIds::with_capacity_and_hasher(keys.len(), Default::default());
     let mut misses: Vec<usize> = Vec::new();
     for (i, cached) in caches.package_ids(&cache_keys).into_iter().enumerate() {
         match cached {
@@ -121,20 +119,23 @@ async fn save_in(
     if identity.hostname.is_empty() {
         return Err(StoreError::Invalid("empty hostname".into()));
     }
-    // Distinct keys, and where each input package sits among them.
-    let mut distinct: Vec<(&str, &str, &str, &str)> = Vec::new();
-    let mut index: HashMap<(&str, &str, &str, &str), usize, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(report.packages.len(), Default::default());
-    let positions: Vec<usize> = report
+    // Each package's id (every key of the batch has one in `pre`), and the distinct ids in
+    // first-seen order: the stored installed set. Distinct keys are distinct ids (interning
+    // is unique), so the ids are deduplicated, not the keys.
+    let package_ids: Vec<i64> = report
         .packages
         .iter()
         .map(|p| {
-            let k = package_key(p);
-            *index.entry(k).or_insert_with(|| {
-                distinct.push(k);
-                distinct.len() - 1
+            pre.packages.get(&package_key(p)).copied().ok_or_else(|| {
+                StoreError::corrupt("package_versions", "a batch key was not interned")
             })
         })
+        .collect::<Result<_, _>>()?;
+    let mut seen = rustc_hash::FxHashSet::default();
+    let ids: Vec<i64> = package_ids
+        .iter()
+        .copied()
+        .filter(|id| seen.insert(*id))
         .collect();
     let stream = facts.stream.as_ref().map(ToString::to_string);
     let now = ts(meta.received_at);
@@ -146,17 +147,8 @@ async fn save_in(
             None => group_id_in(tx, g).await?,
         }),
     };
-    // Every key of the batch has its id in `pre`.
-    let ids: Vec<i64> = distinct
-        .iter()
-        .map(|k| {
-            pre.packages.get(k).copied().ok_or_else(|| {
-                StoreError::corrupt("package_versions", "a batch key was not interned")
-            })
-        })
-        .collect::<Result<_, _>>()?;
     let blob = encode_ids(&ids);
-    let pkg_count = i64::try_from(distinct.len()).unwrap_or(i64::MAX);
+    let pkg_count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
 
     let mut new_host = false;
     let mut host_id = find_host(tx.conn(), identity).await?.map(|h| h.id);
@@ -225,7 +217,7 @@ async fn save_in(
     .bind(facts.module_streams.as_str())
     .bind(old_kernels_text(
         &facts.old_kernels,
-        &positions.iter().map(|&p| ids[p]).collect::<Vec<_>>(),
+        &package_ids,
     ))
     .bind(report_id)
     .bind(facts.problems.count)
@@ -262,17 +254,7 @@ async fn save_in(
                 .bind(s)
                 .bind(DB::ids(&unknown))
                 .fetch_one(&mut **t).await)?;
-                let done_now: Vec<i64> = done
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split(',')
-                    .filter(|id| !id.is_empty())
-                    .map(|id| {
-                        id.parse().map_err(|_| {
-                            StoreError::corrupt("evaluated_packages", "id list not numbers")
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
+                let done_now = crate::hosts::parse_id_list(done.as_deref())?;
                 let done: BTreeSet<i64> = done_now.iter().copied().collect();
                 evaluated = Some((s.clone(), done_now));
                 unknown
@@ -289,7 +271,7 @@ async fn save_in(
             host_id,
             new_host,
             report_id,
-            package_ids: positions.into_iter().map(|p| ids[p]).collect(),
+            package_ids,
             unevaluated,
         },
         adds,
@@ -581,7 +563,7 @@ impl Store {
     }
 }
 
-/// Interns `pkgs` (distinct keys, none of them in the process cache) and returns their ids, in
+/// Interns `pkgs` (distinct keys the process cache missed) and returns their ids, in
 /// order: one bulk statement per engine.
 async fn intern_packages(
     tx: &mut Tx,

@@ -42,21 +42,23 @@ fn control(pid: u32, option: &str) -> Result<()> {
     Ok(())
 }
 
-/// The instruction total of the newest callgrind dump of `pid` in `dir` (its `totals:` line:
-/// the sum of the costs it lists; its `summary:` can be garbage when counts were zeroed while
+/// The instruction total of the newest callgrind dump of `pid` in `dir`: the highest-numbered
+/// `callgrind.out.PID.N` (each `-d` writes the next number), read from its `totals:` line (the
+/// sum of the costs it lists; its `summary:` can be garbage when counts were zeroed while
 /// threads sat in calls).
 fn last_dump_total(dir: &Path, pid: u32) -> Result<u64> {
-    let prefix = format!("callgrind.out.{pid}");
-    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let prefix = format!("callgrind.out.{pid}.");
+    let mut newest: Option<(u64, PathBuf)> = None;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name != prefix && !name.starts_with(&format!("{prefix}.")) {
-            continue;
-        }
-        let modified = entry.metadata()?.modified()?;
-        if newest.as_ref().is_none_or(|(m, _)| modified >= *m) {
-            newest = Some((modified, entry.path()));
+        let part = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix)?.parse::<u64>().ok());
+        if let Some(part) = part
+            && newest.as_ref().is_none_or(|(n, _)| part > *n)
+        {
+            newest = Some((part, entry.path()));
         }
     }
     let (_, path) =
@@ -73,16 +75,15 @@ fn last_dump_total(dir: &Path, pid: u32) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
-    /// The newest dump of the process is read, by its `totals:` line (its `summary:` can
-    /// underflow when counts were zeroed while threads sat in calls).
+    /// The newest dump of the process (highest part number, not the newest file or the last
+    /// name in text order) is read, by its `totals:` line (its `summary:` can underflow when
+    /// counts were zeroed while threads sat in calls).
     #[test]
     fn callgrind_totals_come_from_the_newest_dump() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, body: &str| std::fs::write(dir.path().join(name), body).unwrap();
         write("callgrind.out.42.1", "version: 1\nsummary: 5\ntotals: 5\n");
-        std::thread::sleep(Duration::from_millis(20));
         write(
             "callgrind.out.42.2",
             "version: 1\nevents: Ir\nsummary: 18446744071807876162\ntotals: 3501205185\n",
@@ -91,6 +92,9 @@ mod tests {
         write("callgrind.out.420.3", "totals: 8\n");
         assert_eq!(last_dump_total(dir.path(), 42).unwrap(), 3_501_205_185);
         assert!(last_dump_total(dir.path(), 44).is_err());
+        write("callgrind.out.42.10", "totals: 11\n");
+        write("callgrind.out.42.9", "totals: 10\n");
+        assert_eq!(last_dump_total(dir.path(), 42).unwrap(), 11);
         write("callgrind.out.45", "summary: 3\n");
         assert!(last_dump_total(dir.path(), 45).is_err());
     }
